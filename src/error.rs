@@ -1,0 +1,152 @@
+//! The one error type of dcv-hook and the only place that turns an error kind into an exit code.
+//!
+//! Every failure is an [`Error`] with a [`Kind`] chosen where the cause is known (a TSIG rejection is
+//! `NoPerm` even when the DNS library reports it as a protocol error) and a one-line, lowercase message
+//! that says what failed and what to do. Exit codes follow sysexits(3); the numbers appear nowhere else.
+
+use std::fmt;
+
+/// What went wrong, as far as a calling script needs to know. The names double as JSON `error.kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Bad or missing flags (64).
+    Usage,
+    /// Bad input data: a domain name, token, state or ini file (65).
+    DataErr,
+    /// A remote service stayed unavailable after retries (69).
+    Unavailable,
+    /// A bug or an impossible state (70).
+    Software,
+    /// Cannot write the web root or the state directory (73).
+    CantCreat,
+    /// Try again later: propagation timed out or DCV is not valid yet (75).
+    TempFail,
+    /// Credentials rejected (77).
+    NoPerm,
+    /// Configuration missing or invalid (78).
+    Config,
+}
+
+impl Kind {
+    /// The sysexits code for this kind.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Usage => 64,
+            Kind::DataErr => 65,
+            Kind::Unavailable => 69,
+            Kind::Software => 70,
+            Kind::CantCreat => 73,
+            Kind::TempFail => 75,
+            Kind::NoPerm => 77,
+            Kind::Config => 78,
+        }
+    }
+
+    /// The stable name used in JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Usage => "usage",
+            Kind::DataErr => "data",
+            Kind::Unavailable => "unavailable",
+            Kind::Software => "software",
+            Kind::CantCreat => "cantcreat",
+            Kind::TempFail => "tempfail",
+            Kind::NoPerm => "noperm",
+            Kind::Config => "config",
+        }
+    }
+}
+
+/// A failure with its kind and a one-line message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: Kind,
+    message: String,
+}
+
+/// Result with dcv-hook's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error of `kind` with `message` (one line, lowercase, no trailing period).
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into() }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, message)
+    }
+    pub fn data(message: impl Into<String>) -> Self {
+        Self::new(Kind::DataErr, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(Kind::Unavailable, message)
+    }
+    pub fn software(message: impl Into<String>) -> Self {
+        Self::new(Kind::Software, message)
+    }
+    pub fn cant_create(message: impl Into<String>) -> Self {
+        Self::new(Kind::CantCreat, message)
+    }
+    pub fn temp_fail(message: impl Into<String>) -> Self {
+        Self::new(Kind::TempFail, message)
+    }
+    pub fn no_perm(message: impl Into<String>) -> Self {
+        Self::new(Kind::NoPerm, message)
+    }
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(Kind::Config, message)
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn exit_code(&self) -> u8 {
+        self.kind.exit_code()
+    }
+
+    /// Prefixes the message with where it happened ("rfc2136: ...").
+    pub fn context(mut self, prefix: impl fmt::Display) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Messages are promised to be one line; fold any stray newline a foreign error carried in.
+        f.write_str(&self.message.replace(['\n', '\r'], " "))
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_sysexits() {
+        let table = [
+            (Kind::Usage, 64),
+            (Kind::DataErr, 65),
+            (Kind::Unavailable, 69),
+            (Kind::Software, 70),
+            (Kind::CantCreat, 73),
+            (Kind::TempFail, 75),
+            (Kind::NoPerm, 77),
+            (Kind::Config, 78),
+        ];
+        for (kind, code) in table {
+            assert_eq!(kind.exit_code(), code, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn display_is_one_line() {
+        let e = Error::data("bad\nname").context("dcv");
+        assert_eq!(e.to_string(), "dcv: bad name");
+    }
+}

@@ -1,0 +1,1 @@
+//! HTTP propagation check (to be written).

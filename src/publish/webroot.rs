@@ -1,0 +1,1 @@
+//! Web root publisher (to be written).
