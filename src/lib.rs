@@ -8,4 +8,5 @@ pub mod propagation;
 pub mod publish;
 pub mod record;
 pub mod resolver;
+pub mod secret;
 pub mod stats;
