@@ -3,10 +3,16 @@
 //! The binary (`main.rs`) is thin; everything it runs lives in these modules so that tests, examples and
 //! benchmarks can reach them too.
 
+pub mod certcentral;
+pub mod cli;
+pub mod config;
+pub mod dcv;
 pub mod error;
 pub mod propagation;
 pub mod publish;
 pub mod record;
 pub mod resolver;
 pub mod secret;
+pub mod state;
 pub mod stats;
+pub mod ui;

@@ -85,4 +85,7 @@ pub struct Published {
     /// A file's previous content (base64) that publishing replaced; cleanup writes it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced: Option<String>,
+    /// Directories publishing created (deepest last); cleanup removes them again when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<String>,
 }

@@ -207,8 +207,10 @@ mod tests {
             timeout: Duration::from_secs(5),
         };
         let lines = Mutex::new(Vec::new());
-        let served = wait_until_served(&probes, polling, &|l| lines.lock().unwrap().push(l.to_string()))
-            .expect("served");
+        let served = wait_until_served(&probes, polling, &|l| {
+            lines.lock().unwrap().push(l.to_string())
+        })
+        .expect("served");
         assert_eq!(served.len(), 1);
         assert_eq!(served[0].servers, vec!["fake-1", "fake-3"]);
         assert_eq!(lines.lock().unwrap().len(), 2);

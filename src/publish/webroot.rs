@@ -1,1 +1,335 @@
-//! Web root publisher (to be written).
+//! Web root publisher (`--provider webroot --webroot DIR`): writes each HTTP record's file under DIR.
+//!
+//! The URL path maps to `DIR/<path>` (e.g. `DIR/.well-known/pki-validation/fileauth.txt`). Files are
+//! written atomically (temp file in the same directory, then rename) with mode 0644; missing
+//! directories are created (0755) and listed so cleanup can remove them again; a file that was there
+//! is kept (base64) and written back by cleanup. Nothing is ever written outside DIR: the path is
+//! built from checked components only. Never waits, never prints.
+
+use super::Publisher;
+use crate::error::{Error, Result};
+use crate::record::{Published, Record, RecordType};
+use data_encoding::BASE64;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+/// Publishes HTTP tokens as files under a web root.
+pub struct Webroot {
+    root: PathBuf,
+}
+
+impl Webroot {
+    /// Checks that `root` is an existing directory and makes it absolute.
+    pub fn new(root: &Path) -> Result<Webroot> {
+        let root = root.canonicalize().map_err(|e| {
+            Error::cant_create(format!(
+                "web root {} is not usable ({e}); pass an existing directory to --webroot",
+                root.display()
+            ))
+        })?;
+        if !root.is_dir() {
+            return Err(Error::cant_create(format!(
+                "web root {} is not a directory; pass one to --webroot",
+                root.display()
+            )));
+        }
+        Ok(Webroot { root })
+    }
+
+    /// The file under the web root that serves `record`'s URL path.
+    pub fn file_for(&self, record: &Record) -> Result<PathBuf> {
+        let (_, url_path) = record
+            .http_host_and_path()
+            .filter(|_| record.rtype == RecordType::Http)
+            .ok_or_else(|| {
+                Error::software(format!(
+                    "webroot can only publish HTTP records, not {record}"
+                ))
+            })?;
+        let relative = Path::new(url_path.trim_start_matches('/'));
+        let mut path = self.root.clone();
+        for component in relative.components() {
+            match component {
+                Component::Normal(part) => path.push(part),
+                _ => {
+                    return Err(Error::data(format!(
+                        "URL path {url_path} would leave the web root"
+                    )));
+                }
+            }
+        }
+        Ok(path)
+    }
+
+    fn write_one(&self, record: &Record, file: &Path) -> Result<Published> {
+        let mut published = Published {
+            record: record.clone(),
+            provider: "webroot".into(),
+            location: file.display().to_string(),
+            server: None,
+            preexisting: false,
+            replaced: None,
+            created_dirs: Vec::new(),
+        };
+        let parent = file
+            .parent()
+            .ok_or_else(|| Error::software("file without a parent directory"))?;
+        published.created_dirs = create_dirs(&self.root, parent)?;
+        let result = (|| {
+            match fs::read(file) {
+                Ok(old) if old == record.value.as_bytes() => {
+                    published.preexisting = true;
+                    return Ok(());
+                }
+                Ok(old) => published.replaced = Some(BASE64.encode(&old)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(cant_write(file, &e)),
+            }
+            write_atomically(file, record.value.as_bytes())
+        })();
+        match result {
+            Ok(()) => Ok(published),
+            Err(e) => {
+                remove_empty_dirs(&published.created_dirs);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Publisher for Webroot {
+    fn provider(&self) -> &'static str {
+        "webroot"
+    }
+
+    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        // Two different tokens for one file cannot both be served: refuse before writing anything.
+        let mut files = Vec::new();
+        for record in records {
+            let file = self.file_for(record)?;
+            if let Some((_, other)) = files
+                .iter()
+                .find(|(f, r): &&(PathBuf, &Record)| *f == file && r.value != record.value)
+            {
+                return Err(Error::data(format!(
+                    "{} would have to hold two different tokens ({} and {}); validate the domains in separate runs",
+                    file.display(),
+                    other.domain,
+                    record.domain
+                )));
+            }
+            if !files.iter().any(|(f, _)| *f == file) {
+                files.push((file, record));
+            }
+        }
+        let mut done: Vec<Published> = Vec::new();
+        for (file, record) in &files {
+            match self.write_one(record, file) {
+                Ok(p) => done.push(p),
+                Err(e) => {
+                    // All or nothing: undo the files already written.
+                    let _ = self.cleanup(&done);
+                    return Err(e);
+                }
+            }
+        }
+        // Every record of the batch gets its entry, even those sharing a file.
+        Ok(records
+            .iter()
+            .map(|record| {
+                let file = self.file_for(record).expect("checked above");
+                let mut p = done
+                    .iter()
+                    .find(|p| p.location == file.display().to_string())
+                    .expect("written")
+                    .clone();
+                p.record = record.clone();
+                p
+            })
+            .collect())
+    }
+
+    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
+        let mut first_error = None;
+        let mut seen = Vec::new();
+        for p in published {
+            if p.preexisting || seen.contains(&p.location) {
+                continue;
+            }
+            seen.push(p.location.clone());
+            let file = PathBuf::from(&p.location);
+            if !file.starts_with(&self.root) {
+                first_error.get_or_insert(Error::data(format!(
+                    "state names {} outside the web root {}; pass the --webroot used by auth",
+                    file.display(),
+                    self.root.display()
+                )));
+                continue;
+            }
+            let outcome = match &p.replaced {
+                Some(old) => BASE64
+                    .decode(old.as_bytes())
+                    .map_err(|_| {
+                        Error::data(format!(
+                            "state for {} holds a damaged backup",
+                            file.display()
+                        ))
+                    })
+                    .and_then(|bytes| write_atomically(&file, &bytes)),
+                None => match fs::read(&file) {
+                    // Someone replaced our token since: their file is not ours to delete.
+                    Ok(current) if current != p.record.value.as_bytes() => Ok(()),
+                    Ok(_) => fs::remove_file(&file).map_err(|e| cant_write(&file, &e)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(cant_write(&file, &e)),
+                },
+            };
+            match outcome {
+                Ok(()) => remove_empty_dirs(&p.created_dirs),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Creates the missing directories between `root` and `dir`; returns those it created, outermost first.
+fn create_dirs(root: &Path, dir: &Path) -> Result<Vec<String>> {
+    let mut missing = Vec::new();
+    let mut current = dir;
+    while current != root && !current.exists() {
+        missing.push(current.to_path_buf());
+        current = current.parent().unwrap_or(root);
+    }
+    missing.reverse();
+    let mut created = Vec::new();
+    for d in &missing {
+        if let Err(e) = fs::DirBuilder::new().mode(0o755).create(d) {
+            remove_empty_dirs(&created);
+            return Err(cant_write(d, &e));
+        }
+        // The umask may have narrowed the mode; web servers need to read and traverse.
+        let _ = fs::set_permissions(d, fs::Permissions::from_mode(0o755));
+        created.push(d.display().to_string());
+    }
+    Ok(created)
+}
+
+/// Removes `dirs` (outermost first) from the deepest up, each only if empty.
+fn remove_empty_dirs(dirs: &[String]) {
+    for d in dirs.iter().rev() {
+        let _ = fs::remove_dir(d);
+    }
+}
+
+fn write_atomically(file: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = file
+        .parent()
+        .ok_or_else(|| Error::software("file without a parent directory"))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cant_write(file, &e))?;
+    tmp.write_all(bytes).map_err(|e| cant_write(file, &e))?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(|e| cant_write(file, &e))?;
+    tmp.as_file().sync_all().map_err(|e| cant_write(file, &e))?;
+    tmp.persist(file).map_err(|e| cant_write(file, &e.error))?;
+    Ok(())
+}
+
+fn cant_write(path: &Path, e: &std::io::Error) -> Error {
+    Error::cant_create(format!(
+        "webroot: cannot write {}: {e}; check --webroot and its permissions",
+        path.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(domain: &str, token: &str) -> Record {
+        Record {
+            domain: domain.into(),
+            rtype: RecordType::Http,
+            name: format!("http://{domain}/.well-known/pki-validation/fileauth.txt"),
+            value: token.into(),
+        }
+    }
+
+    fn tree(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+                if p.is_dir() {
+                    stack.push(p);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn writes_0644_and_cleanup_leaves_the_root_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("index.html"), "hi").unwrap();
+        let before = tree(dir.path());
+        let mut w = Webroot::new(dir.path()).unwrap();
+        let published = w
+            .present(&[record("a.example", "tok"), record("b.example", "tok")])
+            .unwrap();
+        assert_eq!(published.len(), 2);
+        let file = dir.path().join(".well-known/pki-validation/fileauth.txt");
+        assert_eq!(fs::read_to_string(&file).unwrap(), "tok");
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        w.cleanup(&published).unwrap();
+        assert_eq!(tree(dir.path()), before);
+    }
+
+    #[test]
+    fn a_replaced_file_is_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".well-known/pki-validation/fileauth.txt");
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, "old token\n").unwrap();
+        let mut w = Webroot::new(dir.path()).unwrap();
+        let published = w.present(&[record("a.example", "new")]).unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap(), "new");
+        w.cleanup(&published).unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap(), "old token\n");
+    }
+
+    #[test]
+    fn two_tokens_for_one_file_are_refused_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Webroot::new(dir.path()).unwrap();
+        let err = w
+            .present(&[record("a.example", "one"), record("b.example", "two")])
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::DataErr);
+        assert!(tree(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn an_unwritable_spot_fails_73_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where a directory must go fails even for root, unlike permission bits.
+        fs::create_dir(dir.path().join(".well-known")).unwrap();
+        fs::write(dir.path().join(".well-known/pki-validation"), "x").unwrap();
+        let before = tree(dir.path());
+        let mut w = Webroot::new(dir.path()).unwrap();
+        let err = w.present(&[record("a.example", "tok")]).unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::CantCreat);
+        assert_eq!(tree(dir.path()), before);
+    }
+}

@@ -1,0 +1,185 @@
+//! Wire types of the CertCentral Services API v2, as far as DCV needs them.
+//!
+//! Every struct tolerates unknown fields and marks as optional whatever DigiCert's pages leave
+//! unconfirmed, so a response shape that differs slightly still parses.
+
+use serde::{Deserialize, Serialize};
+
+/// `{"errors":[{"code","message"}]}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub errors: Vec<ApiErrorItem>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApiErrorItem {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// `PUT .../dcv-random-value`, `PUT .../dcv-method`.
+#[derive(Debug, Deserialize)]
+pub struct RandomValue {
+    #[serde(default)]
+    pub dcv_random_value: Option<String>,
+    #[serde(default)]
+    pub expiration_date: Option<String>,
+}
+
+/// One entry of `dns_name_validations`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct DnsNameValidation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<u64>,
+    #[serde(default, alias = "dns_name")]
+    pub name_scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_scope: Option<String>,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub dns_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_expiration_date: Option<String>,
+}
+
+impl DnsNameValidation {
+    pub fn is_approved(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "approved" | "valid" | "complete" | "completed" | "active"
+        )
+    }
+}
+
+/// `GET /order/certificate/{id}/validation`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct OrderValidation {
+    #[serde(default)]
+    pub order_id: Option<u64>,
+    #[serde(default)]
+    pub order_status: Option<String>,
+    #[serde(default)]
+    pub order_dcv_method: Option<String>,
+    #[serde(default)]
+    pub dns_name_validations: Vec<DnsNameValidation>,
+}
+
+/// `PUT .../check-dcv` (200).
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct CheckDcv {
+    #[serde(default)]
+    pub order_status: Option<String>,
+    #[serde(default)]
+    pub certificate_id: Option<u64>,
+    #[serde(default)]
+    pub dcv_status: Option<String>,
+    #[serde(default)]
+    pub dns_name_validations: Vec<DnsNameValidation>,
+}
+
+/// `GET /domain?filters[search]=NAME`.
+#[derive(Debug, Default, Deserialize)]
+pub struct DomainList {
+    #[serde(default)]
+    pub domains: Vec<DomainSummary>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DomainSummary {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub dcv_method: Option<String>,
+    #[serde(default)]
+    pub validations: Vec<DomainValidation>,
+}
+
+/// `GET /domain/{id}?include_dcv=true&include_validation=true`.
+#[derive(Debug, Default, Deserialize)]
+pub struct DomainInfo {
+    pub id: u64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub dcv_method: Option<String>,
+    #[serde(default)]
+    pub validations: Vec<DomainValidation>,
+    #[serde(default)]
+    pub dcv_token: Option<DcvToken>,
+}
+
+/// A DCV token as the domain endpoints return it.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DcvToken {
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub expiration_date: Option<String>,
+    #[serde(default)]
+    pub verification_value: Option<String>,
+    #[serde(default)]
+    pub http_token_url: Option<String>,
+}
+
+/// `POST /domain/{id}/validation` (201).
+#[derive(Debug, Default, Deserialize)]
+pub struct SubmitValidation {
+    #[serde(default)]
+    pub dcv_token: Option<DcvToken>,
+}
+
+/// `PUT /domain/{id}/dcv/validate-token` (200).
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ValidateToken {
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// One entry of `GET /domain/{id}/validation`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct DomainValidation {
+    #[serde(default, rename = "type")]
+    pub vtype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dcv_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validated_until: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct DomainValidations {
+    #[serde(default)]
+    pub validations: Vec<DomainValidation>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerates_unknown_fields_and_missing_optionals() {
+        let v: OrderValidation = serde_json::from_str(
+            r#"{"order_id":1,"future":true,"dns_name_validations":[{"name_scope":"example.com","status":"pending","dns_names":["example.com","*.example.com"],"x":1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(v.dns_name_validations[0].dns_names.len(), 2);
+        assert!(v.order_dcv_method.is_none());
+        let t: ValidateToken = serde_json::from_str(r#"{"status":"active"}"#).unwrap();
+        assert_eq!(t.status.as_deref(), Some("active"));
+    }
+}

@@ -1,0 +1,568 @@
+//! Resolves the command line, the environment and the config file into one plain [`Config`] before
+//! any network or file work starts (flag > env > config file > default).
+//!
+//! clap already applies flag > env for the non-secret options that have an env name; this module fills
+//! what is still unset from the TOML file named by `--config` / `DCV_HOOK_CONFIG`, then applies the
+//! defaults. It validates shape and combinations once, so later code never re-checks, and every error
+//! names the flag (64) or the file (78) at fault. Secrets are read here from env or files, never flags.
+
+use crate::cli::{Cli, Command, Options, OutputFormat, ProviderName, TxtName};
+use crate::dcv::{DomainName, Method};
+use crate::error::{Error, Result};
+use crate::propagation::Polling;
+use crate::resolver::parse_server;
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_API_URL: &str = "https://www.digicert.com/services/v2";
+pub const DEFAULT_TTL: u32 = 60;
+pub const DEFAULT_PROPAGATION_TIMEOUT: f64 = 600.0;
+pub const DEFAULT_POLL_INTERVAL: f64 = 1.0;
+pub const DEFAULT_VERIFY_TIMEOUT: f64 = 300.0;
+pub const DEFAULT_HTTP_PORT: u16 = 80;
+/// Timeout of one API request.
+pub const API_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What is being validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A certificate order, optionally narrowed to some of its names.
+    Order { id: u64, names: Vec<DomainName> },
+    /// A domain prevalidation, by id or by name (id looked up).
+    Domain {
+        id: Option<u64>,
+        name: Option<DomainName>,
+    },
+    /// Nothing named (only valid for cleanup: everything recorded).
+    Unspecified { names: Vec<DomainName> },
+}
+
+/// Provider settings as given; each provider validates its own in its constructor.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderOptions {
+    pub webroot: Option<PathBuf>,
+    pub rfc2136_server: Option<String>,
+    pub tsig_key: Option<String>,
+    pub tsig_secret_file: Option<PathBuf>,
+    pub tsig_secret_env: Option<Secret>,
+    pub tsig_algorithm: Option<String>,
+    pub rfc2136_zone: Option<String>,
+    pub rfc2136_credentials: Option<PathBuf>,
+    pub cloudflare_credentials: Option<PathBuf>,
+    pub cloudflare_api_url: Option<String>,
+    pub exec: Option<PathBuf>,
+}
+
+/// Everything a command needs, resolved.
+#[derive(Debug)]
+pub struct Config {
+    pub command: Command,
+    pub target: Target,
+    /// `None` when neither --method nor a provider implies one (verify, status, cleanup).
+    pub method: Option<Method>,
+    pub txt_name: TxtName,
+    pub validation_types: Vec<String>,
+    pub provider: Option<ProviderName>,
+    pub provider_options: ProviderOptions,
+    pub ttl: u32,
+    pub resolvers: Vec<SocketAddr>,
+    pub polling: Polling,
+    pub propagation_check: bool,
+    pub http_port: u16,
+    pub api_url: String,
+    /// Read from DIGICERT_API_KEY or --api-key-file; see [`Config::api_key`].
+    api_key: std::result::Result<Secret, Error>,
+    pub verify_wait: bool,
+    pub verify_timeout: Duration,
+    pub state_dir: PathBuf,
+    pub output: OutputFormat,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub dry_run: bool,
+}
+
+impl Config {
+    /// The API key, or a configuration error (78) saying how to give one.
+    pub fn api_key(&self) -> Result<Secret> {
+        self.api_key.clone()
+    }
+}
+
+/// The config file: keys are the long option names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    order_id: Option<u64>,
+    domain_id: Option<u64>,
+    domain: Option<Vec<String>>,
+    method: Option<String>,
+    txt_name: Option<TxtName>,
+    validation_type: Option<Vec<String>>,
+    provider: Option<ProviderName>,
+    ttl: Option<u32>,
+    webroot: Option<PathBuf>,
+    rfc2136_server: Option<String>,
+    tsig_key: Option<String>,
+    tsig_secret_file: Option<PathBuf>,
+    tsig_algorithm: Option<String>,
+    rfc2136_zone: Option<String>,
+    rfc2136_credentials: Option<PathBuf>,
+    cloudflare_credentials: Option<PathBuf>,
+    cloudflare_api_url: Option<String>,
+    exec: Option<PathBuf>,
+    resolver: Option<Vec<String>>,
+    propagation_timeout: Option<f64>,
+    poll_interval: Option<f64>,
+    no_propagation_check: Option<bool>,
+    http_port: Option<u16>,
+    api_key_file: Option<PathBuf>,
+    api_url: Option<String>,
+    wait: Option<bool>,
+    timeout: Option<f64>,
+    state_dir: Option<PathBuf>,
+    output: Option<OutputFormat>,
+    quiet: Option<bool>,
+    verbose: Option<bool>,
+    dry_run: Option<bool>,
+}
+
+/// Reads the process environment once, so tests can pass their own.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+/// Resolves `cli` with `env` into a [`Config`].
+pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
+    let o: Options = cli.options;
+    let file = match &o.config {
+        Some(path) => read_file_config(path)?,
+        None => FileConfig::default(),
+    };
+
+    let domains_text = if o.domains.is_empty() {
+        file.domain.clone().unwrap_or_default()
+    } else {
+        o.domains.clone()
+    };
+    let domains = domains_text
+        .iter()
+        .map(|d| DomainName::parse(d))
+        .collect::<Result<Vec<_>>>()?;
+    let order_id = o.order_id.or(file.order_id);
+    let domain_id = o.domain_id.or(file.domain_id);
+    if o.acme_value.is_some() || o.acme_token.is_some() || env.var("CERTBOT_VALIDATION").is_some() {
+        return Err(Error::usage(
+            "ACME host-tool mode (--acme-value, --acme-token, CERTBOT_VALIDATION) is not available in this version yet",
+        ));
+    }
+    let target = match (order_id, domain_id) {
+        (Some(_), Some(_)) => return Err(Error::usage("give --order-id or --domain-id, not both")),
+        (Some(id), None) => Target::Order { id, names: domains },
+        (None, Some(id)) => {
+            if domains.len() > 1 {
+                return Err(Error::usage(
+                    "--domain-id validates one domain; drop the extra --domain flags",
+                ));
+            }
+            Target::Domain {
+                id: Some(id),
+                name: domains.into_iter().next(),
+            }
+        }
+        (None, None) if cli.command == Command::Cleanup => Target::Unspecified { names: domains },
+        (None, None) => match domains.len() {
+            0 => {
+                return Err(Error::usage(
+                    "say what to validate: --order-id ID, --domain-id ID or --domain NAME",
+                ));
+            }
+            1 => Target::Domain {
+                id: None,
+                name: domains.into_iter().next(),
+            },
+            _ => {
+                return Err(Error::usage(
+                    "several --domain names need --order-id; a domain prevalidation takes one --domain",
+                ));
+            }
+        },
+    };
+
+    let provider = o.provider.or(file.provider);
+    let method = match o.method.clone().or(file.method.clone()) {
+        Some(text) => Some(Method::parse(&text)?),
+        None => provider.map(|p| {
+            if p == ProviderName::Webroot {
+                Method::HttpToken
+            } else {
+                Method::DnsTxtToken
+            }
+        }),
+    };
+    if let (Some(p), Some(m)) = (provider, method) {
+        if (p == ProviderName::Webroot) == m.is_dns() {
+            return Err(Error::usage(format!(
+                "--method {m} does not go with --provider {}: use http-token with webroot, a DNS method with a DNS provider",
+                provider_name(p)
+            )));
+        }
+    }
+    if matches!(cli.command, Command::Auth | Command::Run) && provider.is_none() {
+        return Err(Error::usage(
+            "auth needs --provider (rfc2136, cloudflare, webroot or exec)",
+        ));
+    }
+
+    let resolvers = if o.resolver.is_empty() {
+        file.resolver.clone().unwrap_or_default()
+    } else {
+        o.resolver.clone()
+    }
+    .iter()
+    .map(|text| {
+        parse_server(text.trim(), 53).ok_or_else(|| {
+            Error::usage(format!(
+                "--resolver {text:?} is not IP[:PORT]; give an address like 192.0.2.53"
+            ))
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+
+    let polling = Polling {
+        interval: seconds(
+            "--poll-interval",
+            o.poll_interval
+                .or(file.poll_interval)
+                .unwrap_or(DEFAULT_POLL_INTERVAL),
+        )?,
+        timeout: seconds(
+            "--propagation-timeout",
+            o.propagation_timeout
+                .or(file.propagation_timeout)
+                .unwrap_or(DEFAULT_PROPAGATION_TIMEOUT),
+        )?,
+    };
+    let verify_timeout = seconds(
+        "--timeout",
+        o.timeout.or(file.timeout).unwrap_or(DEFAULT_VERIFY_TIMEOUT),
+    )?;
+
+    let api_url = o
+        .api_url
+        .clone()
+        .or(file.api_url.clone())
+        .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+        return Err(Error::usage(format!(
+            "--api-url {api_url:?} is not an http(s) URL"
+        )));
+    }
+    let api_key = read_api_key(
+        o.api_key_file.as_deref().or(file.api_key_file.as_deref()),
+        env,
+    );
+
+    let provider_options = ProviderOptions {
+        webroot: o.webroot.clone().or(file.webroot.clone()),
+        rfc2136_server: o.rfc2136_server.clone().or(file.rfc2136_server.clone()),
+        tsig_key: o.tsig_key.clone().or(file.tsig_key.clone()),
+        tsig_secret_file: o.tsig_secret_file.clone().or(file.tsig_secret_file.clone()),
+        tsig_secret_env: env.var("DCV_TSIG_SECRET").map(Secret::new),
+        tsig_algorithm: o.tsig_algorithm.clone().or(file.tsig_algorithm.clone()),
+        rfc2136_zone: o.rfc2136_zone.clone().or(file.rfc2136_zone.clone()),
+        rfc2136_credentials: o
+            .rfc2136_credentials
+            .clone()
+            .or(file.rfc2136_credentials.clone()),
+        cloudflare_credentials: o
+            .cloudflare_credentials
+            .clone()
+            .or(file.cloudflare_credentials.clone()),
+        cloudflare_api_url: o
+            .cloudflare_api_url
+            .clone()
+            .or(file.cloudflare_api_url.clone()),
+        exec: o.exec.clone().or(file.exec.clone()),
+    };
+
+    let state_dir = match o.state_dir.clone().or(file.state_dir.clone()) {
+        Some(dir) => dir,
+        None => default_state_dir(env)?,
+    };
+
+    let ttl = o.ttl.or(file.ttl).unwrap_or(DEFAULT_TTL);
+    if ttl == 0 {
+        return Err(Error::usage("--ttl must be at least 1 second"));
+    }
+
+    Ok(Config {
+        command: cli.command,
+        target,
+        method,
+        txt_name: o.txt_name.or(file.txt_name).unwrap_or(TxtName::Apex),
+        validation_types: if o.validation_type.is_empty() {
+            file.validation_type.clone().unwrap_or_default()
+        } else {
+            o.validation_type.clone()
+        },
+        provider,
+        provider_options,
+        ttl,
+        resolvers,
+        polling,
+        propagation_check: !(o.no_propagation_check || file.no_propagation_check.unwrap_or(false)),
+        http_port: o.http_port.or(file.http_port).unwrap_or(DEFAULT_HTTP_PORT),
+        api_url,
+        api_key,
+        verify_wait: o.wait || file.wait.unwrap_or(false),
+        verify_timeout,
+        state_dir,
+        output: o.output.or(file.output).unwrap_or(OutputFormat::Text),
+        quiet: o.quiet || file.quiet.unwrap_or(false),
+        verbose: o.verbose || file.verbose.unwrap_or(false),
+        dry_run: o.dry_run || file.dry_run.unwrap_or(false),
+    })
+}
+
+pub fn provider_name(p: ProviderName) -> &'static str {
+    match p {
+        ProviderName::Rfc2136 => "rfc2136",
+        ProviderName::Cloudflare => "cloudflare",
+        ProviderName::Webroot => "webroot",
+        ProviderName::Exec => "exec",
+    }
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        Error::config(format!(
+            "config file {}: {}; keys are the long option names, e.g. rfc2136-server = \"192.0.2.1\"",
+            path.display(),
+            e.message().trim()
+        ))
+    })
+}
+
+/// The API key from DIGICERT_API_KEY or the key file; the error is kept until a command needs a key.
+fn read_api_key(file: Option<&Path>, env: &dyn Env) -> std::result::Result<Secret, Error> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(format!(
+                "cannot read --api-key-file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let key = Secret::new(text);
+        if key.is_empty() {
+            return Err(Error::config(format!(
+                "--api-key-file {} is empty; put the API key in it",
+                path.display()
+            )));
+        }
+        return Ok(key);
+    }
+    match env.var("DIGICERT_API_KEY") {
+        Some(key) => Ok(Secret::new(key)),
+        None => Err(Error::config(
+            "no CertCentral API key: set DIGICERT_API_KEY or pass --api-key-file FILE",
+        )),
+    }
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    if value.is_finite() && value > 0.0 && value < 1e9 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(Error::usage(format!(
+            "{flag} must be a positive number of seconds, not {value}"
+        )))
+    }
+}
+
+fn default_state_dir(env: &dyn Env) -> Result<PathBuf> {
+    if let Some(xdg) = env.var("XDG_STATE_HOME") {
+        return Ok(PathBuf::from(xdg).join("dcv-hook"));
+    }
+    if is_root() {
+        return Ok(PathBuf::from("/var/lib/dcv-hook"));
+    }
+    match env.var("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".local/state/dcv-hook")),
+        None => Err(Error::config(
+            "cannot pick a state directory (no XDG_STATE_HOME or HOME); pass --state-dir",
+        )),
+    }
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::collections::HashMap;
+
+    struct FakeEnv(HashMap<&'static str, &'static str>);
+    impl Env for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|s| s.to_string())
+        }
+    }
+
+    fn resolve_args(args: &[&str], env: &[(&'static str, &'static str)]) -> Result<Config> {
+        let cli = Cli::try_parse_from(std::iter::once("dcv-hook").chain(args.iter().copied()))
+            .expect("parses");
+        resolve(cli, &FakeEnv(env.iter().copied().collect()))
+    }
+
+    #[test]
+    fn flag_beats_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "ttl = 120\nresolver = [\"192.0.2.53\"]\npoll-interval = 0.5\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let env = [("HOME", "/home/x")];
+        let c = resolve_args(&["verify", "--order-id", "1", "--config", f], &env).unwrap();
+        assert_eq!(c.ttl, 120);
+        assert_eq!(
+            c.resolvers,
+            vec!["192.0.2.53:53".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(c.polling.interval, Duration::from_millis(500));
+        let c = resolve_args(
+            &[
+                "verify",
+                "--order-id",
+                "1",
+                "--config",
+                f,
+                "--ttl",
+                "30",
+                "--resolver",
+                "127.0.0.1:5300",
+            ],
+            &env,
+        )
+        .unwrap();
+        assert_eq!(c.ttl, 30);
+        assert_eq!(
+            c.resolvers,
+            vec!["127.0.0.1:5300".parse::<SocketAddr>().unwrap()]
+        );
+        let c = resolve_args(&["verify", "--order-id", "1"], &env).unwrap();
+        assert_eq!(c.ttl, DEFAULT_TTL);
+        assert_eq!(c.polling.timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn unknown_config_key_is_a_config_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "ttll = 1\n").unwrap();
+        let err = resolve_args(
+            &[
+                "verify",
+                "--order-id",
+                "1",
+                "--config",
+                file.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::Config);
+        assert!(err.message().contains("ttll"), "{err}");
+    }
+
+    #[test]
+    fn bad_combinations_are_usage_errors() {
+        let table: &[&[&str]] = &[
+            &[
+                "auth",
+                "--order-id",
+                "1",
+                "--domain-id",
+                "2",
+                "--provider",
+                "webroot",
+            ],
+            &["auth", "--order-id", "1"],
+            &[
+                "auth",
+                "--order-id",
+                "1",
+                "--provider",
+                "webroot",
+                "--method",
+                "dns-txt-token",
+            ],
+            &[
+                "auth",
+                "--order-id",
+                "1",
+                "--provider",
+                "rfc2136",
+                "--method",
+                "http-token",
+            ],
+            &["verify"],
+            &["verify", "--order-id", "1", "--poll-interval", "0"],
+            &["verify", "--order-id", "1", "--resolver", "ns.example.com"],
+        ];
+        for args in table {
+            let err = resolve_args(args, &[("HOME", "/h")]).unwrap_err();
+            assert_eq!(err.kind(), crate::error::Kind::Usage, "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn method_defaults_follow_the_provider() {
+        let c = resolve_args(
+            &["auth", "--order-id", "1", "--provider", "webroot"],
+            &[("HOME", "/h")],
+        )
+        .unwrap();
+        assert_eq!(c.method, Some(Method::HttpToken));
+        let c = resolve_args(
+            &["auth", "--order-id", "1", "--provider", "rfc2136"],
+            &[("HOME", "/h")],
+        )
+        .unwrap();
+        assert_eq!(c.method, Some(Method::DnsTxtToken));
+    }
+
+    #[test]
+    fn api_key_comes_from_env_or_file_and_is_missing_otherwise() {
+        let c = resolve_args(&["verify", "--order-id", "1"], &[("HOME", "/h")]).unwrap();
+        assert_eq!(c.api_key().unwrap_err().kind(), crate::error::Kind::Config);
+        let c = resolve_args(
+            &["verify", "--order-id", "1"],
+            &[("HOME", "/h"), ("DIGICERT_API_KEY", "k")],
+        )
+        .unwrap();
+        assert_eq!(c.api_key().unwrap().expose(), "k");
+    }
+}

@@ -1,0 +1,323 @@
+//! DCV vocabulary: methods, domain names and where each method's token goes.
+//!
+//! Pure functions, no I/O: names are checked (LDH labels, length limits), IDNs turned into A-labels,
+//! and a (method, domain, token) becomes the provider-neutral [`Record`] to publish.
+
+use crate::cli::TxtName;
+use crate::error::{Error, Result};
+use crate::record::{Record, RecordType};
+use std::fmt;
+
+/// Where DigiCert looks for a `dns-cname-token`: `_dnsauth.NAME CNAME <token>.` + this.
+pub const CNAME_TARGET_SUFFIX: &str = "dcv.digicert.com";
+/// Where DigiCert looks for an `http-token`.
+pub const HTTP_TOKEN_PATH: &str = "/.well-known/pki-validation/fileauth.txt";
+
+/// A DCV method that publishes a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    DnsTxtToken,
+    DnsCnameToken,
+    HttpToken,
+}
+
+impl Method {
+    /// Parses a method name, accepting the non-ASCII hyphens DigiCert's pages sometimes print.
+    pub fn parse(text: &str) -> Result<Method> {
+        let ascii: String = text
+            .trim()
+            .chars()
+            .map(|c| match c {
+                '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2212}' | '_' => '-',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        match ascii.as_str() {
+            "dns-txt-token" => Ok(Method::DnsTxtToken),
+            "dns-cname-token" => Ok(Method::DnsCnameToken),
+            "http-token" => Ok(Method::HttpToken),
+            _ => Err(Error::usage(format!(
+                "unknown --method {text:?}: use dns-txt-token, dns-cname-token or http-token"
+            ))),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::DnsTxtToken => "dns-txt-token",
+            Method::DnsCnameToken => "dns-cname-token",
+            Method::HttpToken => "http-token",
+        }
+    }
+
+    pub fn is_dns(self) -> bool {
+        !matches!(self, Method::HttpToken)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A checked domain name: A-label form, lowercase, no trailing dot; maybe a wildcard (`*.` prefix).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// Checks `input` and turns an IDN into A-labels. Errors are `DataErr` (65) naming the problem.
+    pub fn parse(input: &str) -> Result<DomainName> {
+        let trimmed = input.trim();
+        let (wildcard, rest) = match trimmed.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, trimmed),
+        };
+        let rest = rest.strip_suffix('.').unwrap_or(rest);
+        let bad = |why: &str| {
+            Error::data(format!(
+                "invalid domain name {input:?}: {why}; give a name like example.com"
+            ))
+        };
+        if rest.is_empty() {
+            return Err(bad("it is empty"));
+        }
+        if rest
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == '\\' || c == '*')
+        {
+            return Err(bad("it contains a space, slash or stray '*'"));
+        }
+        let ascii = idna::domain_to_ascii_strict(rest)
+            .map_err(|_| bad("it is not a valid internationalized name"))?;
+        let labels: Vec<&str> = ascii.split('.').collect();
+        if labels.len() < 2 {
+            return Err(bad("it needs at least two labels"));
+        }
+        for label in &labels {
+            if label.is_empty() {
+                return Err(bad("it has an empty label"));
+            }
+            if label.len() > 63 {
+                return Err(bad(&format!(
+                    "label {label:.20}... is longer than 63 characters"
+                )));
+            }
+            if label.starts_with('-') || label.ends_with('-') {
+                return Err(bad(&format!("label {label} starts or ends with '-'")));
+            }
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Err(bad(&format!(
+                    "label {label} has characters other than letters, digits and '-'"
+                )));
+            }
+        }
+        // 253 characters of text is the 255-octet wire limit; leave room for the "*." of a wildcard.
+        let full_len = ascii.len() + if wildcard { 2 } else { 0 };
+        if full_len > 253 {
+            return Err(bad(&format!(
+                "it is {full_len} characters long, more than 253"
+            )));
+        }
+        let name = if wildcard {
+            format!("*.{ascii}")
+        } else {
+            ascii
+        };
+        Ok(DomainName(name.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_wildcard(&self) -> bool {
+        self.0.starts_with("*.")
+    }
+
+    /// The name DNS methods validate: a wildcard `*.NAME` is validated at `NAME`.
+    pub fn base(&self) -> &str {
+        self.0.strip_prefix("*.").unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks a DCV token before it is put into DNS or a file: printable ASCII without spaces or quotes.
+pub fn check_token(token: &str) -> Result<()> {
+    let ok = !token.is_empty()
+        && token.len() <= 255
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::data(format!(
+            "the DCV token {:?} is not usable (empty, too long, or has spaces or quotes); ask DigiCert for a new one",
+            token.chars().take(40).collect::<String>()
+        )))
+    }
+}
+
+/// The record that proves control of `domain` with `method` and `token`.
+pub fn placement(
+    method: Method,
+    txt_name: TxtName,
+    domain: &DomainName,
+    token: &str,
+) -> Result<Record> {
+    check_token(token)?;
+    let base = domain.base();
+    let (rtype, name, value) = match method {
+        Method::DnsTxtToken => {
+            let name = match txt_name {
+                TxtName::Apex => base.to_string(),
+                TxtName::Dnsauth => format!("_dnsauth.{base}"),
+            };
+            (RecordType::Txt, name, token.to_string())
+        }
+        Method::DnsCnameToken => {
+            let label_ok = token.len() <= 63
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !label_ok {
+                return Err(Error::data(format!(
+                    "the DCV token {token:?} cannot be a DNS label, so dns-cname-token cannot carry it; use dns-txt-token"
+                )));
+            }
+            (
+                RecordType::Cname,
+                format!("_dnsauth.{base}"),
+                format!("{}.{CNAME_TARGET_SUFFIX}", token.to_ascii_lowercase()),
+            )
+        }
+        Method::HttpToken => {
+            if domain.is_wildcard() {
+                return Err(Error::data(format!(
+                    "{domain} is a wildcard, which http-token cannot validate; use a DNS method (--method dns-txt-token)"
+                )));
+            }
+            (
+                RecordType::Http,
+                format!("http://{base}{HTTP_TOKEN_PATH}"),
+                token.to_string(),
+            )
+        }
+    };
+    Ok(Record {
+        domain: domain.to_string(),
+        rtype,
+        name,
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domain_names_are_checked() {
+        let long_label = format!("{}.com", "a".repeat(64));
+        let long_name = format!("{}.com", vec!["a".repeat(62); 4].join("."));
+        let table: &[(&str, Option<&str>)] = &[
+            ("Example.COM.", Some("example.com")),
+            ("*.example.com", Some("*.example.com")),
+            ("bücher.example", Some("xn--bcher-kva.example")),
+            ("../etc", None),
+            ("exa mple.com", None),
+            (&long_label, None),
+            (&long_name, None),
+            ("localhost", None),
+            ("-a.example.com", None),
+            ("a..example.com", None),
+            ("a_b.example.com", None),
+            ("*.*.example.com", None),
+            ("", None),
+        ];
+        for (input, want) in table {
+            let got = DomainName::parse(input);
+            assert_eq!(
+                got.as_ref().ok().map(|d| d.as_str()),
+                *want,
+                "{input:?}: {got:?}"
+            );
+            if let Err(e) = got {
+                assert_eq!(e.kind(), crate::error::Kind::DataErr);
+            }
+        }
+    }
+
+    #[test]
+    fn methods_parse_with_odd_hyphens() {
+        assert_eq!(
+            Method::parse("dns\u{2011}txt\u{2011}token").unwrap(),
+            Method::DnsTxtToken
+        );
+        assert_eq!(Method::parse("HTTP-TOKEN").unwrap(), Method::HttpToken);
+        assert_eq!(
+            Method::parse("email").unwrap_err().kind(),
+            crate::error::Kind::Usage
+        );
+    }
+
+    #[test]
+    fn placement_follows_the_contract() {
+        let d = |s| DomainName::parse(s).unwrap();
+        let table = [
+            (
+                Method::DnsTxtToken,
+                TxtName::Apex,
+                "*.example.com",
+                RecordType::Txt,
+                "example.com",
+                "tok",
+            ),
+            (
+                Method::DnsTxtToken,
+                TxtName::Dnsauth,
+                "example.com",
+                RecordType::Txt,
+                "_dnsauth.example.com",
+                "tok",
+            ),
+            (
+                Method::DnsCnameToken,
+                TxtName::Apex,
+                "www.example.com",
+                RecordType::Cname,
+                "_dnsauth.www.example.com",
+                "tok.dcv.digicert.com",
+            ),
+            (
+                Method::HttpToken,
+                TxtName::Apex,
+                "www.example.com",
+                RecordType::Http,
+                "http://www.example.com/.well-known/pki-validation/fileauth.txt",
+                "tok",
+            ),
+        ];
+        for (method, txt, domain, rtype, name, value) in table {
+            let r = placement(method, txt, &d(domain), "tok").unwrap();
+            assert_eq!(
+                (r.rtype, r.name.as_str(), r.value.as_str()),
+                (rtype, name, value),
+                "{method} {domain}"
+            );
+        }
+        let err =
+            placement(Method::HttpToken, TxtName::Apex, &d("*.example.com"), "tok").unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::DataErr);
+        assert!(placement(Method::DnsTxtToken, TxtName::Apex, &d("a.com"), "has space").is_err());
+    }
+}

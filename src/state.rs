@@ -1,0 +1,295 @@
+//! The state directory: one JSON file per published record, so `cleanup` can undo exactly what `auth`
+//! did, even after a crash, a reboot or a partial `auth`.
+//!
+//! Layout: `DIR/records/<id>.json` (mode 0600, written atomically: temp file + rename) and `DIR/lock`,
+//! an advisory lock held only while entries are read or changed, so parallel invocations never clobber
+//! each other's files yet can publish at the same time. An entry is written *before* its record is
+//! published (status `pending`) and updated once the publisher reports what it did.
+
+use crate::error::{Error, Result};
+use crate::record::{Published, Record};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// What a record was published for; cleanup selects entries by it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<u64>,
+}
+
+/// Whether the publisher has confirmed the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// About to be published; cleanup removes it as if it had been (removing a missing value is fine).
+    Pending,
+    Published,
+}
+
+/// One state file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub version: u32,
+    pub status: Status,
+    pub source: Source,
+    /// Unix seconds.
+    pub created: u64,
+    pub published: Published,
+}
+
+impl Entry {
+    /// A stable file id from what identifies the change: provider, location, record and source.
+    pub fn id(&self) -> String {
+        let p = &self.published;
+        let key = format!(
+            "{}\0{}\0{}\0{}\0{}\0{:?}\0{:?}",
+            p.provider,
+            p.location,
+            p.record.rtype,
+            p.record.name,
+            p.record.value,
+            self.source.order_id,
+            self.source.domain_id
+        );
+        // FNV-1a: tiny, stable across Rust versions (unlike DefaultHasher), and collisions only matter
+        // within one state directory.
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        format!(
+            "{}-{hash:016x}",
+            p.record.rtype.as_str().to_ascii_lowercase()
+        )
+    }
+
+    /// True when both entries describe the same change in the outside world (ignoring the source).
+    pub fn same_change(&self, other: &Entry) -> bool {
+        let (a, b) = (&self.published, &other.published);
+        a.provider == b.provider
+            && a.location == b.location
+            && a.record.rtype == b.record.rtype
+            && a.record.name == b.record.name
+            && a.record.value == b.record.value
+    }
+}
+
+/// An open state directory.
+pub struct StateDir {
+    root: PathBuf,
+}
+
+/// Holds the state lock until dropped.
+pub struct Lock {
+    _file: File,
+}
+
+impl StateDir {
+    /// Opens `root`, creating it (mode 0700) when missing.
+    pub fn open(root: &Path) -> Result<StateDir> {
+        let records = root.join("records");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&records)
+            .map_err(|e| cant_write(root, &e))?;
+        Ok(StateDir {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Opens `root` only if it exists (cleanup and status must not create it).
+    pub fn open_existing(root: &Path) -> Result<Option<StateDir>> {
+        if root.join("records").is_dir() {
+            Ok(Some(StateDir {
+                root: root.to_path_buf(),
+            }))
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes the exclusive lock (waits for other invocations to finish their state changes).
+    pub fn lock(&self) -> Result<Lock> {
+        let path = self.root.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| cant_write(&path, &e))?;
+        file.lock().map_err(|e| cant_write(&path, &e))?;
+        Ok(Lock { _file: file })
+    }
+
+    /// Writes `entry` atomically (mode 0600). Call with the lock held.
+    pub fn save(&self, entry: &Entry, _lock: &Lock) -> Result<()> {
+        let dir = self.root.join("records");
+        let target = dir.join(format!("{}.json", entry.id()));
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| cant_write(&dir, &e))?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|e| cant_write(&target, &e))?;
+        let json = serde_json::to_vec_pretty(entry)
+            .map_err(|e| Error::software(format!("cannot encode state: {e}")))?;
+        tmp.write_all(&json).map_err(|e| cant_write(&target, &e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| cant_write(&target, &e))?;
+        tmp.persist(&target)
+            .map_err(|e| cant_write(&target, &e.error))?;
+        Ok(())
+    }
+
+    /// Every entry, oldest first. A file that cannot be read is an error naming it (65).
+    pub fn load_all(&self, _lock: &Lock) -> Result<Vec<Entry>> {
+        let dir = self.root.join("records");
+        let mut entries = Vec::new();
+        let listing = fs::read_dir(&dir).map_err(|e| {
+            Error::cant_create(format!(
+                "cannot read state directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        for item in listing {
+            let path = item
+                .map_err(|e| {
+                    Error::cant_create(format!(
+                        "cannot read state directory {}: {e}",
+                        dir.display()
+                    ))
+                })?
+                .path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let text = fs::read_to_string(&path).map_err(|e| {
+                Error::data(format!("cannot read state file {}: {e}", path.display()))
+            })?;
+            let entry: Entry = serde_json::from_str(&text).map_err(|e| {
+                Error::data(format!(
+                    "state file {} is damaged ({e}); fix or remove it, then remove its record by hand",
+                    path.display()
+                ))
+            })?;
+            entries.push(entry);
+        }
+        entries.sort_by(|a, b| (a.created, a.id()).cmp(&(b.created, b.id())));
+        Ok(entries)
+    }
+
+    /// Removes `entry`'s file; a missing file is fine. Call with the lock held.
+    pub fn remove(&self, entry: &Entry, _lock: &Lock) -> Result<()> {
+        let path = self
+            .root
+            .join("records")
+            .join(format!("{}.json", entry.id()));
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(cant_write(&path, &e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A pending entry for `record` from `source`, before the publisher has run.
+pub fn pending_entry(record: &Record, provider: &str, location: &str, source: &Source) -> Entry {
+    Entry {
+        version: 1,
+        status: Status::Pending,
+        source: source.clone(),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        published: Published {
+            record: record.clone(),
+            provider: provider.to_string(),
+            location: location.to_string(),
+            server: None,
+            preexisting: false,
+            replaced: None,
+            created_dirs: Vec::new(),
+        },
+    }
+}
+
+fn cant_write(path: &Path, e: &std::io::Error) -> Error {
+    Error::cant_create(format!(
+        "cannot write state at {}: {e}; pass a writable --state-dir",
+        path.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RecordType;
+
+    fn entry(value: &str, order: u64) -> Entry {
+        let record = Record {
+            domain: "example.com".into(),
+            rtype: RecordType::Txt,
+            name: "example.com".into(),
+            value: value.into(),
+        };
+        pending_entry(
+            &record,
+            "rfc2136",
+            "example.com",
+            &Source {
+                order_id: Some(order),
+                domain_id: None,
+            },
+        )
+    }
+
+    #[test]
+    fn save_load_remove_round_trip_with_private_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(&dir.path().join("s")).unwrap();
+        let lock = state.lock().unwrap();
+        let (a, b) = (entry("a", 1), entry("b", 1));
+        state.save(&a, &lock).unwrap();
+        state.save(&b, &lock).unwrap();
+        state.save(&a, &lock).unwrap(); // same change, same file
+        let loaded = state.load_all(&lock).unwrap();
+        assert_eq!(loaded.len(), 2);
+        let file = dir
+            .path()
+            .join("s/records")
+            .join(format!("{}.json", a.id()));
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        state.remove(&a, &lock).unwrap();
+        state.remove(&a, &lock).unwrap();
+        assert_eq!(state.load_all(&lock).unwrap(), vec![b]);
+    }
+
+    #[test]
+    fn damaged_state_is_a_data_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        fs::write(dir.path().join("records/x.json"), "{").unwrap();
+        let err = state.load_all(&state.lock().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::DataErr);
+        assert!(err.message().contains("x.json"), "{err}");
+    }
+
+    #[test]
+    fn ids_differ_by_source_and_value() {
+        assert_ne!(entry("a", 1).id(), entry("a", 2).id());
+        assert_ne!(entry("a", 1).id(), entry("b", 1).id());
+        assert!(entry("a", 1).same_change(&entry("a", 2)));
+    }
+}

@@ -1,0 +1,46 @@
+//! Progress and verbose lines on stderr, honouring `-q` and `-v`.
+//!
+//! Process-wide flags set once by `app.rs`, because progress comes from deep inside (each server as it
+//! flips, each API call) and threading a logger through every call would obscure the code. Never
+//! pass a secret to these functions.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+const QUIET: u8 = 0;
+const NORMAL: u8 = 1;
+const VERBOSE: u8 = 2;
+
+static LEVEL: AtomicU8 = AtomicU8::new(NORMAL);
+
+/// Sets the level from `-q` / `-v` (quiet wins).
+pub fn set_level(quiet: bool, verbose: bool) {
+    let level = if quiet {
+        QUIET
+    } else if verbose {
+        VERBOSE
+    } else {
+        NORMAL
+    };
+    LEVEL.store(level, Ordering::Relaxed);
+}
+
+/// A progress line (suppressed by `-q`).
+pub fn progress(line: &str) {
+    if LEVEL.load(Ordering::Relaxed) >= NORMAL {
+        eprintln!("dcv-hook: {line}");
+    }
+}
+
+/// A detail line (only with `-v`).
+pub fn verbose(line: &str) {
+    if LEVEL.load(Ordering::Relaxed) >= VERBOSE {
+        eprintln!("dcv-hook: {line}");
+    }
+}
+
+/// A warning (shown unless `-q`).
+pub fn warn(line: &str) {
+    if LEVEL.load(Ordering::Relaxed) >= NORMAL {
+        eprintln!("dcv-hook: warning: {line}");
+    }
+}
