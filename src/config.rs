@@ -211,13 +211,13 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             }
         }),
     };
-    if let (Some(p), Some(m)) = (provider, method) {
-        if (p == ProviderName::Webroot) == m.is_dns() {
-            return Err(Error::usage(format!(
-                "--method {m} does not go with --provider {}: use http-token with webroot, a DNS method with a DNS provider",
-                provider_name(p)
-            )));
-        }
+    if let (Some(p), Some(m)) = (provider, method)
+        && (p == ProviderName::Webroot) == m.is_dns()
+    {
+        return Err(Error::usage(format!(
+            "--method {m} does not go with --provider {}: use http-token with webroot, a DNS method with a DNS provider",
+            provider_name(p)
+        )));
     }
     if matches!(cli.command, Command::Auth | Command::Run) && provider.is_none() {
         return Err(Error::usage(

@@ -1,13 +1,19 @@
 //! dcv-hook: proves control of a domain to DigiCert CertCentral (DCV) and to ACME clients.
 //!
 //! The binary (`main.rs`) is thin; everything it runs lives in these modules so that tests, examples and
-//! benchmarks can reach them too.
+//! benchmarks can reach them too. `app` parses and dispatches; `commands` holds one function per
+//! command; `target` asks CertCentral what to validate; `publish` and `propagation` change and watch
+//! the outside world; `state` remembers what was changed.
 
+pub mod app;
 pub mod certcentral;
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod context;
 pub mod dcv;
 pub mod error;
+pub mod output;
 pub mod propagation;
 pub mod publish;
 pub mod record;
@@ -15,4 +21,5 @@ pub mod resolver;
 pub mod secret;
 pub mod state;
 pub mod stats;
+pub mod target;
 pub mod ui;

@@ -44,13 +44,13 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// A stable file id from what identifies the change: provider, location, record and source.
+    /// A stable file id from what identifies the change: provider, record and source. The location is
+    /// left out: it is only known once published, and the pending entry's file must be overwritten.
     pub fn id(&self) -> String {
         let p = &self.published;
         let key = format!(
-            "{}\0{}\0{}\0{}\0{}\0{:?}\0{:?}",
+            "{}\0{}\0{}\0{}\0{:?}\0{:?}",
             p.provider,
-            p.location,
             p.record.rtype,
             p.record.name,
             p.record.value,
@@ -72,7 +72,6 @@ impl Entry {
     pub fn same_change(&self, other: &Entry) -> bool {
         let (a, b) = (&self.published, &other.published);
         a.provider == b.provider
-            && a.location == b.location
             && a.record.rtype == b.record.rtype
             && a.record.name == b.record.name
             && a.record.value == b.record.value
@@ -183,7 +182,7 @@ impl StateDir {
             })?;
             entries.push(entry);
         }
-        entries.sort_by(|a, b| (a.created, a.id()).cmp(&(b.created, b.id())));
+        entries.sort_by_key(|e| (e.created, e.id()));
         Ok(entries)
     }
 

@@ -1,1 +1,140 @@
-//! HTTP propagation check (to be written).
+//! HTTP propagation check: every A/AAAA address of a host must serve the token.
+//!
+//! For each HTTP record the host's addresses come from the resolver (`--resolver`); one probe per
+//! address GETs the URL from exactly that address (DNS overridden for the host, so the `Host` header
+//! is the real name), follows at most one redirect (as DigiCert does), and compares the body, trimmed,
+//! with the token. Connects to port 80 unless `--http-port` says otherwise.
+
+use super::{Observation, Probe, PropagationCheck};
+use crate::error::{Error, Result};
+use crate::record::{Record, RecordType};
+use crate::resolver::Resolver;
+use crate::stats;
+use reqwest::blocking::Client;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Finds every web address of each record's host.
+pub struct HttpCheck {
+    resolver: Arc<Resolver>,
+    port: u16,
+    request_timeout: Duration,
+}
+
+impl HttpCheck {
+    pub fn new(resolver: Arc<Resolver>, port: u16, request_timeout: Duration) -> HttpCheck {
+        HttpCheck {
+            resolver,
+            port,
+            request_timeout,
+        }
+    }
+}
+
+impl PropagationCheck for HttpCheck {
+    fn probes(&self, records: &[Record]) -> Result<Vec<Box<dyn Probe>>> {
+        let mut probes: Vec<Box<dyn Probe>> = Vec::new();
+        for record in records {
+            let (host, path) = record
+                .http_host_and_path()
+                .filter(|_| record.rtype == RecordType::Http)
+                .ok_or_else(|| Error::software(format!("the HTTP check cannot check {record}")))?;
+            for address in self.resolver.addresses(host)? {
+                probes.push(Box::new(HttpProbe::new(
+                    record,
+                    host,
+                    path,
+                    address,
+                    self.port,
+                    self.request_timeout,
+                )?));
+            }
+        }
+        Ok(probes)
+    }
+}
+
+/// GETs one URL from one address.
+struct HttpProbe {
+    record: Record,
+    url: String,
+    address: IpAddr,
+    port: u16,
+    client: Client,
+}
+
+impl HttpProbe {
+    fn new(
+        record: &Record,
+        host: &str,
+        path: &str,
+        address: IpAddr,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<HttpProbe> {
+        // Port 0 lets reqwest use each scheme's own port, so a redirect to https goes to 443 of the same
+        // address; a non-default --http-port is put into the URL instead.
+        let client = Client::builder()
+            .resolve(host, SocketAddr::new(address, 0))
+            .redirect(reqwest::redirect::Policy::limited(1))
+            .timeout(timeout)
+            .user_agent(concat!(
+                "dcv-hook/",
+                env!("CARGO_PKG_VERSION"),
+                " (propagation check)"
+            ))
+            .build()
+            .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))?;
+        let url = if port == 80 {
+            format!("http://{host}{path}")
+        } else {
+            format!("http://{host}:{port}{path}")
+        };
+        Ok(HttpProbe {
+            record: record.clone(),
+            url,
+            address,
+            port,
+            client,
+        })
+    }
+}
+
+impl Probe for HttpProbe {
+    fn record(&self) -> &Record {
+        &self.record
+    }
+
+    fn server(&self) -> String {
+        SocketAddr::new(self.address, self.port).to_string()
+    }
+
+    fn observe(&self) -> Observation {
+        stats::count_http_request();
+        let response = match self.client.get(&self.url).send() {
+            Ok(r) => r,
+            Err(e) if e.is_redirect() => {
+                return Observation::Missing("more than one redirect".into());
+            }
+            Err(e) if e.is_timeout() => return Observation::Unreachable("timed out".into()),
+            Err(e) if e.is_connect() => {
+                return Observation::Unreachable("connection failed".into());
+            }
+            Err(e) => return Observation::Unreachable(e.to_string()),
+        };
+        let status = response.status();
+        if !status.is_success() {
+            return Observation::Missing(format!("HTTP {}", status.as_u16()));
+        }
+        match response.text() {
+            Ok(body) if body.trim() == self.record.value.trim() => Observation::Served,
+            Ok(body) => Observation::Missing(format!(
+                "HTTP {} with other content {:?}",
+                status.as_u16(),
+                body.trim().chars().take(40).collect::<String>()
+            )),
+            Err(e) => Observation::Unreachable(format!("body could not be read: {e}")),
+        }
+    }
+}

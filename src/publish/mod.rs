@@ -22,3 +22,82 @@ pub trait Publisher {
     /// replaced. Removing something that is already gone is not an error.
     fn cleanup(&mut self, published: &[Published]) -> Result<()>;
 }
+
+use crate::cli::ProviderName;
+use crate::config::provider_name;
+use crate::context::Context;
+use crate::error::Error;
+use std::path::PathBuf;
+
+/// The publisher `--provider` names, built from the resolved configuration.
+pub fn for_config(
+    ctx: &Context,
+    provider: ProviderName,
+    _published: &[Published],
+) -> Result<Box<dyn Publisher>> {
+    let options = &ctx.cfg.provider_options;
+    match provider {
+        ProviderName::Webroot => {
+            let dir = options
+                .webroot
+                .as_ref()
+                .ok_or_else(|| Error::usage("--provider webroot needs --webroot DIR"))?;
+            Ok(Box::new(webroot::Webroot::new(dir)?))
+        }
+        other => Err(Error::config(format!(
+            "provider {} is not available in this version yet; use webroot",
+            provider_name(other)
+        ))),
+    }
+}
+
+/// The publisher that undoes `published` (all from provider `name`): the configured settings where
+/// given, else what the state recorded (a web root, a DNS server), so cleanup needs only credentials.
+pub fn for_cleanup(
+    ctx: &Context,
+    name: &str,
+    published: &[Published],
+) -> Result<Box<dyn Publisher>> {
+    match name {
+        "webroot" => {
+            let dir = match &ctx.cfg.provider_options.webroot {
+                Some(dir) => dir.clone(),
+                None => webroot_from_state(published)?,
+            };
+            Ok(Box::new(webroot::Webroot::new(&dir)?))
+        }
+        other => {
+            let provider = match other {
+                "rfc2136" => ProviderName::Rfc2136,
+                "cloudflare" => ProviderName::Cloudflare,
+                "exec" => ProviderName::Exec,
+                _ => {
+                    return Err(Error::data(format!(
+                        "state names an unknown provider {other:?}; remove that state file"
+                    )));
+                }
+            };
+            for_config(ctx, provider, published)
+        }
+    }
+}
+
+/// The web root a recorded file lives in: its path minus the URL path.
+fn webroot_from_state(published: &[Published]) -> Result<PathBuf> {
+    let p = published
+        .first()
+        .ok_or_else(|| Error::software("no records to clean up"))?;
+    let (_, url_path) = p
+        .record
+        .http_host_and_path()
+        .ok_or_else(|| Error::data(format!("state for {} is not an HTTP record", p.location)))?;
+    p.location
+        .strip_suffix(url_path)
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            Error::data(format!(
+                "cannot tell the web root of {}; pass --webroot",
+                p.location
+            ))
+        })
+}

@@ -1,0 +1,88 @@
+//! The program around the commands: parse, resolve the configuration, dispatch one command, render
+//! the report, and pick the exit code. The only place that prints the final outcome or error.
+
+use crate::cli::{Cli, Command, OutputFormat};
+use crate::commands;
+use crate::config::{self, ProcessEnv};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::output::Report;
+use crate::ui;
+use clap::Parser;
+use std::ffi::OsString;
+use std::time::Instant;
+
+/// Runs dcv-hook with `args` (the program name first); prints the report and returns the exit code.
+pub fn main_with_args<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return 0;
+        }
+        Err(e) => {
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            eprintln!("dcv-hook: error: {first}; see dcv-hook --help");
+            return Error::usage("").exit_code();
+        }
+    };
+    let (report, format) = run_cli(cli);
+    match format {
+        OutputFormat::Json => println!("{}", report.to_json()),
+        OutputFormat::Text => print!("{}", report.to_text()),
+    }
+    if let Some(e) = &report.error {
+        eprintln!("dcv-hook: error: {}", e.message);
+    }
+    report.exit_code
+}
+
+/// Runs a parsed command line and returns its report (not printed) and the output format.
+pub fn run_cli(cli: Cli) -> (Report, OutputFormat) {
+    let started = Instant::now();
+    let name = command_name(cli.command);
+    let mut report = Report::new(name, cli.options.dry_run);
+    // Set the level before resolving, so errors there honour -q too.
+    ui::set_level(cli.options.quiet, cli.options.verbose);
+    let mut format = cli.options.output.unwrap_or(OutputFormat::Text);
+    let outcome = match config::resolve(cli, &ProcessEnv) {
+        Ok(cfg) => {
+            ui::set_level(cfg.quiet, cfg.verbose);
+            format = cfg.output;
+            dispatch(&Context::new(cfg), &mut report)
+        }
+        Err(e) => Err(e),
+    };
+    report.finish(&outcome, started.elapsed().as_secs_f64());
+    (report, format)
+}
+
+fn dispatch(ctx: &Context, report: &mut Report) -> Result<()> {
+    match ctx.cfg.command {
+        Command::Auth => commands::auth(ctx, report),
+        Command::Verify => commands::verify(ctx, report),
+        Command::Cleanup => commands::cleanup(ctx, report),
+        Command::Run => commands::run(ctx, report),
+        Command::Status => commands::status(ctx, report),
+    }
+}
+
+fn command_name(command: Command) -> &'static str {
+    match command {
+        Command::Auth => "auth",
+        Command::Verify => "verify",
+        Command::Cleanup => "cleanup",
+        Command::Run => "run",
+        Command::Status => "status",
+    }
+}

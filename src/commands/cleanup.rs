@@ -1,0 +1,108 @@
+//! `cleanup`: remove exactly what `auth` recorded and restore what it replaced.
+//!
+//! Entries are selected by the target (`--order-id`, `--domain-id`, `--domain`; none selects all).
+//! A change that another, unselected entry still needs (the same value published for two sources) is
+//! only forgotten, not undone. An entry leaves the state only once its provider confirmed the removal.
+
+use crate::config::Target;
+use crate::context::Context;
+use crate::error::Result;
+use crate::output::{RecordReport, Report};
+use crate::publish;
+use crate::state::{Entry, StateDir};
+
+pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
+    let cfg = &ctx.cfg;
+    let Some(state) = StateDir::open_existing(&cfg.state_dir)? else {
+        report.say(format!(
+            "nothing to clean up (no state in {})",
+            cfg.state_dir.display()
+        ));
+        return Ok(());
+    };
+    let lock = state.lock()?;
+    let all = state.load_all(&lock)?;
+    let (selected, others): (Vec<Entry>, Vec<Entry>) =
+        all.into_iter().partition(|e| selects(&cfg.target, e));
+    if selected.is_empty() {
+        report.say(format!(
+            "nothing to clean up (no matching records in {})",
+            cfg.state_dir.display()
+        ));
+        return Ok(());
+    }
+    let mut providers: Vec<String> = selected
+        .iter()
+        .map(|e| e.published.provider.clone())
+        .collect();
+    providers.dedup();
+    let mut first_error = None;
+    for provider in providers {
+        let group: Vec<&Entry> = selected
+            .iter()
+            .filter(|e| e.published.provider == provider)
+            .collect();
+        let (shared, own): (Vec<&Entry>, Vec<&Entry>) = group
+            .iter()
+            .partition(|e| others.iter().any(|o| o.same_change(e)));
+        let to_undo: Vec<_> = own.iter().map(|e| e.published.clone()).collect();
+        if cfg.dry_run {
+            for e in &group {
+                report.records.push(RecordReport::new(
+                    &e.published.record,
+                    &provider,
+                    "would remove",
+                ));
+            }
+            continue;
+        }
+        let outcome =
+            publish::for_cleanup(ctx, &provider, &to_undo).and_then(|mut p| p.cleanup(&to_undo));
+        match outcome {
+            Ok(()) => {
+                for e in &own {
+                    state.remove(e, &lock)?;
+                    let action = if e.published.preexisting {
+                        "left in place (was there before)"
+                    } else {
+                        "removed"
+                    };
+                    report
+                        .records
+                        .push(RecordReport::new(&e.published.record, &provider, action));
+                    report.changed |= !e.published.preexisting;
+                }
+                for e in &shared {
+                    state.remove(e, &lock)?;
+                    report.records.push(RecordReport::new(
+                        &e.published.record,
+                        &provider,
+                        "kept (still used by another run)",
+                    ));
+                }
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Whether `entry` belongs to what `target` names.
+fn selects(target: &Target, entry: &Entry) -> bool {
+    let domain = entry.published.record.domain.as_str();
+    let base = domain.trim_start_matches("*.");
+    let name_matches = |names: &[crate::dcv::DomainName]| {
+        names.is_empty()
+            || names
+                .iter()
+                .any(|n| n.as_str() == domain || n.base() == base)
+    };
+    match target {
+        Target::Order { id, names } => entry.source.order_id == Some(*id) && name_matches(names),
+        Target::Domain { id: Some(id), .. } => entry.source.domain_id == Some(*id),
+        Target::Domain { id: None, name } => name.as_ref().is_none_or(|n| n.base() == base),
+        Target::Unspecified { names } => name_matches(names),
+    }
+}

@@ -1,0 +1,27 @@
+//! One function per command. Each fills the [`Report`] and returns the error that decides the exit
+//! code; none prints the final outcome (that is `app.rs`'s job).
+
+mod auth;
+mod cleanup;
+mod status;
+mod verify;
+
+pub use auth::auth;
+pub use cleanup::cleanup;
+pub use status::status;
+pub use verify::verify;
+
+use crate::context::Context;
+use crate::error::Result;
+use crate::output::Report;
+
+/// `run`: auth, then verify --wait, then cleanup whatever verify said; the first failure decides.
+pub fn run(ctx: &Context, report: &mut Report) -> Result<()> {
+    let auth_outcome = auth(ctx, report);
+    let verify_outcome = match &auth_outcome {
+        Ok(()) => verify::verify_with(ctx, report, true),
+        Err(_) => Ok(()),
+    };
+    let cleanup_outcome = cleanup(ctx, report);
+    auth_outcome.and(verify_outcome).and(cleanup_outcome)
+}

@@ -1,0 +1,42 @@
+//! The resolved configuration plus the expensive handles a command may need, each made on first use
+//! (a command that never talks to DigiCert never asks for an API key).
+
+use crate::certcentral::{CertCentral, Client};
+use crate::config::{API_REQUEST_TIMEOUT, Config};
+use crate::error::Result;
+use crate::resolver::Resolver;
+use std::sync::{Arc, OnceLock};
+
+pub struct Context {
+    pub cfg: Config,
+    resolver: OnceLock<Arc<Resolver>>,
+    api: OnceLock<CertCentral>,
+}
+
+impl Context {
+    pub fn new(cfg: Config) -> Context {
+        Context {
+            cfg,
+            resolver: OnceLock::new(),
+            api: OnceLock::new(),
+        }
+    }
+
+    /// The resolver from `--resolver` (or the system's).
+    pub fn resolver(&self) -> Result<Arc<Resolver>> {
+        if let Some(r) = self.resolver.get() {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(Resolver::new(&self.cfg.resolvers)?);
+        Ok(self.resolver.get_or_init(|| r).clone())
+    }
+
+    /// The CertCentral API (needs the API key).
+    pub fn api(&self) -> Result<&CertCentral> {
+        if let Some(api) = self.api.get() {
+            return Ok(api);
+        }
+        let client = Client::new(&self.cfg.api_url, self.cfg.api_key()?, API_REQUEST_TIMEOUT)?;
+        Ok(self.api.get_or_init(|| CertCentral::new(client)))
+    }
+}

@@ -1,0 +1,140 @@
+//! What a command reports: one [`Report`], rendered as text lines or as one JSON document on stdout.
+//!
+//! Commands fill the report as they go; `app.rs` renders it once at the end, also on failure, so a
+//! script always gets `command`, `ok`, `changed`, `exit_code` and `records`. Secrets never enter it.
+
+use crate::error::Error;
+use crate::record::Record;
+use crate::stats;
+use serde::Serialize;
+
+/// A record as reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecordReport {
+    pub domain: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub name: String,
+    pub value: String,
+    pub provider: String,
+    /// The servers (or web addresses) seen serving it.
+    pub servers: Vec<String>,
+    /// `published`, `already present`, `would publish`, `removed`, `would remove`, `kept (shared)`.
+    pub action: String,
+}
+
+impl RecordReport {
+    pub fn new(record: &Record, provider: &str, action: &str) -> RecordReport {
+        RecordReport {
+            domain: record.domain.clone(),
+            rtype: record.rtype.as_str().to_string(),
+            name: record.name.clone(),
+            value: record.value.clone(),
+            provider: provider.to_string(),
+            servers: Vec::new(),
+            action: action.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorReport {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Stats {
+    pub dns_queries: u64,
+    pub http_requests: u64,
+    pub seconds: f64,
+}
+
+/// The outcome of one command.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub command: &'static str,
+    pub ok: bool,
+    pub changed: bool,
+    pub exit_code: u8,
+    pub dry_run: bool,
+    pub records: Vec<RecordReport>,
+    /// DigiCert's view, for verify and status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<serde_json::Value>,
+    /// Human-readable lines (also printed in text mode).
+    pub messages: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReport>,
+    pub stats: Stats,
+}
+
+impl Report {
+    pub fn new(command: &'static str, dry_run: bool) -> Report {
+        Report {
+            command,
+            ok: true,
+            changed: false,
+            exit_code: 0,
+            dry_run,
+            records: Vec::new(),
+            validation: None,
+            messages: Vec::new(),
+            error: None,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn say(&mut self, line: impl Into<String>) {
+        self.messages.push(line.into());
+    }
+
+    /// Records the final outcome.
+    pub fn finish(&mut self, outcome: &Result<(), Error>, seconds: f64) {
+        match outcome {
+            Ok(()) => {
+                self.ok = true;
+                self.exit_code = 0;
+            }
+            Err(e) => {
+                self.ok = false;
+                self.exit_code = e.exit_code();
+                self.error = Some(ErrorReport {
+                    kind: e.kind().name(),
+                    message: e.to_string(),
+                });
+            }
+        }
+        self.stats = Stats {
+            dns_queries: stats::dns_queries(),
+            http_requests: stats::http_requests(),
+            seconds: (seconds * 1000.0).round() / 1000.0,
+        };
+    }
+
+    /// The JSON document.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"ok\":false,\"error\":\"{e}\"}}"))
+    }
+
+    /// Text lines for stdout: messages, then one line per record.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for m in &self.messages {
+            out.push_str(m);
+            out.push('\n');
+        }
+        for r in &self.records {
+            out.push_str(&format!(
+                "{}: {} {} {:?} ({}",
+                r.action, r.name, r.rtype, r.value, r.provider
+            ));
+            if !r.servers.is_empty() {
+                out.push_str(&format!("; served by {}", r.servers.join(", ")));
+            }
+            out.push_str(")\n");
+        }
+        out
+    }
+}

@@ -1,0 +1,175 @@
+//! What is validated and with which token: turns `--order-id` / `--domain-id` / `--domain` into
+//! (domain, token) pairs, asking CertCentral as DESIGN.md's "What is validated" says.
+//!
+//! Orders: the names not approved yet (`dns_name_validations`), DNS methods at each `name_scope`,
+//! http-token at each of `dns_names`; the order's one random value, after switching the order's
+//! method when it differs. Domains: the id (looked up by name, trying parents), a validation submitted
+//! with the validation types, and the token it returned or a fresh one. In `--dry-run` only GETs are
+//! made and the token is a placeholder.
+
+use crate::certcentral::CertCentral;
+use crate::config::{Config, Target};
+use crate::dcv::{DomainName, Method};
+use crate::error::{Error, Result};
+use crate::state::Source;
+use crate::ui;
+
+/// Shown instead of a token in `--dry-run`, where fetching one would change state at DigiCert.
+pub const DRY_RUN_TOKEN: &str = "dry-run-token-not-fetched";
+
+/// The domains to publish for, the token for each, and what they belong to.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub source: Source,
+    pub items: Vec<(DomainName, String)>,
+    /// Names skipped because DigiCert already approved them.
+    pub already_approved: Vec<String>,
+}
+
+/// Builds the plan for `cfg.target` with `method`.
+pub fn plan(cfg: &Config, api: &CertCentral, method: Method) -> Result<Plan> {
+    match &cfg.target {
+        Target::Order { id, names } => order_plan(api, *id, names, method, cfg.dry_run),
+        Target::Domain { id, name } => {
+            let id = domain_id(api, *id, name.as_ref())?;
+            domain_plan(api, id, cfg, method)
+        }
+        Target::Unspecified { .. } => Err(Error::usage(
+            "say what to validate: --order-id ID, --domain-id ID or --domain NAME",
+        )),
+    }
+}
+
+/// The domain id from `--domain-id`, or looked up from `--domain`.
+pub fn domain_id(api: &CertCentral, id: Option<u64>, name: Option<&DomainName>) -> Result<u64> {
+    match (id, name) {
+        (Some(id), _) => Ok(id),
+        (None, Some(name)) => {
+            let found = api.find_domain(name.base())?;
+            ui::progress(&format!(
+                "{name} is CertCentral domain {} ({})",
+                found.id, found.name
+            ));
+            Ok(found.id)
+        }
+        (None, None) => Err(Error::usage("give --domain-id ID or --domain NAME")),
+    }
+}
+
+fn order_plan(
+    api: &CertCentral,
+    order_id: u64,
+    wanted: &[DomainName],
+    method: Method,
+    dry_run: bool,
+) -> Result<Plan> {
+    let validation = api.order_validation(order_id)?;
+    let mut plan = Plan {
+        source: Source {
+            order_id: Some(order_id),
+            domain_id: None,
+        },
+        ..Plan::default()
+    };
+    let mut candidates: Vec<DomainName> = Vec::new();
+    let mut all_names: Vec<String> = Vec::new();
+    for v in &validation.dns_name_validations {
+        let names: Vec<&str> = if method.is_dns() {
+            vec![v.name_scope.as_str()]
+        } else {
+            v.dns_names.iter().map(String::as_str).collect()
+        };
+        for name in names {
+            let domain = DomainName::parse(name).map_err(|e| {
+                e.context(format!("order {order_id} lists a name dcv-hook cannot use"))
+            })?;
+            all_names.push(domain.to_string());
+            if v.is_approved() {
+                plan.already_approved.push(domain.to_string());
+            } else if !candidates.contains(&domain) {
+                candidates.push(domain);
+            }
+        }
+    }
+    if !wanted.is_empty() {
+        for w in wanted {
+            // A wanted wildcard or subdomain is covered by its name_scope for DNS methods.
+            let known = all_names
+                .iter()
+                .any(|n| n == w.as_str() || (method.is_dns() && n == w.base()));
+            if !known {
+                return Err(Error::data(format!(
+                    "{w} is not a name of order {order_id} (its names: {}); check --domain",
+                    all_names.join(", ")
+                )));
+            }
+        }
+        candidates.retain(|c| {
+            wanted
+                .iter()
+                .any(|w| w == c || (method.is_dns() && w.base() == c.as_str()))
+        });
+    }
+    if candidates.is_empty() {
+        return Ok(plan);
+    }
+    let token = if dry_run {
+        DRY_RUN_TOKEN.to_string()
+    } else {
+        let current = validation.order_dcv_method.clone().or_else(|| {
+            validation
+                .dns_name_validations
+                .iter()
+                .find(|v| !v.is_approved())
+                .and_then(|v| v.method.clone())
+        });
+        match current.map(|m| Method::parse(&m)) {
+            Some(Ok(m)) if m == method => api.order_random_value(order_id)?,
+            Some(_) => {
+                ui::progress(&format!("switching order {order_id} to {method}"));
+                api.set_order_method(order_id, method.as_str())?
+            }
+            None => api.order_random_value(order_id)?,
+        }
+    };
+    plan.items = candidates.into_iter().map(|d| (d, token.clone())).collect();
+    Ok(plan)
+}
+
+fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) -> Result<Plan> {
+    let info = api.domain(domain_id)?;
+    let name = DomainName::parse(&info.name)
+        .map_err(|e| e.context(format!("domain {domain_id} has a name dcv-hook cannot use")))?;
+    let plan = |token: String| Plan {
+        source: Source {
+            order_id: None,
+            domain_id: Some(domain_id),
+        },
+        items: vec![(name.clone(), token)],
+        already_approved: Vec::new(),
+    };
+    if cfg.dry_run {
+        return Ok(plan(DRY_RUN_TOKEN.to_string()));
+    }
+    let types: Vec<String> = if !cfg.validation_types.is_empty() {
+        cfg.validation_types.clone()
+    } else {
+        let mut existing: Vec<String> = info
+            .validations
+            .iter()
+            .map(|v| v.vtype.clone())
+            .filter(|t| !t.is_empty())
+            .collect();
+        existing.dedup();
+        if existing.is_empty() {
+            vec!["ov".to_string()]
+        } else {
+            existing
+        }
+    };
+    let token = match api.submit_domain_validation(domain_id, &types, method.as_str())? {
+        Some(t) => t.token.unwrap_or_default(),
+        None => api.new_domain_token(domain_id)?,
+    };
+    Ok(plan(token))
+}
