@@ -608,6 +608,24 @@ mod tests {
     }
 
     #[test]
+    fn default_scopes_group_wildcards_with_their_base() {
+        let sim = Simulator::start(SimConfig::new("k", "127.0.0.1:53".parse().unwrap()));
+        let id = sim.add_order(
+            OrderSpec::new(["example.com", "*.example.com", "www.example.com"])
+                .approved(["www.example.com"]),
+        );
+        assert_eq!(
+            sim.order_validations(id),
+            vec![
+                ("example.com".to_string(), "pending".to_string()),
+                ("www.example.com".to_string(), "approved".to_string()),
+            ]
+        );
+        assert_eq!(sim.order_status(id).as_deref(), Some("pending"));
+        assert!(sim.url().ends_with("/services/v2"));
+    }
+
+    #[test]
     fn tokens_are_32_lowercase_alphanumerics() {
         let t = Token::fresh();
         assert_eq!(t.value.len(), 32);
