@@ -1,0 +1,749 @@
+//! The HTTP face of the simulator: key check, fault injection, routing, and one function per
+//! endpoint, with bodies shaped as in certcentral-api.md. Every request is logged (without its
+//! key) before anything else. The state lock is released while a DCV check talks to the network,
+//! so the test thread can read the logs meanwhile.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Value, json};
+
+use super::check::{CNAME_SUFFIX, Checker, FILEAUTH_PATH};
+use super::{
+    ApiRequest, CheckRecord, Domain, Fault, METHODS, Order, Shared, State, TargetCheck, Token,
+    iso8601,
+};
+use crate::serve::header;
+
+/// Every endpoint lives under this path, as on www.digicert.com.
+pub(crate) const BASE_PATH: &str = "/services/v2";
+
+const INVALID_DNS_TXT: (&str, &str) = (
+    "invalid_dns_txt",
+    "Could not find a valid TXT record for one or more domains.",
+);
+const FILE_NOT_FOUND: (&str, &str) = (
+    "file_random_value_not_found",
+    "Could not find the random value at the expected file location for one or more domains.",
+);
+
+/// An answer before it is written out.
+struct Reply {
+    status: u16,
+    body: Option<Value>,
+    retry_after: Option<u64>,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            retry_after: None,
+        }
+    }
+
+    fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            body: None,
+            retry_after: None,
+        }
+    }
+
+    fn error(status: u16, code: &str, message: &str) -> Reply {
+        Reply::json(
+            status,
+            json!({"errors": [{"code": code, "message": message}]}),
+        )
+    }
+}
+
+fn order_not_found() -> Reply {
+    Reply::error(404, "not_found|order", "Order not found.")
+}
+
+fn domain_not_found() -> Reply {
+    Reply::error(404, "not_found|domain", "Domain not found.")
+}
+
+fn bad_method() -> Reply {
+    Reply::error(400, "invalid_dcv_method", "Invalid DCV method.")
+}
+
+/// The "token not found" error DigiCert gives for a method.
+fn not_found_error(method: &str) -> Reply {
+    let (code, message) = match method {
+        "http-token" => FILE_NOT_FOUND,
+        _ => INVALID_DNS_TXT,
+    };
+    Reply::error(400, code, message)
+}
+
+pub(crate) fn handle(shared: &Shared, mut request: tiny_http::Request) {
+    let mut body = String::new();
+    let _ = request.as_reader().read_to_string(&mut body);
+    let method = request.method().as_str().to_string();
+    let target = request.url().to_string();
+    let key_ok = header(&request, "X-DC-DEVKEY").is_some_and(|k| k == shared.config.api_key);
+
+    let fault = {
+        let mut state = shared.state.lock().unwrap();
+        state.requests.push(ApiRequest {
+            method: method.clone(),
+            path: target.clone(),
+            body: body.clone(),
+            at: Instant::now(),
+            user_agent: header(&request, "User-Agent"),
+            content_type: header(&request, "Content-Type"),
+            key_ok,
+        });
+        // Faults are for requests that would otherwise succeed, so a bad key never uses one up.
+        if key_ok {
+            state.faults.pop_front()
+        } else {
+            None
+        }
+    };
+
+    let reply = if !key_ok {
+        Reply::error(401, "access_denied", "Invalid API key.")
+    } else {
+        match fault {
+            Some(Fault::Status(code)) => {
+                let c = if code == 503 {
+                    "service_unavailable"
+                } else {
+                    "internal_error"
+                };
+                Reply::error(code, c, "Simulated server failure.")
+            }
+            Some(Fault::RateLimited { retry_after_secs }) => Reply {
+                retry_after: Some(retry_after_secs),
+                ..Reply::error(
+                    429,
+                    "request_limit_exceeded",
+                    "Request limit exceeded. Please try again later.",
+                )
+            },
+            Some(Fault::Slow(delay)) => {
+                sleep_unless_stopping(shared, delay);
+                route(shared, &method, &target, &body)
+            }
+            None => route(shared, &method, &target, &body),
+        }
+    };
+    respond(request, reply);
+}
+
+fn sleep_unless_stopping(shared: &Shared, delay: Duration) {
+    let until = Instant::now() + delay;
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
+}
+
+fn respond(request: tiny_http::Request, reply: Reply) {
+    let bytes = reply
+        .body
+        .map(|b| serde_json::to_vec(&b).unwrap_or_default())
+        .unwrap_or_default();
+    let mut response = tiny_http::Response::from_data(bytes).with_status_code(reply.status);
+    if reply.status != 204
+        && let Ok(h) = tiny_http::Header::from_bytes("Content-Type", "application/json")
+    {
+        response.add_header(h);
+    }
+    if let Some(secs) = reply.retry_after
+        && let Ok(h) = tiny_http::Header::from_bytes("Retry-After", secs.to_string())
+    {
+        response.add_header(h);
+    }
+    let _ = request.respond(response);
+}
+
+fn route(shared: &Shared, method: &str, target: &str, body: &str) -> Reply {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let Some(rest) = path.strip_prefix(BASE_PATH) else {
+        return Reply::error(404, "not_found", "Not found.");
+    };
+    let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    let body: Option<Value> = if body.trim().is_empty() {
+        None
+    } else {
+        match serde_json::from_str(body) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                return Reply::error(400, "bad_request_format", "The request body is not JSON.");
+            }
+        }
+    };
+    let id = |s: &str| s.parse::<u64>().ok();
+    match (method, parts.as_slice()) {
+        (_, ["order", "certificate", oid, _]) if id(oid).is_none() => order_not_found(),
+        ("GET", ["order", "certificate", oid, "validation"]) => order_validation(shared, id(oid)),
+        ("PUT", ["order", "certificate", oid, "dcv-random-value"]) => {
+            order_random_value(shared, id(oid))
+        }
+        ("PUT", ["order", "certificate", oid, "dcv-method"]) => {
+            order_method(shared, id(oid), body.as_ref())
+        }
+        ("PUT", ["order", "certificate", oid, "check-dcv"]) => order_check(shared, id(oid)),
+        ("GET", ["domain"]) => domain_search(shared, query),
+        (_, ["domain", did, ..]) if id(did).is_none() => domain_not_found(),
+        ("GET", ["domain", did]) => domain_info(shared, id(did), query),
+        ("POST", ["domain", did, "validation"]) => domain_submit(shared, id(did), body.as_ref()),
+        ("GET", ["domain", did, "validation"]) => domain_validations(shared, id(did)),
+        ("POST", ["domain", did, "dcv", "token"]) => domain_new_token(shared, id(did)),
+        ("PUT", ["domain", did, "dcv", "method"]) => domain_method(shared, id(did), body.as_ref()),
+        ("PUT", ["domain", did, "dcv", "validate-token"]) => domain_check(shared, id(did)),
+        _ => Reply::error(404, "not_found", "Not found."),
+    }
+}
+
+/// Runs `f` on the order, or answers 404.
+fn with_order(shared: &Shared, id: Option<u64>, f: impl FnOnce(u64, &mut Order) -> Reply) -> Reply {
+    let mut state = shared.state.lock().unwrap();
+    match id.and_then(|id| state.orders.get_mut(&id).map(|o| (id, o))) {
+        Some((id, order)) => f(id, order),
+        None => order_not_found(),
+    }
+}
+
+/// Runs `f` on the domain, or answers 404.
+fn with_domain(
+    shared: &Shared,
+    id: Option<u64>,
+    f: impl FnOnce(u64, &mut Domain) -> Reply,
+) -> Reply {
+    let mut state = shared.state.lock().unwrap();
+    match id.and_then(|id| state.domains.get_mut(&id).map(|d| (id, d))) {
+        Some((id, domain)) => f(id, domain),
+        None => domain_not_found(),
+    }
+}
+
+fn requested_method(body: Option<&Value>) -> Result<Option<String>, Reply> {
+    match body.and_then(|b| b.get("dcv_method")) {
+        None => Ok(None),
+        Some(Value::String(m)) if METHODS.contains(&m.as_str()) => Ok(Some(m.clone())),
+        Some(_) => Err(bad_method()),
+    }
+}
+
+fn order_validation(shared: &Shared, id: Option<u64>) -> Reply {
+    with_order(shared, id, |id, order| {
+        let validations: Vec<Value> = order
+            .validations
+            .iter()
+            .map(|v| {
+                let mut item = json!({
+                    "domain_id": v.domain_id,
+                    "name_scope": v.name_scope,
+                    "approval_scope": "subdomains",
+                    "status": v.status(),
+                    "method": order.method,
+                    "dns_names": v.dns_names,
+                });
+                if let Some(at) = v.approved_at {
+                    item["approval_expiration_date"] =
+                        json!(iso8601(at + Duration::from_secs(397 * 86400)));
+                }
+                item
+            })
+            .collect();
+        Reply::json(
+            200,
+            json!({
+                "order_id": id,
+                "order_status": order.status(),
+                "order_dcv_method": order.method,
+                "organization_id": 112233,
+                "organization_name": "Example Org",
+                "organization_validations": [{
+                    "type": "ov",
+                    "name": "OV",
+                    "description": "Normal Organization Validation",
+                    "date_created": iso8601(order.created),
+                    "validated_until": iso8601(order.created + Duration::from_secs(397 * 86400)),
+                    "status": "active",
+                }],
+                "dns_name_validations": validations,
+            }),
+        )
+    })
+}
+
+fn random_value_body(order: &mut Order) -> Value {
+    // One value per order; replaced only once it has expired.
+    if order.random_value.expired() {
+        order.random_value = Token::fresh();
+    }
+    json!({
+        "dcv_random_value": order.random_value.value,
+        "expiration_date": iso8601(order.random_value.expires),
+    })
+}
+
+fn order_random_value(shared: &Shared, id: Option<u64>) -> Reply {
+    with_order(shared, id, |_, order| {
+        Reply::json(200, random_value_body(order))
+    })
+}
+
+fn order_method(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Reply {
+    let method = match requested_method(body) {
+        Ok(Some(m)) => m,
+        Ok(None) => return bad_method(),
+        Err(reply) => return reply,
+    };
+    with_order(shared, id, |_, order| {
+        order.method = method;
+        if order.method == "email" {
+            Reply::json(200, json!({}))
+        } else {
+            Reply::json(200, random_value_body(order))
+        }
+    })
+}
+
+fn order_check(shared: &Shared, id: Option<u64>) -> Reply {
+    // Copy what the check needs, then let go of the lock while it talks to the network.
+    let (oid, method, token, pending) = {
+        let state = shared.state.lock().unwrap();
+        let Some((oid, order)) = id.and_then(|id| state.orders.get(&id).map(|o| (id, o))) else {
+            return order_not_found();
+        };
+        let pending: Vec<(usize, String, Vec<String>)> = order
+            .validations
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.approved_at.is_none())
+            .map(|(i, v)| (i, v.name_scope.clone(), v.dns_names.clone()))
+            .collect();
+        (
+            oid,
+            order.method.clone(),
+            order.random_value.value.clone(),
+            pending,
+        )
+    };
+    if method == "email" {
+        return Reply::error(
+            400,
+            "invalid_dns_method",
+            "The order's DCV method cannot be checked.",
+        );
+    }
+    let checker = checker(shared);
+    let mut targets = Vec::new();
+    let mut passed_idx = Vec::new();
+    for (i, scope, names) in &pending {
+        // DNS methods validate the name scope; http-token fetches each exact name.
+        let names: Vec<&str> = if method == "http-token" {
+            names.iter().map(String::as_str).collect()
+        } else {
+            vec![scope.as_str()]
+        };
+        let results: Vec<TargetCheck> = names
+            .iter()
+            .flat_map(|n| checker.check(&method, n, &token))
+            .collect();
+        if results.iter().all(|t| t.ok) {
+            passed_idx.push(*i);
+        }
+        targets.extend(results);
+    }
+    let all_passed = passed_idx.len() == pending.len();
+
+    let mut state = shared.state.lock().unwrap();
+    let certificate_id = all_passed.then(|| state.id());
+    record_check(
+        &mut state,
+        "order check-dcv",
+        oid,
+        &method,
+        all_passed,
+        targets,
+    );
+    let Some(order) = state.orders.get_mut(&oid) else {
+        return order_not_found();
+    };
+    let now = SystemTime::now();
+    for i in passed_idx {
+        order.validations[i].approved_at.get_or_insert(now);
+    }
+    if !all_passed {
+        return not_found_error(&method);
+    }
+    let certificate_id = *order
+        .certificate_id
+        .get_or_insert(certificate_id.unwrap_or(0));
+    let names: Vec<Value> = order
+        .validations
+        .iter()
+        .flat_map(|v| {
+            v.dns_names
+                .iter()
+                .map(|n| json!({"dns_name": n, "status": v.status()}))
+        })
+        .collect();
+    Reply::json(
+        200,
+        json!({
+            "order_status": order.status(),
+            "certificate_id": certificate_id,
+            "dcv_status": "valid",
+            "dns_name_validations": names,
+        }),
+    )
+}
+
+fn checker(shared: &Shared) -> Checker {
+    Checker {
+        resolver: shared.config.resolver,
+        dns_port: shared.config.dns_port,
+        http_port: shared.config.http_port,
+        timeout: shared.config.check_timeout,
+    }
+}
+
+fn record_check(
+    state: &mut State,
+    endpoint: &str,
+    id: u64,
+    method: &str,
+    passed: bool,
+    targets: Vec<TargetCheck>,
+) {
+    let premature = !passed && targets.iter().any(|t| t.reached && !t.ok);
+    state.checks.push(CheckRecord {
+        endpoint: endpoint.to_string(),
+        id,
+        method: method.to_string(),
+        at: Instant::now(),
+        passed,
+        premature,
+        targets,
+    });
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (`+` is a space).
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                Some(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                None => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_param(query: &str, key: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, _)| form_decode(k) == key)
+        .map(|(_, v)| form_decode(v))
+}
+
+fn validations_json(domain: &Domain) -> Vec<Value> {
+    domain
+        .types
+        .iter()
+        .map(|t| {
+            let mut item = json!({
+                "type": t,
+                "name": t.to_ascii_uppercase(),
+                "description": match t.as_str() {
+                    "ev" => "Extended Organization Validation (EV)",
+                    _ => "Normal Organization Validation",
+                },
+                "date_created": iso8601(domain.created),
+                "status": domain.status(),
+                "dcv_status": if domain.validated_at.is_some() { "complete" } else { "pending" },
+                "org_status": "active",
+                "verified_users": [],
+            });
+            if let Some(at) = domain.validated_at {
+                item["validated_until"] = json!(iso8601(at + Duration::from_secs(397 * 86400)));
+            }
+            item
+        })
+        .collect()
+}
+
+fn domain_search(shared: &Shared, query: &str) -> Reply {
+    let search = query_param(query, "filters[search]").map(|s| s.to_ascii_lowercase());
+    let state = shared.state.lock().unwrap();
+    let domains: Vec<Value> = state
+        .domains
+        .iter()
+        .filter(|(_, d)| match &search {
+            None => true,
+            // A leading % asks for a contains-match, as on CertCentral.
+            Some(s) if s.starts_with('%') => d.name.contains(s.trim_matches('%')),
+            Some(s) => d.name == s.trim_end_matches('.'),
+        })
+        .map(|(id, d)| {
+            json!({
+                "id": id,
+                "name": d.name,
+                "is_active": true,
+                "dcv_method": d.method,
+                "validations": d.types.iter().map(|t| json!({
+                    "type": t, "name": t.to_ascii_uppercase(), "status": d.status(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let total = domains.len();
+    Reply::json(
+        200,
+        json!({"domains": domains, "page": {"total": total, "limit": 0, "offset": 0}}),
+    )
+}
+
+fn token_json(domain: &Domain, token: &Token) -> Value {
+    let mut body = json!({
+        "token": token.value,
+        "status": if domain.validated_at.is_some() { "active" } else { "pending" },
+        "expiration_date": iso8601(token.expires),
+    });
+    match domain.method.as_str() {
+        "dns-cname-token" => body["verification_value"] = json!(CNAME_SUFFIX),
+        "http-token" => {
+            body["http_token_url"] = json!(format!("http://{}{FILEAUTH_PATH}", domain.name));
+        }
+        _ => {}
+    }
+    body
+}
+
+fn is_true(query: &str, key: &str) -> bool {
+    query_param(query, key).is_some_and(|v| v == "true" || v == "1")
+}
+
+fn domain_info(shared: &Shared, id: Option<u64>, query: &str) -> Reply {
+    let (include_dcv, include_validation) = (
+        is_true(query, "include_dcv"),
+        is_true(query, "include_validation"),
+    );
+    with_domain(shared, id, |id, domain| {
+        let mut body = json!({
+            "id": id,
+            "name": domain.name,
+            "is_active": true,
+            "status": "active",
+            "dcv_method": domain.method,
+            "date_created": iso8601(domain.created),
+        });
+        // Like CertCentral, DCV and validation details come only when asked for.
+        if include_validation {
+            body["validations"] = json!(validations_json(domain));
+        }
+        if include_dcv {
+            if let Some(at) = domain.validated_at {
+                body["dcv_expiration_datetime"] =
+                    json!(iso8601(at + Duration::from_secs(397 * 86400)));
+            }
+            if let Some(token) = &domain.token {
+                body["dcv_token"] = token_json(domain, token);
+            }
+        }
+        Reply::json(200, body)
+    })
+}
+
+fn domain_submit(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Reply {
+    let Some(types) = body
+        .and_then(|b| b.get("validations"))
+        .and_then(Value::as_array)
+        .map(|v| {
+            v.iter()
+                .filter_map(|t| t.get("type").and_then(Value::as_str).map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .filter(|t| !t.is_empty())
+    else {
+        return Reply::error(
+            400,
+            "bad_request_format",
+            "validations must list at least one type.",
+        );
+    };
+    let method = match requested_method(body) {
+        Ok(m) => m,
+        Err(reply) => return reply,
+    };
+    with_domain(shared, id, |id, domain| {
+        for t in types {
+            if !domain.types.contains(&t) {
+                domain.types.push(t);
+            }
+        }
+        if let Some(m) = method {
+            domain.method = m;
+        }
+        if domain.method == "email" {
+            domain.token = None;
+            let base_emails: Vec<String> = [
+                "admin",
+                "administrator",
+                "webmaster",
+                "hostmaster",
+                "postmaster",
+            ]
+            .iter()
+            .map(|local| format!("{local}@{}", domain.name))
+            .collect();
+            return Reply::json(
+                201,
+                json!({"id": id, "validation_emails": {
+                    "name_scope": domain.name, "base_emails": base_emails, "whois_emails": [],
+                }}),
+            );
+        }
+        let token = Token::fresh();
+        let body = json!({"id": id, "dcv_token": token_json(domain, &token)});
+        domain.token = Some(token);
+        if domain.answer_204 {
+            Reply::empty(204)
+        } else {
+            Reply::json(201, body)
+        }
+    })
+}
+
+fn domain_validations(shared: &Shared, id: Option<u64>) -> Reply {
+    with_domain(shared, id, |_, domain| {
+        Reply::json(200, json!({"validations": validations_json(domain)}))
+    })
+}
+
+fn domain_new_token(shared: &Shared, id: Option<u64>) -> Reply {
+    with_domain(shared, id, |_, domain| {
+        if domain.method == "email" {
+            return Reply::error(
+                400,
+                "invalid_dcv_method",
+                "The domain's DCV method does not use a token.",
+            );
+        }
+        // A new token replaces the previous one.
+        let token = Token::fresh();
+        let mut body = token_json(domain, &token);
+        if let Some(map) = body.as_object_mut() {
+            map.remove("status");
+            map.remove("verification_value");
+        }
+        domain.token = Some(token);
+        Reply::json(200, body)
+    })
+}
+
+fn domain_method(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Reply {
+    let method = match requested_method(body) {
+        Ok(Some(m)) => m,
+        Ok(None) => return bad_method(),
+        Err(reply) => return reply,
+    };
+    with_domain(shared, id, |_, domain| {
+        if domain.method == method {
+            return Reply::json(200, json!({}));
+        }
+        domain.method = method;
+        if domain.method == "email" {
+            domain.token = None;
+            return Reply::json(200, json!({}));
+        }
+        let token = Token::fresh();
+        let body = json!({"dcv_token": token_json(domain, &token)});
+        domain.token = Some(token);
+        Reply::json(200, body)
+    })
+}
+
+fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
+    let (did, name, method, token) = {
+        let state = shared.state.lock().unwrap();
+        let Some((did, domain)) = id.and_then(|id| state.domains.get(&id).map(|d| (id, d))) else {
+            return domain_not_found();
+        };
+        (
+            did,
+            domain.name.clone(),
+            domain.method.clone(),
+            domain.token.as_ref().map(|t| t.value.clone()),
+        )
+    };
+    if method == "email" {
+        return Reply::error(
+            400,
+            "invalid_dcv_method",
+            "The domain's DCV method does not use a token.",
+        );
+    }
+    let targets = match &token {
+        Some(token) => checker(shared).check(&method, &name, token),
+        None => vec![TargetCheck::failed(
+            &name,
+            "-",
+            false,
+            "no token was issued for this domain yet".to_string(),
+        )],
+    };
+    let passed = targets.iter().all(|t| t.ok);
+    let mut state = shared.state.lock().unwrap();
+    record_check(
+        &mut state,
+        "domain validate-token",
+        did,
+        &method,
+        passed,
+        targets,
+    );
+    if !passed {
+        return not_found_error(&method);
+    }
+    let Some(domain) = state.domains.get_mut(&did) else {
+        return domain_not_found();
+    };
+    domain.validated_at.get_or_insert(SystemTime::now());
+    Reply::json(200, json!({"token": token, "status": "active"}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_decode() {
+        let q = "filters%5Bsearch%5D=%25example&include_dcv=true";
+        assert_eq!(
+            query_param(q, "filters[search]").as_deref(),
+            Some("%example")
+        );
+        assert!(is_true(q, "include_dcv"));
+        assert!(!is_true(q, "include_validation"));
+        assert_eq!(form_decode("a+b%2Fc%zz"), "a b/c%zz");
+    }
+}

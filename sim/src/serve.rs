@@ -1,0 +1,81 @@
+//! The plumbing shared by the HTTP servers in this crate: a loopback-only bind, one thread that
+//! takes requests off a `tiny_http` server, and a guard that stops and joins that thread on Drop.
+//! It knows nothing about what is served.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Refuses anything but 127.0.0.0/8 and ::1: these servers are test fixtures and must never be
+/// reachable from another host.
+pub(crate) fn require_loopback(addr: SocketAddr) -> io::Result<()> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{addr} is not a loopback address; dcv-sim only listens on loopback"),
+        ))
+    }
+}
+
+/// A running `tiny_http` server whose requests go to one handler thread.
+pub(crate) struct HttpThread {
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+}
+
+impl HttpThread {
+    /// Binds `addr` (loopback only) and hands every request to `handle`, one at a time: serial
+    /// handling keeps the simulated state easy to reason about in tests.
+    pub(crate) fn start<F>(addr: SocketAddr, name: &str, mut handle: F) -> io::Result<HttpThread>
+    where
+        F: FnMut(tiny_http::Request) + Send + 'static,
+    {
+        require_loopback(addr)?;
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let server = tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let server = Arc::new(server);
+        let worker = Arc::clone(&server);
+        let thread = std::thread::Builder::new()
+            .name(format!("{name}-{addr}"))
+            .spawn(move || {
+                // `recv` fails once `unblock` is called from Drop, which ends the loop.
+                while let Ok(request) = worker.recv() {
+                    handle(request);
+                }
+            })?;
+        Ok(HttpThread {
+            server,
+            thread: Some(thread),
+            addr,
+        })
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for HttpThread {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        // The last Arc goes here, and tiny_http's own Drop closes the listening socket.
+    }
+}
+
+/// A header value from a `tiny_http` request, matched case-insensitively.
+pub(crate) fn header(request: &tiny_http::Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str().to_string())
+}
