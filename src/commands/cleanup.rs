@@ -31,16 +31,25 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
         ));
         return Ok(());
     }
-    let mut providers: Vec<String> = selected
+    // One publisher per provider and place (web root, DNS server): each group is undone as a batch.
+    let mut groups: Vec<(String, String)> = selected
         .iter()
-        .map(|e| e.published.provider.clone())
+        .map(|e| {
+            (
+                e.published.provider.clone(),
+                publish::place_of(&e.published),
+            )
+        })
         .collect();
-    providers.dedup();
+    groups.sort();
+    groups.dedup();
     let mut first_error = None;
-    for provider in providers {
+    for (provider, place) in groups {
         let group: Vec<&Entry> = selected
             .iter()
-            .filter(|e| e.published.provider == provider)
+            .filter(|e| {
+                e.published.provider == provider && publish::place_of(&e.published) == place
+            })
             .collect();
         let (shared, own): (Vec<&Entry>, Vec<&Entry>) = group
             .iter()

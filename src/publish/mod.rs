@@ -51,21 +51,18 @@ pub fn for_config(
     }
 }
 
-/// The publisher that undoes `published` (all from provider `name`): the configured settings where
-/// given, else what the state recorded (a web root, a DNS server), so cleanup needs only credentials.
+/// The publisher that undoes `published` (all from provider `name` and one place): what the state
+/// recorded (a web root, a DNS server) where it suffices, so cleanup needs only credentials.
 pub fn for_cleanup(
     ctx: &Context,
     name: &str,
     published: &[Published],
 ) -> Result<Box<dyn Publisher>> {
     match name {
-        "webroot" => {
-            let dir = match &ctx.cfg.provider_options.webroot {
-                Some(dir) => dir.clone(),
-                None => webroot_from_state(published)?,
-            };
-            Ok(Box::new(webroot::Webroot::new(&dir)?))
-        }
+        // The state knows the web root each file went to; --webroot is not needed (nor consulted).
+        "webroot" => Ok(Box::new(webroot::Webroot::new(&webroot_from_state(
+            published,
+        )?)?)),
         other => {
             let provider = match other {
                 "rfc2136" => ProviderName::Rfc2136,
@@ -79,6 +76,16 @@ pub fn for_cleanup(
             };
             for_config(ctx, provider, published)
         }
+    }
+}
+
+/// Where a published record lives, for grouping cleanups: the web root, or the DNS server.
+pub fn place_of(published: &Published) -> String {
+    match published.provider.as_str() {
+        "webroot" => webroot_from_state(std::slice::from_ref(published))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        _ => published.server.clone().unwrap_or_default(),
     }
 }
 

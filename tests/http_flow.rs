@@ -1,0 +1,435 @@
+//! The http-token flow through the binary against the CertCentral simulator and real web servers.
+
+use crate::support::world::{API_KEY, HttpWorld, bare_cmd, tree};
+use dcv_sim::{DomainSpec, Fault, OrderSpec};
+use predicates::prelude::*;
+use std::time::Duration;
+
+fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+#[test]
+fn order_run_publishes_waits_verifies_and_leaves_the_webroot_as_it_was() {
+    // Two web servers behind the name, one serving new files 1.5 s late.
+    let w = HttpWorld::new(
+        &["www.example.test"],
+        &[None, Some(Duration::from_millis(1500))],
+    );
+    std::fs::write(w.webroot.path().join("index.html"), "hello").unwrap();
+    let before = tree(w.webroot.path());
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
+    let out = w
+        .webroot_cmd()
+        .args([
+            "run",
+            "--order-id",
+            &order.to_string(),
+            "--method",
+            "http-token",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let doc = json(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{doc:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["command"], "run");
+    assert_eq!(doc["changed"], true);
+    assert_eq!(w.sim.order_status(order).as_deref(), Some("issued"));
+    assert!(
+        w.sim.premature_checks().is_empty(),
+        "premature: {:?}",
+        w.sim.premature_checks()
+    );
+    assert_eq!(tree(w.webroot.path()), before, "web root changed");
+    assert!(
+        w.state_files().is_empty(),
+        "state left: {:?}",
+        w.state_files()
+    );
+    // Both addresses were seen serving the token before DigiCert was asked.
+    let published = doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "published")
+        .unwrap();
+    assert_eq!(published["servers"].as_array().unwrap().len(), 2, "{doc:#}");
+}
+
+#[test]
+fn domain_flow_by_id_and_by_name() {
+    let w = HttpWorld::new(&["shop.example.test"], &[None]);
+    let id = w
+        .sim
+        .add_domain(DomainSpec::new("shop.example.test").method("http-token"));
+    w.webroot_cmd()
+        .args(["run", "--domain-id", &id.to_string()])
+        .assert()
+        .success();
+    assert_eq!(w.sim.domain_status(id).as_deref(), Some("active"));
+    assert!(w.sim.premature_checks().is_empty());
+
+    // By name alone, with the fallback from a 204 submit to POST dcv/token.
+    let w = HttpWorld::new(&["blog.example.test"], &[None]);
+    let id = w.sim.add_domain(
+        DomainSpec::new("blog.example.test")
+            .method("http-token")
+            .answer_validation_with_204(),
+    );
+    w.webroot_cmd()
+        .args(["run", "-d", "blog.example.test"])
+        .assert()
+        .success();
+    assert_eq!(w.sim.domain_status(id).as_deref(), Some("active"));
+    assert!(
+        w.sim
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/dcv/token"))
+    );
+}
+
+#[test]
+fn verify_before_publishing_is_75_and_after_auth_is_0() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    w.cmd()
+        .args(["verify", "--order-id", &order])
+        .assert()
+        .code(75)
+        .stderr(predicate::str::contains("file_random_value_not_found"));
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order])
+        .assert()
+        .success();
+    w.cmd()
+        .args(["verify", "--order-id", &order])
+        .assert()
+        .success();
+    w.webroot_cmd()
+        .args(["cleanup", "--order-id", &order])
+        .assert()
+        .success();
+    assert!(!w.token_file().exists());
+}
+
+#[test]
+fn run_cleans_up_even_when_verify_fails() {
+    // The second server lags far beyond --timeout and auth does not wait, so verify fails.
+    let w = HttpWorld::new(
+        &["www.example.test"],
+        &[None, Some(Duration::from_secs(600))],
+    );
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    w.webroot_cmd()
+        .args([
+            "run",
+            "--order-id",
+            &order,
+            "--no-propagation-check",
+            "--timeout",
+            "1",
+        ])
+        .assert()
+        .code(75);
+    assert!(!w.token_file().exists(), "token file left behind");
+    assert!(w.state_files().is_empty());
+}
+
+#[test]
+fn server_errors_are_retried() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
+    w.sim.fail_next(2, Fault::Status(503));
+    w.cmd()
+        .args(["status", "--order-id", &order.to_string()])
+        .assert()
+        .success();
+    let path = format!("/order/certificate/{order}/validation");
+    let tries = w
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with(&path))
+        .count();
+    assert_eq!(tries, 3);
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
+    w.sim.fail_next(
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 2,
+        },
+    );
+    w.cmd()
+        .args(["status", "--order-id", &order.to_string()])
+        .assert()
+        .success();
+    let times: Vec<_> = w.sim.requests().iter().map(|r| r.at).collect();
+    assert_eq!(times.len(), 2);
+    let waited = times[1] - times[0];
+    assert!(waited >= Duration::from_secs(2), "retried after {waited:?}");
+}
+
+#[test]
+fn credential_and_id_errors_have_their_exit_codes() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    // A wrong key: 77, naming DigiCert's code.
+    w.cmd()
+        .env("DIGICERT_API_KEY", "wrong-key")
+        .args(["status", "--order-id", &order])
+        .assert()
+        .code(77)
+        .stderr(predicate::str::contains("access_denied"));
+    // An unknown order: 65, naming the id problem.
+    w.cmd()
+        .args(["status", "--order-id", "999999"])
+        .assert()
+        .code(65)
+        .stderr(
+            predicate::str::contains("not_found")
+                .and(predicate::str::contains("check the order or domain id")),
+        );
+    // No key at all: 78.
+    w.cmd()
+        .env_remove("DIGICERT_API_KEY")
+        .args(["status", "--order-id", &order])
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("DIGICERT_API_KEY"));
+}
+
+#[test]
+fn unwritable_webroot_is_73_and_leaves_nothing_behind() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    // A file where the directory must go fails even for root (permission bits do not stop root).
+    std::fs::create_dir(w.webroot.path().join(".well-known")).unwrap();
+    std::fs::write(
+        w.webroot.path().join(".well-known/pki-validation"),
+        "not a dir",
+    )
+    .unwrap();
+    let before = tree(w.webroot.path());
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order])
+        .assert()
+        .code(73)
+        .stderr(predicate::str::contains("cannot write"));
+    assert_eq!(tree(w.webroot.path()), before);
+    assert!(w.state_files().is_empty(), "{:?}", w.state_files());
+}
+
+#[test]
+fn bad_domain_names_are_65() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    let long_label = format!("{}.example.test", "a".repeat(64));
+    let long_name = format!("{0}.{0}.{1}.{1}.test", "a".repeat(62), "b".repeat(61));
+    assert_eq!(long_name.len(), 254);
+    for bad in ["../etc", "exa mple.com", &long_label, &long_name] {
+        w.webroot_cmd()
+            .args(["auth", "--order-id", &order, "-d", bad])
+            .assert()
+            .code(65)
+            .stderr(predicate::str::contains("invalid domain name"));
+    }
+    let wild = w
+        .sim
+        .add_order(OrderSpec::new(["*.example.test"]).method("http-token"))
+        .to_string();
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &wild])
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains("wildcard"));
+    assert!(tree(w.webroot.path()).is_empty());
+    assert!(w.state_files().is_empty());
+}
+
+#[test]
+fn a_preexisting_fileauth_is_restored_by_cleanup() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    std::fs::create_dir_all(w.token_file().parent().unwrap()).unwrap();
+    std::fs::write(w.token_file(), "someone else's token\n").unwrap();
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order])
+        .assert()
+        .success();
+    assert_ne!(
+        std::fs::read_to_string(w.token_file()).unwrap(),
+        "someone else's token\n"
+    );
+    // cleanup without --webroot: the state knows where the file is.
+    w.cmd()
+        .args(["cleanup", "--order-id", &order])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(w.token_file()).unwrap(),
+        "someone else's token\n"
+    );
+    w.cmd()
+        .args(["cleanup"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing to clean up"));
+}
+
+#[test]
+fn the_api_key_never_appears_in_output() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    w.sim.fail_next(1, Fault::Status(500));
+    for args in [
+        vec!["run", "--order-id", &order, "-v"],
+        vec!["run", "--order-id", &order, "-v", "--output", "json"],
+        vec!["status", "--order-id", "424242", "-v"],
+    ] {
+        let out = w.webroot_cmd().args(&args).output().unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(API_KEY), "key leaked with {args:?}: {all}");
+        assert!(all.contains("certcentral:"), "-v shows API calls: {all}");
+    }
+    // The simulator saw the key on every request (so it was sent, just never shown).
+    assert!(w.sim.requests().iter().all(|r| r.key_ok));
+}
+
+#[test]
+fn parallel_auths_on_different_domains_both_end_in_state() {
+    let a = HttpWorld::new(&["a.example.test"], &[None]);
+    let order_a = a
+        .sim
+        .add_order(OrderSpec::new(["a.example.test"]).method("http-token"))
+        .to_string();
+    let order_b = a
+        .sim
+        .add_order(OrderSpec::new(["b.example.test"]).method("http-token"))
+        .to_string();
+    // b.example.test is served from its own web root on its own address.
+    let b_root = tempfile::tempdir().unwrap();
+    let b_ip = std::net::Ipv4Addr::new(127, 80, a.net, 9);
+    let _b_web = dcv_sim::WebServer::start((b_ip, 80).into(), b_root.path().to_path_buf()).unwrap();
+    a.dns.add("b.example.test", dcv_sim::RecordData::A(b_ip));
+    let mut first = a.webroot_cmd();
+    first.args(["auth", "--order-id", &order_a]);
+    let mut second = a.cmd();
+    second
+        .args([
+            "auth",
+            "--order-id",
+            &order_b,
+            "--provider",
+            "webroot",
+            "--webroot",
+        ])
+        .arg(b_root.path());
+    let t = std::thread::spawn(move || first.output().unwrap());
+    let out_b = second.output().unwrap();
+    let out_a = t.join().unwrap();
+    assert_eq!(
+        out_a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out_a.stderr)
+    );
+    assert_eq!(
+        out_b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out_b.stderr)
+    );
+    assert_eq!(a.state_files().len(), 2, "{:?}", a.state_files());
+    a.cmd().args(["cleanup"]).assert().success();
+    assert!(a.state_files().is_empty());
+    assert!(tree(b_root.path()).is_empty());
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    w.webroot_cmd()
+        .args(["run", "--order-id", &order, "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("would publish"));
+    assert!(tree(w.webroot.path()).is_empty());
+    assert!(w.state_files().is_empty());
+    assert!(
+        w.sim.requests().iter().all(|r| r.method == "GET"),
+        "{:?}",
+        w.sim.requests()
+    );
+}
+
+#[test]
+fn usage_errors_are_64_with_one_line() {
+    bare_cmd().args(["auth", "--bogus"]).assert().code(64);
+    bare_cmd()
+        .args([
+            "auth",
+            "--order-id",
+            "1",
+            "--domain-id",
+            "2",
+            "--provider",
+            "webroot",
+        ])
+        .assert()
+        .code(64)
+        .stderr(predicate::str::contains("not both"));
+}
