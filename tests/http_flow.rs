@@ -433,3 +433,27 @@ fn usage_errors_are_64_with_one_line() {
         .code(64)
         .stderr(predicate::str::contains("not both"));
 }
+
+#[test]
+fn works_against_real_nginx_including_one_redirect() {
+    use crate::support::nginx::Nginx;
+    let w = HttpWorld::new(&[], &[]);
+    let ip = std::net::Ipv4Addr::new(127, 81, w.net, 1);
+    let redirect_ip = std::net::Ipv4Addr::new(127, 81, w.net, 2);
+    let _nginx = Nginx::start(ip, w.webroot.path(), "");
+    // A second node that redirects the token URL to the first (DigiCert follows one redirect).
+    let _redirector = Nginx::start(
+        redirect_ip,
+        w.webroot.path(),
+        &format!("location /.well-known/ {{ return 301 http://{ip}$request_uri; }}"),
+    );
+    w.dns.add("example.test", dcv_sim::RecordData::soa("ns.example.test"));
+    w.dns.add("www.example.test", dcv_sim::RecordData::A(ip));
+    w.dns.add("www.example.test", dcv_sim::RecordData::A(redirect_ip));
+    let order = w.sim.add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
+    let out = w.webroot_cmd().args(["run", "--order-id", &order.to_string(), "--output", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(w.sim.order_status(order).as_deref(), Some("issued"));
+    assert!(w.sim.premature_checks().is_empty());
+    assert!(tree(w.webroot.path()).is_empty());
+}
