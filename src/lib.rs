@@ -3,6 +3,7 @@
 //! The binary (`main.rs`) is thin; everything it runs lives in these modules so that tests, examples and
 //! benchmarks can reach them too.
 
+pub mod dnsquery;
 pub mod error;
 pub mod propagation;
 pub mod publish;

@@ -99,10 +99,12 @@ impl Resolver {
             let target = self
                 .lookup(&current, RecordType::CNAME)?
                 .into_iter()
-                .find_map(|r| match (&r.data, normalize(&r.name.to_ascii()) == current) {
-                    (RData::CNAME(c), true) => Some(normalize(&c.0.to_ascii())),
-                    _ => None,
-                });
+                .find_map(
+                    |r| match (&r.data, normalize(&r.name.to_ascii()) == current) {
+                        (RData::CNAME(c), true) => Some(normalize(&c.0.to_ascii())),
+                        _ => None,
+                    },
+                );
             match target {
                 Some(next) => current = next,
                 None => return Ok(current),

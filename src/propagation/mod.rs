@@ -11,6 +11,7 @@ use crate::record::Record;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub mod dns;
 pub mod http;
 
 /// What one server answered for one record.
@@ -207,8 +208,10 @@ mod tests {
             timeout: Duration::from_secs(5),
         };
         let lines = Mutex::new(Vec::new());
-        let served = wait_until_served(&probes, polling, &|l| lines.lock().unwrap().push(l.to_string()))
-            .expect("served");
+        let served = wait_until_served(&probes, polling, &|l| {
+            lines.lock().unwrap().push(l.to_string())
+        })
+        .expect("served");
         assert_eq!(served.len(), 1);
         assert_eq!(served[0].servers, vec!["fake-1", "fake-3"]);
         assert_eq!(lines.lock().unwrap().len(), 2);

@@ -7,6 +7,7 @@
 use crate::error::Result;
 use crate::record::{Published, Record};
 
+pub mod rfc2136;
 pub mod webroot;
 
 /// A backend that can add records and take exactly those records away again.
