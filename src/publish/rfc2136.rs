@@ -368,9 +368,14 @@ impl Rfc2136 {
                 self.settings.key_name
             )),
             ResponseCode::NotAuth | ResponseCode::NotZone => Error::config(format!(
-                "rfc2136: {} is not the primary for zone {} ({code}): wrong zone or view: pass --rfc2136-zone with the zone that holds the names, and --rfc2136-server with its primary",
+                "rfc2136: {} is not the primary for zone {} ({}): wrong zone or view: pass --rfc2136-zone with the zone that holds the names, and --rfc2136-server with its primary",
                 self.settings.server,
-                zone_text(zone)
+                zone_text(zone),
+                if code == ResponseCode::NotAuth {
+                    "NOTAUTH"
+                } else {
+                    "NOTZONE"
+                }
             )),
             ResponseCode::ServFail => self.unavailable(zone, "SERVFAIL"),
             other => self.unavailable(zone, &format!("server answered {other}")),
