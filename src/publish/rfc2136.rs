@@ -393,6 +393,7 @@ impl Publisher for Rfc2136 {
         let mut published = Vec::with_capacity(records.len());
         let mut by_zone: BTreeMap<String, (Name, Vec<hickory_proto::rr::Record>)> = BTreeMap::new();
         for record in records {
+            dns_type(record.rtype)?;
             let name = resolver::fqdn(&record.name)?;
             let zone = self.zone_for(&name)?;
             let preexisting = self.already_there(record, &name)?;

@@ -1,13 +1,14 @@
 //! A real BIND pair on loopback for the DNS tests: a primary that accepts TSIG-signed UPDATEs and a
 //! secondary that lags behind it by a chosen delay (or never catches up).
 //!
-//! Each [`BindFixture`] gets its own pair of addresses 127.A.B.1 (primary) and 127.A.B.2 (secondary),
-//! port 53, chosen from a process-wide counter mixed with the pid and claimed by adding them to `lo`
-//! (removed again on drop), so parallel tests and test binaries do not collide. It owns a temporary directory with the configs,
-//! zones and logs, starts `named -g` for each address, and waits for readiness by polling SOA answers,
-//! never by sleeping a fixed time. The secondary never refreshes on its own (long SOA refresh, `notify
-//! no`): a watcher thread polls the primary's serials every 50 ms and runs `rndc retransfer` on the
-//! secondary `lag` after each change. Drop stops the watcher and kills and waits for both servers.
+//! Each [`BindFixture`] gets its own pair of addresses 127.A.B.1 (primary) and 127.A.B.2
+//! (secondary), port 53, chosen from a process-wide counter mixed with the pid and claimed by adding
+//! them to `lo` (removed again on drop), so parallel tests and test binaries do not collide. It owns a
+//! temporary directory with the configs, zones and logs, starts `named -g` for each address, and waits
+//! for readiness by polling SOA answers, never by sleeping a fixed time. The secondary starts from a
+//! copy of the zones and never refreshes on its own (four-week SOA refresh, `notify no`): a watcher
+//! thread polls the primary's serials every 50 ms and runs `rndc retransfer` on the secondary `lag`
+//! after each change. Drop stops the watcher and kills and waits for both servers.
 //! Needs root (port 53, `ip addr`), bind9 (`named`, `rndc`) and iproute2.
 //!
 //! Zones: `example.test` and `other.test` (NS ns1/ns2 in each, A records to the two addresses), and
@@ -91,7 +92,7 @@ impl BindFixture {
 
         let mut fixture = BindFixture {
             primary_proc: Mutex::new(Some(spawn_named(dir.path(), "primary"))),
-            secondary_proc: None,
+            secondary_proc: Some(spawn_named(dir.path(), "secondary")),
             dir,
             primary,
             secondary,
@@ -100,12 +101,10 @@ impl BindFixture {
             watcher: None,
             transfers: Arc::new(AtomicU32::new(0)),
         };
-        // The secondary starts once the primary serves every zone: a secondary whose first transfer
-        // is refused waits for the SOA retry interval (an hour here) before it tries again.
+        // Both load their zones from files, so neither waits for the other.
         let deadline = Instant::now() + START_TIMEOUT;
-        fixture.wait_serving(primary, deadline);
-        fixture.secondary_proc = Some(spawn_named(fixture.dir.path(), "secondary"));
         fixture.wait_serving(secondary, deadline);
+        fixture.wait_serving(primary, deadline);
         if let Some(lag) = opts.lag {
             fixture.watcher = Some(fixture.spawn_watcher(lag));
         }
@@ -244,17 +243,22 @@ impl BindFixture {
     fn wait_serving(&mut self, addr: Ipv4Addr, deadline: Instant) {
         for zone in ZONES {
             while soa_serial(IpAddr::V4(addr), zone).is_none() {
-                if Instant::now() > deadline {
-                    panic!(
-                        "bind fixture: {addr} does not serve {zone} after {START_TIMEOUT:?}\nprimary log:\n{}\nsecondary log:\n{}",
-                        self.primary_log(),
-                        self.secondary_log()
-                    );
-                }
-                self.assert_running();
-                std::thread::sleep(Duration::from_millis(10));
+                self.check_progress(deadline, &format!("{addr} serving {zone}"));
+                std::thread::sleep(Duration::from_millis(5));
             }
         }
+    }
+
+    /// Panics, with both logs, when a server died or `deadline` passed while waiting for `what`.
+    fn check_progress(&mut self, deadline: Instant, what: &str) {
+        if Instant::now() > deadline {
+            panic!(
+                "bind fixture: no {what} after {START_TIMEOUT:?}\nprimary log:\n{}\nsecondary log:\n{}",
+                self.primary_log(),
+                self.secondary_log()
+            );
+        }
+        self.assert_running();
     }
 
     fn assert_running(&mut self) {
@@ -470,13 +474,14 @@ fn write_files(
             &format!("zone \"{zone}\" {{ type primary; file \"{d}/{zone}.db\"; {updates} }};\n");
         // Transfers from the primary; refreshes only when the watcher says so (SOA refresh is a day).
         secondary_conf += &format!(
-            "zone \"{zone}\" {{ type secondary; primaries {{ {primary}; }}; file \"{d}/secondary-{zone}.db\"; }};\n"
+            "zone \"{zone}\" {{ type secondary; primaries {{ {primary}; }}; file \"{d}/secondary-{zone}.db\"; masterfile-format text; }};\n"
         );
-        fs::write(
-            dir.join(format!("{zone}.db")),
-            zone_file(zone, primary, secondary),
-        )
-        .unwrap();
+        let content = zone_file(zone, primary, secondary);
+        // The secondary starts from a copy, as if it had transferred serial 1 already: no startup
+        // transfer to wait for (BIND staggers those by ~0.5 s per zone), and no ordering between the
+        // two servers' starts.
+        fs::write(dir.join(format!("secondary-{zone}.db")), &content).unwrap();
+        fs::write(dir.join(format!("{zone}.db")), content).unwrap();
     }
     fs::write(dir.join("primary.conf"), primary_conf).unwrap();
     fs::write(dir.join("secondary.conf"), secondary_conf).unwrap();
