@@ -283,33 +283,50 @@ impl BindFixture {
         }
     }
 
-    /// Polls the primary's serials and retransfers each changed zone to the secondary `lag` later.
+    /// Polls the primary's serials and retransfers each changed zone to the secondary `lag` later,
+    /// asking again every half second until the secondary has that serial (an rndc command can get
+    /// lost on a loaded machine).
     fn spawn_watcher(&self, lag: Duration) -> JoinHandle<()> {
         let stop = self.stop.clone();
         let transfers = self.transfers.clone();
         let primary = self.primary();
         let secondary = self.secondary;
         let rndc_conf = self.dir.path().join("rndc.conf");
+        let rndc_log = self.dir.path().join("rndc.log");
+        // Read here, not in the thread: a thread that starts late would take a test's first change
+        // for the starting point and never transfer it.
+        let mut last: Vec<Option<u32>> = ZONES.iter().map(|z| soa_serial(primary, z)).collect();
         std::thread::spawn(move || {
-            let mut last: Vec<Option<u32>> = ZONES.iter().map(|z| soa_serial(primary, z)).collect();
-            let mut pending: Vec<(&str, Instant)> = Vec::new();
+            // (zone, serial to reach, when, last rndc attempt)
+            let mut pending: Vec<(&str, u32, Instant, Option<Instant>)> = Vec::new();
             while !stop.load(Ordering::SeqCst) {
                 for (i, zone) in ZONES.iter().enumerate() {
                     let serial = soa_serial(primary, zone);
-                    if serial.is_some() && serial != last[i] {
+                    if let Some(target) = serial
+                        && serial != last[i]
+                    {
                         last[i] = serial;
-                        pending.push((zone, Instant::now() + lag));
+                        pending.push((zone, target, Instant::now() + lag, None));
                     }
                 }
                 let now = Instant::now();
-                let (due, later): (Vec<_>, Vec<_>) =
-                    pending.into_iter().partition(|(_, at)| *at <= now);
-                pending = later;
-                for (zone, _) in due {
-                    // Counted first: the transfer may be served before rndc even returns.
-                    transfers.fetch_add(1, Ordering::SeqCst);
-                    rndc(&rndc_conf, secondary, &["retransfer", zone]);
-                }
+                pending.retain_mut(|(zone, target, due, asked)| {
+                    if *due > now {
+                        return true;
+                    }
+                    if soa_serial(IpAddr::V4(secondary), zone).is_some_and(|s| s >= *target) {
+                        return false;
+                    }
+                    if asked.is_none_or(|at| now.duration_since(at) >= Duration::from_millis(500)) {
+                        if asked.is_none() {
+                            // Counted first: the transfer may be served before rndc even returns.
+                            transfers.fetch_add(1, Ordering::SeqCst);
+                        }
+                        *asked = Some(now);
+                        rndc(&rndc_conf, &rndc_log, secondary, &["retransfer", zone]);
+                    }
+                    true
+                });
                 std::thread::sleep(WATCH_EVERY);
             }
         })
@@ -419,14 +436,20 @@ fn named_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("named"))
 }
 
-fn rndc(conf: &Path, server: Ipv4Addr, args: &[&str]) {
+/// Runs rndc against `server`, appending its output to `log` for when a test needs explaining.
+fn rndc(conf: &Path, log: &Path, server: Ipv4Addr, args: &[&str]) {
+    let out = fs::OpenOptions::new().create(true).append(true).open(log);
+    let (stdout, stderr) = match out.and_then(|f| Ok((f.try_clone()?, f))) {
+        Ok((a, b)) => (Stdio::from(a), Stdio::from(b)),
+        Err(_) => (Stdio::null(), Stdio::null()),
+    };
     let _ = Command::new("rndc")
         .arg("-c")
         .arg(conf)
         .args(["-s", &server.to_string()])
         .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
         .status();
 }
 
