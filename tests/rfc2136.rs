@@ -3,7 +3,7 @@
 use crate::support::bind::{BindFixture, BindOptions};
 use dcv_hook::error::Kind;
 use dcv_hook::propagation::dns::DnsCheck;
-use dcv_hook::propagation::{Polling, PropagationCheck, wait_until_served};
+use dcv_hook::propagation::{Observation, Polling, PropagationCheck, wait_until_served};
 use dcv_hook::publish::Publisher;
 use dcv_hook::publish::rfc2136::{Rfc2136, Rfc2136Settings};
 use dcv_hook::record::{Record, RecordType};
@@ -309,6 +309,7 @@ fn a_stopped_primary_is_unavailable_quickly() {
         dcv_hook::resolver::Resolver::new(&[std::net::SocketAddr::new(bind.secondary(), 53)])
             .unwrap(),
     );
+    let check = DnsCheck::new(secondary.clone(), Duration::from_millis(300));
     let mut s = settings(&bind);
     s.timeout = Duration::from_secs(1);
     let mut p = Rfc2136::new(s, secondary).unwrap();
@@ -325,6 +326,23 @@ fn a_stopped_primary_is_unavailable_quickly() {
         started.elapsed() < Duration::from_secs(4),
         "{:?}",
         started.elapsed()
+    );
+
+    // The propagation check names the dead primary as unreachable; the secondary still answers.
+    let probes = check.probes(&[published[0].record.clone()]).unwrap();
+    assert_eq!(probes.len(), 2);
+    assert_eq!(
+        probes[0].server(),
+        format!("ns1.example.test ({})", bind.primary())
+    );
+    assert_eq!(
+        probes[0].observe(),
+        Observation::Unreachable("refused".into())
+    );
+    assert!(
+        !matches!(probes[1].observe(), Observation::Unreachable(_)),
+        "{}",
+        probes[1].server()
     );
 }
 
