@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod dcv;
+pub mod dnsquery;
 pub mod error;
 pub mod output;
 pub mod propagation;

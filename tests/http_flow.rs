@@ -447,12 +447,25 @@ fn works_against_real_nginx_including_one_redirect() {
         w.webroot.path(),
         &format!("location /.well-known/ {{ return 301 http://{ip}$request_uri; }}"),
     );
-    w.dns.add("example.test", dcv_sim::RecordData::soa("ns.example.test"));
+    w.dns
+        .add("example.test", dcv_sim::RecordData::soa("ns.example.test"));
     w.dns.add("www.example.test", dcv_sim::RecordData::A(ip));
-    w.dns.add("www.example.test", dcv_sim::RecordData::A(redirect_ip));
-    let order = w.sim.add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
-    let out = w.webroot_cmd().args(["run", "--order-id", &order.to_string(), "--output", "json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    w.dns
+        .add("www.example.test", dcv_sim::RecordData::A(redirect_ip));
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
+    let out = w
+        .webroot_cmd()
+        .args(["run", "--order-id", &order.to_string(), "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(w.sim.order_status(order).as_deref(), Some("issued"));
     assert!(w.sim.premature_checks().is_empty());
     assert!(tree(w.webroot.path()).is_empty());

@@ -151,7 +151,7 @@ fn wait_for_propagation(
     }
     let resolver = ctx.resolver()?;
     let check: Box<dyn PropagationCheck> = if method.is_dns() {
-        return Err(Error::config("DNS propagation check not merged yet"));
+        Box::new(propagation::dns::DnsCheck::new(resolver, PROBE_TIMEOUT))
     } else {
         Box::new(propagation::http::HttpCheck::new(
             resolver,

@@ -11,6 +11,7 @@ use crate::record::Record;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub mod dns;
 pub mod http;
 
 /// What one server answered for one record.

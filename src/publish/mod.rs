@@ -7,6 +7,7 @@
 use crate::error::Result;
 use crate::record::{Published, Record};
 
+pub mod rfc2136;
 pub mod webroot;
 
 /// A backend that can add records and take exactly those records away again.
@@ -27,13 +28,14 @@ use crate::cli::ProviderName;
 use crate::config::provider_name;
 use crate::context::Context;
 use crate::error::Error;
+use crate::secret::Secret;
 use std::path::PathBuf;
 
 /// The publisher `--provider` names, built from the resolved configuration.
 pub fn for_config(
     ctx: &Context,
     provider: ProviderName,
-    _published: &[Published],
+    published: &[Published],
 ) -> Result<Box<dyn Publisher>> {
     let options = &ctx.cfg.provider_options;
     match provider {
@@ -44,8 +46,12 @@ pub fn for_config(
                 .ok_or_else(|| Error::usage("--provider webroot needs --webroot DIR"))?;
             Ok(Box::new(webroot::Webroot::new(dir)?))
         }
+        ProviderName::Rfc2136 => {
+            let settings = rfc2136_settings(ctx, published)?;
+            Ok(Box::new(rfc2136::Rfc2136::new(settings, ctx.resolver()?)?))
+        }
         other => Err(Error::config(format!(
-            "provider {} is not available in this version yet; use webroot",
+            "provider {} is not available in this version yet; use rfc2136 or webroot",
             provider_name(other)
         ))),
     }
@@ -107,4 +113,98 @@ fn webroot_from_state(published: &[Published]) -> Result<PathBuf> {
                 p.location
             ))
         })
+}
+
+/// RFC2136 settings: the certbot ini file (`--rfc2136-credentials`) if given, overridden by flags and
+/// env; for cleanup the primary recorded in the state stands in for a missing `--rfc2136-server`.
+fn rfc2136_settings(ctx: &Context, published: &[Published]) -> Result<rfc2136::Rfc2136Settings> {
+    let o = &ctx.cfg.provider_options;
+    let from_ini = match &o.rfc2136_credentials {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::config(format!(
+                    "cannot read --rfc2136-credentials {}: {e}",
+                    path.display()
+                ))
+            })?;
+            warn_if_world_readable(path);
+            Some(rfc2136::parse_certbot_ini(&text).map_err(|e| e.context(path.display()))?)
+        }
+        None => None,
+    };
+    let server = match (&o.rfc2136_server, &from_ini) {
+        (Some(text), _) => server_address(ctx, text)?,
+        (None, Some(ini)) => ini.server,
+        (None, None) => match published.iter().find_map(|p| p.server.as_deref()) {
+            Some(recorded) => server_address(ctx, recorded)?,
+            None => {
+                return Err(Error::usage(
+                    "--provider rfc2136 needs --rfc2136-server HOST[:PORT] (or --rfc2136-credentials FILE)",
+                ));
+            }
+        },
+    };
+    let key_name = match (&o.tsig_key, &from_ini) {
+        (Some(k), _) => k.clone(),
+        (None, Some(ini)) => ini.key_name.clone(),
+        (None, None) => return Err(Error::usage("--provider rfc2136 needs --tsig-key NAME")),
+    };
+    let secret = match (&o.tsig_secret_file, &o.tsig_secret_env, &from_ini) {
+        (Some(path), _, _) => Secret::new(std::fs::read_to_string(path).map_err(|e| {
+            Error::config(format!(
+                "cannot read --tsig-secret-file {}: {e}",
+                path.display()
+            ))
+        })?),
+        (None, Some(env), _) => env.clone(),
+        (None, None, Some(ini)) => ini.secret.clone(),
+        (None, None, None) => {
+            return Err(Error::config(
+                "no TSIG secret: pass --tsig-secret-file FILE or set DCV_TSIG_SECRET (base64)",
+            ));
+        }
+    };
+    let mut settings = rfc2136::Rfc2136Settings::new(server, key_name, secret);
+    if let Some(ini) = &from_ini {
+        settings.algorithm = ini.algorithm.clone();
+    }
+    if let Some(alg) = &o.tsig_algorithm {
+        settings.algorithm = alg.clone();
+    }
+    settings.zone = o.rfc2136_zone.clone();
+    settings.ttl = ctx.cfg.ttl;
+    Ok(settings)
+}
+
+/// `HOST[:PORT]` as a socket address: an IP directly, a host name through the resolver.
+fn server_address(ctx: &Context, text: &str) -> Result<std::net::SocketAddr> {
+    if let Some(addr) = crate::resolver::parse_server(text, 53) {
+        return Ok(addr);
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| Error::usage(format!("--rfc2136-server {text:?}: bad port")))?,
+        ),
+        None => (text, 53),
+    };
+    let ip = ctx
+        .resolver()?
+        .addresses(host)
+        .map_err(|e| e.context(format!("--rfc2136-server {host}")))?[0];
+    Ok(std::net::SocketAddr::new(ip, port))
+}
+
+/// certbot's habit: a credentials file others can read is worth a warning, not a refusal.
+fn warn_if_world_readable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o004 != 0
+    {
+        crate::ui::warn(&format!(
+            "{} is readable by every user; chmod 600 it",
+            path.display()
+        ));
+    }
 }

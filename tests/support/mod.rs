@@ -1,7 +1,8 @@
-//! Fixtures shared by the integration tests. Each owns its temp dirs and servers and stops them on
-//! Drop, also when a test fails.
+//! Fixtures shared by the integration tests. Each owns its temporary directory, servers and processes
+//! and cleans them up on Drop, also when a test panics.
 
 #![allow(dead_code)]
 
+pub mod bind;
 pub mod nginx;
 pub mod world;

@@ -28,7 +28,10 @@ impl Nginx {
         );
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let nginx = ["/usr/sbin/nginx", "nginx"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("nginx");
+        let nginx = ["/usr/sbin/nginx", "nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("nginx");
         let child = Command::new(nginx)
             .arg("-p")
             .arg(dir.path())
@@ -41,7 +44,11 @@ impl Nginx {
             .spawn()
             .expect("nginx is installed (apt-get install -y nginx)");
         let addr = SocketAddr::new(ip.into(), 80);
-        let mut nginx = Nginx { child, addr, _dir: dir };
+        let mut nginx = Nginx {
+            child,
+            addr,
+            _dir: dir,
+        };
         nginx.wait_ready();
         nginx
     }
@@ -50,7 +57,8 @@ impl Nginx {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                let log = std::fs::read_to_string(self._dir.path().join("error.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(self._dir.path().join("error.log")).unwrap_or_default();
                 panic!("nginx exited with {status}: {log}");
             }
             if let Ok(mut s) = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)) {
@@ -60,7 +68,11 @@ impl Nginx {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "nginx did not answer on {}", self.addr);
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not answer on {}",
+                self.addr
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

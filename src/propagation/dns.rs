@@ -1,0 +1,253 @@
+//! DNS propagation check: which authoritative server addresses must serve each record, and how to ask
+//! one of them once.
+//!
+//! Discovery goes through the recursive resolver (zone by SOA walk, the zone's NS names, every A and
+//! AAAA address of each NS, including NS names that live in another zone). Each (record, address) pair
+//! becomes one [`DnsProbe`] that asks that address directly with recursion off (`dnsquery`), so a
+//! lagging secondary is seen as lagging and no cache hides it. Probes hold no runtime and no socket
+//! between asks, so thousands are cheap. This module never polls or sleeps (`wait_until_served` does)
+//! and never changes records.
+
+use crate::dnsquery::{self, QueryError, matches, txt_text};
+use crate::error::{Error, Result};
+use crate::propagation::{Observation, Probe, PropagationCheck};
+use crate::record::{Record, RecordType};
+use crate::resolver::{self, Resolver};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Finds every authoritative address for each record's zone.
+pub struct DnsCheck {
+    resolver: Arc<Resolver>,
+    query_timeout: Duration,
+    /// The port authoritative servers are asked on (53; tests may use another).
+    pub port: u16,
+}
+
+impl DnsCheck {
+    /// A check that discovers servers through `resolver` and gives each direct question `query_timeout`.
+    pub fn new(resolver: Arc<Resolver>, query_timeout: Duration) -> Self {
+        DnsCheck {
+            resolver,
+            query_timeout,
+            port: 53,
+        }
+    }
+
+    /// The (NS name, address) pairs serving `zone`, each address once.
+    fn servers(&self, zone: &str) -> Result<Vec<(String, IpAddr)>> {
+        let mut servers: Vec<(String, IpAddr)> = Vec::new();
+        for ns in self.resolver.nameservers(zone)? {
+            let addrs = self.resolver.addresses(&ns).map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!(
+                        "nameserver {ns} of zone {zone} has no usable address ({}); fix its A/AAAA records or pass --no-propagation-check",
+                        e.message()
+                    ),
+                )
+            })?;
+            for addr in addrs {
+                // Two NS names on one address are one server to ask.
+                if !servers.iter().any(|(_, a)| *a == addr) {
+                    servers.push((ns.clone(), addr));
+                }
+            }
+        }
+        Ok(servers)
+    }
+}
+
+impl PropagationCheck for DnsCheck {
+    fn probes(&self, records: &[Record]) -> Result<Vec<Box<dyn Probe>>> {
+        // Records usually share zones; discover each zone's servers once.
+        let mut zones: BTreeMap<String, Arc<Vec<(String, IpAddr)>>> = BTreeMap::new();
+        let mut probes: Vec<Box<dyn Probe>> = Vec::new();
+        for record in records {
+            let rtype = match record.rtype {
+                RecordType::Txt => hickory_proto::rr::RecordType::TXT,
+                RecordType::Cname => hickory_proto::rr::RecordType::CNAME,
+                RecordType::Http => {
+                    return Err(Error::software(format!(
+                        "the dns propagation check was given an http record ({})",
+                        record.name
+                    )));
+                }
+            };
+            let name = resolver::fqdn(&record.name)?;
+            let zone = self.resolver.find_zone(&record.name)?;
+            let servers = match zones.get(&zone) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = Arc::new(self.servers(&zone)?);
+                    zones.insert(zone.clone(), s.clone());
+                    s
+                }
+            };
+            for (ns, addr) in servers.iter() {
+                probes.push(Box::new(DnsProbe {
+                    record: record.clone(),
+                    name: name.clone(),
+                    rtype,
+                    ns: ns.clone(),
+                    addr: SocketAddr::new(*addr, self.port),
+                    timeout: self.query_timeout,
+                }));
+            }
+        }
+        Ok(probes)
+    }
+}
+
+/// Asks one authoritative address for one record.
+pub struct DnsProbe {
+    record: Record,
+    name: Name,
+    rtype: hickory_proto::rr::RecordType,
+    ns: String,
+    addr: SocketAddr,
+    timeout: Duration,
+}
+
+impl DnsProbe {
+    /// The address this probe asks.
+    pub fn address(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Probe for DnsProbe {
+    fn record(&self) -> &Record {
+        &self.record
+    }
+
+    fn server(&self) -> String {
+        if self.addr.port() == 53 {
+            format!("{} ({})", self.ns, self.addr.ip())
+        } else {
+            format!("{} ({})", self.ns, self.addr)
+        }
+    }
+
+    fn observe(&self) -> Observation {
+        match dnsquery::query(self.addr, &self.name, self.rtype, self.timeout) {
+            Err(QueryError::Timeout) => Observation::Unreachable("timeout".into()),
+            Err(QueryError::Refused) => Observation::Unreachable("refused".into()),
+            Err(e) => Observation::Unreachable(e.to_string()),
+            Ok(answer) => match answer.response_code {
+                ResponseCode::NoError => judge(&self.record, &self.name, &answer.answers),
+                ResponseCode::NXDomain => Observation::Missing("NXDOMAIN".into()),
+                ResponseCode::Refused => {
+                    Observation::Missing("REFUSED (is it authoritative for the zone?)".into())
+                }
+                code => Observation::Missing(code.to_string().to_ascii_uppercase()),
+            },
+        }
+    }
+}
+
+/// Served when the answer holds the record's value at its name; otherwise what the answer held.
+fn judge(record: &Record, name: &Name, answers: &[hickory_proto::rr::Record]) -> Observation {
+    let at_name: Vec<&RData> = answers
+        .iter()
+        .filter(|r| r.name.zone_of(name) && name.zone_of(&r.name))
+        .map(|r| &r.data)
+        .collect();
+    if at_name.iter().any(|d| matches(record, d)) {
+        return Observation::Served;
+    }
+    let values: Vec<String> = at_name
+        .iter()
+        .filter_map(|d| match d {
+            RData::TXT(t) => Some(format!("TXT {:?}", txt_text(t))),
+            RData::CNAME(c) => Some(format!("CNAME {}", resolver::normalize(&c.0.to_ascii()))),
+            _ => None,
+        })
+        .collect();
+    if values.is_empty() {
+        return Observation::Missing(format!("no {}", record.rtype));
+    }
+    // `TXT "a", "b"`: the type once, then each value.
+    let kind = format!("{} ", record.rtype);
+    let mut text = String::new();
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+            text.push_str(v.strip_prefix(&kind).unwrap_or(v));
+        } else {
+            text.push_str(v);
+        }
+    }
+    Observation::Missing(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dnsquery::txt;
+    use hickory_proto::rr::rdata::CNAME;
+
+    fn rec(rtype: RecordType, value: &str) -> Record {
+        Record {
+            domain: "example.test".into(),
+            rtype,
+            name: "_dnsauth.example.test".into(),
+            value: value.into(),
+        }
+    }
+
+    fn answer(name: &str, data: RData) -> hickory_proto::rr::Record {
+        hickory_proto::rr::Record::from_rdata(resolver::fqdn(name).unwrap(), 60, data)
+    }
+
+    #[test]
+    fn judges_answers() {
+        let name = resolver::fqdn("_dnsauth.example.test").unwrap();
+        let txt_a = answer("_dnsauth.example.test", RData::TXT(txt("a")));
+        let txt_b = answer("_DNSAUTH.example.test", RData::TXT(txt("b")));
+        let elsewhere = answer("other.example.test", RData::TXT(txt("tok")));
+        let cname = answer(
+            "_dnsauth.example.test",
+            RData::CNAME(CNAME(resolver::fqdn("Tok.DCV.digicert.com.").unwrap())),
+        );
+        let table: Vec<(Record, Vec<hickory_proto::rr::Record>, Observation)> = vec![
+            (
+                rec(RecordType::Txt, "tok"),
+                vec![],
+                Observation::Missing("no TXT".into()),
+            ),
+            (
+                rec(RecordType::Txt, "tok"),
+                vec![txt_a.clone(), txt_b.clone()],
+                Observation::Missing("TXT \"a\", \"b\"".into()),
+            ),
+            (
+                rec(RecordType::Txt, "b"),
+                vec![txt_a.clone(), txt_b],
+                Observation::Served,
+            ),
+            (
+                rec(RecordType::Txt, "tok"),
+                vec![elsewhere],
+                Observation::Missing("no TXT".into()),
+            ),
+            (
+                rec(RecordType::Cname, "tok.dcv.digicert.com."),
+                vec![cname.clone()],
+                Observation::Served,
+            ),
+            (
+                rec(RecordType::Cname, "other.dcv.digicert.com"),
+                vec![cname],
+                Observation::Missing("CNAME tok.dcv.digicert.com".into()),
+            ),
+        ];
+        for (record, answers, want) in table {
+            assert_eq!(judge(&record, &name, &answers), want, "{record}");
+        }
+    }
+}
