@@ -161,10 +161,10 @@ fn wait_for_propagation(
     };
     let probes = check.probes(records)?;
     ui::progress(&format!(
-        "waiting for {} record(s) on {} server(s), up to {:.0}s",
+        "waiting for {} record(s) on {} server(s), up to {}s",
         records.len(),
         probes.len(),
-        cfg.polling.timeout.as_secs_f64()
+        propagation::seconds(cfg.polling.timeout)
     ));
     let served = wait_until_served(&probes, cfg.polling, &|line| ui::progress(line))?;
     for s in served {

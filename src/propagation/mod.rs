@@ -116,8 +116,8 @@ pub fn wait_until_served(
         .collect();
     if !failures.is_empty() {
         return Err(Error::temp_fail(format!(
-            "propagation timed out after {:.0}s: {}; raise --propagation-timeout or fix the servers named, then run auth again",
-            polling.timeout.as_secs_f64(),
+            "propagation timed out after {}s: {}; raise --propagation-timeout or fix the servers named, then run auth again",
+            seconds(polling.timeout),
             failures.join("; ")
         )));
     }
@@ -133,6 +133,12 @@ pub fn wait_until_served(
         }
     }
     Ok(served)
+}
+
+/// Seconds for messages: `600`, `1.5`.
+pub fn seconds(d: Duration) -> String {
+    let text = format!("{:.1}", d.as_secs_f64());
+    text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
 }
 
 /// Asks one probe until it is served or the deadline passes; returns the last observation.
