@@ -54,8 +54,27 @@ pub struct Served {
     pub servers: Vec<String>,
 }
 
+/// For this long after the wait starts, each server is asked four times as often as
+/// `--poll-interval` says: most secondaries catch up within seconds of a change (NOTIFY, IXFR), and
+/// asking often then is what makes `auth` return right after the last one does.
+pub const FAST_PHASE: Duration = Duration::from_secs(10);
+
+/// The pause between two questions to one server, `elapsed` after the wait started.
+pub fn pause_at(elapsed: Duration, interval: Duration) -> Duration {
+    if elapsed < FAST_PHASE {
+        interval / 4
+    } else {
+        interval
+    }
+}
+
 /// Polls every probe until all are served, or fails with `TempFail` at the deadline naming each server
 /// that still fails and what it last answered.
+///
+/// Probes of one server are polled by one thread, independently of other servers. Each round asks
+/// the first record that server does not serve yet and, once it does, the next ones straight away:
+/// records published together arrive together (one UPDATE, one zone transfer), so waiting costs one
+/// query per server per round however many records there are, and every record is still confirmed.
 pub fn wait_until_served(
     probes: &[Box<dyn Probe>],
     polling: Polling,
@@ -65,50 +84,64 @@ pub fn wait_until_served(
     let deadline = started + polling.timeout;
     let total = probes.len();
     let done = Mutex::new(0usize);
-    let outcomes: Vec<Observation> = std::thread::scope(|scope| {
-        let handles: Vec<_> = probes
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, probe) in probes.iter().enumerate() {
+        let server = probe.server();
+        match groups.iter_mut().find(|(s, _)| *s == server) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((server, vec![i])),
+        }
+    }
+    let mut outcomes: Vec<Option<Observation>> = vec![None; total];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
             .iter()
-            .map(|probe| {
-                let done = &done;
+            .map(|(_, members)| {
+                let group: Vec<&dyn Probe> = members.iter().map(|&i| probes[i].as_ref()).collect();
+                let on_served = |probe: &dyn Probe| {
+                    let mut n = done.lock().unwrap_or_else(|e| e.into_inner());
+                    *n += 1;
+                    progress(&format!(
+                        "{} serves {} ({}/{}, {:.1}s)",
+                        probe.server(),
+                        probe.record(),
+                        *n,
+                        total,
+                        started.elapsed().as_secs_f64()
+                    ));
+                };
                 scope.spawn(move || {
-                    let last = poll_one(probe.as_ref(), polling.interval, deadline);
-                    if last == Observation::Served {
-                        let mut n = done.lock().unwrap_or_else(|e| e.into_inner());
-                        *n += 1;
-                        progress(&format!(
-                            "{} serves {} ({}/{}, {:.1}s)",
-                            probe.server(),
-                            probe.record(),
-                            *n,
-                            total,
-                            started.elapsed().as_secs_f64()
-                        ));
-                    }
-                    last
+                    poll_server(&group, polling.interval, started, deadline, &on_served)
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Observation::Unreachable("probe thread panicked".into()))
-            })
-            .collect()
+        for ((_, members), handle) in groups.iter().zip(handles) {
+            let results = handle.join().unwrap_or_else(|_| {
+                vec![Some(Observation::Unreachable("probe thread panicked".into())); members.len()]
+            });
+            for (&i, outcome) in members.iter().zip(results) {
+                outcomes[i] = outcome;
+            }
+        }
     });
 
     let failures: Vec<String> = probes
         .iter()
         .zip(&outcomes)
         .filter_map(|(probe, outcome)| match outcome {
-            Observation::Served => None,
-            Observation::Missing(what) => Some(format!(
+            Some(Observation::Served) => None,
+            Some(Observation::Missing(what)) => Some(format!(
                 "{} does not serve {} yet (answered: {what})",
                 probe.server(),
                 probe.record().name
             )),
-            Observation::Unreachable(why) => Some(format!(
+            Some(Observation::Unreachable(why)) => Some(format!(
                 "{} unreachable for {} ({why})",
+                probe.server(),
+                probe.record().name
+            )),
+            None => Some(format!(
+                "{} not asked for {} (an earlier record is still missing there)",
                 probe.server(),
                 probe.record().name
             )),
@@ -141,25 +174,47 @@ pub fn seconds(d: Duration) -> String {
     text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
 }
 
-/// Asks one probe until it is served or the deadline passes; returns the last observation.
-fn poll_one(probe: &dyn Probe, interval: Duration, deadline: Instant) -> Observation {
+/// Polls one server's probes in order until all are served or the deadline passes; returns the last
+/// observation of each (`None`: never asked, an earlier one never came).
+fn poll_server(
+    group: &[&dyn Probe],
+    interval: Duration,
+    started: Instant,
+    deadline: Instant,
+    on_served: &dyn Fn(&dyn Probe),
+) -> Vec<Option<Observation>> {
+    let mut last: Vec<Option<Observation>> = vec![None; group.len()];
+    let mut next = 0;
+    // Asks from `next` on until one is missing; true when all are served.
+    let ask = |next: &mut usize, last: &mut [Option<Observation>]| {
+        while *next < group.len() {
+            let observation = group[*next].observe();
+            let served = observation == Observation::Served;
+            last[*next] = Some(observation);
+            if !served {
+                return false;
+            }
+            on_served(group[*next]);
+            *next += 1;
+        }
+        true
+    };
     loop {
         let asked_at = Instant::now();
-        let observation = probe.observe();
-        if observation == Observation::Served {
-            return observation;
+        if ask(&mut next, &mut last) {
+            return last;
         }
-        let next = asked_at + interval;
-        if next >= deadline {
+        let wake = asked_at + pause_at(asked_at - started, interval);
+        if wake >= deadline {
             // One last look exactly at the deadline, so a short timeout still gets a fair final answer.
             let now = Instant::now();
             if now < deadline {
                 std::thread::sleep(deadline - now);
-                return probe.observe();
+                ask(&mut next, &mut last);
             }
-            return observation;
+            return last;
         }
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -221,6 +276,69 @@ mod tests {
         assert_eq!(served.len(), 1);
         assert_eq!(served[0].servers, vec!["fake-1", "fake-3"]);
         assert_eq!(lines.lock().unwrap().len(), 2);
+    }
+
+    /// Probes of one server that share a counter of questions.
+    struct OnOneServer {
+        record: Record,
+        asked: std::sync::Arc<AtomicUsize>,
+        mine: AtomicUsize,
+        serve_from: usize,
+    }
+
+    impl Probe for OnOneServer {
+        fn record(&self) -> &Record {
+            &self.record
+        }
+        fn server(&self) -> String {
+            "one".into()
+        }
+        fn observe(&self) -> Observation {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            if self.mine.fetch_add(1, Ordering::SeqCst) + 1 >= self.serve_from {
+                Observation::Served
+            } else {
+                Observation::Missing("no".into())
+            }
+        }
+    }
+
+    #[test]
+    fn a_server_is_asked_one_record_per_round_until_it_has_them() {
+        let asked = std::sync::Arc::new(AtomicUsize::new(0));
+        let probes: Vec<Box<dyn Probe>> = (0..5)
+            .map(|i| {
+                Box::new(OnOneServer {
+                    record: Record {
+                        domain: "d".into(),
+                        rtype: RecordType::Txt,
+                        name: format!("n{i}"),
+                        value: "v".into(),
+                    },
+                    asked: asked.clone(),
+                    mine: AtomicUsize::new(0),
+                    serve_from: if i == 0 { 4 } else { 1 },
+                }) as Box<dyn Probe>
+            })
+            .collect();
+        let polling = Polling {
+            interval: Duration::from_millis(20),
+            timeout: Duration::from_secs(5),
+        };
+        let served = wait_until_served(&probes, polling, &|_| {}).unwrap();
+        assert_eq!(served.len(), 5);
+        // Four rounds for the first record, then one question for each of the other four.
+        assert_eq!(asked.load(Ordering::SeqCst), 4 + 4);
+    }
+
+    #[test]
+    fn the_first_seconds_are_polled_faster() {
+        let interval = Duration::from_secs(1);
+        assert_eq!(
+            pause_at(Duration::ZERO, interval),
+            Duration::from_millis(250)
+        );
+        assert_eq!(pause_at(FAST_PHASE, interval), interval);
     }
 
     #[test]
