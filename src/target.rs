@@ -129,7 +129,9 @@ fn order_plan(
                 ui::progress(&format!("switching order {order_id} to {method}"));
                 api.set_order_method(order_id, method.as_str())?
             }
-            None => api.order_random_value(order_id)?,
+            // DigiCert does not always say which method an order uses: set ours, which also
+            // returns the random value, rather than publish a token the order will not look for.
+            None => api.set_order_method(order_id, method.as_str())?,
         }
     };
     plan.items = candidates.into_iter().map(|d| (d, token.clone())).collect();

@@ -431,3 +431,22 @@ fn dry_run_sends_no_update() {
     assert_eq!(w.bind.update_messages("example.test"), 0);
     assert_eq!(w.state_files(), 0);
 }
+
+#[test]
+fn auth_twice_then_cleanup_removes_the_record() {
+    let w = DnsWorld::new(Some(Duration::ZERO));
+    let order = w.sim.add_order(OrderSpec::new(["twice.example.test"]));
+    for _ in 0..2 {
+        w.cmd()
+            .args(["auth", "--order-id", &order.to_string()])
+            .assert()
+            .success();
+    }
+    let token = w.sim.order_random_value(order).unwrap();
+    assert!(w.primary_txt("twice.example.test").contains(&token));
+    w.cmd()
+        .args(["cleanup", "--order-id", &order.to_string()])
+        .assert()
+        .success();
+    assert!(w.primary_txt("twice.example.test").is_empty());
+}

@@ -470,3 +470,32 @@ fn works_against_real_nginx_including_one_redirect() {
     assert!(w.sim.premature_checks().is_empty());
     assert!(tree(w.webroot.path()).is_empty());
 }
+
+#[test]
+fn auth_twice_then_cleanup_still_restores_the_original_file() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    std::fs::create_dir_all(w.token_file().parent().unwrap()).unwrap();
+    std::fs::write(w.token_file(), "original\n").unwrap();
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order])
+        .assert()
+        .success();
+    // The second run finds its own token in place; that must not make it look like someone else's.
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already present"));
+    w.cmd()
+        .args(["cleanup", "--order-id", &order])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(w.token_file()).unwrap(),
+        "original\n"
+    );
+}

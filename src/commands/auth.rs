@@ -100,17 +100,28 @@ fn publish_recorded(
         .iter()
         .map(|r| pending_entry(r, pname, "", source))
         .collect();
-    {
+    // A change dcv-hook already recorded (an earlier auth of the same or another order) is ours, not
+    // the world's: its undo information must survive this run, which will find the value "already
+    // there". Only entries this run adds are written as pending and removed again on failure.
+    let existing = {
         let lock = state.lock()?;
-        for entry in &pending {
+        let existing = state.load_all(&lock)?;
+        for entry in pending
+            .iter()
+            .filter(|e| !existing.iter().any(|x| x.id() == e.id()))
+        {
             state.save(entry, &lock)?;
         }
-    }
+        existing
+    };
     let published = match publisher.present(records) {
         Ok(p) => p,
         Err(e) => {
             let lock = state.lock()?;
-            for entry in &pending {
+            for entry in pending
+                .iter()
+                .filter(|e| !existing.iter().any(|x| x.id() == e.id()))
+            {
                 state.remove(entry, &lock)?;
             }
             return Err(e);
@@ -121,6 +132,11 @@ fn publish_recorded(
         let mut entry = entry.clone();
         entry.status = Status::Published;
         entry.published = p.clone();
+        if let Some(earlier) = existing.iter().find(|x| x.same_change(&entry)) {
+            entry.published.preexisting = earlier.published.preexisting;
+            entry.published.replaced = earlier.published.replaced.clone();
+            entry.published.created_dirs = earlier.published.created_dirs.clone();
+        }
         state.save(&entry, &lock)?;
         let action = if p.preexisting {
             "already present"
