@@ -12,3 +12,6 @@ mod rfc2136;
 
 // The DNS methods through the binary against BIND and the simulator.
 mod dns_flow;
+
+// The contract every publisher keeps, run against each provider.
+mod conformance;
