@@ -36,7 +36,16 @@ where
             return Error::usage("").exit_code();
         }
     };
-    let (report, format) = run_cli(cli);
+    // A panic is a bug: report it as the internal error (70) it is, not as Rust's 101.
+    let (report, format) = match std::panic::catch_unwind(|| run_cli(cli)) {
+        Ok(done) => done,
+        Err(_) => {
+            eprintln!(
+                "dcv-hook: error: internal error (a bug); run cleanup, and please report it with -v output"
+            );
+            return Error::software("").exit_code();
+        }
+    };
     match format {
         OutputFormat::Json => println!("{}", report.to_json()),
         OutputFormat::Text => print!("{}", report.to_text()),

@@ -238,6 +238,14 @@ pub struct Options {
         help_heading = "DigiCert API"
     )]
     pub timeout: Option<f64>,
+    /// Give up on one API request after this many seconds (it is then retried) [default: 30].
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        help_heading = "DigiCert API"
+    )]
+    pub api_timeout: Option<f64>,
 
     // --- ACME host-tool mode ---
     /// ACME mode: the dns-01 TXT value or http-01 key authorization to publish (with --domain).

@@ -23,8 +23,8 @@ pub const DEFAULT_PROPAGATION_TIMEOUT: f64 = 600.0;
 pub const DEFAULT_POLL_INTERVAL: f64 = 1.0;
 pub const DEFAULT_VERIFY_TIMEOUT: f64 = 300.0;
 pub const DEFAULT_HTTP_PORT: u16 = 80;
-/// Timeout of one API request.
-pub const API_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Timeout of one API request, in seconds.
+pub const DEFAULT_API_TIMEOUT: f64 = 30.0;
 
 /// What is being validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +77,7 @@ pub struct Config {
     api_key: std::result::Result<Secret, Error>,
     pub verify_wait: bool,
     pub verify_timeout: Duration,
+    pub api_timeout: Duration,
     pub state_dir: PathBuf,
     pub output: OutputFormat,
     pub quiet: bool,
@@ -122,6 +123,7 @@ struct FileConfig {
     api_url: Option<String>,
     wait: Option<bool>,
     timeout: Option<f64>,
+    api_timeout: Option<f64>,
     state_dir: Option<PathBuf>,
     output: Option<OutputFormat>,
     quiet: Option<bool>,
@@ -328,6 +330,12 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         api_key,
         verify_wait: o.wait || file.wait.unwrap_or(false),
         verify_timeout,
+        api_timeout: seconds(
+            "--api-timeout",
+            o.api_timeout
+                .or(file.api_timeout)
+                .unwrap_or(DEFAULT_API_TIMEOUT),
+        )?,
         state_dir,
         output: o.output.or(file.output).unwrap_or(OutputFormat::Text),
         quiet: o.quiet || file.quiet.unwrap_or(false),

@@ -2,7 +2,7 @@
 //! (a command that never talks to DigiCert never asks for an API key).
 
 use crate::certcentral::{CertCentral, Client};
-use crate::config::{API_REQUEST_TIMEOUT, Config};
+use crate::config::Config;
 use crate::error::Result;
 use crate::resolver::Resolver;
 use std::sync::{Arc, OnceLock};
@@ -36,7 +36,7 @@ impl Context {
         if let Some(api) = self.api.get() {
             return Ok(api);
         }
-        let client = Client::new(&self.cfg.api_url, self.cfg.api_key()?, API_REQUEST_TIMEOUT)?;
+        let client = Client::new(&self.cfg.api_url, self.cfg.api_key()?, self.cfg.api_timeout)?;
         Ok(self.api.get_or_init(|| CertCentral::new(client)))
     }
 }

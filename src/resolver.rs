@@ -97,6 +97,10 @@ impl Resolver {
         }
         let fqdn = fqdn(name)?;
         stats::count_dns_query();
+        crate::ui::verbose(&format!(
+            "dns: {rtype} {name}? (asking {})",
+            self.description
+        ));
         let answer = match self.runtime.block_on(self.inner.lookup(fqdn, rtype)) {
             Ok(lookup) => lookup.answers().to_vec(),
             Err(e) if e.is_no_records_found() => Vec::new(),

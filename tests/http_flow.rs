@@ -499,3 +499,84 @@ fn auth_twice_then_cleanup_still_restores_the_original_file() {
         "original\n"
     );
 }
+
+#[test]
+fn a_slow_api_times_out_is_retried_and_then_is_69() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    // One slow answer is retried and the call succeeds ...
+    w.sim.fail_next(1, Fault::Slow(Duration::from_secs(2)));
+    w.cmd()
+        .args(["status", "--order-id", &order, "--api-timeout", "0.5"])
+        .assert()
+        .success();
+    // ... five in a row exhaust the attempts: unavailable.
+    w.sim.fail_next(5, Fault::Slow(Duration::from_secs(1)));
+    w.cmd()
+        .args(["status", "--order-id", &order, "--api-timeout", "0.3"])
+        .assert()
+        .code(69)
+        .stderr(predicate::str::contains("timed out").and(predicate::str::contains("5 attempts")));
+}
+
+#[test]
+fn json_output_carries_the_error() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let out = w
+        .cmd()
+        .env_remove("DIGICERT_API_KEY")
+        .args(["status", "--order-id", "1", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let doc = json(&out);
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["exit_code"], 78);
+    assert_eq!(doc["command"], "status");
+    assert_eq!(doc["error"]["kind"], "config");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DIGICERT_API_KEY")
+    );
+    assert!(doc["records"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn verify_wait_keeps_asking_until_digicert_sees_the_token() {
+    // auth does not wait here, and one server lags, so the first checks fail; --wait retries.
+    let w = HttpWorld::new(
+        &["www.example.test"],
+        &[None, Some(Duration::from_millis(1500))],
+    );
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
+    w.webroot_cmd()
+        .args([
+            "auth",
+            "--order-id",
+            &order.to_string(),
+            "--no-propagation-check",
+        ])
+        .assert()
+        .success();
+    w.cmd()
+        .args([
+            "verify",
+            "--order-id",
+            &order.to_string(),
+            "--wait",
+            "--timeout",
+            "30",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("checking again"));
+    assert_eq!(w.sim.order_status(order).as_deref(), Some("issued"));
+    assert!(w.sim.checks().len() >= 2);
+}
