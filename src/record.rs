@@ -89,3 +89,18 @@ pub struct Published {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_dirs: Vec<String>,
 }
+
+impl Published {
+    /// `record` as `provider` is about to publish it, before anything is known about the place.
+    pub fn new(record: &Record, provider: &str) -> Published {
+        Published {
+            record: record.clone(),
+            provider: provider.to_string(),
+            location: String::new(),
+            server: None,
+            preexisting: false,
+            replaced: None,
+            created_dirs: Vec::new(),
+        }
+    }
+}

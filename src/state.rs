@@ -7,7 +7,7 @@
 //! published (status `pending`) and updated once the publisher reports what it did.
 
 use crate::error::{Error, Result};
-use crate::record::{Published, Record};
+use crate::record::Published;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -199,8 +199,8 @@ impl StateDir {
     }
 }
 
-/// A pending entry for `record` from `source`, before the publisher has run.
-pub fn pending_entry(record: &Record, provider: &str, location: &str, source: &Source) -> Entry {
+/// A pending entry for `published` (as a publisher's `prepare` saw it) from `source`.
+pub fn pending_entry(published: &Published, source: &Source) -> Entry {
     Entry {
         version: 1,
         status: Status::Pending,
@@ -209,15 +209,7 @@ pub fn pending_entry(record: &Record, provider: &str, location: &str, source: &S
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
-        published: Published {
-            record: record.clone(),
-            provider: provider.to_string(),
-            location: location.to_string(),
-            server: None,
-            preexisting: false,
-            replaced: None,
-            created_dirs: Vec::new(),
-        },
+        published: published.clone(),
     }
 }
 
@@ -231,7 +223,7 @@ fn cant_write(path: &Path, e: &std::io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::RecordType;
+    use crate::record::{Published, Record, RecordType};
 
     fn entry(value: &str, order: u64) -> Entry {
         let record = Record {
@@ -241,9 +233,7 @@ mod tests {
             value: value.into(),
         };
         pending_entry(
-            &record,
-            "rfc2136",
-            "example.com",
+            &Published::new(&record, "rfc2136"),
             &Source {
                 order_id: Some(order),
                 domain_id: None,

@@ -96,9 +96,10 @@ fn publish_recorded(
     let mut publisher = publish::for_config(ctx, provider, &[])?;
     let state = StateDir::open(&ctx.cfg.state_dir)?;
     let pname = publisher.provider();
-    let pending: Vec<_> = records
+    let pending: Vec<_> = publisher
+        .prepare(records)?
         .iter()
-        .map(|r| pending_entry(r, pname, "", source))
+        .map(|p| pending_entry(p, source))
         .collect();
     // A change dcv-hook already recorded (an earlier auth of the same or another order) is ours, not
     // the world's: its undo information must survive this run, which will find the value "already

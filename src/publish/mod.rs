@@ -15,6 +15,16 @@ pub trait Publisher {
     /// The provider's name as given to `--provider`.
     fn provider(&self) -> &'static str;
 
+    /// What cleanup would need if this process died in the middle of `present`, read before anything
+    /// changes (the content of a file about to be replaced, say); `auth` saves it as pending state.
+    /// The default records only the records themselves, which is all a DNS provider's cleanup needs.
+    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+        Ok(records
+            .iter()
+            .map(|r| Published::new(r, self.provider()))
+            .collect())
+    }
+
     /// Publishes every record, all or nothing: when it returns an error, nothing this call added
     /// remains. Adding never replaces other values at the same name.
     fn present(&mut self, records: &[Record]) -> Result<Vec<Published>>;

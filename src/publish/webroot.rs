@@ -63,32 +63,30 @@ impl Webroot {
         Ok(path)
     }
 
+    /// The record with its file and what that file holds now (nothing is changed).
+    fn snapshot(&self, record: &Record, file: &Path) -> Result<Published> {
+        let mut published = Published::new(record, "webroot");
+        published.location = file.display().to_string();
+        match fs::read(file) {
+            Ok(old) if old == record.value.as_bytes() => published.preexisting = true,
+            Ok(old) => published.replaced = Some(BASE64.encode(&old)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {}
+            Err(e) => return Err(cant_write(file, &e)),
+        }
+        Ok(published)
+    }
+
     fn write_one(&self, record: &Record, file: &Path) -> Result<Published> {
-        let mut published = Published {
-            record: record.clone(),
-            provider: "webroot".into(),
-            location: file.display().to_string(),
-            server: None,
-            preexisting: false,
-            replaced: None,
-            created_dirs: Vec::new(),
-        };
+        let mut published = self.snapshot(record, file)?;
+        if published.preexisting {
+            return Ok(published);
+        }
         let parent = file
             .parent()
             .ok_or_else(|| Error::software("file without a parent directory"))?;
         published.created_dirs = create_dirs(&self.root, parent)?;
-        let result = (|| {
-            match fs::read(file) {
-                Ok(old) if old == record.value.as_bytes() => {
-                    published.preexisting = true;
-                    return Ok(());
-                }
-                Ok(old) => published.replaced = Some(BASE64.encode(&old)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(cant_write(file, &e)),
-            }
-            write_atomically(file, record.value.as_bytes())
-        })();
+        let result = write_atomically(file, record.value.as_bytes());
         match result {
             Ok(()) => Ok(published),
             Err(e) => {
@@ -102,6 +100,13 @@ impl Webroot {
 impl Publisher for Webroot {
     fn provider(&self) -> &'static str {
         "webroot"
+    }
+
+    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+        records
+            .iter()
+            .map(|r| self.snapshot(r, &self.file_for(r)?))
+            .collect()
     }
 
     fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
@@ -307,6 +312,20 @@ mod tests {
         assert_eq!(fs::read_to_string(&file).unwrap(), "new");
         w.cleanup(&published).unwrap();
         assert_eq!(fs::read_to_string(&file).unwrap(), "old token\n");
+    }
+
+    #[test]
+    fn what_prepare_saw_is_enough_to_undo_an_interrupted_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".well-known/pki-validation/fileauth.txt");
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, "original").unwrap();
+        let mut w = Webroot::new(dir.path()).unwrap();
+        let prepared = w.prepare(&[record("a.example", "tok")]).unwrap();
+        // The process dies right after writing the token, before it could record anything else.
+        fs::write(&file, "tok").unwrap();
+        w.cleanup(&prepared).unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap(), "original");
     }
 
     #[test]
