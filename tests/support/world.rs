@@ -4,7 +4,7 @@
 
 use assert_cmd::Command;
 use dcv_sim::{MiniDns, RecordData, SimConfig, Simulator, WebServer};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -12,13 +12,20 @@ use std::time::Duration;
 /// The API key the simulator accepts; distinctive so a leak is easy to grep for.
 pub const API_KEY: &str = "sim-key-5ecret-77aa19";
 
-static NEXT_NET: AtomicU8 = AtomicU8::new(1);
+static NEXT_NET: AtomicU8 = AtomicU8::new(0);
 
-/// A fresh third octet for 127.<second>.N.x.
-pub fn unique_net() -> u8 {
-    let n = NEXT_NET.fetch_add(1, Ordering::SeqCst);
-    assert!(n < 250, "out of loopback networks");
-    n
+/// Claims a fresh N for the addresses 127.80.N.x and 127.81.N.x: binding 127.80.N.250:80 is the claim,
+/// atomic across threads and processes (two test runs on one machine), held as long as the listener
+/// lives. The pid picks where to start looking, so parallel runs rarely even try the same N.
+pub fn claim_net() -> (u8, TcpListener) {
+    let start = (std::process::id() % 249) as u8;
+    for _ in 0..249 {
+        let n = (start.wrapping_add(NEXT_NET.fetch_add(1, Ordering::SeqCst)) % 249) + 1;
+        if let Ok(claim) = TcpListener::bind((Ipv4Addr::new(127, 80, n, 250), 80)) {
+            return (n, claim);
+        }
+    }
+    panic!("no free 127.80.N.x network to claim");
 }
 
 pub struct HttpWorld {
@@ -28,12 +35,13 @@ pub struct HttpWorld {
     pub webroot: tempfile::TempDir,
     pub state: tempfile::TempDir,
     pub net: u8,
+    _claim: TcpListener,
 }
 
 impl HttpWorld {
     /// `hosts` resolve to every web server; `lags[i]` makes server i serve new files only after that long.
     pub fn new(hosts: &[&str], lags: &[Option<Duration>]) -> HttpWorld {
-        let net = unique_net();
+        let (net, claim) = claim_net();
         let webroot = tempfile::tempdir().unwrap();
         let dns =
             MiniDns::start(SocketAddr::new(Ipv4Addr::new(127, 80, net, 53).into(), 0)).unwrap();
@@ -69,6 +77,7 @@ impl HttpWorld {
             webroot,
             state: tempfile::tempdir().unwrap(),
             net,
+            _claim: claim,
         }
     }
 
