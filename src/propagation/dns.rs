@@ -51,7 +51,7 @@ impl DnsCheck {
                     ),
                 )
             })?;
-            for addr in addrs {
+            for addr in super::keep_routable(&format!("nameserver {ns}"), addrs) {
                 // Two NS names on one address are one server to ask.
                 if !servers.iter().any(|(_, a)| *a == addr) {
                     servers.push((ns.clone(), addr));

@@ -40,7 +40,8 @@ impl PropagationCheck for HttpCheck {
                 .http_host_and_path()
                 .filter(|_| record.rtype == RecordType::Http)
                 .ok_or_else(|| Error::software(format!("the HTTP check cannot check {record}")))?;
-            for address in self.resolver.addresses(host)? {
+            let addresses = super::keep_routable(host, self.resolver.addresses(host)?);
+            for address in addresses {
                 probes.push(Box::new(HttpProbe::new(
                     record,
                     host,
