@@ -450,3 +450,32 @@ fn auth_twice_then_cleanup_removes_the_record() {
         .success();
     assert!(w.primary_txt("twice.example.test").is_empty());
 }
+
+#[test]
+fn dns_cname_token_never_replaces_an_existing_cname() {
+    let w = DnsWorld::new(Some(Duration::ZERO));
+    // _dnsauth.shop.example.test is already a CNAME (to shop.delegated.test) in the fixture.
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["shop.example.test"]).method("dns-cname-token"));
+    w.cmd()
+        .args([
+            "auth",
+            "--order-id",
+            &order.to_string(),
+            "--method",
+            "dns-cname-token",
+        ])
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains(
+            "already is a CNAME to shop.delegated.test",
+        ));
+    assert!(w.bind.has_record(
+        w.bind.primary(),
+        RecordType::Cname,
+        "_dnsauth.shop.example.test",
+        "shop.delegated.test"
+    ));
+    assert_eq!(w.state_files(), 0);
+}

@@ -262,10 +262,26 @@ impl Rfc2136 {
                 self.settings.server
             ))
         })?;
-        Ok(answer
+        let at_name: Vec<&RData> = answer
             .answers
             .iter()
-            .any(|r| r.name.zone_of(name) && name.zone_of(&r.name) && matches(record, &r.data)))
+            .filter(|r| r.name.zone_of(name) && name.zone_of(&r.name))
+            .map(|r| &r.data)
+            .collect();
+        // A name holds one CNAME: adding ours would silently replace someone else's, and cleanup
+        // could not bring it back. Refuse before changing anything.
+        if record.rtype == RecordType::Cname
+            && let Some(RData::CNAME(other)) = at_name
+                .iter()
+                .find(|d| matches!(d, RData::CNAME(_)) && !matches(record, d))
+        {
+            return Err(Error::data(format!(
+                "rfc2136: {} already is a CNAME to {}; dns-cname-token would replace it: remove it first or use --method dns-txt-token",
+                record.name,
+                other.0.to_ascii().trim_end_matches('.')
+            )));
+        }
+        Ok(at_name.iter().any(|d| matches(record, d)))
     }
 
     /// Sends one signed UPDATE for `zone` carrying `records` (already in add or delete form).
