@@ -486,6 +486,17 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_configs_parse() {
+        for text in [
+            include_str!("../examples/config/webroot.toml"),
+            include_str!("../examples/config/rfc2136.toml"),
+        ] {
+            let parsed: std::result::Result<FileConfig, _> = toml::from_str(text);
+            assert!(parsed.is_ok(), "{parsed:?}");
+        }
+    }
+
+    #[test]
     fn unknown_config_key_is_a_config_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");

@@ -580,3 +580,51 @@ fn verify_wait_keeps_asking_until_digicert_sees_the_token() {
     assert_eq!(w.sim.order_status(order).as_deref(), Some("issued"));
     assert!(w.sim.checks().len() >= 2);
 }
+
+#[test]
+fn a_config_file_supplies_options_and_flags_win() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    let config = w.state.path().join("dcv-hook.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "provider = \"webroot\"\nwebroot = \"{}\"\noutput = \"text\"\npropagation-timeout = 30\n",
+            w.webroot.path().display()
+        ),
+    )
+    .unwrap();
+    // --output on the command line beats output = "text" in the file.
+    let out = w
+        .cmd()
+        .args(["auth", "--order-id", &order, "--output", "json"])
+        .env("DCV_HOOK_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["records"][0]["provider"], "webroot");
+    assert!(w.token_file().exists());
+    w.cmd()
+        .arg("--config")
+        .arg(&config)
+        .args(["cleanup"])
+        .assert()
+        .success();
+    // An unknown key is a configuration error naming it.
+    std::fs::write(&config, "web-root = \"/tmp\"\n").unwrap();
+    w.cmd()
+        .arg("--config")
+        .arg(&config)
+        .args(["auth", "--order-id", &order])
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("web-root"));
+}
