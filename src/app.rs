@@ -48,7 +48,8 @@ where
     };
     match format {
         OutputFormat::Json => println!("{}", report.to_json()),
-        OutputFormat::Text => print!("{}", report.to_text()),
+        OutputFormat::Text if !ui::is_quiet() => print!("{}", report.to_text()),
+        OutputFormat::Text => {}
     }
     if let Some(e) = &report.error {
         eprintln!("dcv-hook: error: {}", e.message);

@@ -88,7 +88,12 @@ impl DomainName {
         {
             return Err(bad("it contains a space, slash or stray '*'"));
         }
-        let ascii = idna::domain_to_ascii_strict(rest)
+        if rest.split('.').any(str::is_empty) {
+            return Err(bad("it has an empty label"));
+        }
+        // Not the strict variant: its length and character errors say nothing about which label is
+        // wrong, and the checks below name it.
+        let ascii = idna::domain_to_ascii(rest)
             .map_err(|_| bad("it is not a valid internationalized name"))?;
         let labels: Vec<&str> = ascii.split('.').collect();
         if labels.len() < 2 {
@@ -241,6 +246,7 @@ mod tests {
             ("-a.example.com", None),
             ("a..example.com", None),
             ("a_b.example.com", None),
+            ("shop..example.com", None),
             ("*.*.example.com", None),
             ("", None),
         ];

@@ -5,6 +5,7 @@
 //! directory stores. Nothing here does I/O.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The kind of record.
@@ -85,9 +86,27 @@ pub struct Published {
     /// A file's previous content (base64) that publishing replaced; cleanup writes it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced: Option<String>,
+    /// Mode, owner and modification time of the replaced file, restored along with its content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_meta: Option<FileMeta>,
     /// Directories publishing created (deepest last); cleanup removes them again when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_dirs: Vec<String>,
+    /// Non-secret provider settings cleanup reuses when no flag gives them (a TSIG key name, the
+    /// path of the file holding the secret), so `cleanup` needs no more flags than `auth` had.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
+}
+
+/// What a file was besides its content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Modification time, seconds and nanoseconds since the Unix epoch.
+    pub mtime: i64,
+    pub mtime_nsec: i64,
 }
 
 impl Published {
@@ -100,7 +119,9 @@ impl Published {
             server: None,
             preexisting: false,
             replaced: None,
+            replaced_meta: None,
             created_dirs: Vec::new(),
+            settings: BTreeMap::new(),
         }
     }
 }

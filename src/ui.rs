@@ -44,3 +44,8 @@ pub fn warn(line: &str) {
         eprintln!("dcv-hook: warning: {line}");
     }
 }
+
+/// Whether `-q` was given: text output on stdout is then left out too (JSON is still printed).
+pub fn is_quiet() -> bool {
+    LEVEL.load(Ordering::Relaxed) == QUIET
+}

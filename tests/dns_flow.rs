@@ -479,3 +479,34 @@ fn dns_cname_token_never_replaces_an_existing_cname() {
     ));
     assert_eq!(w.state_files(), 0);
 }
+
+#[test]
+fn cleanup_needs_no_provider_flags_after_auth() {
+    let w = DnsWorld::new(Some(Duration::ZERO));
+    let order = w.sim.add_order(OrderSpec::new(["remember.example.test"]));
+    w.cmd()
+        .args(["auth", "--order-id", &order.to_string()])
+        .assert()
+        .success();
+    let token = w.sim.order_random_value(order).unwrap();
+    assert!(w.primary_txt("remember.example.test").contains(&token));
+    // The state recorded the server, key name and where the secret lives (never the secret).
+    let state = std::fs::read_dir(w.dir.path().join("state/records"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(state).unwrap();
+    assert!(
+        text.contains("tsig-secret-file") && !text.contains(w.bind.secret()),
+        "{text}"
+    );
+    bare_cmd()
+        .arg("--state-dir")
+        .arg(w.dir.path().join("state"))
+        .args(["cleanup", "--order-id", &order.to_string()])
+        .assert()
+        .success();
+    assert!(w.primary_txt("remember.example.test").is_empty());
+}

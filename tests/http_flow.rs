@@ -628,3 +628,25 @@ fn a_config_file_supplies_options_and_flags_win() {
         .code(78)
         .stderr(predicate::str::contains("web-root"));
 }
+
+#[test]
+fn quiet_prints_nothing_but_errors() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    w.webroot_cmd()
+        .args(["run", "--order-id", &order, "-q"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+    w.cmd()
+        .env_remove("DIGICERT_API_KEY")
+        .args(["status", "--order-id", &order, "-q"])
+        .assert()
+        .code(78)
+        .stdout("")
+        .stderr(predicate::str::contains("DIGICERT_API_KEY"));
+}

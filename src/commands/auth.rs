@@ -96,10 +96,14 @@ fn publish_recorded(
     let mut publisher = publish::for_config(ctx, provider, &[])?;
     let state = StateDir::open(&ctx.cfg.state_dir)?;
     let pname = publisher.provider();
+    let remember = publish::settings_to_remember(ctx, provider);
     let pending: Vec<_> = publisher
         .prepare(records)?
-        .iter()
-        .map(|p| pending_entry(p, source))
+        .into_iter()
+        .map(|mut p| {
+            p.settings = remember.clone();
+            pending_entry(&p, source)
+        })
         .collect();
     // A change dcv-hook already recorded (an earlier auth of the same or another order) is ours, not
     // the world's: its undo information must survive this run, which will find the value "already
@@ -133,6 +137,7 @@ fn publish_recorded(
         let mut entry = entry.clone();
         entry.status = Status::Published;
         entry.published = p.clone();
+        entry.published.settings = remember.clone();
         if let Some(earlier) = existing.iter().find(|x| x.same_change(&entry)) {
             entry.published.preexisting = earlier.published.preexisting;
             entry.published.replaced = earlier.published.replaced.clone();
@@ -177,10 +182,13 @@ fn wait_for_propagation(
         ))
     };
     let probes = check.probes(records)?;
+    let mut servers: Vec<String> = probes.iter().map(|p| p.server()).collect();
+    servers.sort();
+    servers.dedup();
     ui::progress(&format!(
         "waiting for {} record(s) on {} server(s), up to {}s",
         records.len(),
-        probes.len(),
+        servers.len(),
         propagation::seconds(cfg.polling.timeout)
     ));
     let served = wait_until_served(&probes, cfg.polling, &|line| ui::progress(line))?;

@@ -39,6 +39,7 @@ use crate::config::provider_name;
 use crate::context::Context;
 use crate::error::Error;
 use crate::secret::Secret;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The publisher `--provider` names, built from the resolved configuration.
@@ -129,7 +130,13 @@ fn webroot_from_state(published: &[Published]) -> Result<PathBuf> {
 /// env; for cleanup the primary recorded in the state stands in for a missing `--rfc2136-server`.
 fn rfc2136_settings(ctx: &Context, published: &[Published]) -> Result<rfc2136::Rfc2136Settings> {
     let o = &ctx.cfg.provider_options;
-    let from_ini = match &o.rfc2136_credentials {
+    // What auth recorded stands in for a flag that cleanup was not given.
+    let remembered = |key: &str| published.iter().find_map(|p| p.settings.get(key).cloned());
+    let credentials = o
+        .rfc2136_credentials
+        .clone()
+        .or_else(|| remembered(REMEMBER_CREDENTIALS).map(PathBuf::from));
+    let from_ini = match &credentials {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 Error::config(format!(
@@ -154,36 +161,88 @@ fn rfc2136_settings(ctx: &Context, published: &[Published]) -> Result<rfc2136::R
             }
         },
     };
-    let key_name = match (&o.tsig_key, &from_ini) {
-        (Some(k), _) => k.clone(),
-        (None, Some(ini)) => ini.key_name.clone(),
-        (None, None) => return Err(Error::usage("--provider rfc2136 needs --tsig-key NAME")),
+    let key_name = match (&o.tsig_key, &from_ini, remembered(REMEMBER_TSIG_KEY)) {
+        (Some(k), _, _) => k.clone(),
+        (None, Some(ini), _) => ini.key_name.clone(),
+        (None, None, Some(k)) => k,
+        (None, None, None) => return Err(Error::usage("--provider rfc2136 needs --tsig-key NAME")),
     };
-    let secret = match (&o.tsig_secret_file, &o.tsig_secret_env, &from_ini) {
-        (Some(path), _, _) => Secret::new(std::fs::read_to_string(path).map_err(|e| {
-            Error::config(format!(
-                "cannot read --tsig-secret-file {}: {e}",
-                path.display()
-            ))
-        })?),
-        (None, Some(env), _) => env.clone(),
-        (None, None, Some(ini)) => ini.secret.clone(),
-        (None, None, None) => {
+    let secret_file = o
+        .tsig_secret_file
+        .clone()
+        .or_else(|| remembered(REMEMBER_SECRET_FILE).map(PathBuf::from));
+    let secret = match (
+        &o.tsig_secret_file,
+        &o.tsig_secret_env,
+        &from_ini,
+        &secret_file,
+    ) {
+        (Some(path), _, _, _) => read_secret_file(path)?,
+        (None, Some(env), _, _) => env.clone(),
+        (None, None, Some(ini), _) => ini.secret.clone(),
+        (None, None, None, Some(path)) => read_secret_file(path)?,
+        (None, None, None, None) => {
             return Err(Error::config(
                 "no TSIG secret: pass --tsig-secret-file FILE or set DCV_TSIG_SECRET (base64)",
             ));
         }
     };
     let mut settings = rfc2136::Rfc2136Settings::new(server, key_name, secret);
-    if let Some(ini) = &from_ini {
-        settings.algorithm = ini.algorithm.clone();
-    }
-    if let Some(alg) = &o.tsig_algorithm {
-        settings.algorithm = alg.clone();
+    if let Some(alg) = o
+        .tsig_algorithm
+        .clone()
+        .or_else(|| from_ini.as_ref().map(|ini| ini.algorithm.clone()))
+        .or_else(|| remembered(REMEMBER_ALGORITHM))
+    {
+        settings.algorithm = alg;
     }
     settings.zone = o.rfc2136_zone.clone();
     settings.ttl = ctx.cfg.ttl;
     Ok(settings)
+}
+
+const REMEMBER_CREDENTIALS: &str = "rfc2136-credentials";
+const REMEMBER_TSIG_KEY: &str = "tsig-key";
+const REMEMBER_SECRET_FILE: &str = "tsig-secret-file";
+const REMEMBER_ALGORITHM: &str = "tsig-algorithm";
+
+/// Non-secret settings worth recording with each published record, so that cleanup can rebuild the
+/// publisher from the state alone, given only what auth was given. Files are recorded by absolute
+/// path, and a secret never: only where to read it.
+pub fn settings_to_remember(ctx: &Context, provider: ProviderName) -> BTreeMap<String, String> {
+    let o = &ctx.cfg.provider_options;
+    let absolute = |p: &PathBuf| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.clone())
+            .display()
+            .to_string()
+    };
+    let mut settings = BTreeMap::new();
+    if provider == ProviderName::Rfc2136 {
+        if let Some(p) = &o.rfc2136_credentials {
+            settings.insert(REMEMBER_CREDENTIALS.to_string(), absolute(p));
+        }
+        if let Some(k) = &o.tsig_key {
+            settings.insert(REMEMBER_TSIG_KEY.to_string(), k.clone());
+        }
+        if let Some(p) = &o.tsig_secret_file {
+            settings.insert(REMEMBER_SECRET_FILE.to_string(), absolute(p));
+        }
+        if let Some(a) = &o.tsig_algorithm {
+            settings.insert(REMEMBER_ALGORITHM.to_string(), a.clone());
+        }
+    }
+    settings
+}
+
+fn read_secret_file(path: &std::path::Path) -> Result<Secret> {
+    warn_if_world_readable(path);
+    std::fs::read_to_string(path).map(Secret::new).map_err(|e| {
+        Error::config(format!(
+            "cannot read --tsig-secret-file {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// `HOST[:PORT]` as a socket address: an IP directly, a host name through the resolver.

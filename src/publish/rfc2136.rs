@@ -423,15 +423,11 @@ impl Publisher for Rfc2136 {
                     rdata(record)?,
                 ));
             }
-            published.push(Published {
-                record: record.clone(),
-                provider: PROVIDER.into(),
-                location: zone_text(&zone),
-                server: Some(self.settings.server.to_string()),
-                preexisting,
-                replaced: None,
-                created_dirs: Vec::new(),
-            });
+            let mut p = Published::new(record, PROVIDER);
+            p.location = zone_text(&zone);
+            p.server = Some(self.settings.server.to_string());
+            p.preexisting = preexisting;
+            published.push(p);
         }
 
         let mut done: Vec<&str> = Vec::new();

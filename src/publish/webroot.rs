@@ -8,11 +8,11 @@
 
 use super::Publisher;
 use crate::error::{Error, Result};
-use crate::record::{Published, Record, RecordType};
+use crate::record::{FileMeta, Published, Record, RecordType};
 use data_encoding::BASE64;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 /// Publishes HTTP tokens as files under a web root.
@@ -69,7 +69,16 @@ impl Webroot {
         published.location = file.display().to_string();
         match fs::read(file) {
             Ok(old) if old == record.value.as_bytes() => published.preexisting = true,
-            Ok(old) => published.replaced = Some(BASE64.encode(&old)),
+            Ok(old) => {
+                published.replaced = Some(BASE64.encode(&old));
+                published.replaced_meta = fs::metadata(file).ok().map(|m| FileMeta {
+                    mode: m.mode() & 0o7777,
+                    uid: m.uid(),
+                    gid: m.gid(),
+                    mtime: m.mtime(),
+                    mtime_nsec: m.mtime_nsec(),
+                });
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {}
             Err(e) => return Err(cant_write(file, &e)),
@@ -182,7 +191,8 @@ impl Publisher for Webroot {
                             file.display()
                         ))
                     })
-                    .and_then(|bytes| write_atomically(&file, &bytes)),
+                    .and_then(|bytes| write_atomically(&file, &bytes))
+                    .map(|()| restore_meta(&file, p.replaced_meta.as_ref())),
                 None => match fs::read(&file) {
                     // Someone replaced our token since: their file is not ours to delete.
                     Ok(current) if current != p.record.value.as_bytes() => Ok(()),
@@ -199,6 +209,22 @@ impl Publisher for Webroot {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Gives a restored file back its mode, owner and modification time. Best effort: a user who may not
+/// chown still gets the content and mode back.
+fn restore_meta(file: &Path, meta: Option<&FileMeta>) {
+    let Some(meta) = meta else { return };
+    let _ = fs::set_permissions(file, fs::Permissions::from_mode(meta.mode));
+    let _ = std::os::unix::fs::chown(file, Some(meta.uid), Some(meta.gid));
+    let mtime = if meta.mtime >= 0 {
+        std::time::UNIX_EPOCH + std::time::Duration::new(meta.mtime as u64, meta.mtime_nsec as u32)
+    } else {
+        std::time::UNIX_EPOCH
+    };
+    if let Ok(f) = fs::File::options().write(true).open(file) {
+        let _ = f.set_modified(mtime);
     }
 }
 
@@ -307,11 +333,23 @@ mod tests {
         let file = dir.path().join(".well-known/pki-validation/fileauth.txt");
         fs::create_dir_all(file.parent().unwrap()).unwrap();
         fs::write(&file, "old token\n").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+        let old_mtime =
+            fs::metadata(&file).unwrap().modified().unwrap() - std::time::Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old_mtime)
+            .unwrap();
         let mut w = Webroot::new(dir.path()).unwrap();
         let published = w.present(&[record("a.example", "new")]).unwrap();
         assert_eq!(fs::read_to_string(&file).unwrap(), "new");
         w.cleanup(&published).unwrap();
         assert_eq!(fs::read_to_string(&file).unwrap(), "old token\n");
+        let meta = fs::metadata(&file).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+        assert_eq!(meta.modified().unwrap(), old_mtime);
     }
 
     #[test]
