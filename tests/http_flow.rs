@@ -14,6 +14,15 @@ fn json(output: &std::process::Output) -> serde_json::Value {
     })
 }
 
+/// A world with www.example.test on one web server, and a pending http-token order for it.
+fn one_http_order() -> (HttpWorld, String) {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
+    (w, order.to_string())
+}
+
 #[test]
 fn order_run_publishes_waits_verifies_and_leaves_the_webroot_as_it_was() {
     // Two web servers behind the name, one serving new files 1.5 s late.
@@ -106,11 +115,7 @@ fn domain_flow_by_id_and_by_name() {
 
 #[test]
 fn verify_before_publishing_is_75_and_after_auth_is_0() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     w.cmd()
         .args(["verify", "--order-id", &order])
         .assert()
@@ -202,11 +207,7 @@ fn retry_after_is_honoured() {
 
 #[test]
 fn credential_and_id_errors_have_their_exit_codes() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     // A wrong key: 77, naming DigiCert's code.
     w.cmd()
         .env("DIGICERT_API_KEY", "wrong-key")
@@ -234,11 +235,7 @@ fn credential_and_id_errors_have_their_exit_codes() {
 
 #[test]
 fn unwritable_webroot_is_73_and_leaves_nothing_behind() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     // A file where the directory must go fails even for root (permission bits do not stop root).
     std::fs::create_dir(w.webroot.path().join(".well-known")).unwrap();
     std::fs::write(
@@ -258,11 +255,7 @@ fn unwritable_webroot_is_73_and_leaves_nothing_behind() {
 
 #[test]
 fn bad_domain_names_are_65() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     let long_label = format!("{}.example.test", "a".repeat(64));
     let long_name = format!("{0}.{0}.{1}.{1}.test", "a".repeat(62), "b".repeat(61));
     assert_eq!(long_name.len(), 254);
@@ -288,11 +281,7 @@ fn bad_domain_names_are_65() {
 
 #[test]
 fn a_preexisting_fileauth_is_restored_by_cleanup() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     std::fs::create_dir_all(w.token_file().parent().unwrap()).unwrap();
     std::fs::write(w.token_file(), "someone else's token\n").unwrap();
     w.webroot_cmd()
@@ -321,11 +310,7 @@ fn a_preexisting_fileauth_is_restored_by_cleanup() {
 
 #[test]
 fn the_api_key_never_appears_in_output() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     w.sim.fail_next(1, Fault::Status(500));
     for args in [
         vec!["run", "--order-id", &order, "-v"],
@@ -397,11 +382,7 @@ fn parallel_auths_on_different_domains_both_end_in_state() {
 
 #[test]
 fn dry_run_changes_nothing() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     w.webroot_cmd()
         .args(["run", "--order-id", &order, "--dry-run"])
         .assert()
@@ -473,11 +454,7 @@ fn works_against_real_nginx_including_one_redirect() {
 
 #[test]
 fn auth_twice_then_cleanup_still_restores_the_original_file() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     std::fs::create_dir_all(w.token_file().parent().unwrap()).unwrap();
     std::fs::write(w.token_file(), "original\n").unwrap();
     w.webroot_cmd()
@@ -502,11 +479,7 @@ fn auth_twice_then_cleanup_still_restores_the_original_file() {
 
 #[test]
 fn a_slow_api_times_out_is_retried_and_then_is_69() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     // One slow answer is retried and the call succeeds ...
     w.sim.fail_next(1, Fault::Slow(Duration::from_secs(2)));
     w.cmd()
@@ -583,11 +556,7 @@ fn verify_wait_keeps_asking_until_digicert_sees_the_token() {
 
 #[test]
 fn a_config_file_supplies_options_and_flags_win() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     let config = w.state.path().join("dcv-hook.toml");
     std::fs::write(
         &config,
@@ -631,11 +600,7 @@ fn a_config_file_supplies_options_and_flags_win() {
 
 #[test]
 fn quiet_prints_nothing_but_errors() {
-    let w = HttpWorld::new(&["www.example.test"], &[None]);
-    let order = w
-        .sim
-        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
-        .to_string();
+    let (w, order) = one_http_order();
     w.webroot_cmd()
         .args(["run", "--order-id", &order, "-q"])
         .assert()
