@@ -8,6 +8,7 @@
 //! made and the token is a placeholder.
 
 use crate::certcentral::CertCentral;
+use crate::certcentral::types::DnsNameValidation;
 use crate::config::{Config, Target};
 use crate::dcv::{DomainName, Method};
 use crate::error::{Error, Result};
@@ -71,44 +72,70 @@ fn order_plan(
         },
         ..Plan::default()
     };
+    // With a DNS method a --domain may name a validation's scope or any name it covers (a subdomain,
+    // a wildcard); with http-token it must be one of the exact names. An unknown one is an error,
+    // not silently nothing to do.
+    let names_of = |v: &DnsNameValidation| -> Vec<String> {
+        let mut names: Vec<String> = v.dns_names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        names.push(v.name_scope.to_ascii_lowercase());
+        names
+    };
+    let mentions = |v: &DnsNameValidation, w: &DomainName| {
+        if method.is_dns() {
+            names_of(v).iter().any(|n| n == w.as_str() || n == w.base())
+        } else {
+            v.dns_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(w.as_str()))
+        }
+    };
+    for w in wanted {
+        if !validation
+            .dns_name_validations
+            .iter()
+            .any(|v| mentions(v, w))
+        {
+            let mut all: Vec<String> = validation
+                .dns_name_validations
+                .iter()
+                .flat_map(names_of)
+                .collect();
+            all.sort();
+            all.dedup();
+            return Err(Error::data(format!(
+                "{w} is not a name of order {order_id} (its names: {}); check --domain",
+                all.join(", ")
+            )));
+        }
+    }
     let mut candidates: Vec<DomainName> = Vec::new();
-    let mut all_names: Vec<String> = Vec::new();
     for v in &validation.dns_name_validations {
+        if !wanted.is_empty() && !wanted.iter().any(|w| mentions(v, w)) {
+            continue;
+        }
+        // DNS methods validate the scope, which covers its subdomains; http-token each exact name
+        // (only the wanted ones, when --domain narrows).
         let names: Vec<&str> = if method.is_dns() {
             vec![v.name_scope.as_str()]
         } else {
-            v.dns_names.iter().map(String::as_str).collect()
+            v.dns_names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| {
+                    wanted.is_empty() || wanted.iter().any(|w| n.eq_ignore_ascii_case(w.as_str()))
+                })
+                .collect()
         };
         for name in names {
             let domain = DomainName::parse(name).map_err(|e| {
                 e.context(format!("order {order_id} lists a name dcv-hook cannot use"))
             })?;
-            all_names.push(domain.to_string());
             if v.is_approved() {
                 plan.already_approved.push(domain.to_string());
             } else if !candidates.contains(&domain) {
                 candidates.push(domain);
             }
         }
-    }
-    if !wanted.is_empty() {
-        for w in wanted {
-            // A wanted wildcard or subdomain is covered by its name_scope for DNS methods.
-            let known = all_names
-                .iter()
-                .any(|n| n == w.as_str() || (method.is_dns() && n == w.base()));
-            if !known {
-                return Err(Error::data(format!(
-                    "{w} is not a name of order {order_id} (its names: {}); check --domain",
-                    all_names.join(", ")
-                )));
-            }
-        }
-        candidates.retain(|c| {
-            wanted
-                .iter()
-                .any(|w| w == c || (method.is_dns() && w.base() == c.as_str()))
-        });
     }
     if candidates.is_empty() {
         return Ok(plan);

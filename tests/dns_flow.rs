@@ -510,3 +510,39 @@ fn cleanup_needs_no_provider_flags_after_auth() {
         .success();
     assert!(w.primary_txt("remember.example.test").is_empty());
 }
+
+#[test]
+fn domain_narrows_an_order_by_a_name_its_scope_covers() {
+    let w = DnsWorld::new(Some(Duration::ZERO));
+    // www.example.test is validated at its scope example.test; api.other.test at other.test.
+    let order = w.sim.add_order(
+        OrderSpec::new(["www.example.test", "api.other.test"])
+            .name_scopes(["example.test", "other.test"]),
+    );
+    w.cmd()
+        .args([
+            "auth",
+            "--order-id",
+            &order.to_string(),
+            "-d",
+            "www.example.test",
+        ])
+        .assert()
+        .success();
+    let token = w.sim.order_random_value(order).unwrap();
+    assert!(w.primary_txt("example.test").contains(&token));
+    assert!(!w.primary_txt("other.test").contains(&token));
+    // A name the order does not have is an error naming the order's names.
+    w.cmd()
+        .args([
+            "auth",
+            "--order-id",
+            &order.to_string(),
+            "-d",
+            "shop.elsewhere.test",
+        ])
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains("www.example.test"));
+    w.cmd().args(["cleanup"]).assert().success();
+}

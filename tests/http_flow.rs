@@ -288,19 +288,13 @@ fn a_preexisting_fileauth_is_restored_by_cleanup() {
         .args(["auth", "--order-id", &order])
         .assert()
         .success();
-    assert_ne!(
-        std::fs::read_to_string(w.token_file()).unwrap(),
-        "someone else's token\n"
-    );
+    assert_ne!(w.token_file_text(), "someone else's token\n");
     // cleanup without --webroot: the state knows where the file is.
     w.cmd()
         .args(["cleanup", "--order-id", &order])
         .assert()
         .success();
-    assert_eq!(
-        std::fs::read_to_string(w.token_file()).unwrap(),
-        "someone else's token\n"
-    );
+    assert_eq!(w.token_file_text(), "someone else's token\n");
     w.cmd()
         .args(["cleanup"])
         .assert()
@@ -471,10 +465,7 @@ fn auth_twice_then_cleanup_still_restores_the_original_file() {
         .args(["cleanup", "--order-id", &order])
         .assert()
         .success();
-    assert_eq!(
-        std::fs::read_to_string(w.token_file()).unwrap(),
-        "original\n"
-    );
+    assert_eq!(w.token_file_text(), "original\n");
 }
 
 #[test]
@@ -614,4 +605,21 @@ fn quiet_prints_nothing_but_errors() {
         .code(78)
         .stdout("")
         .stderr(predicate::str::contains("DIGICERT_API_KEY"));
+}
+
+#[test]
+fn a_host_without_addresses_is_65_before_anything_is_published() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["nohost.example.test"]).method("http-token"));
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order.to_string()])
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains(
+            "nohost.example.test has no A or AAAA address",
+        ));
+    assert!(tree(w.webroot.path()).is_empty());
+    assert!(w.state_files().is_empty());
 }

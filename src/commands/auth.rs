@@ -2,8 +2,9 @@
 //!
 //! State is written before anything is published (status pending) and updated after, so `cleanup`
 //! can undo a partial run; a publisher failure removes the pending entries again (publishers are all
-//! or nothing). On a propagation timeout the records stay published and recorded: `cleanup` removes
-//! them, or a new `auth` waits again.
+//! or nothing). The servers to wait for are found before anything is published, so a name that
+//! cannot be resolved leaves nothing behind. On a propagation timeout the records stay published and
+//! recorded: `cleanup` removes them, or a new `auth` waits again.
 
 use crate::cli::ProviderName;
 use crate::config::provider_name;
@@ -11,7 +12,7 @@ use crate::context::Context;
 use crate::dcv::{Method, placement};
 use crate::error::{Error, Result};
 use crate::output::{RecordReport, Report};
-use crate::propagation::{self, PropagationCheck, wait_until_served};
+use crate::propagation::{self, Probe, PropagationCheck, wait_until_served};
 use crate::publish;
 use crate::record::Record;
 use crate::state::{Source, StateDir, Status, pending_entry};
@@ -50,8 +51,21 @@ pub fn auth(ctx: &Context, report: &mut Report) -> Result<()> {
         }
         return Ok(());
     }
+    // Find every server to ask before changing anything: a zone, nameserver or host that cannot be
+    // resolved is then an error with nothing published.
+    let probes = if ctx.cfg.propagation_check {
+        Some(discover_servers(ctx, method, &records)?)
+    } else {
+        None
+    };
     publish_recorded(ctx, provider, &records, &plan.source, report)?;
-    wait_for_propagation(ctx, method, &records, report)
+    match probes {
+        Some(probes) => wait_for_propagation(ctx, &probes, records.len(), report),
+        None => {
+            report.say("not waiting for propagation (--no-propagation-check)");
+            Ok(())
+        }
+    }
 }
 
 /// The records for (domain, token) pairs, TXT names moved to the end of their CNAME chain, deduplicated
@@ -159,39 +173,41 @@ fn publish_recorded(
     Ok(())
 }
 
-/// Waits until every server serves every record (unless --no-propagation-check).
-fn wait_for_propagation(
+/// One probe per (record, server) that must serve it: authoritative nameservers, or web addresses.
+fn discover_servers(
     ctx: &Context,
     method: Method,
     records: &[Record],
-    report: &mut Report,
-) -> Result<()> {
-    let cfg = &ctx.cfg;
-    if !cfg.propagation_check {
-        report.say("not waiting for propagation (--no-propagation-check)");
-        return Ok(());
-    }
+) -> Result<Vec<Box<dyn Probe>>> {
     let resolver = ctx.resolver()?;
     let check: Box<dyn PropagationCheck> = if method.is_dns() {
         Box::new(propagation::dns::DnsCheck::new(resolver, PROBE_TIMEOUT))
     } else {
         Box::new(propagation::http::HttpCheck::new(
             resolver,
-            cfg.http_port,
+            ctx.cfg.http_port,
             PROBE_TIMEOUT,
         ))
     };
-    let probes = check.probes(records)?;
+    check.probes(records)
+}
+
+/// Waits until every probe's server serves its record, and notes the servers in the report.
+fn wait_for_propagation(
+    ctx: &Context,
+    probes: &[Box<dyn Probe>],
+    record_count: usize,
+    report: &mut Report,
+) -> Result<()> {
     let mut servers: Vec<String> = probes.iter().map(|p| p.server()).collect();
     servers.sort();
     servers.dedup();
     ui::progress(&format!(
-        "waiting for {} record(s) on {} server(s), up to {}s",
-        records.len(),
+        "waiting for {record_count} record(s) on {} server(s), up to {}s",
         servers.len(),
-        propagation::seconds(cfg.polling.timeout)
+        propagation::seconds(ctx.cfg.polling.timeout)
     ));
-    let served = wait_until_served(&probes, cfg.polling, &|line| ui::progress(line))?;
+    let served = wait_until_served(probes, ctx.cfg.polling, &|line| ui::progress(line))?;
     for s in served {
         for r in report
             .records

@@ -149,10 +149,15 @@ pub fn wait_until_served(
         })
         .collect();
     if !failures.is_empty() {
+        // One line stays readable: name a few, count the rest (the progress lines named who did flip).
+        const SHOWN: usize = 5;
+        let mut listed = failures[..failures.len().min(SHOWN)].join("; ");
+        if failures.len() > SHOWN {
+            listed.push_str(&format!("; and {} more", failures.len() - SHOWN));
+        }
         return Err(Error::temp_fail(format!(
-            "propagation timed out after {}s: {}; raise --propagation-timeout or fix the servers named, then run auth again",
+            "propagation timed out after {}s: {listed}; raise --propagation-timeout or fix the servers named, then run auth again",
             seconds(polling.timeout),
-            failures.join("; ")
         )));
     }
 

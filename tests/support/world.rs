@@ -108,6 +108,11 @@ impl HttpWorld {
             .join(".well-known/pki-validation/fileauth.txt")
     }
 
+    /// What the token file holds now.
+    pub fn token_file_text(&self) -> String {
+        std::fs::read_to_string(self.token_file()).unwrap()
+    }
+
     /// Names of the state files.
     pub fn state_files(&self) -> Vec<String> {
         list(&self.state.path().join("records"))
