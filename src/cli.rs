@@ -248,22 +248,34 @@ pub struct Options {
     pub api_timeout: Option<f64>,
 
     // --- ACME host-tool mode ---
-    /// ACME mode: the dns-01 TXT value or http-01 key authorization to publish (with --domain).
+    /// ACME mode (no DigiCert): the dns-01 TXT value or http-01 key authorization to publish for the
+    /// --domain in the same position (repeatable: one per --domain). certbot's hook environment
+    /// (CERTBOT_DOMAIN, CERTBOT_VALIDATION, CERTBOT_TOKEN) needs no flags.
     #[arg(
         long,
         global = true,
         value_name = "VALUE",
         help_heading = "ACME host-tool mode"
     )]
-    pub acme_value: Option<String>,
-    /// ACME mode: the http-01 token (file name under .well-known/acme-challenge).
+    pub acme_value: Vec<String>,
+    /// ACME mode, http-01: the token (file name under .well-known/acme-challenge), one per
+    /// --acme-value.
     #[arg(
         long,
         global = true,
         value_name = "TOKEN",
         help_heading = "ACME host-tool mode"
     )]
-    pub acme_token: Option<String>,
+    pub acme_token: Vec<String>,
+    /// ACME mode, dns-01: the exact TXT record name (as lego exec and acme.sh pass it, e.g.
+    /// _acme-challenge.example.com.), instead of --domain; one per --acme-value.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FQDN",
+        help_heading = "ACME host-tool mode"
+    )]
+    pub acme_fqdn: Vec<String>,
 
     // --- common ---
     /// State directory [default: $XDG_STATE_HOME/dcv-hook, /var/lib/dcv-hook for root].

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::propagation::Polling;
 use crate::resolver::parse_server;
 use crate::secret::Secret;
+use crate::source::acme::{self, AcmeFlags, AcmeTarget};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,8 @@ pub enum Target {
     },
     /// Nothing named (only valid for cleanup: everything recorded).
     Unspecified { names: Vec<DomainName> },
+    /// ACME host-tool mode: the challenges an ACME client handed its hook.
+    Acme(AcmeTarget),
 }
 
 /// Provider settings as given; each provider validates its own in its constructor.
@@ -164,12 +167,23 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         .collect::<Result<Vec<_>>>()?;
     let order_id = o.order_id.or(file.order_id);
     let domain_id = o.domain_id.or(file.domain_id);
-    if o.acme_value.is_some() || o.acme_token.is_some() || env.var("CERTBOT_VALIDATION").is_some() {
+    let acme = acme::from_flags_and_env(
+        &AcmeFlags {
+            values: &o.acme_value,
+            tokens: &o.acme_token,
+            fqdns: &o.acme_fqdn,
+            domains: &domains,
+            certcentral_target: order_id.is_some() || domain_id.is_some(),
+        },
+        env,
+    )?;
+    if acme.is_some() && (order_id.is_some() || domain_id.is_some()) {
         return Err(Error::usage(
-            "ACME host-tool mode (--acme-value, --acme-token, CERTBOT_VALIDATION) is not available in this version yet",
+            "--acme-value is ACME host-tool mode, which validates no DigiCert order or domain: drop --order-id/--domain-id",
         ));
     }
     let target = match (order_id, domain_id) {
+        _ if acme.is_some() => Target::Acme(acme.clone().expect("checked")),
         (Some(_), Some(_)) => return Err(Error::usage("give --order-id or --domain-id, not both")),
         (Some(id), None) => Target::Order { id, names: domains },
         (None, Some(id)) => {
@@ -204,6 +218,8 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
 
     let provider = o.provider.or(file.provider);
     let method = match o.method.clone().or(file.method.clone()) {
+        // ACME challenges carry their own type (dns-01, http-01); --method is DigiCert's.
+        _ if acme.is_some() => None,
         Some(text) => Some(Method::parse(&text)?),
         None => provider.map(|p| {
             if p == ProviderName::Webroot {
@@ -225,6 +241,11 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         return Err(Error::usage(
             "auth needs --provider (rfc2136, cloudflare, webroot or exec)",
         ));
+    }
+    if let (Some(acme), Some(p)) = (&acme, provider)
+        && matches!(cli.command, Command::Auth | Command::Run)
+    {
+        check_acme_provider(acme, p)?;
     }
 
     let resolvers = if o.resolver.is_empty() {
@@ -342,6 +363,26 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         verbose: o.verbose || file.verbose.unwrap_or(false),
         dry_run: o.dry_run || file.dry_run.unwrap_or(false),
     })
+}
+
+/// http-01 files go to a web root; dns-01 records to a DNS provider.
+fn check_acme_provider(target: &AcmeTarget, provider: ProviderName) -> Result<()> {
+    for c in &target.challenges {
+        if c.is_http() && provider != ProviderName::Webroot {
+            return Err(Error::usage(format!(
+                "{} is an http-01 challenge (it has a token), which --provider {} cannot serve; use --provider webroot --webroot DIR",
+                c.domain,
+                provider_name(provider)
+            )));
+        }
+        if !c.is_http() && provider == ProviderName::Webroot {
+            return Err(Error::usage(format!(
+                "{} is a dns-01 challenge, which --provider webroot cannot serve; use a DNS provider such as rfc2136",
+                c.domain
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub fn provider_name(p: ProviderName) -> &'static str {

@@ -2,7 +2,7 @@
 //!
 //! The binary (`main.rs`) is thin; everything it runs lives in these modules so that tests, examples and
 //! benchmarks can reach them too. `app` parses and dispatches; `commands` holds one function per
-//! command; `target` asks CertCentral what to validate; `publish` and `propagation` change and watch
+//! command; `source` says what to validate (CertCentral or an ACME client); `publish` and `propagation` change and watch
 //! the outside world; `state` remembers what was changed.
 
 pub mod app;
@@ -20,7 +20,7 @@ pub mod publish;
 pub mod record;
 pub mod resolver;
 pub mod secret;
+pub mod source;
 pub mod state;
 pub mod stats;
-pub mod target;
 pub mod ui;

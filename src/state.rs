@@ -14,13 +14,26 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// What a record was published for; cleanup selects entries by it.
+/// What a record was published for; cleanup selects entries by it. A CertCentral entry names its
+/// order or domain; an ACME (host-tool) entry carries `acme`. Files written before ACME mode existed
+/// have only the ids and still read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeSource>,
+}
+
+/// An ACME client's challenge (host-tool mode).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcmeSource {
+    /// The ACME client run this challenge belongs to (certbot: one certificate request), so the
+    /// last hook call of the run can wait for every record of it together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
 }
 
 /// Whether the publisher has confirmed the record.
@@ -48,7 +61,7 @@ impl Entry {
     /// left out: it is only known once published, and the pending entry's file must be overwritten.
     pub fn id(&self) -> String {
         let p = &self.published;
-        let key = format!(
+        let mut key = format!(
             "{}\0{}\0{}\0{}\0{:?}\0{:?}",
             p.provider,
             p.record.rtype,
@@ -57,6 +70,10 @@ impl Entry {
             self.source.order_id,
             self.source.domain_id
         );
+        // Appended only for ACME entries, so the ids of CertCentral entries stay what they were.
+        if let Some(acme) = &self.source.acme {
+            key.push_str(&format!("\0acme\0{}", acme.batch.as_deref().unwrap_or("")));
+        }
         // FNV-1a: tiny, stable across Rust versions (unlike DefaultHasher), and collisions only matter
         // within one state directory.
         let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -236,7 +253,7 @@ mod tests {
             &Published::new(&record, "rfc2136"),
             &Source {
                 order_id: Some(order),
-                domain_id: None,
+                ..Source::default()
             },
         )
     }
@@ -273,6 +290,24 @@ mod tests {
         let err = state.load_all(&state.lock().unwrap()).unwrap_err();
         assert_eq!(err.kind(), crate::error::Kind::DataErr);
         assert!(err.message().contains("x.json"), "{err}");
+    }
+
+    #[test]
+    fn state_files_from_before_acme_mode_still_read_with_their_ids() {
+        // Written by the version before host-tool mode (no "acme" in the source).
+        let old = r#"{"version":1,"status":"published","source":{"order_id":7},"created":1,
+            "published":{"record":{"domain":"example.com","type":"TXT","name":"example.com",
+            "value":"tok"},"provider":"rfc2136","location":"example.com","server":"192.0.2.1:53"}}"#;
+        let entry: Entry = serde_json::from_str(old).unwrap();
+        assert_eq!(entry.source.acme, None);
+        assert_eq!(entry.id(), "txt-bb5e37af8965d1d5");
+        let mut acme = entry.clone();
+        acme.source = Source {
+            acme: Some(AcmeSource::default()),
+            ..Source::default()
+        };
+        assert_ne!(acme.id(), entry.id());
+        assert!(acme.same_change(&entry));
     }
 
     #[test]

@@ -15,3 +15,6 @@ mod dns_flow;
 
 // The contract every publisher keeps, run against each provider.
 mod conformance;
+
+// ACME host-tool mode through the binary: dns-01 on BIND, http-01 on web servers, certbot batching.
+mod acme_flow;

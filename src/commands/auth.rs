@@ -1,44 +1,56 @@
-//! `auth`: get the token, publish it for every domain, wait until every server serves it.
+//! `auth`: get the records from the token source, publish them, wait until every server serves them.
 //!
-//! State is written before anything is published (status pending) and updated after, so `cleanup`
-//! can undo a partial run; a publisher failure removes the pending entries again (publishers are all
-//! or nothing). The servers to wait for are found before anything is published, so a name that
-//! cannot be resolved leaves nothing behind. On a propagation timeout the records stay published and
-//! recorded: `cleanup` removes them, or a new `auth` waits again.
+//! The source (CertCentral or an ACME client, `source/`) says what to publish; everything after that
+//! is shared. State is written before anything is published (status pending) and updated after, so
+//! `cleanup` can undo a partial run; a publisher failure removes the pending entries again
+//! (publishers are all or nothing). The servers to wait for are found before anything is published,
+//! so a name that cannot be resolved leaves nothing behind. On a propagation timeout the records stay
+//! published and recorded: `cleanup` removes them, or a new `auth` waits again. In a batched ACME run
+//! (certbot) every call but the last publishes and returns; the last waits for the whole run.
 
 use crate::cli::ProviderName;
 use crate::config::provider_name;
 use crate::context::Context;
-use crate::dcv::{Method, placement};
 use crate::error::{Error, Result};
 use crate::output::{RecordReport, Report};
 use crate::propagation::{self, Probe, PropagationCheck, wait_until_served};
 use crate::publish;
-use crate::record::Record;
+use crate::record::{Record, RecordType};
+use crate::source::{self, Batch};
 use crate::state::{Source, StateDir, Status, pending_entry};
-use crate::{target, ui};
+use crate::ui;
 use std::time::Duration;
 
 /// Timeout of one query or request made by a propagation check.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn auth(ctx: &Context, report: &mut Report) -> Result<()> {
+    let outcome = auth_inner(ctx, report);
+    if let (Err(e), crate::config::Target::Acme(_)) = (&outcome, &ctx.cfg.target) {
+        // ACME clients (certbot above all) only warn when a hook fails and then let the CA fail
+        // the validation: say plainly on stderr what happened, whatever -q says.
+        eprintln!(
+            "dcv-hook: AUTH FAILED ({}): {e}\ndcv-hook: the ACME challenge is not served; the CA's validation will fail",
+            e.kind().name()
+        );
+    }
+    outcome
+}
+
+fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     let cfg = &ctx.cfg;
     let provider = cfg
         .provider
         .ok_or_else(|| Error::usage("auth needs --provider"))?;
-    let method = cfg
-        .method
-        .ok_or_else(|| Error::usage("auth needs --method"))?;
-    let plan = target::plan(cfg, ctx.api()?, method)?;
+    let plan = source::for_config(cfg).plan(ctx)?;
     for name in &plan.already_approved {
         report.say(format!("{name} is already validated at DigiCert"));
     }
-    if plan.items.is_empty() {
+    if plan.records.is_empty() {
         report.say("nothing to publish: every name is validated already");
         return Ok(());
     }
-    let records = records_for(ctx, method, &plan.items)?;
+    let records = follow_cnames(ctx, &plan.records)?;
     let pname = provider_name(provider);
     if cfg.dry_run {
         for r in &records {
@@ -46,40 +58,81 @@ pub fn auth(ctx: &Context, report: &mut Report) -> Result<()> {
                 .records
                 .push(RecordReport::new(r, pname, "would publish"));
         }
-        if plan.items.iter().any(|(_, t)| t == target::DRY_RUN_TOKEN) {
-            report.say("dry run: the token is a placeholder; fetching the real one would change state at DigiCert");
+        for note in &plan.notes {
+            report.say(note.clone());
         }
         return Ok(());
     }
+    let waits_now =
+        ctx.cfg.propagation_check && plan.batch.as_ref().is_none_or(|b| b.remaining == 0);
     // Find every server to ask before changing anything: a zone, nameserver or host that cannot be
     // resolved is then an error with nothing published.
-    let probes = if ctx.cfg.propagation_check {
-        Some(discover_servers(ctx, method, &records)?)
+    let probes = if waits_now {
+        Some(discover_servers(ctx, &records)?)
     } else {
         None
     };
     publish_recorded(ctx, provider, &records, &plan.source, report)?;
-    match probes {
-        Some(probes) => wait_for_propagation(ctx, &probes, records.len(), report),
-        None => {
-            report.say("not waiting for propagation (--no-propagation-check)");
-            Ok(())
+    if let Some(batch) = plan.batch.as_ref().filter(|b| b.remaining > 0) {
+        report.say(format!(
+            "published; {} more challenge(s) of this run to come, the last one waits for all",
+            batch.remaining
+        ));
+        return Ok(());
+    }
+    let Some(mut probes) = probes else {
+        report.say("not waiting for propagation (--no-propagation-check)");
+        return Ok(());
+    };
+    if let Some(batch) = &plan.batch {
+        let earlier = batch_records(ctx, batch, &records)?;
+        if !earlier.is_empty() {
+            probes.extend(discover_servers(ctx, &earlier)?);
         }
     }
+    let count = probes
+        .iter()
+        .map(|p| p.record())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    wait_for_propagation(ctx, &probes, count, report)
 }
 
-/// The records for (domain, token) pairs, TXT names moved to the end of their CNAME chain, deduplicated
-/// (a wildcard and its base name share one record).
-fn records_for(
-    ctx: &Context,
-    method: Method,
-    items: &[(crate::dcv::DomainName, String)],
-) -> Result<Vec<Record>> {
+/// The records published by the earlier calls of `batch` (certbot's run) that `own` does not hold.
+fn batch_records(ctx: &Context, batch: &Batch, own: &[Record]) -> Result<Vec<Record>> {
+    let state = StateDir::open(&ctx.cfg.state_dir)?;
+    let entries = {
+        let lock = state.lock()?;
+        state.load_all(&lock)?
+    };
     let mut records: Vec<Record> = Vec::new();
-    for (domain, token) in items {
-        let mut record = placement(method, ctx.cfg.txt_name, domain, token)?;
-        // DigiCert follows a CNAME at the TXT name, so the record must go where the chain ends.
-        if method == Method::DnsTxtToken {
+    for e in entries {
+        let in_batch = e
+            .source
+            .acme
+            .as_ref()
+            .is_some_and(|a| a.batch.as_deref() == Some(batch.key.as_str()));
+        let r = e.published.record;
+        if in_batch && !own.contains(&r) && !records.contains(&r) {
+            records.push(r);
+        }
+    }
+    if !records.is_empty() {
+        ui::progress(&format!(
+            "last challenge of the run: waiting for {} earlier record(s) too",
+            records.len()
+        ));
+    }
+    Ok(records)
+}
+
+/// The records with TXT names moved to the end of their CNAME chain (the CA follows it, so the record
+/// must go where it ends), deduplicated.
+fn follow_cnames(ctx: &Context, planned: &[Record]) -> Result<Vec<Record>> {
+    let mut records: Vec<Record> = Vec::new();
+    for record in planned {
+        let mut record = record.clone();
+        if record.rtype == RecordType::Txt {
             let target = ctx.resolver()?.follow_cname(&record.name)?;
             if target != record.name {
                 ui::progress(&format!(
@@ -173,23 +226,22 @@ fn publish_recorded(
     Ok(())
 }
 
-/// One probe per (record, server) that must serve it: authoritative nameservers, or web addresses.
-fn discover_servers(
-    ctx: &Context,
-    method: Method,
-    records: &[Record],
-) -> Result<Vec<Box<dyn Probe>>> {
+/// One probe per (record, server) that must serve it: authoritative nameservers for DNS records,
+/// web addresses for HTTP files.
+fn discover_servers(ctx: &Context, records: &[Record]) -> Result<Vec<Box<dyn Probe>>> {
     let resolver = ctx.resolver()?;
-    let check: Box<dyn PropagationCheck> = if method.is_dns() {
-        Box::new(propagation::dns::DnsCheck::new(resolver, PROBE_TIMEOUT))
-    } else {
-        Box::new(propagation::http::HttpCheck::new(
-            resolver,
-            ctx.cfg.http_port,
-            PROBE_TIMEOUT,
-        ))
-    };
-    check.probes(records)
+    let (dns, http): (Vec<Record>, Vec<Record>) =
+        records.iter().cloned().partition(|r| r.rtype.is_dns());
+    let mut probes = Vec::new();
+    if !dns.is_empty() {
+        let check = propagation::dns::DnsCheck::new(resolver.clone(), PROBE_TIMEOUT);
+        probes.extend(check.probes(&dns)?);
+    }
+    if !http.is_empty() {
+        let check = propagation::http::HttpCheck::new(resolver, ctx.cfg.http_port, PROBE_TIMEOUT);
+        probes.extend(check.probes(&http)?);
+    }
+    Ok(probes)
 }
 
 /// Waits until every probe's server serves its record, and notes the servers in the report.

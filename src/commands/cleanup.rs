@@ -1,14 +1,15 @@
 //! `cleanup`: remove exactly what `auth` recorded and restore what it replaced.
 //!
-//! Entries are selected by the target (`--order-id`, `--domain-id`, `--domain`; none selects all).
+//! Entries are selected by the token source (`--order-id`, `--domain-id`, `--domain`, an ACME
+//! client's challenge; none selects all).
 //! A change that another, unselected entry still needs (the same value published for two sources) is
 //! only forgotten, not undone. An entry leaves the state only once its provider confirmed the removal.
 
-use crate::config::Target;
 use crate::context::Context;
 use crate::error::Result;
 use crate::output::{RecordReport, Report};
 use crate::publish;
+use crate::source;
 use crate::state::{Entry, StateDir};
 
 pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
@@ -20,10 +21,11 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
         ));
         return Ok(());
     };
+    let source = source::for_config(cfg);
     let lock = state.lock()?;
     let all = state.load_all(&lock)?;
     let (selected, others): (Vec<Entry>, Vec<Entry>) =
-        all.into_iter().partition(|e| selects(&cfg.target, e));
+        all.into_iter().partition(|e| source.selects(e));
     if selected.is_empty() {
         report.say(format!(
             "nothing to clean up (no matching records in {})",
@@ -96,22 +98,4 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// Whether `entry` belongs to what `target` names.
-fn selects(target: &Target, entry: &Entry) -> bool {
-    let domain = entry.published.record.domain.as_str();
-    let base = domain.trim_start_matches("*.");
-    let name_matches = |names: &[crate::dcv::DomainName]| {
-        names.is_empty()
-            || names
-                .iter()
-                .any(|n| n.as_str() == domain || n.base() == base)
-    };
-    match target {
-        Target::Order { id, names } => entry.source.order_id == Some(*id) && name_matches(names),
-        Target::Domain { id: Some(id), .. } => entry.source.domain_id == Some(*id),
-        Target::Domain { id: None, name } => name.as_ref().is_none_or(|n| n.base() == base),
-        Target::Unspecified { names } => name_matches(names),
-    }
 }

@@ -4,7 +4,7 @@ use crate::config::Target;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Report;
-use crate::target;
+use crate::source::certcentral::domain_id;
 
 pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
     let api = ctx.api()?;
@@ -28,7 +28,7 @@ pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
             report.validation = Some(serde_json::to_value(&v).unwrap_or_default());
         }
         Target::Domain { id, name } => {
-            let id = target::domain_id(api, *id, name.as_ref())?;
+            let id = domain_id(api, *id, name.as_ref())?;
             let v = api.domain_validations(id)?;
             report.say(format!("domain {id}"));
             report.say(format!(
@@ -49,6 +49,11 @@ pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
         Target::Unspecified { .. } => {
             return Err(Error::usage(
                 "status needs --order-id, --domain-id or --domain",
+            ));
+        }
+        Target::Acme(_) => {
+            return Err(Error::usage(
+                "status shows DigiCert's view; ACME challenges have none here (ask the ACME client)",
             ));
         }
     }

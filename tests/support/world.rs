@@ -132,6 +132,8 @@ pub fn bare_cmd() -> Command {
         "CERTBOT_TOKEN",
         "CERTBOT_DOMAIN",
         "CERTBOT_REMAINING_CHALLENGES",
+        "CERTBOT_ALL_DOMAINS",
+        "CERTBOT_AUTH_OUTPUT",
         "CLOUDFLARE_API_TOKEN",
     ] {
         cmd.env_remove(var);
