@@ -1,14 +1,14 @@
 //! The program around the commands: parse, resolve the configuration, dispatch one command, render
 //! the report, and pick the exit code. The only place that prints the final outcome or error.
 
-use crate::cli::{Cli, Command, OutputFormat};
+use crate::cli::{self, Cli, Command, OutputFormat};
 use crate::commands;
 use crate::config::{self, ProcessEnv};
+use crate::config_file;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Report;
 use crate::ui;
-use clap::Parser;
 use std::ffi::OsString;
 use std::time::Instant;
 
@@ -18,7 +18,15 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let args = match config_file::with_file_args(args, &ProcessEnv) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("dcv-hook: error: {e}");
+            return e.exit_code();
+        }
+    };
+    let cli = match cli::parse(args) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
@@ -37,7 +45,9 @@ where
         }
     };
     // A panic is a bug: report it as the internal error (70) it is, not as Rust's 101.
-    let (report, format) = match std::panic::catch_unwind(|| run_cli(cli)) {
+    let (report, format) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_cli(cli)
+    })) {
         Ok(done) => done,
         Err(_) => {
             eprintln!(
@@ -60,11 +70,12 @@ where
 /// Runs a parsed command line and returns its report (not printed) and the output format.
 pub fn run_cli(cli: Cli) -> (Report, OutputFormat) {
     let started = Instant::now();
-    let name = command_name(cli.command);
-    let mut report = Report::new(name, cli.options.dry_run);
+    let name = cli.command.command().name();
+    let o = cli.command.options();
+    let mut report = Report::new(name, o.dry_run);
     // Set the level before resolving, so errors there honour -q too.
-    ui::set_level(cli.options.quiet, cli.options.verbose);
-    let mut format = cli.options.output.unwrap_or(OutputFormat::Text);
+    ui::set_level(o.quiet, o.verbose);
+    let mut format = o.output.unwrap_or(OutputFormat::Text);
     let outcome = match config::resolve(cli, &ProcessEnv) {
         Ok(cfg) => {
             ui::set_level(cfg.quiet, cfg.verbose);
@@ -84,15 +95,5 @@ fn dispatch(ctx: &Context, report: &mut Report) -> Result<()> {
         Command::Cleanup => commands::cleanup(ctx, report),
         Command::Run => commands::run(ctx, report),
         Command::Status => commands::status(ctx, report),
-    }
-}
-
-fn command_name(command: Command) -> &'static str {
-    match command {
-        Command::Auth => "auth",
-        Command::Verify => "verify",
-        Command::Cleanup => "cleanup",
-        Command::Run => "run",
-        Command::Status => "status",
     }
 }

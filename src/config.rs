@@ -1,19 +1,20 @@
 //! Resolves the command line, the environment and the config file into one plain [`Config`] before
 //! any network or file work starts (flag > env > config file > default).
 //!
-//! clap already applies flag > env for the non-secret options that have an env name; this module fills
-//! what is still unset from the TOML file named by `--config` / `DCV_HOOK_CONFIG`, then applies the
-//! defaults. It validates shape and combinations once, so later code never re-checks, and every error
-//! names the flag (64) or the file (78) at fault. Secrets are read here from env or files, never flags.
+//! clap already applied flag > env > config file (the file's keys reach clap as flags, see
+//! `config_file.rs`); this module applies the defaults, validates shape and combinations once, so
+//! later code never re-checks, and every error names the flag (64) or the file (78) at fault.
+//! Provider settings stay with the providers (`publish/`), which read their own flags from
+//! [`Config::provider_matches`]. Secrets are read from env or files, never flags.
 
-use crate::cli::{Cli, Command, Options, OutputFormat, ProviderName, TxtName};
+use crate::cli::{Cli, Command, OutputFormat, TxtName};
 use crate::dcv::{DomainName, Method};
 use crate::error::{Error, Result};
 use crate::propagation::Polling;
+use crate::publish;
 use crate::resolver::parse_server;
 use crate::secret::Secret;
 use crate::source::acme::{self, AcmeFlags, AcmeTarget};
-use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -43,22 +44,6 @@ pub enum Target {
     Acme(AcmeTarget),
 }
 
-/// Provider settings as given; each provider validates its own in its constructor.
-#[derive(Clone, Debug, Default)]
-pub struct ProviderOptions {
-    pub webroot: Option<PathBuf>,
-    pub rfc2136_server: Option<String>,
-    pub tsig_key: Option<String>,
-    pub tsig_secret_file: Option<PathBuf>,
-    pub tsig_secret_env: Option<Secret>,
-    pub tsig_algorithm: Option<String>,
-    pub rfc2136_zone: Option<String>,
-    pub rfc2136_credentials: Option<PathBuf>,
-    pub cloudflare_credentials: Option<PathBuf>,
-    pub cloudflare_api_url: Option<String>,
-    pub exec: Option<PathBuf>,
-}
-
 /// Everything a command needs, resolved.
 #[derive(Debug)]
 pub struct Config {
@@ -68,8 +53,10 @@ pub struct Config {
     pub method: Option<Method>,
     pub txt_name: TxtName,
     pub validation_types: Vec<String>,
-    pub provider: Option<ProviderName>,
-    pub provider_options: ProviderOptions,
+    /// The `--provider` name (one of `publish::PROVIDERS`).
+    pub provider: Option<String>,
+    /// The command's flags as clap matched them, from which each provider reads its own.
+    pub provider_matches: Option<clap::ArgMatches>,
     pub ttl: u32,
     pub resolvers: Vec<SocketAddr>,
     pub polling: Polling,
@@ -95,45 +82,6 @@ impl Config {
     }
 }
 
-/// The config file: keys are the long option names.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct FileConfig {
-    order_id: Option<u64>,
-    domain_id: Option<u64>,
-    domain: Option<Vec<String>>,
-    method: Option<String>,
-    txt_name: Option<TxtName>,
-    validation_type: Option<Vec<String>>,
-    provider: Option<ProviderName>,
-    ttl: Option<u32>,
-    webroot: Option<PathBuf>,
-    rfc2136_server: Option<String>,
-    tsig_key: Option<String>,
-    tsig_secret_file: Option<PathBuf>,
-    tsig_algorithm: Option<String>,
-    rfc2136_zone: Option<String>,
-    rfc2136_credentials: Option<PathBuf>,
-    cloudflare_credentials: Option<PathBuf>,
-    cloudflare_api_url: Option<String>,
-    exec: Option<PathBuf>,
-    resolver: Option<Vec<String>>,
-    propagation_timeout: Option<f64>,
-    poll_interval: Option<f64>,
-    no_propagation_check: Option<bool>,
-    http_port: Option<u16>,
-    api_key_file: Option<PathBuf>,
-    api_url: Option<String>,
-    wait: Option<bool>,
-    timeout: Option<f64>,
-    api_timeout: Option<f64>,
-    state_dir: Option<PathBuf>,
-    output: Option<OutputFormat>,
-    quiet: Option<bool>,
-    verbose: Option<bool>,
-    dry_run: Option<bool>,
-}
-
 /// Reads the process environment once, so tests can pass their own.
 pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
@@ -150,23 +98,14 @@ impl Env for ProcessEnv {
 
 /// Resolves `cli` with `env` into a [`Config`].
 pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
-    let o: Options = cli.options;
-    let file = match &o.config {
-        Some(path) => read_file_config(path)?,
-        None => FileConfig::default(),
-    };
-
-    let domains_text = if o.domains.is_empty() {
-        file.domain.clone().unwrap_or_default()
-    } else {
-        o.domains.clone()
-    };
-    let domains = domains_text
+    let (command, o) = cli.command.split();
+    let common = &o;
+    let domains = o
+        .domains
         .iter()
         .map(|d| DomainName::parse(d))
         .collect::<Result<Vec<_>>>()?;
-    let order_id = o.order_id.or(file.order_id);
-    let domain_id = o.domain_id.or(file.domain_id);
+    let (order_id, domain_id) = (o.order_id, o.domain_id);
     let acme = acme::from_flags_and_env(
         &AcmeFlags {
             values: &o.acme_value,
@@ -197,7 +136,7 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
                 name: domains.into_iter().next(),
             }
         }
-        (None, None) if cli.command == Command::Cleanup => Target::Unspecified { names: domains },
+        (None, None) if command == Command::Cleanup => Target::Unspecified { names: domains },
         (None, None) => match domains.len() {
             0 => {
                 return Err(Error::usage(
@@ -216,166 +155,129 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         },
     };
 
-    let provider = o.provider.or(file.provider);
-    let method = match o.method.clone().or(file.method.clone()) {
+    let provider = o.provider.clone();
+    let spec = provider.as_deref().map(publish::spec).transpose()?;
+    let method = match o.method.clone() {
         // ACME challenges carry their own type (dns-01, http-01); --method is DigiCert's.
         _ if acme.is_some() => None,
         Some(text) => Some(Method::parse(&text)?),
-        None => provider.map(|p| {
-            if p == ProviderName::Webroot {
-                Method::HttpToken
-            } else {
+        None => spec.map(|s| {
+            if s.serves.dns() {
                 Method::DnsTxtToken
+            } else {
+                Method::HttpToken
             }
         }),
     };
-    if let (Some(p), Some(m)) = (provider, method)
-        && (p == ProviderName::Webroot) == m.is_dns()
+    if let (Some(s), Some(m)) = (spec, method)
+        && !(if m.is_dns() {
+            s.serves.dns()
+        } else {
+            s.serves.http()
+        })
     {
         return Err(Error::usage(format!(
-            "--method {m} does not go with --provider {}: use http-token with webroot, a DNS method with a DNS provider",
-            provider_name(p)
+            "--method {m} does not go with --provider {}: use http-token with a web provider (webroot), a DNS method with a DNS provider",
+            s.name
         )));
     }
-    if matches!(cli.command, Command::Auth | Command::Run) && provider.is_none() {
-        return Err(Error::usage(
-            "auth needs --provider (rfc2136, cloudflare, webroot or exec)",
-        ));
+    if matches!(command, Command::Auth | Command::Run) && provider.is_none() {
+        let names: Vec<&str> = publish::PROVIDERS.iter().map(|p| p.name).collect();
+        return Err(Error::usage(format!(
+            "auth needs --provider ({})",
+            names.join(", ")
+        )));
     }
-    if let (Some(acme), Some(p)) = (&acme, provider)
-        && matches!(cli.command, Command::Auth | Command::Run)
+    if let (Some(acme), Some(s)) = (&acme, spec)
+        && matches!(command, Command::Auth | Command::Run)
     {
-        check_acme_provider(acme, p)?;
+        check_acme_provider(acme, s)?;
     }
 
-    let resolvers = if o.resolver.is_empty() {
-        file.resolver.clone().unwrap_or_default()
-    } else {
-        o.resolver.clone()
-    }
-    .iter()
-    .map(|text| {
-        parse_server(text.trim(), 53).ok_or_else(|| {
-            Error::usage(format!(
-                "--resolver {text:?} is not IP[:PORT]; give an address like 192.0.2.53"
-            ))
+    let resolvers = o
+        .resolver
+        .iter()
+        .map(|text| {
+            parse_server(text.trim(), 53).ok_or_else(|| {
+                Error::usage(format!(
+                    "--resolver {text:?} is not IP[:PORT]; give an address like 192.0.2.53"
+                ))
+            })
         })
-    })
-    .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
 
     let polling = Polling {
         interval: seconds(
             "--poll-interval",
-            o.poll_interval
-                .or(file.poll_interval)
-                .unwrap_or(DEFAULT_POLL_INTERVAL),
+            o.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL),
         )?,
         timeout: seconds(
             "--propagation-timeout",
-            o.propagation_timeout
-                .or(file.propagation_timeout)
-                .unwrap_or(DEFAULT_PROPAGATION_TIMEOUT),
+            o.propagation_timeout.unwrap_or(DEFAULT_PROPAGATION_TIMEOUT),
         )?,
     };
-    let verify_timeout = seconds(
-        "--timeout",
-        o.timeout.or(file.timeout).unwrap_or(DEFAULT_VERIFY_TIMEOUT),
-    )?;
+    let verify_timeout = seconds("--timeout", o.timeout.unwrap_or(DEFAULT_VERIFY_TIMEOUT))?;
 
     let api_url = o
         .api_url
         .clone()
-        .or(file.api_url.clone())
         .unwrap_or_else(|| DEFAULT_API_URL.to_string());
     if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
         return Err(Error::usage(format!(
             "--api-url {api_url:?} is not an http(s) URL"
         )));
     }
-    let api_key = read_api_key(
-        o.api_key_file.as_deref().or(file.api_key_file.as_deref()),
-        env,
-    );
+    let api_key = read_api_key(o.api_key_file.as_deref(), env);
 
-    let provider_options = ProviderOptions {
-        webroot: o.webroot.clone().or(file.webroot.clone()),
-        rfc2136_server: o.rfc2136_server.clone().or(file.rfc2136_server.clone()),
-        tsig_key: o.tsig_key.clone().or(file.tsig_key.clone()),
-        tsig_secret_file: o.tsig_secret_file.clone().or(file.tsig_secret_file.clone()),
-        tsig_secret_env: env.var("DCV_TSIG_SECRET").map(Secret::new),
-        tsig_algorithm: o.tsig_algorithm.clone().or(file.tsig_algorithm.clone()),
-        rfc2136_zone: o.rfc2136_zone.clone().or(file.rfc2136_zone.clone()),
-        rfc2136_credentials: o
-            .rfc2136_credentials
-            .clone()
-            .or(file.rfc2136_credentials.clone()),
-        cloudflare_credentials: o
-            .cloudflare_credentials
-            .clone()
-            .or(file.cloudflare_credentials.clone()),
-        cloudflare_api_url: o
-            .cloudflare_api_url
-            .clone()
-            .or(file.cloudflare_api_url.clone()),
-        exec: o.exec.clone().or(file.exec.clone()),
-    };
-
-    let state_dir = match o.state_dir.clone().or(file.state_dir.clone()) {
+    let state_dir = match common.state_dir.clone() {
         Some(dir) => dir,
         None => default_state_dir(env)?,
     };
 
-    let ttl = o.ttl.or(file.ttl).unwrap_or(DEFAULT_TTL);
+    let ttl = o.ttl.unwrap_or(DEFAULT_TTL);
     if ttl == 0 {
         return Err(Error::usage("--ttl must be at least 1 second"));
     }
 
     Ok(Config {
-        command: cli.command,
+        command,
         target,
         method,
-        txt_name: o.txt_name.or(file.txt_name).unwrap_or(TxtName::Apex),
-        validation_types: if o.validation_type.is_empty() {
-            file.validation_type.clone().unwrap_or_default()
-        } else {
-            o.validation_type.clone()
-        },
+        txt_name: o.txt_name.unwrap_or(TxtName::Apex),
+        validation_types: o.validation_type.clone(),
         provider,
-        provider_options,
+        provider_matches: o.providers.matches.clone(),
         ttl,
         resolvers,
         polling,
-        propagation_check: !(o.no_propagation_check || file.no_propagation_check.unwrap_or(false)),
-        http_port: o.http_port.or(file.http_port).unwrap_or(DEFAULT_HTTP_PORT),
+        propagation_check: !o.no_propagation_check,
+        http_port: o.http_port.unwrap_or(DEFAULT_HTTP_PORT),
         api_url,
         api_key,
-        verify_wait: o.wait || file.wait.unwrap_or(false),
+        verify_wait: o.wait,
         verify_timeout,
         api_timeout: seconds(
             "--api-timeout",
-            o.api_timeout
-                .or(file.api_timeout)
-                .unwrap_or(DEFAULT_API_TIMEOUT),
+            o.api_timeout.unwrap_or(DEFAULT_API_TIMEOUT),
         )?,
         state_dir,
-        output: o.output.or(file.output).unwrap_or(OutputFormat::Text),
-        quiet: o.quiet || file.quiet.unwrap_or(false),
-        verbose: o.verbose || file.verbose.unwrap_or(false),
-        dry_run: o.dry_run || file.dry_run.unwrap_or(false),
+        output: common.output.unwrap_or(OutputFormat::Text),
+        quiet: common.quiet,
+        verbose: common.verbose,
+        dry_run: common.dry_run,
     })
 }
 
-/// http-01 files go to a web root; dns-01 records to a DNS provider.
-fn check_acme_provider(target: &AcmeTarget, provider: ProviderName) -> Result<()> {
+/// http-01 files go to a provider that serves HTTP; dns-01 records to one that serves DNS.
+fn check_acme_provider(target: &AcmeTarget, provider: &publish::ProviderSpec) -> Result<()> {
     for c in &target.challenges {
-        if c.is_http() && provider != ProviderName::Webroot {
+        if c.is_http() && !provider.serves.http() {
             return Err(Error::usage(format!(
                 "{} is an http-01 challenge (it has a token), which --provider {} cannot serve; use --provider webroot --webroot DIR",
-                c.domain,
-                provider_name(provider)
+                c.domain, provider.name
             )));
         }
-        if !c.is_http() && provider == ProviderName::Webroot {
+        if !c.is_http() && !provider.serves.dns() {
             return Err(Error::usage(format!(
                 "{} is a dns-01 challenge, which --provider webroot cannot serve; use a DNS provider such as rfc2136",
                 c.domain
@@ -383,27 +285,6 @@ fn check_acme_provider(target: &AcmeTarget, provider: ProviderName) -> Result<()
         }
     }
     Ok(())
-}
-
-pub fn provider_name(p: ProviderName) -> &'static str {
-    match p {
-        ProviderName::Rfc2136 => "rfc2136",
-        ProviderName::Cloudflare => "cloudflare",
-        ProviderName::Webroot => "webroot",
-        ProviderName::Exec => "exec",
-    }
-}
-
-fn read_file_config(path: &Path) -> Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| {
-        Error::config(format!(
-            "config file {}: {}; keys are the long option names, e.g. rfc2136-server = \"192.0.2.1\"",
-            path.display(),
-            e.message().trim()
-        ))
-    })
 }
 
 /// The API key from DIGICERT_API_KEY or the key file; the error is kept until a command needs a key.
@@ -467,7 +348,6 @@ fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
     use std::collections::HashMap;
 
     struct FakeEnv(HashMap<&'static str, &'static str>);
@@ -477,10 +357,16 @@ mod tests {
         }
     }
 
+    /// What the binary does with `args`: the config file's keys added, parsed, resolved.
     fn resolve_args(args: &[&str], env: &[(&'static str, &'static str)]) -> Result<Config> {
-        let cli = Cli::try_parse_from(std::iter::once("dcv-hook").chain(args.iter().copied()))
-            .expect("parses");
-        resolve(cli, &FakeEnv(env.iter().copied().collect()))
+        let env = FakeEnv(env.iter().copied().collect());
+        let args = std::iter::once("dcv-hook")
+            .chain(args.iter().copied())
+            .map(std::ffi::OsString::from)
+            .collect();
+        let args = crate::config_file::with_file_args(args, &env)?;
+        let cli = crate::cli::parse(args).expect("parses");
+        resolve(cli, &env)
     }
 
     #[test]
@@ -527,13 +413,33 @@ mod tests {
     }
 
     #[test]
-    fn the_sample_configs_parse() {
-        for text in [
-            include_str!("../examples/config/webroot.toml"),
-            include_str!("../examples/config/rfc2136.toml"),
+    fn the_sample_configs_are_accepted_by_every_command() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            (
+                "webroot.toml",
+                include_str!("../examples/config/webroot.toml"),
+            ),
+            (
+                "rfc2136.toml",
+                include_str!("../examples/config/rfc2136.toml"),
+            ),
         ] {
-            let parsed: std::result::Result<FileConfig, _> = toml::from_str(text);
-            assert!(parsed.is_ok(), "{parsed:?}");
+            let file = dir.path().join(name);
+            std::fs::write(&file, text).unwrap();
+            for command in ["auth", "verify", "cleanup", "run", "status"] {
+                let got = resolve_args(
+                    &[
+                        command,
+                        "--order-id",
+                        "1",
+                        "--config",
+                        file.to_str().unwrap(),
+                    ],
+                    &[("HOME", "/h")],
+                );
+                assert!(got.is_ok(), "{name} {command}: {:?}", got.err());
+            }
         }
     }
 

@@ -19,6 +19,17 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
+/// The one mapping from a [`Record`]'s type to the DNS type that carries it (HTTP files have none).
+pub fn hickory_type(kind: Kind) -> crate::error::Result<RecordType> {
+    match kind {
+        Kind::Txt => Ok(RecordType::TXT),
+        Kind::Cname => Ok(RecordType::CNAME),
+        Kind::Http => Err(crate::error::Error::software(
+            "an HTTP file has no DNS record type",
+        )),
+    }
+}
+
 /// The EDNS payload size we advertise: the DNS Flag Day 2020 value, small enough to avoid fragments.
 const EDNS_PAYLOAD: u16 = 1232;
 

@@ -62,6 +62,9 @@ impl Kind {
 pub struct Error {
     kind: Kind,
     message: String,
+    /// A change may have happened even though it failed (a lost reply, a failed rollback): whoever
+    /// recorded it must keep the record so cleanup can still undo it.
+    leftovers: bool,
 }
 
 /// Result with dcv-hook's [`Error`].
@@ -73,6 +76,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            leftovers: false,
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {
@@ -108,6 +112,17 @@ impl Error {
     }
     pub fn exit_code(&self) -> u8 {
         self.kind.exit_code()
+    }
+
+    /// Marks that the failed change may have left something behind (see [`Error::may_have_left_records`]).
+    pub fn with_leftovers(mut self) -> Self {
+        self.leftovers = true;
+        self
+    }
+
+    /// Whether something may remain published after this failure, so its state must be kept.
+    pub fn may_have_left_records(&self) -> bool {
+        self.leftovers
     }
 
     /// Prefixes the message with where it happened ("rfc2136: ...").

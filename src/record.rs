@@ -4,8 +4,9 @@
 //! body). A [`Published`] adds what cleanup needs to undo exactly that change later; it is what the state
 //! directory stores. Nothing here does I/O.
 
+use crate::error::{Error, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// The kind of record.
@@ -70,6 +71,11 @@ impl fmt::Display for Record {
 }
 
 /// A record as a publisher left it: everything cleanup needs to undo exactly this change.
+///
+/// The provider's own undo data (a replaced file, the DNS server, the non-secret settings cleanup
+/// reuses) is opaque here: each provider reads and writes its own fields with [`Published::undo`] and
+/// [`Published::set_undo`]. They are stored flattened beside the common fields, so the state files
+/// written before providers owned their data keep their shape and still read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
     pub record: Record,
@@ -77,36 +83,12 @@ pub struct Published {
     pub provider: String,
     /// Where it went: the DNS zone apex, or the absolute file path for a web root.
     pub location: String,
-    /// The server the change was sent to, where there is one (rfc2136 primary).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<String>,
     /// The exact value was already there before dcv-hook published it: cleanup must leave it alone.
     #[serde(default)]
     pub preexisting: bool,
-    /// A file's previous content (base64) that publishing replaced; cleanup writes it back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replaced: Option<String>,
-    /// Mode, owner and modification time of the replaced file, restored along with its content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replaced_meta: Option<FileMeta>,
-    /// Directories publishing created (deepest last); cleanup removes them again when empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub created_dirs: Vec<String>,
-    /// Non-secret provider settings cleanup reuses when no flag gives them (a TSIG key name, the
-    /// path of the file holding the secret), so `cleanup` needs no more flags than `auth` had.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub settings: BTreeMap<String, String>,
-}
-
-/// What a file was besides its content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileMeta {
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    /// Modification time, seconds and nanoseconds since the Unix epoch.
-    pub mtime: i64,
-    pub mtime_nsec: i64,
+    /// The provider's undo data; see the type's docs.
+    #[serde(flatten)]
+    pub undo: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Published {
@@ -116,12 +98,34 @@ impl Published {
             record: record.clone(),
             provider: provider.to_string(),
             location: String::new(),
-            server: None,
             preexisting: false,
-            replaced: None,
-            replaced_meta: None,
-            created_dirs: Vec::new(),
-            settings: BTreeMap::new(),
+            undo: serde_json::Map::new(),
+        }
+    }
+
+    /// The provider's undo data as `T` (missing fields take their defaults).
+    pub fn undo<T: DeserializeOwned + Default>(&self) -> Result<T> {
+        if self.undo.is_empty() {
+            return Ok(T::default());
+        }
+        serde_json::from_value(serde_json::Value::Object(self.undo.clone())).map_err(|e| {
+            Error::data(format!(
+                "state for {} has damaged {} data ({e}); remove that state file and the record by hand",
+                self.record.name, self.provider
+            ))
+        })
+    }
+
+    /// Stores `data` as the provider's undo data, replacing the fields it names.
+    pub fn set_undo<T: Serialize>(&mut self, data: &T) {
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(data) {
+            for (k, v) in fields {
+                if v.is_null() {
+                    self.undo.remove(&k);
+                } else {
+                    self.undo.insert(k, v);
+                }
+            }
         }
     }
 }

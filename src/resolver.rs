@@ -33,10 +33,7 @@ pub struct Resolver {
 impl Resolver {
     /// Uses `servers` (port 53 unless given), or the system configuration when empty.
     pub fn new(servers: &[SocketAddr]) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::software(format!("cannot start the DNS runtime: {e}")))?;
+        let runtime = crate::runtime::current_thread("resolver")?;
         let mut options = ResolverOpts::default();
         options.cache_size = 0;
         options.timeout = Duration::from_secs(3);

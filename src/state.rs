@@ -10,8 +10,7 @@ use crate::error::{Error, Result};
 use crate::record::Published;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// What a record was published for; cleanup selects entries by it. A CertCentral entry names its
@@ -149,21 +148,13 @@ impl StateDir {
 
     /// Writes `entry` atomically (mode 0600). Call with the lock held.
     pub fn save(&self, entry: &Entry, _lock: &Lock) -> Result<()> {
-        let dir = self.root.join("records");
-        let target = dir.join(format!("{}.json", entry.id()));
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| cant_write(&dir, &e))?;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(|e| cant_write(&target, &e))?;
+        let target = self
+            .root
+            .join("records")
+            .join(format!("{}.json", entry.id()));
         let json = serde_json::to_vec_pretty(entry)
             .map_err(|e| Error::software(format!("cannot encode state: {e}")))?;
-        tmp.write_all(&json).map_err(|e| cant_write(&target, &e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| cant_write(&target, &e))?;
-        tmp.persist(&target)
-            .map_err(|e| cant_write(&target, &e.error))?;
-        Ok(())
+        crate::fsutil::write_atomically(&target, &json, 0o600).map_err(|e| cant_write(&target, &e))
     }
 
     /// Every entry, oldest first. A file that cannot be read is an error naming it (65).
@@ -241,6 +232,7 @@ fn cant_write(path: &Path, e: &std::io::Error) -> Error {
 mod tests {
     use super::*;
     use crate::record::{Published, Record, RecordType};
+    use std::os::unix::fs::PermissionsExt;
 
     fn entry(value: &str, order: u64) -> Entry {
         let record = Record {

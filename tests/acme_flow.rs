@@ -106,7 +106,13 @@ fn dns01_auth_waits_for_the_lagging_secondary_and_cleanup_removes_only_its_value
         .success();
 
     w.cmd()
-        .args(["cleanup", "-d", "www.example.test", "--acme-value", "dns01-value-1"])
+        .args([
+            "cleanup",
+            "-d",
+            "www.example.test",
+            "--acme-value",
+            "dns01-value-1",
+        ])
         .assert()
         .success();
     assert!(w.txt(false, name).is_empty());

@@ -52,7 +52,7 @@ fn present_waits_for_the_lagging_secondary() {
         .unwrap();
     assert_eq!(published[0].location, "example.test");
     assert_eq!(
-        published[0].server.as_deref(),
+        published[0].undo["server"].as_str(),
         Some(bind.primary_addr().to_string().as_str())
     );
     assert!(!published[0].preexisting);

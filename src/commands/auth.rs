@@ -8,8 +8,6 @@
 //! published and recorded: `cleanup` removes them, or a new `auth` waits again. In a batched ACME run
 //! (certbot) every call but the last publishes and returns; the last waits for the whole run.
 
-use crate::cli::ProviderName;
-use crate::config::provider_name;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::{RecordReport, Report};
@@ -41,7 +39,11 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     let cfg = &ctx.cfg;
     let provider = cfg
         .provider
+        .as_deref()
         .ok_or_else(|| Error::usage("auth needs --provider"))?;
+    // Every provider setting is checked (and a secret read) before the token source may change
+    // anything at the CA (switching an order's method, submitting a domain).
+    let publisher = publish::for_auth(ctx, provider)?;
     let plan = source::for_config(cfg).plan(ctx)?;
     for name in &plan.already_approved {
         report.say(format!("{name} is already validated at DigiCert"));
@@ -51,7 +53,7 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
         return Ok(());
     }
     let records = follow_cnames(ctx, &plan.records)?;
-    let pname = provider_name(provider);
+    let pname = publisher.provider();
     if cfg.dry_run {
         for r in &records {
             report
@@ -72,7 +74,7 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     } else {
         None
     };
-    publish_recorded(ctx, provider, &records, &plan.source, report)?;
+    publish_recorded(ctx, publisher, &records, &plan.source, report)?;
     if let Some(batch) = plan.batch.as_ref().filter(|b| b.remaining > 0) {
         report.say(format!(
             "published; {} more challenge(s) of this run to come, the last one waits for all",
@@ -155,22 +157,17 @@ fn follow_cnames(ctx: &Context, planned: &[Record]) -> Result<Vec<Record>> {
 /// Publishes `records` with state written around it.
 fn publish_recorded(
     ctx: &Context,
-    provider: ProviderName,
+    mut publisher: Box<dyn publish::Publisher>,
     records: &[Record],
     source: &Source,
     report: &mut Report,
 ) -> Result<()> {
-    let mut publisher = publish::for_config(ctx, provider, &[])?;
     let state = StateDir::open(&ctx.cfg.state_dir)?;
     let pname = publisher.provider();
-    let remember = publish::settings_to_remember(ctx, provider);
     let pending: Vec<_> = publisher
         .prepare(records)?
         .into_iter()
-        .map(|mut p| {
-            p.settings = remember.clone();
-            pending_entry(&p, source)
-        })
+        .map(|p| pending_entry(&p, source))
         .collect();
     // A change dcv-hook already recorded (an earlier auth of the same or another order) is ours, not
     // the world's: its undo information must survive this run, which will find the value "already
@@ -188,6 +185,11 @@ fn publish_recorded(
     };
     let published = match publisher.present(records) {
         Ok(p) => p,
+        // Something may be live (a lost reply, a failed rollback): the pending entries are what
+        // lets cleanup remove it, so they stay.
+        Err(e) if e.may_have_left_records() => {
+            return Err(e.context("kept its state for cleanup"));
+        }
         Err(e) => {
             let lock = state.lock()?;
             for entry in pending
@@ -204,11 +206,11 @@ fn publish_recorded(
         let mut entry = entry.clone();
         entry.status = Status::Published;
         entry.published = p.clone();
-        entry.published.settings = remember.clone();
         if let Some(earlier) = existing.iter().find(|x| x.same_change(&entry)) {
+            // The first auth saw the world before dcv-hook touched it: keep what it recorded
+            // (whether the value was there before, the replaced file with its mode, owner, mtime).
             entry.published.preexisting = earlier.published.preexisting;
-            entry.published.replaced = earlier.published.replaced.clone();
-            entry.published.created_dirs = earlier.published.created_dirs.clone();
+            entry.published.undo = earlier.published.undo.clone();
         }
         state.save(&entry, &lock)?;
         let action = if p.preexisting {

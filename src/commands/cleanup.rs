@@ -67,12 +67,20 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
             }
             continue;
         }
-        let outcome =
-            publish::for_cleanup(ctx, &provider, &to_undo).and_then(|mut p| p.cleanup(&to_undo));
+        // Entries all shared with another run need no provider at all: they are only forgotten. A
+        // failing group is reported, and the others are still cleaned up.
+        let outcome = if to_undo.is_empty() {
+            Ok(())
+        } else {
+            publish::for_cleanup(ctx, &provider, &to_undo).and_then(|mut p| p.cleanup(&to_undo))
+        };
         match outcome {
             Ok(()) => {
                 for e in &own {
-                    state.remove(e, &lock)?;
+                    if let Err(err) = state.remove(e, &lock) {
+                        first_error.get_or_insert(err);
+                        continue;
+                    }
                     let action = if e.published.preexisting {
                         "left in place (was there before)"
                     } else {
@@ -84,7 +92,10 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
                     report.changed |= !e.published.preexisting;
                 }
                 for e in &shared {
-                    state.remove(e, &lock)?;
+                    if let Err(err) = state.remove(e, &lock) {
+                        first_error.get_or_insert(err);
+                        continue;
+                    }
                     report.records.push(RecordReport::new(
                         &e.published.record,
                         &provider,

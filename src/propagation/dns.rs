@@ -11,7 +11,7 @@
 use crate::dnsquery::{self, QueryError, matches, txt_text};
 use crate::error::{Error, Result};
 use crate::propagation::{Observation, Probe, PropagationCheck};
-use crate::record::{Record, RecordType};
+use crate::record::Record;
 use crate::resolver::{self, Resolver};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData};
@@ -68,16 +68,7 @@ impl PropagationCheck for DnsCheck {
         let mut zones: BTreeMap<String, Arc<Vec<(String, IpAddr)>>> = BTreeMap::new();
         let mut probes: Vec<Box<dyn Probe>> = Vec::new();
         for record in records {
-            let rtype = match record.rtype {
-                RecordType::Txt => hickory_proto::rr::RecordType::TXT,
-                RecordType::Cname => hickory_proto::rr::RecordType::CNAME,
-                RecordType::Http => {
-                    return Err(Error::software(format!(
-                        "the dns propagation check was given an http record ({})",
-                        record.name
-                    )));
-                }
-            };
+            let rtype = dnsquery::hickory_type(record.rtype)?;
             let name = resolver::fqdn(&record.name)?;
             let zone = self.resolver.find_zone(&record.name)?;
             let servers = match zones.get(&zone) {
@@ -189,6 +180,7 @@ fn judge(record: &Record, name: &Name, answers: &[hickory_proto::rr::Record]) ->
 mod tests {
     use super::*;
     use crate::dnsquery::txt;
+    use crate::record::RecordType;
     use hickory_proto::rr::rdata::CNAME;
 
     fn rec(rtype: RecordType, value: &str) -> Record {

@@ -6,14 +6,95 @@
 //! is kept (base64) and written back by cleanup. Nothing is ever written outside DIR: the path is
 //! built from checked components only. Never waits, never prints.
 
-use super::Publisher;
+use super::{ProviderSpec, Publisher, Serves, Setup};
 use crate::error::{Error, Result};
-use crate::record::{FileMeta, Published, Record, RecordType};
+use crate::fsutil::write_atomically;
+use crate::record::{Published, Record, RecordType};
 use data_encoding::BASE64;
+use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+
+/// The provider name.
+pub const NAME: &str = "webroot";
+
+/// The provider table's line.
+pub const PROVIDER: ProviderSpec = ProviderSpec {
+    name: NAME,
+    serves: Serves::Http,
+    args: <WebrootArgs as clap::Args>::augment_args,
+    build,
+    place: |p| {
+        webroot_of(p)
+            .map(|root| root.display().to_string())
+            .unwrap_or_default()
+    },
+};
+
+/// The webroot flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct WebrootArgs {
+    /// Web root directory: http-token and http-01 files go below it (provider webroot).
+    #[arg(long, value_name = "DIR", help_heading = "Provider: webroot")]
+    pub webroot: Option<PathBuf>,
+}
+
+/// What the state keeps per file: what it replaced and which directories it created.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undo {
+    /// The previous content (base64) that publishing replaced; cleanup writes it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
+    /// Mode, owner and modification time of the replaced file, restored along with its content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_meta: Option<FileMeta>,
+    /// Directories publishing created (outermost first); cleanup removes them again when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<String>,
+}
+
+/// What a file was besides its content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Modification time, seconds and nanoseconds since the Unix epoch.
+    pub mtime: i64,
+    pub mtime_nsec: i64,
+}
+
+/// For auth, `--webroot`; for cleanup, the web root each recorded file went to (the flag is then
+/// neither needed nor consulted).
+fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
+    let root = match setup.remembered.first() {
+        Some(p) => webroot_of(p)?,
+        None => {
+            let args: WebrootArgs = setup.args()?;
+            args.webroot
+                .ok_or_else(|| Error::usage("--provider webroot needs --webroot DIR"))?
+        }
+    };
+    Ok(Box::new(Webroot::new(&root)?))
+}
+
+/// The web root a recorded file lives in: its path minus the URL path.
+fn webroot_of(p: &Published) -> Result<PathBuf> {
+    let (_, url_path) = p
+        .record
+        .http_host_and_path()
+        .ok_or_else(|| Error::data(format!("state for {} is not an HTTP record", p.location)))?;
+    p.location
+        .strip_suffix(url_path)
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            Error::data(format!(
+                "cannot tell the web root of {} from the state; remove that state file and the file by hand",
+                p.location
+            ))
+        })
+}
 
 /// Publishes HTTP tokens as files under a web root.
 pub struct Webroot {
@@ -65,18 +146,21 @@ impl Webroot {
 
     /// The record with its file and what that file holds now (nothing is changed).
     fn snapshot(&self, record: &Record, file: &Path) -> Result<Published> {
-        let mut published = Published::new(record, "webroot");
+        let mut published = Published::new(record, NAME);
         published.location = file.display().to_string();
         match fs::read(file) {
             Ok(old) if old == record.value.as_bytes() => published.preexisting = true,
             Ok(old) => {
-                published.replaced = Some(BASE64.encode(&old));
-                published.replaced_meta = fs::metadata(file).ok().map(|m| FileMeta {
-                    mode: m.mode() & 0o7777,
-                    uid: m.uid(),
-                    gid: m.gid(),
-                    mtime: m.mtime(),
-                    mtime_nsec: m.mtime_nsec(),
+                published.set_undo(&Undo {
+                    replaced: Some(BASE64.encode(&old)),
+                    replaced_meta: fs::metadata(file).ok().map(|m| FileMeta {
+                        mode: m.mode() & 0o7777,
+                        uid: m.uid(),
+                        gid: m.gid(),
+                        mtime: m.mtime(),
+                        mtime_nsec: m.mtime_nsec(),
+                    }),
+                    created_dirs: Vec::new(),
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -94,12 +178,15 @@ impl Webroot {
         let parent = file
             .parent()
             .ok_or_else(|| Error::software("file without a parent directory"))?;
-        published.created_dirs = create_dirs(&self.root, parent)?;
-        let result = write_atomically(file, record.value.as_bytes());
+        let mut undo: Undo = published.undo()?;
+        undo.created_dirs = create_dirs(&self.root, parent)?;
+        published.set_undo(&undo);
+        let result = write_atomically(file, record.value.as_bytes(), 0o644)
+            .map_err(|e| cant_write(file, &e));
         match result {
             Ok(()) => Ok(published),
             Err(e) => {
-                remove_empty_dirs(&published.created_dirs);
+                remove_empty_dirs(&undo.created_dirs);
                 Err(e)
             }
         }
@@ -108,7 +195,7 @@ impl Webroot {
 
 impl Publisher for Webroot {
     fn provider(&self) -> &'static str {
-        "webroot"
+        NAME
     }
 
     fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
@@ -182,27 +269,38 @@ impl Publisher for Webroot {
                 )));
                 continue;
             }
-            let outcome = match &p.replaced {
-                Some(old) => BASE64
-                    .decode(old.as_bytes())
-                    .map_err(|_| {
-                        Error::data(format!(
-                            "state for {} holds a damaged backup",
-                            file.display()
-                        ))
-                    })
-                    .and_then(|bytes| write_atomically(&file, &bytes))
-                    .map(|()| restore_meta(&file, p.replaced_meta.as_ref())),
-                None => match fs::read(&file) {
-                    // Someone replaced our token since: their file is not ours to delete.
-                    Ok(current) if current != p.record.value.as_bytes() => Ok(()),
-                    Ok(_) => fs::remove_file(&file).map_err(|e| cant_write(&file, &e)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    Err(e) => Err(cant_write(&file, &e)),
+            let undo: Undo = match p.undo() {
+                Ok(u) => u,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            let outcome = match fs::read(&file) {
+                // The file no longer holds our token: whoever changed it since owns it now, and
+                // restoring what we replaced would put back a stale token.
+                Ok(current) if current != p.record.value.as_bytes() => Ok(()),
+                Ok(_) => match &undo.replaced {
+                    Some(old) => BASE64
+                        .decode(old.as_bytes())
+                        .map_err(|_| {
+                            Error::data(format!(
+                                "state for {} holds a damaged backup",
+                                file.display()
+                            ))
+                        })
+                        .and_then(|bytes| {
+                            write_atomically(&file, &bytes, 0o644)
+                                .map_err(|e| cant_write(&file, &e))
+                        })
+                        .map(|()| restore_meta(&file, undo.replaced_meta.as_ref())),
+                    None => fs::remove_file(&file).map_err(|e| cant_write(&file, &e)),
                 },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(cant_write(&file, &e)),
             };
             match outcome {
-                Ok(()) => remove_empty_dirs(&p.created_dirs),
+                Ok(()) => remove_empty_dirs(&undo.created_dirs),
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -218,12 +316,18 @@ fn restore_meta(file: &Path, meta: Option<&FileMeta>) {
     let Some(meta) = meta else { return };
     let _ = fs::set_permissions(file, fs::Permissions::from_mode(meta.mode));
     let _ = std::os::unix::fs::chown(file, Some(meta.uid), Some(meta.gid));
-    let mtime = if meta.mtime >= 0 {
-        std::time::UNIX_EPOCH + std::time::Duration::new(meta.mtime as u64, meta.mtime_nsec as u32)
-    } else {
-        std::time::UNIX_EPOCH
-    };
-    if let Ok(f) = fs::File::options().write(true).open(file) {
+    // From state, so possibly edited: a time that does not fit is left alone rather than panic.
+    let mtime = u64::try_from(meta.mtime)
+        .ok()
+        .zip(
+            u32::try_from(meta.mtime_nsec)
+                .ok()
+                .filter(|n| *n < 1_000_000_000),
+        )
+        .and_then(|(secs, nanos)| {
+            std::time::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
+        });
+    if let (Some(mtime), Ok(f)) = (mtime, fs::File::options().write(true).open(file)) {
         let _ = f.set_modified(mtime);
     }
 }
@@ -255,20 +359,6 @@ fn remove_empty_dirs(dirs: &[String]) {
     for d in dirs.iter().rev() {
         let _ = fs::remove_dir(d);
     }
-}
-
-fn write_atomically(file: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = file
-        .parent()
-        .ok_or_else(|| Error::software("file without a parent directory"))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| cant_write(file, &e))?;
-    tmp.write_all(bytes).map_err(|e| cant_write(file, &e))?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(|e| cant_write(file, &e))?;
-    tmp.as_file().sync_all().map_err(|e| cant_write(file, &e))?;
-    tmp.persist(file).map_err(|e| cant_write(file, &e.error))?;
-    Ok(())
 }
 
 fn cant_write(path: &Path, e: &std::io::Error) -> Error {

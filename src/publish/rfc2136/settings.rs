@@ -1,0 +1,436 @@
+//! The rfc2136 provider's settings: its flags, and the one place they are resolved and checked
+//! (flag or env, then the certbot ini, then what the state remembered for cleanup, then defaults),
+//! with no network beyond resolving a server given by name.
+
+use super::Undo;
+use crate::error::{Error, Result};
+use crate::publish::Setup;
+use crate::secret::Secret;
+use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The algorithms hickory can sign with, in the spelling BIND's `tsig-keygen -a` uses.
+pub(super) const SUPPORTED: &str = "hmac-sha256, hmac-sha384, hmac-sha512";
+
+const HEADING: &str = "Provider: rfc2136";
+
+/// The rfc2136 flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Rfc2136Args {
+    /// Primary DNS server that takes RFC2136 updates, HOST[:PORT].
+    #[arg(long, value_name = "HOST[:PORT]", help_heading = HEADING)]
+    pub rfc2136_server: Option<String>,
+    /// TSIG key name.
+    #[arg(long, value_name = "NAME", help_heading = HEADING)]
+    pub tsig_key: Option<String>,
+    /// File holding the base64 TSIG secret (or env DCV_TSIG_SECRET).
+    #[arg(long, value_name = "FILE", help_heading = HEADING)]
+    pub tsig_secret_file: Option<PathBuf>,
+    /// TSIG algorithm: hmac-sha256, hmac-sha384, hmac-sha512 [default: hmac-sha256].
+    #[arg(long, value_name = "ALG", help_heading = HEADING)]
+    pub tsig_algorithm: Option<String>,
+    /// Zone to update, skipping SOA discovery (for views or split horizons).
+    #[arg(long, value_name = "ZONE", help_heading = HEADING)]
+    pub rfc2136_zone: Option<String>,
+    /// certbot-dns-rfc2136 credentials ini (dns_rfc2136_server, _port, _name, _secret, _algorithm).
+    #[arg(long, value_name = "FILE", help_heading = HEADING)]
+    pub rfc2136_credentials: Option<PathBuf>,
+}
+
+const REMEMBER_CREDENTIALS: &str = "rfc2136-credentials";
+const REMEMBER_TSIG_KEY: &str = "tsig-key";
+const REMEMBER_SECRET_FILE: &str = "tsig-secret-file";
+const REMEMBER_ALGORITHM: &str = "tsig-algorithm";
+
+/// The settings from `args` and the environment; for cleanup, what auth recorded stands in for a
+/// flag that was not given. Also returns the non-secret settings to record with each record (files
+/// by absolute path, and a secret never: only where to read it).
+pub(super) fn resolve(
+    setup: &Setup,
+    args: &Rfc2136Args,
+    remembered: &Undo,
+) -> Result<(Rfc2136Settings, BTreeMap<String, String>)> {
+    let recalled = |key: &str| remembered.settings.get(key).cloned();
+    let credentials = args
+        .rfc2136_credentials
+        .clone()
+        .or_else(|| recalled(REMEMBER_CREDENTIALS).map(PathBuf::from));
+    let from_ini = match &credentials {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::config(format!(
+                    "cannot read --rfc2136-credentials {}: {e}",
+                    path.display()
+                ))
+            })?;
+            warn_if_others_can_read(path);
+            Some(parse_certbot_ini(&text).map_err(|e| e.context(path.display()))?)
+        }
+        None => None,
+    };
+    let server = match (&args.rfc2136_server, &from_ini, &remembered.server) {
+        (Some(text), _, _) => server_address(setup, text)?,
+        (None, Some(ini), _) => ini.server,
+        (None, None, Some(recorded)) => server_address(setup, recorded)?,
+        (None, None, None) => {
+            return Err(Error::usage(
+                "--provider rfc2136 needs --rfc2136-server HOST[:PORT] (or --rfc2136-credentials FILE)",
+            ));
+        }
+    };
+    let key_name = match (&args.tsig_key, &from_ini, recalled(REMEMBER_TSIG_KEY)) {
+        (Some(k), _, _) => k.clone(),
+        (None, Some(ini), _) => ini.key_name.clone(),
+        (None, None, Some(k)) => k,
+        (None, None, None) => return Err(Error::usage("--provider rfc2136 needs --tsig-key NAME")),
+    };
+    let secret_file = args
+        .tsig_secret_file
+        .clone()
+        .or_else(|| recalled(REMEMBER_SECRET_FILE).map(PathBuf::from));
+    let secret = match (
+        &args.tsig_secret_file,
+        setup.env.var("DCV_TSIG_SECRET"),
+        &from_ini,
+        &secret_file,
+    ) {
+        (Some(path), _, _, _) => read_secret_file(path)?,
+        (None, Some(env), _, _) => Secret::new(env),
+        (None, None, Some(ini), _) => ini.secret.clone(),
+        (None, None, None, Some(path)) => read_secret_file(path)?,
+        (None, None, None, None) => {
+            return Err(Error::config(
+                "no TSIG secret: pass --tsig-secret-file FILE or set DCV_TSIG_SECRET (base64)",
+            ));
+        }
+    };
+    let mut settings = Rfc2136Settings::new(server, key_name, secret);
+    if let Some(alg) = args
+        .tsig_algorithm
+        .clone()
+        .or_else(|| from_ini.as_ref().map(|ini| ini.algorithm.clone()))
+        .or_else(|| recalled(REMEMBER_ALGORITHM))
+    {
+        settings.algorithm = alg;
+    }
+    settings.zone = args.rfc2136_zone.clone();
+    settings.ttl = setup.ctx.cfg.ttl;
+
+    let absolute = |p: &Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let mut remember = BTreeMap::new();
+    if let Some(p) = &credentials {
+        remember.insert(REMEMBER_CREDENTIALS.to_string(), absolute(p));
+    }
+    remember.insert(REMEMBER_TSIG_KEY.to_string(), settings.key_name.clone());
+    if let Some(p) = &secret_file {
+        remember.insert(REMEMBER_SECRET_FILE.to_string(), absolute(p));
+    }
+    remember.insert(REMEMBER_ALGORITHM.to_string(), settings.algorithm.clone());
+    Ok((settings, remember))
+}
+
+fn read_secret_file(path: &Path) -> Result<Secret> {
+    warn_if_others_can_read(path);
+    std::fs::read_to_string(path).map(Secret::new).map_err(|e| {
+        Error::config(format!(
+            "cannot read --tsig-secret-file {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// certbot's habit: a credentials file others can read is worth a warning, not a refusal.
+fn warn_if_others_can_read(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o004 != 0
+    {
+        crate::ui::warn(&format!(
+            "{} is readable by every user; chmod 600 it",
+            path.display()
+        ));
+    }
+}
+
+/// `HOST[:PORT]` as a socket address: an IP directly, a host name through the resolver.
+fn server_address(setup: &Setup, text: &str) -> Result<SocketAddr> {
+    if let Some(addr) = crate::resolver::parse_server(text, 53) {
+        return Ok(addr);
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| Error::usage(format!("--rfc2136-server {text:?}: bad port")))?,
+        ),
+        None => (text, 53),
+    };
+    let ip = setup
+        .ctx
+        .resolver()?
+        .addresses(host)
+        .map_err(|e| e.context(format!("--rfc2136-server {host}")))?[0];
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// Everything the provider needs, resolved and defaulted before any I/O.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rfc2136Settings {
+    /// The primary server that accepts UPDATEs.
+    pub server: SocketAddr,
+    pub key_name: String,
+    /// The TSIG secret, base64.
+    pub secret: Secret,
+    /// The TSIG algorithm as the user wrote it (`hmac-sha256`, `HMAC-SHA512`, `sha384`, ...).
+    pub algorithm: String,
+    /// The zone to update; `None` finds it with the SOA walk.
+    pub zone: Option<String>,
+    pub ttl: u32,
+    /// The longest one UPDATE (or the question before it) may take.
+    pub timeout: Duration,
+}
+
+impl Rfc2136Settings {
+    /// Settings with the defaults: hmac-sha256, zone from the SOA walk, TTL 60, 10 s timeout.
+    pub fn new(server: SocketAddr, key_name: impl Into<String>, secret: Secret) -> Self {
+        Rfc2136Settings {
+            server,
+            key_name: key_name.into(),
+            secret,
+            algorithm: "hmac-sha256".into(),
+            zone: None,
+            ttl: 60,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Reads a certbot-dns-rfc2136 credentials file as certbot writes it: `key = value` lines (values may be
+/// quoted), `#`/`;` comments, blank lines; unknown keys are ignored. One `DataErr` lists every missing
+/// required key.
+pub fn parse_certbot_ini(text: &str) -> Result<Rfc2136Settings> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty()
+            || line.starts_with('#')
+            || line.starts_with(';')
+            || line.starts_with('[')
+        {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(Error::data(format!(
+                "rfc2136 credentials: line {} is not `key = value`; fix the file",
+                number + 1
+            )));
+        };
+        let value = value.trim();
+        let value = strip_quotes(value);
+        values.insert(key.trim().to_ascii_lowercase(), value.to_string());
+    }
+    let get = |key: &str| values.get(key).filter(|v| !v.is_empty()).cloned();
+
+    let required = [
+        "dns_rfc2136_server",
+        "dns_rfc2136_name",
+        "dns_rfc2136_secret",
+    ];
+    let missing: Vec<&str> = required.into_iter().filter(|k| get(k).is_none()).collect();
+    if !missing.is_empty() {
+        return Err(Error::data(format!(
+            "rfc2136 credentials: missing {}; add them to the file",
+            missing.join(", ")
+        )));
+    }
+    let port = match get("dns_rfc2136_port") {
+        None => 53,
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+            Error::data(format!(
+                "rfc2136 credentials: dns_rfc2136_port {p:?} is not a port number; fix the file"
+            ))
+        })?,
+    };
+    let server_text = get("dns_rfc2136_server").unwrap_or_default();
+    // certbot takes an IP address and a separate port; an explicit port would be ambiguous.
+    let server = server_text
+        .parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, port))
+        .map_err(|_| {
+            Error::data(format!(
+                "rfc2136 credentials: dns_rfc2136_server {server_text:?} is not an IP address; fix the file"
+            ))
+        })?;
+    let mut settings = Rfc2136Settings::new(
+        server,
+        get("dns_rfc2136_name").unwrap_or_default(),
+        Secret::new(get("dns_rfc2136_secret").unwrap_or_default()),
+    );
+    if let Some(algorithm) = get("dns_rfc2136_algorithm") {
+        settings.algorithm = algorithm;
+    }
+    Ok(settings)
+}
+
+fn strip_quotes(value: &str) -> &str {
+    for quote in ['"', '\''] {
+        if let Some(inner) = value
+            .strip_prefix(quote)
+            .and_then(|v| v.strip_suffix(quote))
+        {
+            return inner;
+        }
+    }
+    value
+}
+
+/// Maps a user's algorithm name to hickory's; refuses those hickory cannot sign with.
+pub fn parse_algorithm(text: &str) -> Result<TsigAlgorithm> {
+    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let bare = name.strip_prefix("hmac-").unwrap_or(&name);
+    let algorithm = match bare {
+        "sha256" => TsigAlgorithm::HmacSha256,
+        "sha384" => TsigAlgorithm::HmacSha384,
+        "sha512" => TsigAlgorithm::HmacSha512,
+        "md5" | "md5.sig-alg.reg.int" | "sha1" | "sha224" => {
+            return Err(Error::config(format!(
+                "rfc2136: tsig algorithm {text} is not supported (the DNS library signs only with {SUPPORTED}); generate a key with `tsig-keygen -a hmac-sha256` and pass --tsig-algorithm"
+            )));
+        }
+        _ => {
+            return Err(Error::config(format!(
+                "rfc2136: unknown tsig algorithm {text:?}; use one of {SUPPORTED}"
+            )));
+        }
+    };
+    Ok(algorithm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = "# Target DNS server (IPv4 or IPv6 address, not a hostname)
+dns_rfc2136_server = 192.0.2.1
+# Target DNS port
+dns_rfc2136_port = 5353
+# TSIG key name
+dns_rfc2136_name = keyname.
+; TSIG key secret
+dns_rfc2136_secret = \"4q4wM/2I180UXoMyN4INVhJNi8V9BCV+jMw2mXgZw/CSuxUT8C7NKKFs\"
+
+dns_rfc2136_algorithm = HMAC-SHA512
+dns_rfc2136_sign_query = false
+";
+
+    #[test]
+    fn certbot_ini_table() {
+        struct Case {
+            desc: &'static str,
+            text: &'static str,
+            want: std::result::Result<(&'static str, &'static str, &'static str), &'static str>,
+        }
+        let cases = [
+            Case {
+                desc: "certbot's documented example, quoted secret, unknown key ignored",
+                text: FULL,
+                want: Ok(("192.0.2.1:5353", "keyname.", "HMAC-SHA512")),
+            },
+            Case {
+                desc: "defaults: port 53, hmac-sha256",
+                text: "dns_rfc2136_server=2001:db8::1\ndns_rfc2136_name=k\ndns_rfc2136_secret=AAAA\n",
+                want: Ok(("[2001:db8::1]:53", "k", "hmac-sha256")),
+            },
+            Case {
+                desc: "every missing key in one message",
+                text: "# nothing\n\ndns_rfc2136_port = 53\n",
+                want: Err("missing dns_rfc2136_server, dns_rfc2136_name, dns_rfc2136_secret"),
+            },
+            Case {
+                desc: "empty value counts as missing",
+                text: "dns_rfc2136_server = 192.0.2.1\ndns_rfc2136_name =\ndns_rfc2136_secret = AAAA\n",
+                want: Err("missing dns_rfc2136_name;"),
+            },
+            Case {
+                desc: "hostname server",
+                text: "dns_rfc2136_server = ns.example.com\ndns_rfc2136_name = k\ndns_rfc2136_secret = AAAA\n",
+                want: Err("is not an ip address"),
+            },
+            Case {
+                desc: "bad port",
+                text: "dns_rfc2136_server = 192.0.2.1\ndns_rfc2136_port = http\ndns_rfc2136_name = k\ndns_rfc2136_secret = AAAA\n",
+                want: Err("is not a port number"),
+            },
+            Case {
+                desc: "line without equals",
+                text: "dns_rfc2136_server 192.0.2.1\n",
+                want: Err("line 1 is not"),
+            },
+        ];
+        for case in cases {
+            let got = parse_certbot_ini(case.text);
+            match (got, case.want) {
+                (Ok(s), Ok((server, key, algorithm))) => {
+                    assert_eq!(s.server.to_string(), server, "{}", case.desc);
+                    assert_eq!(s.key_name, key, "{}", case.desc);
+                    assert_eq!(s.algorithm, algorithm, "{}", case.desc);
+                    assert_eq!(s.ttl, 60, "{}", case.desc);
+                }
+                (Err(e), Err(want)) => {
+                    assert_eq!(e.kind(), crate::error::Kind::DataErr, "{}", case.desc);
+                    assert!(
+                        e.message().to_ascii_lowercase().contains(want),
+                        "{}: {e}",
+                        case.desc
+                    );
+                    assert!(
+                        !e.message().contains("4q4wM"),
+                        "{}: secret leaked",
+                        case.desc
+                    );
+                }
+                (got, want) => panic!("{}: got {got:?}, want {want:?}", case.desc),
+            }
+        }
+    }
+
+    #[test]
+    fn secret_from_ini_is_unquoted_and_hidden() {
+        let s = parse_certbot_ini(FULL).unwrap();
+        assert!(s.secret.expose().starts_with("4q4wM"));
+        assert!(!format!("{s:?}").contains("4q4wM"));
+    }
+
+    #[test]
+    fn algorithms_table() {
+        let table = [
+            ("hmac-sha256", Some(TsigAlgorithm::HmacSha256)),
+            ("HMAC-SHA512", Some(TsigAlgorithm::HmacSha512)),
+            ("sha384", Some(TsigAlgorithm::HmacSha384)),
+            ("hmac-sha256.", Some(TsigAlgorithm::HmacSha256)),
+            ("HMAC-MD5", None),
+            ("hmac-md5.sig-alg.reg.int", None),
+            ("hmac-sha1", None),
+            ("hmac-sha224", None),
+            ("rot13", None),
+        ];
+        for (text, want) in table {
+            match (parse_algorithm(text), want) {
+                (Ok(got), Some(want)) => assert_eq!(got, want, "{text}"),
+                (Err(e), None) => {
+                    assert_eq!(e.kind(), crate::error::Kind::Config, "{text}");
+                    assert!(e.message().contains(SUPPORTED), "{text}: {e}");
+                }
+                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+}
