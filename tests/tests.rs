@@ -18,3 +18,6 @@ mod conformance;
 
 // ACME host-tool mode through the binary: dns-01 on BIND, http-01 on web servers, certbot batching.
 mod acme_flow;
+
+// The exec provider through the binary, with the example nsupdate script.
+mod exec_flow;

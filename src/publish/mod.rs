@@ -16,11 +16,12 @@ use crate::error::{Error, Result};
 use crate::record::{Published, Record};
 use clap::{ArgMatches, FromArgMatches};
 
+pub mod exec;
 pub mod rfc2136;
 pub mod webroot;
 
 /// Every provider: its name, what it serves, its flags, how to build it.
-pub const PROVIDERS: &[ProviderSpec] = &[rfc2136::PROVIDER, webroot::PROVIDER];
+pub const PROVIDERS: &[ProviderSpec] = &[rfc2136::PROVIDER, webroot::PROVIDER, exec::PROVIDER];
 
 /// A backend that can add records and take exactly those records away again.
 pub trait Publisher {

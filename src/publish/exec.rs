@@ -1,0 +1,388 @@
+//! The `exec` provider: runs any program to publish, the way lego's exec provider does, so every DNS
+//! service (and any web server) dcv-hook has no provider for is one small script away.
+//!
+//! Called once per record as `PROGRAM present NAME VALUE` and `PROGRAM cleanup NAME VALUE`, with the
+//! environment passed through plus `DCV_RECORD_TYPE` (TXT, CNAME or HTTP; lego only ever means TXT). NAME is the DNS owner name with a trailing dot (`_dnsauth.example.com.`,
+//! as lego passes its FQDN) for TXT and CNAME records, and the URL for an HTTP file
+//! (`http://example.com/.well-known/pki-validation/fileauth.txt`). Exit 0 is success; any other exit
+//! is a failure reported with the tail of the program's stderr (never its environment): a sysexits
+//! code (64-78) keeps its meaning, anything else is "unavailable" (69). `--exec-timeout` (60 s) bounds
+//! each call; a program that overruns it is killed, and since it may have published already, its
+//! state is kept for cleanup. `present` is all or nothing: when a record fails, those published
+//! before it are cleaned up again.
+//!
+//! Flags: `--exec PROGRAM`, `--exec-timeout SECONDS` (default 60). Cleanup reuses both from the state.
+
+use super::{ProviderSpec, Publisher, Serves, Setup};
+use crate::error::{Error, Kind, Result};
+use crate::record::{Published, Record, RecordType};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The provider name.
+pub const NAME: &str = "exec";
+
+/// The provider table's line.
+pub const PROVIDER: ProviderSpec = ProviderSpec {
+    name: NAME,
+    serves: Serves::Both,
+    args: <ExecArgs as clap::Args>::augment_args,
+    build,
+    place: |p| p.undo::<Undo>().map(|u| u.program).unwrap_or_default(),
+};
+
+const HEADING: &str = "Provider: exec";
+const DEFAULT_TIMEOUT: f64 = 60.0;
+/// How many lines of the program's stderr an error shows.
+const STDERR_TAIL_LINES: usize = 5;
+
+/// The exec flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ExecArgs {
+    /// Program for provider exec, run as `PROGRAM present|cleanup NAME VALUE` (lego exec style; NAME
+    /// is the record's FQDN with a trailing dot, or the URL of an http-token file).
+    #[arg(long, value_name = "PROGRAM", help_heading = HEADING)]
+    pub exec: Option<PathBuf>,
+    /// Kill the program after this many seconds [default: 60].
+    #[arg(long, value_name = "SECONDS", help_heading = HEADING)]
+    pub exec_timeout: Option<f64>,
+}
+
+/// What the state keeps: the program (absolute) and its timeout, so cleanup needs no flags.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Undo {
+    pub program: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+}
+
+fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
+    let args: ExecArgs = setup.args()?;
+    let remembered: Undo = setup.remembered()?;
+    let program = match (args.exec, remembered.program.is_empty()) {
+        (Some(p), _) => p,
+        (None, false) => PathBuf::from(remembered.program),
+        (None, true) => return Err(Error::usage("--provider exec needs --exec PROGRAM")),
+    };
+    let timeout = args
+        .exec_timeout
+        .or(remembered.timeout)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    if !(timeout.is_finite() && timeout > 0.0 && timeout < 1e6) {
+        return Err(Error::usage(format!(
+            "--exec-timeout must be a positive number of seconds, not {timeout}"
+        )));
+    }
+    Ok(Box::new(Exec::new(
+        &program,
+        Duration::from_secs_f64(timeout),
+    )?))
+}
+
+/// Publishes by running a program.
+pub struct Exec {
+    program: PathBuf,
+    timeout: Duration,
+}
+
+impl Exec {
+    /// Checks that `program` is an executable file (found on PATH when it has no slash).
+    pub fn new(program: &Path, timeout: Duration) -> Result<Exec> {
+        let program = find_program(program)?;
+        Ok(Exec { program, timeout })
+    }
+
+    /// Runs `PROGRAM action NAME VALUE` to completion or the timeout.
+    fn run(&self, action: &str, record: &Record) -> Result<()> {
+        let name = argument_name(record);
+        crate::ui::verbose(&format!(
+            "exec: {} {action} {name} {}",
+            self.program.display(),
+            record.value
+        ));
+        let what = format!("exec: {} {action} {name}", self.program.display());
+        // Its own process group, so a timeout stops whatever the program started too (a script's
+        // children would otherwise keep running and hold its stderr open).
+        let mut child = Command::new(&self.program)
+            .args([action, name.as_str(), record.value.as_str()])
+            .env("DCV_RECORD_TYPE", record.rtype.as_str())
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::config(format!("{what}: cannot start it: {e}; check --exec")))?;
+        // Read stderr on the side so a chatty program never blocks on a full pipe.
+        let mut stderr = child.stderr.take().expect("piped");
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stderr.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        });
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() >= deadline => {
+                    if let Ok(pid) = i32::try_from(child.id()) {
+                        // SAFETY: kill(2) with a negative pid signals that process group only.
+                        unsafe {
+                            libc::kill(-pid, libc::SIGKILL);
+                        }
+                    }
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => return Err(Error::software(format!("{what}: cannot wait for it: {e}"))),
+            }
+        };
+        let stderr = reader.join().unwrap_or_default();
+        let tail = tail(&stderr);
+        match status {
+            None => Err(Error::unavailable(format!(
+                "{what}: killed after {:.0}s (--exec-timeout){tail}",
+                self.timeout.as_secs_f64()
+            ))
+            .with_leftovers()),
+            Some(status) if status.success() => {
+                for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+                    crate::ui::verbose(&format!("exec: {line}"));
+                }
+                Ok(())
+            }
+            Some(status) => {
+                let code = status.code();
+                let kind = code
+                    .and_then(kind_of_exit_code)
+                    .unwrap_or(Kind::Unavailable);
+                let how = match code {
+                    Some(c) => format!("exited with {c}"),
+                    None => "was killed by a signal".to_string(),
+                };
+                Err(Error::new(kind, format!("{what}: {how}{tail}")))
+            }
+        }
+    }
+}
+
+impl Publisher for Exec {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+        Ok(records.iter().map(|r| self.entry_for(r)).collect())
+    }
+
+    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        let mut done: Vec<Published> = Vec::new();
+        for record in records {
+            if let Err(e) = self.run("present", record) {
+                // All or nothing: take back what went out before this one.
+                return match self.cleanup(&done) {
+                    Ok(()) => Err(e),
+                    Err(undo) => Err(Error::new(
+                        e.kind(),
+                        format!(
+                            "{}; also could not take back the records published before: {}",
+                            e.message(),
+                            undo.message()
+                        ),
+                    )
+                    .with_leftovers()),
+                };
+            }
+            done.push(self.entry_for(record));
+        }
+        Ok(done)
+    }
+
+    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
+        // Every record gets its call, even when one fails, so as little as possible is left.
+        let mut first_error = None;
+        for p in published.iter().filter(|p| !p.preexisting) {
+            if let Err(e) = self.run("cleanup", &p.record) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Exec {
+    fn entry_for(&self, record: &Record) -> Published {
+        let mut p = Published::new(record, NAME);
+        p.location = argument_name(record);
+        p.set_undo(&Undo {
+            program: self.program.display().to_string(),
+            timeout: Some(self.timeout.as_secs_f64()),
+        });
+        p
+    }
+}
+
+/// What the program is told the record's name is: an FQDN with its trailing dot, or the URL.
+fn argument_name(record: &Record) -> String {
+    match record.rtype {
+        RecordType::Http => record.name.clone(),
+        _ => format!("{}.", record.name.trim_end_matches('.')),
+    }
+}
+
+/// A program's sysexits code as dcv-hook's kind, so a script can say "credentials" (77) or "try
+/// again later" (75) and be understood.
+fn kind_of_exit_code(code: i32) -> Option<Kind> {
+    Some(match code {
+        64 => Kind::Usage,
+        65 => Kind::DataErr,
+        69 => Kind::Unavailable,
+        70 => Kind::Software,
+        73 => Kind::CantCreat,
+        75 => Kind::TempFail,
+        77 => Kind::NoPerm,
+        78 => Kind::Config,
+        _ => return None,
+    })
+}
+
+/// The last lines of a program's stderr, folded into one line for an error message.
+fn tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let start = lines.len().saturating_sub(STDERR_TAIL_LINES);
+    format!("; its stderr ends: {}", lines[start..].join(" | "))
+}
+
+/// `program` as an absolute path to an executable file: as given when it has a slash, else on PATH.
+fn find_program(program: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let candidates: Vec<PathBuf> = if program.components().count() > 1 {
+        vec![program.to_path_buf()]
+    } else {
+        std::env::var_os("PATH")
+            .map(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(program))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    candidates
+        .into_iter()
+        .find(|p| executable(p))
+        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+        .ok_or_else(|| {
+            Error::config(format!(
+                "--exec {}: not an executable file{}; give the program's path",
+                program.display(),
+                if program.components().count() > 1 {
+                    ""
+                } else {
+                    " on PATH"
+                }
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        let path = dir.join("hook");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn txt(name: &str, value: &str) -> Record {
+        Record {
+            domain: name.into(),
+            rtype: RecordType::Txt,
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn calls_the_program_lego_style_once_per_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let program = script(dir.path(), &format!("echo \"$@\" >> {}", log.display()));
+        let mut exec = Exec::new(&program, Duration::from_secs(5)).unwrap();
+        let published = exec
+            .present(&[txt("a.example.test", "v1"), txt("b.example.test", "v2")])
+            .unwrap();
+        exec.cleanup(&published[..1]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "present a.example.test. v1\npresent b.example.test. v2\ncleanup a.example.test. v1\n"
+        );
+    }
+
+    #[test]
+    fn a_failure_shows_the_stderr_tail_maps_sysexits_and_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let program = script(
+            dir.path(),
+            &format!(
+                "echo \"$@\" >> {}\n[ \"$2\" = b.example.test. ] && {{ echo 'line 1' >&2; echo 'token rejected' >&2; exit 77; }}\nexit 0",
+                log.display()
+            ),
+        );
+        let mut exec = Exec::new(&program, Duration::from_secs(5)).unwrap();
+        let err = exec
+            .present(&[txt("a.example.test", "v1"), txt("b.example.test", "v2")])
+            .unwrap_err();
+        assert_eq!(err.kind(), Kind::NoPerm, "{err}");
+        assert!(err.message().contains("token rejected"), "{err}");
+        assert!(!err.may_have_left_records());
+        assert!(
+            std::fs::read_to_string(&log)
+                .unwrap()
+                .ends_with("cleanup a.example.test. v1\n")
+        );
+        let odd = script(dir.path(), "exit 3");
+        let err = Exec::new(&odd, Duration::from_secs(5))
+            .unwrap()
+            .present(&[txt("a.example.test", "v")])
+            .unwrap_err();
+        assert_eq!(err.kind(), Kind::Unavailable, "{err}");
+    }
+
+    #[test]
+    fn a_program_that_hangs_is_killed_and_its_state_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = script(dir.path(), "sleep 30");
+        let started = Instant::now();
+        let err = Exec::new(&program, Duration::from_millis(300))
+            .unwrap()
+            .present(&[txt("a.example.test", "v")])
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(err.kind(), Kind::Unavailable);
+        assert!(err.may_have_left_records(), "{err}");
+    }
+
+    #[test]
+    fn a_missing_program_is_a_config_error() {
+        let err = Exec::new(Path::new("/nonexistent/hook"), Duration::from_secs(1))
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), Kind::Config);
+        assert!(Exec::new(Path::new("sh"), Duration::from_secs(1)).is_ok());
+    }
+}

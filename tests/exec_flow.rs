@@ -1,0 +1,141 @@
+//! The exec provider through the binary: an order validated with the example nsupdate script against
+//! the BIND fixture and the CertCentral simulator, and a failing program's report.
+
+use crate::support::bind::{BindFixture, BindOptions};
+use crate::support::world::{API_KEY, bare_cmd};
+use assert_cmd::Command;
+use dcv_sim::{OrderSpec, SimConfig, Simulator};
+use predicates::prelude::*;
+use std::path::PathBuf;
+use std::time::Duration;
+
+struct ExecWorld {
+    bind: BindFixture,
+    sim: Simulator,
+    dir: tempfile::TempDir,
+}
+
+impl ExecWorld {
+    fn new(lag: Duration) -> ExecWorld {
+        let bind = BindFixture::start(BindOptions { lag: Some(lag) });
+        let sim = Simulator::start(SimConfig::new(API_KEY, bind.primary_addr()));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("tsig.key"),
+            format!(
+                "key \"{}\" {{ algorithm hmac-sha256; secret \"{}\"; }};\n",
+                bind.key_name(),
+                bind.secret()
+            ),
+        )
+        .unwrap();
+        ExecWorld { bind, sim, dir }
+    }
+
+    fn cmd(&self, program: &std::path::Path) -> Command {
+        let mut cmd = bare_cmd();
+        cmd.env("DIGICERT_API_KEY", API_KEY)
+            .env("NSUPDATE_SERVER", self.bind.primary().to_string())
+            .env("NSUPDATE_KEY_FILE", self.dir.path().join("tsig.key"))
+            .args(["--api-url", &self.sim.url()])
+            .args(["--resolver", &self.bind.primary_addr().to_string()])
+            .arg("--state-dir")
+            .arg(self.dir.path().join("state"))
+            .args(["--poll-interval", "0.1", "--provider", "exec", "--exec"])
+            .arg(program);
+        cmd
+    }
+}
+
+fn example_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hooks/examples/exec-nsupdate")
+}
+
+#[test]
+fn an_order_is_validated_through_the_nsupdate_example_and_nothing_is_left() {
+    let w = ExecWorld::new(Duration::from_secs(1));
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test", "api.other.test"]));
+    let out = w
+        .cmd(&example_script())
+        .args(["run", "--order-id", &order.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(w.sim.order_status(order).as_deref(), Some("issued"));
+    assert!(w.sim.premature_checks().is_empty());
+    let token = w.sim.order_random_value(order).unwrap();
+    for name in ["www.example.test", "api.other.test"] {
+        assert!(
+            !w.bind.txt_values(w.bind.primary(), name).contains(&token),
+            "{name} still holds the token"
+        );
+    }
+
+    // dns-cname-token through the same script (it is told the record type).
+    let cname = w
+        .sim
+        .add_order(OrderSpec::new(["cname.example.test"]).method("dns-cname-token"));
+    w.cmd(&example_script())
+        .args([
+            "run",
+            "--method",
+            "dns-cname-token",
+            "--order-id",
+            &cname.to_string(),
+        ])
+        .assert()
+        .success();
+    assert_eq!(w.sim.order_status(cname).as_deref(), Some("issued"));
+}
+
+#[test]
+fn a_failing_program_shows_its_stderr_and_its_exit_code_and_changes_nothing_at_digicert() {
+    let w = ExecWorld::new(Duration::ZERO);
+    let script = w.dir.path().join("refuse");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho 'step one' >&2\necho 'api token rejected by the dns host' >&2\nexit 77\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let order = w.sim.add_order(OrderSpec::new(["www.example.test"]));
+    w.cmd(&script)
+        .args(["auth", "--order-id", &order.to_string()])
+        .assert()
+        .code(77)
+        .stderr(predicate::str::contains(
+            "api token rejected by the dns host",
+        ));
+    assert!(
+        std::fs::read_dir(w.dir.path().join("state/records"))
+            .map(|d| d.count() == 0)
+            .unwrap_or(true)
+    );
+
+    // A missing program is found out before anything at DigiCert changes.
+    let before = changes_at_digicert(&w.sim);
+    w.cmd(std::path::Path::new("/nonexistent/program"))
+        .args([
+            "auth",
+            "--order-id",
+            &order.to_string(),
+            "--method",
+            "dns-cname-token",
+        ])
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains("--exec"));
+    assert_eq!(changes_at_digicert(&w.sim), before);
+}
+
+/// How many requests the simulator got that may change state (anything but GET).
+fn changes_at_digicert(sim: &Simulator) -> usize {
+    sim.requests().iter().filter(|r| r.method != "GET").count()
+}
