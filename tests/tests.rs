@@ -15,3 +15,6 @@ mod dns_flow;
 
 // The contract every publisher keeps, run against each provider.
 mod conformance;
+
+// The ACME client wrappers in hooks/ against a fake dcv-hook, and the Ansible example's JSON fields.
+mod hooks;
