@@ -21,3 +21,6 @@ mod acme_flow;
 
 // The exec provider through the binary, with the example nsupdate script.
 mod exec_flow;
+
+// The ACME client wrappers in hooks/ against a fake dcv-hook, and the Ansible example's JSON fields.
+mod hooks;
