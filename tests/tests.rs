@@ -1,7 +1,7 @@
 //! dcv-hook's integration tests, built as one test binary (ripgrep style). Everything runs on
 //! loopback against real servers started by the tests themselves.
 
-// Fixtures: the BIND pair, nginx, and the CertCentral simulator world.
+// Fixtures: the BIND pair, nginx, pebble, ACME client helpers and the CertCentral simulator world.
 mod support;
 
 // The http-token flow through the binary: orders, domains, errors, state, cleanup.
@@ -24,3 +24,6 @@ mod exec_flow;
 
 // The ACME client wrappers in hooks/ against a fake dcv-hook, and the Ansible example's JSON fields.
 mod hooks;
+
+// Real ACME clients (certbot, ...) against pebble and the BIND pair: the end-to-end harness.
+mod acme_e2e;

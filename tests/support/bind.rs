@@ -15,6 +15,7 @@
 //! `delegated.test`, whose NS names live in `example.test`. `example.test` has
 //! `_dnsauth.shop.example.test CNAME shop.delegated.test.` for the CNAME-delegation case.
 //! `locked.test` (NS like delegated.test) refuses every update, for the all-or-nothing case.
+//! [`BindFixture::add_a`] adds A records (for http-01 names a CA resolves through the secondary).
 
 use dcv_hook::dnsquery::{self, matches};
 use dcv_hook::record::{Record, RecordType};
@@ -22,6 +23,7 @@ use dcv_hook::resolver::Resolver;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RData;
 use std::fs;
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -76,6 +78,7 @@ pub struct BindFixture {
     stop: Arc<AtomicBool>,
     watcher: Option<JoinHandle<()>>,
     transfers: Arc<AtomicU32>,
+    lag: Option<Duration>,
 }
 
 impl BindFixture {
@@ -100,6 +103,7 @@ impl BindFixture {
             stop: Arc::new(AtomicBool::new(false)),
             watcher: None,
             transfers: Arc::new(AtomicU32::new(0)),
+            lag: opts.lag,
         };
         // Both load their zones from files, so neither waits for the other.
         let deadline = Instant::now() + START_TIMEOUT;
@@ -208,6 +212,60 @@ impl BindFixture {
             .filter(|r| r.record_type() == rtype)
             .map(|r| r.data)
             .collect()
+    }
+
+    /// Adds `name A ip` on the primary with a TSIG-signed UPDATE (`nsupdate`, from bind9-dnsutils)
+    /// and returns once the primary serves it and, unless it never transfers (`lag: None`), the
+    /// secondary too: a CA that resolves through the secondary (pebble's http-01) finds it at once.
+    pub fn add_a(&self, name: &str, ip: Ipv4Addr) {
+        let name = name.trim_end_matches('.');
+        let zone = ZONES
+            .iter()
+            .find(|z| name == **z || name.ends_with(&format!(".{z}")))
+            .unwrap_or_else(|| panic!("bind fixture: {name} is in none of {ZONES:?}"));
+        let script = format!(
+            "server {} 53\nzone {zone}.\nupdate add {name}. 60 IN A {ip}\nsend\n",
+            self.primary
+        );
+        let mut child = Command::new("nsupdate")
+            .arg("-y")
+            .arg(format!("hmac-sha256:{KEY_NAME}:{}", self.secret))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("bind fixture: cannot run nsupdate ({e}); apt-get install bind9-dnsutils")
+            });
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "bind fixture: nsupdate {name} A {ip} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut servers = vec![self.primary];
+        if self.watcher.is_some() {
+            servers.push(self.secondary);
+        }
+        let deadline = Instant::now() + START_TIMEOUT + self.lag.unwrap_or_default();
+        for server in servers {
+            while !a_records(IpAddr::V4(server), name).contains(&ip) {
+                assert!(
+                    Instant::now() < deadline,
+                    "bind fixture: {server} does not serve {name} A {ip}\nprimary log:\n{}\nsecondary log:\n{}",
+                    self.primary_log(),
+                    self.secondary_log()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     /// The primary's log (named -g writes everything to stderr).
@@ -368,6 +426,28 @@ fn soa_serial(server: IpAddr, zone: &str) -> Option<u32> {
         RData::SOA(soa) => Some(soa.serial),
         _ => None,
     })
+}
+
+/// The A addresses `server` gives for `name`, asked directly (none when it does not answer).
+fn a_records(server: IpAddr, name: &str) -> Vec<Ipv4Addr> {
+    dcv_sim::dns::query(
+        SocketAddr::new(server, 53),
+        name,
+        hickory_proto::rr::RecordType::A,
+        false,
+        Duration::from_millis(300),
+    )
+    .map(|answer| {
+        answer
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            })
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// A free 127.A.B.1 / 127.A.B.2 pair, added to `lo`. named only listens on addresses an interface

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod acme;
 pub mod bind;
 pub mod nginx;
+pub mod pebble;
 pub mod world;
