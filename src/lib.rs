@@ -21,6 +21,7 @@ pub mod propagation;
 pub mod publish;
 pub mod record;
 pub mod resolver;
+pub mod retry;
 pub mod runtime;
 pub mod secret;
 pub mod source;

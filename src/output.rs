@@ -67,6 +67,16 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
     pub stats: Stats,
+    /// Messages and records in the order they happened, for the text report.
+    #[serde(skip)]
+    events: Vec<Event>,
+}
+
+/// One line of the text report, by its index in `messages` or `records`.
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    Message(usize),
+    Record(usize),
 }
 
 impl Report {
@@ -82,11 +92,19 @@ impl Report {
             messages: Vec::new(),
             error: None,
             stats: Stats::default(),
+            events: Vec::new(),
         }
     }
 
     pub fn say(&mut self, line: impl Into<String>) {
+        self.events.push(Event::Message(self.messages.len()));
         self.messages.push(line.into());
+    }
+
+    /// Adds a record line (its servers may still be filled in later).
+    pub fn add_record(&mut self, record: RecordReport) {
+        self.events.push(Event::Record(self.records.len()));
+        self.records.push(record);
     }
 
     /// Records the final outcome.
@@ -118,23 +136,54 @@ impl Report {
             .unwrap_or_else(|e| format!("{{\"ok\":false,\"error\":\"{e}\"}}"))
     }
 
-    /// Text lines for stdout: messages, then one line per record.
+    /// Text lines for stdout: messages and records, in the order they happened.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        for m in &self.messages {
-            out.push_str(m);
-            out.push('\n');
-        }
-        for r in &self.records {
-            out.push_str(&format!(
-                "{}: {} {} {:?} ({}",
-                r.action, r.name, r.rtype, r.value, r.provider
-            ));
-            if !r.servers.is_empty() {
-                out.push_str(&format!("; served by {}", r.servers.join(", ")));
+        for event in &self.events {
+            match *event {
+                Event::Message(i) => {
+                    out.push_str(&self.messages[i]);
+                    out.push('\n');
+                }
+                Event::Record(i) => {
+                    let r = &self.records[i];
+                    out.push_str(&format!(
+                        "{}: {} {} {:?} ({}",
+                        r.action, r.name, r.rtype, r.value, r.provider
+                    ));
+                    if !r.servers.is_empty() {
+                        out.push_str(&format!("; served by {}", r.servers.join(", ")));
+                    }
+                    out.push_str(")\n");
+                }
             }
-            out.push_str(")\n");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RecordType;
+
+    #[test]
+    fn the_text_report_lists_events_in_the_order_they_happened() {
+        let mut report = Report::new("run", false);
+        report.say("first");
+        let record = Record {
+            domain: "a.test".into(),
+            rtype: RecordType::Txt,
+            name: "a.test".into(),
+            value: "v".into(),
+        };
+        report.add_record(RecordReport::new(&record, "rfc2136", "published"));
+        report.say("then verified");
+        report.add_record(RecordReport::new(&record, "rfc2136", "removed"));
+        let lines: Vec<String> = report.to_text().lines().map(String::from).collect();
+        assert_eq!(lines[0], "first");
+        assert!(lines[1].starts_with("published:"), "{lines:?}");
+        assert_eq!(lines[2], "then verified");
+        assert!(lines[3].starts_with("removed:"), "{lines:?}");
     }
 }

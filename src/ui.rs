@@ -4,6 +4,7 @@
 //! flips, each API call) and threading a logger through every call would obscure the code. Never
 //! pass a secret to these functions.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 const QUIET: u8 = 0;
@@ -38,8 +39,17 @@ pub fn verbose(line: &str) {
     }
 }
 
-/// A warning (shown unless `-q`).
+/// Warnings already shown in this run.
+static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// A warning (shown unless `-q`), once per run however often its cause is met (a credentials file
+/// read for every zone, say).
 pub fn warn(line: &str) {
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.iter().any(|w| w == line) {
+        return;
+    }
+    warned.push(line.to_string());
     if LEVEL.load(Ordering::Relaxed) >= NORMAL {
         eprintln!("dcv-hook: warning: {line}");
     }

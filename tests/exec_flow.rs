@@ -139,3 +139,60 @@ fn a_failing_program_shows_its_stderr_and_its_exit_code_and_changes_nothing_at_d
 fn changes_at_digicert(sim: &Simulator) -> usize {
     sim.requests().iter().filter(|r| r.method != "GET").count()
 }
+
+#[test]
+fn when_present_and_its_rollback_both_fail_the_state_is_kept_for_cleanup() {
+    let w = ExecWorld::new(Duration::ZERO);
+    let log = w.dir.path().join("calls.log");
+    let broken = w.dir.path().join("broken");
+    // present works for www, fails for api; cleanup fails: the rollback of www fails too.
+    let script = w.dir.path().join("flaky");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 $2\" >> {log}\n[ -e {broken} ] || exit 0\ncase \"$1 $2\" in\n  'present _dnsauth.api.other.test.') exit 69 ;;\n  cleanup*) echo 'dns host down' >&2; exit 69 ;;\nesac\n",
+            log = log.display(),
+            broken = broken.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(&broken, "").unwrap();
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test", "api.other.test"]).method("dns-txt-token"));
+    w.cmd(&script)
+        .args(["auth", "--no-propagation-check", "--txt-name", "dnsauth"])
+        .args(["--order-id", &order.to_string()])
+        .assert()
+        .code(69)
+        .stderr(predicate::str::contains("could not take back"));
+    let kept = std::fs::read_dir(w.dir.path().join("state/records"))
+        .unwrap()
+        .count();
+    assert_eq!(kept, 2, "the pending entries must survive");
+    // Once the DNS host is back, a flagless cleanup removes what may be live.
+    std::fs::remove_file(&broken).unwrap();
+    std::fs::write(&log, "").unwrap();
+    bare_cmd()
+        .arg("cleanup")
+        .arg("--state-dir")
+        .arg(w.dir.path().join("state"))
+        .assert()
+        .success();
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.contains("cleanup _dnsauth.www.example.test."),
+        "{calls}"
+    );
+    assert!(
+        calls.contains("cleanup _dnsauth.api.other.test."),
+        "{calls}"
+    );
+    assert_eq!(
+        std::fs::read_dir(w.dir.path().join("state/records"))
+            .unwrap()
+            .count(),
+        0
+    );
+}

@@ -623,3 +623,175 @@ fn a_host_without_addresses_is_65_before_anything_is_published() {
     assert!(tree(w.webroot.path()).is_empty());
     assert!(w.state_files().is_empty());
 }
+
+#[test]
+fn a_second_auth_keeps_the_replaced_files_mode_and_mtime() {
+    use std::os::unix::fs::PermissionsExt;
+    let (w, order) = one_http_order();
+    let file = w.token_file();
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "original\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let old_mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_500_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(old_mtime)
+        .unwrap();
+    for _ in 0..2 {
+        w.webroot_cmd()
+            .args(["auth", "--order-id", &order])
+            .assert()
+            .success();
+    }
+    w.cmd()
+        .args(["cleanup", "--order-id", &order])
+        .assert()
+        .success();
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(w.token_file_text(), "original\n");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    assert_eq!(meta.modified().unwrap(), old_mtime);
+}
+
+#[test]
+fn two_orders_on_one_host_leave_the_original_file_whichever_is_cleaned_first() {
+    for a_first in [true, false] {
+        let w = HttpWorld::new(&["www.example.test"], &[None]);
+        let a = w
+            .sim
+            .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+            .to_string();
+        let b = w
+            .sim
+            .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+            .to_string();
+        std::fs::create_dir_all(w.token_file().parent().unwrap()).unwrap();
+        std::fs::write(w.token_file(), "original\n").unwrap();
+        for order in [&a, &b] {
+            w.webroot_cmd()
+                .args(["auth", "--order-id", order])
+                .assert()
+                .success();
+        }
+        let order = if a_first { [&a, &b] } else { [&b, &a] };
+        for o in order {
+            w.cmd()
+                .args(["cleanup", "--order-id", o])
+                .assert()
+                .success();
+        }
+        assert_eq!(w.token_file_text(), "original\n", "a first: {a_first}");
+        assert!(w.state_files().is_empty());
+    }
+}
+
+#[test]
+fn cleanup_of_entries_all_shared_with_another_run_only_forgets_them() {
+    let (w, order) = one_http_order();
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order])
+        .assert()
+        .success();
+    // A second entry for the same change, as another order publishing the same token would leave.
+    let records = w.state.path().join("records");
+    let entry_file = std::fs::read_dir(&records)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&entry_file).unwrap()).unwrap();
+    entry["source"]["order_id"] = serde_json::json!(999_999);
+    let other: dcv_hook::state::Entry = serde_json::from_value(entry.clone()).unwrap();
+    std::fs::write(
+        records.join(format!("{}.json", other.id())),
+        entry.to_string(),
+    )
+    .unwrap();
+    w.cmd()
+        .args(["cleanup", "--order-id", "999999"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("kept (still used by another run)"));
+    assert!(w.token_file().exists(), "the other order still needs it");
+    w.cmd()
+        .args(["cleanup", "--order-id", &order])
+        .assert()
+        .success();
+    assert!(!w.token_file().exists());
+    assert!(w.state_files().is_empty());
+}
+
+#[test]
+fn one_failing_cleanup_group_does_not_stop_the_others() {
+    let w = HttpWorld::new(&["www.example.test", "api.example.test"], &[None]);
+    let gone = tempfile::tempdir().unwrap();
+    let www = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    let api = w
+        .sim
+        .add_order(OrderSpec::new(["api.example.test"]).method("http-token"))
+        .to_string();
+    // www goes to a web root that will vanish; api to the world's.
+    w.cmd()
+        .args([
+            "auth",
+            "--order-id",
+            &www,
+            "--provider",
+            "webroot",
+            "--webroot",
+        ])
+        .arg(gone.path())
+        .args(["--no-propagation-check"])
+        .assert()
+        .success();
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &api])
+        .assert()
+        .success();
+    std::fs::remove_dir_all(gone.path()).unwrap();
+    w.cmd().arg("cleanup").assert().code(73);
+    assert!(!w.token_file().exists(), "api's group was cleaned up");
+    assert_eq!(
+        w.state_files().len(),
+        1,
+        "www's entry is kept for a later cleanup"
+    );
+}
+
+#[test]
+fn dry_run_and_real_run_both_say_when_the_orders_method_is_switched() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("dns-txt-token"))
+        .to_string();
+    w.webroot_cmd()
+        .args(["auth", "--dry-run", "--order-id", &order])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "dry run: would switch order {order}'s DCV method at DigiCert from dns-txt-token to http-token"
+        )));
+    assert_eq!(
+        w.sim.order_method(order.parse().unwrap()).as_deref(),
+        Some("dns-txt-token")
+    );
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "switched order {order}'s DCV method at DigiCert from dns-txt-token to http-token"
+        )));
+    assert_eq!(
+        w.sim.order_method(order.parse().unwrap()).as_deref(),
+        Some("http-token")
+    );
+}

@@ -7,6 +7,7 @@
 
 use super::types::ErrorBody;
 use crate::error::{Error, Kind, Result};
+use crate::retry::{Policy, Retry};
 use crate::secret::Secret;
 use crate::ui;
 use reqwest::blocking::{Client as HttpClient, Response};
@@ -17,12 +18,8 @@ use std::time::{Duration, Instant};
 /// How failed requests are retried.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    /// Wait before the first retry; doubles each time, with ±25% jitter.
-    pub base_delay: Duration,
-    /// Longest wait between two attempts.
-    pub max_delay: Duration,
+    /// Attempts, backoff and jitter (see `retry.rs`).
+    pub backoff: Policy,
     /// A longer `Retry-After` than this is not waited out: the call fails at once.
     pub max_retry_after: Duration,
 }
@@ -30,20 +27,14 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            attempts: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
+            backoff: Policy {
+                attempts: Some(5),
+                first: Duration::from_millis(500),
+                max: Duration::from_secs(30),
+                jitter: true,
+            },
             max_retry_after: Duration::from_secs(120),
         }
-    }
-}
-
-impl RetryPolicy {
-    /// The backoff before retry number `retry` (1-based), jittered so that parallel clients spread out.
-    fn backoff(&self, retry: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << (retry - 1).min(16));
-        let capped = exp.min(self.max_delay);
-        capped.mul_f64(0.75 + fastrand::f64() * 0.5)
     }
 }
 
@@ -136,8 +127,9 @@ impl Client {
         body: Option<&serde_json::Value>,
     ) -> Result<Answer> {
         let url = format!("{}{}", self.base, path);
-        let mut attempt = 1;
+        let mut retry = Retry::new(self.retry.backoff, None);
         loop {
+            let attempt = retry.attempt();
             let started = Instant::now();
             ui::verbose(&format!("certcentral: {method} {path}"));
             let mut request = self
@@ -175,28 +167,23 @@ impl Client {
                     )),
                 ),
             };
-            if attempt >= self.retry.attempts {
+            if let Some(wait) = retry_after.filter(|w| *w > self.retry.max_retry_after) {
+                return Err(failure.context(format!(
+                    "DigiCert asks to retry after {}s, longer than dcv-hook waits; try again later",
+                    wait.as_secs()
+                )));
+            }
+            let Some(wait) = retry.pause(retry_after) else {
                 return Err(Error::new(Kind::Unavailable, failure.message().to_string())
                     .context(format!("gave up after {attempt} attempts")));
-            }
-            let wait = match retry_after {
-                Some(wait) if wait > self.retry.max_retry_after => {
-                    return Err(failure.context(format!(
-                        "DigiCert asks to retry after {}s, longer than dcv-hook waits; try again later",
-                        wait.as_secs()
-                    )));
-                }
-                Some(wait) => wait,
-                None => self.retry.backoff(attempt),
             };
             ui::progress(&format!(
                 "{} (attempt {attempt}/{}); retrying in {:.1}s",
                 failure,
-                self.retry.attempts,
+                self.retry.backoff.attempts.unwrap_or(0),
                 wait.as_secs_f64()
             ));
             std::thread::sleep(wait);
-            attempt += 1;
         }
     }
 }
@@ -291,19 +278,6 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_is_capped() {
-        let p = RetryPolicy::default();
-        for retry in 1..=10 {
-            let nominal = (p.base_delay * (1 << (retry - 1))).min(p.max_delay);
-            let got = p.backoff(retry);
-            assert!(
-                got >= nominal.mul_f64(0.74) && got <= nominal.mul_f64(1.26),
-                "{retry}: {got:?}"
-            );
-        }
-    }
 
     #[test]
     fn errors_carry_digicert_code_and_kind() {

@@ -48,6 +48,11 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     for name in &plan.already_approved {
         report.say(format!("{name} is already validated at DigiCert"));
     }
+    if !cfg.dry_run {
+        for note in &plan.notes {
+            report.say(note.clone());
+        }
+    }
     if plan.records.is_empty() {
         report.say("nothing to publish: every name is validated already");
         return Ok(());
@@ -56,9 +61,7 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     let pname = publisher.provider();
     if cfg.dry_run {
         for r in &records {
-            report
-                .records
-                .push(RecordReport::new(r, pname, "would publish"));
+            report.add_record(RecordReport::new(r, pname, "would publish"));
         }
         for note in &plan.notes {
             report.say(note.clone());
@@ -211,6 +214,10 @@ fn publish_recorded(
             // (whether the value was there before, the replaced file with its mode, owner, mtime).
             entry.published.preexisting = earlier.published.preexisting;
             entry.published.undo = earlier.published.undo.clone();
+        } else if let Some(earlier) = replaced_our_own_file(&existing, &entry) {
+            // This file held another run's token (two orders on one host): what that run replaced
+            // is the original, not its token, which must not come back after both cleanups.
+            entry.published.undo = earlier.published.undo.clone();
         }
         state.save(&entry, &lock)?;
         let action = if p.preexisting {
@@ -218,14 +225,31 @@ fn publish_recorded(
         } else {
             "published"
         };
-        report
-            .records
-            .push(RecordReport::new(&p.record, pname, action));
+        report.add_record(RecordReport::new(&p.record, pname, action));
         if !p.preexisting {
             report.changed = true;
         }
     }
     Ok(())
+}
+
+/// The live entry of another run whose file `entry` replaced: files (unlike DNS values) are replaced,
+/// not added beside each other. `None` when that run's token had been there before dcv-hook (then
+/// this entry's own record of the replaced content is the right one).
+fn replaced_our_own_file<'a>(
+    existing: &'a [crate::state::Entry],
+    entry: &crate::state::Entry,
+) -> Option<&'a crate::state::Entry> {
+    let p = &entry.published;
+    if p.record.rtype != RecordType::Http || p.preexisting {
+        return None;
+    }
+    existing.iter().find(|x| {
+        x.published.provider == p.provider
+            && x.published.location == p.location
+            && x.published.record.value != p.record.value
+            && !x.published.preexisting
+    })
 }
 
 /// One probe per (record, server) that must serve it: authoritative nameservers for DNS records,

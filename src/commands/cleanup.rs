@@ -59,7 +59,7 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
         let to_undo: Vec<_> = own.iter().map(|e| e.published.clone()).collect();
         if cfg.dry_run {
             for e in &group {
-                report.records.push(RecordReport::new(
+                report.add_record(RecordReport::new(
                     &e.published.record,
                     &provider,
                     "would remove",
@@ -86,9 +86,7 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
                     } else {
                         "removed"
                     };
-                    report
-                        .records
-                        .push(RecordReport::new(&e.published.record, &provider, action));
+                    report.add_record(RecordReport::new(&e.published.record, &provider, action));
                     report.changed |= !e.published.preexisting;
                 }
                 for e in &shared {
@@ -96,7 +94,7 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
                         first_error.get_or_insert(err);
                         continue;
                     }
-                    report.records.push(RecordReport::new(
+                    report.add_record(RecordReport::new(
                         &e.published.record,
                         &provider,
                         "kept (still used by another run)",

@@ -16,6 +16,7 @@ use crate::context::Context;
 use crate::dcv::{DomainName, Method, placement};
 use crate::error::{Error, Kind, Result};
 use crate::output::Report;
+use crate::retry::{Policy, Retry};
 use crate::state::{Entry, Source};
 use crate::ui;
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ impl TokenSource for CertCentralSource {
             .method
             .ok_or_else(|| Error::usage("auth needs --method"))?;
         let found = plan(cfg, &self.target, ctx.api()?, method)?;
-        let mut notes = Vec::new();
+        let mut notes = found.notes.clone();
         if found.items.iter().any(|(_, t)| t == DRY_RUN_TOKEN) {
             notes.push(
                 "dry run: the token is a placeholder; fetching the real one would change state at DigiCert"
@@ -94,8 +95,13 @@ impl TokenSource for CertCentralSource {
             report.say(format!("dry run: would ask DigiCert to check {what}"));
             return Ok(());
         }
-        let deadline = Instant::now() + cfg.verify_timeout;
-        let mut pause = cfg.polling.interval;
+        let policy = Policy {
+            attempts: if wait { None } else { Some(1) },
+            first: cfg.polling.interval,
+            max: MAX_PAUSE,
+            jitter: false,
+        };
+        let mut retry = Retry::new(policy, Some(Instant::now() + cfg.verify_timeout));
         loop {
             match check() {
                 Ok(validation) => {
@@ -103,22 +109,23 @@ impl TokenSource for CertCentralSource {
                     report.validation = Some(validation);
                     return Ok(());
                 }
-                Err(e)
-                    if wait && e.kind() == Kind::TempFail && Instant::now() + pause < deadline =>
-                {
-                    ui::progress(&format!(
-                        "{e}; checking again in {:.1}s",
-                        pause.as_secs_f64()
-                    ));
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(MAX_PAUSE);
-                }
-                Err(e) if wait && e.kind() == Kind::TempFail => {
-                    return Err(e.context(format!(
-                        "still not valid after {:.0}s (--timeout)",
-                        cfg.verify_timeout.as_secs_f64()
-                    )));
-                }
+                // Only "not valid yet" is worth asking again; everything else is final.
+                Err(e) if e.kind() == Kind::TempFail => match retry.pause(None) {
+                    Some(pause) => {
+                        ui::progress(&format!(
+                            "{e}; checking again in {:.1}s",
+                            pause.as_secs_f64()
+                        ));
+                        std::thread::sleep(pause);
+                    }
+                    None if wait => {
+                        return Err(e.context(format!(
+                            "still not valid after {:.0}s (--timeout)",
+                            cfg.verify_timeout.as_secs_f64()
+                        )));
+                    }
+                    None => return Err(e),
+                },
                 Err(e) => return Err(e),
             }
         }
@@ -148,6 +155,8 @@ impl TokenSource for CertCentralSource {
 /// The domains to publish for, the token for each, and what they belong to.
 #[derive(Debug, Default)]
 struct Found {
+    /// Lines for the report (a DCV method switched at DigiCert, say).
+    pub notes: Vec<String>,
     pub source: Source,
     pub items: Vec<(DomainName, String)>,
     /// Names skipped because DigiCert already approved them.
@@ -267,26 +276,36 @@ fn order_plan(
     if candidates.is_empty() {
         return Ok(plan);
     }
-    let token = if dry_run {
-        DRY_RUN_TOKEN.to_string()
-    } else {
-        let current = validation.order_dcv_method.clone().or_else(|| {
-            validation
-                .dns_name_validations
-                .iter()
-                .find(|v| !v.is_approved())
-                .and_then(|v| v.method.clone())
-        });
-        match current.map(|m| Method::parse(&m)) {
-            Some(Ok(m)) if m == method => api.order_random_value(order_id)?,
-            Some(_) => {
-                ui::progress(&format!("switching order {order_id} to {method}"));
-                api.set_order_method(order_id, method.as_str())?
-            }
-            // DigiCert does not always say which method an order uses: set ours, which also
-            // returns the random value, rather than publish a token the order will not look for.
-            None => api.set_order_method(order_id, method.as_str())?,
+    let current = validation.order_dcv_method.clone().or_else(|| {
+        validation
+            .dns_name_validations
+            .iter()
+            .find(|v| !v.is_approved())
+            .and_then(|v| v.method.clone())
+    });
+    let switch = match current.as_deref().map(|m| (m, Method::parse(m))) {
+        Some((_, Ok(m))) if m == method => None,
+        Some((text, _)) => Some(format!(
+            "order {order_id}'s DCV method at DigiCert from {text} to {method}"
+        )),
+        // DigiCert does not always say which method an order uses: set ours, which also returns
+        // the random value, rather than publish a token the order will not look for.
+        None => Some(format!(
+            "order {order_id}'s DCV method at DigiCert to {method}"
+        )),
+    };
+    let token = match (&switch, dry_run) {
+        (Some(what), true) => {
+            plan.notes.push(format!("dry run: would switch {what}"));
+            DRY_RUN_TOKEN.to_string()
         }
+        (None, true) => DRY_RUN_TOKEN.to_string(),
+        (Some(what), false) => {
+            ui::progress(&format!("switching {what}"));
+            plan.notes.push(format!("switched {what}"));
+            api.set_order_method(order_id, method.as_str())?
+        }
+        (None, false) => api.order_random_value(order_id)?,
     };
     plan.items = candidates.into_iter().map(|d| (d, token.clone())).collect();
     Ok(plan)
@@ -296,7 +315,14 @@ fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) 
     let info = api.domain(domain_id)?;
     let name = DomainName::parse(&info.name)
         .map_err(|e| e.context(format!("domain {domain_id} has a name dcv-hook cannot use")))?;
-    let plan = |token: String| Found {
+    // Submitting the validation with our method switches the domain's method at DigiCert.
+    let switch = info
+        .dcv_method
+        .as_deref()
+        .filter(|m| Method::parse(m).ok() != Some(method))
+        .map(|m| format!("domain {domain_id}'s DCV method at DigiCert from {m} to {method}"));
+    let plan = |token: String, note: Option<String>| Found {
+        notes: note.into_iter().collect(),
         source: Source {
             domain_id: Some(domain_id),
             ..Source::default()
@@ -305,7 +331,13 @@ fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) 
         already_approved: Vec::new(),
     };
     if cfg.dry_run {
-        return Ok(plan(DRY_RUN_TOKEN.to_string()));
+        return Ok(plan(
+            DRY_RUN_TOKEN.to_string(),
+            switch.map(|w| format!("dry run: would switch {w}")),
+        ));
+    }
+    if let Some(what) = &switch {
+        ui::progress(&format!("switching {what}"));
     }
     let types: Vec<String> = if !cfg.validation_types.is_empty() {
         cfg.validation_types.clone()
@@ -327,7 +359,7 @@ fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) 
         Some(t) => t.token.unwrap_or_default(),
         None => api.new_domain_token(domain_id)?,
     };
-    Ok(plan(token))
+    Ok(plan(token, switch.map(|w| format!("switched {w}"))))
 }
 
 fn check_order(api: &crate::certcentral::CertCentral, id: u64) -> Result<serde_json::Value> {
