@@ -4,6 +4,7 @@
 
 use crate::support::bind::{BindFixture, BindOptions};
 use dcv_hook::publish::Publisher;
+use dcv_hook::publish::exec::Exec;
 use dcv_hook::publish::rfc2136::{Rfc2136, Rfc2136Settings};
 use dcv_hook::publish::webroot::Webroot;
 use dcv_hook::record::{Record, RecordType};
@@ -14,7 +15,15 @@ use std::time::Duration;
 type Reader<'a> = dyn Fn(&Record) -> Vec<String> + 'a;
 
 /// `ours` are published; `foreign` is put there beforehand by `seed` and must survive everything.
-fn conformance(publisher: &mut dyn Publisher, ours: &[Record], seed: &dyn Fn(), read: &Reader) {
+/// `sees_its_values`: the provider can tell a value is already there (a program run by `exec`
+/// cannot say, so it only has to be harmless to present twice).
+fn conformance(
+    publisher: &mut dyn Publisher,
+    ours: &[Record],
+    seed: &dyn Fn(),
+    read: &Reader,
+    sees_its_values: bool,
+) {
     seed();
     let before: Vec<Vec<String>> = ours.iter().map(read).collect();
     let published = publisher.present(ours).expect("present");
@@ -31,9 +40,13 @@ fn conformance(publisher: &mut dyn Publisher, ours: &[Record], seed: &dyn Fn(), 
     // Presenting again finds the values and says so; it does not duplicate them.
     let again = publisher.present(ours).expect("present again");
     assert!(
-        again.iter().all(|p| p.preexisting),
+        !sees_its_values || again.iter().all(|p| p.preexisting),
         "second present must see its values: {again:?}"
     );
+    for record in ours {
+        let copies = read(record).iter().filter(|v| **v == record.value).count();
+        assert_eq!(copies, 1, "{record} must not be duplicated");
+    }
     publisher.cleanup(&published).expect("cleanup");
     for (record, was) in ours.iter().zip(&before) {
         assert_eq!(&read(record), was, "cleanup must restore {}", record.name);
@@ -63,7 +76,7 @@ fn webroot_conforms() {
             .unwrap_or_default()
     };
     let mut publisher = Webroot::new(root.path()).unwrap();
-    conformance(&mut publisher, &[record], &seed, &read);
+    conformance(&mut publisher, &[record], &seed, &read, true);
 }
 
 #[test]
@@ -96,5 +109,65 @@ fn rfc2136_conforms() {
     };
     let read = |r: &Record| bind.txt_values(bind.primary(), &r.name);
     let mut publisher = Rfc2136::new(settings(), bind.resolver()).unwrap();
-    conformance(&mut publisher, &ours, &seed, &read);
+    conformance(&mut publisher, &ours, &seed, &read, true);
+}
+
+#[test]
+fn exec_conforms_with_the_nsupdate_example() {
+    let bind = BindFixture::start(BindOptions {
+        lag: Some(Duration::ZERO),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("tsig.key");
+    std::fs::write(
+        &key,
+        format!(
+            "key \"{}\" {{ algorithm hmac-sha256; secret \"{}\"; }};\n",
+            bind.key_name(),
+            bind.secret()
+        ),
+    )
+    .unwrap();
+    // The example reads its settings from the environment; a wrapper sets them (changing this test
+    // process's environment would race the other tests' threads).
+    let example =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hooks/examples/exec-nsupdate");
+    let script = dir.path().join("with-settings");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nNSUPDATE_SERVER={} NSUPDATE_KEY_FILE={} exec {} \"$@\"\n",
+            bind.primary(),
+            key.display(),
+            example.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let txt = |name: &str, value: &str| Record {
+        domain: name.into(),
+        rtype: RecordType::Txt,
+        name: name.into(),
+        value: value.into(),
+    };
+    let seed = || {
+        Rfc2136::new(
+            Rfc2136Settings::new(
+                bind.primary_addr(),
+                bind.key_name(),
+                Secret::new(bind.secret()),
+            ),
+            bind.resolver(),
+        )
+        .unwrap()
+        .present(&[txt("exec.example.test", "foreign")])
+        .unwrap();
+    };
+    let read = |r: &Record| bind.txt_values(bind.primary(), &r.name);
+    let mut publisher = Exec::new(&script, Duration::from_secs(20)).unwrap();
+    let ours = [
+        txt("exec.example.test", "ours-1"),
+        txt("exec.other.test", "ours-2"),
+    ];
+    conformance(&mut publisher, &ours, &seed, &read, false);
 }
