@@ -126,7 +126,7 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
                 || matches!(id, "wait" | "timeout" | "poll_interval")
         }
         "cleanup" => selects || heading == ACME || provider_flag || id == "resolver",
-        "status" => selects || heading == API,
+        "status" => selects || (heading == API && !matches!(id, "wait" | "timeout")),
         _ => true,
     }
 }
@@ -325,8 +325,10 @@ pub struct Options {
     /// Give up waiting for propagation after this many seconds [default: 600].
     #[arg(long, value_name = "SECONDS", help_heading = PROPAGATION)]
     pub propagation_timeout: Option<f64>,
-    /// Seconds between two queries to one server, fractions allowed [default: 1]. During the first
-    /// 10 s of a wait each server is asked four times as often, as most catch up within seconds.
+    /// Polling pace, fractions allowed [default: 1]: a server that does not serve the record yet is
+    /// asked 4 times per interval (every 0.25 s by default, so auth returns within about 0.25 s of
+    /// the last server), never more than 10 times a second; a server that times out is asked less
+    /// often, down to once per interval. Also the first pause of verify's wait.
     #[arg(long, value_name = "SECONDS", help_heading = PROPAGATION)]
     pub poll_interval: Option<f64>,
     /// Publish and return without waiting for the servers.

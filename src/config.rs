@@ -21,6 +21,8 @@ use std::time::Duration;
 
 pub const DEFAULT_API_URL: &str = "https://www.digicert.com/services/v2";
 pub const DEFAULT_TTL: u32 = 60;
+/// The largest TTL DNS allows (RFC 2181).
+pub const MAX_TTL: u32 = 2_147_483_647;
 pub const DEFAULT_PROPAGATION_TIMEOUT: f64 = 600.0;
 pub const DEFAULT_POLL_INTERVAL: f64 = 1.0;
 pub const DEFAULT_VERIFY_TIMEOUT: f64 = 300.0;
@@ -181,6 +183,22 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             s.name
         )));
     }
+    if method == Some(Method::HttpToken)
+        && let Target::Order { names, .. } | Target::Unspecified { names } = &target
+        && let Some(w) = names.iter().find(|n| n.is_wildcard())
+    {
+        return Err(Error::usage(format!(
+            "{w} is a wildcard, which http-token cannot validate; use --method dns-txt-token or dns-cname-token"
+        )));
+    }
+    if method == Some(Method::HttpToken)
+        && let Target::Domain { name: Some(w), .. } = &target
+        && w.is_wildcard()
+    {
+        return Err(Error::usage(format!(
+            "{w} is a wildcard, which http-token cannot validate; use --method dns-txt-token or dns-cname-token"
+        )));
+    }
     if matches!(command, Command::Auth | Command::Run) && provider.is_none() {
         let names: Vec<&str> = publish::PROVIDERS.iter().map(|p| p.name).collect();
         return Err(Error::usage(format!(
@@ -235,8 +253,11 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     };
 
     let ttl = o.ttl.unwrap_or(DEFAULT_TTL);
-    if ttl == 0 {
-        return Err(Error::usage("--ttl must be at least 1 second"));
+    // RFC 2181 section 8: a TTL is at most 2^31 - 1.
+    if ttl == 0 || ttl > MAX_TTL {
+        return Err(Error::usage(format!(
+            "--ttl must be between 1 and {MAX_TTL} seconds, not {ttl}"
+        )));
     }
 
     Ok(Config {
@@ -289,28 +310,42 @@ fn check_acme_provider(target: &AcmeTarget, provider: &publish::ProviderSpec) ->
 
 /// The API key from DIGICERT_API_KEY or the key file; the error is kept until a command needs a key.
 fn read_api_key(file: Option<&Path>, env: &dyn Env) -> std::result::Result<Secret, Error> {
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(format!(
-                "cannot read --api-key-file {}: {e}",
-                path.display()
-            ))
-        })?;
-        let key = Secret::new(text);
-        if key.is_empty() {
-            return Err(Error::config(format!(
-                "--api-key-file {} is empty; put the API key in it",
-                path.display()
-            )));
+    let (key, from) = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::config(format!(
+                    "cannot read --api-key-file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            crate::secret::warn_if_others_can_read(path);
+            (
+                Secret::new(text),
+                format!("--api-key-file {}", path.display()),
+            )
         }
-        return Ok(key);
+        None => match env.var("DIGICERT_API_KEY") {
+            Some(key) => (Secret::new(key), "DIGICERT_API_KEY".to_string()),
+            None => {
+                return Err(Error::config(
+                    "no CertCentral API key: set DIGICERT_API_KEY or pass --api-key-file FILE",
+                ));
+            }
+        },
+    };
+    if key.is_empty() {
+        return Err(Error::config(format!(
+            "{from} is empty; put the API key in it"
+        )));
     }
-    match env.var("DIGICERT_API_KEY") {
-        Some(key) => Ok(Secret::new(key)),
-        None => Err(Error::config(
-            "no CertCentral API key: set DIGICERT_API_KEY or pass --api-key-file FILE",
-        )),
+    // A second line or a control character would go out in a header and fail as a network error
+    // after every retry; it is a broken key file, said at once (without echoing the key).
+    if key.expose().chars().any(|c| c.is_control()) {
+        return Err(Error::config(format!(
+            "{from} holds more than one line or a control character; it must hold the API key alone"
+        )));
     }
+    Ok(key)
 }
 
 fn seconds(flag: &str, value: f64) -> Result<Duration> {

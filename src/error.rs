@@ -25,6 +25,8 @@ pub enum Kind {
     NoPerm,
     /// Configuration missing or invalid (78).
     Config,
+    /// Stopped by a signal (128 + its number: 130 for SIGINT, 143 for SIGTERM).
+    Interrupted(i32),
 }
 
 impl Kind {
@@ -39,6 +41,7 @@ impl Kind {
             Kind::TempFail => 75,
             Kind::NoPerm => 77,
             Kind::Config => 78,
+            Kind::Interrupted(signal) => u8::try_from(128 + signal).unwrap_or(130),
         }
     }
 
@@ -53,6 +56,7 @@ impl Kind {
             Kind::TempFail => "tempfail",
             Kind::NoPerm => "noperm",
             Kind::Config => "config",
+            Kind::Interrupted(_) => "interrupted",
         }
     }
 }
@@ -102,6 +106,14 @@ impl Error {
     }
     pub fn config(message: impl Into<String>) -> Self {
         Self::new(Kind::Config, message)
+    }
+    pub fn interrupted(signal: i32) -> Self {
+        let name = match signal {
+            2 => "SIGINT",
+            15 => "SIGTERM",
+            _ => "a signal",
+        };
+        Self::new(Kind::Interrupted(signal), format!("interrupted by {name}"))
     }
 
     pub fn kind(&self) -> Kind {

@@ -24,6 +24,7 @@ pub mod resolver;
 pub mod retry;
 pub mod runtime;
 pub mod secret;
+pub mod signals;
 pub mod source;
 pub mod state;
 pub mod stats;

@@ -2,5 +2,6 @@
 //! returns the exit code.
 
 fn main() -> std::process::ExitCode {
+    dcv_hook::signals::install();
     std::process::ExitCode::from(dcv_hook::app::main_with_args(std::env::args_os()))
 }

@@ -53,6 +53,44 @@ pub struct Entry {
     /// Unix seconds.
     pub created: u64,
     pub published: Published,
+    /// The dcv-hook process that wrote it, so a cleanup leaves a running auth's entries alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// A process, told apart from a later one that reuses its pid by its start time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub pid: u32,
+    /// Start time in clock ticks since boot (`/proc/PID/stat` field 22).
+    pub start: u64,
+}
+
+impl Owner {
+    /// This process.
+    pub fn current() -> Option<Owner> {
+        let pid = std::process::id();
+        Some(Owner {
+            pid,
+            start: start_time(pid)?,
+        })
+    }
+
+    /// Whether this is a process other than ours that is still running.
+    pub fn is_another_live_process(&self) -> bool {
+        self.pid != std::process::id() && start_time(self.pid) == Some(self.start)
+    }
+}
+
+/// A process's start time from `/proc`; `None` when it is gone (or there is no `/proc`).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command (in parentheses, which may hold spaces); starttime is field 22.
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 impl Entry {
@@ -94,6 +132,9 @@ impl Entry {
     }
 }
 
+/// Longest wait for the state lock.
+pub const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// An open state directory.
 pub struct StateDir {
     root: PathBuf,
@@ -133,7 +174,8 @@ impl StateDir {
         &self.root
     }
 
-    /// Takes the exclusive lock (waits for other invocations to finish their state changes).
+    /// Takes the exclusive lock, waiting for other invocations to finish their state changes (held
+    /// for milliseconds, never across network I/O) up to [`LOCK_TIMEOUT`], then 75.
     pub fn lock(&self) -> Result<Lock> {
         let path = self.root.join("lock");
         let file = OpenOptions::new()
@@ -142,8 +184,23 @@ impl StateDir {
             .write(true)
             .open(&path)
             .map_err(|e| cant_write(&path, &e))?;
-        file.lock().map_err(|e| cant_write(&path, &e))?;
-        Ok(Lock { _file: file })
+        let deadline = std::time::Instant::now() + LOCK_TIMEOUT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(Error::temp_fail(format!(
+                        "the state lock {} has been held by another process for {}s; is a dcv-hook stuck? try again",
+                        path.display(),
+                        LOCK_TIMEOUT.as_secs()
+                    )));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(cant_write(&path, &e)),
+            }
+        }
     }
 
     /// Writes `entry` atomically (mode 0600). Call with the lock held.
@@ -157,7 +214,8 @@ impl StateDir {
         crate::fsutil::write_atomically(&target, &json, 0o600).map_err(|e| cant_write(&target, &e))
     }
 
-    /// Every entry, oldest first. A file that cannot be read is an error naming it (65).
+    /// Every entry, oldest first. A file that cannot be read or parsed is skipped with a warning
+    /// naming it.
     pub fn load_all(&self, _lock: &Lock) -> Result<Vec<Entry>> {
         let dir = self.root.join("records");
         let mut entries = Vec::new();
@@ -179,15 +237,20 @@ impl StateDir {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            let text = fs::read_to_string(&path).map_err(|e| {
-                Error::data(format!("cannot read state file {}: {e}", path.display()))
-            })?;
-            let entry: Entry = serde_json::from_str(&text).map_err(|e| {
-                Error::data(format!(
-                    "state file {} is damaged ({e}); fix or remove it, then remove its record by hand",
-                    path.display()
-                ))
-            })?;
+            // One bad file must not block every cleanup and auth: it is named and skipped.
+            let entry = fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_str::<Entry>(&text).map_err(|e| e.to_string()));
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(why) => {
+                    crate::ui::warn(&format!(
+                        "skipping state file {} ({why}); if it was dcv-hook's, remove its record by hand and then the file",
+                        path.display()
+                    ));
+                    continue;
+                }
+            };
             entries.push(entry);
         }
         entries.sort_by_key(|e| (e.created, e.id()));
@@ -218,6 +281,7 @@ pub fn pending_entry(published: &Published, source: &Source) -> Entry {
             .map(|d| d.as_secs())
             .unwrap_or(0),
         published: published.clone(),
+        owner: Owner::current(),
     }
 }
 
@@ -275,13 +339,16 @@ mod tests {
     }
 
     #[test]
-    fn damaged_state_is_a_data_error_naming_the_file() {
+    fn a_damaged_state_file_is_skipped_and_the_rest_still_read() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::open(dir.path()).unwrap();
+        let lock = state.lock().unwrap();
+        state.save(&entry("a", 1), &lock).unwrap();
         fs::write(dir.path().join("records/x.json"), "{").unwrap();
-        let err = state.load_all(&state.lock().unwrap()).unwrap_err();
-        assert_eq!(err.kind(), crate::error::Kind::DataErr);
-        assert!(err.message().contains("x.json"), "{err}");
+        fs::write(dir.path().join("records/y.json"), [0xff, 0xfe]).unwrap();
+        let loaded = state.load_all(&lock).unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].id(), entry("a", 1).id());
     }
 
     #[test]

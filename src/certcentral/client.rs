@@ -13,6 +13,7 @@ use crate::ui;
 use reqwest::blocking::{Client as HttpClient, Response};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How failed requests are retried.
@@ -44,6 +45,10 @@ pub struct Client {
     base: String,
     key: Secret,
     retry: RetryPolicy,
+    /// The per-request timeout (`--api-timeout`).
+    timeout: Duration,
+    /// When the caller must have an answer (`verify --timeout`): no request or retry pause runs past it.
+    deadline: Mutex<Option<Instant>>,
 }
 
 /// What the server answered, before interpretation.
@@ -66,7 +71,18 @@ impl Client {
             base: base_url.trim_end_matches('/').to_string(),
             key,
             retry: RetryPolicy::default(),
+            timeout,
+            deadline: Mutex::new(None),
         })
+    }
+
+    /// Bounds every later request, its retries and their pauses by `deadline`.
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
@@ -127,14 +143,29 @@ impl Client {
         body: Option<&serde_json::Value>,
     ) -> Result<Answer> {
         let url = format!("{}{}", self.base, path);
-        let mut retry = Retry::new(self.retry.backoff, None);
+        let deadline = self.deadline();
+        let mut retry = Retry::new(self.retry.backoff, deadline);
         loop {
             let attempt = retry.attempt();
             let started = Instant::now();
+            // Never wait for an answer past the deadline: the request's own timeout shrinks to it.
+            let timeout = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(started);
+                    if left.is_zero() {
+                        return Err(Error::temp_fail(format!(
+                            "certcentral: {method} {path}: the time allowed (--timeout) ran out"
+                        )));
+                    }
+                    left.min(self.timeout)
+                }
+                None => self.timeout,
+            };
             ui::verbose(&format!("certcentral: {method} {path}"));
             let mut request = self
                 .http
                 .request(method.clone(), &url)
+                .timeout(timeout)
                 .header("X-DC-DEVKEY", self.key.expose())
                 .header("Accept", "application/json");
             request = match body {
@@ -183,7 +214,7 @@ impl Client {
                 self.retry.backoff.attempts.unwrap_or(0),
                 wait.as_secs_f64()
             ));
-            std::thread::sleep(wait);
+            crate::signals::sleep(wait)?;
         }
     }
 }
@@ -232,7 +263,16 @@ fn api_error(method: &Method, path: &str, answer: &Answer) -> Error {
             "invalid_dns_txt" | "file_random_value_not_found" | "invalid_dns_cname"
         )
     });
+    // A 4xx that is no CertCentral error document (an HTML page, say) comes from something else
+    // answering at --api-url: blaming the order id would send the user the wrong way.
+    let foreign = parsed.errors.is_empty()
+        && serde_json::from_str::<serde_json::Value>(&answer.body).is_err()
+        && !answer.body.trim().is_empty();
     let (kind, hint) = match answer.status.as_u16() {
+        s if foreign && (400..500).contains(&s) => (
+            Kind::Config,
+            "that is not a CertCentral API answer (not JSON): check --api-url",
+        ),
         401 | 403 => (
             Kind::NoPerm,
             "check the API key (DIGICERT_API_KEY or --api-key-file) and its permissions",

@@ -23,6 +23,11 @@ impl CertCentral {
         CertCentral { client }
     }
 
+    /// Bounds every later call, retries included, by `deadline` (see [`Client::set_deadline`]).
+    pub fn set_deadline(&self, deadline: Option<std::time::Instant>) {
+        self.client.set_deadline(deadline);
+    }
+
     /// `GET /order/certificate/{id}/validation`.
     pub fn order_validation(&self, order_id: u64) -> Result<OrderValidation> {
         self.client

@@ -22,10 +22,26 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
         return Ok(());
     };
     let source = source::for_config(cfg);
-    let lock = state.lock()?;
-    let all = state.load_all(&lock)?;
-    let (selected, others): (Vec<Entry>, Vec<Entry>) =
+    // The lock is held only to read and to forget entries, never across a provider's network I/O,
+    // so a slow DNS server or program never blocks other runs.
+    let all = state.load_all(&state.lock()?)?;
+    let (selected, mut others): (Vec<Entry>, Vec<Entry>) =
         all.into_iter().partition(|e| source.selects(e));
+    // An auth still running owns its entries (it may be between publishing and recording, or
+    // waiting for the servers): removing its records under it would make it wait in vain.
+    let (busy, selected): (Vec<Entry>, Vec<Entry>) = selected.into_iter().partition(|e| {
+        e.owner
+            .as_ref()
+            .is_some_and(|o| o.is_another_live_process())
+    });
+    for e in &busy {
+        report.say(format!(
+            "left {} to the dcv-hook still running as pid {} (stop it first to clean up now)",
+            e.published.record,
+            e.owner.as_ref().map_or(0, |o| o.pid)
+        ));
+    }
+    others.extend(busy);
     if selected.is_empty() {
         report.say(format!(
             "nothing to clean up (no matching records in {})",
@@ -76,6 +92,13 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
         };
         match outcome {
             Ok(()) => {
+                let lock = match state.lock() {
+                    Ok(lock) => lock,
+                    Err(err) => {
+                        first_error.get_or_insert(err);
+                        continue;
+                    }
+                };
                 for e in &own {
                     if let Err(err) = state.remove(e, &lock) {
                         first_error.get_or_insert(err);

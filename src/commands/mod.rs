@@ -16,12 +16,22 @@ use crate::error::Result;
 use crate::output::Report;
 
 /// `run`: auth, then verify --wait, then cleanup whatever verify said; the first failure decides.
+/// A first SIGINT/SIGTERM stops auth or verify at their next wait, and cleanup still runs (a second
+/// signal exits at once); the exit code is then the signal's.
 pub fn run(ctx: &Context, report: &mut Report) -> Result<()> {
     let auth_outcome = auth(ctx, report);
     let verify_outcome = match &auth_outcome {
-        Ok(()) => verify::verify_with(ctx, report, true),
+        Ok(()) => crate::signals::check().and_then(|()| verify::verify_with(ctx, report, true)),
         Err(_) => Ok(()),
     };
+    if crate::signals::pending().is_some() {
+        crate::ui::progress(
+            "interrupted: cleaning up before exiting (a second signal exits at once)",
+        );
+    }
     let cleanup_outcome = cleanup(ctx, report);
-    auth_outcome.and(verify_outcome).and(cleanup_outcome)
+    auth_outcome
+        .and(verify_outcome)
+        .and(cleanup_outcome)
+        .and(crate::signals::check())
 }

@@ -55,18 +55,17 @@ pub struct Served {
     pub servers: Vec<String>,
 }
 
-/// For this long after the wait starts, each server is asked four times as often as
-/// `--poll-interval` says: most secondaries catch up within seconds of a change (NOTIFY, IXFR), and
-/// asking often then is what makes `auth` return right after the last one does.
-pub const FAST_PHASE: Duration = Duration::from_secs(10);
+/// A lagging server is asked this many times per `--poll-interval`: with the default 1 s, every
+/// 0.25 s (240 questions a minute), so `auth` returns within about a quarter second of the last
+/// server serving, however long it lagged.
+pub const ASKS_PER_INTERVAL: u32 = 4;
 
-/// The pause between two questions to one server, `elapsed` after the wait started.
-pub fn pause_at(elapsed: Duration, interval: Duration) -> Duration {
-    if elapsed < FAST_PHASE {
-        interval / 4
-    } else {
-        interval
-    }
+/// Never more than 10 questions a second to one server, whatever `--poll-interval` says.
+pub const MIN_PAUSE: Duration = Duration::from_millis(100);
+
+/// The pause between two questions to one server that answers.
+pub fn pause_for(interval: Duration) -> Duration {
+    (interval / ASKS_PER_INTERVAL).max(MIN_PAUSE)
 }
 
 /// Polls every probe until all are served, or fails with `TempFail` at the deadline naming each server
@@ -111,9 +110,7 @@ pub fn wait_until_served(
                         started.elapsed().as_secs_f64()
                     ));
                 };
-                scope.spawn(move || {
-                    poll_server(&group, polling.interval, started, deadline, &on_served)
-                })
+                scope.spawn(move || poll_server(&group, polling.interval, deadline, &on_served))
             })
             .collect();
         for ((_, members), handle) in groups.iter().zip(handles) {
@@ -126,6 +123,11 @@ pub fn wait_until_served(
         }
     });
 
+    crate::signals::check().map_err(|e| {
+        e.context(
+            "stopped waiting for propagation; the records stay published and recorded for cleanup",
+        )
+    })?;
     let failures: Vec<String> = probes
         .iter()
         .zip(&outcomes)
@@ -215,12 +217,13 @@ pub fn seconds(d: Duration) -> String {
 fn poll_server(
     group: &[&dyn Probe],
     interval: Duration,
-    started: Instant,
     deadline: Instant,
     on_served: &dyn Fn(&dyn Probe),
 ) -> Vec<Option<Observation>> {
     let mut last: Vec<Option<Observation>> = vec![None; group.len()];
     let mut next = 0;
+    let base = pause_for(interval);
+    let mut pause = base;
     // Asks from `next` on until one is missing; true when all are served.
     let ask = |next: &mut usize, last: &mut [Option<Observation>]| {
         while *next < group.len() {
@@ -240,7 +243,16 @@ fn poll_server(
         if ask(&mut next, &mut last) {
             return last;
         }
-        let wake = asked_at + pause_at(asked_at - started, interval);
+        // A server that times out or refuses is asked less and less often (up to once per
+        // --poll-interval), and at the full rate again once it answers.
+        pause = match last.get(next) {
+            Some(Some(Observation::Unreachable(_))) => (pause * 2).min(interval.max(base)),
+            _ => base,
+        };
+        if crate::signals::pending().is_some() {
+            return last;
+        }
+        let wake = asked_at + pause;
         if wake >= deadline {
             // One last look exactly at the deadline, so a short timeout still gets a fair final answer.
             let now = Instant::now();
@@ -250,7 +262,9 @@ fn poll_server(
             }
             return last;
         }
-        std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        if crate::signals::sleep(wake.saturating_duration_since(Instant::now())).is_err() {
+            return last;
+        }
     }
 }
 
@@ -377,13 +391,13 @@ mod tests {
     }
 
     #[test]
-    fn the_first_seconds_are_polled_faster() {
-        let interval = Duration::from_secs(1);
+    fn a_lagging_server_is_asked_four_times_per_interval_but_never_over_ten_a_second() {
         assert_eq!(
-            pause_at(Duration::ZERO, interval),
+            pause_for(Duration::from_secs(1)),
             Duration::from_millis(250)
         );
-        assert_eq!(pause_at(FAST_PHASE, interval), interval);
+        assert_eq!(pause_for(Duration::from_secs(8)), Duration::from_secs(2));
+        assert_eq!(pause_for(Duration::from_millis(1)), MIN_PAUSE);
     }
 
     #[test]

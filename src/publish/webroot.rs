@@ -141,7 +141,51 @@ impl Webroot {
                 }
             }
         }
+        self.check_no_links(&path)?;
         Ok(path)
+    }
+
+    /// Refuses a symbolic link (or anything but a directory or regular file) at any level between the
+    /// web root and `file`: following one could write outside the web root, or read a private file
+    /// into the state and serve it later.
+    fn check_no_links(&self, file: &Path) -> Result<()> {
+        let Ok(relative) = file.strip_prefix(&self.root) else {
+            return Err(Error::data(format!(
+                "{} is outside the web root {}",
+                file.display(),
+                self.root.display()
+            )));
+        };
+        let mut path = self.root.clone();
+        let parts: Vec<_> = relative.components().collect();
+        for (i, part) in parts.iter().enumerate() {
+            path.push(part);
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(cant_write(&path, &e)),
+            };
+            let last = i + 1 == parts.len();
+            let ok = if last {
+                meta.file_type().is_file()
+            } else {
+                meta.file_type().is_dir()
+            };
+            if !ok {
+                return Err(Error::cant_create(format!(
+                    "webroot: cannot write {}: {} is {}; dcv-hook does not follow links below the web root (the file could land outside it): replace it with a real {}",
+                    file.display(),
+                    path.display(),
+                    if meta.file_type().is_symlink() {
+                        "a symbolic link"
+                    } else {
+                        "not a plain file or directory"
+                    },
+                    if last { "file" } else { "directory" }
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The record with its file and what that file holds now (nothing is changed).
@@ -261,6 +305,10 @@ impl Publisher for Webroot {
             }
             seen.push(p.location.clone());
             let file = PathBuf::from(&p.location);
+            if let Err(e) = self.check_no_links(&file) {
+                first_error.get_or_insert(e);
+                continue;
+            }
             if !file.starts_with(&self.root) {
                 first_error.get_or_insert(Error::data(format!(
                     "state names {} outside the web root {}; pass the --webroot used by auth",
@@ -478,5 +526,35 @@ mod tests {
         let err = w.present(&[record("a.example", "tok")]).unwrap_err();
         assert_eq!(err.kind(), crate::error::Kind::CantCreat);
         assert_eq!(tree(dir.path()), before);
+    }
+
+    #[test]
+    fn symlinks_below_the_web_root_are_never_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        // .well-known pointing outside: nothing may be written there.
+        std::os::unix::fs::symlink(outside.path(), root.path().join(".well-known")).unwrap();
+        let mut w = Webroot::new(root.path()).unwrap();
+        let err = w.present(&[record("www.example.test", "tok")]).unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::CantCreat, "{err}");
+        assert!(err.message().contains("symbolic link"), "{err}");
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+
+        // fileauth.txt pointing at a private file: never read into the state, never replaced.
+        fs::remove_file(root.path().join(".well-known")).unwrap();
+        let dir = root.path().join(".well-known/pki-validation");
+        fs::create_dir_all(&dir).unwrap();
+        let private = outside.path().join("secret.key");
+        fs::write(&private, "private key").unwrap();
+        std::os::unix::fs::symlink(&private, dir.join("fileauth.txt")).unwrap();
+        assert!(w.prepare(&[record("www.example.test", "tok")]).is_err());
+        assert!(w.present(&[record("www.example.test", "tok")]).is_err());
+        assert_eq!(fs::read_to_string(&private).unwrap(), "private key");
+        assert!(
+            fs::symlink_metadata(dir.join("fileauth.txt"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
     }
 }

@@ -101,7 +101,10 @@ impl TokenSource for CertCentralSource {
             max: MAX_PAUSE,
             jitter: false,
         };
-        let mut retry = Retry::new(policy, Some(Instant::now() + cfg.verify_timeout));
+        let deadline = Instant::now() + cfg.verify_timeout;
+        // The API's own retries (5xx, 429 with Retry-After) must not carry a check past --timeout.
+        api.set_deadline(Some(deadline));
+        let mut retry = Retry::new(policy, Some(deadline));
         loop {
             match check() {
                 Ok(validation) => {
@@ -116,7 +119,7 @@ impl TokenSource for CertCentralSource {
                             "{e}; checking again in {:.1}s",
                             pause.as_secs_f64()
                         ));
-                        std::thread::sleep(pause);
+                        crate::signals::sleep(pause)?;
                     }
                     None if wait => {
                         return Err(e.context(format!(
@@ -393,7 +396,11 @@ fn check_domain(api: &crate::certcentral::CertCentral, id: u64) -> Result<serde_
     let r = api.validate_domain_token(id)?;
     let json = serde_json::to_value(&r).unwrap_or_default();
     match r.status.as_deref() {
-        Some("active") | Some("valid") | Some("approved") | Some("complete") | None => Ok(json),
+        Some("active") | Some("valid") | Some("approved") | Some("complete") => Ok(json),
+        // An empty answer proves nothing: success needs DigiCert to say so.
+        None => Err(Error::temp_fail(format!(
+            "DigiCert's answer for domain {id} has no status, so it is not known to be validated; check `dcv-hook status --domain-id {id}` or verify again"
+        ))),
         Some(other) => Err(Error::temp_fail(format!(
             "DigiCert has not validated domain {id} yet (status {other}); verify again later"
         ))),

@@ -66,7 +66,7 @@ pub(super) fn resolve(
                     path.display()
                 ))
             })?;
-            warn_if_others_can_read(path);
+            crate::secret::warn_if_others_can_read(path);
             Some(parse_certbot_ini(&text).map_err(|e| e.context(path.display()))?)
         }
         None => None,
@@ -138,26 +138,13 @@ pub(super) fn resolve(
 }
 
 fn read_secret_file(path: &Path) -> Result<Secret> {
-    warn_if_others_can_read(path);
+    crate::secret::warn_if_others_can_read(path);
     std::fs::read_to_string(path).map(Secret::new).map_err(|e| {
         Error::config(format!(
             "cannot read --tsig-secret-file {}: {e}",
             path.display()
         ))
     })
-}
-
-/// certbot's habit: a credentials file others can read is worth a warning, not a refusal.
-fn warn_if_others_can_read(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o004 != 0
-    {
-        crate::ui::warn(&format!(
-            "{} is readable by every user; chmod 600 it",
-            path.display()
-        ));
-    }
 }
 
 /// `HOST[:PORT]` as a socket address: an IP directly, a host name through the resolver.
