@@ -27,3 +27,6 @@ mod hooks;
 
 // Real ACME clients (certbot, ...) against pebble and the BIND pair: the end-to-end harness.
 mod acme_e2e;
+
+// Signals, lost UPDATE replies, kill -9 and parallel runs through the real binary.
+mod hardening;

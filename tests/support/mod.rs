@@ -7,4 +7,5 @@ pub mod acme;
 pub mod bind;
 pub mod nginx;
 pub mod pebble;
+pub mod update_proxy;
 pub mod world;
