@@ -59,6 +59,8 @@ pub struct Config {
     pub provider: Option<String>,
     /// The command's flags as clap matched them, from which each provider reads its own.
     pub provider_matches: Option<clap::ArgMatches>,
+    /// The config file's `[[zone]]` rules: other providers for names in those zones.
+    pub zones: Vec<crate::zones::ZoneRule>,
     pub ttl: u32,
     pub resolvers: Vec<SocketAddr>,
     pub polling: Polling,
@@ -268,6 +270,10 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         validation_types: o.validation_type.clone(),
         provider,
         provider_matches: o.providers.matches.clone(),
+        zones: match &common.config {
+            Some(path) => crate::zones::read(path)?,
+            None => Vec::new(),
+        },
         ttl,
         resolvers,
         polling,

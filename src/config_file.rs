@@ -33,6 +33,10 @@ pub fn with_file_args(args: Vec<OsString>, env: &dyn Env) -> Result<Vec<OsString
     let table = read_table(&path)?;
     let mut extra: Vec<OsString> = Vec::new();
     for (key, value) in &table {
+        // Providers per zone are read by `zones.rs`, not flags.
+        if key == "zone" {
+            continue;
+        }
         let arg = sub
             .get_arguments()
             .find(|a| a.get_long() == Some(key.as_str()) && !is_file_only(a))

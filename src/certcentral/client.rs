@@ -5,6 +5,7 @@
 //! honouring `Retry-After`, a bounded number of times; then the failure is `Unavailable` (69). Error
 //! bodies are parsed into DigiCert's code and message. The key is never logged or put in an error.
 
+use super::ratelimit::RateLimit;
 use super::types::ErrorBody;
 use crate::error::{Error, Kind, Result};
 use crate::retry::{Policy, Retry};
@@ -49,6 +50,8 @@ pub struct Client {
     timeout: Duration,
     /// When the caller must have an answer (`verify --timeout`): no request or retry pause runs past it.
     deadline: Mutex<Option<Instant>>,
+    /// DigiCert's per-key limit, kept for every request of this run.
+    limit: RateLimit,
 }
 
 /// What the server answered, before interpretation.
@@ -73,6 +76,7 @@ impl Client {
             retry: RetryPolicy::default(),
             timeout,
             deadline: Mutex::new(None),
+            limit: RateLimit::digicert(),
         })
     }
 
@@ -161,6 +165,7 @@ impl Client {
                 }
                 None => self.timeout,
             };
+            self.limit.acquire()?;
             ui::verbose(&format!("certcentral: {method} {path}"));
             let mut request = self
                 .http

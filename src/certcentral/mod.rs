@@ -5,6 +5,7 @@
 //! dcv-hook talks to DigiCert.
 
 mod client;
+pub mod ratelimit;
 pub mod types;
 
 pub use client::{Client, RetryPolicy};
@@ -81,6 +82,29 @@ impl CertCentral {
                         "no CertCentral domain matches {name} or a parent of it; add the domain in CertCentral or pass --domain-id"
                     )));
                 }
+            }
+        }
+    }
+
+    /// Every domain of the account (`GET /domain`, 1000 a page), with each validation type's
+    /// expiry as a date-time.
+    pub fn list_domains(&self) -> Result<Vec<DomainSummary>> {
+        const LIMIT: u64 = 1000;
+        let mut all: Vec<DomainSummary> = Vec::new();
+        loop {
+            let offset = all.len() as u64;
+            let list: DomainList = self.client.get(&format!(
+                "/domain?limit={LIMIT}&offset={offset}&include_dcv_expiration_time=true"
+            ))?;
+            let got = list.domains.len() as u64;
+            all.extend(list.domains);
+            let total = list.page.map_or(0, |p| p.total);
+            // Done when the page says so, or a short (or empty) page shows the end.
+            if got == 0
+                || got < LIMIT.min(list.page.map_or(LIMIT, |p| p.limit.max(1)))
+                || all.len() as u64 >= total
+            {
+                return Ok(all);
             }
         }
     }

@@ -83,11 +83,45 @@ pub struct CheckDcv {
     pub dns_name_validations: Vec<DnsNameValidation>,
 }
 
-/// `GET /domain?filters[search]=NAME`.
+/// `GET /domain?filters[search]=NAME`, and `GET /domain` (paginated).
 #[derive(Debug, Default, Deserialize)]
 pub struct DomainList {
     #[serde(default)]
     pub domains: Vec<DomainSummary>,
+    #[serde(default)]
+    pub page: Option<Page>,
+}
+
+/// Where a paginated answer stands.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+pub struct Page {
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub limit: u64,
+    #[serde(default)]
+    pub offset: u64,
+}
+
+/// When each validation type's reuse period ends: a date (`2026-12-02`) or, with
+/// `include_dcv_expiration_time=true`, a date-time in UTC. A missing type has no completed validation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct DcvExpiration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ov: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ev: Option<String>,
+}
+
+impl DcvExpiration {
+    /// The expiry of validation type `vtype` (`ov` or `ev`).
+    pub fn of(&self, vtype: &str) -> Option<&str> {
+        match vtype {
+            "ov" => self.ov.as_deref(),
+            "ev" => self.ev.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -101,6 +135,8 @@ pub struct DomainSummary {
     pub dcv_method: Option<String>,
     #[serde(default)]
     pub validations: Vec<DomainValidation>,
+    #[serde(default)]
+    pub dcv_expiration: Option<DcvExpiration>,
 }
 
 /// `GET /domain/{id}?include_dcv=true&include_validation=true`.

@@ -37,13 +37,13 @@ pub fn auth(ctx: &Context, report: &mut Report) -> Result<()> {
 
 fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     let cfg = &ctx.cfg;
-    let provider = cfg
-        .provider
-        .as_deref()
-        .ok_or_else(|| Error::usage("auth needs --provider"))?;
-    // Every provider setting is checked (and a secret read) before the token source may change
-    // anything at the CA (switching an order's method, submitting a domain).
-    let publisher = publish::for_auth(ctx, provider)?;
+    if cfg.provider.is_none() {
+        return Err(Error::usage("auth needs --provider"));
+    }
+    // Every provider setting (the command line's and each [[zone]]'s) is checked, and every secret
+    // read, before the token source may change anything at the CA (switching an order's method,
+    // submitting a domain).
+    let mut publishers = publish::Publishers::build(ctx)?;
     let plan = source::for_config(cfg).plan(ctx)?;
     for name in &plan.already_approved {
         report.say(format!("{name} is already validated at DigiCert"));
@@ -58,10 +58,13 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
         return Ok(());
     }
     let records = follow_cnames(ctx, &plan.records)?;
-    let pname = publisher.provider();
+    let groups = publishers.route(ctx, &records)?;
     if cfg.dry_run {
-        for r in &records {
-            report.add_record(RecordReport::new(r, pname, "would publish"));
+        for (index, group) in &groups {
+            let pname = publishers.get(*index).provider();
+            for r in group {
+                report.add_record(RecordReport::new(r, pname, "would publish"));
+            }
         }
         for note in &plan.notes {
             report.say(note.clone());
@@ -77,7 +80,9 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     } else {
         None
     };
-    publish_recorded(ctx, publisher, &records, &plan.source, report)?;
+    for (index, group) in &groups {
+        publish_recorded(ctx, publishers.get(*index), group, &plan.source, report)?;
+    }
     if let Some(batch) = plan.batch.as_ref().filter(|b| b.remaining > 0) {
         report.say(format!(
             "published; {} more challenge(s) of this run to come, the last one waits for all",
@@ -160,7 +165,7 @@ fn follow_cnames(ctx: &Context, planned: &[Record]) -> Result<Vec<Record>> {
 /// Publishes `records` with state written around it.
 fn publish_recorded(
     ctx: &Context,
-    mut publisher: Box<dyn publish::Publisher>,
+    publisher: &mut dyn publish::Publisher,
     records: &[Record],
     source: &Source,
     report: &mut Report,

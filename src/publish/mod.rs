@@ -14,6 +14,7 @@ use crate::config::{Env, ProcessEnv};
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::record::{Published, Record};
+use crate::zones;
 use clap::{ArgMatches, FromArgMatches};
 
 pub mod exec;
@@ -86,6 +87,8 @@ pub struct ProviderSpec {
 /// What a provider is built from.
 pub struct Setup<'a> {
     pub ctx: &'a Context,
+    /// The flags it reads: a `[[zone]]`'s settings, else the command line's.
+    pub matches: Option<&'a ArgMatches>,
     pub env: &'a dyn Env,
     /// Records an earlier `auth` published (for cleanup; empty for auth): what the provider recorded
     /// in their undo data stands in for flags cleanup was not given.
@@ -96,7 +99,10 @@ impl Setup<'_> {
     /// The provider's own flags, read back from the command line (and config file).
     pub fn args<T: FromArgMatches>(&self) -> Result<T> {
         let empty = ArgMatches::default();
-        let matches = self.ctx.cfg.provider_matches.as_ref().unwrap_or(&empty);
+        let matches = self
+            .matches
+            .or(self.ctx.cfg.provider_matches.as_ref())
+            .unwrap_or(&empty);
         T::from_arg_matches(matches)
             .map_err(|e| Error::usage(format!("bad provider flags: {}", e.kind())))
     }
@@ -130,22 +136,99 @@ pub fn spec(name: &str) -> Result<&'static ProviderSpec> {
 pub fn for_auth(ctx: &Context, name: &str) -> Result<Box<dyn Publisher>> {
     (spec(name)?.build)(&Setup {
         ctx,
+        matches: None,
         env: &ProcessEnv,
         remembered: &[],
     })
 }
 
-/// The publisher that undoes `published` (all from provider `name` and one place).
+/// The publisher that undoes `published` (all from provider `name` and one place), with the
+/// settings of the `[[zone]]` the records are in when that zone uses this provider.
 pub fn for_cleanup(
     ctx: &Context,
     name: &str,
     published: &[Published],
 ) -> Result<Box<dyn Publisher>> {
+    let zone = published
+        .first()
+        .and_then(|p| zones::zone_for(&ctx.cfg.zones, route_name(&p.record)))
+        .filter(|z| z.provider == name);
     (spec(name)?.build)(&Setup {
         ctx,
+        matches: zone.map(|z| &z.matches),
         env: &ProcessEnv,
         remembered: published,
     })
+}
+
+/// The publishers a run needs: the command line's provider and one per `[[zone]]` of the config
+/// file, all built (so every setting checked, every secret read) before anything changes anywhere.
+pub struct Publishers {
+    /// `None` zone: the command line's provider.
+    all: Vec<(Option<String>, Box<dyn Publisher>)>,
+}
+
+impl Publishers {
+    pub fn build(ctx: &Context) -> Result<Publishers> {
+        let mut all = Vec::new();
+        if let Some(name) = ctx.cfg.provider.as_deref() {
+            all.push((None, for_auth(ctx, name)?));
+        }
+        for zone in &ctx.cfg.zones {
+            let publisher = (spec(&zone.provider)?.build)(&Setup {
+                ctx,
+                matches: Some(&zone.matches),
+                env: &ProcessEnv,
+                remembered: &[],
+            })
+            .map_err(|e| e.context(format!("[[zone]] {}", zone.name)))?;
+            all.push((Some(zone.name.clone()), publisher));
+        }
+        Ok(Publishers { all })
+    }
+
+    /// The command line's provider name, for reports.
+    pub fn default_name(&self) -> &'static str {
+        self.all
+            .iter()
+            .find(|(z, _)| z.is_none())
+            .map_or("", |(_, p)| p.provider())
+    }
+
+    /// `records` grouped by the publisher that takes them (index into [`Publishers::get`]): the
+    /// most specific `[[zone]]` holding the record's name, else the command line's provider.
+    pub fn route(&self, ctx: &Context, records: &[Record]) -> Result<Vec<(usize, Vec<Record>)>> {
+        let mut groups: Vec<(usize, Vec<Record>)> = Vec::new();
+        for record in records {
+            let zone = zones::zone_for(&ctx.cfg.zones, route_name(record)).map(|z| z.name.clone());
+            let index = self
+                .all
+                .iter()
+                .position(|(z, _)| *z == zone)
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "{} is in no [[zone]] of the config file and no --provider was given",
+                        record.name
+                    ))
+                })?;
+            match groups.iter_mut().find(|(i, _)| *i == index) {
+                Some((_, group)) => group.push(record.clone()),
+                None => groups.push((index, vec![record.clone()])),
+            }
+        }
+        Ok(groups)
+    }
+
+    pub fn get(&mut self, index: usize) -> &mut dyn Publisher {
+        self.all[index].1.as_mut()
+    }
+}
+
+/// The name a record is routed by: the DNS owner name, or an HTTP file's host.
+fn route_name(record: &Record) -> &str {
+    record
+        .http_host_and_path()
+        .map_or(record.name.as_str(), |(host, _)| host)
 }
 
 /// Where a published record lives, for grouping cleanups.
