@@ -81,7 +81,8 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
         None
     };
     for (index, group) in &groups {
-        publish_recorded(ctx, publishers.get(*index), group, &plan.source, report)?;
+        let sources = vec![plan.source.clone(); group.len()];
+        publish_recorded(ctx, publishers.get(*index), group, &sources, report)?;
     }
     if let Some(batch) = plan.batch.as_ref().filter(|b| b.remaining > 0) {
         report.say(format!(
@@ -138,7 +139,7 @@ fn batch_records(ctx: &Context, batch: &Batch, own: &[Record]) -> Result<Vec<Rec
 
 /// The records with TXT names moved to the end of their CNAME chain (the CA follows it, so the record
 /// must go where it ends), deduplicated.
-fn follow_cnames(ctx: &Context, planned: &[Record]) -> Result<Vec<Record>> {
+pub(crate) fn follow_cnames(ctx: &Context, planned: &[Record]) -> Result<Vec<Record>> {
     let mut records: Vec<Record> = Vec::new();
     for record in planned {
         let mut record = record.clone();
@@ -162,12 +163,12 @@ fn follow_cnames(ctx: &Context, planned: &[Record]) -> Result<Vec<Record>> {
     Ok(records)
 }
 
-/// Publishes `records` with state written around it.
-fn publish_recorded(
+/// Publishes `records` (each for the source in the same position) with state written around it.
+pub(crate) fn publish_recorded(
     ctx: &Context,
     publisher: &mut dyn publish::Publisher,
     records: &[Record],
-    source: &Source,
+    sources: &[Source],
     report: &mut Report,
 ) -> Result<()> {
     let state = StateDir::open(&ctx.cfg.state_dir)?;
@@ -175,7 +176,8 @@ fn publish_recorded(
     let pending: Vec<_> = publisher
         .prepare(records)?
         .into_iter()
-        .map(|p| pending_entry(&p, source))
+        .zip(sources)
+        .map(|(p, source)| pending_entry(&p, source))
         .collect();
     // A change dcv-hook already recorded (an earlier auth of the same or another order) is ours, not
     // the world's: its undo information must survive this run, which will find the value "already
@@ -259,7 +261,7 @@ fn replaced_our_own_file<'a>(
 
 /// One probe per (record, server) that must serve it: authoritative nameservers for DNS records,
 /// web addresses for HTTP files.
-fn discover_servers(ctx: &Context, records: &[Record]) -> Result<Vec<Box<dyn Probe>>> {
+pub(crate) fn discover_servers(ctx: &Context, records: &[Record]) -> Result<Vec<Box<dyn Probe>>> {
     let resolver = ctx.resolver()?;
     let (dns, http): (Vec<Record>, Vec<Record>) =
         records.iter().cloned().partition(|r| r.rtype.is_dns());

@@ -13,6 +13,16 @@ use crate::source;
 use crate::state::{Entry, StateDir};
 
 pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
+    let source = source::for_config(&ctx.cfg);
+    cleanup_where(ctx, report, &|e| source.selects(e))
+}
+
+/// Cleans up the recorded entries `selects` picks (see the module docs).
+pub(crate) fn cleanup_where(
+    ctx: &Context,
+    report: &mut Report,
+    selects: &dyn Fn(&Entry) -> bool,
+) -> Result<()> {
     let cfg = &ctx.cfg;
     let Some(state) = StateDir::open_existing(&cfg.state_dir)? else {
         report.say(format!(
@@ -21,12 +31,11 @@ pub fn cleanup(ctx: &Context, report: &mut Report) -> Result<()> {
         ));
         return Ok(());
     };
-    let source = source::for_config(cfg);
     // The lock is held only to read and to forget entries, never across a provider's network I/O,
     // so a slow DNS server or program never blocks other runs.
     let all = state.load_all(&state.lock()?)?;
     let (selected, mut others): (Vec<Entry>, Vec<Entry>) =
-        all.into_iter().partition(|e| source.selects(e));
+        all.into_iter().partition(|e| selects(e));
     // An auth still running owns its entries (it may be between publishing and recording, or
     // waiting for the servers): removing its records under it would make it wait in vain.
     let (busy, selected): (Vec<Entry>, Vec<Entry>) = selected.into_iter().partition(|e| {
