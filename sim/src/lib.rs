@@ -35,6 +35,7 @@ pub mod web;
 
 pub use certcentral::{
     ApiRequest, CheckRecord, DomainSpec, Fault, OrderSpec, SimConfig, Simulator, TargetCheck,
+    days_from_now,
 };
 pub use dns::{MiniDns, RecordData};
 pub use web::{WebRequest, WebServer};

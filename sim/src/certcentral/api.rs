@@ -1,8 +1,9 @@
-//! The HTTP face of the simulator: key check, fault injection, routing, and one function per
-//! endpoint, with bodies shaped as in certcentral-api.md. Every request is logged (without its
-//! key) before anything else. The state lock is released while a DCV check talks to the network,
-//! so the test thread can read the logs meanwhile.
+//! The HTTP face of the simulator: key check, rate limit, fault injection, routing, and one
+//! function per endpoint, with bodies shaped as in certcentral-api.md. Every request is logged
+//! (without its key) before anything else. The state lock is released while a DCV check talks to
+//! the network, so the test thread can read the logs meanwhile.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -10,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::check::{CNAME_SUFFIX, Checker, FILEAUTH_PATH};
 use super::{
-    ApiRequest, CheckRecord, Domain, Fault, METHODS, Order, Shared, State, TargetCheck, Token,
-    iso8601,
+    ApiRequest, CheckRecord, DAY_SECS, Domain, Fault, METHODS, Order, Shared, State, TargetCheck,
+    Token, date, iso8601,
 };
 use crate::serve::header;
 
@@ -57,6 +58,17 @@ impl Reply {
             json!({"errors": [{"code": code, "message": message}]}),
         )
     }
+
+    fn rate_limited(retry_after_secs: u64) -> Reply {
+        Reply {
+            retry_after: Some(retry_after_secs),
+            ..Reply::error(
+                429,
+                "request_limit_exceeded",
+                "Request limit exceeded. Please try again later.",
+            )
+        }
+    }
 }
 
 fn order_not_found() -> Reply {
@@ -87,27 +99,37 @@ pub(crate) fn handle(shared: &Shared, mut request: tiny_http::Request) {
     let target = request.url().to_string();
     let key_ok = header(&request, "X-DC-DEVKEY").is_some_and(|k| k == shared.config.api_key);
 
-    let fault = {
+    let (index, limited, fault) = {
         let mut state = shared.state.lock().unwrap();
+        let now = Instant::now();
         state.requests.push(ApiRequest {
             method: method.clone(),
             path: target.clone(),
             body: body.clone(),
-            at: Instant::now(),
+            at: now,
             user_agent: header(&request, "User-Agent"),
             content_type: header(&request, "Content-Type"),
             key_ok,
+            status: 0,
         });
-        // Faults are for requests that would otherwise succeed, so a bad key never uses one up.
-        if key_ok {
-            state.faults.pop_front()
+        let index = state.requests.len() - 1;
+        // The limit is per key: only requests with the valid key count. A 429 uses up no quota,
+        // and faults are for requests that would otherwise succeed, so neither a bad key nor a
+        // rate-limited request uses one up.
+        if !key_ok {
+            (index, None, None)
+        } else if let Err(wait) = admit(&mut state.served, &shared.config.rate_limits, now) {
+            state.rate_limited += 1;
+            (index, Some(wait), None)
         } else {
-            None
+            (index, None, state.faults.pop_front())
         }
     };
 
     let reply = if !key_ok {
         Reply::error(401, "access_denied", "Invalid API key.")
+    } else if let Some(wait) = limited {
+        Reply::rate_limited(retry_after_secs(wait))
     } else {
         match fault {
             Some(Fault::Status(code)) => {
@@ -118,14 +140,7 @@ pub(crate) fn handle(shared: &Shared, mut request: tiny_http::Request) {
                 };
                 Reply::error(code, c, "Simulated server failure.")
             }
-            Some(Fault::RateLimited { retry_after_secs }) => Reply {
-                retry_after: Some(retry_after_secs),
-                ..Reply::error(
-                    429,
-                    "request_limit_exceeded",
-                    "Request limit exceeded. Please try again later.",
-                )
-            },
+            Some(Fault::RateLimited { retry_after_secs }) => Reply::rate_limited(retry_after_secs),
             Some(Fault::Slow(delay)) => {
                 sleep_unless_stopping(shared, delay);
                 route(shared, &method, &target, &body)
@@ -133,7 +148,55 @@ pub(crate) fn handle(shared: &Shared, mut request: tiny_http::Request) {
             None => route(shared, &method, &target, &body),
         }
     };
+    if let Some(logged) = shared.state.lock().unwrap().requests.get_mut(index) {
+        logged.status = reply.status;
+    }
     respond(request, reply);
+}
+
+/// The sliding-window rate limit. `served` holds when each served request with the key arrived,
+/// oldest first. Admits the request arriving at `now` (and records it), or returns how long
+/// until every window in `limits` has room again; a refused request is not recorded.
+fn admit(
+    served: &mut VecDeque<Instant>,
+    limits: &[(usize, Duration)],
+    now: Instant,
+) -> Result<(), Duration> {
+    let longest = limits.iter().map(|&(_, w)| w).max().unwrap_or_default();
+    while served
+        .front()
+        .is_some_and(|&t| now.saturating_duration_since(t) >= longest)
+    {
+        served.pop_front();
+    }
+    let mut wait: Option<Duration> = None;
+    for &(limit, window) in limits {
+        let in_window: Vec<Instant> = served
+            .iter()
+            .copied()
+            .filter(|&t| now.saturating_duration_since(t) < window)
+            .collect();
+        if in_window.len() >= limit {
+            // Room comes back when enough of the oldest leave the window to drop below `limit`.
+            let free_in = match in_window.get(in_window.len() - limit) {
+                Some(&t) => window.saturating_sub(now.saturating_duration_since(t)),
+                None => window, // a limit of 0 never frees
+            };
+            wait = Some(wait.unwrap_or_default().max(free_in));
+        }
+    }
+    match wait {
+        Some(wait) => Err(wait),
+        None => {
+            served.push_back(now);
+            Ok(())
+        }
+    }
+}
+
+/// `Retry-After` for a wait: whole seconds, rounded up, at least 1.
+fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 fn sleep_unless_stopping(shared: &Shared, delay: Duration) {
@@ -193,7 +256,7 @@ fn route(shared: &Shared, method: &str, target: &str, body: &str) -> Reply {
             order_method(shared, id(oid), body.as_ref())
         }
         ("PUT", ["order", "certificate", oid, "check-dcv"]) => order_check(shared, id(oid)),
-        ("GET", ["domain"]) => domain_search(shared, query),
+        ("GET", ["domain"]) => domain_list(shared, query),
         (_, ["domain", did, ..]) if id(did).is_none() => domain_not_found(),
         ("GET", ["domain", did]) => domain_info(shared, id(did), query),
         ("POST", ["domain", did, "validation"]) => domain_submit(shared, id(did), body.as_ref()),
@@ -466,10 +529,12 @@ fn query_param(query: &str, key: &str) -> Option<String> {
 }
 
 fn validations_json(domain: &Domain) -> Vec<Value> {
+    let now = SystemTime::now();
     domain
         .types
         .iter()
         .map(|t| {
+            let (status, dcv_status) = domain.type_status(t, now);
             let mut item = json!({
                 "type": t,
                 "name": t.to_ascii_uppercase(),
@@ -478,23 +543,160 @@ fn validations_json(domain: &Domain) -> Vec<Value> {
                     _ => "Normal Organization Validation",
                 },
                 "date_created": iso8601(domain.created),
-                "status": domain.status(),
-                "dcv_status": if domain.validated_at.is_some() { "complete" } else { "pending" },
+                "status": status,
+                "dcv_status": dcv_status,
                 "org_status": "active",
                 "verified_users": [],
             });
-            if let Some(at) = domain.validated_at {
-                item["validated_until"] = json!(iso8601(at + Duration::from_secs(397 * 86400)));
+            if let Some(end) = domain.expiration.get(t) {
+                item["validated_until"] = json!(iso8601(*end));
             }
             item
         })
         .collect()
 }
 
-fn domain_search(shared: &Shared, query: &str) -> Reply {
-    let search = query_param(query, "filters[search]").map(|s| s.to_ascii_lowercase());
+/// A `filters[validation]` value: the validation type and the span of days left until the end of
+/// its reuse period that it selects (see `matches` for the bounds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ValidationFilter {
+    kind: String,
+    expired: bool,
+    low_days: i64,
+    high_days: i64,
+}
+
+impl ValidationFilter {
+    fn parse(value: &str) -> Option<ValidationFilter> {
+        let (kind, span) = value.split_once('_')?;
+        if kind != "ov" && kind != "ev" {
+            return None;
+        }
+        let (expired, low_days, high_days) = match span {
+            "expiring_within_7_days" => (false, 0, 7),
+            "expiring_within_30_days" => (false, 0, 30),
+            "expiring_from_31_to_60_days" => (false, 30, 60),
+            "expiring_from_61_to_90_days" => (false, 60, 90),
+            "expired_in_last_7_days" => (true, -7, 0),
+            _ => return None,
+        };
+        Some(ValidationFilter {
+            kind: kind.to_string(),
+            expired,
+            low_days,
+            high_days,
+        })
+    }
+
+    /// Whether `domain` matches at `now`. A day is 86400 s from `now`: "within 30 days" is
+    /// 0 <= left <= 30 days, "from 31 to 60" is 30 < left <= 60 days, "expired in the last 7
+    /// days" is -7 days <= left < 0.
+    fn matches(&self, domain: &Domain, now: SystemTime) -> bool {
+        let Some(end) = domain.expiration.get(&self.kind) else {
+            return false;
+        };
+        let left_ms: i128 = match end.duration_since(now) {
+            Ok(d) => d.as_millis() as i128,
+            Err(e) => -(e.duration().as_millis() as i128),
+        };
+        let day_ms = i128::from(DAY_SECS) * 1000;
+        let (low, high) = (
+            i128::from(self.low_days) * day_ms,
+            i128::from(self.high_days) * day_ms,
+        );
+        if self.expired {
+            low <= left_ms && left_ms < high
+        } else if self.low_days == 0 {
+            low <= left_ms && left_ms <= high
+        } else {
+            low < left_ms && left_ms <= high
+        }
+    }
+}
+
+/// A non-negative integer query parameter; 400 when it is not one.
+fn number_param(query: &str, key: &str) -> Result<Option<usize>, Reply> {
+    match query_param(query, key) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => v.parse::<usize>().map(Some).map_err(|_| {
+            Reply::error(
+                400,
+                "bad_request_format",
+                &format!("{key} must be a non-negative integer."),
+            )
+        }),
+    }
+}
+
+/// The largest (and default) page of `GET /domain`.
+const MAX_LIMIT: usize = 1000;
+
+/// One domain as `GET /domain` lists it.
+fn domain_summary(id: u64, d: &Domain, now: SystemTime, with_time: bool) -> Value {
+    let mut item = json!({
+        "id": id,
+        "name": d.name,
+        "is_active": d.active,
+        "dcv_method": d.method,
+        "date_created": iso8601(d.created),
+        "validations": d.types.iter().map(|t| json!({
+            "type": t, "name": t.to_ascii_uppercase(), "status": d.type_status(t, now).0,
+        })).collect::<Vec<_>>(),
+    });
+    // Like CertCentral, a type with no completed validation is missing from dcv_expiration, and
+    // the key itself is absent when no type has one.
+    if !d.expiration.is_empty() {
+        let format = if with_time { iso8601 } else { date };
+        item["dcv_expiration"] = d
+            .expiration
+            .iter()
+            .map(|(kind, end)| (kind.clone(), json!(format(*end))))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    if let Some(at) = d.approved_at {
+        item["dcv_approval_datetime"] = json!(iso8601(at));
+    }
+    if let Some(at) = d.submitted_at {
+        item["last_submitted_datetime"] = json!(iso8601(at));
+    }
+    item
+}
+
+/// `GET /domain`: every domain, or those `filters[search]`, `filters[validation]` and
+/// `filters[dcv_method]` select, by id, one page of `limit` (default and at most 1000) from
+/// `offset`.
+fn domain_list(shared: &Shared, query: &str) -> Reply {
+    let param = |key: &str| query_param(query, key).filter(|v| !v.is_empty());
+    let search = param("filters[search]").map(|s| s.to_ascii_lowercase());
+    let method = param("filters[dcv_method]");
+    let validation = match param("filters[validation]") {
+        None => None,
+        Some(v) => match ValidationFilter::parse(&v) {
+            Some(filter) => Some(filter),
+            None => {
+                return Reply::error(
+                    400,
+                    "bad_request_format",
+                    &format!("Unknown filters[validation] value {v:?}."),
+                );
+            }
+        },
+    };
+    let limit = match number_param(query, "limit") {
+        Ok(None | Some(0)) => MAX_LIMIT,
+        Ok(Some(n)) => n.min(MAX_LIMIT),
+        Err(reply) => return reply,
+    };
+    let offset = match number_param(query, "offset") {
+        Ok(n) => n.unwrap_or(0),
+        Err(reply) => return reply,
+    };
+    let with_time = is_true(query, "include_dcv_expiration_time");
+    let now = SystemTime::now();
     let state = shared.state.lock().unwrap();
-    let domains: Vec<Value> = state
+    let selected: Vec<(u64, &Domain)> = state
         .domains
         .iter()
         .filter(|(_, d)| match &search {
@@ -503,22 +705,20 @@ fn domain_search(shared: &Shared, query: &str) -> Reply {
             Some(s) if s.starts_with('%') => d.name.contains(s.trim_matches('%')),
             Some(s) => d.name == s.trim_end_matches('.'),
         })
-        .map(|(id, d)| {
-            json!({
-                "id": id,
-                "name": d.name,
-                "is_active": true,
-                "dcv_method": d.method,
-                "validations": d.types.iter().map(|t| json!({
-                    "type": t, "name": t.to_ascii_uppercase(), "status": d.status(),
-                })).collect::<Vec<_>>(),
-            })
-        })
+        .filter(|(_, d)| method.as_ref().is_none_or(|m| d.method == *m))
+        .filter(|(_, d)| validation.as_ref().is_none_or(|f| f.matches(d, now)))
+        .map(|(id, d)| (*id, d))
         .collect();
-    let total = domains.len();
+    let total = selected.len();
+    let domains: Vec<Value> = selected
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(id, d)| domain_summary(id, d, now, with_time))
+        .collect();
     Reply::json(
         200,
-        json!({"domains": domains, "page": {"total": total, "limit": 0, "offset": 0}}),
+        json!({"domains": domains, "page": {"total": total, "limit": limit, "offset": offset}}),
     )
 }
 
@@ -551,8 +751,8 @@ fn domain_info(shared: &Shared, id: Option<u64>, query: &str) -> Reply {
         let mut body = json!({
             "id": id,
             "name": domain.name,
-            "is_active": true,
-            "status": "active",
+            "is_active": domain.active,
+            "status": if domain.active { "active" } else { "inactive" },
             "dcv_method": domain.method,
             "date_created": iso8601(domain.created),
         });
@@ -561,9 +761,9 @@ fn domain_info(shared: &Shared, id: Option<u64>, query: &str) -> Reply {
             body["validations"] = json!(validations_json(domain));
         }
         if include_dcv {
-            if let Some(at) = domain.validated_at {
-                body["dcv_expiration_datetime"] =
-                    json!(iso8601(at + Duration::from_secs(397 * 86400)));
+            // One date for the domain: the earliest end of a completed validation.
+            if let Some(end) = domain.expiration.values().min() {
+                body["dcv_expiration_datetime"] = json!(iso8601(*end));
             }
             if let Some(token) = &domain.token {
                 body["dcv_token"] = token_json(domain, token);
@@ -595,11 +795,15 @@ fn domain_submit(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Repl
         Err(reply) => return reply,
     };
     with_domain(shared, id, |id, domain| {
-        for t in types {
-            if !domain.types.contains(&t) {
-                domain.types.push(t);
+        for t in &types {
+            if !domain.types.contains(t) {
+                domain.types.push(t.clone());
             }
         }
+        // The submission stays open until a validate-token passes; the types' current
+        // validations (if any) stay usable until their reuse periods end.
+        domain.submitted = Some(types);
+        domain.submitted_at = Some(SystemTime::now());
         if let Some(m) = method {
             domain.method = m;
         }
@@ -727,7 +931,7 @@ fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
     let Some(domain) = state.domains.get_mut(&did) else {
         return domain_not_found();
     };
-    domain.validated_at.get_or_insert(SystemTime::now());
+    domain.complete(SystemTime::now(), shared.config.reuse_period);
     Reply::json(200, json!({"token": token, "status": "active"}))
 }
 
@@ -745,5 +949,42 @@ mod tests {
         assert!(is_true(q, "include_dcv"));
         assert!(!is_true(q, "include_validation"));
         assert_eq!(form_decode("a+b%2Fc%zz"), "a b/c%zz");
+    }
+
+    #[test]
+    fn sliding_windows_admit_refuse_and_say_when() {
+        let limits = [(3, Duration::from_secs(5)), (5, Duration::from_secs(60))];
+        let mut served = VecDeque::new();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        for ms in [0, 1000, 2000] {
+            assert_eq!(admit(&mut served, &limits, at(ms)), Ok(()));
+        }
+        // The fourth within 5 s waits for the first to leave: 5 s after it.
+        assert_eq!(
+            admit(&mut served, &limits, at(2500)),
+            Err(Duration::from_millis(2500))
+        );
+        assert_eq!(served.len(), 3, "a refused request is not counted");
+        assert_eq!(admit(&mut served, &limits, at(5000)), Ok(()));
+        assert_eq!(admit(&mut served, &limits, at(6000)), Ok(()));
+        // Five in the minute now: the long window decides, until the first is 60 s old.
+        assert_eq!(
+            admit(&mut served, &limits, at(20_000)),
+            Err(Duration::from_secs(40))
+        );
+        assert_eq!(admit(&mut served, &limits, at(60_000)), Ok(()));
+        assert_eq!(admit(&mut served, &[], at(60_001)), Ok(()));
+        assert_eq!(retry_after_secs(Duration::from_millis(2500)), 3);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(40)), 40);
+    }
+
+    #[test]
+    fn validation_filters_parse() {
+        assert!(ValidationFilter::parse("ov_expiring_within_30_days").is_some());
+        assert!(ValidationFilter::parse("ev_expired_in_last_7_days").is_some());
+        assert!(ValidationFilter::parse("dv_expiring_within_30_days").is_none());
+        assert!(ValidationFilter::parse("ov_expiring_within_31_days").is_none());
     }
 }

@@ -4,7 +4,9 @@
 //! request and check logs, and the queue of injected faults. Tests drive it in-process through
 //! the control methods here; the binary under test talks HTTP to `url()`. The endpoints live in
 //! `api`, the CA-style checks in `check`. It never stores the API key it receives, only whether
-//! it matched.
+//! it matched. Like DigiCert it enforces a rate limit per key (100 requests per 5 s, 1000 per
+//! 3 minutes; see `SimConfig::rate_limits`), and domains carry per-type `dcv_expiration` that a
+//! passing `validate-token` pushes out by the reuse period.
 
 mod api;
 mod check;
@@ -34,6 +36,16 @@ pub struct SimConfig {
     pub http_port: u16,
     /// Timeout of each DNS query and HTTP fetch a check makes.
     pub check_timeout: Duration,
+    /// How long a completed domain validation may be reused: a passing `validate-token` sets
+    /// each completed type's `dcv_expiration` to now + this. 199 days by default (CA/B Forum
+    /// ballot SC-081, since 2026-02-24).
+    pub reuse_period: Duration,
+    /// The enforced request limits per API key, each `(requests, window)`: a request that would be
+    /// more than `requests` served in any sliding `window` gets 429 `request_limit_exceeded` with
+    /// `Retry-After`. A 429 does not count (only served requests do), so a client that waits out
+    /// `Retry-After` gets through. Empty means no limit. By default DigiCert's: 100 per 5 s and
+    /// 1000 per 180 s.
+    pub rate_limits: Vec<(usize, Duration)>,
 }
 
 impl SimConfig {
@@ -45,9 +57,35 @@ impl SimConfig {
             dns_port: 53,
             http_port: 80,
             check_timeout: Duration::from_secs(2),
+            reuse_period: Duration::from_secs(REUSE_DAYS * DAY_SECS),
+            rate_limits: DIGICERT_RATE_LIMITS.to_vec(),
         }
     }
+
+    /// Sets the enforced rate limits: `short` and `long` are each `(requests, window)`, None
+    /// for no such limit; `rate_limit(None, None)` turns limiting off. The default is
+    /// `rate_limit(Some((100, 5 s)), Some((1000, 180 s)))`.
+    pub fn rate_limit(
+        mut self,
+        short: Option<(usize, Duration)>,
+        long: Option<(usize, Duration)>,
+    ) -> SimConfig {
+        self.rate_limits = short.into_iter().chain(long).collect();
+        self
+    }
 }
+
+/// Seconds in a day.
+const DAY_SECS: u64 = 86_400;
+
+/// Days a completed domain validation may be reused by default.
+pub const REUSE_DAYS: u64 = 199;
+
+/// DigiCert's request limits per API key: 100 requests per 5 s and 1000 per 3 minutes.
+pub const DIGICERT_RATE_LIMITS: [(usize, Duration); 2] = [
+    (100, Duration::from_secs(5)),
+    (1000, Duration::from_secs(180)),
+];
 
 /// A certificate order to create.
 #[derive(Clone, Debug, Default)]
@@ -108,6 +146,11 @@ pub struct DomainSpec {
     /// `POST /domain/{id}/validation` answers 204 with no token (the client must then ask
     /// `POST /domain/{id}/dcv/token`).
     pub answer_validation_with_204: bool,
+    /// Whether the domain is active; an inactive one is still listed, with `is_active: false`.
+    pub is_active: bool,
+    /// When each validation type's reuse period ends, by type (`"ov"`, `"ev"`). A type missing
+    /// here has no completed validation.
+    pub dcv_expiration: BTreeMap<String, SystemTime>,
 }
 
 impl DomainSpec {
@@ -118,7 +161,42 @@ impl DomainSpec {
             dcv_method: "dns-txt-token".to_string(),
             validation_types: vec!["ov".to_string()],
             answer_validation_with_204: false,
+            is_active: true,
+            dcv_expiration: BTreeMap::new(),
         }
+    }
+
+    /// Sets the validation types the domain has (replacing the default `["ov"]`).
+    pub fn validation_types<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        types: I,
+    ) -> DomainSpec {
+        self.validation_types = types.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Makes the domain active (the default) or inactive.
+    pub fn is_active(mut self, active: bool) -> DomainSpec {
+        self.is_active = active;
+        self
+    }
+
+    /// Gives validation type `kind` (`"ov"` or `"ev"`) a completed validation whose reuse period
+    /// ends `days` days (of 86400 s) from now; negative means it ended that long ago. Adds `kind`
+    /// to the validation types.
+    pub fn expires_in_days(self, kind: &str, days: i64) -> DomainSpec {
+        self.expires_at(kind, days_from_now(days))
+    }
+
+    /// Gives validation type `kind` a completed validation whose reuse period ends at `at`.
+    /// Adds `kind` to the validation types.
+    pub fn expires_at(mut self, kind: &str, at: SystemTime) -> DomainSpec {
+        let kind = kind.to_ascii_lowercase();
+        if !self.validation_types.contains(&kind) {
+            self.validation_types.push(kind.clone());
+        }
+        self.dcv_expiration.insert(kind, at);
+        self
     }
 
     /// Sets the DCV method.
@@ -148,6 +226,13 @@ pub enum Fault {
     Slow(Duration),
 }
 
+/// `days` days (of 86400 s) from now; negative for the past.
+pub fn days_from_now(days: i64) -> SystemTime {
+    let span = Duration::from_secs(days.unsigned_abs() * DAY_SECS);
+    let now = SystemTime::now();
+    if days < 0 { now - span } else { now + span }
+}
+
 /// One request the simulator received. The API key is never kept, only whether it matched.
 #[derive(Clone, Debug)]
 pub struct ApiRequest {
@@ -165,6 +250,8 @@ pub struct ApiRequest {
     pub content_type: Option<String>,
     /// Whether `X-DC-DEVKEY` matched the configured key.
     pub key_ok: bool,
+    /// The status it was answered with; 0 while it is still being handled.
+    pub status: u16,
 }
 
 /// What one server (DNS) or address (HTTP) showed during a check.
@@ -295,8 +382,18 @@ pub(crate) struct Domain {
     pub types: Vec<String>,
     pub answer_204: bool,
     pub token: Option<Token>,
+    /// The first passing validate-token in this simulator (`domain_status`).
     pub validated_at: Option<SystemTime>,
     pub created: SystemTime,
+    pub active: bool,
+    /// When each type's reuse period ends; a missing type has no completed validation.
+    pub expiration: BTreeMap<String, SystemTime>,
+    /// The last completed DCV (`dcv_approval_datetime`).
+    pub approved_at: Option<SystemTime>,
+    /// The last `POST /domain/{id}/validation` (`last_submitted_datetime`).
+    pub submitted_at: Option<SystemTime>,
+    /// The types of the open submission, until a validate-token passes.
+    pub submitted: Option<Vec<String>>,
 }
 
 /// The simulated account and logs, behind one lock.
@@ -307,6 +404,11 @@ pub(crate) struct State {
     pub faults: VecDeque<Fault>,
     pub requests: Vec<ApiRequest>,
     pub checks: Vec<CheckRecord>,
+    /// When each request the rate limit let through arrived (valid key only), oldest first;
+    /// pruned to the longest window.
+    pub served: VecDeque<Instant>,
+    /// Requests answered 429 by the enforced rate limit.
+    pub rate_limited: usize,
 }
 
 impl State {
@@ -342,6 +444,8 @@ impl Simulator {
                 faults: VecDeque::new(),
                 requests: Vec::new(),
                 checks: Vec::new(),
+                served: VecDeque::new(),
+                rate_limited: 0,
             }),
             stopping: AtomicBool::new(false),
         });
@@ -414,7 +518,14 @@ impl Simulator {
     }
 
     /// Creates a domain for prevalidation; returns its id.
+    /// A domain given `dcv_expiration` gets a `dcv_approval_datetime` of its latest expiry minus
+    /// the configured reuse period.
     pub fn add_domain(&self, spec: DomainSpec) -> u64 {
+        let approved_at = spec
+            .dcv_expiration
+            .values()
+            .max()
+            .and_then(|latest| latest.checked_sub(self.shared.config.reuse_period));
         let mut state = self.state();
         let id = state.id();
         state.domains.insert(
@@ -427,6 +538,11 @@ impl Simulator {
                 token: None,
                 validated_at: None,
                 created: SystemTime::now(),
+                active: spec.is_active,
+                expiration: spec.dcv_expiration,
+                approved_at,
+                submitted_at: None,
+                submitted: None,
             },
         );
         id
@@ -510,6 +626,97 @@ impl Simulator {
     pub fn domain_method(&self, id: u64) -> Option<String> {
         self.state().domains.get(&id).map(|d| d.method.clone())
     }
+
+    /// The domain's `dcv_expiration` as `(ov, ev)` ISO 8601 UTC date-times
+    /// (`2026-12-02T10:00:00+00:00`); None for a type with no completed validation or an unknown
+    /// domain.
+    pub fn domain_expiration(&self, id: u64) -> (Option<String>, Option<String>) {
+        let state = self.state();
+        let at = |kind: &str| {
+            state
+                .domains
+                .get(&id)
+                .and_then(|d| d.expiration.get(kind).copied().map(iso8601))
+        };
+        (at("ov"), at("ev"))
+    }
+
+    /// When the reuse period of the domain's validation type `kind` (`"ov"`, `"ev"`) ends.
+    pub fn domain_expires_at(&self, id: u64, kind: &str) -> Option<SystemTime> {
+        self.state()
+            .domains
+            .get(&id)
+            .and_then(|d| d.expiration.get(kind).copied())
+    }
+
+    /// The domain's last completed DCV (`dcv_approval_datetime`).
+    pub fn domain_approved_at(&self, id: u64) -> Option<SystemTime> {
+        self.state().domains.get(&id).and_then(|d| d.approved_at)
+    }
+
+    /// The domain's last `POST /domain/{id}/validation` (`last_submitted_datetime`).
+    pub fn domain_submitted_at(&self, id: u64) -> Option<SystemTime> {
+        self.state().domains.get(&id).and_then(|d| d.submitted_at)
+    }
+
+    /// Whether the domain is active; None for an unknown domain.
+    pub fn domain_is_active(&self, id: u64) -> Option<bool> {
+        self.state().domains.get(&id).map(|d| d.active)
+    }
+
+    /// Makes the domain active or inactive.
+    pub fn set_domain_active(&self, id: u64, active: bool) {
+        if let Some(d) = self.state().domains.get_mut(&id) {
+            d.active = active;
+        }
+    }
+
+    /// Sets (Some) or removes (None) when the reuse period of the domain's validation type `kind`
+    /// ends, e.g. to age a domain between two runs.
+    pub fn set_domain_expiration(&self, id: u64, kind: &str, at: Option<SystemTime>) {
+        if let Some(d) = self.state().domains.get_mut(&id) {
+            let kind = kind.to_ascii_lowercase();
+            match at {
+                Some(at) => {
+                    if !d.types.contains(&kind) {
+                        d.types.push(kind.clone());
+                    }
+                    d.expiration.insert(kind, at);
+                }
+                None => {
+                    d.expiration.remove(&kind);
+                }
+            }
+        }
+    }
+
+    /// The most requests with a valid key that arrived within any `window` (a half-open span of
+    /// that length), counting every one the client sent, 429'd or not: a test asserts
+    /// `max_requests_in_window(Duration::from_secs(5)) <= 100` to show a client kept to the limit.
+    pub fn max_requests_in_window(&self, window: Duration) -> usize {
+        let state = self.state();
+        let times: Vec<Instant> = state
+            .requests
+            .iter()
+            .filter(|r| r.key_ok)
+            .map(|r| r.at)
+            .collect();
+        let mut best = 0;
+        let mut start = 0;
+        for (end, at) in times.iter().enumerate() {
+            while start <= end && at.saturating_duration_since(times[start]) >= window {
+                start += 1;
+            }
+            best = best.max(end + 1 - start);
+        }
+        best
+    }
+
+    /// How many requests the enforced rate limit answered with 429 (injected
+    /// `Fault::RateLimited` answers are not counted).
+    pub fn rate_limited_count(&self) -> usize {
+        self.state().rate_limited
+    }
 }
 
 impl Drop for Simulator {
@@ -540,12 +747,44 @@ impl NameValidation {
 }
 
 impl Domain {
+    /// `pending` until a validate-token passed in this simulator, then `active`.
     pub(crate) fn status(&self) -> &'static str {
         if self.validated_at.is_some() {
             "active"
         } else {
             "pending"
         }
+    }
+
+    /// The `status` and `dcv_status` of validation type `kind` at `now`: active / complete while
+    /// its reuse period runs, pending / pending while submitted or never completed, and
+    /// expired / expired after its reuse period ended.
+    pub(crate) fn type_status(&self, kind: &str, now: SystemTime) -> (&'static str, &'static str) {
+        let submitted = self
+            .submitted
+            .as_ref()
+            .is_some_and(|t| t.iter().any(|t| t == kind));
+        match self.expiration.get(kind) {
+            Some(end) if *end > now => ("active", "complete"),
+            Some(_) if !submitted => ("expired", "expired"),
+            _ => ("pending", "pending"),
+        }
+    }
+
+    /// Records a passing validate-token at `now`: the open submission's types (or, with none
+    /// open, every type of a domain never validated here before) get `dcv_expiration` now +
+    /// `reuse`; `dcv_approval_datetime` becomes now.
+    pub(crate) fn complete(&mut self, now: SystemTime, reuse: Duration) {
+        let types = match self.submitted.take() {
+            Some(types) => types,
+            None if self.validated_at.is_none() => self.types.clone(),
+            None => Vec::new(),
+        };
+        for kind in types {
+            self.expiration.insert(kind, now + reuse);
+        }
+        self.approved_at = Some(now);
+        self.validated_at.get_or_insert(now);
     }
 }
 
@@ -562,11 +801,14 @@ fn name_scope(name: &str, scopes: Option<&[String]>) -> String {
         .unwrap_or_else(|| base.to_string())
 }
 
-/// ISO 8601 in UTC the way DigiCert writes it, e.g. `2026-12-22T10:00:00+00:00`.
-pub(crate) fn iso8601(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86400, secs % 86400);
-    // Civil-from-days (Howard Hinnant's algorithm), to avoid a date crate for one format.
+/// Seconds since the Unix epoch (0 before it).
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The UTC calendar date `YYYY-MM-DD` of `days` since 1970-01-01: civil-from-days (Howard
+/// Hinnant's algorithm), to avoid a date crate for two formats.
+fn civil_date(days: u64) -> String {
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -576,8 +818,21 @@ pub(crate) fn iso8601(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The UTC date of `t` the way DigiCert writes `dcv_expiration`, e.g. `2026-12-22`.
+pub(crate) fn date(t: SystemTime) -> String {
+    civil_date(unix_secs(t) / DAY_SECS)
+}
+
+/// ISO 8601 in UTC the way DigiCert writes it, e.g. `2026-12-22T10:00:00+00:00`.
+pub(crate) fn iso8601(t: SystemTime) -> String {
+    let secs = unix_secs(t);
+    let rem = secs % DAY_SECS;
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
+        "{}T{:02}:{:02}:{:02}+00:00",
+        civil_date(secs / DAY_SECS),
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -593,6 +848,43 @@ mod tests {
         assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00+00:00");
         let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096); // 2024-02-29T12:34:56Z
         assert_eq!(iso8601(t), "2024-02-29T12:34:56+00:00");
+        assert_eq!(date(t), "2024-02-29");
+        let t = UNIX_EPOCH + Duration::from_secs(1_798_761_599); // 2026-12-31T23:59:59Z
+        assert_eq!(iso8601(t), "2026-12-31T23:59:59+00:00");
+        assert_eq!(date(t + Duration::from_secs(1)), "2027-01-01");
+        assert_eq!(
+            date(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29"
+        );
+    }
+
+    #[test]
+    fn a_passing_check_completes_the_submitted_types_only() {
+        let sim = Simulator::start(SimConfig::new("k", "127.0.0.1:53".parse().unwrap()));
+        let id = sim.add_domain(
+            DomainSpec::new("example.com")
+                .expires_in_days("ov", 3)
+                .expires_in_days("ev", -2),
+        );
+        let mut state = sim.state();
+        let d = state.domains.get_mut(&id).unwrap();
+        let now = SystemTime::now();
+        assert_eq!(d.type_status("ov", now), ("active", "complete"));
+        assert_eq!(d.type_status("ev", now), ("expired", "expired"));
+        d.submitted = Some(vec!["ev".to_string()]);
+        assert_eq!(d.type_status("ev", now), ("pending", "pending"));
+        let ov_before = d.expiration["ov"];
+        d.complete(now, Duration::from_secs(10 * DAY_SECS));
+        assert_eq!(d.expiration["ov"], ov_before);
+        assert_eq!(d.expiration["ev"], now + Duration::from_secs(10 * DAY_SECS));
+        assert_eq!(d.approved_at, Some(now));
+        assert_eq!(d.type_status("ev", now), ("active", "complete"));
+        // Nothing open and validated before: a repeated pass changes no expiry.
+        d.complete(
+            now + Duration::from_secs(60),
+            Duration::from_secs(20 * DAY_SECS),
+        );
+        assert_eq!(d.expiration["ev"], now + Duration::from_secs(10 * DAY_SECS));
     }
 
     #[test]
