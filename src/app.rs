@@ -95,5 +95,6 @@ fn dispatch(ctx: &Context, report: &mut Report) -> Result<()> {
         Command::Cleanup => commands::cleanup(ctx, report),
         Command::Run => commands::run(ctx, report),
         Command::Status => commands::status(ctx, report),
+        Command::Revalidate => commands::revalidate(ctx, report),
     }
 }

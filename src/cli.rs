@@ -39,8 +39,13 @@ pub enum CommandArgs {
     Cleanup(Options),
     /// auth, then verify --wait, then cleanup whatever verify said.
     Run(Options),
-    /// Show the validation status of an order or a domain.
+    /// Show the validation status of an order or a domain (--expiring-within: the account's
+    /// domains that need validation soon).
     Status(Options),
+    /// Validate again every active domain of the account whose OV/EV validation expires within
+    /// --expiring-within DAYS or has expired: all records published together, one wait, checked,
+    /// cleaned up.
+    Revalidate(Options),
 }
 
 /// Which command, without its options.
@@ -51,6 +56,7 @@ pub enum Command {
     Cleanup,
     Run,
     Status,
+    Revalidate,
 }
 
 impl Command {
@@ -61,6 +67,7 @@ impl Command {
             Command::Cleanup => "cleanup",
             Command::Run => "run",
             Command::Status => "status",
+            Command::Revalidate => "revalidate",
         }
     }
 }
@@ -74,6 +81,7 @@ impl CommandArgs {
             CommandArgs::Cleanup(o) => (Command::Cleanup, o),
             CommandArgs::Run(o) => (Command::Run, o),
             CommandArgs::Status(o) => (Command::Status, o),
+            CommandArgs::Revalidate(o) => (Command::Revalidate, o),
         }
     }
 
@@ -84,6 +92,7 @@ impl CommandArgs {
             CommandArgs::Cleanup(_) => Command::Cleanup,
             CommandArgs::Run(_) => Command::Run,
             CommandArgs::Status(_) => Command::Status,
+            CommandArgs::Revalidate(_) => Command::Revalidate,
         }
     }
 
@@ -93,7 +102,8 @@ impl CommandArgs {
             | CommandArgs::Verify(o)
             | CommandArgs::Cleanup(o)
             | CommandArgs::Run(o)
-            | CommandArgs::Status(o) => o,
+            | CommandArgs::Status(o)
+            | CommandArgs::Revalidate(o) => o,
         }
     }
 }
@@ -116,9 +126,13 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
     }
     let provider_flag = heading.starts_with(PROVIDER_HEADING);
     let selects = matches!(id, "order_id" | "domain_id" | "domains");
+    // Only revalidate and status --expiring-within read it.
+    if id == "expiring_within" && !matches!(command, "revalidate" | "status") {
+        return false;
+    }
     match command {
-        "auth" => !matches!(id, "wait" | "timeout"),
-        "run" => id != "wait",
+        "auth" => !matches!(id, "wait" | "timeout" | "expiring_within"),
+        "run" => !matches!(id, "wait" | "expiring_within"),
         "verify" => {
             selects
                 || heading == ACME
@@ -126,7 +140,14 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
                 || matches!(id, "wait" | "timeout" | "poll_interval")
         }
         "cleanup" => selects || heading == ACME || provider_flag || id == "resolver",
-        "status" => selects || (heading == API && !matches!(id, "wait" | "timeout")),
+        "status" => {
+            selects
+                || id == "expiring_within"
+                || (heading == API && !matches!(id, "wait" | "timeout"))
+        }
+        "revalidate" => {
+            !matches!(id, "wait" | "timeout" | "order_id" | "domain_id") && heading != ACME
+        }
         _ => true,
     }
 }
@@ -291,6 +312,10 @@ pub struct Options {
     /// Validation type for a domain (repeatable: ov, ev) [default: the types the domain has, else ov].
     #[arg(long, value_name = "TYPE", help_heading = TARGET)]
     pub validation_type: Vec<String>,
+    /// revalidate, status: the account's domains whose OV/EV validation expires within DAYS (or has
+    /// expired) [default: 30].
+    #[arg(long, value_name = "DAYS", help_heading = TARGET)]
+    pub expiring_within: Option<u32>,
 
     // --- ACME host-tool mode ---
     /// ACME mode (no DigiCert): the dns-01 TXT value or http-01 key authorization to publish for the

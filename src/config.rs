@@ -44,6 +44,8 @@ pub enum Target {
     Unspecified { names: Vec<DomainName> },
     /// ACME host-tool mode: the challenges an ACME client handed its hook.
     Acme(AcmeTarget),
+    /// The whole CertCentral account (`revalidate`, `status --expiring-within`), maybe narrowed.
+    Account { names: Vec<DomainName> },
 }
 
 /// Everything a command needs, resolved.
@@ -70,6 +72,8 @@ pub struct Config {
     /// Read from DIGICERT_API_KEY or --api-key-file; see [`Config::api_key`].
     api_key: std::result::Result<Secret, Error>,
     pub verify_wait: bool,
+    /// `--expiring-within DAYS` (revalidate, status).
+    pub expiring_within: u32,
     pub verify_timeout: Duration,
     pub api_timeout: Duration,
     pub state_dir: PathBuf,
@@ -125,6 +129,11 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             "--acme-value is ACME host-tool mode, which validates no DigiCert order or domain: drop --order-id/--domain-id",
         ));
     }
+    if command == Command::Revalidate && (order_id.is_some() || domain_id.is_some()) {
+        return Err(Error::usage(
+            "revalidate works on the whole account; narrow it with --domain NAME, not --order-id/--domain-id",
+        ));
+    }
     let target = match (order_id, domain_id) {
         _ if acme.is_some() => Target::Acme(acme.clone().expect("checked")),
         (Some(_), Some(_)) => return Err(Error::usage("give --order-id or --domain-id, not both")),
@@ -141,6 +150,13 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             }
         }
         (None, None) if command == Command::Cleanup => Target::Unspecified { names: domains },
+        (None, None)
+            if command == Command::Revalidate
+                || (command == Command::Status && o.expiring_within.is_some()) =>
+        {
+            Target::Account { names: domains }
+        }
+
         (None, None) => match domains.len() {
             0 => {
                 return Err(Error::usage(
@@ -164,6 +180,8 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     let method = match o.method.clone() {
         // ACME challenges carry their own type (dns-01, http-01); --method is DigiCert's.
         _ if acme.is_some() => None,
+        // revalidate keeps each domain's own method unless --method says otherwise.
+        None if command == Command::Revalidate => None,
         Some(text) => Some(Method::parse(&text)?),
         None => spec.map(|s| {
             if s.serves.dns() {
@@ -201,7 +219,10 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             "{w} is a wildcard, which http-token cannot validate; use --method dns-txt-token or dns-cname-token"
         )));
     }
-    if matches!(command, Command::Auth | Command::Run) && provider.is_none() {
+    if (matches!(command, Command::Auth | Command::Run)
+        || (command == Command::Revalidate && !o.dry_run))
+        && provider.is_none()
+    {
         let names: Vec<&str> = publish::PROVIDERS.iter().map(|p| p.name).collect();
         return Err(Error::usage(format!(
             "auth needs --provider ({})",
@@ -282,6 +303,9 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         api_url,
         api_key,
         verify_wait: o.wait,
+        expiring_within: o
+            .expiring_within
+            .unwrap_or(crate::commands::revalidate::DEFAULT_EXPIRING_WITHIN_DAYS),
         verify_timeout,
         api_timeout: seconds(
             "--api-timeout",

@@ -64,6 +64,9 @@ pub struct Report {
     pub validation: Option<serde_json::Value>,
     /// Human-readable lines (also printed in text mode).
     pub messages: Vec<String>,
+    /// `revalidate` and `status --expiring-within`: one object per selected domain.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
     pub stats: Stats,
@@ -90,6 +93,7 @@ impl Report {
             records: Vec::new(),
             validation: None,
             messages: Vec::new(),
+            domains: Vec::new(),
             error: None,
             stats: Stats::default(),
             events: Vec::new(),

@@ -30,3 +30,6 @@ mod acme_e2e;
 
 // Signals, lost UPDATE replies, kill -9 and parallel runs through the real binary.
 mod hardening;
+
+// revalidate and status --expiring-within over a whole simulated account.
+mod revalidate;

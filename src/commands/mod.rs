@@ -3,11 +3,13 @@
 
 mod auth;
 mod cleanup;
+pub mod revalidate;
 mod status;
 mod verify;
 
 pub use auth::auth;
 pub use cleanup::cleanup;
+pub use revalidate::revalidate;
 pub use status::status;
 pub use verify::verify;
 

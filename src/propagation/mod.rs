@@ -68,18 +68,19 @@ pub fn pause_for(interval: Duration) -> Duration {
     (interval / ASKS_PER_INTERVAL).max(MIN_PAUSE)
 }
 
-/// Polls every probe until all are served, or fails with `TempFail` at the deadline naming each server
-/// that still fails and what it last answered.
+/// Polls every probe until all are served or the deadline passes, and returns what each last saw
+/// (`None`: not asked, an earlier record of its server was still missing). `Err` only when a signal
+/// stopped the wait.
 ///
 /// Probes of one server are polled by one thread, independently of other servers. Each round asks
 /// the first record that server does not serve yet and, once it does, the next ones straight away:
 /// records published together arrive together (one UPDATE, one zone transfer), so waiting costs one
 /// query per server per round however many records there are, and every record is still confirmed.
-pub fn wait_until_served(
+pub fn poll_all(
     probes: &[Box<dyn Probe>],
     polling: Polling,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<Vec<Served>> {
+) -> Result<Vec<Option<Observation>>> {
     let started = Instant::now();
     let deadline = started + polling.timeout;
     let total = probes.len();
@@ -128,6 +129,17 @@ pub fn wait_until_served(
             "stopped waiting for propagation; the records stay published and recorded for cleanup",
         )
     })?;
+    Ok(outcomes)
+}
+
+/// Polls every probe until all are served, or fails with `TempFail` at the deadline naming each server
+/// that still fails and what it last answered (see [`poll_all`]).
+pub fn wait_until_served(
+    probes: &[Box<dyn Probe>],
+    polling: Polling,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<Served>> {
+    let outcomes = poll_all(probes, polling, progress)?;
     let failures: Vec<String> = probes
         .iter()
         .zip(&outcomes)

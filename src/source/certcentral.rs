@@ -150,7 +150,7 @@ impl TokenSource for CertCentralSource {
             Target::Domain { id: Some(id), .. } => entry.source.domain_id == Some(*id),
             Target::Domain { id: None, name } => name.as_ref().is_none_or(|n| n.base() == base),
             Target::Unspecified { names } => name_matches(names),
-            Target::Acme(_) => false,
+            Target::Acme(_) | Target::Account { .. } => false,
         }
     }
 }
@@ -174,7 +174,7 @@ fn plan(cfg: &Config, target: &Target, api: &CertCentral, method: Method) -> Res
             let id = domain_id(api, *id, name.as_ref())?;
             domain_plan(api, id, cfg, method)
         }
-        Target::Unspecified { .. } | Target::Acme(_) => Err(Error::usage(
+        Target::Unspecified { .. } | Target::Acme(_) | Target::Account { .. } => Err(Error::usage(
             "say what to validate: --order-id ID, --domain-id ID or --domain NAME",
         )),
     }
