@@ -546,3 +546,60 @@ fn domain_narrows_an_order_by_a_name_its_scope_covers() {
         .stderr(predicate::str::contains("www.example.test"));
     w.cmd().args(["cleanup"]).assert().success();
 }
+
+#[test]
+fn run_with_domain_checks_only_the_names_it_published() {
+    let w = DnsWorld::new(Some(Duration::ZERO));
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test", "api.other.test"]));
+    let out = w
+        .cmd()
+        .args([
+            "run",
+            "--order-id",
+            &order.to_string(),
+            "-d",
+            "www.example.test",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let validations = w.sim.order_validations(order);
+    let status = |name: &str| {
+        validations
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.clone())
+    };
+    assert_eq!(
+        status("www.example.test").as_deref(),
+        Some("approved"),
+        "{validations:?}"
+    );
+    assert_eq!(
+        status("api.other.test").as_deref(),
+        Some("pending"),
+        "{validations:?}"
+    );
+    w.assert_no_premature_check();
+
+    // A name that is not served is named in the error, not blamed on propagation in general.
+    let out = w
+        .cmd()
+        .args([
+            "verify",
+            "--order-id",
+            &order.to_string(),
+            "-d",
+            "api.other.test",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("not validated yet: api.other.test"),
+        "{}",
+        stderr_of(&out)
+    );
+}

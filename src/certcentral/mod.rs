@@ -56,9 +56,19 @@ impl CertCentral {
     }
 
     /// `PUT /order/certificate/{id}/check-dcv`.
-    pub fn check_dcv(&self, order_id: u64) -> Result<CheckDcv> {
+    /// `PUT /order/certificate/{id}/check-dcv`; with `names`, only those are checked
+    /// (`dns_names_validations`), so names deliberately left out cannot fail the check.
+    pub fn check_dcv(&self, order_id: u64, names: &[String]) -> Result<CheckDcv> {
         let path = format!("/order/certificate/{order_id}/check-dcv");
-        Ok(self.client.put(&path, None)?.unwrap_or_default())
+        let body = (!names.is_empty()).then(|| {
+            json!({
+                "dns_names_validations": names
+                    .iter()
+                    .map(|n| json!({"dns_name": n}))
+                    .collect::<Vec<_>>()
+            })
+        });
+        Ok(self.client.put(&path, body.as_ref())?.unwrap_or_default())
     }
 
     /// The domain whose name is `name` or, failing that, its closest parent (`GET /domain?filters[search]=`).

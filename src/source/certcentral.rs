@@ -71,12 +71,16 @@ impl TokenSource for CertCentralSource {
         let api = ctx.api()?;
         let (what, check): (String, Box<dyn Fn() -> Result<serde_json::Value>>) = match &self.target
         {
-            Target::Order { id, .. } => {
+            Target::Order { id, names } => {
                 let id = *id;
-                (
-                    format!("order {id}"),
-                    Box::new(move || check_order(api, id)),
-                )
+                // -d narrows what is checked too, or the names left out would fail the check.
+                let names: Vec<String> = names.iter().map(|n| n.base().to_string()).collect();
+                let what = if names.is_empty() {
+                    format!("order {id}")
+                } else {
+                    format!("order {id} ({})", names.join(", "))
+                };
+                (what, Box::new(move || check_order(api, id, &names)))
             }
             Target::Domain { id, name } => {
                 let id = domain_id(api, *id, name.as_ref())?;
@@ -365,12 +369,49 @@ fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) 
     Ok(plan(token, switch.map(|w| format!("switched {w}"))))
 }
 
-fn check_order(api: &crate::certcentral::CertCentral, id: u64) -> Result<serde_json::Value> {
-    let r = api.check_dcv(id)?;
+fn check_order(
+    api: &crate::certcentral::CertCentral,
+    id: u64,
+    names: &[String],
+) -> Result<serde_json::Value> {
+    let r = match api.check_dcv(id, names) {
+        Ok(r) => r,
+        // DigiCert's "not found" does not say which names failed: name them from the order.
+        Err(e) if e.kind() == Kind::TempFail && !names.is_empty() => {
+            let still: Vec<String> = api
+                .order_validation(id)
+                .map(|v| {
+                    v.dns_name_validations
+                        .iter()
+                        .filter(|v| !v.is_approved())
+                        .flat_map(|v| {
+                            let mut all = v.dns_names.clone();
+                            all.push(v.name_scope.clone());
+                            all
+                        })
+                        .filter(|n| {
+                            names
+                                .iter()
+                                .any(|w| n.trim_start_matches("*.").eq_ignore_ascii_case(w))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut still = still;
+            still.sort();
+            still.dedup();
+            return Err(if still.is_empty() {
+                e
+            } else {
+                e.context(format!("not validated yet: {}", still.join(", ")))
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let all_approved = !r.dns_name_validations.is_empty()
         && r.dns_name_validations.iter().all(|v| v.is_approved());
     let valid = r.dcv_status.as_deref() == Some("valid")
-        || r.order_status.as_deref() == Some("issued")
+        || (names.is_empty() && r.order_status.as_deref() == Some("issued"))
         || all_approved;
     let json = serde_json::to_value(&r).unwrap_or_default();
     if valid {

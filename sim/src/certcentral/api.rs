@@ -255,7 +255,9 @@ fn route(shared: &Shared, method: &str, target: &str, body: &str) -> Reply {
         ("PUT", ["order", "certificate", oid, "dcv-method"]) => {
             order_method(shared, id(oid), body.as_ref())
         }
-        ("PUT", ["order", "certificate", oid, "check-dcv"]) => order_check(shared, id(oid)),
+        ("PUT", ["order", "certificate", oid, "check-dcv"]) => {
+            order_check(shared, id(oid), body.as_ref())
+        }
         ("GET", ["domain"]) => domain_list(shared, query),
         (_, ["domain", did, ..]) if id(did).is_none() => domain_not_found(),
         ("GET", ["domain", did]) => domain_info(shared, id(did), query),
@@ -374,7 +376,34 @@ fn order_method(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Reply
     })
 }
 
-fn order_check(shared: &Shared, id: Option<u64>) -> Reply {
+/// The names a check-dcv body asks about (`{"dns_names_validations":[{"dns_name":"..."}]}`), lowercase
+/// with a wildcard's `*.` dropped; empty: the whole order.
+fn requested_names(body: Option<&Value>) -> Vec<String> {
+    body.and_then(|b| b.get("dns_names_validations"))
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.get("dns_name").and_then(Value::as_str))
+                .map(|n| n.trim_start_matches("*.").to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn order_check(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Reply {
+    let wanted = requested_names(body);
+    // A validation is checked when the body names it (its scope or one of its names), or always
+    // when the body names nothing.
+    let asked = |scope: &str, names: &[String]| {
+        wanted.is_empty()
+            || wanted.iter().any(|w| {
+                w == &scope.to_ascii_lowercase()
+                    || names
+                        .iter()
+                        .any(|n| n.trim_start_matches("*.").eq_ignore_ascii_case(w))
+            })
+    };
     // Copy what the check needs, then let go of the lock while it talks to the network.
     let (oid, method, token, pending) = {
         let state = shared.state.lock().unwrap();
@@ -385,7 +414,7 @@ fn order_check(shared: &Shared, id: Option<u64>) -> Reply {
             .validations
             .iter()
             .enumerate()
-            .filter(|(_, v)| v.approved_at.is_none())
+            .filter(|(_, v)| v.approved_at.is_none() && asked(&v.name_scope, &v.dns_names))
             .map(|(i, v)| (i, v.name_scope.clone(), v.dns_names.clone()))
             .collect();
         (
@@ -424,7 +453,14 @@ fn order_check(shared: &Shared, id: Option<u64>) -> Reply {
     let all_passed = passed_idx.len() == pending.len();
 
     let mut state = shared.state.lock().unwrap();
-    let certificate_id = all_passed.then(|| state.id());
+    let certificate_id = (all_passed
+        && state.orders.get(&oid).is_some_and(|o| {
+            o.validations
+                .iter()
+                .enumerate()
+                .all(|(i, v)| v.approved_at.is_some() || passed_idx.contains(&i))
+        }))
+    .then(|| state.id());
     record_check(
         &mut state,
         "order check-dcv",
@@ -443,12 +479,15 @@ fn order_check(shared: &Shared, id: Option<u64>) -> Reply {
     if !all_passed {
         return not_found_error(&method);
     }
-    let certificate_id = *order
-        .certificate_id
-        .get_or_insert(certificate_id.unwrap_or(0));
+    // Issued only once every name of the order is approved (a subset check may leave some).
+    if let Some(new_id) = certificate_id {
+        order.certificate_id.get_or_insert(new_id);
+    }
+    let certificate_id = order.certificate_id;
     let names: Vec<Value> = order
         .validations
         .iter()
+        .filter(|v| asked(&v.name_scope, &v.dns_names))
         .flat_map(|v| {
             v.dns_names
                 .iter()
