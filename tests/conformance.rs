@@ -4,6 +4,7 @@
 
 use crate::support::bind::{BindFixture, BindOptions};
 use dcv_hook::publish::Publisher;
+use dcv_hook::publish::cloudflare::{Cloudflare, CloudflareAuth, CloudflareSettings};
 use dcv_hook::publish::rfc2136::{Rfc2136, Rfc2136Settings};
 use dcv_hook::publish::webroot::Webroot;
 use dcv_hook::record::{Record, RecordType};
@@ -96,5 +97,48 @@ fn rfc2136_conforms() {
     };
     let read = |r: &Record| bind.txt_values(bind.primary(), &r.name);
     let mut publisher = Rfc2136::new(settings(), bind.resolver()).unwrap();
+    conformance(&mut publisher, &ours, &seed, &read);
+}
+
+#[test]
+fn cloudflare_conforms() {
+    use dcv_sim::cloudflare::wire_value;
+    use dcv_sim::{FakeCloudflare, FakeCloudflareConfig};
+    let token = "cfut_conformance0123456789abcdefghijklmn";
+    let fake = FakeCloudflare::start(
+        "127.0.0.1:0".parse().unwrap(),
+        FakeCloudflareConfig::with_token(token),
+    )
+    .unwrap();
+    fake.add_zone("example.test");
+    fake.add_zone("other.test");
+    let txt = |name: &str, value: &str| Record {
+        domain: name.into(),
+        rtype: RecordType::Txt,
+        name: name.into(),
+        value: value.into(),
+    };
+    let ours = [
+        txt("conf.example.test", "ours-1"),
+        txt("conf.other.test", "ours-2"),
+    ];
+    let seed = || {
+        fake.add_record("conf.example.test", "TXT", "foreign");
+    };
+    let read = |r: &Record| {
+        let mut values: Vec<String> = fake
+            .records_named(&r.name)
+            .iter()
+            .map(|x| wire_value(&x.rtype, &x.content))
+            .collect();
+        values.sort();
+        values
+    };
+    let auth = CloudflareAuth::Token {
+        token: Secret::new(token),
+        source: "CLOUDFLARE_API_TOKEN".into(),
+    };
+    let settings = CloudflareSettings::new(auth, Some(&fake.url()), 60).unwrap();
+    let mut publisher = Cloudflare::new(settings).unwrap();
     conformance(&mut publisher, &ours, &seed, &read);
 }

@@ -40,7 +40,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The backoff before retry number `retry` (1-based), jittered so that parallel clients spread out.
-    fn backoff(&self, retry: u32) -> Duration {
+    pub fn backoff(&self, retry: u32) -> Duration {
         let exp = self.base_delay.saturating_mul(1u32 << (retry - 1).min(16));
         let capped = exp.min(self.max_delay);
         capped.mul_f64(0.75 + fastrand::f64() * 0.5)

@@ -7,6 +7,7 @@
 use crate::error::Result;
 use crate::record::{Published, Record};
 
+pub mod cloudflare;
 pub mod credentials;
 pub mod rfc2136;
 pub mod webroot;
