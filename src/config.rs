@@ -348,7 +348,7 @@ fn read_api_key(file: Option<&Path>, env: &dyn Env) -> std::result::Result<Secre
                     path.display()
                 ))
             })?;
-            crate::secret::warn_if_others_can_read(path);
+            crate::publish::credentials::warn_if_others_can_read(path);
             (
                 Secret::new(text),
                 format!("--api-key-file {}", path.display()),

@@ -37,20 +37,6 @@ impl fmt::Display for Secret {
     }
 }
 
-/// certbot's habit: a file holding a secret that other users can read is worth a warning (once per
-/// run), not a refusal.
-pub fn warn_if_others_can_read(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o004 != 0
-    {
-        crate::ui::warn(&format!(
-            "{} is readable by every user; chmod 600 it",
-            path.display()
-        ));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 
 use crate::support::bind::{BindFixture, BindOptions};
 use dcv_hook::publish::Publisher;
+use dcv_hook::publish::cloudflare::{Cloudflare, CloudflareAuth, CloudflareSettings};
 use dcv_hook::publish::exec::Exec;
 use dcv_hook::publish::rfc2136::{Rfc2136, Rfc2136Settings};
 use dcv_hook::publish::webroot::Webroot;
@@ -170,4 +171,47 @@ fn exec_conforms_with_the_nsupdate_example() {
         txt("exec.other.test", "ours-2"),
     ];
     conformance(&mut publisher, &ours, &seed, &read, false);
+}
+
+#[test]
+fn cloudflare_conforms() {
+    use dcv_sim::cloudflare::wire_value;
+    use dcv_sim::{FakeCloudflare, FakeCloudflareConfig};
+    let token = "cfut_conformance0123456789abcdefghijklmn";
+    let fake = FakeCloudflare::start(
+        "127.0.0.1:0".parse().unwrap(),
+        FakeCloudflareConfig::with_token(token),
+    )
+    .unwrap();
+    fake.add_zone("example.test");
+    fake.add_zone("other.test");
+    let txt = |name: &str, value: &str| Record {
+        domain: name.into(),
+        rtype: RecordType::Txt,
+        name: name.into(),
+        value: value.into(),
+    };
+    let ours = [
+        txt("conf.example.test", "ours-1"),
+        txt("conf.other.test", "ours-2"),
+    ];
+    let seed = || {
+        fake.add_record("conf.example.test", "TXT", "foreign");
+    };
+    let read = |r: &Record| {
+        let mut values: Vec<String> = fake
+            .records_named(&r.name)
+            .iter()
+            .map(|x| wire_value(&x.rtype, &x.content))
+            .collect();
+        values.sort();
+        values
+    };
+    let auth = CloudflareAuth::Token {
+        token: Secret::new(token),
+        source: "CLOUDFLARE_API_TOKEN".into(),
+    };
+    let settings = CloudflareSettings::new(auth, Some(&fake.url()), 60).unwrap();
+    let mut publisher = Cloudflare::new(settings).unwrap();
+    conformance(&mut publisher, &ours, &seed, &read, true);
 }

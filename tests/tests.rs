@@ -10,6 +10,9 @@ mod http_flow;
 // The rfc2136 publisher and the DNS propagation check against real BIND servers (library level).
 mod rfc2136;
 
+// The cloudflare publisher against the fake Cloudflare API mirrored into BIND (library level).
+mod cloudflare;
+
 // The DNS methods through the binary against BIND and the simulator.
 mod dns_flow;
 

@@ -1,7 +1,7 @@
-//! Test support for dcv-hook: a CertCentral simulator that checks DCV the way a CA does, a tiny
-//! authoritative DNS server and a static web server. Everything binds to loopback only and stops
-//! when dropped, so integration tests and the quickstart example run with no internet and no
-//! DigiCert account.
+//! Test support for dcv-hook: a CertCentral simulator that checks DCV the way a CA does, a fake
+//! Cloudflare API, a tiny authoritative DNS server and a static web server. Everything binds to
+//! loopback only and stops when dropped, so integration tests and the quickstart example run with
+//! no internet and no DigiCert account.
 //!
 //! Wiring, as a test or the quickstart does it: one `MiniDns` is both the resolver and the
 //! zone's only name server, and the simulator asks it on its ephemeral port.
@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod certcentral;
+pub mod cloudflare;
 pub mod dns;
 pub mod http;
 mod serve;
@@ -36,6 +37,10 @@ pub mod web;
 pub use certcentral::{
     ApiRequest, CheckRecord, DomainSpec, Fault, OrderSpec, SimConfig, Simulator, TargetCheck,
     days_from_now,
+};
+pub use cloudflare::{
+    AuthSeen, CfFault, CfRequest, Change, ChangeKind, FakeCloudflare, FakeCloudflareConfig,
+    FakeRecord,
 };
 pub use dns::{MiniDns, RecordData};
 pub use web::{WebRequest, WebServer};

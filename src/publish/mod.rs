@@ -17,12 +17,19 @@ use crate::record::{Published, Record};
 use crate::zones;
 use clap::{ArgMatches, FromArgMatches};
 
+pub mod cloudflare;
+pub mod credentials;
 pub mod exec;
 pub mod rfc2136;
 pub mod webroot;
 
 /// Every provider: its name, what it serves, its flags, how to build it.
-pub const PROVIDERS: &[ProviderSpec] = &[rfc2136::PROVIDER, webroot::PROVIDER, exec::PROVIDER];
+pub const PROVIDERS: &[ProviderSpec] = &[
+    rfc2136::PROVIDER,
+    cloudflare::PROVIDER,
+    webroot::PROVIDER,
+    exec::PROVIDER,
+];
 
 /// A backend that can add records and take exactly those records away again.
 pub trait Publisher {

@@ -14,7 +14,7 @@ use super::{
     ApiRequest, CheckRecord, DAY_SECS, Domain, Fault, METHODS, Order, Shared, State, TargetCheck,
     Token, date, iso8601,
 };
-use crate::serve::header;
+use crate::serve::{header, query_param};
 
 /// Every endpoint lives under this path, as on www.digicert.com.
 pub(crate) const BASE_PATH: &str = "/services/v2";
@@ -534,39 +534,6 @@ fn record_check(
     });
 }
 
-/// Decodes `application/x-www-form-urlencoded` text (`+` is a space).
-fn form_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                Some(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                None => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn query_param(query: &str, key: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(k, _)| form_decode(k) == key)
-        .map(|(_, v)| form_decode(v))
-}
-
 fn validations_json(domain: &Domain) -> Vec<Value> {
     let now = SystemTime::now();
     domain
@@ -977,6 +944,7 @@ fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serve::form_decode;
 
     #[test]
     fn query_params_decode() {

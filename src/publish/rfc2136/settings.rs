@@ -5,6 +5,7 @@
 use super::Undo;
 use crate::error::{Error, Result};
 use crate::publish::Setup;
+use crate::publish::credentials::{self, Ini};
 use crate::secret::Secret;
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
 use std::collections::BTreeMap;
@@ -60,14 +61,9 @@ pub(super) fn resolve(
         .or_else(|| recalled(REMEMBER_CREDENTIALS).map(PathBuf::from));
     let from_ini = match &credentials {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::config(format!(
-                    "cannot read --rfc2136-credentials {}: {e}",
-                    path.display()
-                ))
-            })?;
-            crate::secret::warn_if_others_can_read(path);
-            Some(parse_certbot_ini(&text).map_err(|e| e.context(path.display()))?)
+            let ini = credentials::read_ini(path, INI_PREFIX)?;
+            credentials::warn_if_others_can_read(path);
+            Some(from_ini(&ini)?)
         }
         None => None,
     };
@@ -97,10 +93,12 @@ pub(super) fn resolve(
         &from_ini,
         &secret_file,
     ) {
-        (Some(path), _, _, _) => read_secret_file(path)?,
+        (Some(path), _, _, _) => credentials::read_secret_file(path, "--tsig-secret-file")?,
         (None, Some(env), _, _) => Secret::new(env),
         (None, None, Some(ini), _) => ini.secret.clone(),
-        (None, None, None, Some(path)) => read_secret_file(path)?,
+        (None, None, None, Some(path)) => {
+            credentials::read_secret_file(path, "--tsig-secret-file")?
+        }
         (None, None, None, None) => {
             return Err(Error::config(
                 "no TSIG secret: pass --tsig-secret-file FILE or set DCV_TSIG_SECRET (base64)",
@@ -135,16 +133,6 @@ pub(super) fn resolve(
     }
     remember.insert(REMEMBER_ALGORITHM.to_string(), settings.algorithm.clone());
     Ok((settings, remember))
-}
-
-fn read_secret_file(path: &Path) -> Result<Secret> {
-    crate::secret::warn_if_others_can_read(path);
-    std::fs::read_to_string(path).map(Secret::new).map_err(|e| {
-        Error::config(format!(
-            "cannot read --tsig-secret-file {}: {e}",
-            path.display()
-        ))
-    })
 }
 
 /// `HOST[:PORT]` as a socket address: an IP directly, a host name through the resolver.
@@ -200,83 +188,51 @@ impl Rfc2136Settings {
     }
 }
 
-/// Reads a certbot-dns-rfc2136 credentials file as certbot writes it: `key = value` lines (values may be
-/// quoted), `#`/`;` comments, blank lines; unknown keys are ignored. One `DataErr` lists every missing
-/// required key.
+/// Reads a certbot-dns-rfc2136 credentials file as certbot writes it (the shared certbot ini reader:
+/// quoted values, comments, every missing required key named in one `DataErr`).
 pub fn parse_certbot_ini(text: &str) -> Result<Rfc2136Settings> {
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty()
-            || line.starts_with('#')
-            || line.starts_with(';')
-            || line.starts_with('[')
-        {
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(Error::data(format!(
-                "rfc2136 credentials: line {} is not `key = value`; fix the file",
-                number + 1
-            )));
-        };
-        let value = value.trim();
-        let value = strip_quotes(value);
-        values.insert(key.trim().to_ascii_lowercase(), value.to_string());
-    }
-    let get = |key: &str| values.get(key).filter(|v| !v.is_empty()).cloned();
+    from_ini(&Ini::parse(
+        text,
+        Path::new("(rfc2136 credentials)"),
+        INI_PREFIX,
+    )?)
+}
 
-    let required = [
-        "dns_rfc2136_server",
-        "dns_rfc2136_name",
-        "dns_rfc2136_secret",
-    ];
-    let missing: Vec<&str> = required.into_iter().filter(|k| get(k).is_none()).collect();
-    if !missing.is_empty() {
-        return Err(Error::data(format!(
-            "rfc2136 credentials: missing {}; add them to the file",
-            missing.join(", ")
-        )));
-    }
-    let port = match get("dns_rfc2136_port") {
-        None => 53,
-        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
-            Error::data(format!(
-                "rfc2136 credentials: dns_rfc2136_port {p:?} is not a port number; fix the file"
-            ))
-        })?,
+/// The key prefix of a certbot-dns-rfc2136 credentials file.
+const INI_PREFIX: &str = "dns_rfc2136";
+
+fn from_ini(ini: &Ini) -> Result<Rfc2136Settings> {
+    ini.require(&["server", "name", "secret"])?;
+    let bad = |key: &str, why: &str| {
+        Error::data(format!(
+            "credentials file {}: {} {why}; fix the file",
+            ini.path().display(),
+            ini.full_key(key)
+        ))
     };
-    let server_text = get("dns_rfc2136_server").unwrap_or_default();
+    let port = match ini.get("port") {
+        None => 53,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad("port", &format!("{p:?} is not a port number")))?,
+    };
+    let server_text = ini.get("server").unwrap_or_default();
     // certbot takes an IP address and a separate port; an explicit port would be ambiguous.
     let server = server_text
         .parse::<std::net::IpAddr>()
         .map(|ip| SocketAddr::new(ip, port))
-        .map_err(|_| {
-            Error::data(format!(
-                "rfc2136 credentials: dns_rfc2136_server {server_text:?} is not an IP address; fix the file"
-            ))
-        })?;
+        .map_err(|_| bad("server", &format!("{server_text:?} is not an IP address")))?;
     let mut settings = Rfc2136Settings::new(
         server,
-        get("dns_rfc2136_name").unwrap_or_default(),
-        Secret::new(get("dns_rfc2136_secret").unwrap_or_default()),
+        ini.get("name").unwrap_or_default(),
+        ini.secret("secret").unwrap_or_else(|| Secret::new("")),
     );
-    if let Some(algorithm) = get("dns_rfc2136_algorithm") {
-        settings.algorithm = algorithm;
+    if let Some(algorithm) = ini.get("algorithm") {
+        settings.algorithm = algorithm.to_string();
     }
     Ok(settings)
-}
-
-fn strip_quotes(value: &str) -> &str {
-    for quote in ['"', '\''] {
-        if let Some(inner) = value
-            .strip_prefix(quote)
-            .and_then(|v| v.strip_suffix(quote))
-        {
-            return inner;
-        }
-    }
-    value
 }
 
 /// Maps a user's algorithm name to hickory's; refuses those hickory cannot sign with.
@@ -339,12 +295,14 @@ dns_rfc2136_sign_query = false
             Case {
                 desc: "every missing key in one message",
                 text: "# nothing\n\ndns_rfc2136_port = 53\n",
-                want: Err("missing dns_rfc2136_server, dns_rfc2136_name, dns_rfc2136_secret"),
+                want: Err(
+                    "missing properties dns_rfc2136_server, dns_rfc2136_name, dns_rfc2136_secret",
+                ),
             },
             Case {
                 desc: "empty value counts as missing",
                 text: "dns_rfc2136_server = 192.0.2.1\ndns_rfc2136_name =\ndns_rfc2136_secret = AAAA\n",
-                want: Err("missing dns_rfc2136_name;"),
+                want: Err("dns_rfc2136_name (empty)"),
             },
             Case {
                 desc: "hostname server",
@@ -359,7 +317,7 @@ dns_rfc2136_sign_query = false
             Case {
                 desc: "line without equals",
                 text: "dns_rfc2136_server 192.0.2.1\n",
-                want: Err("line 1 is not"),
+                want: Err("line 1"),
             },
         ];
         for case in cases {

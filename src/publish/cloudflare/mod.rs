@@ -1,0 +1,725 @@
+//! The `cloudflare` provider: adds and removes TXT/CNAME records through Cloudflare's API v4.
+//!
+//! It owns the records it creates and nothing else: it never waits for propagation (that is
+//! `propagation::dns`), never prints, and never follows CNAMEs (records arrive with final names).
+//! The zone is found by asking the zones API for the record name and then each parent, longest
+//! first (cached for the run). A value already at the name (same type and content, quoted or not)
+//! is reported as `preexisting`, so cleanup leaves it alone; otherwise the record is created, and
+//! cleanup deletes the one record found by name, type and content, so other values at the name,
+//! other runs' records and foreign records survive. `present` is all or nothing: when a record
+//! fails, the ones this call created are deleted again. TXT content is sent quoted, as Cloudflare
+//! asks; content someone else wrote unquoted still matches.
+//!
+//! Settings (flag / env / certbot ini key / default), validated by [`CloudflareSettings::from_args`]
+//! without any network:
+//! - `--cloudflare-credentials FILE`: a certbot-dns-cloudflare ini, `dns_cloudflare_api_token`, or
+//!   the legacy `dns_cloudflare_email` + `dns_cloudflare_api_key` (global API key) pair. When given,
+//!   it wins over the environment.
+//! - env `CLOUDFLARE_API_TOKEN`, then `CF_DNS_API_TOKEN` (lego), then `CF_Token` (acme.sh).
+//! - `--cloudflare-api-url URL`: the API base (default `https://api.cloudflare.com/client/v4/`);
+//!   https, or plain http to a loopback address only.
+//! - `--ttl` (60): 1 (automatic) or 30..86400 (Cloudflare refuses others; below 60 needs Enterprise).
+//! - a 30 s timeout per request; 429, 5xx and network errors retried 5 times with backoff.
+//!
+//! Errors: credentials refused (401/403, or 400 with an auth code) exit 77; no zone for a name exit
+//! 78 naming every name tried; a bad flag 64; Cloudflare unreachable or failing after retries 69;
+//! anything else Cloudflare refuses 65, with its status, code and message where the client library
+//! could read them.
+
+mod client;
+
+use crate::config::Env;
+use crate::error::{Error, Result};
+use crate::publish::credentials;
+use crate::publish::{ProviderSpec, Publisher, Serves, Setup};
+use crate::record::{Published, Record, RecordType};
+use crate::retry::{Policy, Retry};
+use crate::secret::Secret;
+use client::{Client, DnsRecord, Zone};
+use cloudflare::endpoints::dns::dns::DnsContent;
+use cloudflare::framework::auth::Credentials;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The provider name, as given to `--provider` and stored in `Published.provider`.
+pub const NAME: &str = "cloudflare";
+
+/// The provider table's line.
+pub const PROVIDER: ProviderSpec = ProviderSpec {
+    name: NAME,
+    serves: Serves::Dns,
+    args: <CloudflareArgs as clap::Args>::augment_args,
+    build,
+    place: |p| {
+        p.undo::<Undo>()
+            .ok()
+            .and_then(|u| u.api_url)
+            .unwrap_or_else(|| DEFAULT_API_URL.to_string())
+    },
+};
+
+/// What the state keeps per record: where the credentials are read from (never the token) and the
+/// API, so cleanup needs no flags.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Undo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
+}
+
+/// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
+fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
+    let mut args: CloudflareArgs = setup.args()?;
+    let remembered: Undo = setup.remembered()?;
+    if args.cloudflare_credentials.is_none() {
+        args.cloudflare_credentials = remembered.credentials.map(PathBuf::from);
+    }
+    if args.cloudflare_api_url.is_none() {
+        args.cloudflare_api_url = remembered.api_url;
+    }
+    let settings = CloudflareSettings::from_args(&args, setup.env, setup.ctx.cfg.ttl)?;
+    let mut publisher = Cloudflare::new(settings)?;
+    publisher.remember = Undo {
+        credentials: args.cloudflare_credentials.as_ref().map(|p| {
+            std::fs::canonicalize(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        }),
+        api_url: args.cloudflare_api_url.clone(),
+    };
+    Ok(Box::new(publisher))
+}
+
+/// Cloudflare's API.
+pub const DEFAULT_API_URL: &str = "https://api.cloudflare.com/client/v4/";
+
+/// Environment variables that may hold an API token, in the order they are read.
+pub const TOKEN_ENV: [&str; 3] = ["CLOUDFLARE_API_TOKEN", "CF_DNS_API_TOKEN", "CF_Token"];
+
+/// The key prefix of a certbot-dns-cloudflare credentials file.
+const INI_PREFIX: &str = "dns_cloudflare";
+
+/// The flags of the cloudflare provider.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct CloudflareArgs {
+    /// certbot-dns-cloudflare credentials ini: dns_cloudflare_api_token (or the legacy
+    /// dns_cloudflare_email + dns_cloudflare_api_key); wins over CLOUDFLARE_API_TOKEN, CF_DNS_API_TOKEN
+    /// and CF_Token.
+    #[arg(long, value_name = "FILE", help_heading = "Provider: cloudflare")]
+    pub cloudflare_credentials: Option<PathBuf>,
+    /// Cloudflare API base URL [default: https://api.cloudflare.com/client/v4/].
+    #[arg(long, value_name = "URL", help_heading = "Provider: cloudflare")]
+    pub cloudflare_api_url: Option<String>,
+}
+
+/// How requests authenticate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloudflareAuth {
+    /// An API token (`Authorization: Bearer`), the recommended kind: Zone:Read and DNS:Edit.
+    Token {
+        token: Secret,
+        /// Where it came from: an environment variable's name or the ini file's path.
+        source: String,
+    },
+    /// The legacy global API key with the account's email (`X-Auth-Email` + `X-Auth-Key`).
+    Key {
+        email: String,
+        key: Secret,
+        /// The ini file it came from.
+        source: String,
+    },
+}
+
+impl CloudflareAuth {
+    /// What the credentials are and where they came from, for messages (never the secret).
+    pub fn describe(&self) -> String {
+        match self {
+            CloudflareAuth::Token { source, .. } => format!("API token from {source}"),
+            CloudflareAuth::Key { email, source, .. } => {
+                format!("global API key for {email} from {source}")
+            }
+        }
+    }
+
+    fn credentials(&self) -> Credentials {
+        match self {
+            CloudflareAuth::Token { token, .. } => Credentials::UserAuthToken {
+                token: token.expose().to_string(),
+            },
+            CloudflareAuth::Key { email, key, .. } => Credentials::UserAuthKey {
+                email: email.clone(),
+                key: key.expose().to_string(),
+            },
+        }
+    }
+
+    /// Refuses a secret that cannot be an HTTP header value (and so never was a real one).
+    fn check(&self) -> Result<()> {
+        let (secret, what) = match self {
+            CloudflareAuth::Token { token, .. } => (token, "token"),
+            CloudflareAuth::Key { key, .. } => (key, "api key"),
+        };
+        if secret.is_empty() {
+            return Err(Error::config(format!(
+                "cloudflare: the {} is empty; {}",
+                self.describe(),
+                HOW_TO_GIVE_A_TOKEN
+            )));
+        }
+        if !secret.expose().bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::config(format!(
+                "cloudflare: the {what} ({}) contains spaces or control characters; copy it again",
+                self.describe()
+            )));
+        }
+        if let CloudflareAuth::Key { email, .. } = self
+            && (!email.contains('@') || !email.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(Error::config(format!(
+                "cloudflare: dns_cloudflare_email {email:?} in {} is not an email address; fix the file",
+                self.source()
+            )));
+        }
+        Ok(())
+    }
+
+    fn source(&self) -> &str {
+        match self {
+            CloudflareAuth::Token { source, .. } | CloudflareAuth::Key { source, .. } => source,
+        }
+    }
+}
+
+const HOW_TO_GIVE_A_TOKEN: &str = "set CLOUDFLARE_API_TOKEN to an API token with Zone:Read and DNS:Edit permission, or pass --cloudflare-credentials FILE (a certbot-dns-cloudflare ini with dns_cloudflare_api_token)";
+
+/// Everything the provider needs, validated before any I/O.
+#[derive(Clone, Debug)]
+pub struct CloudflareSettings {
+    pub auth: CloudflareAuth,
+    /// The API base URL, ending in `/`.
+    pub api_url: String,
+    pub ttl: u32,
+    /// The longest one request may take.
+    pub timeout: Duration,
+    /// How 429, 5xx and network failures are retried.
+    pub retry: Policy,
+}
+
+impl CloudflareSettings {
+    /// Settings with the defaults (30 s per request, 5 attempts from 1 s backoff), after checking
+    /// `auth`, `api_url` (`None`: Cloudflare's) and `ttl`.
+    pub fn new(auth: CloudflareAuth, api_url: Option<&str>, ttl: u32) -> Result<Self> {
+        auth.check()?;
+        let api_url = check_api_url(api_url.unwrap_or(DEFAULT_API_URL))?;
+        if ttl != 1 && !(30..=86400).contains(&ttl) {
+            return Err(Error::usage(format!(
+                "--ttl {ttl} is not accepted by cloudflare: use 1 (automatic) or 60 to 86400 seconds (from 30 on Enterprise zones)"
+            )));
+        }
+        Ok(CloudflareSettings {
+            auth,
+            api_url,
+            ttl,
+            timeout: Duration::from_secs(30),
+            retry: Policy {
+                attempts: Some(5),
+                first: Duration::from_secs(1),
+                max: Duration::from_secs(30),
+                jitter: true,
+            },
+        })
+    }
+
+    /// Resolves the flags and the environment: `--cloudflare-credentials` when given, else the
+    /// first of [`TOKEN_ENV`] that is set. No token anywhere is a `Config` error saying how to give
+    /// one; a credentials file missing its keys is a `DataErr` naming them.
+    pub fn from_args(args: &CloudflareArgs, env: &dyn Env, ttl: u32) -> Result<Self> {
+        let auth = match &args.cloudflare_credentials {
+            Some(path) => auth_from_ini(&credentials::read_ini(path, INI_PREFIX)?)?,
+            None => TOKEN_ENV
+                .iter()
+                .find_map(|name| {
+                    env.var(name)
+                        .filter(|v| !v.trim().is_empty())
+                        .map(|v| CloudflareAuth::Token {
+                            token: Secret::new(v),
+                            source: (*name).to_string(),
+                        })
+                })
+                .ok_or_else(|| {
+                    Error::config(format!("cloudflare: no API token: {HOW_TO_GIVE_A_TOKEN}"))
+                })?,
+        };
+        CloudflareSettings::new(auth, args.cloudflare_api_url.as_deref(), ttl)
+    }
+}
+
+/// The credentials in a certbot-dns-cloudflare ini, checked the way certbot checks them: a token,
+/// or else both halves of the legacy pair, never both kinds.
+fn auth_from_ini(ini: &credentials::Ini) -> Result<CloudflareAuth> {
+    let source = ini.path().display().to_string();
+    let legacy = ini.has("email") || ini.has("api_key");
+    match ini.secret("api_token") {
+        Some(_) if legacy => Err(Error::data(format!(
+            "credentials file {source}: give either {} or {} + {}, not both; remove the ones you do not use",
+            ini.full_key("api_token"),
+            ini.full_key("email"),
+            ini.full_key("api_key"),
+        ))),
+        Some(token) => Ok(CloudflareAuth::Token { token, source }),
+        None if legacy => {
+            ini.require(&["email", "api_key"])?;
+            Ok(CloudflareAuth::Key {
+                email: ini.get("email").unwrap_or_default().to_string(),
+                key: ini.secret("api_key").unwrap_or_else(|| Secret::new("")),
+                source,
+            })
+        }
+        None => Err(Error::data(format!(
+            "credentials file {source}: missing property {} (or the legacy pair {} and {}); add it",
+            ini.full_key("api_token"),
+            ini.full_key("email"),
+            ini.full_key("api_key"),
+        ))),
+    }
+}
+
+/// The API base as the client needs it: https (http only to loopback, so a token never crosses a
+/// network in clear), no credentials, query or fragment, ending in `/`.
+fn check_api_url(text: &str) -> Result<String> {
+    let bad = |why: &str| Error::usage(format!("--cloudflare-api-url {text:?} {why}"));
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    let host = url.host_str().ok_or_else(|| bad("has no host"))?;
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(bad(
+                "would send the credentials unencrypted: use https (plain http only to a loopback address)",
+            ));
+        }
+        _ => return Err(bad("is not an https URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not hold a user name or password"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    let mut base = url.to_string();
+    if !base.ends_with('/') {
+        base.push('/');
+    }
+    Ok(base)
+}
+
+/// Publishes through Cloudflare's API.
+pub struct Cloudflare {
+    client: Client,
+    ttl: u32,
+    /// Zones looked up by exact name this run (`None`: not in the account).
+    zones: HashMap<String, Option<Zone>>,
+    /// Recorded with each record for cleanup.
+    remember: Undo,
+}
+
+impl fmt::Debug for Cloudflare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cloudflare")
+            .field("ttl", &self.ttl)
+            .field("zones", &self.zones)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A record this call created, to take back if a later one fails.
+struct Created {
+    zone: Zone,
+    id: String,
+    record: Record,
+}
+
+impl Cloudflare {
+    /// Sets up the client; sends nothing.
+    pub fn new(settings: CloudflareSettings) -> Result<Cloudflare> {
+        let client = Client::new(
+            settings.auth.credentials(),
+            settings.auth.describe(),
+            &settings.api_url,
+            settings.timeout,
+            settings.retry,
+        )?;
+        Ok(Cloudflare {
+            client,
+            ttl: settings.ttl,
+            zones: HashMap::new(),
+            remember: Undo::default(),
+        })
+    }
+
+    /// The zone called exactly `name`, if the credentials can see one (asked once per run).
+    fn zone_named(&mut self, name: &str) -> Result<Option<Zone>> {
+        let name = normalize(name);
+        if let Some(known) = self.zones.get(&name) {
+            return Ok(known.clone());
+        }
+        let zones = self.client.zones_named(&name)?;
+        // With a legacy key spanning accounts a name can appear twice: prefer the active one.
+        let zone = zones
+            .iter()
+            .find(|z| z.status == "active")
+            .or(zones.first())
+            .cloned();
+        self.zones.insert(name, zone.clone());
+        Ok(zone)
+    }
+
+    /// The zone that holds `name`: the longest of the name and its parents that is a zone.
+    fn zone_for(&mut self, name: &str) -> Result<Zone> {
+        let candidates = zone_candidates(name);
+        for candidate in &candidates {
+            if let Some(zone) = self.zone_named(candidate)? {
+                if !(zone.status.is_empty() || zone.status == "active") {
+                    return Err(Error::config(format!(
+                        "cloudflare: zone {} is {}, not active: Cloudflare does not serve its records yet; finish setting it up (its nameservers) first",
+                        zone.name, zone.status
+                    )));
+                }
+                return Ok(zone);
+            }
+        }
+        Err(Error::config(format!(
+            "cloudflare: no zone for {name} in the account (tried {}); add the zone to Cloudflare, or give the credentials ({}) Zone:Read permission on it",
+            candidates.join(", "),
+            self.client_credentials()
+        )))
+    }
+
+    fn client_credentials(&self) -> String {
+        self.client.credentials().to_string()
+    }
+
+    /// Publishes one record; returns what it did and the record it created, if it created one.
+    fn present_one(&mut self, record: &Record) -> Result<(Published, Option<Created>)> {
+        let rtype = dns_type(record.rtype)?;
+        let name = normalize(&record.name);
+        let zone = self.zone_for(&name)?;
+        let existing = self.client.records(&zone, &name, Some(rtype))?;
+        let mut published = Published::new(record, NAME);
+        published.location = zone.name.clone();
+        published.set_undo(&self.remember);
+        if existing.iter().any(|r| content_matches(record, &r.content)) {
+            published.preexisting = true;
+            return Ok((published, None));
+        }
+        if record.rtype == RecordType::Cname
+            && let Some(other) = existing.first()
+        {
+            return Err(Error::data(format!(
+                "cloudflare: {name} already is a CNAME to {}; dns-cname-token would replace it: remove it first or use --method dns-txt-token",
+                normalize(&other.content)
+            )));
+        }
+        match self.create(&zone, &name, record)? {
+            Some(id) => Ok((
+                published,
+                Some(Created {
+                    zone,
+                    id,
+                    record: record.clone(),
+                }),
+            )),
+            None => {
+                published.preexisting = true;
+                Ok((published, None))
+            }
+        }
+    }
+
+    /// Creates `record`, retrying after 429, 5xx and lost answers, but looking first whether an
+    /// earlier attempt landed. Returns the new record's id, or `None` when an identical record
+    /// turned up meanwhile that is not ours (Cloudflare's 81058, which arrives as a bare 400).
+    fn create(&self, zone: &Zone, name: &str, record: &Record) -> Result<Option<String>> {
+        let what = format!("creating {} {name} in zone {}", record.rtype, zone.name);
+        let retry = self.client.retry();
+        let mut ours_may_exist = false;
+        let mut tries = Retry::new(retry, None);
+        loop {
+            let failure = match self
+                .client
+                .create_once(zone, name, dns_content(record), self.ttl)
+            {
+                Ok(created) => return Ok(Some(created.id)),
+                Err(failure) => failure,
+            };
+            if failure.auth {
+                return Err(failure.into_error(&self.client, &what));
+            }
+            ours_may_exist |= failure.may_have_landed;
+            if (ours_may_exist || failure.status == Some(400))
+                && let Some(found) = self.find(zone, name, record)?
+            {
+                return Ok(ours_may_exist.then_some(found.id));
+            }
+            let attempt = tries.attempt();
+            let pause = if failure.retryable {
+                tries.pause(None)
+            } else {
+                None
+            };
+            let Some(pause) = pause else {
+                let mut failure = failure;
+                failure.attempts = attempt;
+                let error = failure.into_error(&self.client, &what);
+                return Err(self.explain(zone, name, record, error));
+            };
+            crate::signals::sleep(pause)?;
+        }
+    }
+
+    /// Adds what is at the name to a refusal Cloudflare gave no readable reason for.
+    fn explain(&self, zone: &Zone, name: &str, record: &Record, error: Error) -> Error {
+        if error.kind() != crate::error::Kind::DataErr {
+            return error;
+        }
+        let Ok(at_name) = self.client.records(zone, name, None) else {
+            return error;
+        };
+        let cname = at_name.iter().find(|r| r.rtype == "CNAME");
+        let hint = match (record.rtype, cname) {
+            (RecordType::Txt, Some(c)) => format!(
+                "{name} is a CNAME to {}, and a name with a CNAME can hold nothing else",
+                normalize(&c.content)
+            ),
+            (RecordType::Cname, _) if !at_name.is_empty() => {
+                let mut types: Vec<&str> = at_name.iter().map(|r| r.rtype.as_str()).collect();
+                types.sort_unstable();
+                types.dedup();
+                format!(
+                    "{name} already holds {} records, and a CNAME cannot share a name",
+                    types.join(", ")
+                )
+            }
+            _ => return error,
+        };
+        Error::new(error.kind(), format!("{}; {hint}", error.message()))
+    }
+
+    /// The record at `name` with `record`'s type and value: preferably the exact content this
+    /// provider writes, else the same value written another way.
+    fn find(&self, zone: &Zone, name: &str, record: &Record) -> Result<Option<DnsRecord>> {
+        let rtype = dns_type(record.rtype)?;
+        let existing = self.client.records(zone, name, Some(rtype))?;
+        let exact = record_content(record);
+        Ok(existing
+            .iter()
+            .find(|r| r.content == exact)
+            .or_else(|| {
+                existing
+                    .iter()
+                    .find(|r| content_matches(record, &r.content))
+            })
+            .cloned())
+    }
+
+    /// Deletes what this call created, after `error`; the error says so if that fails too.
+    fn roll_back(&mut self, error: Error, created: &[Created]) -> Error {
+        let mut left: Vec<String> = Vec::new();
+        let mut why: Option<Error> = None;
+        for c in created {
+            let what = format!("deleting {} {} again", c.record.rtype, c.record.name);
+            if let Err(e) = self.client.delete(&c.zone, &c.id, &what) {
+                left.push(format!("{} {}", c.record.rtype, c.record.name));
+                why.get_or_insert(e);
+            }
+        }
+        match why {
+            None => error,
+            Some(undo) => Error::new(
+                error.kind(),
+                format!(
+                    "{}; also could not take back {}: {}",
+                    error.message(),
+                    left.join(", "),
+                    undo.message()
+                ),
+            ),
+        }
+    }
+
+    /// Deletes the one record `published` stands for, if it is still there.
+    fn remove(&mut self, published: &Published) -> Result<()> {
+        let record = &published.record;
+        let name = normalize(&record.name);
+        let zone = if published.location.is_empty() {
+            self.zone_for(&name)?
+        } else {
+            self.zone_named(&published.location)?.ok_or_else(|| {
+                Error::config(format!(
+                    "cloudflare: zone {} (where {name} was published) is not in the account the credentials ({}) reach; clean up with the credentials auth used",
+                    published.location,
+                    self.client_credentials()
+                ))
+            })?
+        };
+        match self.find(&zone, &name, record)? {
+            None => Ok(()),
+            Some(found) => self.client.delete(
+                &zone,
+                &found.id,
+                &format!("deleting {} {name} in zone {}", record.rtype, zone.name),
+            ),
+        }
+    }
+}
+
+impl Publisher for Cloudflare {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        let mut published = Vec::with_capacity(records.len());
+        let mut created: Vec<Created> = Vec::new();
+        for record in records {
+            match self.present_one(record) {
+                Ok((p, made)) => {
+                    published.push(p);
+                    created.extend(made);
+                }
+                Err(error) => return Err(self.roll_back(error, &created)),
+            }
+        }
+        Ok(published)
+    }
+
+    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
+        // Try every record even when one fails, so as little as possible is left behind.
+        let mut first_error: Option<Error> = None;
+        for p in published
+            .iter()
+            .filter(|p| p.provider == NAME && !p.preexisting)
+        {
+            if let Err(e) = self.remove(p) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// The name and each parent with at least two labels, longest first (Cloudflare hosts no TLDs).
+fn zone_candidates(name: &str) -> Vec<String> {
+    let name = normalize(name);
+    let labels: Vec<&str> = name.split('.').collect();
+    let mut candidates: Vec<String> = (0..labels.len().saturating_sub(1))
+        .map(|i| labels[i..].join("."))
+        .collect();
+    if candidates.is_empty() {
+        candidates.push(name);
+    }
+    candidates
+}
+
+fn normalize(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn dns_type(rtype: RecordType) -> Result<&'static str> {
+    match rtype {
+        RecordType::Txt => Ok("TXT"),
+        RecordType::Cname => Ok("CNAME"),
+        RecordType::Http => Err(Error::software(
+            "cloudflare: asked to publish an http record; use --provider webroot or exec for http-token",
+        )),
+    }
+}
+
+/// The content this provider writes: TXT as quoted character-strings (Cloudflare's form; values
+/// longer than 255 bytes split), a CNAME target without trailing dot.
+fn record_content(record: &Record) -> String {
+    match record.rtype {
+        RecordType::Txt => {
+            let mut strings = Vec::new();
+            let mut current = String::new();
+            for c in record.value.chars() {
+                if current.len() + c.len_utf8() > 255 {
+                    strings.push(std::mem::take(&mut current));
+                }
+                current.push(c);
+            }
+            strings.push(current);
+            strings
+                .iter()
+                .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        RecordType::Cname | RecordType::Http => normalize(&record.value),
+    }
+}
+
+fn dns_content(record: &Record) -> DnsContent {
+    let content = record_content(record);
+    match record.rtype {
+        RecordType::Cname => DnsContent::CNAME { content },
+        _ => DnsContent::TXT { content },
+    }
+}
+
+/// Whether stored `content` is `record`'s value: TXT text quoted or not, a CNAME target in any
+/// case and with or without the trailing dot.
+fn content_matches(record: &Record, content: &str) -> bool {
+    match record.rtype {
+        RecordType::Txt => txt_text(content).as_deref().unwrap_or(content) == record.value,
+        RecordType::Cname => normalize(content) == normalize(&record.value),
+        RecordType::Http => false,
+    }
+}
+
+/// The text of TXT content written as RFC 1035 character-strings (`"a" "b\"c"`), or `None` when
+/// it is not written that way.
+fn txt_text(content: &str) -> Option<String> {
+    let mut chars = content.trim().chars().peekable();
+    if chars.peek() != Some(&'"') {
+        return None;
+    }
+    let mut out = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {}
+            '"' => loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => {
+                        let next = chars.next()?;
+                        if next.is_ascii_digit() {
+                            let digits: String = [Some(next), chars.next(), chars.next()]
+                                .into_iter()
+                                .collect::<Option<String>>()?;
+                            out.push(char::from(digits.parse::<u8>().ok()?));
+                        } else {
+                            out.push(next);
+                        }
+                    }
+                    other => out.push(other),
+                }
+            },
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;

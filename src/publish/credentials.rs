@@ -1,0 +1,568 @@
+//! Credential files shared by the providers: certbot-style ini files and one-secret files.
+//!
+//! [`read_ini`] reads a certbot DNS plugin's credentials file as it is (certbot reads them with
+//! configobj): `key = value` lines, values optionally quoted (`"..."`, `'...'`, or a one-line
+//! `"""..."""`), `#` comments on their own line or after a value (in an unquoted value a `#` always
+//! starts a comment, as in configobj; quote a value that contains one), blank lines, and an optional
+//! UTF-8 BOM. Keys before the first `[section]` header are the ones certbot sees; keys inside a
+//! section are kept apart and only mentioned when a required key is missing. Keys are looked up by
+//! their short name under the plugin's prefix (`api_token` with prefix `dns_cloudflare` is
+//! `dns_cloudflare_api_token`), and [`Ini::require`] names every missing or empty key in one message,
+//! like certbot's `CredentialsConfiguration.require`. Two differences from configobj, both lenient:
+//! keys match case-insensitively and `;` lines are comments too. A line configobj would reject (no
+//! `=`, an unbalanced quote, a key given twice) is a `DataErr` naming the file and line.
+//!
+//! [`read_secret_file`] reads a file holding one secret (a TSIG secret, an API token), trimmed.
+//!
+//! Both warn (through `ui::warn`, never failing) when the group or other users can read the file,
+//! as certbot does for world-readable credentials. Values are never put in an error message or in
+//! `Debug` output: only key names and paths are.
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A parsed certbot-style credentials file.
+pub struct Ini {
+    path: PathBuf,
+    /// The key prefix with its trailing `_`, e.g. `dns_cloudflare_`.
+    prefix: String,
+    /// Top-level keys (lowercase) and their unquoted values.
+    values: BTreeMap<String, String>,
+    /// Keys (lowercase) found inside a `[section]`, with the section's name: certbot never sees them.
+    in_sections: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Ini {
+    // Values may be secrets: show only where the file is and which keys it has.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ini")
+            .field("path", &self.path)
+            .field("prefix", &self.prefix)
+            .field("keys", &self.values.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Reads and parses the credentials file at `path` whose keys start with `prefix` (`dns_cloudflare`,
+/// `dns-cloudflare` or `dns_cloudflare_`; all mean the same). A file that cannot be read is a
+/// `Config` error naming it; a malformed one is a `DataErr` naming the line.
+pub fn read_ini(path: &Path, prefix: &str) -> Result<Ini> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::config(format!(
+            "cannot read credentials file {}: {e}; check the path and its permissions",
+            path.display()
+        ))
+    })?;
+    warn_if_others_can_read(path);
+    Ini::parse(&text, path, prefix)
+}
+
+impl Ini {
+    /// Parses `text` as the content of the file at `path` (used only in messages).
+    pub fn parse(text: &str, path: &Path, prefix: &str) -> Result<Ini> {
+        let mut prefix = prefix.replace('-', "_").to_ascii_lowercase();
+        if !prefix.is_empty() && !prefix.ends_with('_') {
+            prefix.push('_');
+        }
+        let mut ini = Ini {
+            path: path.to_path_buf(),
+            prefix,
+            values: BTreeMap::new(),
+            in_sections: BTreeMap::new(),
+        };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut section: Option<String> = None;
+        let mut seen: BTreeMap<(Option<String>, String), usize> = BTreeMap::new();
+        for (index, raw) in text.lines().enumerate() {
+            let number = index + 1;
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if line.starts_with('[') {
+                section =
+                    Some(section_name(line).ok_or_else(|| {
+                        ini.line_error(number, "is not a valid [section] header")
+                    })?);
+                continue;
+            }
+            let (key, rest) =
+                split_key(line).ok_or_else(|| ini.line_error(number, "is not `key = value`"))?;
+            let value = parse_value(rest).ok_or_else(|| {
+                ini.line_error(
+                    number,
+                    &format!("has a badly quoted value for {key}; quote it as \"value\""),
+                )
+            })?;
+            let key = key.to_ascii_lowercase();
+            if let Some(first) = seen.insert((section.clone(), key.clone()), number) {
+                return Err(ini.line_error(
+                    number,
+                    &format!("gives {key} again (first on line {first}); keep one"),
+                ));
+            }
+            match &section {
+                None => {
+                    ini.values.insert(key, value);
+                }
+                Some(name) => {
+                    ini.in_sections.insert(key, name.clone());
+                }
+            }
+        }
+        Ok(ini)
+    }
+
+    /// The file this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The full key name for a short one: `api_token` -> `dns_cloudflare_api_token`.
+    pub fn full_key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key.to_ascii_lowercase())
+    }
+
+    /// The value of short key `key`, or `None` when it is missing or empty.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(&self.full_key(key))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value of short key `key` as a secret (`None` when missing or empty).
+    pub fn secret(&self, key: &str) -> Option<Secret> {
+        self.get(key).map(Secret::new)
+    }
+
+    /// Whether short key `key` has a non-empty value.
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Ok when every short key in `keys` has a non-empty value; otherwise one `DataErr` that names
+    /// every missing or empty key by its full name, and the file.
+    pub fn require(&self, keys: &[&str]) -> Result<()> {
+        let missing: Vec<String> = keys
+            .iter()
+            .filter(|k| !self.has(k))
+            .map(|k| {
+                let full = self.full_key(k);
+                match (self.values.get(&full), self.in_sections.get(&full)) {
+                    (Some(_), _) => format!("{full} (empty)"),
+                    (None, Some(section)) => {
+                        format!("{full} (found under [{section}], which certbot does not read)")
+                    }
+                    (None, None) => full,
+                }
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let noun = if missing.len() == 1 {
+            "property"
+        } else {
+            "properties"
+        };
+        Err(Error::data(format!(
+            "credentials file {}: missing {noun} {}; add {} as `key = value` before any [section]",
+            self.path.display(),
+            missing.join(", "),
+            if missing.len() == 1 { "it" } else { "them" }
+        )))
+    }
+
+    fn line_error(&self, number: usize, what: &str) -> Error {
+        Error::data(format!(
+            "credentials file {} line {number} {what}; fix the file",
+            self.path.display()
+        ))
+    }
+}
+
+/// `[name]` (also `[[name]]`, a configobj subsection), with an optional comment after it.
+fn section_name(line: &str) -> Option<String> {
+    let depth = line.chars().take_while(|c| *c == '[').count();
+    let inner = &line[depth..];
+    let close = inner.find(']')?;
+    let name = inner[..close].trim();
+    let after = &inner[close..];
+    let closing = after.chars().take_while(|c| *c == ']').count();
+    let rest = after[closing..].trim_start();
+    (closing == depth && !name.is_empty() && (rest.is_empty() || rest.starts_with('#')))
+        .then(|| strip_quotes(name).unwrap_or(name).to_string())
+}
+
+/// Splits `key = rest` at the first `=` (a quoted key may hold one). `None` when there is no `=` or
+/// the key is empty.
+fn split_key(line: &str) -> Option<(&str, &str)> {
+    let (key, rest) = match line.chars().next()? {
+        quote @ ('"' | '\'') => {
+            let close = line[1..].find(quote)? + 1;
+            let key = &line[1..close];
+            let rest = line[close + 1..].trim_start().strip_prefix('=')?;
+            (key, rest)
+        }
+        _ => {
+            let (key, rest) = line.split_once('=')?;
+            (key.trim_end(), rest)
+        }
+    };
+    (!key.is_empty()).then_some((key, rest.trim()))
+}
+
+/// The value after `=`, the way configobj reads it: a quoted string (the shortest one that leaves
+/// only white space and an optional `#` comment after it), or unquoted text up to the first `#`,
+/// trimmed. `None` for an unbalanced quote.
+fn parse_value(rest: &str) -> Option<String> {
+    let is_tail = |tail: &str| {
+        let tail = tail.trim_start();
+        tail.is_empty() || tail.starts_with('#')
+    };
+    for triple in ["\"\"\"", "'''"] {
+        if let Some(body) = rest.strip_prefix(triple) {
+            let close = body.find(triple)?;
+            return is_tail(&body[close + 3..]).then(|| body[..close].to_string());
+        }
+    }
+    match rest.chars().next() {
+        Some(quote @ ('"' | '\'')) => {
+            let body = &rest[1..];
+            body.match_indices(quote)
+                .find(|(at, _)| is_tail(&body[at + 1..]))
+                .map(|(at, _)| body[..at].to_string())
+        }
+        _ => {
+            let value = rest.split('#').next().unwrap_or_default();
+            Some(value.trim().to_string())
+        }
+    }
+}
+
+fn strip_quotes(text: &str) -> Option<&str> {
+    ['"', '\'']
+        .into_iter()
+        .find_map(|q| text.strip_prefix(q).and_then(|t| t.strip_suffix(q)))
+}
+
+/// Reads a file holding one secret, trimmed of surrounding white space. `what` names the file's
+/// role in messages (`--tsig-secret-file`). An unreadable or empty file is a `Config` error naming
+/// it; the content never appears in a message.
+pub fn read_secret_file(path: &Path, what: &str) -> Result<Secret> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::config(format!(
+            "cannot read {what} {}: {e}; check the path and its permissions",
+            path.display()
+        ))
+    })?;
+    warn_if_others_can_read(path);
+    let secret = Secret::new(text);
+    if secret.is_empty() {
+        return Err(Error::config(format!(
+            "{what} {} is empty; put the secret in it",
+            path.display()
+        )));
+    }
+    Ok(secret)
+}
+
+/// certbot's habit, stricter by the group bit: a credentials file that users other than its owner
+/// can read is worth a warning, not a refusal.
+pub fn warn_if_others_can_read(path: &Path) {
+    if let Some(text) = others_can_read(path) {
+        crate::ui::warn(&text);
+    }
+}
+
+/// The warning for `path` when its group or other users can read it.
+fn others_can_read(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    let who = match (mode & 0o040 != 0, mode & 0o004 != 0) {
+        (_, true) => "every user",
+        (true, false) => "its group",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "credentials file {} (mode {mode:04o}) is readable by {who}; chmod 600 it",
+        path.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+    use std::os::unix::fs::PermissionsExt;
+
+    const SECRET: &str = "0123456789abcdefSECRETSECRETSECRETSECRET";
+
+    fn parse(text: &str) -> Result<Ini> {
+        Ini::parse(text, Path::new("/etc/cf.ini"), "dns_cloudflare")
+    }
+
+    #[test]
+    fn values_table() {
+        // (description, file, short key, expected value)
+        let cases: &[(&str, &str, &str, Option<&str>)] = &[
+            (
+                "plain",
+                "dns_cloudflare_api_token = abc\n",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "no spaces",
+                "dns_cloudflare_api_token=abc",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "double quotes",
+                "dns_cloudflare_api_token = \"abc\"",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "single quotes",
+                "dns_cloudflare_api_token = 'abc'",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "triple quotes",
+                "dns_cloudflare_api_token = \"\"\"abc\"\"\"",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "inline comment",
+                "dns_cloudflare_api_token = abc # my token",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "hash without space starts a comment",
+                "dns_cloudflare_api_token = abc#def",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "quoted hash is kept",
+                "dns_cloudflare_api_token = \"abc#def\" # note",
+                "api_token",
+                Some("abc#def"),
+            ),
+            (
+                "quote inside quotes",
+                "dns_cloudflare_api_token = \"ab\"c\"",
+                "api_token",
+                Some("ab\"c"),
+            ),
+            (
+                "spaces inside quotes",
+                "dns_cloudflare_api_token = \" a b \"",
+                "api_token",
+                Some(" a b "),
+            ),
+            (
+                "equals in value",
+                "dns_cloudflare_api_token = a=b",
+                "api_token",
+                Some("a=b"),
+            ),
+            (
+                "quoted key",
+                "\"dns_cloudflare_api_token\" = abc",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "key case ignored",
+                "DNS_Cloudflare_API_Token = abc",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "bom",
+                "\u{feff}dns_cloudflare_api_token = abc",
+                "api_token",
+                Some("abc"),
+            ),
+            (
+                "comments and blank lines",
+                "# c\n\n  ; c\n  dns_cloudflare_email = a@b.c  \n",
+                "email",
+                Some("a@b.c"),
+            ),
+            (
+                "empty is missing",
+                "dns_cloudflare_api_token =",
+                "api_token",
+                None,
+            ),
+            (
+                "only a comment is empty",
+                "dns_cloudflare_api_token = # later",
+                "api_token",
+                None,
+            ),
+            (
+                "other prefix ignored",
+                "dns_rfc2136_secret = abc",
+                "secret",
+                None,
+            ),
+            (
+                "section hides keys",
+                "[cloudflare]\ndns_cloudflare_api_token = abc",
+                "api_token",
+                None,
+            ),
+            (
+                "keys before a section count",
+                "dns_cloudflare_api_token = abc\n[other]\nx = y",
+                "api_token",
+                Some("abc"),
+            ),
+        ];
+        for (desc, text, key, want) in cases {
+            let ini = parse(text).unwrap_or_else(|e| panic!("{desc}: {e}"));
+            assert_eq!(ini.get(key), *want, "{desc}");
+        }
+    }
+
+    #[test]
+    fn malformed_lines_table() {
+        // (description, file, words the message must contain)
+        let cases: &[(&str, &str, &[&str])] = &[
+            (
+                "colon separator (configobj takes only =)",
+                "dns_cloudflare_api_token: abc",
+                &["line 1", "key = value"],
+            ),
+            ("no separator", "\n\njust words", &["line 3"]),
+            ("empty key", " = abc", &["line 1"]),
+            (
+                "unbalanced quote",
+                "dns_cloudflare_api_token = \"abc",
+                &["line 1", "dns_cloudflare_api_token"],
+            ),
+            (
+                "text after closing quote",
+                "dns_cloudflare_api_token = \"abc\" def",
+                &["line 1"],
+            ),
+            (
+                "duplicate key",
+                "dns_cloudflare_email = a\ndns_cloudflare_email = b",
+                &["line 2", "line 1"],
+            ),
+            ("bad section header", "[oops\n", &["line 1", "section"]),
+        ];
+        for (desc, text, words) in cases {
+            let err = parse(text).expect_err(desc);
+            assert_eq!(err.kind(), Kind::DataErr, "{desc}");
+            for word in *words {
+                assert!(err.message().contains(word), "{desc}: {err}");
+            }
+            assert!(err.message().contains("/etc/cf.ini"), "{desc}: {err}");
+        }
+    }
+
+    #[test]
+    fn require_lists_every_missing_key_in_one_message() {
+        let ini = parse("dns_cloudflare_email =\n[x]\ndns_cloudflare_api_key = k\n").unwrap();
+        let err = ini.require(&["email", "api_key", "api_token"]).unwrap_err();
+        assert_eq!(err.kind(), Kind::DataErr);
+        let m = err.message();
+        assert!(m.contains("/etc/cf.ini"), "{m}");
+        assert!(m.contains("dns_cloudflare_email (empty)"), "{m}");
+        assert!(m.contains("dns_cloudflare_api_key (found under [x]"), "{m}");
+        assert!(m.contains("dns_cloudflare_api_token"), "{m}");
+        assert!(!m.contains(": k"), "{m}");
+        let ini = parse("dns_cloudflare_api_token = t").unwrap();
+        ini.require(&["api_token"]).unwrap();
+    }
+
+    #[test]
+    fn prefix_spellings_agree() {
+        for prefix in ["dns_cloudflare", "dns-cloudflare", "dns_cloudflare_"] {
+            let ini = Ini::parse("dns_cloudflare_api_token = t", Path::new("f"), prefix).unwrap();
+            assert_eq!(ini.full_key("api_token"), "dns_cloudflare_api_token");
+            assert_eq!(ini.get("api_token"), Some("t"), "{prefix}");
+        }
+    }
+
+    #[test]
+    fn values_stay_out_of_debug_and_errors() {
+        let text =
+            format!("dns_cloudflare_api_token = {SECRET}\ndns_cloudflare_api_token = {SECRET}");
+        let err = parse(&text).unwrap_err();
+        assert!(!err.message().contains(SECRET), "{err}");
+        let ini = parse(&format!("dns_cloudflare_api_token = {SECRET}")).unwrap();
+        assert!(!format!("{ini:?}").contains(SECRET));
+        assert_eq!(ini.secret("api_token").unwrap().expose(), SECRET);
+    }
+
+    #[test]
+    fn read_ini_and_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let ini_path = dir.path().join("cf.ini");
+        std::fs::write(&ini_path, format!("dns_cloudflare_api_token = {SECRET}\n")).unwrap();
+        std::fs::set_permissions(&ini_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let ini = read_ini(&ini_path, "dns_cloudflare").unwrap();
+        assert_eq!(ini.get("api_token"), Some(SECRET));
+        assert_eq!(ini.path(), ini_path);
+
+        let missing = dir.path().join("nope.ini");
+        let err = read_ini(&missing, "dns_cloudflare").unwrap_err();
+        assert_eq!(err.kind(), Kind::Config);
+        assert!(err.message().contains("nope.ini"), "{err}");
+
+        let secret_path = dir.path().join("secret");
+        std::fs::write(&secret_path, format!("  {SECRET}\n")).unwrap();
+        let secret = read_secret_file(&secret_path, "--tsig-secret-file").unwrap();
+        assert_eq!(secret.expose(), SECRET);
+
+        std::fs::write(&secret_path, " \n").unwrap();
+        let err = read_secret_file(&secret_path, "--tsig-secret-file").unwrap_err();
+        assert_eq!(err.kind(), Kind::Config);
+        assert!(err.message().contains("--tsig-secret-file"), "{err}");
+        assert!(err.message().contains("empty"), "{err}");
+
+        let err = read_secret_file(&missing, "--tsig-secret-file").unwrap_err();
+        assert_eq!(err.kind(), Kind::Config);
+        assert!(err.message().contains("nope.ini"), "{err}");
+    }
+
+    #[test]
+    fn permission_warning_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "x").unwrap();
+        for (mode, want) in [
+            (0o600, None),
+            (0o400, None),
+            (0o640, Some("its group")),
+            (0o604, Some("every user")),
+            (0o644, Some("every user")),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let got = others_can_read(&path);
+            match want {
+                None => assert_eq!(got, None, "{mode:o}"),
+                Some(who) => {
+                    let got = got.unwrap_or_default();
+                    assert!(got.contains(who), "{mode:o}: {got}");
+                    assert!(got.contains(&format!("{mode:04o}")), "{mode:o}: {got}");
+                }
+            }
+        }
+    }
+}
