@@ -35,6 +35,9 @@ impl HttpCheck {
 impl PropagationCheck for HttpCheck {
     fn probes(&self, records: &[Record]) -> Result<Vec<Box<dyn Probe>>> {
         let mut probes: Vec<Box<dyn Probe>> = Vec::new();
+        // One client (and its runtime thread) per (host, address), shared by that host's records.
+        let mut clients: std::collections::HashMap<(String, IpAddr), Client> =
+            std::collections::HashMap::new();
         for record in records {
             let (host, path) = record
                 .http_host_and_path()
@@ -42,14 +45,17 @@ impl PropagationCheck for HttpCheck {
                 .ok_or_else(|| Error::software(format!("the HTTP check cannot check {record}")))?;
             let addresses = super::keep_routable(host, self.resolver.addresses(host)?);
             for address in addresses {
+                let client = match clients.get(&(host.to_string(), address)) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = client_for(host, address, self.request_timeout)?;
+                        clients.insert((host.to_string(), address), c.clone());
+                        c
+                    }
+                };
                 probes.push(Box::new(HttpProbe::new(
-                    record,
-                    host,
-                    path,
-                    address,
-                    self.port,
-                    self.request_timeout,
-                )?));
+                    record, host, path, address, self.port, client,
+                )));
             }
         }
         Ok(probes)
@@ -65,6 +71,23 @@ struct HttpProbe {
     client: Client,
 }
 
+/// A client that sends every request for `host` to `address`, following at most one redirect.
+fn client_for(host: &str, address: IpAddr, timeout: Duration) -> Result<Client> {
+    // Port 0 lets reqwest use each scheme's own port, so a redirect to https goes to 443 of the same
+    // address; a non-default --http-port is put into the URL instead.
+    Client::builder()
+        .resolve(host, SocketAddr::new(address, 0))
+        .redirect(reqwest::redirect::Policy::limited(1))
+        .timeout(timeout)
+        .user_agent(concat!(
+            "dcv-hook/",
+            env!("CARGO_PKG_VERSION"),
+            " (propagation check)"
+        ))
+        .build()
+        .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))
+}
+
 impl HttpProbe {
     fn new(
         record: &Record,
@@ -72,33 +95,20 @@ impl HttpProbe {
         path: &str,
         address: IpAddr,
         port: u16,
-        timeout: Duration,
-    ) -> Result<HttpProbe> {
-        // Port 0 lets reqwest use each scheme's own port, so a redirect to https goes to 443 of the same
-        // address; a non-default --http-port is put into the URL instead.
-        let client = Client::builder()
-            .resolve(host, SocketAddr::new(address, 0))
-            .redirect(reqwest::redirect::Policy::limited(1))
-            .timeout(timeout)
-            .user_agent(concat!(
-                "dcv-hook/",
-                env!("CARGO_PKG_VERSION"),
-                " (propagation check)"
-            ))
-            .build()
-            .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))?;
+        client: Client,
+    ) -> HttpProbe {
         let url = if port == 80 {
             format!("http://{host}{path}")
         } else {
             format!("http://{host}:{port}{path}")
         };
-        Ok(HttpProbe {
+        HttpProbe {
             record: record.clone(),
             url,
             address,
             port,
             client,
-        })
+        }
     }
 }
 
