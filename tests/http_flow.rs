@@ -795,3 +795,54 @@ fn dry_run_and_real_run_both_say_when_the_orders_method_is_switched() {
         Some("http-token")
     );
 }
+
+/// The fault matrix of the HTTP side: each fault gives its documented code and a message naming
+/// what failed, and leaves the web root and the state as they were.
+#[test]
+fn http_faults_have_their_codes_and_leave_nothing_behind() {
+    // A server that never serves the file (404), one that loops redirects, an API nobody answers.
+    let w = HttpWorld::new(
+        &["www.example.test"],
+        &[None, Some(Duration::from_secs(3600))],
+    );
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    let before = tree(w.webroot.path());
+    w.webroot_cmd()
+        .args(["run", "--order-id", &order, "--propagation-timeout", "1"])
+        .assert()
+        .code(75)
+        .stderr(predicate::str::contains("127.80.").and(predicate::str::contains("HTTP 404")));
+    assert_eq!(
+        tree(w.webroot.path()),
+        before,
+        "run cleans up after a timeout"
+    );
+    assert!(w.state_files().is_empty());
+
+    let path = "/.well-known/pki-validation/fileauth.txt";
+    w.web[1].set_lag(Duration::ZERO);
+    w.web[1].redirect(
+        path,
+        "http://www.example.test/.well-known/pki-validation/fileauth.txt",
+    );
+    w.webroot_cmd()
+        .args(["run", "--order-id", &order, "--propagation-timeout", "1"])
+        .assert()
+        .code(75)
+        .stderr(predicate::str::contains("more than one redirect"));
+    assert_eq!(tree(w.webroot.path()), before);
+
+    // Nothing listens at the API: unavailable after the retries, nothing published.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/services/v2", closed.local_addr().unwrap());
+    drop(closed);
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order, "--api-url", &url])
+        .assert()
+        .code(69);
+    assert_eq!(tree(w.webroot.path()), before);
+    assert!(w.state_files().is_empty());
+}
