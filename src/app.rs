@@ -34,13 +34,10 @@ where
             return 0;
         }
         Err(e) => {
-            let rendered = e.render().to_string();
-            let first = rendered
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            eprintln!("dcv-hook: error: {first}; see dcv-hook --help");
+            eprintln!(
+                "dcv-hook: error: {}; see dcv-hook --help",
+                cli::error_line(&e)
+            );
             return Error::usage("").exit_code();
         }
     };

@@ -228,6 +228,18 @@ pub fn options_after_the_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi:
     args
 }
 
+/// The first line of clap's message for `e`, without its `error: ` prefix (dcv-hook's errors are
+/// one line).
+pub fn error_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string()
+}
+
 /// Parses `args` (the program name first) with [`command`].
 pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
 where

@@ -95,6 +95,24 @@ pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
 }
 
+/// A made-up environment for tests.
+#[cfg(test)]
+pub struct FakeEnv(pub std::collections::HashMap<&'static str, &'static str>);
+
+#[cfg(test)]
+impl FakeEnv {
+    pub fn of(pairs: &[(&'static str, &'static str)]) -> FakeEnv {
+        FakeEnv(pairs.iter().copied().collect())
+    }
+}
+
+#[cfg(test)]
+impl Env for FakeEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|s| s.to_string())
+    }
+}
+
 /// The real environment.
 pub struct ProcessEnv;
 
@@ -413,14 +431,6 @@ fn is_root() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    struct FakeEnv(HashMap<&'static str, &'static str>);
-    impl Env for FakeEnv {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| s.to_string())
-        }
-    }
 
     /// What the binary does with `args`: the config file's keys added, parsed, resolved.
     fn resolve_args(args: &[&str], env: &[(&'static str, &'static str)]) -> Result<Config> {

@@ -69,15 +69,10 @@ pub fn with_file_args(args: Vec<OsString>, env: &dyn Env) -> Result<Vec<OsString
         .chain(extra.iter().cloned())
         .collect();
     if let Err(e) = crate::cli::command().try_get_matches_from(alone) {
-        let rendered = e.render().to_string();
-        let first = rendered
-            .lines()
-            .next()
-            .unwrap_or("invalid value")
-            .trim_start_matches("error: ");
         return Err(Error::config(format!(
-            "config file {}: {first}",
-            path.display()
+            "config file {}: {}",
+            path.display(),
+            crate::cli::error_line(&e)
         )));
     }
     let mut all = args;
@@ -115,8 +110,8 @@ fn on_command_line(args: &[OsString], key: &str, short: Option<char>) -> bool {
     })
 }
 
-/// The flags one key stands for.
-fn flags_for(
+/// The flags one key stands for (also a `[[zone]]`'s keys, `zones.rs`).
+pub(crate) fn flags_for(
     path: &Path,
     key: &str,
     value: &toml::Value,
@@ -150,14 +145,7 @@ fn flags_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    struct FakeEnv(HashMap<&'static str, &'static str>);
-    impl Env for FakeEnv {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| s.to_string())
-        }
-    }
+    use crate::config::FakeEnv;
 
     fn expand(
         file: &str,

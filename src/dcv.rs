@@ -155,14 +155,19 @@ impl fmt::Display for DomainName {
     }
 }
 
+/// Whether a value can go into a TXT record or a file as it is: 1 to 255 printable ASCII characters
+/// without spaces, quotes or backslashes.
+pub fn is_plain_value(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 255
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
 /// Checks a DCV token before it is put into DNS or a file: printable ASCII without spaces or quotes.
 pub fn check_token(token: &str) -> Result<()> {
-    let ok = !token.is_empty()
-        && token.len() <= 255
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
-    if ok {
+    if is_plain_value(token) {
         Ok(())
     } else {
         Err(Error::data(format!(

@@ -64,30 +64,15 @@ pub fn read(path: &Path) -> Result<Vec<ZoneRule>> {
             .and_then(|v| v.as_str())
             .ok_or_else(|| bad(format!("{name} has no provider = \"NAME\"")))?
             .to_string();
-        let mut args: Vec<String> = vec!["dcv-hook".into(), "auth".into()];
+        let mut args: Vec<std::ffi::OsString> = vec!["dcv-hook".into(), "auth".into()];
         for (key, value) in zone.iter().filter(|(k, _)| *k != "name") {
-            let items: Vec<&toml::Value> = match value {
-                toml::Value::Array(items) => items.iter().collect(),
-                other => vec![other],
-            };
-            for item in items {
-                let text = match item {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Integer(n) => n.to_string(),
-                    toml::Value::Float(f) => f.to_string(),
-                    toml::Value::Boolean(true) => {
-                        args.push(format!("--{key}"));
-                        continue;
-                    }
-                    toml::Value::Boolean(false) => continue,
-                    _ => {
-                        return Err(bad(format!(
-                            "{name}: {key} must be a string, number or boolean"
-                        )));
-                    }
-                };
-                args.push(format!("--{key}={text}"));
-            }
+            let takes_value = !matches!(value, toml::Value::Boolean(_));
+            args.extend(crate::config_file::flags_for(
+                path,
+                key,
+                value,
+                takes_value,
+            )?);
         }
         let matches = crate::cli::command()
             .try_get_matches_from(&args)

@@ -301,12 +301,7 @@ fn check_record_name(text: &str) -> Result<String> {
 
 /// ACME values are base64url (RFC 8555); anything printable without spaces or quotes is accepted.
 fn check_value(value: &str) -> Result<()> {
-    let ok = !value.is_empty()
-        && value.len() <= 255
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
-    if ok {
+    if crate::dcv::is_plain_value(value) {
         Ok(())
     } else {
         Err(Error::data(format!(
@@ -395,14 +390,7 @@ impl From<AcmeTarget> for Target {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    struct FakeEnv(HashMap<&'static str, &'static str>);
-    impl Env for FakeEnv {
-        fn var(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|s| s.to_string())
-        }
-    }
+    use crate::config::FakeEnv;
 
     fn env(pairs: &[(&'static str, &'static str)]) -> FakeEnv {
         FakeEnv(pairs.iter().copied().collect())

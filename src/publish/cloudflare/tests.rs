@@ -3,23 +3,15 @@
 //! live in tests/cloudflare.rs.
 
 use super::*;
+use crate::config::FakeEnv;
 use crate::error::Kind;
 use dcv_sim::{CfFault, FakeCloudflare, FakeCloudflareConfig};
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
 const TOKEN: &str = "cfut_unit0123456789abcdefghijklmnopqrstuv";
 
-struct MapEnv(BTreeMap<&'static str, &'static str>);
-
-impl Env for MapEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        self.0.get(name).map(|v| v.to_string())
-    }
-}
-
-fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
-    MapEnv(pairs.iter().copied().collect())
+fn env(pairs: &[(&'static str, &'static str)]) -> FakeEnv {
+    FakeEnv::of(pairs)
 }
 
 fn args(credentials: Option<PathBuf>, url: Option<&str>) -> CloudflareArgs {
@@ -52,7 +44,7 @@ fn token_sources_table() {
     // (description, env, credentials file, expected auth: (kind, secret, source suffix))
     type Case = (
         &'static str,
-        MapEnv,
+        FakeEnv,
         Option<PathBuf>,
         (&'static str, &'static str, &'static str),
     );
@@ -146,7 +138,7 @@ fn settings_errors_table() {
     // (description, env, file, url, ttl, kind, words in the message)
     type Case<'a> = (
         &'a str,
-        &'a MapEnv,
+        &'a FakeEnv,
         Option<PathBuf>,
         Option<&'a str>,
         u32,
