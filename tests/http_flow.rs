@@ -846,3 +846,94 @@ fn http_faults_have_their_codes_and_leave_nothing_behind() {
     assert_eq!(tree(w.webroot.path()), before);
     assert!(w.state_files().is_empty());
 }
+
+#[test]
+fn verify_timeout_is_kept_even_when_digicert_asks_to_retry_later() {
+    let (w, order) = one_http_order();
+    // 429 with a 60 s Retry-After, then slow answers: neither may carry verify past --timeout.
+    w.sim.fail_next(
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 60,
+        },
+    );
+    let started = std::time::Instant::now();
+    w.cmd()
+        .args(["verify", "--order-id", &order, "--wait", "--timeout", "2"])
+        .assert()
+        .failure();
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "verify --timeout 2 took {:?}",
+        started.elapsed()
+    );
+    w.sim.fail_next(5, Fault::Slow(Duration::from_secs(20)));
+    let started = std::time::Instant::now();
+    w.cmd()
+        .args(["verify", "--order-id", &order, "--wait", "--timeout", "2"])
+        .assert()
+        .failure();
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "verify --timeout 2 took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn cleanup_leaves_the_records_of_an_auth_that_is_still_running() {
+    // The second web server never serves: auth waits, and a cleanup meanwhile must not pull the
+    // file from under it.
+    let w = HttpWorld::new(
+        &["www.example.test"],
+        &[None, Some(Duration::from_secs(3600))],
+    );
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test"]).method("http-token"))
+        .to_string();
+    let mut auth = std::process::Command::new(env!("CARGO_BIN_EXE_dcv-hook"))
+        .env("DIGICERT_API_KEY", API_KEY)
+        .env_remove("DCV_HOOK_CONFIG")
+        .args(["auth", "--order-id", &order, "--api-url", &w.sim.url()])
+        .args([
+            "--resolver",
+            &w.dns.addr().to_string(),
+            "--poll-interval",
+            "0.1",
+        ])
+        .args([
+            "--propagation-timeout",
+            "30",
+            "--provider",
+            "webroot",
+            "--webroot",
+        ])
+        .arg(w.webroot.path())
+        .arg("--state-dir")
+        .arg(w.state.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(w.token_file().exists() && w.state_files().len() == 1) {
+        assert!(std::time::Instant::now() < deadline, "auth never published");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    w.cmd()
+        .arg("cleanup")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("still running"));
+    assert!(
+        w.token_file().exists(),
+        "the running auth's file was removed"
+    );
+    auth.kill().unwrap();
+    auth.wait().unwrap();
+    // Once it is gone, its records are cleanup's.
+    w.cmd().arg("cleanup").assert().success();
+    assert!(!w.token_file().exists());
+    assert!(w.state_files().is_empty());
+}
