@@ -603,3 +603,29 @@ fn run_with_domain_checks_only_the_names_it_published() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_secondary_that_goes_down_during_the_wait_is_reported_unreachable_with_75() {
+    let mut w = DnsWorld::new(None);
+    w.bind.stop_secondary();
+    let order = w.sim.add_order(OrderSpec::new(["www.example.test"]));
+    let out = w
+        .cmd()
+        .args([
+            "auth",
+            "--order-id",
+            &order.to_string(),
+            "--propagation-timeout",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("unreachable"), "{err}");
+    assert!(err.contains(&w.bind.secondary().to_string()), "{err}");
+    // The records stay published and recorded for cleanup.
+    assert_eq!(w.state_files(), 1);
+    w.cmd().arg("cleanup").assert().success();
+    assert_eq!(w.state_files(), 0);
+}

@@ -150,6 +150,14 @@ impl BindFixture {
         }
     }
 
+    /// Kills the secondary, as if it went down while a wait was going on.
+    pub fn stop_secondary(&mut self) {
+        if let Some(mut child) = self.secondary_proc.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// The serial of `zone` on the primary (`None` when it does not answer).
     pub fn primary_serial(&self, zone: &str) -> Option<u32> {
         soa_serial(self.primary(), zone)
