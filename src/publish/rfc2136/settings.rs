@@ -61,10 +61,15 @@ pub(super) fn resolve(
     let from_ini = match &credentials {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::config(format!(
-                    "cannot read --rfc2136-credentials {}: {e}",
-                    path.display()
-                ))
+                // Text that is no UTF-8 is a broken file (65), not a missing one (78).
+                let kind = match e.kind() {
+                    std::io::ErrorKind::InvalidData => crate::error::Kind::DataErr,
+                    _ => crate::error::Kind::Config,
+                };
+                Error::new(
+                    kind,
+                    format!("cannot read --rfc2136-credentials {}: {e}", path.display()),
+                )
             })?;
             crate::secret::warn_if_others_can_read(path);
             Some(parse_certbot_ini(&text).map_err(|e| e.context(path.display()))?)
