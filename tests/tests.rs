@@ -27,3 +27,6 @@ mod hooks;
 
 // Real ACME clients (certbot, ...) against pebble and the BIND pair: the end-to-end harness.
 mod acme_e2e;
+
+// Property tests (proptest, bounded) for names, certbot ini files, state files and API answer types.
+mod properties;
