@@ -28,5 +28,8 @@ mod hooks;
 // Real ACME clients (certbot, ...) against pebble and the BIND pair: the end-to-end harness.
 mod acme_e2e;
 
+// Hostile input (flags, env, config, ini, key, state, web root; API, DNS, HTTP answers): one line, its code.
+mod hostile;
+
 // Property tests (proptest, bounded) for names, certbot ini files, state files and API answer types.
 mod properties;
