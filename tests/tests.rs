@@ -33,3 +33,6 @@ mod hostile;
 
 // Property tests (proptest, bounded) for names, certbot ini files, state files and API answer types.
 mod properties;
+
+// Secrets (API key, TSIG secret) never reach stdout, stderr or the state dir, whatever the command.
+mod secrets;
