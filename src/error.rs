@@ -146,8 +146,14 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Messages are promised to be one line; fold any stray newline a foreign error carried in.
-        f.write_str(&self.message.replace(['\n', '\r'], " "))
+        // Messages are promised to be one line of text; fold any stray newline (or other control
+        // character: a NUL, a terminal escape) that a name, file or foreign error carried in.
+        let text: String = self
+            .message
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        f.write_str(&text)
     }
 }
 
@@ -178,5 +184,6 @@ mod tests {
     fn display_is_one_line() {
         let e = Error::data("bad\nname").context("dcv");
         assert_eq!(e.to_string(), "dcv: bad name");
+        assert_eq!(Error::data("a\0b\x1b[31m").to_string(), "a b [31m");
     }
 }

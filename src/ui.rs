@@ -28,14 +28,14 @@ pub fn set_level(quiet: bool, verbose: bool) {
 /// A progress line (suppressed by `-q`).
 pub fn progress(line: &str) {
     if LEVEL.load(Ordering::Relaxed) >= NORMAL {
-        eprintln!("dcv-hook: {line}");
+        eprintln!("dcv-hook: {}", one_line(line));
     }
 }
 
 /// A detail line (only with `-v`).
 pub fn verbose(line: &str) {
     if LEVEL.load(Ordering::Relaxed) >= VERBOSE {
-        eprintln!("dcv-hook: {line}");
+        eprintln!("dcv-hook: {}", one_line(line));
     }
 }
 
@@ -51,8 +51,16 @@ pub fn warn(line: &str) {
     }
     warned.push(line.to_string());
     if LEVEL.load(Ordering::Relaxed) >= NORMAL {
-        eprintln!("dcv-hook: warning: {line}");
+        eprintln!("dcv-hook: warning: {}", one_line(line));
     }
+}
+
+/// `line` with control characters (a newline in a file name, say) made spaces: each message stays
+/// one line of plain text.
+fn one_line(line: &str) -> String {
+    line.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Whether `-q` was given: text output on stdout is then left out too (JSON is still printed).

@@ -36,3 +36,12 @@ mod hardening;
 
 // revalidate and status --expiring-within over a whole simulated account.
 mod revalidate;
+
+// Hostile input (flags, env, config, ini, key, state, web root; API, DNS, HTTP answers): one line, its code.
+mod hostile;
+
+// Property tests (proptest, bounded) for names, certbot ini files, state files and API answer types.
+mod properties;
+
+// Secrets (API key, TSIG secret) never reach stdout, stderr or the state dir, whatever the command.
+mod secrets;

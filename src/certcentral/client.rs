@@ -236,7 +236,8 @@ fn retry_after(response: &Response) -> Option<Duration> {
         .parse::<f64>()
         .ok()
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        // Not from_secs_f64, which panics on a value past Duration::MAX (say 2^64).
+        .map(|s| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX))
 }
 
 /// Interprets a non-success answer: DigiCert's code and message, and the kind a script needs.

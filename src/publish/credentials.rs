@@ -51,10 +51,18 @@ impl fmt::Debug for Ini {
 /// `Config` error naming it; a malformed one is a `DataErr` naming the line.
 pub fn read_ini(path: &Path, prefix: &str) -> Result<Ini> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::config(format!(
-            "cannot read credentials file {}: {e}; check the path and its permissions",
-            path.display()
-        ))
+        // Text that is no UTF-8 is a broken file (65), not a missing one (78).
+        let kind = match e.kind() {
+            std::io::ErrorKind::InvalidData => crate::error::Kind::DataErr,
+            _ => crate::error::Kind::Config,
+        };
+        Error::new(
+            kind,
+            format!(
+                "cannot read credentials file {}: {e}; check the path and its permissions",
+                path.display()
+            ),
+        )
     })?;
     warn_if_others_can_read(path);
     Ini::parse(&text, path, prefix)

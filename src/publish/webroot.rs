@@ -13,6 +13,7 @@ use crate::record::{Published, Record, RecordType};
 use data_encoding::BASE64;
 use serde::{Deserialize, Serialize};
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -158,6 +159,17 @@ impl Webroot {
         };
         let mut path = self.root.clone();
         let parts: Vec<_> = relative.components().collect();
+        // A state file's `..` (or NUL) must not lead cleanup outside the web root.
+        if !parts
+            .iter()
+            .all(|part| matches!(part, Component::Normal(p) if !p.as_bytes().contains(&0)))
+        {
+            return Err(Error::data(format!(
+                "{} would leave the web root {}; remove that state file and the file by hand",
+                file.display(),
+                self.root.display()
+            )));
+        }
         for (i, part) in parts.iter().enumerate() {
             path.push(part);
             let meta = match fs::symlink_metadata(&path) {

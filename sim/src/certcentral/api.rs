@@ -126,6 +126,14 @@ pub(crate) fn handle(shared: &Shared, mut request: tiny_http::Request) {
         }
     };
 
+    if let Some(Fault::Body { status, body }) = fault {
+        let mut response = tiny_http::Response::from_data(body).with_status_code(status);
+        if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", "application/json") {
+            response.add_header(h);
+        }
+        let _ = request.respond(response);
+        return;
+    }
     let reply = if !key_ok {
         Reply::error(401, "access_denied", "Invalid API key.")
     } else if let Some(wait) = limited {
@@ -145,7 +153,8 @@ pub(crate) fn handle(shared: &Shared, mut request: tiny_http::Request) {
                 sleep_unless_stopping(shared, delay);
                 route(shared, &method, &target, &body)
             }
-            None => route(shared, &method, &target, &body),
+            // Answered verbatim above.
+            Some(Fault::Body { .. }) | None => route(shared, &method, &target, &body),
         }
     };
     if let Some(logged) = shared.state.lock().unwrap().requests.get_mut(index) {

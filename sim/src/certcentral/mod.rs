@@ -224,6 +224,15 @@ pub enum Fault {
     },
     /// Sleep this long, then answer normally.
     Slow(Duration),
+    /// Answer with this status and exactly this body (with `Content-Type: application/json`
+    /// whatever it holds), for hostile-input tests: malformed or huge JSON, HTML, a token with
+    /// quotes. `Slow(Duration::ZERO)` before it lets earlier requests through untouched.
+    Body {
+        /// The HTTP status.
+        status: u16,
+        /// The body, sent verbatim.
+        body: String,
+    },
 }
 
 /// `days` days (of 86400 s) from now; negative for the past.

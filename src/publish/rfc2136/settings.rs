@@ -60,11 +60,7 @@ pub(super) fn resolve(
         .clone()
         .or_else(|| recalled(REMEMBER_CREDENTIALS).map(PathBuf::from));
     let from_ini = match &credentials {
-        Some(path) => {
-            let ini = credentials::read_ini(path, INI_PREFIX)?;
-            credentials::warn_if_others_can_read(path);
-            Some(from_ini(&ini)?)
-        }
+        Some(path) => Some(from_ini(&credentials::read_ini(path, INI_PREFIX)?)?),
         None => None,
     };
     let server = match (&args.rfc2136_server, &from_ini, &remembered.server) {

@@ -1,0 +1,461 @@
+//! Property tests (proptest, 256 cases each, a few seconds in all) for the parsers that take
+//! outside input: domain names, certbot ini files, state files and the CertCentral answer types.
+//! Each says what must hold for any input, not only for the ones the unit tables thought of: no
+//! panic, the right error kind, and round trips.
+
+use dcv_hook::certcentral::types::{
+    CheckDcv, DcvToken, DomainInfo, DomainList, DomainValidations, ErrorBody, OrderValidation,
+    RandomValue, SubmitValidation, ValidateToken,
+};
+use dcv_hook::dcv::DomainName;
+use dcv_hook::error::Kind;
+use dcv_hook::publish::rfc2136::parse_certbot_ini;
+use dcv_hook::record::{Published, Record, RecordType};
+use dcv_hook::state::{AcmeSource, Entry, Owner, Source, StateDir, Status};
+use proptest::prelude::*;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 256,
+        // Shrinking a failure is bounded too, so a failing run still ends quickly.
+        max_shrink_iters: 2048,
+        // Failures are reported with their input; no regression files beside the tests.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Strings that look like names, with the characters that break naive parsers mixed in.
+fn name_like() -> impl Strategy<Value = String> {
+    let label = prop_oneof![
+        // Mostly good labels, so that about half the names parse and their checks are exercised.
+        16 => "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?",
+        1 => "[a-zA-Z0-9-]{0,70}",
+        1 => "[a-zé🙂ßü\u{301}\u{5d0}]{1,8}",
+        1 => "xn--[a-z0-9-]{0,10}",
+        1 => Just("*".to_string()),
+        1 => "_[a-z]{1,8}",
+    ];
+    prop_oneof![
+        8 => (
+            prop::option::of(Just("*.")),
+            prop::collection::vec(label, 1..6),
+            prop::option::of(Just(".")),
+        )
+            .prop_map(|(star, labels, dot)| {
+                format!("{}{}{}", star.unwrap_or(""), labels.join("."), dot.unwrap_or(""))
+            }),
+        // Anything at all.
+        1 => any::<String>(),
+        // The separators and control characters of hostile input.
+        1 => "[a-z./\\\\ \\x00\\n\"'*。．-]{0,40}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Any input: an error of kind DataErr, or a lowercase A-label name within DNS limits that
+    /// parses to itself.
+    #[test]
+    fn domain_names_parse_to_checked_a_labels_or_a_data_error(input in name_like()) {
+        match DomainName::parse(&input) {
+            Err(e) => {
+                prop_assert_eq!(e.kind(), Kind::DataErr);
+                prop_assert!(!e.to_string().contains('\n'));
+            }
+            Ok(name) => {
+                let text = name.as_str();
+                prop_assert!(text.len() <= 253, "{text}");
+                prop_assert_eq!(text, text.to_ascii_lowercase());
+                let base = text.strip_prefix("*.").unwrap_or(text);
+                prop_assert!(base.split('.').count() >= 2, "{text}");
+                for label in base.split('.') {
+                    prop_assert!((1..=63).contains(&label.len()), "{text}");
+                    prop_assert!(!label.starts_with('-') && !label.ends_with('-'), "{text}");
+                    prop_assert!(
+                        label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                        "{text}"
+                    );
+                }
+                let again = DomainName::parse(text);
+                prop_assert_eq!(again.as_ref().ok(), Some(&name), "{:?}", again);
+            }
+        }
+    }
+
+    /// Any ini text: settings, or a DataErr that never repeats the secret.
+    #[test]
+    fn certbot_ini_parses_or_fails_as_data_without_the_secret(lines in ini_lines()) {
+        let text = lines.join("\n");
+        match parse_certbot_ini(&text) {
+            Ok(settings) => {
+                prop_assert!(!settings.key_name.is_empty());
+                prop_assert!(!settings.secret.is_empty());
+                let debug = format!("{settings:?}");
+                prop_assert!(!debug.contains(SECRET), "{}", debug);
+            }
+            Err(e) => {
+                prop_assert_eq!(e.kind(), Kind::DataErr);
+                prop_assert!(!e.to_string().contains(SECRET), "{e}");
+                prop_assert!(!e.to_string().contains('\n'));
+            }
+        }
+    }
+
+    /// Any ini bytes, however broken: no panic.
+    #[test]
+    fn certbot_ini_never_panics_on_any_text(text in any::<String>()) {
+        if let Err(e) = parse_certbot_ini(&text) {
+            prop_assert_eq!(e.kind(), Kind::DataErr);
+        }
+    }
+
+    /// Any entry, whatever its strings hold, survives the JSON round trip, and a saved one loads
+    /// back from a state directory unchanged.
+    #[test]
+    fn state_entries_round_trip(entry in entry()) {
+        let json = serde_json::to_string(&entry).unwrap();
+        let back: Entry = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(&back, &entry);
+        prop_assert_eq!(back.id(), entry.id());
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        let lock = state.lock().unwrap();
+        state.save(&entry, &lock).unwrap();
+        prop_assert_eq!(state.load_all(&lock).unwrap(), vec![entry]);
+    }
+
+    /// A state file damaged anyhow (cut short, bytes flipped, garbage) never panics loading: it is
+    /// read or skipped, and a good file beside it still loads.
+    #[test]
+    fn damaged_state_files_never_panic_loading(
+        entry in ascii_entry(),
+        cut in any::<prop::sample::Index>(),
+        // Mostly text, so the JSON parser (not only the UTF-8 check) meets the damage.
+        flips in prop::collection::vec((any::<prop::sample::Index>(), damage_byte()), 0..4),
+        garbage in prop::collection::vec(damage_byte(), 0..16),
+    ) {
+        let mut bytes = serde_json::to_vec(&entry).unwrap();
+        for (at, byte) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1));
+        bytes.extend(garbage);
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        let lock = state.lock().unwrap();
+        let good = sample_entry();
+        state.save(&good, &lock).unwrap();
+        std::fs::write(dir.path().join("records/damaged.json"), &bytes).unwrap();
+        let loaded = state.load_all(&lock).unwrap();
+        prop_assert!(loaded.contains(&good));
+        prop_assert!(loaded.len() <= 2);
+    }
+
+    /// Any JSON value, as the body of any answer type: parsed or refused, never a panic.
+    #[test]
+    fn api_types_take_any_json(value in json_value()) {
+        let text = value.to_string();
+        let _ = serde_json::from_str::<ErrorBody>(&text);
+        let _ = serde_json::from_str::<RandomValue>(&text);
+        let _ = serde_json::from_str::<OrderValidation>(&text);
+        let _ = serde_json::from_str::<CheckDcv>(&text);
+        let _ = serde_json::from_str::<DomainList>(&text);
+        let _ = serde_json::from_str::<DomainInfo>(&text);
+        let _ = serde_json::from_str::<DcvToken>(&text);
+        let _ = serde_json::from_str::<SubmitValidation>(&text);
+        let _ = serde_json::from_str::<ValidateToken>(&text);
+        let _ = serde_json::from_str::<DomainValidations>(&text);
+    }
+
+    /// Answers shaped like CertCentral's, with any values in their fields: the types that are
+    /// serialized again (into `--output json`) round trip what they read.
+    #[test]
+    fn api_types_read_their_own_shapes_with_any_field_values(
+        order in order_validation_json(),
+    ) {
+        let text = order.to_string();
+        if let Ok(parsed) = serde_json::from_str::<OrderValidation>(&text) {
+            let again = serde_json::to_string(&parsed).unwrap();
+            let reparsed: OrderValidation = serde_json::from_str(&again).unwrap();
+            prop_assert_eq!(
+                serde_json::to_value(&reparsed).unwrap(),
+                serde_json::to_value(&parsed).unwrap()
+            );
+        }
+        let _ = serde_json::from_str::<CheckDcv>(&text);
+    }
+
+    /// Any bytes as an answer body: never a panic.
+    #[test]
+    fn api_types_take_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = serde_json::from_slice::<OrderValidation>(&bytes);
+        let _ = serde_json::from_slice::<DomainInfo>(&bytes);
+        let _ = serde_json::from_slice::<ErrorBody>(&bytes);
+    }
+}
+
+/// A byte to damage a state file with: mostly JSON's own characters, sometimes anything.
+fn damage_byte() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        12 => prop::sample::select(b"{}[]\",:0123456789 aenlrstu\\".to_vec()),
+        6 => 0x20u8..0x7f,
+        1 => any::<u8>(),
+    ]
+}
+
+const SECRET: &str = "c2VjcmV0LXNlbnRpbmVsLXByb3B0ZXN0";
+
+/// The lines of a certbot ini, in any order: each key present or not, with good and bad values;
+/// the secret only ever as the secret's value (or pasted alone on a line), plus comments and noise.
+fn ini_lines() -> impl Strategy<Value = Vec<String>> {
+    let line = |key: &'static str, value: BoxedStrategy<String>| {
+        (
+            prop_oneof![Just(key.to_string()), Just(key.to_ascii_uppercase())],
+            "[ \t]{0,2}",
+            prop_oneof![Just("="), Just(" = "), Just("==")],
+            value,
+        )
+            .prop_map(|(k, ws, eq, v)| format!("{ws}{k}{eq}{v}"))
+    };
+    let text = |good: &[&'static str], bad: &[&'static str]| {
+        let good: Vec<String> = good.iter().map(|s| s.to_string()).collect();
+        let bad: Vec<String> = bad.iter().map(|s| s.to_string()).collect();
+        prop_oneof![
+            6 => prop::sample::select(good),
+            2 => prop::sample::select(bad),
+            1 => any::<String>().prop_map(|s| s.replace(['\n', '\r'], "")),
+        ]
+        .boxed()
+    };
+    let secret = prop_oneof![
+        Just(SECRET.to_string()),
+        Just(format!("\"{SECRET}\"")),
+        Just(format!("'{SECRET}'")),
+        Just(format!("'{SECRET}")),
+        Just(String::new()),
+    ]
+    .boxed();
+    let noise = prop_oneof![
+        3 => prop::sample::select(vec![
+            "# comment".to_string(),
+            "; comment".to_string(),
+            "[section]".to_string(),
+            String::new(),
+            "dns_rfc2136_sign_query = false".to_string(),
+        ]),
+        // A secret pasted alone on a line: an error that must not quote it.
+        1 => Just(SECRET.to_string()),
+        1 => any::<String>().prop_map(|s| s.replace(['\n', '\r'], "")),
+    ];
+    (
+        prop::option::weighted(
+            0.9,
+            line(
+                "dns_rfc2136_server",
+                text(
+                    &["192.0.2.1", "2001:db8::1"],
+                    &["ns1.example.test", "", "127.0.0.1:53"],
+                ),
+            ),
+        ),
+        prop::option::weighted(
+            0.5,
+            line(
+                "dns_rfc2136_port",
+                text(&["53", "5353"], &["0", "99999", "http", "-1"]),
+            ),
+        ),
+        prop::option::weighted(
+            0.9,
+            line(
+                "dns_rfc2136_name",
+                text(&["k", "keyname.", "dcv-key"], &[""]),
+            ),
+        ),
+        prop::option::weighted(0.9, line("dns_rfc2136_secret", secret)),
+        prop::option::weighted(
+            0.5,
+            line(
+                "dns_rfc2136_algorithm",
+                text(&["HMAC-SHA512", "hmac-md5"], &[""]),
+            ),
+        ),
+        prop::collection::vec(noise, 0..3),
+    )
+        .prop_map(|(a, b, c, d, e, mut noise)| {
+            noise.extend([a, b, c, d, e].into_iter().flatten());
+            noise
+        })
+        .prop_shuffle()
+}
+
+fn record(text: BoxedStrategy<String>) -> impl Strategy<Value = Record> {
+    (
+        text.clone(),
+        prop_oneof![
+            Just(RecordType::Txt),
+            Just(RecordType::Cname),
+            Just(RecordType::Http)
+        ],
+        text.clone(),
+        text,
+    )
+        .prop_map(|(domain, rtype, name, value)| Record {
+            domain,
+            rtype,
+            name,
+            value,
+        })
+}
+
+/// Entries with any strings in them.
+fn entry() -> impl Strategy<Value = Entry> {
+    entry_with(any::<String>().boxed())
+}
+
+/// Entries with printable ASCII strings: damage to them then mostly meets the JSON parser, not
+/// only the UTF-8 check.
+fn ascii_entry() -> impl Strategy<Value = Entry> {
+    entry_with("[ -~]{0,24}".boxed())
+}
+
+fn entry_with(text: BoxedStrategy<String>) -> impl Strategy<Value = Entry> {
+    (
+        record(text.clone()),
+        text.clone(),
+        text.clone(),
+        any::<bool>(),
+        prop::collection::btree_map("[a-z_]{1,12}", text.clone(), 0..3),
+        (
+            any::<Option<u64>>(),
+            any::<Option<u64>>(),
+            prop::option::of(prop::option::of(text)),
+        ),
+        any::<bool>(),
+        any::<u64>(),
+        any::<Option<(u32, u64)>>(),
+    )
+        .prop_map(
+            |(record, provider, location, preexisting, undo, ids, pending, created, owner)| {
+                // Keys the record's own fields use would be read back as those fields.
+                let undo = undo
+                    .into_iter()
+                    .filter(|(k, _)| {
+                        !matches!(
+                            k.as_str(),
+                            "record" | "provider" | "location" | "preexisting"
+                        )
+                    })
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+                Entry {
+                    version: 1,
+                    status: if pending {
+                        Status::Pending
+                    } else {
+                        Status::Published
+                    },
+                    source: Source {
+                        order_id: ids.0,
+                        domain_id: ids.1,
+                        acme: ids.2.map(|batch| AcmeSource { batch }),
+                    },
+                    created,
+                    published: Published {
+                        record,
+                        provider,
+                        location,
+                        preexisting,
+                        undo,
+                    },
+                    owner: owner.map(|(pid, start)| Owner { pid, start }),
+                }
+            },
+        )
+}
+
+fn sample_entry() -> Entry {
+    let record = Record {
+        domain: "example.test".into(),
+        rtype: RecordType::Txt,
+        name: "example.test".into(),
+        value: "tok".into(),
+    };
+    dcv_hook::state::pending_entry(
+        &Published::new(&record, "rfc2136"),
+        &Source {
+            order_id: Some(1),
+            ..Source::default()
+        },
+    )
+}
+
+/// Any JSON value, a few levels deep, with the field names the API types look for as keys.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(|n| serde_json::json!(n)),
+        any::<u64>().prop_map(|n| serde_json::json!(n)),
+        any::<f64>().prop_map(|n| serde_json::json!(n)),
+        any::<String>().prop_map(serde_json::Value::String),
+    ];
+    let key = prop_oneof![
+        Just("errors".to_string()),
+        Just("code".to_string()),
+        Just("message".to_string()),
+        Just("dcv_random_value".to_string()),
+        Just("dns_name_validations".to_string()),
+        Just("name_scope".to_string()),
+        Just("dns_names".to_string()),
+        Just("status".to_string()),
+        Just("domains".to_string()),
+        Just("id".to_string()),
+        Just("name".to_string()),
+        Just("validations".to_string()),
+        Just("dcv_token".to_string()),
+        Just("token".to_string()),
+        Just("type".to_string()),
+        "[a-z_]{1,10}",
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(key.clone(), inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A `GET .../validation` answer with CertCentral's field names and any values in them.
+fn order_validation_json() -> impl Strategy<Value = serde_json::Value> {
+    let validation = (
+        any::<Option<u64>>(),
+        any::<String>(),
+        any::<Option<String>>(),
+        any::<String>(),
+        any::<Option<String>>(),
+        prop::collection::vec(any::<String>(), 0..4),
+    )
+        .prop_map(|(id, scope, approval, status, method, names)| {
+            serde_json::json!({
+                "domain_id": id, "name_scope": scope, "approval_scope": approval,
+                "status": status, "method": method, "dns_names": names,
+            })
+        });
+    (
+        any::<Option<u64>>(),
+        any::<Option<String>>(),
+        any::<Option<String>>(),
+        prop::collection::vec(validation, 0..4),
+    )
+        .prop_map(|(id, status, method, validations)| {
+            serde_json::json!({
+                "order_id": id, "order_status": status, "order_dcv_method": method,
+                "dns_name_validations": validations,
+            })
+        })
+}
