@@ -461,7 +461,7 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .file("c.toml", "[ttl]\nseconds = 60\n")
             .auth_order(&["--config", "{dir}/c.toml"]),
         // --- credentials files ---
-        case("ini: missing keys", 65, "missing dns_rfc2136_name, dns_rfc2136_secret")
+        case("ini: missing keys", 65, "missing properties dns_rfc2136_name, dns_rfc2136_secret")
             .file("r.ini", "dns_rfc2136_server = 127.0.0.1\n")
             .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--provider", "rfc2136"])
             .args(&["--rfc2136-credentials", "{dir}/r.ini"]),
