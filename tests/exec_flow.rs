@@ -196,3 +196,77 @@ fn when_present_and_its_rollback_both_fail_the_state_is_kept_for_cleanup() {
         0
     );
 }
+
+#[test]
+fn a_zone_in_the_config_file_takes_its_own_provider_for_an_order_spanning_zones() {
+    let w = ExecWorld::new(Duration::from_millis(500));
+    let log = w.dir.path().join("exec.log");
+    // other.test goes through the nsupdate example (logging its calls); the rest through rfc2136.
+    let script = w.dir.path().join("logged");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 $2\" >> {}\nexec {} \"$@\"\n",
+            log.display(),
+            example_script().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(w.dir.path().join("tsig.secret"), w.bind.secret()).unwrap();
+    let config = w.dir.path().join("fleet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "provider = \"rfc2136\"\nrfc2136-server = \"{}\"\ntsig-key = \"{}\"\ntsig-secret-file = \"{}\"\n\n[[zone]]\nname = \"other.test\"\nprovider = \"exec\"\nexec = \"{}\"\n",
+            w.bind.primary(),
+            w.bind.key_name(),
+            w.dir.path().join("tsig.secret").display(),
+            script.display()
+        ),
+    )
+    .unwrap();
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test", "api.other.test"]));
+    let mut cmd = bare_cmd();
+    cmd.env("DIGICERT_API_KEY", API_KEY)
+        .env("NSUPDATE_SERVER", w.bind.primary().to_string())
+        .env("NSUPDATE_KEY_FILE", w.dir.path().join("tsig.key"))
+        .args(["run", "--order-id", &order.to_string(), "--config"])
+        .arg(&config)
+        .args(["--api-url", &w.sim.url()])
+        .args(["--resolver", &w.bind.primary_addr().to_string()])
+        .arg("--state-dir")
+        .arg(w.dir.path().join("state"))
+        .args(["--poll-interval", "0.1", "--output", "json"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(w.sim.order_status(order).as_deref(), Some("issued"));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        calls, "present api.other.test.\ncleanup api.other.test.\n",
+        "only other.test goes through the zone's provider"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let providers: Vec<(&str, &str)> = doc["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "published")
+        .map(|r| (r["name"].as_str().unwrap(), r["provider"].as_str().unwrap()))
+        .collect();
+    assert!(
+        providers.contains(&("www.example.test", "rfc2136")),
+        "{providers:?}"
+    );
+    assert!(
+        providers.contains(&("api.other.test", "exec")),
+        "{providers:?}"
+    );
+}
