@@ -39,6 +39,10 @@ mod acme;
 #[allow(dead_code)]
 #[path = "../tests/support/bind.rs"]
 mod bind;
+
+#[path = "support/stats.rs"]
+mod stats;
+use stats::median;
 #[allow(dead_code)]
 #[path = "../tests/support/pebble.rs"]
 mod pebble;
@@ -191,7 +195,7 @@ fn main() {
                 let names = names_for(tool, n, run);
                 let dir = lab.root.join(format!("{}-{n}-{run}", tool.short()));
                 std::fs::create_dir_all(&dir).unwrap();
-                wait_until_in_sync(&lab.bind);
+                lab.bind.wait_in_sync();
                 let took = match tool {
                     Tool::Dcv => run_dcv(&lab, &dir, &secret_file, &names),
                     Tool::CertbotRfc2136 => run_certbot_rfc2136(&lab, &dir, &names),
@@ -493,30 +497,4 @@ fn find_dcv_hook() -> PathBuf {
         path.display()
     );
     path
-}
-
-/// Waits until the secondary has caught up with the primary, so a run starts clean and its first
-/// change is transferred exactly L later.
-fn wait_until_in_sync(bind: &BindFixture) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    for zone in ["example.test", "other.test"] {
-        while bind.primary_serial(zone) != bind.secondary_serial(zone) {
-            assert!(
-                Instant::now() < deadline,
-                "secondary never caught up on {zone}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// The median of `values`, which it sorts.
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
 }

@@ -14,6 +14,10 @@
 #[path = "../tests/support/bind.rs"]
 mod bind;
 
+#[path = "support/stats.rs"]
+mod stats;
+use stats::median;
+
 use bind::{BindFixture, BindOptions};
 use clap::Parser;
 use dcv_hook::cli::Cli;
@@ -134,7 +138,7 @@ fn main() {
             certbot.push(60.0 - bench.lag);
             let (report, _) = dcv_hook::app::run_cli(Cli::parse_from(args("cleanup")));
             assert!(report.ok, "cleanup failed: {:?}", report.error);
-            wait_until_in_sync(&fixture);
+            fixture.wait_in_sync();
         }
         let (o, l, c, q) = (
             median(&mut ours),
@@ -189,28 +193,4 @@ fn observe_secondary(
         }
         started.elapsed()
     })
-}
-
-/// Waits until the secondary has caught up with the primary, so the next run starts clean.
-fn wait_until_in_sync(fixture: &BindFixture) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    for zone in ["example.test", "other.test"] {
-        while fixture.primary_serial(zone) != fixture.secondary_serial(zone) {
-            assert!(
-                Instant::now() < deadline,
-                "secondary never caught up on {zone}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
 }

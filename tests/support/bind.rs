@@ -150,6 +150,21 @@ impl BindFixture {
         }
     }
 
+    /// Waits (up to 2 minutes) until the secondary has caught up with the primary on every zone a
+    /// test writes to, so the next run starts clean and its first change arrives exactly `lag` later.
+    pub fn wait_in_sync(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for zone in ["example.test", "other.test"] {
+            while self.primary_serial(zone) != self.secondary_serial(zone) {
+                assert!(
+                    Instant::now() < deadline,
+                    "secondary never caught up on {zone}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
     /// Kills the secondary, as if it went down while a wait was going on.
     pub fn stop_secondary(&mut self) {
         if let Some(mut child) = self.secondary_proc.take() {
