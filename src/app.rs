@@ -41,10 +41,14 @@ where
             return Error::usage("").exit_code();
         }
     };
-    // A panic is a bug: report it as the internal error (70) it is, not as Rust's 101.
-    let (report, format) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_cli(cli)
-    })) {
+    // A panic is a bug: report it as the internal error (70) it is, not as Rust's 101, in one line
+    // (where it happened goes to -v, not in front of the error).
+    std::panic::set_hook(Box::new(|info| {
+        ui::verbose(&format!("panic: {info}"));
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_cli(cli)));
+    let _ = std::panic::take_hook();
+    let (report, format) = match outcome {
         Ok(done) => done,
         Err(_) => {
             eprintln!(

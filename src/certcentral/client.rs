@@ -188,7 +188,7 @@ impl Client {
                     let retry_after = retry_after(&response);
                     let retryable =
                         status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                    let body = response.text().unwrap_or_default();
+                    let body = read_capped(response);
                     let answer = Answer { status, body };
                     if !retryable {
                         return Ok(answer);
@@ -222,6 +222,18 @@ impl Client {
             crate::signals::sleep(wait)?;
         }
     }
+}
+
+/// Longest API answer read: CertCentral's largest (a page of 1000 domains) is far below it; a body
+/// that goes on is cut here rather than read until the timeout.
+const MAX_BODY: u64 = 32 * 1024 * 1024;
+
+/// The body as text, at most [`MAX_BODY`] bytes (a cut body then fails to parse, naming the call).
+fn read_capped(response: Response) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let _ = response.take(MAX_BODY).read_to_end(&mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// `Retry-After` in seconds (HTTP-date forms are rare for APIs and are treated as absent).
