@@ -629,3 +629,38 @@ fn a_secondary_that_goes_down_during_the_wait_is_reported_unreachable_with_75() 
     w.cmd().arg("cleanup").assert().success();
     assert_eq!(w.state_files(), 0);
 }
+
+#[test]
+fn a_token_that_expires_between_auth_and_verify_is_75_and_a_new_auth_recovers() {
+    let w = DnsWorld::new(Some(Duration::ZERO));
+    let order = w.sim.add_order(OrderSpec::new(["www.example.test"]));
+    let id = order.to_string();
+    w.cmd().args(["auth", "--order-id", &id]).assert().success();
+    let old = w.sim.order_random_value(order).unwrap();
+    let new = w.sim.expire_order_random_value(order).unwrap();
+    let out = w
+        .cmd()
+        .args(["verify", "--order-id", &id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("www.example.test"),
+        "{}",
+        stderr_of(&out)
+    );
+    // auth again publishes the new value beside the old one; verify passes; cleanup removes both.
+    w.cmd().args(["auth", "--order-id", &id]).assert().success();
+    assert!(w.primary_txt("www.example.test").contains(&new));
+    w.cmd()
+        .args(["verify", "--order-id", &id])
+        .assert()
+        .success();
+    w.cmd()
+        .args(["cleanup", "--order-id", &id])
+        .assert()
+        .success();
+    let left = w.primary_txt("www.example.test");
+    assert!(!left.contains(&old) && !left.contains(&new), "{left:?}");
+    assert_eq!(w.state_files(), 0);
+}

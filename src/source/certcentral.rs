@@ -377,8 +377,8 @@ fn check_order(
     let r = match api.check_dcv(id, names) {
         Ok(r) => r,
         // DigiCert's "not found" does not say which names failed: name them from the order.
-        Err(e) if e.kind() == Kind::TempFail && !names.is_empty() => {
-            let still: Vec<String> = api
+        Err(e) if e.kind() == Kind::TempFail => {
+            let mut still: Vec<String> = api
                 .order_validation(id)
                 .map(|v| {
                     v.dns_name_validations
@@ -390,20 +390,23 @@ fn check_order(
                             all
                         })
                         .filter(|n| {
-                            names
-                                .iter()
-                                .any(|w| n.trim_start_matches("*.").eq_ignore_ascii_case(w))
+                            names.is_empty()
+                                || names
+                                    .iter()
+                                    .any(|w| n.trim_start_matches("*.").eq_ignore_ascii_case(w))
                         })
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut still = still;
             still.sort();
             still.dedup();
             return Err(if still.is_empty() {
                 e
             } else {
-                e.context(format!("not validated yet: {}", still.join(", ")))
+                e.context(format!(
+                    "not validated yet: {} (if auth ran long ago, its token may have expired: run auth again)",
+                    still.join(", ")
+                ))
             });
         }
         Err(e) => return Err(e),

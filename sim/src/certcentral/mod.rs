@@ -610,6 +610,15 @@ impl Simulator {
             .map(|o| o.random_value.value.clone())
     }
 
+    /// Lets the order's random value expire now: DigiCert then checks for, and hands out, a new one
+    /// (the case of a token expiring between `auth` and `verify`). Returns the new value.
+    pub fn expire_order_random_value(&self, id: u64) -> Option<String> {
+        let mut state = self.state();
+        let order = state.orders.get_mut(&id)?;
+        order.random_value = Token::fresh();
+        Some(order.random_value.value.clone())
+    }
+
     /// The order's current DCV method.
     pub fn order_method(&self, id: u64) -> Option<String> {
         self.state().orders.get(&id).map(|o| o.method.clone())
