@@ -822,8 +822,18 @@ fn http_faults_have_their_codes_and_leave_nothing_behind() {
     );
     assert!(w.state_files().is_empty());
 
-    let path = "/.well-known/pki-validation/fileauth.txt";
+    // A node answering 500.
     w.web[1].set_lag(Duration::ZERO);
+    w.web[1].fail_with(Some(500));
+    w.webroot_cmd()
+        .args(["run", "--order-id", &order, "--propagation-timeout", "1"])
+        .assert()
+        .code(75)
+        .stderr(predicate::str::contains("HTTP 500"));
+    assert_eq!(tree(w.webroot.path()), before);
+    w.web[1].fail_with(None);
+
+    let path = "/.well-known/pki-validation/fileauth.txt";
     w.web[1].redirect(
         path,
         "http://www.example.test/.well-known/pki-validation/fileauth.txt",

@@ -34,6 +34,8 @@ struct Site {
     root: PathBuf,
     lag: Mutex<Duration>,
     redirects: Mutex<HashMap<String, String>>,
+    /// When set, every GET is answered with this status (a broken node).
+    failing: Mutex<Option<u16>>,
     log: Mutex<Vec<WebRequest>>,
 }
 
@@ -53,6 +55,7 @@ impl WebServer {
             root,
             lag: Mutex::new(Duration::ZERO),
             redirects: Mutex::new(HashMap::new()),
+            failing: Mutex::new(None),
             log: Mutex::new(Vec::new()),
         });
         let handler_site = Arc::clone(&site);
@@ -71,6 +74,11 @@ impl WebServer {
     pub fn with_lag(self, lag: Duration) -> WebServer {
         self.set_lag(lag);
         self
+    }
+
+    /// Answers every request with `status` (say 500, a broken node) until called with `None`.
+    pub fn fail_with(&self, status: Option<u16>) {
+        *self.site.failing.lock().unwrap() = status;
     }
 
     /// Files modified less than `lag` ago are answered 404, as on a node that syncs late.
@@ -107,8 +115,11 @@ impl Site {
         let path = target.split(['?', '#']).next().unwrap_or("").to_string();
 
         let redirect = self.redirects.lock().unwrap().get(&path).cloned();
+        let failing = *self.failing.lock().unwrap();
         let (status, body, location) = if method != "GET" && method != "HEAD" {
             (405, Vec::new(), None)
+        } else if let Some(status) = failing {
+            (status, b"internal error\n".to_vec(), None)
         } else if let Some(location) = redirect {
             (301, Vec::new(), Some(location))
         } else {
