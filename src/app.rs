@@ -80,6 +80,12 @@ pub fn run_cli(cli: Cli) -> (Report, OutputFormat) {
     let outcome = match config::resolve(cli, &ProcessEnv) {
         Ok(cfg) => {
             ui::set_level(cfg.quiet, cfg.verbose);
+            // certbot's hooks: quiet on stderr when all is well (see ui::progress_only_with_verbose).
+            if let crate::config::Target::Acme(t) = &cfg.target
+                && t.batch.is_some()
+            {
+                ui::progress_only_with_verbose();
+            }
             format = cfg.output;
             dispatch(&Context::new(cfg), &mut report)
         }

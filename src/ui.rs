@@ -8,8 +8,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 const QUIET: u8 = 0;
-const NORMAL: u8 = 1;
-const VERBOSE: u8 = 2;
+/// Warnings and errors, no progress (a hook whose caller shows any stderr as a warning).
+const WARNINGS: u8 = 1;
+const NORMAL: u8 = 2;
+const VERBOSE: u8 = 3;
 
 static LEVEL: AtomicU8 = AtomicU8::new(NORMAL);
 
@@ -23,6 +25,14 @@ pub fn set_level(quiet: bool, verbose: bool) {
         NORMAL
     };
     LEVEL.store(level, Ordering::Relaxed);
+}
+
+/// Leaves progress out (unless `-v`): certbot shows anything its hook prints on stderr as a warning,
+/// so a hook that succeeds should print none there; the report on stdout says what was done.
+pub fn progress_only_with_verbose() {
+    if LEVEL.load(Ordering::Relaxed) == NORMAL {
+        LEVEL.store(WARNINGS, Ordering::Relaxed);
+    }
 }
 
 /// A progress line (suppressed by `-q`).
@@ -50,7 +60,7 @@ pub fn warn(line: &str) {
         return;
     }
     warned.push(line.to_string());
-    if LEVEL.load(Ordering::Relaxed) >= NORMAL {
+    if LEVEL.load(Ordering::Relaxed) >= WARNINGS {
         eprintln!("dcv-hook: warning: {}", one_line(line));
     }
 }

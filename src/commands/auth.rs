@@ -292,7 +292,13 @@ fn wait_for_propagation(
         servers.len(),
         propagation::seconds(ctx.cfg.polling.timeout)
     ));
+    let started = std::time::Instant::now();
     let served = wait_until_served(probes, ctx.cfg.polling, &|line| ui::progress(line))?;
+    report.say(format!(
+        "all {record_count} record(s) served by every server ({} in all) after {:.1}s",
+        servers.len(),
+        started.elapsed().as_secs_f64()
+    ));
     for s in served {
         for r in report
             .records
