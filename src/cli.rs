@@ -13,9 +13,12 @@ use std::path::PathBuf;
 /// Automates domain control validation (DCV) for DigiCert CertCentral and ACME clients.
 ///
 /// auth publishes the DCV token and waits until every authoritative nameserver (or every web address)
-/// serves it; verify asks DigiCert to check; cleanup removes exactly what auth added.
+/// serves it; verify asks DigiCert to check; cleanup removes exactly what auth added; revalidate
+/// keeps a whole account's domains validated. As the hook of certbot, lego, dehydrated, uacme or
+/// acme.sh (host-tool mode: --acme-value, or certbot's environment) it needs no DigiCert account.
 /// Exit codes follow sysexits: 0 done, 64 usage, 65 bad data, 69 service unavailable, 70 internal,
-/// 73 cannot write, 75 try again later, 77 credentials rejected, 78 configuration.
+/// 73 cannot write, 75 try again later, 77 credentials rejected, 78 configuration; 130/143 stopped
+/// by SIGINT/SIGTERM.
 #[derive(Debug, Parser)]
 #[command(
     name = "dcv-hook",
