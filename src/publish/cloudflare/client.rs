@@ -3,7 +3,7 @@
 //!
 //! It owns the transport (the crate's `HttpApiClient`, rustls, a timeout per request and a
 //! `User-Agent`), the four endpoints (zones by name, records by name and type, create, delete),
-//! pagination, retries and turning failures into dcv-hook errors. It knows nothing about which
+//! pagination and retries; `failure.rs` says what a failure means. It knows nothing about which
 //! record is whose: the provider decides that.
 //!
 //! The endpoints are defined here on the crate's `EndpointSpec`, with result types that hold only
@@ -20,6 +20,7 @@
 //! credentials go into the crate's client once and never into a message: errors name only where the
 //! credentials came from.
 
+use super::failure::{Failure, chain_text};
 use crate::error::{Error, Result};
 use crate::retry::{Policy, Retry};
 use cloudflare::endpoints::dns::dns::{CreateDnsRecordParams, DnsContent};
@@ -29,7 +30,7 @@ use cloudflare::framework::client::ClientConfig;
 use cloudflare::framework::client::blocking_api::HttpApiClient;
 use cloudflare::framework::endpoint::spec::EndpointSpec;
 use cloudflare::framework::endpoint::{Method, RequestBody, serialize_query};
-use cloudflare::framework::response::{ApiFailure, ApiResult, ApiSuccess};
+use cloudflare::framework::response::{ApiResult, ApiSuccess};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -41,13 +42,6 @@ const ZONES_PER_PAGE: u32 = 50;
 const RECORDS_PER_PAGE: u32 = 100;
 /// A listing longer than this many pages is taken as a server loop.
 const MAX_PAGES: u32 = 1000;
-
-/// Cloudflare's error codes that mean the credentials were refused (a malformed or unknown
-/// token or key, missing auth headers, or a token without the permission).
-const AUTH_CODES: [u16; 17] = [
-    1000, 6003, 6100, 6101, 6102, 6103, 6104, 6105, 6106, 6107, 6108, 6109, 6110, 6111, 9103, 9109,
-    10000,
-];
 
 /// A zone, as much of it as the provider uses.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -183,155 +177,6 @@ impl EndpointSpec for DeleteRecord<'_> {
     }
 }
 
-/// A failed call, classified.
-#[derive(Debug)]
-pub struct Failure {
-    /// The HTTP status, when there was an answer with a status.
-    pub status: Option<u16>,
-    /// Cloudflare's errors as `code N: message` (empty when the body had none the crate could
-    /// read).
-    pub errors: Vec<String>,
-    /// Why there was no usable answer (network error, unreadable body).
-    pub detail: Option<String>,
-    /// There was an answer, but its body could not be read.
-    pub unreadable: bool,
-    /// The credentials were refused.
-    pub auth: bool,
-    /// Worth trying again (429, 5xx, network).
-    pub retryable: bool,
-    /// The request may have been carried out although it failed (5xx, a timeout, a success whose
-    /// body could not be read).
-    pub may_have_landed: bool,
-    /// Attempts made.
-    pub attempts: u32,
-}
-
-impl Failure {
-    fn from_api(failure: ApiFailure) -> Failure {
-        match failure {
-            ApiFailure::Error(status, body) => {
-                let status = status.as_u16();
-                let codes: Vec<u16> = body.errors.iter().map(|e| e.code).collect();
-                let errors = body
-                    .errors
-                    .iter()
-                    .map(|e| {
-                        let chain = e
-                            .other
-                            .get("error_chain")
-                            .and_then(|c| c.as_array())
-                            .map(|chain| {
-                                chain
-                                    .iter()
-                                    .filter_map(|c| {
-                                        Some(format!(
-                                            "code {}: {}",
-                                            c.get("code")?,
-                                            c.get("message")?.as_str()?
-                                        ))
-                                    })
-                                    .collect::<Vec<_>>()
-                            })
-                            .unwrap_or_default();
-                        let mut text =
-                            format!("code {}: {}", e.code, e.message.trim_end_matches('.'));
-                        if !chain.is_empty() {
-                            text.push_str(&format!(" ({})", chain.join(", ")));
-                        }
-                        text
-                    })
-                    .collect();
-                Failure {
-                    status: Some(status),
-                    errors,
-                    detail: None,
-                    unreadable: false,
-                    auth: status == 401
-                        || status == 403
-                        || (status == 400 && codes.iter().any(|c| AUTH_CODES.contains(c))),
-                    retryable: status == 429 || status >= 500,
-                    may_have_landed: status >= 500,
-                    attempts: 1,
-                }
-            }
-            ApiFailure::Invalid(e) => {
-                let connect = e.is_connect();
-                let decode = e.is_decode();
-                Failure {
-                    status: e.status().map(|s| s.as_u16()),
-                    errors: Vec::new(),
-                    detail: Some(chain_text(&e)),
-                    unreadable: decode,
-                    auth: false,
-                    // An unreadable success is not fixed by asking again; a lost one may be.
-                    retryable: !decode,
-                    may_have_landed: !connect,
-                    attempts: 1,
-                }
-            }
-        }
-    }
-
-    /// `HTTP 403, code 9109: Invalid access token`, or what happened instead of an answer.
-    pub fn describe(&self) -> String {
-        let mut text = match (self.status, &self.detail) {
-            (Some(status), _) if !self.errors.is_empty() => {
-                format!("HTTP {status}, {}", self.errors.join("; "))
-            }
-            (_, Some(detail)) if self.unreadable => {
-                format!("an answer the client library cannot read ({detail})")
-            }
-            (_, Some(detail)) => format!("no answer ({detail})"),
-            (Some(status), None) => format!(
-                "HTTP {status} (no error code the client library could read: Cloudflare's DNS codes do not fit it)"
-            ),
-            (None, None) => "no answer".to_string(),
-        };
-        if self.attempts > 1 {
-            text.push_str(&format!(", after {} attempts", self.attempts));
-        }
-        text
-    }
-
-    /// The dcv-hook error for this failure while doing `what` (`creating TXT x in zone y`).
-    pub fn into_error(self, client: &Client, what: &str) -> Error {
-        let described = self.describe();
-        if self.auth {
-            return Error::no_perm(format!(
-                "cloudflare: {what}: {described}: Cloudflare refused the {}; check it, and that it has Zone:Read and DNS:Edit permission for the zone",
-                client.credentials
-            ));
-        }
-        if self.status == Some(429) {
-            return Error::unavailable(format!(
-                "cloudflare: {what}: {described}: Cloudflare limits API calls per user (1200 per 5 minutes); wait a few minutes, then retry"
-            ));
-        }
-        if self.retryable || self.detail.is_some() {
-            return Error::unavailable(format!(
-                "cloudflare: {what}: {described}; check --cloudflare-api-url ({}) and Cloudflare's status, then retry",
-                client.api_url
-            ));
-        }
-        Error::data(format!("cloudflare: {what}: {described}"))
-    }
-}
-
-/// A reqwest error with its causes, one line.
-fn chain_text(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// A Cloudflare API client.
 pub struct Client {
     api: HttpApiClient,
@@ -383,6 +228,11 @@ impl Client {
     }
 
     /// What the credentials are and where they came from (never the secret).
+    /// The API base URL, for messages.
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
     pub fn credentials(&self) -> &str {
         &self.credentials
     }

@@ -25,23 +25,27 @@
 //! 78 naming every name tried; a bad flag 64; Cloudflare unreachable or failing after retries 69;
 //! anything else Cloudflare refuses 65, with its status, code and message where the client library
 //! could read them.
+//!
+//! Jobs: `settings.rs` (flags, token, URL, checked with no network), `client.rs` (the API calls),
+//! `failure.rs` (what a failed call means), this file (the Publisher: zones, present, cleanup).
 
 mod client;
+mod failure;
+mod settings;
 
-use crate::config::Env;
+pub use settings::{
+    CloudflareArgs, CloudflareAuth, CloudflareSettings, DEFAULT_API_URL, TOKEN_ENV,
+};
+
 use crate::error::{Error, Result};
-use crate::publish::credentials;
 use crate::publish::{ProviderSpec, Publisher, Serves, Setup};
 use crate::record::{Published, Record, RecordType};
-use crate::retry::{Policy, Retry};
-use crate::secret::Secret;
+use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
 use cloudflare::endpoints::dns::dns::DnsContent;
-use cloudflare::framework::auth::Credentials;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// The provider name, as given to `--provider` and stored in `Published.provider`.
 pub const NAME: &str = "cloudflare";
@@ -92,235 +96,6 @@ fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
         api_url: args.cloudflare_api_url.clone(),
     };
     Ok(Box::new(publisher))
-}
-
-/// Cloudflare's API.
-pub const DEFAULT_API_URL: &str = "https://api.cloudflare.com/client/v4/";
-
-/// Environment variables that may hold an API token, in the order they are read.
-pub const TOKEN_ENV: [&str; 3] = ["CLOUDFLARE_API_TOKEN", "CF_DNS_API_TOKEN", "CF_Token"];
-
-/// The key prefix of a certbot-dns-cloudflare credentials file.
-const INI_PREFIX: &str = "dns_cloudflare";
-
-/// The flags of the cloudflare provider.
-#[derive(clap::Args, Debug, Default, Clone)]
-pub struct CloudflareArgs {
-    /// certbot-dns-cloudflare credentials ini: dns_cloudflare_api_token (or the legacy
-    /// dns_cloudflare_email + dns_cloudflare_api_key); wins over CLOUDFLARE_API_TOKEN, CF_DNS_API_TOKEN
-    /// and CF_Token.
-    #[arg(long, value_name = "FILE", help_heading = "Provider: cloudflare")]
-    pub cloudflare_credentials: Option<PathBuf>,
-    /// Cloudflare API base URL [default: https://api.cloudflare.com/client/v4/].
-    #[arg(long, value_name = "URL", help_heading = "Provider: cloudflare")]
-    pub cloudflare_api_url: Option<String>,
-}
-
-/// How requests authenticate.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CloudflareAuth {
-    /// An API token (`Authorization: Bearer`), the recommended kind: Zone:Read and DNS:Edit.
-    Token {
-        token: Secret,
-        /// Where it came from: an environment variable's name or the ini file's path.
-        source: String,
-    },
-    /// The legacy global API key with the account's email (`X-Auth-Email` + `X-Auth-Key`).
-    Key {
-        email: String,
-        key: Secret,
-        /// The ini file it came from.
-        source: String,
-    },
-}
-
-impl CloudflareAuth {
-    /// What the credentials are and where they came from, for messages (never the secret).
-    pub fn describe(&self) -> String {
-        match self {
-            CloudflareAuth::Token { source, .. } => format!("API token from {source}"),
-            CloudflareAuth::Key { email, source, .. } => {
-                format!("global API key for {email} from {source}")
-            }
-        }
-    }
-
-    fn credentials(&self) -> Credentials {
-        match self {
-            CloudflareAuth::Token { token, .. } => Credentials::UserAuthToken {
-                token: token.expose().to_string(),
-            },
-            CloudflareAuth::Key { email, key, .. } => Credentials::UserAuthKey {
-                email: email.clone(),
-                key: key.expose().to_string(),
-            },
-        }
-    }
-
-    /// Refuses a secret that cannot be an HTTP header value (and so never was a real one).
-    fn check(&self) -> Result<()> {
-        let (secret, what) = match self {
-            CloudflareAuth::Token { token, .. } => (token, "token"),
-            CloudflareAuth::Key { key, .. } => (key, "api key"),
-        };
-        if secret.is_empty() {
-            return Err(Error::config(format!(
-                "cloudflare: the {} is empty; {}",
-                self.describe(),
-                HOW_TO_GIVE_A_TOKEN
-            )));
-        }
-        if !secret.expose().bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::config(format!(
-                "cloudflare: the {what} ({}) contains spaces or control characters; copy it again",
-                self.describe()
-            )));
-        }
-        if let CloudflareAuth::Key { email, .. } = self
-            && (!email.contains('@') || !email.bytes().all(|b| b.is_ascii_graphic()))
-        {
-            return Err(Error::config(format!(
-                "cloudflare: dns_cloudflare_email {email:?} in {} is not an email address; fix the file",
-                self.source()
-            )));
-        }
-        Ok(())
-    }
-
-    fn source(&self) -> &str {
-        match self {
-            CloudflareAuth::Token { source, .. } | CloudflareAuth::Key { source, .. } => source,
-        }
-    }
-}
-
-const HOW_TO_GIVE_A_TOKEN: &str = "set CLOUDFLARE_API_TOKEN to an API token with Zone:Read and DNS:Edit permission, or pass --cloudflare-credentials FILE (a certbot-dns-cloudflare ini with dns_cloudflare_api_token)";
-
-/// Everything the provider needs, validated before any I/O.
-#[derive(Clone, Debug)]
-pub struct CloudflareSettings {
-    pub auth: CloudflareAuth,
-    /// The API base URL, ending in `/`.
-    pub api_url: String,
-    pub ttl: u32,
-    /// The longest one request may take.
-    pub timeout: Duration,
-    /// How 429, 5xx and network failures are retried.
-    pub retry: Policy,
-}
-
-impl CloudflareSettings {
-    /// Settings with the defaults (30 s per request, 5 attempts from 1 s backoff), after checking
-    /// `auth`, `api_url` (`None`: Cloudflare's) and `ttl`.
-    pub fn new(auth: CloudflareAuth, api_url: Option<&str>, ttl: u32) -> Result<Self> {
-        auth.check()?;
-        let api_url = check_api_url(api_url.unwrap_or(DEFAULT_API_URL))?;
-        if ttl != 1 && !(30..=86400).contains(&ttl) {
-            return Err(Error::usage(format!(
-                "--ttl {ttl} is not accepted by cloudflare: use 1 (automatic) or 60 to 86400 seconds (from 30 on Enterprise zones)"
-            )));
-        }
-        Ok(CloudflareSettings {
-            auth,
-            api_url,
-            ttl,
-            timeout: Duration::from_secs(30),
-            retry: Policy {
-                attempts: Some(5),
-                first: Duration::from_secs(1),
-                max: Duration::from_secs(30),
-                jitter: true,
-            },
-        })
-    }
-
-    /// Resolves the flags and the environment: `--cloudflare-credentials` when given, else the
-    /// first of [`TOKEN_ENV`] that is set. No token anywhere is a `Config` error saying how to give
-    /// one; a credentials file missing its keys is a `DataErr` naming them.
-    pub fn from_args(args: &CloudflareArgs, env: &dyn Env, ttl: u32) -> Result<Self> {
-        let auth = match &args.cloudflare_credentials {
-            Some(path) => auth_from_ini(&credentials::read_ini(path, INI_PREFIX)?)?,
-            None => TOKEN_ENV
-                .iter()
-                .find_map(|name| {
-                    env.var(name)
-                        .filter(|v| !v.trim().is_empty())
-                        .map(|v| CloudflareAuth::Token {
-                            token: Secret::new(v),
-                            source: (*name).to_string(),
-                        })
-                })
-                .ok_or_else(|| {
-                    Error::config(format!("cloudflare: no API token: {HOW_TO_GIVE_A_TOKEN}"))
-                })?,
-        };
-        CloudflareSettings::new(auth, args.cloudflare_api_url.as_deref(), ttl)
-    }
-}
-
-/// The credentials in a certbot-dns-cloudflare ini, checked the way certbot checks them: a token,
-/// or else both halves of the legacy pair, never both kinds.
-fn auth_from_ini(ini: &credentials::Ini) -> Result<CloudflareAuth> {
-    let source = ini.path().display().to_string();
-    let legacy = ini.has("email") || ini.has("api_key");
-    match ini.secret("api_token") {
-        Some(_) if legacy => Err(Error::data(format!(
-            "credentials file {source}: give either {} or {} + {}, not both; remove the ones you do not use",
-            ini.full_key("api_token"),
-            ini.full_key("email"),
-            ini.full_key("api_key"),
-        ))),
-        Some(token) => Ok(CloudflareAuth::Token { token, source }),
-        None if legacy => {
-            ini.require(&["email", "api_key"])?;
-            Ok(CloudflareAuth::Key {
-                email: ini.get("email").unwrap_or_default().to_string(),
-                key: ini.secret("api_key").unwrap_or_else(|| Secret::new("")),
-                source,
-            })
-        }
-        None => Err(Error::data(format!(
-            "credentials file {source}: missing property {} (or the legacy pair {} and {}); add it",
-            ini.full_key("api_token"),
-            ini.full_key("email"),
-            ini.full_key("api_key"),
-        ))),
-    }
-}
-
-/// The API base as the client needs it: https (http only to loopback, so a token never crosses a
-/// network in clear), no credentials, query or fragment, ending in `/`.
-fn check_api_url(text: &str) -> Result<String> {
-    let bad = |why: &str| Error::usage(format!("--cloudflare-api-url {text:?} {why}"));
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
-    let host = url.host_str().ok_or_else(|| bad("has no host"))?;
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        "http" => {
-            return Err(bad(
-                "would send the credentials unencrypted: use https (plain http only to a loopback address)",
-            ));
-        }
-        _ => return Err(bad("is not an https URL")),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not hold a user name or password"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("must not have a query or fragment"));
-    }
-    let mut base = url.to_string();
-    if !base.ends_with('/') {
-        base.push('/');
-    }
-    Ok(base)
 }
 
 /// Publishes through Cloudflare's API.

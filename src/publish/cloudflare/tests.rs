@@ -5,8 +5,11 @@
 use super::*;
 use crate::config::FakeEnv;
 use crate::error::Kind;
+use crate::secret::Secret;
+use cloudflare::framework::auth::Credentials;
 use dcv_sim::{CfFault, FakeCloudflare, FakeCloudflareConfig};
 use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
 
 const TOKEN: &str = "cfut_unit0123456789abcdefghijklmnopqrstuv";
 
