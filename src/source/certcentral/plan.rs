@@ -1,0 +1,228 @@
+//! What a CertCentral order or domain needs published: the names not approved yet and their token
+//! (see the parent module's docs). In `--dry-run` only GETs are made.
+
+use crate::certcentral::CertCentral;
+use crate::certcentral::types::DnsNameValidation;
+use crate::config::{Config, Target};
+use crate::dcv::{DomainName, Method};
+use crate::error::{Error, Result};
+use crate::state::Source;
+use crate::ui;
+
+/// Shown instead of a token in `--dry-run`, where fetching one would change state at DigiCert.
+pub const DRY_RUN_TOKEN: &str = "dry-run-token-not-fetched";
+
+/// The domains to publish for, the token for each, and what they belong to.
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    /// Lines for the report (a DCV method switched at DigiCert, say).
+    pub notes: Vec<String>,
+    pub source: Source,
+    pub items: Vec<(DomainName, String)>,
+    /// Names skipped because DigiCert already approved them.
+    pub already_approved: Vec<String>,
+}
+
+/// What `target` needs published with `method`.
+pub(super) fn plan(
+    cfg: &Config,
+    target: &Target,
+    api: &CertCentral,
+    method: Method,
+) -> Result<Found> {
+    match target {
+        Target::Order { id, names } => order_plan(api, *id, names, method, cfg.dry_run),
+        Target::Domain { id, name } => {
+            let id = domain_id(api, *id, name.as_ref())?;
+            domain_plan(api, id, cfg, method)
+        }
+        Target::Unspecified { .. } | Target::Acme(_) | Target::Account { .. } => Err(Error::usage(
+            "say what to validate: --order-id ID, --domain-id ID or --domain NAME",
+        )),
+    }
+}
+
+/// The domain id from `--domain-id`, or looked up from `--domain`.
+pub fn domain_id(api: &CertCentral, id: Option<u64>, name: Option<&DomainName>) -> Result<u64> {
+    match (id, name) {
+        (Some(id), _) => Ok(id),
+        (None, Some(name)) => {
+            let found = api.find_domain(name.base())?;
+            ui::progress(&format!(
+                "{name} is CertCentral domain {} ({})",
+                found.id, found.name
+            ));
+            Ok(found.id)
+        }
+        (None, None) => Err(Error::usage("give --domain-id ID or --domain NAME")),
+    }
+}
+
+fn order_plan(
+    api: &CertCentral,
+    order_id: u64,
+    wanted: &[DomainName],
+    method: Method,
+    dry_run: bool,
+) -> Result<Found> {
+    let validation = api.order_validation(order_id)?;
+    let mut plan = Found {
+        source: Source {
+            order_id: Some(order_id),
+            ..Source::default()
+        },
+        ..Found::default()
+    };
+    // With a DNS method a --domain may name a validation's scope or any name it covers (a subdomain,
+    // a wildcard); with http-token it must be one of the exact names. An unknown one is an error,
+    // not silently nothing to do.
+    let names_of = |v: &DnsNameValidation| -> Vec<String> {
+        let mut names: Vec<String> = v.dns_names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        names.push(v.name_scope.to_ascii_lowercase());
+        names
+    };
+    let mentions = |v: &DnsNameValidation, w: &DomainName| {
+        if method.is_dns() {
+            names_of(v).iter().any(|n| n == w.as_str() || n == w.base())
+        } else {
+            v.dns_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(w.as_str()))
+        }
+    };
+    for w in wanted {
+        if !validation
+            .dns_name_validations
+            .iter()
+            .any(|v| mentions(v, w))
+        {
+            let mut all: Vec<String> = validation
+                .dns_name_validations
+                .iter()
+                .flat_map(names_of)
+                .collect();
+            all.sort();
+            all.dedup();
+            return Err(Error::data(format!(
+                "{w} is not a name of order {order_id} (its names: {}); check --domain",
+                all.join(", ")
+            )));
+        }
+    }
+    let mut candidates: Vec<DomainName> = Vec::new();
+    for v in &validation.dns_name_validations {
+        if !wanted.is_empty() && !wanted.iter().any(|w| mentions(v, w)) {
+            continue;
+        }
+        // DNS methods validate the scope, which covers its subdomains; http-token each exact name
+        // (only the wanted ones, when --domain narrows).
+        let names: Vec<&str> = if method.is_dns() {
+            vec![v.name_scope.as_str()]
+        } else {
+            v.dns_names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| {
+                    wanted.is_empty() || wanted.iter().any(|w| n.eq_ignore_ascii_case(w.as_str()))
+                })
+                .collect()
+        };
+        for name in names {
+            let domain = DomainName::parse(name).map_err(|e| {
+                e.context(format!("order {order_id} lists a name dcv-hook cannot use"))
+            })?;
+            if v.is_approved() {
+                plan.already_approved.push(domain.to_string());
+            } else if !candidates.contains(&domain) {
+                candidates.push(domain);
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(plan);
+    }
+    let current = validation.order_dcv_method.clone().or_else(|| {
+        validation
+            .dns_name_validations
+            .iter()
+            .find(|v| !v.is_approved())
+            .and_then(|v| v.method.clone())
+    });
+    let switch = match current.as_deref().map(|m| (m, Method::parse(m))) {
+        Some((_, Ok(m))) if m == method => None,
+        Some((text, _)) => Some(format!(
+            "order {order_id}'s DCV method at DigiCert from {text} to {method}"
+        )),
+        // DigiCert does not always say which method an order uses: set ours, which also returns
+        // the random value, rather than publish a token the order will not look for.
+        None => Some(format!(
+            "order {order_id}'s DCV method at DigiCert to {method}"
+        )),
+    };
+    let token = match (&switch, dry_run) {
+        (Some(what), true) => {
+            plan.notes.push(format!("dry run: would switch {what}"));
+            DRY_RUN_TOKEN.to_string()
+        }
+        (None, true) => DRY_RUN_TOKEN.to_string(),
+        (Some(what), false) => {
+            ui::progress(&format!("switching {what}"));
+            plan.notes.push(format!("switched {what}"));
+            api.set_order_method(order_id, method.as_str())?
+        }
+        (None, false) => api.order_random_value(order_id)?,
+    };
+    plan.items = candidates.into_iter().map(|d| (d, token.clone())).collect();
+    Ok(plan)
+}
+
+fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) -> Result<Found> {
+    let info = api.domain(domain_id)?;
+    let name = DomainName::parse(&info.name)
+        .map_err(|e| e.context(format!("domain {domain_id} has a name dcv-hook cannot use")))?;
+    // Submitting the validation with our method switches the domain's method at DigiCert.
+    let switch = info
+        .dcv_method
+        .as_deref()
+        .filter(|m| Method::parse(m).ok() != Some(method))
+        .map(|m| format!("domain {domain_id}'s DCV method at DigiCert from {m} to {method}"));
+    let plan = |token: String, note: Option<String>| Found {
+        notes: note.into_iter().collect(),
+        source: Source {
+            domain_id: Some(domain_id),
+            ..Source::default()
+        },
+        items: vec![(name.clone(), token)],
+        already_approved: Vec::new(),
+    };
+    if cfg.dry_run {
+        return Ok(plan(
+            DRY_RUN_TOKEN.to_string(),
+            switch.map(|w| format!("dry run: would switch {w}")),
+        ));
+    }
+    if let Some(what) = &switch {
+        ui::progress(&format!("switching {what}"));
+    }
+    let types: Vec<String> = if !cfg.validation_types.is_empty() {
+        cfg.validation_types.clone()
+    } else {
+        let mut existing: Vec<String> = info
+            .validations
+            .iter()
+            .map(|v| v.vtype.clone())
+            .filter(|t| !t.is_empty())
+            .collect();
+        existing.dedup();
+        if existing.is_empty() {
+            vec!["ov".to_string()]
+        } else {
+            existing
+        }
+    };
+    let token = match api.submit_domain_validation(domain_id, &types, method.as_str())? {
+        Some(t) => t.token.unwrap_or_default(),
+        None => api.new_domain_token(domain_id)?,
+    };
+    Ok(plan(token, switch.map(|w| format!("switched {w}"))))
+}
