@@ -13,6 +13,10 @@
 //! publishes and returns; the call that sees 0 waits for every record of the run at once. `verify`
 //! succeeds at once: the ACME client asks its own CA.
 
+mod certbot;
+
+pub use certbot::certbot_batch_key;
+
 use super::{Batch, Plan, TokenSource};
 use crate::config::{Env, Target};
 use crate::context::Context;
@@ -102,7 +106,7 @@ pub fn from_flags_and_env(flags: &AcmeFlags, env: &dyn Env) -> Result<Option<Acm
     if flags.certcentral_target {
         return Ok(None);
     }
-    from_certbot_env(env)
+    certbot::from_env(env)
 }
 
 fn from_flags(flags: &AcmeFlags) -> Result<AcmeTarget> {
@@ -150,83 +154,12 @@ fn from_flags(flags: &AcmeFlags) -> Result<AcmeTarget> {
     })
 }
 
-/// certbot's manual hooks: `CERTBOT_DOMAIN` and `CERTBOT_VALIDATION` (both or neither),
-/// `CERTBOT_TOKEN` for http-01, `CERTBOT_REMAINING_CHALLENGES` for batching.
-fn from_certbot_env(env: &dyn Env) -> Result<Option<AcmeTarget>> {
-    let (domain, value) = match (env.var("CERTBOT_DOMAIN"), env.var("CERTBOT_VALIDATION")) {
-        (None, None) => return Ok(None),
-        (Some(d), Some(v)) => (d, v),
-        (Some(_), None) => {
-            return Err(Error::usage(
-                "CERTBOT_DOMAIN is set but CERTBOT_VALIDATION is not; run dcv-hook as certbot's --manual-auth-hook, or unset CERTBOT_DOMAIN",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(Error::usage(
-                "CERTBOT_VALIDATION is set but CERTBOT_DOMAIN is not; run dcv-hook as certbot's --manual-auth-hook, or unset CERTBOT_VALIDATION",
-            ));
-        }
-    };
-    let domain = DomainName::parse(&domain).map_err(|e| e.context("CERTBOT_DOMAIN"))?;
-    let token = env.var("CERTBOT_TOKEN");
-    let challenge = challenge(&domain, &value, token.as_deref())?;
-    let remaining = match env.var("CERTBOT_REMAINING_CHALLENGES") {
-        None => 0,
-        Some(text) => text.trim().parse::<u32>().map_err(|_| {
-            Error::usage(format!(
-                "CERTBOT_REMAINING_CHALLENGES is {text:?}, not a number; is this certbot's hook environment?"
-            ))
-        })?,
-    };
-    let all_domains = env
-        .var("CERTBOT_ALL_DOMAINS")
-        .unwrap_or_else(|| domain.to_string());
-    Ok(Some(AcmeTarget {
-        challenges: vec![challenge],
-        batch: Some(Batch {
-            key: certbot_batch_key(&all_domains, certbot_pid()),
-            remaining,
-        }),
-    }))
-}
-
-/// Names one certbot run: the names of the certificate and certbot's process id (every hook of a run
-/// has the same certbot above it), so two runs for different certificates never wait for each other.
-pub fn certbot_batch_key(all_domains: &str, certbot_pid: Option<u32>) -> String {
-    let mut names: Vec<String> = all_domains
-        .split(',')
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty())
-        .collect();
-    names.sort();
-    names.dedup();
-    match certbot_pid {
-        Some(pid) => format!("certbot {pid} {}", names.join(",")),
-        None => format!("certbot {}", names.join(",")),
-    }
-}
-
-/// The nearest ancestor process whose command line mentions certbot (hooks run under `sh -c`).
-fn certbot_pid() -> Option<u32> {
-    let mut pid = std::os::unix::process::parent_id();
-    for _ in 0..6 {
-        if pid <= 1 {
-            return None;
-        }
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        if String::from_utf8_lossy(&cmdline).contains("certbot") {
-            return Some(pid);
-        }
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The fields after the command name (in parentheses, which may hold spaces): state, ppid.
-        let after = &stat[stat.rfind(')')? + 1..];
-        pid = after.split_whitespace().nth(1)?.parse().ok()?;
-    }
-    None
-}
-
 /// The challenge for `domain`: http-01 when a token is given, else dns-01 at `_acme-challenge`.
-fn challenge(domain: &DomainName, value: &str, token: Option<&str>) -> Result<Challenge> {
+pub(super) fn challenge(
+    domain: &DomainName,
+    value: &str,
+    token: Option<&str>,
+) -> Result<Challenge> {
     check_value(value)?;
     let kind = match token {
         Some(token) => {
