@@ -19,12 +19,11 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let args = match config_file::with_file_args(args, &ProcessEnv) {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("dcv-hook: error: {e}");
-            return e.exit_code();
-        }
+    // A broken config file is reported like any other error (JSON included), for the command line
+    // as given.
+    let (args, file_error) = match config_file::with_file_args(args.clone(), &ProcessEnv) {
+        Ok(with_file) => (with_file, None),
+        Err(e) => (args, Some(e)),
     };
     let cli = match cli::parse(args) {
         Ok(cli) => cli,
@@ -46,7 +45,10 @@ where
     std::panic::set_hook(Box::new(|info| {
         ui::verbose(&format!("panic: {info}"));
     }));
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_cli(cli)));
+    let outcome = match file_error {
+        Some(e) => Ok(failed(&cli, e)),
+        None => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_cli(cli))),
+    };
     let _ = std::panic::take_hook();
     let (report, format) = match outcome {
         Ok(done) => done,
@@ -66,6 +68,15 @@ where
         eprintln!("dcv-hook: error: {}", e.message);
     }
     report.exit_code
+}
+
+/// The report of `cli`'s command failing with `e` before it started.
+fn failed(cli: &Cli, e: Error) -> (Report, OutputFormat) {
+    let o = cli.command.options();
+    ui::set_level(o.quiet, o.verbose);
+    let mut report = Report::new(cli.command.command().name(), o.dry_run);
+    report.finish(&Err(e), 0.0);
+    (report, o.output.unwrap_or(OutputFormat::Text))
 }
 
 /// Runs a parsed command line and returns its report (not printed) and the output format.

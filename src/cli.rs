@@ -145,7 +145,7 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
         "cleanup" => selects || heading == ACME || provider_flag || id == "resolver",
         "status" => {
             selects
-                || id == "expiring_within"
+                || matches!(id, "expiring_within" | "validation_type")
                 || (heading == API && !matches!(id, "wait" | "timeout"))
         }
         "revalidate" => {
@@ -167,7 +167,6 @@ pub fn command() -> clap::Command {
         cmd = cmd.mut_subcommand(&name, |sub| {
             let hide: Vec<String> = sub
                 .get_arguments()
-                .filter(|a| !a.is_global_set())
                 .filter(|a| !shown(&name, a.get_id().as_str(), a.get_help_heading()))
                 .map(|a| a.get_id().to_string())
                 .collect();
@@ -302,8 +301,8 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Every option; `global` so they may stand before or after the command (each command's `--help`
-/// shows those it uses).
+/// Every option. They may stand before or after the command (see `options_after_the_command`);
+/// each command's `--help` shows those it uses.
 #[derive(Debug, Default, Args)]
 pub struct Options {
     // --- what is validated ---

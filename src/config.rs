@@ -221,17 +221,14 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             s.name
         )));
     }
+    // http-token fetches one exact name: a wildcard given on the command line can never work.
+    let named: &[DomainName] = match &target {
+        Target::Order { names, .. } | Target::Unspecified { names } => names,
+        Target::Domain { name: Some(n), .. } => std::slice::from_ref(n),
+        _ => &[],
+    };
     if method == Some(Method::HttpToken)
-        && let Target::Order { names, .. } | Target::Unspecified { names } = &target
-        && let Some(w) = names.iter().find(|n| n.is_wildcard())
-    {
-        return Err(Error::usage(format!(
-            "{w} is a wildcard, which http-token cannot validate; use --method dns-txt-token or dns-cname-token"
-        )));
-    }
-    if method == Some(Method::HttpToken)
-        && let Target::Domain { name: Some(w), .. } = &target
-        && w.is_wildcard()
+        && let Some(w) = named.iter().find(|n| n.is_wildcard())
     {
         return Err(Error::usage(format!(
             "{w} is a wildcard, which http-token cannot validate; use --method dns-txt-token or dns-cname-token"
@@ -243,7 +240,8 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     {
         let names: Vec<&str> = publish::PROVIDERS.iter().map(|p| p.name).collect();
         return Err(Error::usage(format!(
-            "auth needs --provider ({})",
+            "{} needs --provider ({})",
+            command.name(),
             names.join(", ")
         )));
     }

@@ -85,7 +85,7 @@ fn is_file_only(arg: &clap::Arg) -> bool {
     arg.get_long() == Some("config")
 }
 
-fn read_table(path: &Path) -> Result<toml::Table> {
+pub(crate) fn read_table(path: &Path) -> Result<toml::Table> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
     text.parse::<toml::Table>().map_err(|e| {

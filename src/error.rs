@@ -45,6 +45,22 @@ impl Kind {
         }
     }
 
+    /// The kind a sysexits code stands for (a program run by the exec provider may say why it failed).
+    pub fn from_exit_code(code: i32) -> Option<Kind> {
+        [
+            Kind::Usage,
+            Kind::DataErr,
+            Kind::Unavailable,
+            Kind::Software,
+            Kind::CantCreat,
+            Kind::TempFail,
+            Kind::NoPerm,
+            Kind::Config,
+        ]
+        .into_iter()
+        .find(|k| i32::from(k.exit_code()) == code)
+    }
+
     /// The stable name used in JSON output.
     pub fn name(self) -> &'static str {
         match self {
@@ -177,7 +193,9 @@ mod tests {
         ];
         for (kind, code) in table {
             assert_eq!(kind.exit_code(), code, "{kind:?}");
+            assert_eq!(Kind::from_exit_code(i32::from(code)), Some(kind));
         }
+        assert_eq!(Kind::from_exit_code(1), None);
     }
 
     #[test]

@@ -67,9 +67,3 @@ pub fn sleep(duration: Duration) -> Result<()> {
         std::thread::sleep(left.min(SLICE));
     }
 }
-
-/// Forgets a received signal (tests only: the flag is process-wide).
-#[doc(hidden)]
-pub fn reset_for_tests() {
-    RECEIVED.store(0, Ordering::SeqCst);
-}

@@ -189,7 +189,7 @@ impl StateDir {
             match file.try_lock() {
                 Ok(()) => return Ok(Lock { _file: file }),
                 Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    crate::signals::sleep(std::time::Duration::from_millis(20))?;
                 }
                 Err(fs::TryLockError::WouldBlock) => {
                     return Err(Error::temp_fail(format!(

@@ -29,15 +29,7 @@ pub struct ZoneRule {
 
 /// The `[[zone]]` tables of the config file at `path` (none when it has none).
 pub fn read(path: &Path) -> Result<Vec<ZoneRule>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        Error::config(format!(
-            "config file {}: {}",
-            path.display(),
-            e.message().trim()
-        ))
-    })?;
+    let table = crate::config_file::read_table(path)?;
     let Some(zones) = table.get("zone") else {
         return Ok(Vec::new());
     };
@@ -76,15 +68,7 @@ pub fn read(path: &Path) -> Result<Vec<ZoneRule>> {
         }
         let matches = crate::cli::command()
             .try_get_matches_from(&args)
-            .map_err(|e| {
-                let rendered = e.render().to_string();
-                let first = rendered
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim_start_matches("error: ");
-                bad(format!("{name}: {first}"))
-            })?;
+            .map_err(|e| bad(format!("{name}: {}", crate::cli::error_line(&e))))?;
         let (_, sub) = matches.subcommand().expect("auth was given");
         rules.push(ZoneRule {
             name,

@@ -947,3 +947,25 @@ fn cleanup_leaves_the_records_of_an_auth_that_is_still_running() {
     assert!(!w.token_file().exists());
     assert!(w.state_files().is_empty());
 }
+
+#[test]
+fn a_broken_config_file_still_gives_the_json_document() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let file = w.state.path().join("c.toml");
+    std::fs::write(&file, "ttll = 1\n").unwrap();
+    let out = w
+        .cmd()
+        .args(["verify", "--order-id", "1", "--output", "json", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let doc = json(&out);
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["command"], "verify");
+    assert_eq!(doc["error"]["kind"], "config");
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("ttll"),
+        "{doc}"
+    );
+}

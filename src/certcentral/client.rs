@@ -89,11 +89,6 @@ impl Client {
         *self.deadline.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
-        self.retry = retry;
-        self
-    }
-
     /// `GET path`, parsed as `T`.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.call(Method::GET, path, None)?.ok_or_else(|| {

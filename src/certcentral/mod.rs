@@ -143,6 +143,22 @@ impl CertCentral {
             .filter(|t| t.token.as_deref().is_some_and(|s| !s.is_empty())))
     }
 
+    /// Submits the domain for validation and returns its DCV token: the one the submission answered
+    /// with, or (on 204 or no token) a new one from `POST /domain/{id}/dcv/token`.
+    pub fn submit_for_token(
+        &self,
+        domain_id: u64,
+        types: &[String],
+        method: &str,
+    ) -> Result<String> {
+        match self.submit_domain_validation(domain_id, types, method)? {
+            Some(DcvToken {
+                token: Some(token), ..
+            }) => Ok(token),
+            _ => self.new_domain_token(domain_id),
+        }
+    }
+
     /// `POST /domain/{id}/dcv/token`: a new token, replacing the previous one.
     pub fn new_domain_token(&self, domain_id: u64) -> Result<String> {
         let path = format!("/domain/{domain_id}/dcv/token");

@@ -9,7 +9,7 @@
 //! (certbot) every call but the last publishes and returns; the last waits for the whole run.
 
 use crate::context::Context;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::output::{RecordReport, Report};
 use crate::propagation::{self, Probe, PropagationCheck, wait_until_served};
 use crate::publish;
@@ -24,22 +24,18 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn auth(ctx: &Context, report: &mut Report) -> Result<()> {
     let outcome = auth_inner(ctx, report);
-    if let (Err(e), crate::config::Target::Acme(_)) = (&outcome, &ctx.cfg.target) {
-        // ACME clients (certbot above all) only warn when a hook fails and then let the CA fail
-        // the validation: say plainly on stderr what happened, whatever -q says.
-        eprintln!(
-            "dcv-hook: AUTH FAILED ({}): {e}\ndcv-hook: the ACME challenge is not served; the CA's validation will fail",
-            e.kind().name()
-        );
+    match (outcome, &ctx.cfg.target) {
+        // ACME clients (certbot above all) only warn when a hook fails and then let the CA fail the
+        // validation: the one error line (printed whatever -q says) starts by saying so plainly.
+        (Err(e), crate::config::Target::Acme(_)) => Err(e.context(
+            "AUTH FAILED, the ACME challenge is not served and the CA's validation will fail",
+        )),
+        (outcome, _) => outcome,
     }
-    outcome
 }
 
 fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     let cfg = &ctx.cfg;
-    if cfg.provider.is_none() {
-        return Err(Error::usage("auth needs --provider"));
-    }
     // Every provider setting (the command line's and each [[zone]]'s) is checked, and every secret
     // read, before the token source may change anything at the CA (switching an order's method,
     // submitting a domain).

@@ -24,6 +24,7 @@ use crate::output::Report;
 use crate::propagation::{Observation, poll_all};
 use crate::publish::Publishers;
 use crate::record::Record;
+use crate::source::certcentral::check_domain;
 use crate::state::Source;
 use crate::ui;
 use serde::Serialize;
@@ -303,10 +304,7 @@ fn earliest_expiry(d: &DomainSummary, types: &[String]) -> Option<String> {
 fn submit(ctx: &Context, w: &Work, method: Method) -> Result<Record> {
     let api = ctx.api()?;
     let id = w.row.domain_id;
-    let token = match api.submit_domain_validation(id, &w.row.validation_types, method.as_str())? {
-        Some(t) if t.token.as_deref().is_some_and(|t| !t.is_empty()) => t.token.unwrap_or_default(),
-        _ => api.new_domain_token(id)?,
-    };
+    let token = api.submit_for_token(id, &w.row.validation_types, method.as_str())?;
     let domain = DomainName::parse(&w.row.domain)?;
     let record = placement(method, ctx.cfg.txt_name, &domain, &token)?;
     Ok(follow_cnames(ctx, &[record])?.remove(0))
@@ -378,22 +376,8 @@ fn wait_and_check(
             continue;
         }
         let id = work[i].row.domain_id;
-        match api.validate_domain_token(id) {
-            Ok(r)
-                if matches!(
-                    r.status.as_deref(),
-                    Some("active" | "valid" | "approved" | "complete")
-                ) =>
-            {
-                work[i].row.outcome = "validated".into();
-            }
-            Ok(r) => fail(
-                &mut work[i],
-                &Error::temp_fail(format!(
-                    "DigiCert answered status {}",
-                    r.status.as_deref().unwrap_or("(none)")
-                )),
-            ),
+        match check_domain(api, id) {
+            Ok(_) => work[i].row.outcome = "validated".into(),
             Err(e) => fail(&mut work[i], &e),
         }
     }

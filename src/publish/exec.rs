@@ -159,7 +159,7 @@ impl Exec {
             Some(status) => {
                 let code = status.code();
                 let kind = code
-                    .and_then(kind_of_exit_code)
+                    .and_then(Kind::from_exit_code)
                     .unwrap_or(Kind::Unavailable);
                 let how = match code {
                     Some(c) => format!("exited with {c}"),
@@ -233,22 +233,6 @@ fn argument_name(record: &Record) -> String {
         RecordType::Http => record.name.clone(),
         _ => format!("{}.", record.name.trim_end_matches('.')),
     }
-}
-
-/// A program's sysexits code as dcv-hook's kind, so a script can say "credentials" (77) or "try
-/// again later" (75) and be understood.
-fn kind_of_exit_code(code: i32) -> Option<Kind> {
-    Some(match code {
-        64 => Kind::Usage,
-        65 => Kind::DataErr,
-        69 => Kind::Unavailable,
-        70 => Kind::Software,
-        73 => Kind::CantCreat,
-        75 => Kind::TempFail,
-        77 => Kind::NoPerm,
-        78 => Kind::Config,
-        _ => return None,
-    })
 }
 
 /// The last lines of a program's stderr, folded into one line for an error message.

@@ -194,14 +194,6 @@ impl Publishers {
         Ok(Publishers { all })
     }
 
-    /// The command line's provider name, for reports.
-    pub fn default_name(&self) -> &'static str {
-        self.all
-            .iter()
-            .find(|(z, _)| z.is_none())
-            .map_or("", |(_, p)| p.provider())
-    }
-
     /// `records` grouped by the publisher that takes them (index into [`Publishers::get`]): the
     /// most specific `[[zone]]` holding the record's name, else the command line's provider.
     pub fn route(&self, ctx: &Context, records: &[Record]) -> Result<Vec<(usize, Vec<Record>)>> {

@@ -18,7 +18,7 @@ mod certbot;
 pub use certbot::certbot_batch_key;
 
 use super::{Batch, Plan, TokenSource};
-use crate::config::{Env, Target};
+use crate::config::Env;
 use crate::context::Context;
 use crate::dcv::DomainName;
 use crate::error::{Error, Result};
@@ -311,12 +311,6 @@ impl TokenSource for Acme {
                 && published.rtype == wanted.rtype
                 && (published.name == wanted.name || published.domain == wanted.domain)
         })
-    }
-}
-
-impl From<AcmeTarget> for Target {
-    fn from(t: AcmeTarget) -> Target {
-        Target::Acme(t)
     }
 }
 

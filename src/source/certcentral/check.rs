@@ -72,10 +72,8 @@ pub(super) fn check_order(
     )))
 }
 
-pub(super) fn check_domain(
-    api: &crate::certcentral::CertCentral,
-    id: u64,
-) -> Result<serde_json::Value> {
+/// `validate-token` for domain `id`: DigiCert's answer when it says the domain is validated.
+pub fn check_domain(api: &CertCentral, id: u64) -> Result<serde_json::Value> {
     let r = api.validate_domain_token(id)?;
     let json = serde_json::to_value(&r).unwrap_or_default();
     match r.status.as_deref() {

@@ -14,6 +14,7 @@
 mod check;
 mod plan;
 
+pub use check::check_domain;
 pub use plan::{DRY_RUN_TOKEN, domain_id};
 
 use super::{Plan, TokenSource};
@@ -25,7 +26,7 @@ use crate::output::Report;
 use crate::retry::{Policy, Retry};
 use crate::state::Entry;
 use crate::ui;
-use check::{check_domain, check_order};
+use check::check_order;
 use std::time::{Duration, Instant};
 
 /// Longest pause between two checks while `verify --wait` waits.

@@ -220,9 +220,6 @@ fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) 
             existing
         }
     };
-    let token = match api.submit_domain_validation(domain_id, &types, method.as_str())? {
-        Some(t) => t.token.unwrap_or_default(),
-        None => api.new_domain_token(domain_id)?,
-    };
+    let token = api.submit_for_token(domain_id, &types, method.as_str())?;
     Ok(plan(token, switch.map(|w| format!("switched {w}"))))
 }
