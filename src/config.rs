@@ -7,7 +7,7 @@
 //! Provider settings stay with the providers (`publish/`), which read their own flags from
 //! [`Config::provider_matches`]. Secrets are read from env or files, never flags.
 
-use crate::cli::{Cli, Command, OutputFormat, TxtName};
+use crate::cli::{Cli, Command, Options, OutputFormat, TxtName};
 use crate::dcv::{DomainName, Method};
 use crate::error::{Error, Result};
 use crate::propagation::Polling;
@@ -125,74 +125,11 @@ impl Env for ProcessEnv {
 /// Resolves `cli` with `env` into a [`Config`].
 pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     let (command, o) = cli.command.split();
-    let common = &o;
-    let domains = o
-        .domains
-        .iter()
-        .map(|d| DomainName::parse(d))
-        .collect::<Result<Vec<_>>>()?;
-    let (order_id, domain_id) = (o.order_id, o.domain_id);
-    let acme = acme::from_flags_and_env(
-        &AcmeFlags {
-            values: &o.acme_value,
-            tokens: &o.acme_token,
-            fqdns: &o.acme_fqdn,
-            domains: &domains,
-            certcentral_target: order_id.is_some() || domain_id.is_some(),
-        },
-        env,
-    )?;
-    if acme.is_some() && (order_id.is_some() || domain_id.is_some()) {
-        return Err(Error::usage(
-            "--acme-value is ACME host-tool mode, which validates no DigiCert order or domain: drop --order-id/--domain-id",
-        ));
-    }
-    if command == Command::Revalidate && (order_id.is_some() || domain_id.is_some()) {
-        return Err(Error::usage(
-            "revalidate works on the whole account; narrow it with --domain NAME, not --order-id/--domain-id",
-        ));
-    }
-    let target = match (order_id, domain_id) {
-        _ if acme.is_some() => Target::Acme(acme.clone().expect("checked")),
-        (Some(_), Some(_)) => return Err(Error::usage("give --order-id or --domain-id, not both")),
-        (Some(id), None) => Target::Order { id, names: domains },
-        (None, Some(id)) => {
-            if domains.len() > 1 {
-                return Err(Error::usage(
-                    "--domain-id validates one domain; drop the extra --domain flags",
-                ));
-            }
-            Target::Domain {
-                id: Some(id),
-                name: domains.into_iter().next(),
-            }
-        }
-        (None, None) if command == Command::Cleanup => Target::Unspecified { names: domains },
-        (None, None)
-            if command == Command::Revalidate
-                || (command == Command::Status && o.expiring_within.is_some()) =>
-        {
-            Target::Account { names: domains }
-        }
-
-        (None, None) => match domains.len() {
-            0 => {
-                return Err(Error::usage(
-                    "say what to validate: --order-id ID, --domain-id ID or --domain NAME",
-                ));
-            }
-            1 => Target::Domain {
-                id: None,
-                name: domains.into_iter().next(),
-            },
-            _ => {
-                return Err(Error::usage(
-                    "several --domain names need --order-id; a domain prevalidation takes one --domain",
-                ));
-            }
-        },
+    let target = resolve_target(command, &o, env)?;
+    let acme = match &target {
+        Target::Acme(t) => Some(t),
+        _ => None,
     };
-
     let provider = o.provider.clone();
     let spec = provider.as_deref().map(publish::spec).transpose()?;
     let method = match o.method.clone() {
@@ -245,7 +182,7 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             names.join(", ")
         )));
     }
-    if let (Some(acme), Some(s)) = (&acme, spec)
+    if let (Some(acme), Some(s)) = (acme, spec)
         && matches!(command, Command::Auth | Command::Run)
     {
         check_acme_provider(acme, s)?;
@@ -286,7 +223,7 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     }
     let api_key = read_api_key(o.api_key_file.as_deref(), env);
 
-    let state_dir = match common.state_dir.clone() {
+    let state_dir = match o.state_dir.clone() {
         Some(dir) => dir,
         None => default_state_dir(env)?,
     };
@@ -307,7 +244,7 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         validation_types: o.validation_type.clone(),
         provider,
         provider_matches: o.providers.matches.clone(),
-        zones: match &common.config {
+        zones: match &o.config {
             Some(path) => crate::zones::read(path)?,
             None => Vec::new(),
         },
@@ -328,11 +265,83 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             o.api_timeout.unwrap_or(DEFAULT_API_TIMEOUT),
         )?,
         state_dir,
-        output: common.output.unwrap_or(OutputFormat::Text),
-        quiet: common.quiet,
-        verbose: common.verbose,
-        dry_run: common.dry_run,
+        output: o.output.unwrap_or(OutputFormat::Text),
+        quiet: o.quiet,
+        verbose: o.verbose,
+        dry_run: o.dry_run,
     })
+}
+
+/// What `command` is to work on: an ACME client's challenges, an order, a domain, the account, or
+/// (cleanup) whatever was recorded; every contradiction between the flags is a usage error.
+fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target> {
+    let domains = o
+        .domains
+        .iter()
+        .map(|d| DomainName::parse(d))
+        .collect::<Result<Vec<_>>>()?;
+    let (order_id, domain_id) = (o.order_id, o.domain_id);
+    let acme = acme::from_flags_and_env(
+        &AcmeFlags {
+            values: &o.acme_value,
+            tokens: &o.acme_token,
+            fqdns: &o.acme_fqdn,
+            domains: &domains,
+            certcentral_target: order_id.is_some() || domain_id.is_some(),
+        },
+        env,
+    )?;
+    if acme.is_some() && (order_id.is_some() || domain_id.is_some()) {
+        return Err(Error::usage(
+            "--acme-value is ACME host-tool mode, which validates no DigiCert order or domain: drop --order-id/--domain-id",
+        ));
+    }
+    if command == Command::Revalidate && (order_id.is_some() || domain_id.is_some()) {
+        return Err(Error::usage(
+            "revalidate works on the whole account; narrow it with --domain NAME, not --order-id/--domain-id",
+        ));
+    }
+    let target = match (order_id, domain_id) {
+        _ if acme.is_some() => Target::Acme(acme.expect("checked")),
+        (Some(_), Some(_)) => return Err(Error::usage("give --order-id or --domain-id, not both")),
+        (Some(id), None) => Target::Order { id, names: domains },
+        (None, Some(id)) => {
+            if domains.len() > 1 {
+                return Err(Error::usage(
+                    "--domain-id validates one domain; drop the extra --domain flags",
+                ));
+            }
+            Target::Domain {
+                id: Some(id),
+                name: domains.into_iter().next(),
+            }
+        }
+        (None, None) if command == Command::Cleanup => Target::Unspecified { names: domains },
+        (None, None)
+            if command == Command::Revalidate
+                || (command == Command::Status && o.expiring_within.is_some()) =>
+        {
+            Target::Account { names: domains }
+        }
+
+        (None, None) => match domains.len() {
+            0 => {
+                return Err(Error::usage(
+                    "say what to validate: --order-id ID, --domain-id ID or --domain NAME",
+                ));
+            }
+            1 => Target::Domain {
+                id: None,
+                name: domains.into_iter().next(),
+            },
+            _ => {
+                return Err(Error::usage(
+                    "several --domain names need --order-id; a domain prevalidation takes one --domain",
+                ));
+            }
+        },
+    };
+    Ok(target)
 }
 
 /// http-01 files go to a provider that serves HTTP; dns-01 records to one that serves DNS.
