@@ -122,14 +122,13 @@ fn token_name(w: &World, order: u64) -> (String, String) {
     )
 }
 
-#[test]
-fn sigterm_to_run_cleans_up_before_exiting_with_143() {
-    // The secondary never catches up: run waits until it is told to stop.
-    let w = World::new(None);
+/// `command` for an order on www.example.test, started and seen publishing; the secondary never
+/// catches up (the world has no lag), so it then waits until it is told to stop.
+fn waiting(w: &World, command: &str) -> (u64, Child) {
     let order = w.sim.add_order(OrderSpec::new(["www.example.test"]));
     let primary = w.bind.primary().to_string();
     let child = w
-        .command(&primary, &["run", "--order-id", &order.to_string()])
+        .command(&primary, &[command, "--order-id", &order.to_string()])
         .spawn()
         .unwrap();
     wait_for("the record on the primary", || {
@@ -137,6 +136,13 @@ fn sigterm_to_run_cleans_up_before_exiting_with_143() {
             .order_random_value(order)
             .is_some_and(|t| w.primary_txt("www.example.test").contains(&t))
     });
+    (order, child)
+}
+
+#[test]
+fn sigterm_to_run_cleans_up_before_exiting_with_143() {
+    let w = World::new(None);
+    let (order, child) = waiting(&w, "run");
     signal(&child, "TERM");
     let (code, err) = finish(child);
     assert_eq!(code, Some(143), "{err}");
@@ -149,17 +155,7 @@ fn sigterm_to_run_cleans_up_before_exiting_with_143() {
 #[test]
 fn sigint_to_auth_stops_promptly_with_its_state_complete() {
     let w = World::new(None);
-    let order = w.sim.add_order(OrderSpec::new(["www.example.test"]));
-    let primary = w.bind.primary().to_string();
-    let child = w
-        .command(&primary, &["auth", "--order-id", &order.to_string()])
-        .spawn()
-        .unwrap();
-    wait_for("the record on the primary", || {
-        w.sim
-            .order_random_value(order)
-            .is_some_and(|t| w.primary_txt("www.example.test").contains(&t))
-    });
+    let (order, child) = waiting(&w, "auth");
     let sent = Instant::now();
     signal(&child, "INT");
     let (code, err) = finish(child);
@@ -184,13 +180,7 @@ fn sigint_to_auth_stops_promptly_with_its_state_complete() {
 #[test]
 fn a_second_signal_exits_at_once() {
     let w = World::new(None);
-    let order = w.sim.add_order(OrderSpec::new(["www.example.test"]));
-    let primary = w.bind.primary().to_string();
-    let child = w
-        .command(&primary, &["auth", "--order-id", &order.to_string()])
-        .spawn()
-        .unwrap();
-    wait_for("auth to be waiting", || w.state_files() == 1);
+    let (_, child) = waiting(&w, "auth");
     signal(&child, "TERM");
     signal(&child, "TERM");
     let (code, _) = finish(child);
