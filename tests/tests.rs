@@ -4,6 +4,9 @@
 // Fixtures: the BIND pair, nginx, pebble, ACME client helpers and the CertCentral simulator world.
 mod support;
 
+// The map of the house: imports run down the layers, never in a circle.
+mod architecture;
+
 // The http-token flow through the binary: orders, domains, errors, state, cleanup.
 mod http_flow;
 

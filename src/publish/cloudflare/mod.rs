@@ -38,7 +38,7 @@ pub use settings::{
 };
 
 use crate::error::{Error, Result};
-use crate::publish::{ProviderSpec, Publisher, Serves, Setup};
+use crate::publish::{Provider, Publisher, Serves, Setup};
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
@@ -50,20 +50,6 @@ use std::path::PathBuf;
 /// The provider name, as given to `--provider` and stored in `Published.provider`.
 pub const NAME: &str = "cloudflare";
 
-/// The provider table's line.
-pub const PROVIDER: ProviderSpec = ProviderSpec {
-    name: NAME,
-    serves: Serves::Dns,
-    args: <CloudflareArgs as clap::Args>::augment_args,
-    build,
-    place: |p| {
-        p.undo::<Undo>()
-            .ok()
-            .and_then(|u| u.api_url)
-            .unwrap_or_else(|| DEFAULT_API_URL.to_string())
-    },
-};
-
 /// What the state keeps per record: where the credentials are read from (never the token) and the
 /// API, so cleanup needs no flags.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -74,28 +60,45 @@ pub struct Undo {
     pub api_url: Option<String>,
 }
 
-/// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
-fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
-    let mut args: CloudflareArgs = setup.args()?;
-    let remembered: Undo = setup.remembered()?;
-    if args.cloudflare_credentials.is_none() {
-        args.cloudflare_credentials = remembered.credentials.map(PathBuf::from);
+impl Provider for Cloudflare {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Dns;
+    type Args = CloudflareArgs;
+    /// The settings, and what to record with each record.
+    type Settings = (CloudflareSettings, Undo);
+    type Undo = Undo;
+
+    /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
+    fn settings(
+        mut args: CloudflareArgs,
+        setup: &Setup,
+        remembered: Option<&Undo>,
+    ) -> Result<(CloudflareSettings, Undo)> {
+        let remembered = remembered.cloned().unwrap_or_default();
+        if args.cloudflare_credentials.is_none() {
+            args.cloudflare_credentials = remembered.credentials.map(PathBuf::from);
+        }
+        if args.cloudflare_api_url.is_none() {
+            args.cloudflare_api_url = remembered.api_url;
+        }
+        let settings = CloudflareSettings::from_args(&args, setup.env, setup.ttl)?;
+        let remember = Undo {
+            credentials: args.cloudflare_credentials.as_ref().map(|p| {
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            }),
+            api_url: args.cloudflare_api_url.clone(),
+        };
+        Ok((settings, remember))
     }
-    if args.cloudflare_api_url.is_none() {
-        args.cloudflare_api_url = remembered.api_url;
+
+    fn publisher((settings, remember): Self::Settings, _: &Setup) -> Result<Box<dyn Publisher>> {
+        let mut publisher = Cloudflare::new(settings)?;
+        publisher.remember = remember;
+        Ok(Box::new(publisher))
     }
-    let settings = CloudflareSettings::from_args(&args, setup.env, setup.ctx.cfg.ttl)?;
-    let mut publisher = Cloudflare::new(settings)?;
-    publisher.remember = Undo {
-        credentials: args.cloudflare_credentials.as_ref().map(|p| {
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        }),
-        api_url: args.cloudflare_api_url.clone(),
-    };
-    Ok(Box::new(publisher))
 }
 
 /// Publishes through Cloudflare's API.
