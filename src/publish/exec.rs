@@ -176,7 +176,7 @@ impl Publisher for Exec {
         NAME
     }
 
-    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         Ok(records.iter().map(|r| self.entry_for(r)).collect())
     }
 

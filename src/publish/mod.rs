@@ -109,7 +109,7 @@ pub trait Publisher {
     /// What cleanup would need if this process died in the middle of `present`, read before anything
     /// changes (the content of a file about to be replaced, the server an UPDATE goes to); `auth`
     /// saves it as pending state. The default records only the records themselves.
-    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         Ok(records
             .iter()
             .map(|r| Published::new(r, self.provider()))

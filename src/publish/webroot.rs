@@ -256,7 +256,7 @@ impl Publisher for Webroot {
         NAME
     }
 
-    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         records
             .iter()
             .map(|r| self.snapshot(r, &self.file_for(r)?))

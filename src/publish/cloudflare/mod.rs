@@ -187,15 +187,21 @@ impl Cloudflare {
         self.client.credentials().to_string()
     }
 
+    /// `record` as it will be recorded: its zone and everything cleanup needs to reach it.
+    fn entry_for(&self, record: &Record, zone: &Zone) -> Published {
+        let mut published = Published::new(record, NAME);
+        published.location = zone.name.clone();
+        published.set_undo(&self.remember);
+        published
+    }
+
     /// Publishes one record; returns what it did and the record it created, if it created one.
     fn present_one(&mut self, record: &Record) -> Result<(Published, Option<Created>)> {
         let rtype = dns_type(record.rtype)?;
         let name = normalize(&record.name);
         let zone = self.zone_for(&name)?;
         let existing = self.client.records(&zone, &name, Some(rtype))?;
-        let mut published = Published::new(record, NAME);
-        published.location = zone.name.clone();
-        published.set_undo(&self.remember);
+        let mut published = self.entry_for(record, &zone);
         if existing.iter().any(|r| content_matches(record, &r.content)) {
             published.preexisting = true;
             return Ok((published, None));
@@ -258,8 +264,14 @@ impl Cloudflare {
             let Some(pause) = pause else {
                 let mut failure = failure;
                 failure.attempts = attempt;
-                let error = failure.into_error(&self.client, &what);
-                return Err(self.explain(zone, name, record, error));
+                let error =
+                    self.explain(zone, name, record, failure.into_error(&self.client, &what));
+                // An attempt whose answer was lost may have created the record after all.
+                return Err(if ours_may_exist {
+                    error.with_leftovers()
+                } else {
+                    error
+                });
             };
             crate::signals::sleep(pause)?;
         }
@@ -331,7 +343,8 @@ impl Cloudflare {
                     left.join(", "),
                     undo.message()
                 ),
-            ),
+            )
+            .with_leftovers(),
         }
     }
 
@@ -364,6 +377,24 @@ impl Cloudflare {
 impl Publisher for Cloudflare {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    /// Looks before adding: the zone, the credentials' source and the API, and whether the value
+    /// is there already, recorded before the request that may publish.
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        records
+            .iter()
+            .map(|record| {
+                let name = normalize(&record.name);
+                let zone = self.zone_for(&name)?;
+                let existing = self
+                    .client
+                    .records(&zone, &name, Some(dns_type(record.rtype)?))?;
+                let mut p = self.entry_for(record, &zone);
+                p.preexisting = existing.iter().any(|r| content_matches(record, &r.content));
+                Ok(p)
+            })
+            .collect()
     }
 
     fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {

@@ -202,13 +202,17 @@ impl Publisher for Rfc2136 {
         NAME
     }
 
-    /// Everything a flagless cleanup needs, before the UPDATE leaves: zone, server, names, values.
-    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+    /// Everything a flagless cleanup needs, before the UPDATE leaves: zone, server, key, names,
+    /// values, and whether each value was there before (looked up now, so a cleanup after a lost
+    /// reply or a kill leaves a value that was not ours alone).
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         records
             .iter()
             .map(|record| {
                 let name = resolver::fqdn(&record.name)?;
-                Ok(self.entry_for(record, &self.zone_for(&name)?))
+                let mut p = self.entry_for(record, &self.zone_for(&name)?);
+                p.preexisting = self.already_there(record, &name)?;
+                Ok(p)
             })
             .collect()
     }
