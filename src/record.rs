@@ -9,6 +9,18 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The largest TTL DNS allows (RFC 2181 section 8: at most 2^31 - 1).
+pub const MAX_TTL: u32 = 2_147_483_647;
+
+/// `--ttl`: a TTL DNS allows, for clap (an error names the limits).
+pub fn ttl_arg(text: &str) -> std::result::Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|t| (1..=MAX_TTL).contains(t))
+        .ok_or_else(|| format!("--ttl must be between 1 and {MAX_TTL} seconds, not {text}"))
+}
+
 /// The kind of record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RecordType {

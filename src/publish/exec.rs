@@ -39,7 +39,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "PROGRAM", help_heading = HEADING)]
     pub exec: Option<PathBuf>,
     /// Kill the program after this many seconds [default: 60].
-    #[arg(long, value_name = "SECONDS", help_heading = HEADING)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = HEADING)]
     pub exec_timeout: Option<f64>,
 }
 
