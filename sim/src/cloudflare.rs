@@ -115,8 +115,9 @@ pub struct CfRequest {
     pub body: String,
     /// How it authenticated.
     pub auth: AuthSeen,
-    /// The `Authorization: Bearer` token it carried, accepted or not.
-    pub token: Option<String>,
+    /// Which accepted token it carried (its index in [`FakeCloudflareConfig::tokens`]); the token
+    /// itself is not kept.
+    pub token: Option<usize>,
     /// The User-Agent header.
     pub user_agent: Option<String>,
     /// When it arrived.
@@ -457,6 +458,10 @@ fn handle(shared: &Shared, mut request: tiny_http::Request) {
     let target = request.url().to_string();
     let mut state = shared.state.lock().unwrap();
     let auth = authenticate(&state, &request);
+    let token = header(&request, "Authorization").and_then(|v| {
+        let token = v.strip_prefix("Bearer ")?.trim();
+        state.tokens.iter().position(|t| t == token)
+    });
     state.requests.push(CfRequest {
         method: method.clone(),
         path: target.clone(),
@@ -465,8 +470,7 @@ fn handle(shared: &Shared, mut request: tiny_http::Request) {
             Ok(seen) => *seen,
             Err((seen, _)) => *seen,
         },
-        token: header(&request, "Authorization")
-            .and_then(|v| v.strip_prefix("Bearer ").map(|t| t.trim().to_string())),
+        token,
         user_agent: header(&request, "User-Agent"),
         at: Instant::now(),
     });
