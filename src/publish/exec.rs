@@ -13,7 +13,7 @@
 //!
 //! Flags: `--exec PROGRAM`, `--exec-timeout SECONDS` (default 60). Cleanup reuses both from the state.
 
-use super::{Provider, Publisher, Serves, Setup};
+use super::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::error::{Error, Kind, Result};
 use crate::record::{Published, Record, RecordType};
 use serde::{Deserialize, Serialize};
@@ -185,18 +185,8 @@ impl Publisher for Exec {
         for record in records {
             if let Err(e) = self.run("present", record) {
                 // All or nothing: take back what went out before this one.
-                return match self.cleanup(&done) {
-                    Ok(()) => Err(e),
-                    Err(undo) => Err(Error::new(
-                        e.kind(),
-                        format!(
-                            "{}; also could not take back the records published before: {}",
-                            e.message(),
-                            undo.message()
-                        ),
-                    )
-                    .with_leftovers()),
-                };
+                let undo = self.cleanup(&done);
+                return Err(rolled_back(e, undo, "the records published before"));
             }
             done.push(self.entry_for(record));
         }

@@ -126,6 +126,24 @@ pub trait Publisher {
     fn cleanup(&mut self, published: &[Published]) -> Result<()>;
 }
 
+/// The error of a `present` that failed with `error` and then tried to take back what it had
+/// added (`undo`): unchanged when that worked, else both said and marked as having left records
+/// (so `auth` keeps the state for cleanup). The one rollback path every provider takes.
+pub fn rolled_back(error: Error, undo: Result<()>, what: &str) -> Error {
+    match undo {
+        Ok(()) => error,
+        Err(undo) => Error::new(
+            error.kind(),
+            format!(
+                "{}; also could not take back {what}: {}",
+                error.message(),
+                undo.message()
+            ),
+        )
+        .with_leftovers(),
+    }
+}
+
 /// What a provider can publish.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Serves {

@@ -30,7 +30,7 @@ pub use settings::{Rfc2136Args, Rfc2136Settings, parse_algorithm, parse_certbot_
 
 use crate::dnsquery::{self, matches};
 use crate::error::{Error, Result};
-use crate::publish::{Provider, Publisher, Serves, Setup};
+use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::record::{Published, Record, RecordType};
 use crate::resolver::{self, Resolver};
 use hickory_proto::rr::{DNSClass, Name, RData, TSigner};
@@ -254,19 +254,8 @@ impl Publisher for Rfc2136 {
                     .filter(|p| !p.preexisting && done.contains(&p.location.as_str()))
                     .cloned()
                     .collect();
-                if let Err(undo) = self.cleanup(&added) {
-                    return Err(Error::new(
-                        error.kind(),
-                        format!(
-                            "{}; also could not take back the records added to {}: {}",
-                            error.message(),
-                            done.join(", "),
-                            undo.message()
-                        ),
-                    )
-                    .with_leftovers());
-                }
-                return Err(error);
+                let what = format!("the records added to {}", done.join(", "));
+                return Err(rolled_back(error, self.cleanup(&added), &what));
             }
             done.push(zone_name);
         }
