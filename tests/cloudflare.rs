@@ -554,7 +554,6 @@ fn two_credentials_files_and_a_flagless_cleanup_uses_each_ones_token() {
             "other.test",
         ),
     ];
-    // The fake accepts TOKEN first and SECOND_TOKEN second, and logs which one a request carried.
     for (i, (token, name, value, _)) in published.iter().enumerate() {
         let file = dir.path().join(format!("cf{i}.ini"));
         std::fs::write(&file, format!("dns_cloudflare_api_token = {token}\n")).unwrap();
@@ -576,17 +575,21 @@ fn two_credentials_files_and_a_flagless_cleanup_uses_each_ones_token() {
         .env_remove("CLOUDFLARE_API_TOKEN")
         .assert()
         .success();
-    for (i, (_, name, _, zone)) in published.into_iter().enumerate() {
+    for (token, name, _, zone) in published {
         assert!(w.fake.records_named(name).is_empty(), "{name} left");
         let zone_id = w.fake.zone_id(zone).unwrap();
-        let deletes: Vec<Option<usize>> = w
+        let deletes: Vec<Option<String>> = w
             .fake
             .requests()
             .iter()
             .filter(|r| r.method == "DELETE" && r.endpoint().contains(&zone_id))
-            .map(|r| r.token)
+            .map(|r| r.token.clone())
             .collect();
-        assert_eq!(deletes, [Some(i)], "deletes in {zone}");
+        assert_eq!(
+            deletes,
+            [Some(dcv_sim::cloudflare::token_fingerprint(token))],
+            "deletes in {zone}"
+        );
     }
 }
 
