@@ -13,7 +13,7 @@
 //!
 //! Flags: `--exec PROGRAM`, `--exec-timeout SECONDS` (default 60). Cleanup reuses both from the state.
 
-use super::{Provider, Publisher, Serves, Setup};
+use super::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::error::{Error, Kind, Result};
 use crate::record::{Published, Record, RecordType};
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "PROGRAM", help_heading = HEADING)]
     pub exec: Option<PathBuf>,
     /// Kill the program after this many seconds [default: 60].
-    #[arg(long, value_name = "SECONDS", help_heading = HEADING)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = HEADING)]
     pub exec_timeout: Option<f64>,
 }
 
@@ -185,18 +185,8 @@ impl Publisher for Exec {
         for record in records {
             if let Err(e) = self.run("present", record) {
                 // All or nothing: take back what went out before this one.
-                return match self.cleanup(&done) {
-                    Ok(()) => Err(e),
-                    Err(undo) => Err(Error::new(
-                        e.kind(),
-                        format!(
-                            "{}; also could not take back the records published before: {}",
-                            e.message(),
-                            undo.message()
-                        ),
-                    )
-                    .with_leftovers()),
-                };
+                let undo = self.cleanup(&done);
+                return Err(rolled_back(e, undo, "the records published before"));
             }
             done.push(self.entry_for(record));
         }
