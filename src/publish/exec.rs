@@ -128,11 +128,14 @@ impl Exec {
             match child.try_wait() {
                 Ok(Some(status)) => break Some(status),
                 Ok(None) if Instant::now() >= deadline => {
-                    if let Ok(pid) = i32::try_from(child.id()) {
-                        // SAFETY: kill(2) with a negative pid signals that process group only.
-                        unsafe {
-                            libc::kill(-pid, libc::SIGKILL);
-                        }
+                    if let Some(group) = i32::try_from(child.id())
+                        .ok()
+                        .and_then(rustix::process::Pid::from_raw)
+                    {
+                        let _ = rustix::process::kill_process_group(
+                            group,
+                            rustix::process::Signal::KILL,
+                        );
                     }
                     let _ = child.kill();
                     let _ = child.wait();
