@@ -18,6 +18,7 @@ pub mod dnsquery;
 pub mod error;
 pub mod fsutil;
 pub mod output;
+pub mod process;
 pub mod propagation;
 pub mod publish;
 pub mod record;
