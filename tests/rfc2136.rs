@@ -336,11 +336,14 @@ fn a_stopped_primary_is_unavailable_quickly() {
         format!("ns1.example.test ({})", bind.primary())
     );
     assert_eq!(
-        probes[0].observe(),
+        probes[0].observe(Duration::from_secs(3)),
         Observation::Unreachable("refused".into())
     );
     assert!(
-        !matches!(probes[1].observe(), Observation::Unreachable(_)),
+        !matches!(
+            probes[1].observe(Duration::from_secs(3)),
+            Observation::Unreachable(_)
+        ),
         "{}",
         probes[1].server()
     );
@@ -362,7 +365,7 @@ fn a_secondary_that_never_catches_up_fails_naming_it() {
         msg.contains(&format!("ns2.example.test ({})", bind.secondary())),
         "{msg}"
     );
-    assert!(msg.contains("answered: NXDOMAIN"), "{msg}");
+    assert!(msg.contains("answered NXDOMAIN"), "{msg}");
     assert!(!msg.contains(&format!("({})", bind.primary())), "{msg}");
     assert_eq!(bind.secondary_serial("example.test"), Some(1));
 }
