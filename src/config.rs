@@ -81,6 +81,10 @@ pub struct Config {
     pub quiet: bool,
     pub verbose: bool,
     pub dry_run: bool,
+    /// `--check-concurrency` (revalidate).
+    pub check_concurrency: usize,
+    /// `--metrics-file` (revalidate).
+    pub metrics_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -269,6 +273,11 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         quiet: o.quiet,
         verbose: o.verbose,
         dry_run: o.dry_run,
+        check_concurrency: o
+            .check_concurrency
+            .unwrap_or(crate::commands::revalidate::DEFAULT_CHECK_CONCURRENCY)
+            as usize,
+        metrics_file: o.metrics_file.clone(),
     })
 }
 
