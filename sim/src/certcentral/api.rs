@@ -460,6 +460,7 @@ fn order_check(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Reply 
         targets.extend(results);
     }
     let all_passed = passed_idx.len() == pending.len();
+    std::thread::sleep(shared.config.check_latency);
 
     let mut state = shared.state.lock().unwrap();
     let certificate_id = (all_passed
@@ -931,6 +932,8 @@ fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
         )],
     };
     let passed = targets.iter().all(|t| t.ok);
+    // The time DigiCert's multi-perspective queries take (the lock is not held).
+    std::thread::sleep(shared.config.check_latency);
     let mut state = shared.state.lock().unwrap();
     record_check(
         &mut state,
