@@ -18,8 +18,6 @@
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
 
 use crate::certcentral::types::DomainSummary;
-use crate::commands::auth::{discover_servers, follow_cnames, publish_recorded};
-use crate::commands::cleanup::cleanup_where;
 use crate::config::Target;
 use crate::context::Context;
 use crate::dates;
@@ -27,9 +25,10 @@ use crate::dcv::{DomainName, Method, placement};
 use crate::error::{Error, Kind, Result};
 use crate::metrics::{DomainMetric, RunMetric};
 use crate::output::Report;
+use crate::pipeline::Publishers;
+use crate::pipeline::{cleanup_where, discover_servers, follow_cnames, publish_recorded};
 use crate::progress::StatusLine;
 use crate::propagation::{Observation, Probe, poll_each, shortfall};
-use crate::publish::Publishers;
 use crate::record::Record;
 use crate::source::certcentral::check_domain;
 use crate::state::Source;
@@ -39,8 +38,7 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The default of `--expiring-within`.
-pub const DEFAULT_EXPIRING_WITHIN_DAYS: u32 = 30;
+pub use crate::config::DEFAULT_EXPIRING_WITHIN_DAYS;
 
 /// The default of `--check-concurrency`: enough that DigiCert's rate limit (20 a second), not its
 /// latency (each check queries every nameserver from several places, up to seconds), sets the pace.
