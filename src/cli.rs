@@ -129,6 +129,9 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
     }
     let provider_flag = heading.starts_with(PROVIDER_HEADING);
     let selects = matches!(id, "order_id" | "domain_id" | "domains");
+    if matches!(id, "check_concurrency" | "metrics_file") && command != "revalidate" {
+        return false;
+    }
     // Only revalidate and status --expiring-within read it.
     if id == "expiring_within" && !matches!(command, "revalidate" | "status") {
         return false;
@@ -387,6 +390,14 @@ pub struct Options {
     /// Give up on one API request after this many seconds (it is then retried) [default: 30].
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
     pub api_timeout: Option<f64>,
+    /// revalidate: DigiCert checks (validate-token) and submissions in flight at once, all still
+    /// paced by the one rate limit [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = API)]
+    pub check_concurrency: Option<u32>,
+    /// revalidate: after each run, write a Prometheus textfile-collector file here (atomically):
+    /// each domain's DCV expiry and last outcome, the run's counts and duration.
+    #[arg(long, value_name = "PATH", help_heading = API)]
+    pub metrics_file: Option<PathBuf>,
 
     // --- common ---
     /// State directory [default: $XDG_STATE_HOME/dcv-hook, /var/lib/dcv-hook for root].

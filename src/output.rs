@@ -67,6 +67,9 @@ pub struct Report {
     /// `revalidate` and `status --expiring-within`: one object per selected domain.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<serde_json::Value>,
+    /// `revalidate` and `status --expiring-within`: how many domains were selected, by outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
     pub stats: Stats,
@@ -94,6 +97,7 @@ impl Report {
             validation: None,
             messages: Vec::new(),
             domains: Vec::new(),
+            counts: None,
             error: None,
             stats: Stats::default(),
             events: Vec::new(),

@@ -121,9 +121,9 @@ impl Probe for HttpProbe {
         SocketAddr::new(self.address, self.port).to_string()
     }
 
-    fn observe(&self) -> Observation {
+    fn observe(&self, within: Duration) -> Observation {
         stats::count_http_request();
-        let response = match self.client.get(&self.url).send() {
+        let response = match self.client.get(&self.url).timeout(within).send() {
             Ok(r) => r,
             Err(e) if e.is_redirect() => {
                 return Observation::Missing("more than one redirect".into());
