@@ -81,6 +81,11 @@ pub struct Config {
     pub quiet: bool,
     pub verbose: bool,
     pub dry_run: bool,
+    /// `--ca-identifier`: the CA whose CAA identifier the doctor checks (None: DigiCert's, or
+    /// letsencrypt.org in ACME mode).
+    pub ca_identifier: Option<String>,
+    /// `auth --preflight`: the doctor runs first and stops auth when something blocks.
+    pub preflight: bool,
 }
 
 impl Config {
@@ -269,6 +274,8 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         quiet: o.quiet,
         verbose: o.verbose,
         dry_run: o.dry_run,
+        ca_identifier: o.ca_identifier.clone(),
+        preflight: o.preflight,
     })
 }
 
@@ -317,6 +324,10 @@ fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target
             }
         }
         (None, None) if command == Command::Cleanup => Target::Unspecified { names: domains },
+        // The doctor checks names as given, without asking DigiCert which domain they belong to.
+        (None, None) if command == Command::Doctor && !domains.is_empty() => {
+            Target::Unspecified { names: domains }
+        }
         (None, None)
             if command == Command::Revalidate
                 || (command == Command::Status && o.expiring_within.is_some()) =>

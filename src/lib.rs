@@ -15,6 +15,7 @@ pub mod context;
 pub mod dates;
 pub mod dcv;
 pub mod dnsquery;
+pub mod doctor;
 pub mod error;
 pub mod fsutil;
 pub mod output;

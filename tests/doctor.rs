@@ -1,0 +1,273 @@
+//! `dcv-hook doctor` against real failures built into the fixtures: lame and silent nameservers, a
+//! lagging secondary, CAA that forbids, dangling and looping CNAMEs at the challenge name, and the
+//! all-clear case. Every case also checks that the doctor changed nothing (the zone's serial).
+
+use crate::support::bind::{BindFixture, BindOptions};
+use crate::support::world::bare_cmd;
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use serde_json::Value;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Runs `dcv-hook doctor ARGS --output json` with the fixture's primary as resolver; returns the
+/// exit code, the findings and stderr.
+fn doctor(bind: &BindFixture, args: &[&str]) -> (i32, Vec<Value>, String) {
+    let out = bare_cmd()
+        .arg("doctor")
+        .args([
+            "--resolver",
+            &bind.primary_addr().to_string(),
+            "--output",
+            "json",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    (
+        out.status.code().unwrap_or(-1),
+        findings,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The findings with `code` (about `name`, when given).
+fn with_code<'a>(findings: &'a [Value], code: &str, name: Option<&str>) -> Vec<&'a Value> {
+    findings
+        .iter()
+        .filter(|f| f["code"] == code && name.is_none_or(|n| f["name"] == n))
+        .collect()
+}
+
+fn the_one<'a>(findings: &'a [Value], code: &str, name: Option<&str>) -> &'a Value {
+    let found = with_code(findings, code, name);
+    assert_eq!(found.len(), 1, "{code} {name:?} once in {findings:#?}");
+    found[0]
+}
+
+/// The fixture's fourth octet `last` beside its primary (127.A.B.last), free for the test's own
+/// servers: the fixture claims the /24's .1 and .2.
+fn beside(bind: &BindFixture, last: u8) -> Ipv4Addr {
+    match bind.primary() {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            Ipv4Addr::new(o[0], o[1], o[2], last)
+        }
+        IpAddr::V6(_) => unreachable!("the fixture is IPv4"),
+    }
+}
+
+/// A nameserver that answers every question REFUSED (UDP), until dropped.
+struct Refuser {
+    stop: Arc<AtomicBool>,
+}
+
+impl Refuser {
+    fn start(addr: SocketAddr) -> Refuser {
+        let socket = UdpSocket::bind(addr).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stopped.load(Ordering::SeqCst) {
+                let Ok((len, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(query) = Message::from_vec(&buf[..len]) else {
+                    continue;
+                };
+                let mut answer = Message::new(
+                    query.metadata.id,
+                    MessageType::Response,
+                    query.metadata.op_code,
+                );
+                answer.metadata.response_code = ResponseCode::Refused;
+                answer.add_queries(query.queries.clone());
+                let _ = socket.send_to(&answer.to_vec().unwrap(), from);
+            }
+        });
+        Refuser { stop }
+    }
+}
+
+impl Drop for Refuser {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn names_each_lame_silent_and_lagging_nameserver_and_changes_nothing() {
+    // The secondary never transfers: once the primary changes, it lags at serial 1.
+    let bind = BindFixture::start(BindOptions { lag: None });
+    let (refusing, silent) = (beside(&bind, 3), beside(&bind, 4));
+    let _refuser = Refuser::start(SocketAddr::new(refusing.into(), 53));
+    // Bound, never read: questions time out (UDP) or hang after connecting (TCP).
+    let _silent_udp = UdpSocket::bind((silent, 53)).unwrap();
+    let _silent_tcp = TcpListener::bind((silent, 53)).unwrap();
+    bind.update(
+        "example.test",
+        &[
+            "update add example.test. 60 IN NS ns3.example.test.",
+            "update add example.test. 60 IN NS ns4.example.test.",
+            &format!("update add ns3.example.test. 60 IN A {refusing}"),
+            &format!("update add ns4.example.test. 60 IN A {silent}"),
+        ],
+    );
+    let serial = bind.primary_serial("example.test");
+
+    let (code, findings, stderr) = doctor(
+        &bind,
+        &["-d", "www.example.test", "--method", "dns-txt-token"],
+    );
+    assert_eq!(code, 75, "{findings:#?}\n{stderr}");
+    let refused = the_one(&findings, "dns.ns.refused", Some("example.test"));
+    assert_eq!(refused["severity"], "blocks");
+    assert_eq!(refused["subject"], format!("ns3.example.test ({refusing})"));
+    let timeout = the_one(&findings, "dns.ns.timeout", None);
+    assert_eq!(timeout["subject"], format!("ns4.example.test ({silent})"));
+    let lagging = the_one(&findings, "dns.soa.lagging", None);
+    assert_eq!(
+        lagging["subject"],
+        format!("ns2.example.test ({})", bind.secondary())
+    );
+    assert!(
+        lagging["seen"]
+            .as_str()
+            .unwrap()
+            .contains("serves serial 1 "),
+        "{lagging}"
+    );
+    // The secondary still has the old NS set too.
+    assert!(!with_code(&findings, "dns.ns.inconsistent", None).is_empty());
+    assert!(stderr.contains("dns.ns.refused"), "{stderr}");
+    assert_eq!(
+        bind.primary_serial("example.test"),
+        serial,
+        "doctor changed the zone"
+    );
+}
+
+#[test]
+fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
+    let bind = BindFixture::start(BindOptions::default());
+    bind.update(
+        "example.test",
+        &[
+            "update add onlyle.example.test. 60 IN CAA 0 issue \"letsencrypt.org\"",
+            "update add wild.example.test. 60 IN CAA 0 issue \"digicert.com\"",
+            "update add wild.example.test. 60 IN CAA 0 issuewild \";\"",
+            "update add viacname.example.test. 60 IN CNAME caa.other.test.",
+            "update add _dnsauth.dangling.example.test. 60 IN CNAME x.gone.test.",
+            "update add _acme-challenge.loop.example.test. 60 IN CNAME _acme-challenge.loop2.example.test.",
+            "update add _acme-challenge.loop2.example.test. 60 IN CNAME _acme-challenge.loop.example.test.",
+        ],
+    );
+    bind.update(
+        "other.test",
+        &["update add caa.other.test. 60 IN CAA 0 issue \"letsencrypt.org\""],
+    );
+    bind.wait_in_sync();
+    let serial = bind.primary_serial("example.test");
+
+    // CAA, DigiCert's identifiers.
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "onlyle.example.test",
+            "-d",
+            "*.wild.example.test",
+            "-d",
+            "wild.example.test",
+            "-d",
+            "viacname.example.test",
+            "--method",
+            "dns-txt-token",
+        ],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    let only = the_one(&findings, "caa.forbids", Some("onlyle.example.test"));
+    assert!(
+        only["seen"].as_str().unwrap().contains("letsencrypt.org"),
+        "{only}"
+    );
+    let wild = the_one(&findings, "caa.forbids", Some("*.wild.example.test"));
+    assert!(
+        wild["seen"].as_str().unwrap().starts_with("issuewild"),
+        "{wild}"
+    );
+    the_one(&findings, "caa.ok", Some("wild.example.test"));
+    the_one(&findings, "caa.forbids", Some("viacname.example.test"));
+    // The same CAA allows Let's Encrypt in ACME mode.
+    let (code, findings, _) = doctor(
+        &bind,
+        &["--acme-value", &"v".repeat(43), "-d", "onlyle.example.test"],
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+    the_one(&findings, "caa.ok", Some("onlyle.example.test"));
+
+    // A dangling CNAME at _dnsauth, a loop at _acme-challenge.
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "dangling.example.test",
+            "--method",
+            "dns-txt-token",
+            "--txt-name",
+            "dnsauth",
+        ],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    let dangling = the_one(
+        &findings,
+        "dns.cname.dangling",
+        Some("dangling.example.test"),
+    );
+    assert!(
+        dangling["seen"].as_str().unwrap().contains("x.gone.test"),
+        "{dangling}"
+    );
+    let (code, findings, _) = doctor(
+        &bind,
+        &["--acme-value", &"v".repeat(43), "-d", "loop.example.test"],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    let looping = the_one(&findings, "dns.cname.loop", Some("loop.example.test"));
+    assert!(
+        looping["seen"]
+            .as_str()
+            .unwrap()
+            .contains("_acme-challenge.loop2.example.test"),
+        "{looping}"
+    );
+
+    // All clear: a healthy zone, no CAA; the table in text mode.
+    let out = bare_cmd()
+        .args(["doctor", "--resolver", &bind.primary_addr().to_string()])
+        .args(["-d", "clean.example.test", "--method", "dns-cname-token"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok        dns.ns.ok"), "{text}");
+    assert!(text.contains("all clear for 1 name(s)"), "{text}");
+    assert_eq!(
+        bind.primary_serial("example.test"),
+        serial,
+        "doctor changed the zone"
+    );
+}
