@@ -3,10 +3,13 @@
 //! all-clear case. Every case also checks that the doctor changed nothing (the zone's serial).
 
 use crate::support::bind::{BindFixture, BindOptions};
-use crate::support::world::bare_cmd;
+use crate::support::nginx::Nginx;
+use crate::support::world::{bare_cmd, claim_net, tree};
+use dcv_sim::{MiniDns, RecordData};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -269,5 +272,106 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
         bind.primary_serial("example.test"),
         serial,
         "doctor changed the zone"
+    );
+}
+
+#[test]
+fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
+    let (net, _claim) = claim_net();
+    let ip = Ipv4Addr::new(127, 80, net, 1);
+    let root = tempfile::tempdir().unwrap();
+    // One nginx, one behaviour per host name.
+    let _nginx = Nginx::start(
+        ip,
+        root.path(),
+        r#"
+        if ($host = "forbidden.example.test") { return 403; }
+        if ($host = "broken.example.test") { return 500; }
+        if ($host = "away.example.test") { return 301 http://elsewhere.other.test$request_uri; }
+        if ($host = "port.example.test") { return 302 http://port.example.test:8080$request_uri; }
+        if ($host = "hops.example.test") { rewrite ^(.*)$ /h$1 redirect; }
+        "#,
+    );
+    let dns = MiniDns::start(SocketAddr::new(Ipv4Addr::new(127, 80, net, 53).into(), 0)).unwrap();
+    dns.add("example.test", RecordData::soa("ns.example.test"));
+    let hosts = ["ok", "forbidden", "broken", "away", "port", "hops"];
+    for h in hosts {
+        dns.add(&format!("{h}.example.test"), RecordData::A(ip));
+    }
+    let run = |webroot: &Path, args: &[&str]| {
+        let out = bare_cmd()
+            .args([
+                "doctor",
+                "--output",
+                "json",
+                "--resolver",
+                &dns.addr().to_string(),
+            ])
+            .args(["--provider", "webroot", "--webroot"])
+            .arg(webroot)
+            .args(args)
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+        (out.status.code().unwrap_or(-1), findings)
+    };
+
+    let mut args = vec!["--method", "http-token"];
+    let names: Vec<String> = hosts.iter().map(|h| format!("{h}.example.test")).collect();
+    for n in &names {
+        args.extend(["-d", n.as_str()]);
+    }
+    let (code, findings) = run(root.path(), &args);
+    assert_eq!(code, 75, "{findings:#?}");
+    for (name, want) in [
+        ("ok.example.test", "http.ok"),
+        ("forbidden.example.test", "http.status.403"),
+        ("broken.example.test", "http.status.5xx"),
+        ("away.example.test", "http.redirect.domain"),
+        ("port.example.test", "http.redirect.port"),
+        ("hops.example.test", "http.redirect.too_many"),
+    ] {
+        the_one(&findings, want, Some(name));
+    }
+    the_one(&findings, "http.address.loopback", Some("ok.example.test"));
+    assert!(
+        tree(root.path()).is_empty(),
+        "probe left behind: {:?}",
+        tree(root.path())
+    );
+
+    // A web root the server does not serve: the probe is not found.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, findings) = run(
+        elsewhere.path(),
+        &["--method", "http-token", "-d", "ok.example.test"],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    the_one(&findings, "http.status.404", Some("ok.example.test"));
+
+    // All clear, for http-token and for http-01.
+    let (code, findings) = run(
+        root.path(),
+        &["--method", "http-token", "-d", "ok.example.test"],
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+    let (code, findings) = run(
+        root.path(),
+        &[
+            "--acme-value",
+            "tok.key",
+            "--acme-token",
+            "tok",
+            "-d",
+            "ok.example.test",
+        ],
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+    the_one(&findings, "http.ok", Some("ok.example.test"));
+    assert!(
+        tree(root.path()).is_empty(),
+        "probe left behind: {:?}",
+        tree(root.path())
     );
 }
