@@ -10,6 +10,7 @@ use hickory_proto::op::{Message, MessageType, ResponseCode};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -253,6 +254,35 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
         "{looping}"
     );
 
+    // DNSSEC under a signed parent: one child signed well, one whose signatures expired.
+    let valid = (time("-1 hour"), time("+30 days"));
+    let expired = (time("-30 days"), time("-1 day"));
+    let ds_child = signed_zone(&bind, "child.sec.test", "", &valid);
+    let ds_stale = signed_zone(&bind, "stale.sec.test", "", &expired);
+    signed_zone(
+        &bind,
+        "sec.test",
+        &format!(
+            "child NS ns1.example.test.\n{ds_child}\nstale NS ns1.example.test.\n{ds_stale}\n"
+        ),
+        &valid,
+    );
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "child.sec.test",
+            "-d",
+            "stale.sec.test",
+            "--method",
+            "dns-txt-token",
+        ],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    the_one(&findings, "dns.dnssec.ok", Some("child.sec.test"));
+    let stale = the_one(&findings, "dns.dnssec.expired", Some("stale.sec.test"));
+    assert_eq!(stale["severity"], "blocks");
+
     // All clear: a healthy zone, no CAA; the table in text mode.
     let out = bare_cmd()
         .args(["doctor", "--resolver", &bind.primary_addr().to_string()])
@@ -374,4 +404,70 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
         "probe left behind: {:?}",
         tree(root.path())
     );
+}
+
+/// `date -u` for a relative time such as `-1 day`, as dnssec-signzone takes it (YYYYMMDDHHMMSS).
+fn time(relative: &str) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", relative, "+%Y%m%d%H%M%S"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Signs `zone` (SOA, NS at the fixture's ns1, then `extra`) with a fresh ECDSA key valid over
+/// `window` (dnssec-signzone's -s and -e), loads it on the primary and returns its DS record line.
+fn signed_zone(bind: &BindFixture, zone: &str, extra: &str, window: &(String, String)) -> String {
+    let dir = bind.dir();
+    let run = |program: &str, args: &[&str]| {
+        let out = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}; apt-get install bind9-utils"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let key = run(
+        "dnssec-keygen",
+        &["-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", ".", zone],
+    );
+    std::fs::write(
+        dir.join(format!("{zone}.src")),
+        format!(
+            "$TTL 60\n@ IN SOA ns1.example.test. hostmaster.example.test. 1 86400 3600 604800 60\n\
+             @ NS ns1.example.test.\n{extra}$INCLUDE {key}.key\n"
+        ),
+    )
+    .unwrap();
+    let signed = format!("{zone}.signed");
+    run(
+        "dnssec-signzone",
+        &[
+            "-z",
+            "-P",
+            "-K",
+            ".",
+            "-d",
+            ".",
+            "-o",
+            zone,
+            "-s",
+            &window.0,
+            "-e",
+            &window.1,
+            "-f",
+            &signed,
+            &format!("{zone}.src"),
+        ],
+    );
+    bind.add_zone(zone, &dir.join(&signed));
+    std::fs::read_to_string(dir.join(format!("dsset-{zone}.")))
+        .unwrap()
+        .trim()
+        .to_string()
 }

@@ -72,7 +72,10 @@ pub fn check(resolver: &Resolver, subjects: &[&Subject]) -> Vec<Finding> {
             }
         };
         if !zones.contains_key(&zone) {
-            let (facts, zone_findings) = check_zone(resolver, &zone);
+            let (facts, mut zone_findings) = check_zone(resolver, &zone);
+            if let Some((_, addr)) = facts.answering.first() {
+                zone_findings.extend(super::dnssec::check_zone(resolver, &zone, *addr));
+            }
             findings.extend(zone_findings.into_iter().map(|f| f.about(&zone)));
             zones.insert(zone.clone(), facts);
         }

@@ -298,6 +298,32 @@ impl BindFixture {
         );
     }
 
+    /// The fixture's own directory (configs, zone files, logs), where a test may put zone files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Adds `zone` from `file` to the primary only (`rndc addzone`) and returns once it serves it.
+    pub fn add_zone(&self, zone: &str, file: &Path) {
+        let spec = format!("{{ type primary; file \"{}\"; }};", file.display());
+        rndc(
+            &self.dir.path().join("rndc.conf"),
+            &self.dir.path().join("rndc.log"),
+            self.primary,
+            &["addzone", zone, &spec],
+        );
+        let deadline = Instant::now() + START_TIMEOUT;
+        while soa_serial(self.primary(), zone).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "bind fixture: {zone} not served after addzone\nrndc log:\n{}\nprimary log:\n{}",
+                fs::read_to_string(self.dir.path().join("rndc.log")).unwrap_or_default(),
+                self.primary_log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The primary's log (named -g writes everything to stderr).
     pub fn primary_log(&self) -> String {
         fs::read_to_string(self.dir.path().join("primary.log")).unwrap_or_default()
@@ -593,6 +619,7 @@ fn write_files(
              \tdnssec-validation no;\n\
              \tallow-transfer {{ any; }};\n\
              \tallow-query {{ any; }};\n\
+             \tallow-new-zones yes;\n\
              }};\n\
              controls {{ inet {addr} port 953 allow {{ 127.0.0.0/8; }} keys {{ \"rndc-key\"; }}; }};\n"
         )
