@@ -152,6 +152,19 @@ fn names_each_lame_silent_and_lagging_nameserver_and_changes_nothing() {
     // The secondary still has the old NS set too.
     assert!(!with_code(&findings, "dns.ns.inconsistent", None).is_empty());
     assert!(stderr.contains("dns.ns.refused"), "{stderr}");
+
+    // A TSIG secret the primary does not know: rejected, by an UPDATE that changes nothing.
+    let bad = bind.dir().join("bad.secret");
+    std::fs::write(&bad, "c2VjcmV0LXRoZS1zZXJ2ZXItZG9lcy1ub3Qta25vdw==").unwrap();
+    let args = rfc2136_args(&bind, &bad, "www.example.test");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, findings, _) = doctor(&bind, &args);
+    let rejected = the_one(&findings, "credentials.rejected", Some("www.example.test"));
+    assert_eq!(rejected["subject"], "rfc2136");
+    assert!(
+        rejected["seen"].as_str().unwrap().contains("tsig"),
+        "{rejected}"
+    );
     assert_eq!(
         bind.primary_serial("example.test"),
         serial,
@@ -283,10 +296,13 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
     let stale = the_one(&findings, "dns.dnssec.expired", Some("stale.sec.test"));
     assert_eq!(stale["severity"], "blocks");
 
-    // All clear: a healthy zone, no CAA; the table in text mode.
+    // All clear: a healthy zone, no CAA, the key accepted; the table in text mode.
+    let secret = bind.dir().join("good.secret");
+    std::fs::write(&secret, bind.secret()).unwrap();
     let out = bare_cmd()
         .args(["doctor", "--resolver", &bind.primary_addr().to_string()])
-        .args(["-d", "clean.example.test", "--method", "dns-cname-token"])
+        .args(rfc2136_args(&bind, &secret, "clean.example.test"))
+        .args(["--method", "dns-cname-token"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -298,6 +314,7 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
     );
     assert!(text.contains("ok        dns.ns.ok"), "{text}");
     assert!(text.contains("all clear for 1 name(s)"), "{text}");
+    assert!(text.contains("ok        credentials.ok"), "{text}");
     assert_eq!(
         bind.primary_serial("example.test"),
         serial,
@@ -470,4 +487,18 @@ fn signed_zone(bind: &BindFixture, zone: &str, extra: &str, window: &(String, St
         .unwrap()
         .trim()
         .to_string()
+}
+
+/// `-d NAME` with the rfc2136 provider pointed at the fixture's primary, the secret read from `secret`.
+fn rfc2136_args(bind: &BindFixture, secret: &Path, name: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-d".into(),
+        name.into(),
+        "--provider".into(),
+        "rfc2136".into(),
+    ];
+    args.extend(["--tsig-key".into(), bind.key_name().to_string()]);
+    args.extend(["--rfc2136-server".into(), bind.primary_addr().to_string()]);
+    args.extend(["--tsig-secret-file".into(), secret.display().to_string()]);
+    args
 }

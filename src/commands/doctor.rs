@@ -11,7 +11,7 @@ use crate::config::Target;
 use crate::context::Context;
 use crate::dcv::{DomainName, Method, placement};
 use crate::doctor::{self, Finding, Severity, Subject};
-use crate::error::Result;
+use crate::error::{Kind, Result};
 use crate::output::Report;
 use crate::source::certcentral::domain_id;
 
@@ -19,7 +19,14 @@ use crate::source::certcentral::domain_id;
 const PLACEHOLDER: &str = "doctor";
 
 pub fn doctor(ctx: &Context, report: &mut Report) -> Result<()> {
-    let (subjects, mut findings) = subjects(ctx)?;
+    let (subjects, mut findings) = match subjects(ctx) {
+        Ok(found) => found,
+        // What DigiCert said about the key or the order is a finding like any other.
+        Err(e) if matches!(e.kind(), Kind::NoPerm | Kind::DataErr | Kind::Unavailable) => {
+            (Vec::new(), vec![digicert_finding(&e)])
+        }
+        Err(e) => return Err(e),
+    };
     findings.extend(doctor::examine(ctx, &subjects));
     doctor::sort(&mut findings);
     record(report, &findings);
@@ -37,6 +44,28 @@ pub fn doctor(ctx: &Context, report: &mut Report) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The finding for a DigiCert API failure while reading the order or domain.
+fn digicert_finding(e: &crate::error::Error) -> Finding {
+    let (code, fix) = match e.kind() {
+        Kind::NoPerm => (
+            "digicert.key_rejected",
+            "give a valid CertCentral API key (DIGICERT_API_KEY or --api-key-file)",
+        ),
+        Kind::Unavailable => return Finding::unchecked("CertCentral API", e),
+        _ => (
+            "digicert.not_found",
+            "check --order-id / --domain-id / --domain against CertCentral",
+        ),
+    };
+    Finding::new(
+        code,
+        Severity::Blocks,
+        "CertCentral API",
+        e.to_string(),
+        fix,
+    )
 }
 
 /// Puts `findings` into the report: table lines for text, objects for JSON.
@@ -110,6 +139,17 @@ pub(crate) fn subjects(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
         Target::Order { id, names } => {
             let v = ctx.api()?.order_validation(*id)?;
             let method = chosen(v.order_dcv_method.as_deref());
+            findings.push(Finding::new(
+                "digicert.order",
+                Severity::Ok,
+                format!("order {id}"),
+                format!(
+                    "status {}, DCV method at DigiCert {}",
+                    v.order_status.as_deref().unwrap_or("unknown"),
+                    v.order_dcv_method.as_deref().unwrap_or("not set")
+                ),
+                "",
+            ));
             let mut subjects = Vec::new();
             let wanted = |d: &DnsNameValidation| {
                 names.is_empty()
@@ -127,7 +167,11 @@ pub(crate) fn subjects(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
                             "digicert.validated",
                             Severity::Ok,
                             format!("order {id}"),
-                            format!("{} is validated already: nothing to do", d.name_scope),
+                            format!(
+                                "{} is validated already (until {}): nothing to do",
+                                d.name_scope,
+                                d.approval_expiration_date.as_deref().unwrap_or("unknown")
+                            ),
                             "",
                         )
                         .about(&d.name_scope),

@@ -11,6 +11,7 @@
 //! ([`Severity::Unchecked`]). The only change anywhere is the HTTP probe file, removed again.
 
 pub mod caa;
+pub mod credentials;
 pub mod dns;
 pub mod dnssec;
 pub mod http;
@@ -167,6 +168,7 @@ pub fn examine(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
     }
     let ca = ctx.cfg.ca_identifier.as_deref();
     findings.extend(caa::check(&resolver, subjects, ca));
+    findings.extend(credentials::check(ctx, subjects));
     sort(&mut findings);
     findings
 }
