@@ -115,6 +115,8 @@ pub struct CfRequest {
     pub body: String,
     /// How it authenticated.
     pub auth: AuthSeen,
+    /// The `Authorization: Bearer` token it carried, accepted or not.
+    pub token: Option<String>,
     /// The User-Agent header.
     pub user_agent: Option<String>,
     /// When it arrived.
@@ -463,6 +465,8 @@ fn handle(shared: &Shared, mut request: tiny_http::Request) {
             Ok(seen) => *seen,
             Err((seen, _)) => *seen,
         },
+        token: header(&request, "Authorization")
+            .and_then(|v| v.strip_prefix("Bearer ").map(|t| t.trim().to_string())),
         user_agent: header(&request, "User-Agent"),
         at: Instant::now(),
     });

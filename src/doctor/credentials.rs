@@ -6,7 +6,7 @@
 use super::{Finding, Severity, Subject};
 use crate::context::Context;
 use crate::error::Kind;
-use crate::publish::Publishers;
+use crate::pipeline::Publishers;
 
 /// Findings on the providers that would publish `subjects`' DNS records.
 pub fn check(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {

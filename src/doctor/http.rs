@@ -13,7 +13,7 @@
 use super::{Finding, QUERY_TIMEOUT, Severity, Subject};
 use crate::context::Context;
 use crate::error::Kind;
-use crate::publish::Publishers;
+use crate::pipeline::Publishers;
 use crate::record::{Record, RecordType};
 use crate::resolver::Resolver;
 use reqwest::Url;
