@@ -170,6 +170,31 @@ fn names_each_lame_silent_and_lagging_nameserver_and_changes_nothing() {
         serial,
         "doctor changed the zone"
     );
+
+    // auth on the same zone times out (the secondary never transfers): the doctor says why.
+    let good = bind.dir().join("good.secret");
+    std::fs::write(&good, bind.secret()).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = bare_cmd()
+        .arg("auth")
+        .args(["--resolver", &bind.primary_addr().to_string()])
+        .args(["--acme-value", "v", "--propagation-timeout", "1"])
+        .args(rfc2136_args(&bind, &good, "www.example.test"))
+        .arg("--state-dir")
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "doctor: blocks dns.ns.refused ns3.example.test ({refusing})"
+        )),
+        "{stderr}"
+    );
+    let error = stderr.lines().last().unwrap();
+    assert!(error.contains("propagation timed out"), "{error}");
+    assert!(error.contains("doctor: dns.ns."), "{error}");
 }
 
 #[test]
@@ -416,6 +441,64 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
     );
     assert_eq!(code, 0, "{findings:#?}");
     the_one(&findings, "http.ok", Some("ok.example.test"));
+
+    // auth --preflight stops before publishing anything.
+    let state = tempfile::tempdir().unwrap();
+    let auth = |args: &[&str]| {
+        let mut cmd = bare_cmd();
+        cmd.args(["auth", "--resolver", &dns.addr().to_string()])
+            .args(["--provider", "webroot", "--webroot"])
+            .arg(root.path())
+            .arg("--state-dir")
+            .arg(state.path())
+            .args(args);
+        cmd
+    };
+    let out = auth(&[
+        "--preflight",
+        "--output",
+        "json",
+        "--acme-value",
+        "tok.key",
+        "--acme-token",
+        "tok",
+        "-d",
+        "forbidden.example.test",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(75));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    the_one(
+        doc["findings"].as_array().unwrap(),
+        "http.status.403",
+        Some("forbidden.example.test"),
+    );
+    assert!(tree(root.path()).is_empty() && tree(state.path()).is_empty());
+
+    // Under certbot, auth's wait reports the 403 at once and gives up on it after 30 s, long before
+    // --propagation-timeout, with the doctor's line.
+    let out = auth(&["--propagation-timeout", "300"])
+        .env("CERTBOT_DOMAIN", "forbidden.example.test")
+        .env("CERTBOT_VALIDATION", "tok.key")
+        .env("CERTBOT_TOKEN", "tok")
+        .env("CERTBOT_REMAINING_CHALLENGES", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("answers HTTP 403"), "{stderr}");
+    let error = stderr.lines().last().unwrap();
+    assert!(error.contains("gave up waiting"), "{error}");
+    assert!(error.contains("http.status.403"), "{error}");
+    bare_cmd()
+        .args(["cleanup", "--state-dir"])
+        .arg(state.path())
+        .env("CERTBOT_DOMAIN", "forbidden.example.test")
+        .env("CERTBOT_VALIDATION", "tok.key")
+        .env("CERTBOT_TOKEN", "tok")
+        .assert()
+        .success();
     assert!(
         tree(root.path()).is_empty(),
         "probe left behind: {:?}",

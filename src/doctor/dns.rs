@@ -17,6 +17,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 /// Most CNAME hops followed before calling it a loop (the resolver's own cap).
 const MAX_HOPS: usize = 16;
@@ -29,10 +30,15 @@ struct ZoneFacts {
 }
 
 /// Every DNS finding for `subjects` (DNS records: TXT or CNAME at their names).
-pub fn check(resolver: &Resolver, subjects: &[&Subject]) -> Vec<Finding> {
+/// No new subject is started after `deadline`.
+pub fn check(
+    resolver: &Resolver,
+    subjects: &[&Subject],
+    deadline: Option<Instant>,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     let mut zones: BTreeMap<String, ZoneFacts> = BTreeMap::new();
-    for subject in subjects {
+    for subject in subjects.iter().take_while(|_| super::in_time(deadline)) {
         let name = subject.domain.as_str();
         let mut found = Vec::new();
         let Some(end) = follow_chain(resolver, subject, &mut found) else {

@@ -15,11 +15,13 @@ pub mod credentials;
 pub mod dns;
 pub mod dnssec;
 pub mod http;
+pub mod target;
 
 use crate::context::Context;
+use crate::error::{Kind, Result};
 use crate::record::Record;
 use serde::Serialize;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Timeout of one DNS question or HTTP connect, as DigiCert's own checker uses (2 s).
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -128,6 +130,9 @@ pub struct Subject {
     /// An ACME challenge (dns-01, http-01) rather than DigiCert's DCV: CAA is checked for
     /// `--ca-identifier`, and the redirect rules are ACME's.
     pub acme: bool,
+    /// The record is published already (diagnosing a failed wait): the HTTP checks fetch it
+    /// instead of publishing a probe file.
+    pub published: bool,
 }
 
 impl Subject {
@@ -144,9 +149,96 @@ impl Subject {
 /// The default `--ca-identifier` in ACME mode.
 pub const DEFAULT_ACME_CA: &str = "letsencrypt.org";
 
-/// Runs every check that applies to `subjects`, each zone and host once. Findings come sorted:
-/// what blocks first.
-pub fn examine(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
+/// The doctor's whole run for the configured target: how many names, and the findings sorted.
+pub fn run(ctx: &Context) -> Result<(usize, Vec<Finding>)> {
+    let (subjects, mut findings) = target::subjects_and_findings(ctx)?;
+    findings.extend(examine(ctx, &subjects, None));
+    sort(&mut findings);
+    Ok((subjects.len(), findings))
+}
+
+/// `auth --preflight`: the doctor's run before anything changes. An error (75) when something
+/// blocks, its findings in the report; a warning when something could not be checked.
+pub fn preflight(ctx: &Context, report: &mut crate::output::Report) -> Result<()> {
+    let (_, findings) = run(ctx)?;
+    record(report, &findings);
+    match verdict(&findings) {
+        Some(e) if e.kind() == Kind::TempFail => {
+            Err(e.context("preflight (nothing was published or changed at DigiCert)"))
+        }
+        Some(e) => {
+            crate::ui::warn(&format!("preflight: {e}; going on"));
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// What the doctor finds wrong with `records`, published already and not (all) served: the checks
+/// run on the published records themselves (no probe file, no credentials), starting no new name
+/// after `budget`. Only what is not fine is returned, what blocks first.
+pub fn diagnose(ctx: &Context, records: &[Record], budget: Duration) -> Vec<Finding> {
+    let acme = matches!(ctx.cfg.target, crate::config::Target::Acme(_));
+    let mut subjects: Vec<Subject> = Vec::new();
+    for r in records {
+        let s = Subject {
+            domain: r.domain.clone(),
+            record: r.clone(),
+            acme,
+            published: true,
+        };
+        if !subjects.contains(&s) {
+            subjects.push(s);
+        }
+    }
+    let mut findings = examine(ctx, &subjects, Some(Instant::now() + budget));
+    findings.retain(|f| f.severity != Severity::Ok);
+    sort(&mut findings);
+    findings
+}
+
+/// How long a diagnosis after a failed wait or check may start new checks.
+pub const DIAGNOSIS_BUDGET: Duration = Duration::from_secs(3);
+
+/// `error` (a failed wait, or DigiCert's "not validated"), explained by the doctor: what it finds
+/// wrong with `records` goes to stderr (also under certbot) and into the JSON report, and the first
+/// finding that blocks into the error line. Other errors pass through untouched.
+pub fn explain(
+    ctx: &Context,
+    records: &[Record],
+    error: crate::error::Error,
+    report: &mut crate::output::Report,
+) -> crate::error::Error {
+    if error.kind() != Kind::TempFail || records.is_empty() {
+        return error;
+    }
+    let findings = diagnose(ctx, records, DIAGNOSIS_BUDGET);
+    for f in &findings {
+        crate::ui::warn(&format!("doctor: {}", f.line()));
+    }
+    report.findings.extend(
+        findings
+            .iter()
+            .map(|f| serde_json::to_value(f).unwrap_or_default()),
+    );
+    match findings.iter().find(|f| f.severity == Severity::Blocks) {
+        Some(f) => crate::error::Error::new(
+            error.kind(),
+            format!(
+                "{}; doctor: {} at {}: {}",
+                error.message(),
+                f.code,
+                f.subject,
+                f.fix
+            ),
+        ),
+        None => error,
+    }
+}
+
+/// Runs every check that applies to `subjects`, each zone and host once; with a `deadline`, no new
+/// name is started after it and the credentials are not checked (a diagnosis after the fact).
+pub fn examine(ctx: &Context, subjects: &[Subject], deadline: Option<Instant>) -> Vec<Finding> {
     let resolver = match ctx.resolver() {
         Ok(r) => r,
         Err(e) => return vec![Finding::unchecked("resolver", &e)],
@@ -161,16 +253,39 @@ pub fn examine(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
         .filter(|s| !s.record.rtype.is_dns())
         .collect();
     if !dns_subjects.is_empty() {
-        findings.extend(dns::check(&resolver, &dns_subjects));
+        findings.extend(dns::check(&resolver, &dns_subjects, deadline));
     }
     if !http_subjects.is_empty() {
-        findings.extend(http::check(ctx, &resolver, &http_subjects));
+        findings.extend(http::check(ctx, &resolver, &http_subjects, deadline));
     }
     let ca = ctx.cfg.ca_identifier.as_deref();
-    findings.extend(caa::check(&resolver, subjects, ca));
-    findings.extend(credentials::check(ctx, subjects));
-    sort(&mut findings);
+    let caa_subjects: Vec<Subject> = subjects
+        .iter()
+        .take_while(|_| in_time(deadline))
+        .cloned()
+        .collect();
+    findings.extend(caa::check(&resolver, &caa_subjects, ca));
+    if deadline.is_none() {
+        findings.extend(credentials::check(ctx, subjects));
+    }
     findings
+}
+
+/// Puts `findings` into the report: table lines for text, objects for JSON.
+pub fn record(report: &mut crate::output::Report, findings: &[Finding]) {
+    for line in table(findings) {
+        report.say(line);
+    }
+    report.findings.extend(
+        findings
+            .iter()
+            .map(|f| serde_json::to_value(f).unwrap_or_default()),
+    );
+}
+
+/// Whether a check may still start: always without a deadline.
+fn in_time(deadline: Option<Instant>) -> bool {
+    deadline.is_none_or(|d| Instant::now() < d)
 }
 
 /// What blocks first, then what could not be checked, warnings, and what is fine; stable within.

@@ -24,6 +24,9 @@ pub enum Observation {
     Missing(String),
     /// The server could not be asked (timeout, refused, network error); the text says why.
     Unreachable(String),
+    /// The server keeps giving an answer that waiting will not change (a web server's 403 for 30 s):
+    /// the wait stops; the text says what and what to do.
+    Failed(String),
 }
 
 /// Asks one server about one record.
@@ -155,6 +158,11 @@ pub fn wait_until_served(
                 probe.server(),
                 probe.record().name
             )),
+            Some(Observation::Failed(what)) => Some(format!(
+                "{} fails for {}: {what}",
+                probe.server(),
+                probe.record().name
+            )),
             None => Some(format!(
                 "{} not asked for {} (an earlier record is still missing there)",
                 probe.server(),
@@ -162,6 +170,12 @@ pub fn wait_until_served(
             )),
         })
         .collect();
+    if let Some(what) = probes.iter().zip(&outcomes).find_map(|(probe, o)| match o {
+        Some(Observation::Failed(what)) => Some(format!("{}: {what}", probe.server())),
+        _ => None,
+    }) {
+        return Err(Error::temp_fail(format!("gave up waiting: {what}")));
+    }
     if !failures.is_empty() {
         // One line stays readable: name a few, count the rest (the progress lines named who did flip).
         const SHOWN: usize = 5;
@@ -253,6 +267,9 @@ fn poll_server(
     loop {
         let asked_at = Instant::now();
         if ask(&mut next, &mut last) {
+            return last;
+        }
+        if let Some(Some(Observation::Failed(_))) = last.get(next) {
             return last;
         }
         // A server that times out or refuses is asked less and less often (up to once per
