@@ -49,6 +49,9 @@ pub enum CommandArgs {
     /// --expiring-within DAYS or has expired: all records published together, one wait, checked,
     /// cleaned up.
     Revalidate(Options),
+    /// Find what will make the CA's check fail, changing nothing (exit 0 all clear, 75 something
+    /// blocks, 69 something could not be checked).
+    Doctor(Options),
 }
 
 /// Which command, without its options.
@@ -60,6 +63,7 @@ pub enum Command {
     Run,
     Status,
     Revalidate,
+    Doctor,
 }
 
 impl Command {
@@ -71,6 +75,7 @@ impl Command {
             Command::Run => "run",
             Command::Status => "status",
             Command::Revalidate => "revalidate",
+            Command::Doctor => "doctor",
         }
     }
 }
@@ -85,6 +90,7 @@ impl CommandArgs {
             CommandArgs::Run(o) => (Command::Run, o),
             CommandArgs::Status(o) => (Command::Status, o),
             CommandArgs::Revalidate(o) => (Command::Revalidate, o),
+            CommandArgs::Doctor(o) => (Command::Doctor, o),
         }
     }
 
@@ -96,6 +102,7 @@ impl CommandArgs {
             CommandArgs::Run(_) => Command::Run,
             CommandArgs::Status(_) => Command::Status,
             CommandArgs::Revalidate(_) => Command::Revalidate,
+            CommandArgs::Doctor(_) => Command::Doctor,
         }
     }
 
@@ -106,7 +113,8 @@ impl CommandArgs {
             | CommandArgs::Cleanup(o)
             | CommandArgs::Run(o)
             | CommandArgs::Status(o)
-            | CommandArgs::Revalidate(o) => o,
+            | CommandArgs::Revalidate(o)
+            | CommandArgs::Doctor(o) => o,
         }
     }
 }
@@ -326,6 +334,13 @@ pub struct Options {
     /// expired) [default: 30].
     #[arg(long, value_name = "DAYS", help_heading = TARGET)]
     pub expiring_within: Option<u32>,
+    /// doctor, auth --preflight: the CA's CAA identifier to check CAA records for [default: DigiCert's
+    /// identifiers; letsencrypt.org in ACME mode].
+    #[arg(long, value_name = "DOMAIN", help_heading = TARGET)]
+    pub ca_identifier: Option<String>,
+    /// auth, run: run the doctor's checks first and stop, changing nothing, when one blocks (exit 75).
+    #[arg(long, help_heading = TARGET)]
+    pub preflight: bool,
 
     // --- ACME host-tool mode ---
     /// ACME mode (no DigiCert): the dns-01 TXT value or http-01 key authorization to publish for the

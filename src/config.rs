@@ -93,6 +93,11 @@ pub struct Config {
     pub check_concurrency: usize,
     /// `--metrics-file` (revalidate).
     pub metrics_file: Option<PathBuf>,
+    /// `--ca-identifier`: the CA whose CAA identifier the doctor checks (None: DigiCert's, or
+    /// letsencrypt.org in ACME mode).
+    pub ca_identifier: Option<String>,
+    /// `auth --preflight`: the doctor runs first and stops auth when something blocks.
+    pub preflight: bool,
 }
 
 impl Config {
@@ -144,6 +149,8 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         dry_run: o.dry_run,
         check_concurrency: o.check_concurrency.unwrap_or(DEFAULT_CHECK_CONCURRENCY) as usize,
         metrics_file: o.metrics_file.clone(),
+        ca_identifier: o.ca_identifier.clone(),
+        preflight: o.preflight,
         target,
     })
 }
@@ -295,6 +302,10 @@ fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target
             }
         }
         (None, None) if command == Command::Cleanup => Target::Unspecified { names: domains },
+        // The doctor checks names as given, without asking DigiCert which domain they belong to.
+        (None, None) if command == Command::Doctor && !domains.is_empty() => {
+            Target::Unspecified { names: domains }
+        }
         (None, None)
             if command == Command::Revalidate
                 || (command == Command::Status && o.expiring_within.is_some()) =>

@@ -16,6 +16,7 @@ pub mod context;
 pub mod dates;
 pub mod dcv;
 pub mod dnsquery;
+pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod fsutil;
