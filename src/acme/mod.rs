@@ -426,8 +426,8 @@ mod tests {
             batch.key
         );
         assert_eq!(
-            certbot_batch_key("B.test, a.test", Some(7)),
-            "certbot 7 a.test,b.test"
+            certbot_batch_key("B.test, a.test", Some("pg7@9")),
+            "certbot pg7@9 a.test,b.test"
         );
     }
 
