@@ -215,3 +215,31 @@ fn cloudflare_conforms() {
     let mut publisher = Cloudflare::new(settings).unwrap();
     conformance(&mut publisher, &ours, &seed, &read, true);
 }
+
+#[test]
+fn powerdns_conforms() {
+    use dcv_hook::publish::powerdns::{PowerDns, PowerDnsSettings};
+    let pdns = crate::support::pdns::PdnsFixture::start();
+    let txt = |name: &str, value: &str| Record {
+        domain: name.into(),
+        rtype: RecordType::Txt,
+        name: name.into(),
+        value: value.into(),
+    };
+    let ours = [
+        txt("conf.example.test", "ours-1"),
+        txt("conf.example.test", "ours-3"),
+        txt("conf.other.test", "ours-2"),
+    ];
+    let seed = || pdns.add_foreign_txt("example.test", "conf.example.test", "foreign");
+    let read = |r: &Record| pdns.txt_values(&r.name);
+    let settings = PowerDnsSettings::new(
+        &pdns.api_url(),
+        Secret::new(pdns.api_key()),
+        "PDNS_API_KEY",
+        60,
+    )
+    .unwrap();
+    let mut publisher = PowerDns::new(settings).unwrap();
+    conformance(&mut publisher, &ours, &seed, &read, true);
+}

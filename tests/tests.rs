@@ -45,3 +45,9 @@ mod properties;
 
 // Secrets (API key, TSIG secret) never reach stdout, stderr or the state dir, whatever the command.
 mod secrets;
+
+// Completions, man pages and the Debian package: installing like system software.
+mod install;
+
+// The powerdns publisher against a real PowerDNS Authoritative server, and an order through it.
+mod powerdns;

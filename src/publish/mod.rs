@@ -17,10 +17,13 @@ use crate::record::{Published, Record};
 use crate::zones;
 use clap::{ArgMatches, FromArgMatches};
 
+pub mod api_url;
 pub mod cloudflare;
 pub mod credentials;
 pub mod exec;
+pub mod powerdns;
 pub mod rfc2136;
+pub mod txt;
 pub mod webroot;
 
 /// Every provider: its name, what it serves, its flags, how to build it.
@@ -29,6 +32,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     cloudflare::PROVIDER,
     webroot::PROVIDER,
     exec::PROVIDER,
+    powerdns::PROVIDER,
 ];
 
 /// A backend that can add records and take exactly those records away again.
