@@ -156,3 +156,49 @@ fn refusals_name_what_to_fix() {
     assert_eq!(err.kind(), Kind::Config, "{err}");
     assert!(err.message().contains("--powerdns-server-id"), "{err}");
 }
+
+#[test]
+fn the_lexicon_example_publishes_through_powerdns() {
+    use crate::support::acme::{lexicon, resolv_conf, with_mounts};
+    let pdns = PdnsFixture::start();
+    let name = "_acme-challenge.example.test";
+    pdns.add_foreign_txt("example.test", name, "foreign");
+    let dir = tempfile::tempdir().unwrap();
+    // lexicon finds the zone through the system resolver, and so does dcv-hook by default: both
+    // ask PowerDNS, in a mount namespace whose /etc/resolv.conf names it.
+    let resolv = resolv_conf(&dir.path().join("resolv.conf"), pdns.ip().into());
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks/examples/lexicon");
+    let dcv_hook = |command: &str, token: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dcv-hook"));
+        cmd.env_remove("DCV_HOOK_CONFIG")
+            .env("LEXICON_BIN", lexicon())
+            .env("LEXICON_PROVIDER", "powerdns")
+            .env("LEXICON_POWERDNS_AUTH_TOKEN", token)
+            .env("LEXICON_POWERDNS_PDNS_SERVER", pdns.api_url())
+            .args([command, "-d", "example.test", "--acme-value", "ours"])
+            .args(["--provider", "exec", "--exec"])
+            .arg(&example)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args(["--poll-interval", "0.1"]);
+        with_mounts(&cmd, &[(&resolv, std::path::Path::new("/etc/resolv.conf"))])
+            .output()
+            .unwrap()
+    };
+
+    let out = dcv_hook("auth", "wrong-token");
+    assert_eq!(out.status.code(), Some(77), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("powerdns refused the credentials"),
+        "{stderr}"
+    );
+    assert_eq!(pdns.txt_values(name), ["foreign"]);
+
+    let out = dcv_hook("auth", pdns.api_key());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(pdns.txt_values(name), ["foreign", "ours"]);
+    let out = dcv_hook("cleanup", pdns.api_key());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(pdns.txt_values(name), ["foreign"]);
+}
