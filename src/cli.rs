@@ -312,14 +312,7 @@ impl Args for ProviderArgs {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TxtName {
-    /// TXT at the domain itself.
-    Apex,
-    /// TXT at _dnsauth.DOMAIN.
-    Dnsauth,
-}
+pub use crate::dcv::TxtName;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

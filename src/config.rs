@@ -7,14 +7,18 @@
 //! Provider settings stay with the providers (`publish/`), which read their own flags from
 //! [`Config::provider_matches`]. Secrets are read from env or files, never flags.
 
-use crate::cli::{Cli, Command, Options, OutputFormat, TxtName};
-use crate::dcv::{DomainName, Method};
+use crate::acme::{self, AcmeFlags, AcmeTarget};
+use crate::cli::{Cli, Command, Options, OutputFormat};
+use crate::dcv::{DomainName, Method, TxtName};
+#[cfg(test)]
+pub use crate::env::FakeEnv;
+/// The environment moved to `env.rs`; kept here so `config::Env` still names it.
+pub use crate::env::{Env, ProcessEnv};
 use crate::error::{Error, Result};
 use crate::propagation::Polling;
 use crate::publish;
 use crate::resolver::parse_server;
 use crate::secret::Secret;
-use crate::source::acme::{self, AcmeFlags, AcmeTarget};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +33,8 @@ pub const DEFAULT_VERIFY_TIMEOUT: f64 = 300.0;
 pub const DEFAULT_HTTP_PORT: u16 = 80;
 /// Timeout of one API request, in seconds.
 pub const DEFAULT_API_TIMEOUT: f64 = 30.0;
+/// The default of `--expiring-within` (revalidate, status).
+pub const DEFAULT_EXPIRING_WITHIN_DAYS: u32 = 30;
 
 /// What is being validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,38 +93,6 @@ impl Config {
     /// The API key, or a configuration error (78) saying how to give one.
     pub fn api_key(&self) -> Result<Secret> {
         self.api_key.clone()
-    }
-}
-
-/// Reads the process environment once, so tests can pass their own.
-pub trait Env {
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// A made-up environment for tests.
-#[cfg(test)]
-pub struct FakeEnv(pub std::collections::HashMap<&'static str, &'static str>);
-
-#[cfg(test)]
-impl FakeEnv {
-    pub fn of(pairs: &[(&'static str, &'static str)]) -> FakeEnv {
-        FakeEnv(pairs.iter().copied().collect())
-    }
-}
-
-#[cfg(test)]
-impl Env for FakeEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        self.0.get(name).map(|s| s.to_string())
-    }
-}
-
-/// The real environment.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
     }
 }
 
@@ -245,7 +219,7 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         provider,
         provider_matches: o.providers.matches.clone(),
         zones: match &o.config {
-            Some(path) => crate::zones::read(path)?,
+            Some(path) => crate::config_file::zones(path)?,
             None => Vec::new(),
         },
         ttl,
@@ -256,9 +230,7 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         api_url,
         api_key,
         verify_wait: o.wait,
-        expiring_within: o
-            .expiring_within
-            .unwrap_or(crate::commands::revalidate::DEFAULT_EXPIRING_WITHIN_DAYS),
+        expiring_within: o.expiring_within.unwrap_or(DEFAULT_EXPIRING_WITHIN_DAYS),
         verify_timeout,
         api_timeout: seconds(
             "--api-timeout",

@@ -39,7 +39,7 @@ pub use settings::{
 
 use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
 use crate::error::{Error, Result};
-use crate::publish::{ProviderSpec, Publisher, Serves, Setup};
+use crate::publish::{Provider, Publisher, Serves, Setup};
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
@@ -51,20 +51,6 @@ use std::path::PathBuf;
 /// The provider name, as given to `--provider` and stored in `Published.provider`.
 pub const NAME: &str = "cloudflare";
 
-/// The provider table's line.
-pub const PROVIDER: ProviderSpec = ProviderSpec {
-    name: NAME,
-    serves: Serves::Dns,
-    args: <CloudflareArgs as clap::Args>::augment_args,
-    build,
-    place: |p| {
-        p.undo::<Undo>()
-            .ok()
-            .and_then(|u| u.api_url)
-            .unwrap_or_else(|| DEFAULT_API_URL.to_string())
-    },
-};
-
 /// What the state keeps per record: where the credentials are read from (never the token) and the
 /// API, so cleanup needs no flags.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -75,28 +61,45 @@ pub struct Undo {
     pub api_url: Option<String>,
 }
 
-/// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
-fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
-    let mut args: CloudflareArgs = setup.args()?;
-    let remembered: Undo = setup.remembered()?;
-    if args.cloudflare_credentials.is_none() {
-        args.cloudflare_credentials = remembered.credentials.map(PathBuf::from);
+impl Provider for Cloudflare {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Dns;
+    type Args = CloudflareArgs;
+    /// The settings, and what to record with each record.
+    type Settings = (CloudflareSettings, Undo);
+    type Undo = Undo;
+
+    /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
+    fn settings(
+        mut args: CloudflareArgs,
+        setup: &Setup,
+        remembered: Option<&Undo>,
+    ) -> Result<(CloudflareSettings, Undo)> {
+        let remembered = remembered.cloned().unwrap_or_default();
+        if args.cloudflare_credentials.is_none() {
+            args.cloudflare_credentials = remembered.credentials.map(PathBuf::from);
+        }
+        if args.cloudflare_api_url.is_none() {
+            args.cloudflare_api_url = remembered.api_url;
+        }
+        let settings = CloudflareSettings::from_args(&args, setup.env, setup.ttl)?;
+        let remember = Undo {
+            credentials: args.cloudflare_credentials.as_ref().map(|p| {
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            }),
+            api_url: args.cloudflare_api_url.clone(),
+        };
+        Ok((settings, remember))
     }
-    if args.cloudflare_api_url.is_none() {
-        args.cloudflare_api_url = remembered.api_url;
+
+    fn publisher((settings, remember): Self::Settings, _: &Setup) -> Result<Box<dyn Publisher>> {
+        let mut publisher = Cloudflare::new(settings)?;
+        publisher.remember = remember;
+        Ok(Box::new(publisher))
     }
-    let settings = CloudflareSettings::from_args(&args, setup.env, setup.ctx.cfg.ttl)?;
-    let mut publisher = Cloudflare::new(settings)?;
-    publisher.remember = Undo {
-        credentials: args.cloudflare_credentials.as_ref().map(|p| {
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        }),
-        api_url: args.cloudflare_api_url.clone(),
-    };
-    Ok(Box::new(publisher))
 }
 
 /// Publishes through Cloudflare's API.
@@ -185,15 +188,21 @@ impl Cloudflare {
         self.client.credentials().to_string()
     }
 
+    /// `record` as it will be recorded: its zone and everything cleanup needs to reach it.
+    fn entry_for(&self, record: &Record, zone: &Zone) -> Published {
+        let mut published = Published::new(record, NAME);
+        published.location = zone.name.clone();
+        published.set_undo(&self.remember);
+        published
+    }
+
     /// Publishes one record; returns what it did and the record it created, if it created one.
     fn present_one(&mut self, record: &Record) -> Result<(Published, Option<Created>)> {
         let rtype = dns_type(record.rtype)?;
         let name = normalize(&record.name);
         let zone = self.zone_for(&name)?;
         let existing = self.client.records(&zone, &name, Some(rtype))?;
-        let mut published = Published::new(record, NAME);
-        published.location = zone.name.clone();
-        published.set_undo(&self.remember);
+        let mut published = self.entry_for(record, &zone);
         if existing.iter().any(|r| content_matches(record, &r.content)) {
             published.preexisting = true;
             return Ok((published, None));
@@ -256,8 +265,14 @@ impl Cloudflare {
             let Some(pause) = pause else {
                 let mut failure = failure;
                 failure.attempts = attempt;
-                let error = failure.into_error(&self.client, &what);
-                return Err(self.explain(zone, name, record, error));
+                let error =
+                    self.explain(zone, name, record, failure.into_error(&self.client, &what));
+                // An attempt whose answer was lost may have created the record after all.
+                return Err(if ours_may_exist {
+                    error.with_leftovers()
+                } else {
+                    error
+                });
             };
             crate::signals::sleep(pause)?;
         }
@@ -329,7 +344,8 @@ impl Cloudflare {
                     left.join(", "),
                     undo.message()
                 ),
-            ),
+            )
+            .with_leftovers(),
         }
     }
 
@@ -362,6 +378,24 @@ impl Cloudflare {
 impl Publisher for Cloudflare {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    /// Looks before adding: the zone, the credentials' source and the API, and whether the value
+    /// is there already, recorded before the request that may publish.
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        records
+            .iter()
+            .map(|record| {
+                let name = normalize(&record.name);
+                let zone = self.zone_for(&name)?;
+                let existing = self
+                    .client
+                    .records(&zone, &name, Some(dns_type(record.rtype)?))?;
+                let mut p = self.entry_for(record, &zone);
+                p.preexisting = existing.iter().any(|r| content_matches(record, &r.content));
+                Ok(p)
+            })
+            .collect()
     }
 
     fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {

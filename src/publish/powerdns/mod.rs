@@ -21,8 +21,8 @@
 mod client;
 
 use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
-use super::{ProviderSpec, Publisher, Serves, Setup, credentials};
-use crate::config::Env;
+use super::{Provider, Publisher, Serves, Setup, credentials};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Policy;
@@ -40,18 +40,6 @@ pub const NAME: &str = "powerdns";
 pub const KEY_ENV: &str = "PDNS_API_KEY";
 
 const HEADING: &str = "Provider: powerdns";
-
-/// The provider table's line.
-pub const PROVIDER: ProviderSpec = ProviderSpec {
-    name: NAME,
-    serves: Serves::Dns,
-    args: <PowerDnsArgs as clap::Args>::augment_args,
-    build,
-    place: |p| {
-        let undo = p.undo::<Undo>().unwrap_or_default();
-        format!("{} {}", undo.url, undo.server_id.unwrap_or_default())
-    },
-};
 
 /// The powerdns flags.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -159,32 +147,49 @@ impl PowerDnsSettings {
     }
 }
 
-/// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
-fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
-    let mut args: PowerDnsArgs = setup.args()?;
-    let remembered: Undo = setup.remembered()?;
-    if args.powerdns_url.is_none() && !remembered.url.is_empty() {
-        args.powerdns_url = Some(remembered.url);
+impl Provider for PowerDns {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Dns;
+    type Args = PowerDnsArgs;
+    /// The settings, and what to record with each record.
+    type Settings = (PowerDnsSettings, Undo);
+    type Undo = Undo;
+
+    /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
+    fn settings(
+        mut args: PowerDnsArgs,
+        setup: &Setup,
+        remembered: Option<&Undo>,
+    ) -> Result<(PowerDnsSettings, Undo)> {
+        let remembered = remembered.cloned().unwrap_or_default();
+        if args.powerdns_url.is_none() && !remembered.url.is_empty() {
+            args.powerdns_url = Some(remembered.url);
+        }
+        if args.powerdns_api_key_file.is_none() {
+            args.powerdns_api_key_file = remembered.api_key_file.map(PathBuf::from);
+        }
+        if args.powerdns_server_id.is_none() {
+            args.powerdns_server_id = remembered.server_id;
+        }
+        let settings = PowerDnsSettings::from_args(&args, setup.env, setup.ttl)?;
+        let remember = Undo {
+            url: args.powerdns_url.unwrap_or_default(),
+            api_key_file: args.powerdns_api_key_file.as_ref().map(|p| {
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            }),
+            server_id: args.powerdns_server_id,
+        };
+        Ok((settings, remember))
     }
-    if args.powerdns_api_key_file.is_none() {
-        args.powerdns_api_key_file = remembered.api_key_file.map(PathBuf::from);
+
+    fn publisher((settings, remember): Self::Settings, _: &Setup) -> Result<Box<dyn Publisher>> {
+        let mut publisher = PowerDns::new(settings)?;
+        publisher.remember = remember;
+        Ok(Box::new(publisher))
     }
-    if args.powerdns_server_id.is_none() {
-        args.powerdns_server_id = remembered.server_id;
-    }
-    let settings = PowerDnsSettings::from_args(&args, setup.env, setup.ctx.cfg.ttl)?;
-    let mut publisher = PowerDns::new(settings)?;
-    publisher.remember = Undo {
-        url: args.powerdns_url.unwrap_or_default(),
-        api_key_file: args.powerdns_api_key_file.as_ref().map(|p| {
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        }),
-        server_id: args.powerdns_server_id,
-    };
-    Ok(Box::new(publisher))
 }
 
 /// Publishes through PowerDNS's API.
@@ -266,6 +271,15 @@ impl PowerDns {
                 published.location, published.record.name
             ))
         })
+    }
+
+    /// The state entry for `record` published in `zone`.
+    fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
+        let mut p = Published::new(record, NAME);
+        p.location = zone.name.trim_end_matches('.').to_string();
+        p.preexisting = preexisting;
+        p.set_undo(&self.remember);
+        p
     }
 
     /// Reads the set at each (zone, name, type) once and lets `edit` change it; returns the sets
@@ -365,6 +379,25 @@ impl Publisher for PowerDns {
         NAME
     }
 
+    /// Looks before adding: the zone, the API and where the key is read from, and whether the
+    /// value is there already, recorded before the PATCH that may publish.
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        records
+            .iter()
+            .map(|record| {
+                let zone = self.zone_for(&record.name)?;
+                let set =
+                    self.client
+                        .rrset(&zone, &normalize(&record.name), dns_type(record.rtype)?)?;
+                let there = set
+                    .records
+                    .iter()
+                    .any(|c| content_matches(record, &c.content));
+                Ok(self.entry_for(record, &zone, there))
+            })
+            .collect()
+    }
+
     fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         let mut zones = Vec::with_capacity(records.len());
         for record in records {
@@ -401,13 +434,7 @@ impl Publisher for PowerDns {
             .iter()
             .zip(zones)
             .zip(preexisting)
-            .map(|((record, zone), preexisting)| {
-                let mut p = Published::new(record, NAME);
-                p.location = zone.name.trim_end_matches('.').to_string();
-                p.preexisting = preexisting;
-                p.set_undo(&self.remember);
-                p
-            })
+            .map(|((record, zone), preexisting)| self.entry_for(record, &zone, preexisting))
             .collect())
     }
 

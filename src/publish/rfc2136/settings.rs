@@ -52,7 +52,7 @@ const REMEMBER_ALGORITHM: &str = "tsig-algorithm";
 pub(super) fn resolve(
     setup: &Setup,
     args: &Rfc2136Args,
-    remembered: &Undo,
+    remembered: Undo,
 ) -> Result<(Rfc2136Settings, BTreeMap<String, String>)> {
     let recalled = |key: &str| remembered.settings.get(key).cloned();
     let credentials = args
@@ -111,7 +111,7 @@ pub(super) fn resolve(
         settings.algorithm = alg;
     }
     settings.zone = args.rfc2136_zone.clone();
-    settings.ttl = setup.ctx.cfg.ttl;
+    settings.ttl = setup.ttl;
 
     let absolute = |p: &Path| {
         std::fs::canonicalize(p)
@@ -144,9 +144,7 @@ fn server_address(setup: &Setup, text: &str) -> Result<SocketAddr> {
         ),
         None => (text, 53),
     };
-    let ip = setup
-        .ctx
-        .resolver()?
+    let ip = (setup.resolver)()?
         .addresses(host)
         .map_err(|e| e.context(format!("--rfc2136-server {host}")))?[0];
     Ok(SocketAddr::new(ip, port))
