@@ -376,7 +376,7 @@ fn powerdns_conforms() {
     let pdns = crate::support::pdns::PdnsFixture::start();
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("pdns.key");
-    private_file(&key_file, &pdns.api_key());
+    private_file(&key_file, pdns.api_key());
     let seed = || pdns.add_foreign_txt("example.test", "conf.example.test", "foreign");
     let read = |r: &Record| {
         let mut values = pdns.txt_values(&r.name);
