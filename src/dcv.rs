@@ -3,10 +3,19 @@
 //! Pure functions, no I/O: names are checked (LDH labels, length limits), IDNs turned into A-labels,
 //! and a (method, domain, token) becomes the provider-neutral [`Record`] to publish.
 
-use crate::cli::TxtName;
 use crate::error::{Error, Result};
 use crate::record::{Record, RecordType};
 use std::fmt;
+
+/// Where a dns-txt-token record goes (`--txt-name`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TxtName {
+    /// TXT at the domain itself.
+    Apex,
+    /// TXT at _dnsauth.DOMAIN.
+    Dnsauth,
+}
 
 /// Where DigiCert looks for a `dns-cname-token`: `_dnsauth.NAME CNAME <token>.` + this.
 pub const CNAME_TARGET_SUFFIX: &str = "dcv.digicert.com";

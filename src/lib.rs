@@ -5,6 +5,7 @@
 //! command; `source` says what to validate (CertCentral or an ACME client); `publish` and `propagation` change and watch
 //! the outside world; `state` remembers what was changed.
 
+pub mod acme;
 pub mod app;
 pub mod certcentral;
 pub mod cli;
@@ -15,9 +16,11 @@ pub mod context;
 pub mod dates;
 pub mod dcv;
 pub mod dnsquery;
+pub mod env;
 pub mod error;
 pub mod fsutil;
 pub mod output;
+pub mod pipeline;
 pub mod process;
 pub mod propagation;
 pub mod publish;

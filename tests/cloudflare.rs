@@ -23,6 +23,8 @@ use dcv_sim::{
 use std::time::Duration;
 
 const TOKEN: &str = "cfut_it0123456789abcdefghijklmnopqrstuvwxy";
+/// A second token the fake accepts, as a second zone's credentials file would hold.
+const SECOND_TOKEN: &str = "cfut_second0123456789abcdefghijklmnopqrst";
 const LEGACY_KEY: &str = "c0ffee0123456789abcdef0123456789abcde";
 
 /// The fake API in front of a BIND pair.
@@ -51,13 +53,11 @@ impl CfWorld {
         let sink = move |change: &Change| -> Result<(), String> {
             bind_update(&settings, &resolver, change).map_err(|e| e.to_string())
         };
-        let fake = FakeCloudflare::start(
-            "127.0.0.1:0".parse().unwrap(),
-            FakeCloudflareConfig::with_token(TOKEN)
-                .with_key("admin@example.test", LEGACY_KEY)
-                .with_sink(sink),
-        )
-        .unwrap();
+        let mut config = FakeCloudflareConfig::with_token(TOKEN)
+            .with_key("admin@example.test", LEGACY_KEY)
+            .with_sink(sink);
+        config.tokens.push(SECOND_TOKEN.to_string());
+        let fake = FakeCloudflare::start("127.0.0.1:0".parse().unwrap(), config).unwrap();
         CfWorld { bind, fake }
     }
 
@@ -525,4 +525,146 @@ fn an_order_is_validated_through_the_binary_with_provider_cloudflare_and_nothing
         .assert()
         .code(78);
     assert_eq!(changes(), before);
+}
+
+#[test]
+fn two_credentials_files_and_a_flagless_cleanup_uses_each_ones_token() {
+    use crate::support::world::bare_cmd;
+    let w = CfWorld::new(None);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cmd = || {
+        let mut cmd = bare_cmd();
+        cmd.args(["--resolver", &w.bind.primary_addr().to_string()])
+            .arg("--state-dir")
+            .arg(&state);
+        cmd
+    };
+    let published = [
+        (
+            TOKEN,
+            "_acme-challenge.www.example.test",
+            "value-one",
+            "example.test",
+        ),
+        (
+            SECOND_TOKEN,
+            "_acme-challenge.api.other.test",
+            "value-two",
+            "other.test",
+        ),
+    ];
+    for (i, (token, name, value, _)) in published.iter().enumerate() {
+        let file = dir.path().join(format!("cf{i}.ini"));
+        std::fs::write(&file, format!("dns_cloudflare_api_token = {token}\n")).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        cmd()
+            .args(["auth", "--no-propagation-check", "--provider", "cloudflare"])
+            .args(["--cloudflare-api-url", &w.fake.url()])
+            .arg("--cloudflare-credentials")
+            .arg(&file)
+            .args(["--acme-fqdn", name, "--acme-value", value])
+            .env_remove("CLOUDFLARE_API_TOKEN")
+            .assert()
+            .success();
+        assert_eq!(w.fake.records_named(name).len(), 1);
+    }
+    cmd()
+        .arg("cleanup")
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .assert()
+        .success();
+    for (token, name, _, zone) in published {
+        assert!(w.fake.records_named(name).is_empty(), "{name} left");
+        let zone_id = w.fake.zone_id(zone).unwrap();
+        let deletes: Vec<Option<String>> = w
+            .fake
+            .requests()
+            .iter()
+            .filter(|r| r.method == "DELETE" && r.endpoint().contains(&zone_id))
+            .map(|r| r.token.clone())
+            .collect();
+        assert_eq!(
+            deletes,
+            [Some(dcv_sim::cloudflare::token_fingerprint(token))],
+            "deletes in {zone}"
+        );
+    }
+}
+
+#[test]
+fn kill_9_while_a_create_waits_leaves_state_a_flagless_cleanup_can_use() {
+    let w = CfWorld::new(None);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let credentials = dir.path().join("cf.ini");
+    std::fs::write(
+        &credentials,
+        format!("dns_cloudflare_api_token = {TOKEN}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &credentials,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    // The first create lands but its answer is lost (found again by looking); the second is told
+    // to come back in a minute, and the process is killed while it waits.
+    w.fake.fail_next_on("POST", 1, CfFault::AfterApplying(502));
+    w.fake.fail_next_on(
+        "POST",
+        1,
+        CfFault::RateLimited {
+            retry_after_secs: 60,
+        },
+    );
+    let names = [
+        "_acme-challenge.www.example.test",
+        "_acme-challenge.api.other.test",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dcv-hook"))
+        .env_remove("DCV_HOOK_CONFIG")
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .args(["auth", "--no-propagation-check", "--provider", "cloudflare"])
+        .args(["--cloudflare-api-url", &w.fake.url()])
+        .arg("--cloudflare-credentials")
+        .arg(&credentials)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--acme-fqdn", names[0], "--acme-value", "value-one"])
+        .args(["--acme-fqdn", names[1], "--acme-value", "value-two"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while w
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "no second create");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(w.fake.records_named(names[0]).len(), 1, "the first is live");
+    // Pending entries already say where and with what: a flagless cleanup finds the fake.
+    crate::support::world::bare_cmd()
+        .arg("cleanup")
+        .arg("--state-dir")
+        .arg(&state)
+        .assert()
+        .success();
+    assert!(w.fake.records_named(names[0]).is_empty());
+    assert!(
+        std::fs::read_dir(state.join("records"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }

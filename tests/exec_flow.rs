@@ -171,7 +171,8 @@ fn when_present_and_its_rollback_both_fail_the_state_is_kept_for_cleanup() {
         .unwrap()
         .count();
     assert_eq!(kept, 2, "the pending entries must survive");
-    // Once the DNS host is back, a flagless cleanup removes what may be live.
+    // Once the DNS host is back, a flagless cleanup removes what may be live, and says that is
+    // all it knows: publishing never completed, so it cannot claim the records were there.
     std::fs::remove_file(&broken).unwrap();
     std::fs::write(&log, "").unwrap();
     bare_cmd()
@@ -179,7 +180,8 @@ fn when_present_and_its_rollback_both_fail_the_state_is_kept_for_cleanup() {
         .arg("--state-dir")
         .arg(w.dir.path().join("state"))
         .assert()
-        .success();
+        .success()
+        .stdout(predicate::str::contains("removed if it was there").count(2));
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(
         calls.contains("cleanup _dnsauth.www.example.test."),

@@ -312,6 +312,59 @@ fn ten_auths_at_once_on_one_zone_and_state_dir_all_land_and_one_cleanup_is_exact
 }
 
 #[test]
+fn a_value_there_before_an_update_timeout_survives_the_cleanup_after_it() {
+    let w = World::new(Some(Duration::ZERO));
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test", "api.other.test"]));
+    let (name, token) = token_name(&w, order);
+    // Someone (another tool, or an earlier state since lost) already serves the value at www.
+    let other_state = w.dir.path().join("other-state");
+    let primary = w.bind.primary().to_string();
+    let out = w
+        .command(&primary, &["auth", "--no-propagation-check"])
+        .args(["--acme-fqdn", &name, "--acme-value", &token])
+        .arg("--state-dir")
+        .arg(&other_state)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The UPDATE for api.other.test times out: auth keeps its pending entries, which must say
+    // already that www's value was there before.
+    let proxy = UpdateProxy::start(w.bind.primary(), w.bind.primary_addr(), Mode::DropAll);
+    let out = w
+        .command(
+            &proxy.addr().to_string(),
+            &["auth", "--order-id", &order.to_string()],
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("kept its state for cleanup"), "{err}");
+    proxy.pass_updates();
+    let out = w.cleanup();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("was there before"), "{said}");
+    assert_eq!(
+        w.primary_txt(&name),
+        std::slice::from_ref(&token),
+        "the value from before"
+    );
+    assert!(!w.primary_txt("api.other.test").contains(&token));
+    assert_eq!(w.state_files(), 0);
+}
+
+#[test]
 fn sigterm_stops_a_running_exec_program_at_once_with_its_group_and_keeps_the_state() {
     let dir = tempfile::tempdir().unwrap();
     let started = dir.path().join("started");

@@ -4,6 +4,12 @@
 // Fixtures: the BIND pair, nginx, pebble, ACME client helpers and the CertCentral simulator world.
 mod support;
 
+// The map of the house: imports run down the layers, never in a circle.
+mod architecture;
+
+// Cleanup undoes each record with the settings that published it (two TSIG keys on one primary).
+mod undo_groups;
+
 // The http-token flow through the binary: orders, domains, errors, state, cleanup.
 mod http_flow;
 

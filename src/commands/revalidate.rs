@@ -13,24 +13,22 @@
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
 
 use crate::certcentral::types::DomainSummary;
-use crate::commands::auth::{discover_servers, follow_cnames, publish_recorded};
-use crate::commands::cleanup::cleanup_where;
 use crate::config::Target;
 use crate::context::Context;
 use crate::dates;
 use crate::dcv::{DomainName, Method, placement};
 use crate::error::{Error, Result};
 use crate::output::Report;
+use crate::pipeline::Publishers;
+use crate::pipeline::{cleanup_where, discover_servers, follow_cnames, publish_recorded};
 use crate::propagation::{Observation, poll_all};
-use crate::publish::Publishers;
 use crate::record::Record;
 use crate::source::certcentral::check_domain;
 use crate::state::Source;
 use crate::ui;
 use serde::Serialize;
 
-/// The default of `--expiring-within`.
-pub const DEFAULT_EXPIRING_WITHIN_DAYS: u32 = 30;
+pub use crate::config::DEFAULT_EXPIRING_WITHIN_DAYS;
 
 /// One selected domain and what happened to it.
 #[derive(Clone, Debug, Serialize)]

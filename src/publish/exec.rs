@@ -15,7 +15,7 @@
 //!
 //! Flags: `--exec PROGRAM`, `--exec-timeout SECONDS` (default 60). Cleanup reuses both from the state.
 
-use super::{ProviderSpec, Publisher, Serves, Setup};
+use super::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::error::{Error, Kind, Result};
 use crate::record::{Published, Record, RecordType};
 use serde::{Deserialize, Serialize};
@@ -27,15 +27,6 @@ use std::time::{Duration, Instant};
 
 /// The provider name.
 pub const NAME: &str = "exec";
-
-/// The provider table's line.
-pub const PROVIDER: ProviderSpec = ProviderSpec {
-    name: NAME,
-    serves: Serves::Both,
-    args: <ExecArgs as clap::Args>::augment_args,
-    build,
-    place: |p| p.undo::<Undo>().map(|u| u.program).unwrap_or_default(),
-};
 
 const HEADING: &str = "Provider: exec";
 const DEFAULT_TIMEOUT: f64 = 60.0;
@@ -50,7 +41,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "PROGRAM", help_heading = HEADING)]
     pub exec: Option<PathBuf>,
     /// Kill the program after this many seconds [default: 60].
-    #[arg(long, value_name = "SECONDS", help_heading = HEADING)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = HEADING)]
     pub exec_timeout: Option<f64>,
 }
 
@@ -62,27 +53,36 @@ pub struct Undo {
     pub timeout: Option<f64>,
 }
 
-fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
-    let args: ExecArgs = setup.args()?;
-    let remembered: Undo = setup.remembered()?;
-    let program = match (args.exec, remembered.program.is_empty()) {
-        (Some(p), _) => p,
-        (None, false) => PathBuf::from(remembered.program),
-        (None, true) => return Err(Error::usage("--provider exec needs --exec PROGRAM")),
-    };
-    let timeout = args
-        .exec_timeout
-        .or(remembered.timeout)
-        .unwrap_or(DEFAULT_TIMEOUT);
-    if !(timeout.is_finite() && timeout > 0.0 && timeout < 1e6) {
-        return Err(Error::usage(format!(
-            "--exec-timeout must be a positive number of seconds, not {timeout}"
-        )));
+impl Provider for Exec {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Both;
+    type Args = ExecArgs;
+    type Settings = Exec;
+    type Undo = Undo;
+
+    /// `--exec` (else, for cleanup, the recorded program) and `--exec-timeout`.
+    fn settings(args: ExecArgs, _setup: &Setup, remembered: Option<&Undo>) -> Result<Exec> {
+        let recalled = remembered.filter(|u| !u.program.is_empty());
+        let program = match (args.exec, recalled) {
+            (Some(p), _) => p,
+            (None, Some(u)) => PathBuf::from(&u.program),
+            (None, None) => return Err(Error::usage("--provider exec needs --exec PROGRAM")),
+        };
+        let timeout = args
+            .exec_timeout
+            .or(recalled.and_then(|u| u.timeout))
+            .unwrap_or(DEFAULT_TIMEOUT);
+        if !(timeout.is_finite() && timeout > 0.0 && timeout < 1e6) {
+            return Err(Error::usage(format!(
+                "--exec-timeout must be a positive number of seconds, not {timeout}"
+            )));
+        }
+        Exec::new(&program, Duration::from_secs_f64(timeout))
     }
-    Ok(Box::new(Exec::new(
-        &program,
-        Duration::from_secs_f64(timeout),
-    )?))
+
+    fn publisher(settings: Exec, _setup: &Setup) -> Result<Box<dyn Publisher>> {
+        Ok(Box::new(settings))
+    }
 }
 
 /// Publishes by running a program.
@@ -255,7 +255,7 @@ impl Publisher for Exec {
         NAME
     }
 
-    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         Ok(records.iter().map(|r| self.entry_for(r)).collect())
     }
 
@@ -264,18 +264,8 @@ impl Publisher for Exec {
         for record in records {
             if let Err(e) = self.run("present", record) {
                 // All or nothing: take back what went out before this one.
-                return match self.cleanup(&done) {
-                    Ok(()) => Err(e),
-                    Err(undo) => Err(Error::new(
-                        e.kind(),
-                        format!(
-                            "{}; also could not take back the records published before: {}",
-                            e.message(),
-                            undo.message()
-                        ),
-                    )
-                    .with_leftovers()),
-                };
+                let undo = self.cleanup(&done);
+                return Err(rolled_back(e, undo, "the records published before"));
             }
             done.push(self.entry_for(record));
         }

@@ -1,21 +1,37 @@
-//! Publishing records: one [`Publisher`] trait, one file (or folder) per provider, one table line each.
+//! Publishing records: one [`Publisher`] trait, one [`Provider`] type per provider, one table line each.
 //!
 //! A publisher changes the outside world and nothing else: it never waits for propagation, never prints
 //! and never picks an exit code beyond the error kind of its failure. It takes whole batches so that a
 //! DNS provider can send one UPDATE per zone for a run's records.
 //!
-//! A provider owns its flags ([`ProviderSpec::args`], shown under "Provider: NAME" in `--help`), builds
-//! and validates its settings once, with no network, from those flags, the environment, the config
-//! file (already merged into the flags) and, for cleanup, what the state remembered
-//! ([`ProviderSpec::build`]), and keeps its undo data in [`Published::undo`]. Adding a provider is
-//! its file plus one line in [`PROVIDERS`].
+//! # How to write a provider now
+//! A provider is a type implementing [`Provider`] (usually its publisher itself), in
+//! `publish/<name>.rs` (a folder when it brings an API client), plus one line `ProviderSpec::of::<YourType>()` in
+//! [`PROVIDERS`]. Its associated types:
+//! - `Args`: its flags, a `#[derive(clap::Args)]` struct with `help_heading = "Provider: NAME"`; they
+//!   show in `--help`, and the config file (top level and `[[zone]]` tables) takes them as keys.
+//! - `Undo`: what it records with each record for cleanup, a serde struct (non-secret: where a
+//!   secret is read from, never the secret). Written with [`Published::set_undo`] by `prepare` and
+//!   `present`, stored flattened beside the common fields of the state file. Cleanup groups records
+//!   by provider and this whole struct ([`Provider::how_published`]), so what published a record
+//!   removes it; a field that differs per record (a replaced file) needs its own `how_published`.
+//! - `Settings`: built and checked once by [`Provider::settings`] from the flags, the environment
+//!   ([`Setup::env`]) and, for cleanup, the undo data of the records to remove (a flag wins over
+//!   it), with no network but name resolution: a missing setting is 64 or 78 before anything
+//!   changes at DigiCert. Never put a secret in a flag: read it from env or a file, wrap it in
+//!   `Secret`. [`Provider::publisher`] turns the settings into the [`Publisher`].
+//!
+//! Providers see neither the config nor the run's context: only their flags, the environment, the
+//! TTL, the resolver and what the state remembered ([`Setup`]).
 
-use crate::config::{Env, ProcessEnv};
-use crate::context::Context;
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::record::{Published, Record};
-use crate::zones;
+use crate::resolver::Resolver;
 use clap::{ArgMatches, FromArgMatches};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
 
 pub mod cloudflare;
 pub mod credentials;
@@ -25,11 +41,65 @@ pub mod webroot;
 
 /// Every provider: its name, what it serves, its flags, how to build it.
 pub const PROVIDERS: &[ProviderSpec] = &[
-    rfc2136::PROVIDER,
-    cloudflare::PROVIDER,
-    webroot::PROVIDER,
-    exec::PROVIDER,
+    ProviderSpec::of::<rfc2136::Rfc2136>(),
+    ProviderSpec::of::<cloudflare::Cloudflare>(),
+    ProviderSpec::of::<webroot::Webroot>(),
+    ProviderSpec::of::<exec::Exec>(),
 ];
+
+/// A provider: its flags, its settings and its undo data (see the module docs).
+pub trait Provider {
+    /// The name `--provider` takes and the state records.
+    const NAME: &'static str;
+    const SERVES: Serves;
+    /// Its flags.
+    type Args: clap::Args + FromArgMatches;
+    /// Everything its publisher needs, checked.
+    type Settings;
+    /// What it records with each record for cleanup.
+    type Undo: Serialize + DeserializeOwned + Default;
+
+    /// The settings from the flags, the environment and, for cleanup, the undo data of the first
+    /// record to remove (`None` for auth); every setting checked before anything changes anywhere.
+    fn settings(
+        args: Self::Args,
+        setup: &Setup,
+        remembered: Option<&Self::Undo>,
+    ) -> Result<Self::Settings>;
+
+    /// The publisher for `settings`.
+    fn publisher(settings: Self::Settings, setup: &Setup) -> Result<Box<dyn Publisher>>;
+
+    /// How `published` was published (everything in its undo data): records that agree are undone
+    /// by one publisher built from the first one's data.
+    fn how_published(published: &Published) -> Result<String> {
+        let undo: Self::Undo = published.undo()?;
+        serde_json::to_string(&undo)
+            .map_err(|e| Error::software(format!("cannot encode {} undo data: {e}", Self::NAME)))
+    }
+}
+
+impl ProviderSpec {
+    /// The table line of provider `P`.
+    pub const fn of<P: Provider>() -> ProviderSpec {
+        ProviderSpec {
+            name: P::NAME,
+            serves: P::SERVES,
+            args: <P::Args as clap::Args>::augment_args,
+            build: build::<P>,
+            how_published: P::how_published,
+        }
+    }
+}
+
+/// Builds `P`'s publisher: its flags read back from the matches, its undo data decoded once.
+fn build<P: Provider>(setup: &Setup) -> Result<Box<dyn Publisher>> {
+    let args = P::Args::from_arg_matches(setup.matches)
+        .map_err(|e| Error::usage(format!("bad {} flags: {}", P::NAME, e.kind())))?;
+    let remembered: Option<P::Undo> = setup.remembered.first().map(|p| p.undo()).transpose()?;
+    let settings = P::settings(args, setup, remembered.as_ref())?;
+    P::publisher(settings, setup)
+}
 
 /// A backend that can add records and take exactly those records away again.
 pub trait Publisher {
@@ -39,7 +109,7 @@ pub trait Publisher {
     /// What cleanup would need if this process died in the middle of `present`, read before anything
     /// changes (the content of a file about to be replaced, the server an UPDATE goes to); `auth`
     /// saves it as pending state. The default records only the records themselves.
-    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         Ok(records
             .iter()
             .map(|r| Published::new(r, self.provider()))
@@ -54,6 +124,24 @@ pub trait Publisher {
     /// Removes exactly what `present` added (leaving `preexisting` values alone) and restores what it
     /// replaced. Removing something that is already gone is not an error.
     fn cleanup(&mut self, published: &[Published]) -> Result<()>;
+}
+
+/// The error of a `present` that failed with `error` and then tried to take back what it had
+/// added (`undo`): unchanged when that worked, else both said and marked as having left records
+/// (so `auth` keeps the state for cleanup). The one rollback path every provider takes.
+pub fn rolled_back(error: Error, undo: Result<()>, what: &str) -> Error {
+    match undo {
+        Ok(()) => error,
+        Err(undo) => Error::new(
+            error.kind(),
+            format!(
+                "{}; also could not take back {what}: {}",
+                error.message(),
+                undo.message()
+            ),
+        )
+        .with_leftovers(),
+    }
 }
 
 /// What a provider can publish.
@@ -77,7 +165,7 @@ impl Serves {
     }
 }
 
-/// One row of the provider table.
+/// One row of the provider table ([`spec`] makes it from a [`Provider`]).
 pub struct ProviderSpec {
     /// The name `--provider` takes and the state records.
     pub name: &'static str,
@@ -86,41 +174,22 @@ pub struct ProviderSpec {
     pub args: fn(clap::Command) -> clap::Command,
     /// Builds the publisher, validating every setting before anything changes anywhere.
     pub build: fn(&Setup) -> Result<Box<dyn Publisher>>,
-    /// Where a published record lives (a web root, a DNS server), so cleanup undoes each place's
-    /// records as one batch.
-    pub place: fn(&Published) -> String,
+    /// How a record was published, for grouping cleanups ([`Provider::how_published`]).
+    pub how_published: fn(&Published) -> Result<String>,
 }
 
 /// What a provider is built from.
 pub struct Setup<'a> {
-    pub ctx: &'a Context,
     /// The flags it reads: a `[[zone]]`'s settings, else the command line's.
-    pub matches: Option<&'a ArgMatches>,
+    pub matches: &'a ArgMatches,
     pub env: &'a dyn Env,
-    /// Records an earlier `auth` published (for cleanup; empty for auth): what the provider recorded
-    /// in their undo data stands in for flags cleanup was not given.
+    /// Records an earlier `auth` published (for cleanup; empty for auth), all published alike: what
+    /// the provider recorded in their undo data stands in for flags cleanup was not given.
     pub remembered: &'a [Published],
-}
-
-impl Setup<'_> {
-    /// The provider's own flags, read back from the command line (and config file).
-    pub fn args<T: FromArgMatches>(&self) -> Result<T> {
-        let empty = ArgMatches::default();
-        let matches = self
-            .matches
-            .or(self.ctx.cfg.provider_matches.as_ref())
-            .unwrap_or(&empty);
-        T::from_arg_matches(matches)
-            .map_err(|e| Error::usage(format!("bad provider flags: {}", e.kind())))
-    }
-
-    /// The undo data the first remembered record of this provider holds, as `T`.
-    pub fn remembered<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T> {
-        match self.remembered.first() {
-            Some(p) => p.undo(),
-            None => Ok(T::default()),
-        }
-    }
+    /// `--ttl`.
+    pub ttl: u32,
+    /// The resolver of the run (`--resolver`, or the system's), made on first use.
+    pub resolver: &'a dyn Fn() -> Result<Arc<Resolver>>,
 }
 
 /// The names `--provider` accepts.
@@ -139,100 +208,77 @@ pub fn spec(name: &str) -> Result<&'static ProviderSpec> {
     })
 }
 
-/// The publisher `--provider` names, for `auth`.
-pub fn for_auth(ctx: &Context, name: &str) -> Result<Box<dyn Publisher>> {
-    (spec(name)?.build)(&Setup {
-        ctx,
-        matches: None,
-        env: &ProcessEnv,
-        remembered: &[],
-    })
-}
-
-/// The publisher that undoes `published` (all from provider `name` and one place), with the
-/// settings of the `[[zone]]` the records are in when that zone uses this provider.
-pub fn for_cleanup(
-    ctx: &Context,
-    name: &str,
-    published: &[Published],
-) -> Result<Box<dyn Publisher>> {
-    let zone = published
-        .first()
-        .and_then(|p| zones::zone_for(&ctx.cfg.zones, route_name(&p.record)))
-        .filter(|z| z.provider == name);
-    (spec(name)?.build)(&Setup {
-        ctx,
-        matches: zone.map(|z| &z.matches),
-        env: &ProcessEnv,
-        remembered: published,
-    })
-}
-
-/// The publishers a run needs: the command line's provider and one per `[[zone]]` of the config
-/// file, all built (so every setting checked, every secret read) before anything changes anywhere.
-pub struct Publishers {
-    /// `None` zone: the command line's provider.
-    all: Vec<(Option<String>, Box<dyn Publisher>)>,
-}
-
-impl Publishers {
-    pub fn build(ctx: &Context) -> Result<Publishers> {
-        let mut all = Vec::new();
-        if let Some(name) = ctx.cfg.provider.as_deref() {
-            all.push((None, for_auth(ctx, name)?));
-        }
-        for zone in &ctx.cfg.zones {
-            let publisher = (spec(&zone.provider)?.build)(&Setup {
-                ctx,
-                matches: Some(&zone.matches),
-                env: &ProcessEnv,
-                remembered: &[],
-            })
-            .map_err(|e| e.context(format!("[[zone]] {}", zone.name)))?;
-            all.push((Some(zone.name.clone()), publisher));
-        }
-        Ok(Publishers { all })
-    }
-
-    /// `records` grouped by the publisher that takes them (index into [`Publishers::get`]): the
-    /// most specific `[[zone]]` holding the record's name, else the command line's provider.
-    pub fn route(&self, ctx: &Context, records: &[Record]) -> Result<Vec<(usize, Vec<Record>)>> {
-        let mut groups: Vec<(usize, Vec<Record>)> = Vec::new();
-        for record in records {
-            let zone = zones::zone_for(&ctx.cfg.zones, route_name(record)).map(|z| z.name.clone());
-            let index = self
-                .all
-                .iter()
-                .position(|(z, _)| *z == zone)
-                .ok_or_else(|| {
-                    Error::usage(format!(
-                        "{} is in no [[zone]] of the config file and no --provider was given",
-                        record.name
-                    ))
-                })?;
-            match groups.iter_mut().find(|(i, _)| *i == index) {
-                Some((_, group)) => group.push(record.clone()),
-                None => groups.push((index, vec![record.clone()])),
-            }
-        }
-        Ok(groups)
-    }
-
-    pub fn get(&mut self, index: usize) -> &mut dyn Publisher {
-        self.all[index].1.as_mut()
-    }
-}
-
 /// The name a record is routed by: the DNS owner name, or an HTTP file's host.
-fn route_name(record: &Record) -> &str {
+pub fn route_name(record: &Record) -> &str {
     record
         .http_host_and_path()
         .map_or(record.name.as_str(), |(host, _)| host)
 }
 
-/// Where a published record lives, for grouping cleanups.
-pub fn place_of(published: &Published) -> String {
-    spec(&published.provider)
-        .map(|s| (s.place)(published))
-        .unwrap_or_default()
+/// What undoes a published record: its provider and how it published it (for grouping cleanups).
+/// Undo data that does not read groups alone, so its cleanup fails without holding up the others.
+pub fn group_key(published: &Published) -> String {
+    let how = spec(&published.provider)
+        .and_then(|s| (s.how_published)(published))
+        .unwrap_or_else(|e| e.message().to_string());
+    format!("{}\0{how}", published.provider)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `published` part of state files as the version before typed providers wrote them.
+    const OLD: &[&str] = &[
+        r#"{"record":{"domain":"example.com","type":"TXT","name":"_dnsauth.example.com","value":"tok"},"provider":"rfc2136","location":"example.com","preexisting":false,"server":"192.0.2.1:53","settings":{"rfc2136-credentials":"/etc/dcv/rfc2136.ini","tsig-algorithm":"hmac-sha256","tsig-key":"key-one","tsig-secret-file":"/etc/dcv/one.secret"}}"#,
+        r#"{"record":{"domain":"example.com","type":"TXT","name":"_dnsauth.example.com","value":"tok"},"provider":"cloudflare","location":"example.com","preexisting":true,"credentials":"/etc/dcv/cf.ini","api_url":"http://127.0.0.1:8080/client/v4/"}"#,
+        r#"{"record":{"domain":"example.com","type":"HTTP","name":"http://example.com/.well-known/pki-validation/fileauth.txt","value":"tok"},"provider":"exec","location":"","preexisting":false,"program":"/usr/local/bin/dns","timeout":60.0}"#,
+        r#"{"record":{"domain":"example.com","type":"HTTP","name":"http://example.com/.well-known/pki-validation/fileauth.txt","value":"tok"},"provider":"webroot","location":"/var/www/.well-known/pki-validation/fileauth.txt","preexisting":false,"replaced":"b2xk","created_dirs":["/var/www/.well-known"]}"#,
+    ];
+
+    #[test]
+    fn state_files_of_the_previous_version_read_keep_their_shape_and_group() {
+        for text in OLD {
+            let p: Published = serde_json::from_str(text).unwrap();
+            let back = serde_json::to_value(&p).unwrap();
+            let original: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(back, original, "the JSON shape is kept");
+            let key = group_key(&p);
+            assert!(key.starts_with(&p.provider), "{key}");
+        }
+        let rfc: Published = serde_json::from_str(OLD[0]).unwrap();
+        let rfc_undo: rfc2136::Undo = rfc.undo().unwrap();
+        let undo = &rfc_undo;
+        assert_eq!(undo.server.as_deref(), Some("192.0.2.1:53"));
+        assert_eq!(undo.settings.tsig_key.as_deref(), Some("key-one"));
+        assert_eq!(
+            undo.settings.secret_file.as_deref(),
+            Some("/etc/dcv/one.secret")
+        );
+        let cf: Published = serde_json::from_str(OLD[1]).unwrap();
+        let undo: cloudflare::Undo = cf.undo().unwrap();
+        assert_eq!(undo.credentials.as_deref(), Some("/etc/dcv/cf.ini"));
+        let exec: Published = serde_json::from_str(OLD[2]).unwrap();
+        assert_eq!(
+            exec.undo::<exec::Undo>().unwrap().program,
+            "/usr/local/bin/dns"
+        );
+        // A webroot groups by its web root, whatever each file replaced.
+        let web: Published = serde_json::from_str(OLD[3]).unwrap();
+        assert_eq!(group_key(&web), "webroot\0/var/www");
+
+        // Two TSIG keys on one server are two groups; the same settings are one.
+        let mut other_key = rfc.clone();
+        other_key.set_undo(&rfc2136::Undo {
+            server: Some("192.0.2.1:53".into()),
+            settings: rfc2136::Remembered {
+                tsig_key: Some("key-two".into()),
+                ..rfc_undo.settings.clone()
+            },
+        });
+        assert_ne!(group_key(&rfc), group_key(&other_key));
+        let mut same = rfc.clone();
+        same.record.name = "_dnsauth.www.example.com".into();
+        assert_eq!(group_key(&rfc), group_key(&same));
+    }
 }

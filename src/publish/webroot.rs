@@ -6,7 +6,7 @@
 //! is kept (base64) and written back by cleanup. Nothing is ever written outside DIR: the path is
 //! built from checked components only. Never waits, never prints.
 
-use super::{ProviderSpec, Publisher, Serves, Setup};
+use super::{Provider, Publisher, Serves, Setup};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomically;
 use crate::record::{Published, Record, RecordType};
@@ -19,19 +19,6 @@ use std::path::{Component, Path, PathBuf};
 
 /// The provider name.
 pub const NAME: &str = "webroot";
-
-/// The provider table's line.
-pub const PROVIDER: ProviderSpec = ProviderSpec {
-    name: NAME,
-    serves: Serves::Http,
-    args: <WebrootArgs as clap::Args>::augment_args,
-    build,
-    place: |p| {
-        webroot_of(p)
-            .map(|root| root.display().to_string())
-            .unwrap_or_default()
-    },
-};
 
 /// The webroot flags.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -66,18 +53,33 @@ pub struct FileMeta {
     pub mtime_nsec: i64,
 }
 
-/// For auth, `--webroot`; for cleanup, the web root each recorded file went to (the flag is then
-/// neither needed nor consulted).
-fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
-    let root = match setup.remembered.first() {
-        Some(p) => webroot_of(p)?,
-        None => {
-            let args: WebrootArgs = setup.args()?;
-            args.webroot
-                .ok_or_else(|| Error::usage("--provider webroot needs --webroot DIR"))?
-        }
-    };
-    Ok(Box::new(Webroot::new(&root)?))
+impl Provider for Webroot {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Http;
+    type Args = WebrootArgs;
+    type Settings = Webroot;
+    type Undo = Undo;
+
+    /// For auth, `--webroot`; for cleanup, the web root each recorded file went to (the flag is then
+    /// neither needed nor consulted).
+    fn settings(args: WebrootArgs, setup: &Setup, _: Option<&Undo>) -> Result<Webroot> {
+        let root = match setup.remembered.first() {
+            Some(p) => webroot_of(p)?,
+            None => args
+                .webroot
+                .ok_or_else(|| Error::usage("--provider webroot needs --webroot DIR"))?,
+        };
+        Webroot::new(&root)
+    }
+
+    fn publisher(settings: Webroot, _setup: &Setup) -> Result<Box<dyn Publisher>> {
+        Ok(Box::new(settings))
+    }
+
+    /// The web root: a file's undo data (what it replaced) is its own, the root is what undoes it.
+    fn how_published(published: &Published) -> Result<String> {
+        Ok(webroot_of(published)?.display().to_string())
+    }
 }
 
 /// The web root a recorded file lives in: its path minus the URL path.
@@ -254,7 +256,7 @@ impl Publisher for Webroot {
         NAME
     }
 
-    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         records
             .iter()
             .map(|r| self.snapshot(r, &self.file_for(r)?))

@@ -29,15 +29,7 @@ pub struct Plan {
     pub batch: Option<Batch>,
 }
 
-/// One call of a batched ACME client run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Batch {
-    /// Names the run in the state (`AcmeSource::batch`).
-    pub key: String,
-    /// Challenges still to come after this one: publish and return while above 0, and wait for
-    /// every record of the run on the call that sees 0.
-    pub remaining: u32,
-}
+pub use crate::acme::Batch;
 
 /// Where the records come from.
 pub trait TokenSource {

@@ -44,6 +44,12 @@ pub const ZONES: [&str; 4] = [
 /// The TSIG key the primary accepts updates with.
 pub const KEY_NAME: &str = "dcv-test-key";
 
+/// A second TSIG key: in every zone (but locked.test) the names under [`SECOND_KEY_LABEL`] take
+/// updates signed with it and refuse the first key, as BIND's `update-policy` can tie names to keys.
+pub const SECOND_KEY_NAME: &str = "dcv-second-key";
+/// The label whose names (`x.k2.example.test`) belong to the second key.
+pub const SECOND_KEY_LABEL: &str = "k2";
+
 /// How often the watcher looks at the primary's serials.
 const WATCH_EVERY: Duration = Duration::from_millis(50);
 
@@ -135,6 +141,11 @@ impl BindFixture {
     /// The hmac-sha256 TSIG secret, base64.
     pub fn secret(&self) -> &str {
         &self.secret
+    }
+
+    /// The second key's hmac-sha256 secret, base64 (see [`SECOND_KEY_NAME`]).
+    pub fn second_secret(&self) -> String {
+        fs::read_to_string(self.dir.path().join("second-key.secret")).expect("written at start")
     }
 
     /// A resolver that asks the primary (authoritative for every zone, so no recursion is needed).
@@ -568,8 +579,11 @@ fn write_files(
     rndc_secret: &str,
 ) {
     let d = dir.display();
+    let second_secret = random_secret();
+    fs::write(dir.join("second-key.secret"), &second_secret).unwrap();
     let keys = format!(
         "key \"{KEY_NAME}\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n\
+         key \"{SECOND_KEY_NAME}\" {{ algorithm hmac-sha256; secret \"{second_secret}\"; }};\n\
          key \"rndc-key\" {{ algorithm hmac-sha256; secret \"{rndc_secret}\"; }};\n"
     );
     let options = |addr: Ipv4Addr, role: &str| {
@@ -597,7 +611,11 @@ fn write_files(
         let updates = if zone == "locked.test" {
             "allow-update { none; };".to_string()
         } else {
-            format!("update-policy {{ grant {KEY_NAME} zonesub ANY; }};")
+            // The first matching rule decides: the second key's names refuse the first key.
+            let second = format!("{SECOND_KEY_LABEL}.{zone}.");
+            format!(
+                "update-policy {{ grant {SECOND_KEY_NAME} subdomain {second} ANY; deny {KEY_NAME} subdomain {second} ANY; grant {KEY_NAME} zonesub ANY; }};"
+            )
         };
         primary_conf +=
             &format!("zone \"{zone}\" {{ type primary; file \"{d}/{zone}.db\"; {updates} }};\n");

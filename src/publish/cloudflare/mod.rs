@@ -38,7 +38,8 @@ pub use settings::{
 };
 
 use crate::error::{Error, Result};
-use crate::publish::{ProviderSpec, Publisher, Serves, Setup};
+use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
+use crate::record::normalize_name as normalize;
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
@@ -50,20 +51,6 @@ use std::path::PathBuf;
 /// The provider name, as given to `--provider` and stored in `Published.provider`.
 pub const NAME: &str = "cloudflare";
 
-/// The provider table's line.
-pub const PROVIDER: ProviderSpec = ProviderSpec {
-    name: NAME,
-    serves: Serves::Dns,
-    args: <CloudflareArgs as clap::Args>::augment_args,
-    build,
-    place: |p| {
-        p.undo::<Undo>()
-            .ok()
-            .and_then(|u| u.api_url)
-            .unwrap_or_else(|| DEFAULT_API_URL.to_string())
-    },
-};
-
 /// What the state keeps per record: where the credentials are read from (never the token) and the
 /// API, so cleanup needs no flags.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -74,28 +61,45 @@ pub struct Undo {
     pub api_url: Option<String>,
 }
 
-/// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
-fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
-    let mut args: CloudflareArgs = setup.args()?;
-    let remembered: Undo = setup.remembered()?;
-    if args.cloudflare_credentials.is_none() {
-        args.cloudflare_credentials = remembered.credentials.map(PathBuf::from);
+impl Provider for Cloudflare {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Dns;
+    type Args = CloudflareArgs;
+    /// The settings, and what to record with each record.
+    type Settings = (CloudflareSettings, Undo);
+    type Undo = Undo;
+
+    /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
+    fn settings(
+        mut args: CloudflareArgs,
+        setup: &Setup,
+        remembered: Option<&Undo>,
+    ) -> Result<(CloudflareSettings, Undo)> {
+        let remembered = remembered.cloned().unwrap_or_default();
+        if args.cloudflare_credentials.is_none() {
+            args.cloudflare_credentials = remembered.credentials.map(PathBuf::from);
+        }
+        if args.cloudflare_api_url.is_none() {
+            args.cloudflare_api_url = remembered.api_url;
+        }
+        let settings = CloudflareSettings::from_args(&args, setup.env, setup.ttl)?;
+        let remember = Undo {
+            credentials: args.cloudflare_credentials.as_ref().map(|p| {
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            }),
+            api_url: args.cloudflare_api_url.clone(),
+        };
+        Ok((settings, remember))
     }
-    if args.cloudflare_api_url.is_none() {
-        args.cloudflare_api_url = remembered.api_url;
+
+    fn publisher((settings, remember): Self::Settings, _: &Setup) -> Result<Box<dyn Publisher>> {
+        let mut publisher = Cloudflare::new(settings)?;
+        publisher.remember = remember;
+        Ok(Box::new(publisher))
     }
-    let settings = CloudflareSettings::from_args(&args, setup.env, setup.ctx.cfg.ttl)?;
-    let mut publisher = Cloudflare::new(settings)?;
-    publisher.remember = Undo {
-        credentials: args.cloudflare_credentials.as_ref().map(|p| {
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        }),
-        api_url: args.cloudflare_api_url.clone(),
-    };
-    Ok(Box::new(publisher))
 }
 
 /// Publishes through Cloudflare's API.
@@ -184,15 +188,21 @@ impl Cloudflare {
         self.client.credentials().to_string()
     }
 
+    /// `record` as it will be recorded: its zone and everything cleanup needs to reach it.
+    fn entry_for(&self, record: &Record, zone: &Zone) -> Published {
+        let mut published = Published::new(record, NAME);
+        published.location = zone.name.clone();
+        published.set_undo(&self.remember);
+        published
+    }
+
     /// Publishes one record; returns what it did and the record it created, if it created one.
     fn present_one(&mut self, record: &Record) -> Result<(Published, Option<Created>)> {
         let rtype = dns_type(record.rtype)?;
         let name = normalize(&record.name);
         let zone = self.zone_for(&name)?;
         let existing = self.client.records(&zone, &name, Some(rtype))?;
-        let mut published = Published::new(record, NAME);
-        published.location = zone.name.clone();
-        published.set_undo(&self.remember);
+        let mut published = self.entry_for(record, &zone);
         if existing.iter().any(|r| content_matches(record, &r.content)) {
             published.preexisting = true;
             return Ok((published, None));
@@ -255,8 +265,14 @@ impl Cloudflare {
             let Some(pause) = pause else {
                 let mut failure = failure;
                 failure.attempts = attempt;
-                let error = failure.into_error(&self.client, &what);
-                return Err(self.explain(zone, name, record, error));
+                let error =
+                    self.explain(zone, name, record, failure.into_error(&self.client, &what));
+                // An attempt whose answer was lost may have created the record after all.
+                return Err(if ours_may_exist {
+                    error.with_leftovers()
+                } else {
+                    error
+                });
             };
             crate::signals::sleep(pause)?;
         }
@@ -318,18 +334,7 @@ impl Cloudflare {
                 why.get_or_insert(e);
             }
         }
-        match why {
-            None => error,
-            Some(undo) => Error::new(
-                error.kind(),
-                format!(
-                    "{}; also could not take back {}: {}",
-                    error.message(),
-                    left.join(", "),
-                    undo.message()
-                ),
-            ),
-        }
+        rolled_back(error, why.map_or(Ok(()), Err), &left.join(", "))
     }
 
     /// Deletes the one record `published` stands for, if it is still there.
@@ -361,6 +366,24 @@ impl Cloudflare {
 impl Publisher for Cloudflare {
     fn provider(&self) -> &'static str {
         NAME
+    }
+
+    /// Looks before adding: the zone, the credentials' source and the API, and whether the value
+    /// is there already, recorded before the request that may publish.
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        records
+            .iter()
+            .map(|record| {
+                let name = normalize(&record.name);
+                let zone = self.zone_for(&name)?;
+                let existing = self
+                    .client
+                    .records(&zone, &name, Some(dns_type(record.rtype)?))?;
+                let mut p = self.entry_for(record, &zone);
+                p.preexisting = existing.iter().any(|r| content_matches(record, &r.content));
+                Ok(p)
+            })
+            .collect()
     }
 
     fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
@@ -396,18 +419,14 @@ impl Publisher for Cloudflare {
 /// The name and each parent with at least two labels, longest first (Cloudflare hosts no TLDs).
 fn zone_candidates(name: &str) -> Vec<String> {
     let name = normalize(name);
-    let labels: Vec<&str> = name.split('.').collect();
-    let mut candidates: Vec<String> = (0..labels.len().saturating_sub(1))
-        .map(|i| labels[i..].join("."))
+    let mut candidates: Vec<String> = crate::record::name_and_parents(&name)
+        .filter(|n| n.contains('.'))
+        .map(str::to_string)
         .collect();
     if candidates.is_empty() {
         candidates.push(name);
     }
     candidates
-}
-
-fn normalize(name: &str) -> String {
-    name.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 fn dns_type(rtype: RecordType) -> Result<&'static str> {
@@ -424,22 +443,11 @@ fn dns_type(rtype: RecordType) -> Result<&'static str> {
 /// longer than 255 bytes split), a CNAME target without trailing dot.
 fn record_content(record: &Record) -> String {
     match record.rtype {
-        RecordType::Txt => {
-            let mut strings = Vec::new();
-            let mut current = String::new();
-            for c in record.value.chars() {
-                if current.len() + c.len_utf8() > 255 {
-                    strings.push(std::mem::take(&mut current));
-                }
-                current.push(c);
-            }
-            strings.push(current);
-            strings
-                .iter()
-                .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
+        RecordType::Txt => crate::record::txt_strings(&record.value)
+            .iter()
+            .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect::<Vec<_>>()
+            .join(" "),
         RecordType::Cname | RecordType::Http => normalize(&record.value),
     }
 }

@@ -1,7 +1,7 @@
 //! The cloudflare provider's settings: its flags, where the token comes from (flag, env, certbot
 //! ini), and the API URL, all checked once with no network. See `mod.rs` for the rules.
 
-use crate::config::Env;
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::publish::credentials;
 use crate::retry::Policy;

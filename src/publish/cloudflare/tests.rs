@@ -3,7 +3,7 @@
 //! live in tests/cloudflare.rs.
 
 use super::*;
-use crate::config::FakeEnv;
+use crate::env::FakeEnv;
 use crate::error::Kind;
 use crate::secret::Secret;
 use cloudflare::framework::auth::Credentials;

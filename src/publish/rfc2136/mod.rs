@@ -30,7 +30,7 @@ pub use settings::{Rfc2136Args, Rfc2136Settings, parse_algorithm, parse_certbot_
 
 use crate::dnsquery::{self, matches};
 use crate::error::{Error, Result};
-use crate::publish::{ProviderSpec, Publisher, Serves, Setup};
+use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::record::{Published, Record, RecordType};
 use crate::resolver::{self, Resolver};
 use hickory_proto::rr::{DNSClass, Name, RData, TSigner};
@@ -41,20 +41,6 @@ use std::sync::Arc;
 /// The provider name, as given to `--provider` and stored in `Published.provider`.
 pub const NAME: &str = "rfc2136";
 
-/// The provider table's line.
-pub const PROVIDER: ProviderSpec = ProviderSpec {
-    name: NAME,
-    serves: Serves::Dns,
-    args: <Rfc2136Args as clap::Args>::augment_args,
-    build,
-    place: |p| {
-        p.undo::<Undo>()
-            .ok()
-            .and_then(|u| u.server)
-            .unwrap_or_default()
-    },
-};
-
 /// Seconds of clock difference the server may accept (RFC 8945 recommends 300).
 const TSIG_FUDGE: u16 = 300;
 
@@ -64,17 +50,66 @@ const TSIG_FUDGE: u16 = 300;
 pub struct Undo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub settings: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Remembered::is_empty")]
+    pub settings: Remembered,
 }
 
-fn build(setup: &Setup) -> Result<Box<dyn Publisher>> {
-    let args: Rfc2136Args = setup.args()?;
-    let remembered: Undo = setup.remembered()?;
-    let (settings, remember) = settings::resolve(setup, &args, &remembered)?;
-    let mut publisher = Rfc2136::new(settings, setup.ctx.resolver()?)?;
-    publisher.remember = remember;
-    Ok(Box::new(publisher))
+/// The non-secret settings cleanup reuses when no flag gives them (file paths absolute).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remembered {
+    #[serde(
+        rename = "rfc2136-credentials",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub credentials: Option<String>,
+    #[serde(rename = "tsig-key", default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key: Option<String>,
+    /// Where the secret is read from, never the secret.
+    #[serde(
+        rename = "tsig-secret-file",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub secret_file: Option<String>,
+    #[serde(
+        rename = "tsig-algorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub algorithm: Option<String>,
+}
+
+impl Remembered {
+    fn is_empty(&self) -> bool {
+        *self == Remembered::default()
+    }
+}
+
+impl Provider for Rfc2136 {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Dns;
+    type Args = Rfc2136Args;
+    /// The settings, and the non-secret ones to record with each record.
+    type Settings = (Rfc2136Settings, Remembered);
+    type Undo = Undo;
+
+    fn settings(
+        args: Rfc2136Args,
+        setup: &Setup,
+        remembered: Option<&Undo>,
+    ) -> Result<Self::Settings> {
+        settings::resolve(setup, &args, remembered.cloned().unwrap_or_default())
+    }
+
+    fn publisher(
+        (settings, remember): Self::Settings,
+        setup: &Setup,
+    ) -> Result<Box<dyn Publisher>> {
+        let mut publisher = Rfc2136::new(settings, (setup.resolver)()?)?;
+        publisher.remember = remember;
+        Ok(Box::new(publisher))
+    }
 }
 
 /// Publishes through RFC 2136 UPDATEs to one primary.
@@ -85,7 +120,7 @@ pub struct Rfc2136 {
     resolver: Arc<Resolver>,
     runtime: tokio::runtime::Runtime,
     /// Non-secret settings recorded with each record (see [`Undo`]).
-    remember: BTreeMap<String, String>,
+    remember: Remembered,
 }
 
 impl Rfc2136 {
@@ -130,7 +165,7 @@ impl Rfc2136 {
             zone,
             resolver,
             runtime,
-            remember: BTreeMap::new(),
+            remember: Remembered::default(),
         })
     }
 
@@ -199,13 +234,17 @@ impl Publisher for Rfc2136 {
         NAME
     }
 
-    /// Everything a flagless cleanup needs, before the UPDATE leaves: zone, server, names, values.
-    fn prepare(&self, records: &[Record]) -> Result<Vec<Published>> {
+    /// Everything a flagless cleanup needs, before the UPDATE leaves: zone, server, key, names,
+    /// values, and whether each value was there before (looked up now, so a cleanup after a lost
+    /// reply or a kill leaves a value that was not ours alone).
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         records
             .iter()
             .map(|record| {
                 let name = resolver::fqdn(&record.name)?;
-                Ok(self.entry_for(record, &self.zone_for(&name)?))
+                let mut p = self.entry_for(record, &self.zone_for(&name)?);
+                p.preexisting = self.already_there(record, &name)?;
+                Ok(p)
             })
             .collect()
     }
@@ -247,19 +286,8 @@ impl Publisher for Rfc2136 {
                     .filter(|p| !p.preexisting && done.contains(&p.location.as_str()))
                     .cloned()
                     .collect();
-                if let Err(undo) = self.cleanup(&added) {
-                    return Err(Error::new(
-                        error.kind(),
-                        format!(
-                            "{}; also could not take back the records added to {}: {}",
-                            error.message(),
-                            done.join(", "),
-                            undo.message()
-                        ),
-                    )
-                    .with_leftovers());
-                }
-                return Err(error);
+                let what = format!("the records added to {}", done.join(", "));
+                return Err(rolled_back(error, self.cleanup(&added), &what));
             }
             done.push(zone_name);
         }

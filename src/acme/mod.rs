@@ -1,5 +1,6 @@
-//! ACME host-tool mode as a token source: the challenges an ACME client (certbot, lego, dehydrated,
-//! uacme, acme.sh) hands its hook, published by any provider. No DigiCert call, no API key.
+//! ACME vocabulary: the challenges an ACME client (certbot, lego, dehydrated, uacme, acme.sh) hands
+//! its hook, read from flags or certbot's environment, and the records that answer them. No I/O
+//! beyond the environment; the token source that publishes them is `source/acme.rs`.
 //!
 //! dns-01: TXT `_acme-challenge.NAME` = value (`*.NAME` at `_acme-challenge.NAME`), or at the exact
 //! name given with `--acme-fqdn` (lego exec and acme.sh pass the record name itself); a CNAME there is
@@ -17,19 +18,25 @@ mod certbot;
 
 pub use certbot::certbot_batch_key;
 
-use super::{Batch, Plan, TokenSource};
-use crate::config::Env;
-use crate::context::Context;
 use crate::dcv::DomainName;
+use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::output::Report;
 use crate::record::{Record, RecordType};
-use crate::state::{AcmeSource, Entry, Source};
 
 /// The owner-name prefix of a dns-01 TXT record (RFC 8555 section 8.4).
 const DNS01_PREFIX: &str = "_acme-challenge.";
 /// Where an http-01 file is served (RFC 8555 section 8.3).
 const HTTP01_PATH: &str = "/.well-known/acme-challenge/";
+
+/// One call of a batched ACME client run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Names the run in the state (`AcmeSource::batch`).
+    pub key: String,
+    /// Challenges still to come after this one: publish and return while above 0, and wait for
+    /// every record of the run on the call that sees 0.
+    pub remaining: u32,
+}
 
 /// What an ACME client asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,7 +162,7 @@ fn from_flags(flags: &AcmeFlags) -> Result<AcmeTarget> {
 }
 
 /// The challenge for `domain`: http-01 when a token is given, else dns-01 at `_acme-challenge`.
-pub(super) fn challenge(
+pub(crate) fn challenge(
     domain: &DomainName,
     value: &str,
     token: Option<&str>,
@@ -203,7 +210,7 @@ fn dns_at_fqdn(fqdn: &str, value: &str) -> Result<Challenge> {
 /// A DNS owner name as ACME clients pass it: letters, digits, '-' and '_' in each label, a trailing
 /// dot allowed; returned lowercase without the dot.
 fn check_record_name(text: &str) -> Result<String> {
-    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let name = crate::record::normalize_name(text);
     let bad = |why: &str| {
         Error::data(format!(
             "--acme-fqdn {text:?}: {why}; give the TXT record name, e.g. _acme-challenge.example.com"
@@ -261,63 +268,10 @@ fn check_http_token(token: &str) -> Result<()> {
     }
 }
 
-/// An ACME client's challenges.
-pub struct Acme {
-    target: AcmeTarget,
-}
-
-impl Acme {
-    pub fn new(target: AcmeTarget) -> Acme {
-        Acme { target }
-    }
-}
-
-impl TokenSource for Acme {
-    fn plan(&self, _ctx: &Context) -> Result<Plan> {
-        Ok(Plan {
-            source: Source {
-                acme: Some(AcmeSource {
-                    batch: self.target.batch.as_ref().map(|b| b.key.clone()),
-                }),
-                ..Source::default()
-            },
-            records: self
-                .target
-                .challenges
-                .iter()
-                .map(Challenge::record)
-                .collect(),
-            already_approved: Vec::new(),
-            notes: Vec::new(),
-            batch: self.target.batch.clone(),
-        })
-    }
-
-    fn verify(&self, _ctx: &Context, report: &mut Report, _wait: bool) -> Result<()> {
-        report.say("ACME mode: the ACME client asks its CA to validate; nothing to verify here");
-        Ok(())
-    }
-
-    /// The entries of exactly these challenges: same value at the same name (for a TXT name that
-    /// was a CNAME, at its target, which `auth` recorded), whichever run published them.
-    fn selects(&self, entry: &Entry) -> bool {
-        if entry.source.acme.is_none() {
-            return false;
-        }
-        let published = &entry.published.record;
-        self.target.challenges.iter().any(|c| {
-            let wanted = c.record();
-            published.value == wanted.value
-                && published.rtype == wanted.rtype
-                && (published.name == wanted.name || published.domain == wanted.domain)
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::FakeEnv;
+    use crate::env::FakeEnv;
 
     fn env(pairs: &[(&'static str, &'static str)]) -> FakeEnv {
         FakeEnv(pairs.iter().copied().collect())

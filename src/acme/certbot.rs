@@ -2,11 +2,11 @@
 //! `CERTBOT_TOKEN`, and the batch the call belongs to (`CERTBOT_ALL_DOMAINS`, the process group
 //! certbot runs its hooks in, `CERTBOT_REMAINING_CHALLENGES`).
 
+use super::Batch;
 use super::{AcmeTarget, challenge};
-use crate::config::Env;
 use crate::dcv::DomainName;
+use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::source::Batch;
 
 /// certbot's manual hooks: `CERTBOT_DOMAIN` and `CERTBOT_VALIDATION` (both or neither),
 /// `CERTBOT_TOKEN` for http-01, `CERTBOT_REMAINING_CHALLENGES` for batching.
