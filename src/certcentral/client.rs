@@ -60,6 +60,19 @@ pub struct Client {
     limit: RateLimit,
 }
 
+/// How one request went.
+enum Attempt {
+    /// An answer for the caller to interpret (success or not).
+    Done(Answer),
+    /// A failure that may be retried: what went wrong, the server's `Retry-After`, and whether
+    /// DigiCert certainly did not act on the request (so even a POST may be sent again).
+    Failed {
+        failure: Error,
+        retry_after: Option<Duration>,
+        not_processed: bool,
+    },
+}
+
 /// What the server answered, before interpretation.
 struct Answer {
     status: StatusCode,
@@ -150,84 +163,19 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Answer> {
-        let url = format!("{}{}", self.base, path);
         let deadline = self.deadline();
         let mut retry = Retry::new(self.retry.backoff, deadline);
         loop {
             let attempt = retry.attempt();
-            let started = Instant::now();
-            // Never wait for an answer past the deadline: the request's own timeout shrinks to it.
-            let timeout = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(started);
-                    if left.is_zero() {
-                        return Err(Error::temp_fail(format!(
-                            "certcentral: {method} {path}: the time allowed (--timeout) ran out"
-                        )));
-                    }
-                    left.min(self.timeout)
-                }
-                None => self.timeout,
-            };
-            self.limit.acquire(deadline)?;
-            ui::verbose(&format!("certcentral: {method} {path}"));
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .timeout(timeout)
-                .header("X-DC-DEVKEY", self.key.expose())
-                .header("Accept", "application/json");
-            request = match body {
-                Some(json) => request.json(json),
-                None => request.header("Content-Type", "application/json"),
-            };
-            let outcome = request.send();
-            // Whether DigiCert certainly did not act on the request, so sending it again is safe
-            // even when it is not idempotent.
-            let not_processed = match &outcome {
-                Ok(response) => {
-                    matches!(
-                        response.status(),
-                        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                    ) && response
-                        .headers()
-                        .contains_key(reqwest::header::RETRY_AFTER)
-                }
-                Err(e) => e.is_connect(),
-            };
-            let (retry_after, failure) = match outcome {
-                Ok(response) => {
-                    let status = response.status();
-                    ui::verbose(&format!(
-                        "certcentral: {method} {path} -> {status} ({} ms)",
-                        started.elapsed().as_millis()
-                    ));
-                    let retry_after = retry_after(&response);
-                    let retryable =
-                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                    let location = response
-                        .headers()
-                        .get(reqwest::header::LOCATION)
-                        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
-                    let body = read_capped(response);
-                    let answer = Answer {
-                        status,
-                        body,
-                        location,
-                    };
-                    if !retryable {
-                        return Ok(answer);
-                    }
-                    (retry_after, api_error(method, path, &answer))
-                }
-                Err(e) => (
-                    None,
-                    Error::unavailable(format!(
-                        "certcentral: {method} {path} failed: {}; check --api-url and the network",
-                        describe_transport_error(&e)
-                    )),
-                ),
-            };
+            let (failure, retry_after, not_processed) =
+                match self.send_once(method, path, body, deadline)? {
+                    Attempt::Done(answer) => return Ok(answer),
+                    Attempt::Failed {
+                        failure,
+                        retry_after,
+                        not_processed,
+                    } => (failure, retry_after, not_processed),
+                };
             if *method == Method::POST && !not_processed {
                 return Err(Error::new(
                     Kind::Unavailable,
@@ -255,6 +203,84 @@ impl Client {
             ));
             crate::signals::sleep(wait)?;
         }
+    }
+
+    /// One request, within the rate limit and never waiting for an answer past the deadline.
+    fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        deadline: Option<Instant>,
+    ) -> Result<Attempt> {
+        let started = Instant::now();
+        // The request's own timeout shrinks to what is left before the deadline.
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(started);
+                if left.is_zero() {
+                    return Err(Error::temp_fail(format!(
+                        "certcentral: {method} {path}: the time allowed (--timeout) ran out"
+                    )));
+                }
+                left.min(self.timeout)
+            }
+            None => self.timeout,
+        };
+        self.limit.acquire(deadline)?;
+        ui::verbose(&format!("certcentral: {method} {path}"));
+        let request = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .timeout(timeout)
+            .header("X-DC-DEVKEY", self.key.expose())
+            .header("Accept", "application/json");
+        let request = match body {
+            Some(json) => request.json(json),
+            None => request.header("Content-Type", "application/json"),
+        };
+        let response = match request.send() {
+            Ok(response) => response,
+            Err(e) => {
+                return Ok(Attempt::Failed {
+                    failure: Error::unavailable(format!(
+                        "certcentral: {method} {path} failed: {}; check --api-url and the network",
+                        describe_transport_error(&e)
+                    )),
+                    retry_after: None,
+                    // A connection never made carried nothing to DigiCert.
+                    not_processed: e.is_connect(),
+                });
+            }
+        };
+        let status = response.status();
+        ui::verbose(&format!(
+            "certcentral: {method} {path} -> {status} ({} ms)",
+            started.elapsed().as_millis()
+        ));
+        let retry_after = retry_after(&response);
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+        let answer = Answer {
+            status,
+            body: read_capped(response),
+            location,
+        };
+        if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+            return Ok(Attempt::Done(answer));
+        }
+        Ok(Attempt::Failed {
+            failure: api_error(method, path, &answer),
+            retry_after,
+            // 429, and 503 with Retry-After, say the request was turned away, not done.
+            not_processed: retry_after.is_some()
+                && matches!(
+                    status,
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                ),
+        })
     }
 }
 
