@@ -92,6 +92,48 @@ pub fn query(
     over_tcp(server, &bytes, &request, deadline)
 }
 
+/// Asks `server` once over one transport only (UDP: a truncated answer comes back as it is, TC set;
+/// TCP: the whole answer), for checks that judge each transport on its own (the doctor).
+pub fn query_over(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+    tcp: bool,
+) -> Result<Message, QueryError> {
+    let deadline = Instant::now() + timeout;
+    let request = request(name, rtype);
+    let bytes = request
+        .to_vec()
+        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
+    stats::count_dns_query();
+    if tcp {
+        over_tcp(server, &bytes, &request, deadline)
+    } else {
+        over_udp(server, &bytes, &request, deadline)
+    }
+}
+
+/// Asks `server` over TCP with the DNSSEC OK bit set, so the answer carries its RRSIGs (the doctor's
+/// DNSSEC checks; TCP because signed answers are large).
+pub fn query_dnssec(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Message, QueryError> {
+    let deadline = Instant::now() + timeout;
+    let mut request = request(name, rtype);
+    if let Some(edns) = request.edns.as_mut() {
+        edns.set_dnssec_ok(true);
+    }
+    let bytes = request
+        .to_vec()
+        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
+    stats::count_dns_query();
+    over_tcp(server, &bytes, &request, deadline)
+}
+
 fn request(name: &Name, rtype: RecordType) -> Message {
     let mut message = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
     // Authoritative servers must answer from their own data; RD would invite a recursive answer.

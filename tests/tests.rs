@@ -51,3 +51,6 @@ mod properties;
 
 // Secrets (API key, TSIG secret) never reach stdout, stderr or the state dir, whatever the command.
 mod secrets;
+
+// dcv-hook doctor against failures built into the fixtures (lame NS, CAA, CNAMEs, web servers).
+mod doctor;

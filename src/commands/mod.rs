@@ -3,12 +3,14 @@
 
 mod auth;
 mod cleanup;
+mod doctor;
 pub mod revalidate;
 mod status;
 mod verify;
 
 pub use auth::auth;
 pub use cleanup::cleanup;
+pub use doctor::doctor;
 pub use revalidate::revalidate;
 pub use status::status;
 pub use verify::verify;

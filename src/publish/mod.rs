@@ -124,6 +124,13 @@ pub trait Publisher {
     /// Removes exactly what `present` added (leaving `preexisting` values alone) and restores what it
     /// replaced. Removing something that is already gone is not an error.
     fn cleanup(&mut self, published: &[Published]) -> Result<()>;
+
+    /// The doctor's question, answered changing nothing: are the credentials accepted for the zone
+    /// of `names`? `Some(Ok(what was checked))`, `Some(Err(why not))`, or `None` when the provider
+    /// has nothing to check beyond what building it checked.
+    fn check_access(&mut self, _names: &[String]) -> Option<Result<String>> {
+        None
+    }
 }
 
 /// The error of a `present` that failed with `error` and then tried to take back what it had

@@ -322,6 +322,31 @@ impl Publisher for Rfc2136 {
         }
         first_error.map_or(Ok(()), Err)
     }
+
+    fn check_access(&mut self, names: &[String]) -> Option<Result<String>> {
+        let name = names.first()?;
+        let check = || -> Result<String> {
+            let zone = self.zone_for(&resolver::fqdn(name)?)?;
+            // Deleting a value nobody published changes nothing (RFC 2136 3.4.2.4), yet the
+            // server must authenticate and authorize it like a real change.
+            let nobody = resolver::fqdn(&format!(
+                "dcv-hook-doctor-{:016x}.{}",
+                fastrand::u64(..),
+                update::zone_text(&zone)
+            ))?;
+            let mut delete =
+                hickory_proto::rr::Record::from_rdata(nobody, 0, RData::TXT(dnsquery::txt("x")));
+            delete.dns_class = DNSClass::NONE;
+            self.send_update(&zone, vec![delete])?;
+            Ok(format!(
+                "{} accepts updates to {} signed with key {}",
+                self.settings.server,
+                update::zone_text(&zone),
+                self.settings.key_name
+            ))
+        };
+        Some(check())
+    }
 }
 
 #[cfg(test)]
