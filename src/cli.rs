@@ -170,6 +170,7 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
 /// taking its last value (the config file's keys and the command line can then both say it).
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
+    cmd = cmd.subcommands(generator_commands());
     let names: Vec<String> = cmd
         .get_subcommands()
         .map(|c| c.get_name().to_string())
@@ -189,6 +190,32 @@ pub fn command() -> clap::Command {
         });
     }
     cmd
+}
+
+/// The commands about the command line itself, `completions SHELL` and `man [--dir DIR]`: answered
+/// from these same definitions before any configuration is read (`commands::generate`), so `--help`,
+/// the completions and the man page never disagree.
+pub fn generator_commands() -> [clap::Command; 2] {
+    use clap::{Arg, value_parser};
+    [
+        clap::Command::new("completions")
+            .about("Print shell completions for dcv-hook (bash, zsh, fish, elvish, powershell)")
+            .arg(
+                Arg::new("shell")
+                    .value_name("SHELL")
+                    .required(true)
+                    .value_parser(value_parser!(clap_complete::Shell)),
+            ),
+        clap::Command::new("man")
+            .about("Print the man page dcv-hook(1) (--dir DIR: write it and one page per command there)")
+            .arg(
+                Arg::new("dir")
+                    .long("dir")
+                    .value_name("DIR")
+                    .help("Write dcv-hook.1 and dcv-hook-COMMAND.1 for every command into DIR.")
+                    .value_parser(value_parser!(PathBuf)),
+            ),
+    ]
 }
 
 /// Moves options written before the command to just after it (`dcv-hook -q --order-id 7 auth` is

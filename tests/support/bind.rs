@@ -569,7 +569,7 @@ fn claim_pair() -> (Ipv4Addr, Ipv4Addr) {
 }
 
 /// `ip addr add|del ADDR/32 dev lo`; false when it fails (for add: the address is already there).
-fn ip_addr(action: &str, addr: Ipv4Addr) -> bool {
+pub fn ip_addr(action: &str, addr: Ipv4Addr) -> bool {
     Command::new("ip")
         .args(["addr", action, &format!("{addr}/32"), "dev", "lo"])
         .stdout(Stdio::null())
