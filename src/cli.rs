@@ -359,7 +359,7 @@ pub struct Options {
     #[arg(long, value_name = "PROVIDER", value_parser = crate::publish::provider_names(), help_heading = PUBLISHING)]
     pub provider: Option<String>,
     /// TTL of published DNS records, in seconds [default: 60].
-    #[arg(long, value_name = "SECONDS", help_heading = PUBLISHING)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::record::ttl_arg, help_heading = PUBLISHING)]
     pub ttl: Option<u32>,
     #[command(flatten)]
     pub providers: ProviderArgs,
@@ -370,13 +370,13 @@ pub struct Options {
     #[arg(long, value_name = "IP[:PORT]", help_heading = PROPAGATION)]
     pub resolver: Vec<String>,
     /// Give up waiting for propagation after this many seconds [default: 600].
-    #[arg(long, value_name = "SECONDS", help_heading = PROPAGATION)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
     pub propagation_timeout: Option<f64>,
     /// Polling pace, fractions allowed [default: 1]: a server that does not serve the record yet is
     /// asked 4 times per interval (every 0.25 s by default, so auth returns within about 0.25 s of
     /// the last server), never more than 10 times a second; a server that times out is asked less
     /// often, down to once per interval. Also the first pause of verify's wait.
-    #[arg(long, value_name = "SECONDS", help_heading = PROPAGATION)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
     pub poll_interval: Option<f64>,
     /// Publish and return without waiting for the servers.
     #[arg(long, help_heading = PROPAGATION)]
@@ -397,10 +397,10 @@ pub struct Options {
     #[arg(long, help_heading = API)]
     pub wait: bool,
     /// verify --wait / run: give up after this many seconds [default: 300].
-    #[arg(long, value_name = "SECONDS", help_heading = API)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
     pub timeout: Option<f64>,
     /// Give up on one API request after this many seconds (it is then retried) [default: 30].
-    #[arg(long, value_name = "SECONDS", help_heading = API)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
     pub api_timeout: Option<f64>,
 
     // --- common ---

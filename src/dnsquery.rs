@@ -221,12 +221,8 @@ fn matching_response(bytes: &[u8], request: &Message) -> Result<Option<Message>,
 
 /// A TXT value as character-strings of at most 255 bytes (RFC 1035 3.3.14); readers concatenate them.
 pub fn txt(value: &str) -> TXT {
-    let chunks: Vec<&[u8]> = if value.is_empty() {
-        vec![b""]
-    } else {
-        value.as_bytes().chunks(255).collect()
-    };
-    TXT::from_bytes(chunks)
+    let strings = crate::record::txt_strings(value);
+    TXT::from_bytes(strings.iter().map(|s| s.as_bytes()).collect())
 }
 
 /// The text of a TXT record: its character-strings joined, as DCV checkers read it.

@@ -22,6 +22,7 @@ pub mod error;
 pub mod fsutil;
 pub mod output;
 pub mod pipeline;
+pub mod process;
 pub mod propagation;
 pub mod publish;
 pub mod record;

@@ -243,7 +243,7 @@ fn client(host: &str, addr: IpAddr) -> reqwest::Result<Client> {
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(QUERY_TIMEOUT)
         .timeout(READ_TIMEOUT)
-        .tls_danger_accept_invalid_certs(true)
+        .danger_accept_invalid_certs(true)
         .user_agent(concat!("dcv-hook/", env!("CARGO_PKG_VERSION"), " (doctor)"))
         .build()
 }

@@ -38,7 +38,8 @@ pub use settings::{
 };
 
 use crate::error::{Error, Result};
-use crate::publish::{Provider, Publisher, Serves, Setup};
+use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
+use crate::record::normalize_name as normalize;
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
@@ -333,19 +334,7 @@ impl Cloudflare {
                 why.get_or_insert(e);
             }
         }
-        match why {
-            None => error,
-            Some(undo) => Error::new(
-                error.kind(),
-                format!(
-                    "{}; also could not take back {}: {}",
-                    error.message(),
-                    left.join(", "),
-                    undo.message()
-                ),
-            )
-            .with_leftovers(),
-        }
+        rolled_back(error, why.map_or(Ok(()), Err), &left.join(", "))
     }
 
     /// Deletes the one record `published` stands for, if it is still there.
@@ -430,18 +419,14 @@ impl Publisher for Cloudflare {
 /// The name and each parent with at least two labels, longest first (Cloudflare hosts no TLDs).
 fn zone_candidates(name: &str) -> Vec<String> {
     let name = normalize(name);
-    let labels: Vec<&str> = name.split('.').collect();
-    let mut candidates: Vec<String> = (0..labels.len().saturating_sub(1))
-        .map(|i| labels[i..].join("."))
+    let mut candidates: Vec<String> = crate::record::name_and_parents(&name)
+        .filter(|n| n.contains('.'))
+        .map(str::to_string)
         .collect();
     if candidates.is_empty() {
         candidates.push(name);
     }
     candidates
-}
-
-fn normalize(name: &str) -> String {
-    name.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 fn dns_type(rtype: RecordType) -> Result<&'static str> {
@@ -458,22 +443,11 @@ fn dns_type(rtype: RecordType) -> Result<&'static str> {
 /// longer than 255 bytes split), a CNAME target without trailing dot.
 fn record_content(record: &Record) -> String {
     match record.rtype {
-        RecordType::Txt => {
-            let mut strings = Vec::new();
-            let mut current = String::new();
-            for c in record.value.chars() {
-                if current.len() + c.len_utf8() > 255 {
-                    strings.push(std::mem::take(&mut current));
-                }
-                current.push(c);
-            }
-            strings.push(current);
-            strings
-                .iter()
-                .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
+        RecordType::Txt => crate::record::txt_strings(&record.value)
+            .iter()
+            .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect::<Vec<_>>()
+            .join(" "),
         RecordType::Cname | RecordType::Http => normalize(&record.value),
     }
 }
