@@ -315,6 +315,7 @@ fn judge_soa(
     zone: &Name,
     answer: &Result<Message, QueryError>,
 ) -> Result<u32, (&'static str, String)> {
+    let zone_text = resolver::normalize(&zone.to_ascii());
     let m = match answer {
         Ok(m) => m,
         Err(QueryError::Timeout) => {
@@ -336,7 +337,7 @@ fn judge_soa(
         ResponseCode::Refused => {
             return Err((
                 "dns.ns.refused",
-                format!("answered REFUSED for {}: not authoritative for it", zone),
+                format!("answered REFUSED for {zone_text}: not authoritative for it"),
             ));
         }
         code => {
@@ -357,11 +358,11 @@ fn judge_soa(
         (true, Some(serial)) => Ok(serial),
         (false, _) => Err((
             "dns.ns.lame",
-            format!("answered for {zone} without authority (AA not set): lame delegation"),
+            format!("answered for {zone_text} without authority (AA not set): lame delegation"),
         )),
         (true, None) => Err((
             "dns.ns.lame",
-            format!("gave no SOA for {zone} (a referral elsewhere?)"),
+            format!("gave no SOA for {zone_text} (a referral elsewhere?)"),
         )),
     }
 }
