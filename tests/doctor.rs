@@ -4,8 +4,9 @@
 
 use crate::support::bind::{BindFixture, BindOptions};
 use crate::support::nginx::Nginx;
+use crate::support::world::API_KEY;
 use crate::support::world::{bare_cmd, claim_net, tree};
-use dcv_sim::{MiniDns, RecordData};
+use dcv_sim::{MiniDns, OrderSpec, RecordData, SimConfig, Simulator};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -320,6 +321,58 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
     the_one(&findings, "dns.dnssec.ok", Some("child.sec.test"));
     let stale = the_one(&findings, "dns.dnssec.expired", Some("stale.sec.test"));
     assert_eq!(stale["severity"], "blocks");
+
+    // An order read from CertCentral (GETs only): a name validated already, one CAA forbids; then
+    // a key CertCentral refuses.
+    let sim = Simulator::start(SimConfig::new(API_KEY, bind.primary_addr()));
+    let order = sim.add_order(
+        OrderSpec::new(["onlyle.example.test", "clean.example.test"])
+            .approved(["clean.example.test"]),
+    );
+    let order_doctor = |key: &str| {
+        let out = bare_cmd()
+            .env("DIGICERT_API_KEY", key)
+            .args(["doctor", "--output", "json", "--api-url", &sim.url()])
+            .args(["--resolver", &bind.primary_addr().to_string()])
+            .args(["--order-id", &order.to_string()])
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+        (out.status.code(), findings)
+    };
+    let (code, findings) = order_doctor(API_KEY);
+    assert_eq!(code, Some(75), "{findings:#?}");
+    the_one(&findings, "digicert.order", None);
+    the_one(&findings, "digicert.validated", Some("clean.example.test"));
+    the_one(&findings, "caa.forbids", Some("onlyle.example.test"));
+    let changes: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(
+        changes.is_empty(),
+        "doctor changed something at DigiCert: {changes:?}"
+    );
+    let (code, findings) = order_doctor("not-the-key");
+    assert_eq!(code, Some(75), "{findings:#?}");
+    the_one(&findings, "digicert.key_rejected", None);
+
+    // An exec program that is not there.
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "clean.example.test",
+            "--provider",
+            "exec",
+            "--exec",
+            "/nonexistent/dcv-publish",
+        ],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    the_one(&findings, "credentials.exec", None);
 
     // All clear: a healthy zone, no CAA, the key accepted; the table in text mode.
     let secret = bind.dir().join("good.secret");
