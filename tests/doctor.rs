@@ -6,6 +6,7 @@ use crate::support::bind::{BindFixture, BindOptions};
 use crate::support::nginx::Nginx;
 use crate::support::world::API_KEY;
 use crate::support::world::{bare_cmd, claim_net, tree};
+use dcv_sim::cloudflare::{FakeCloudflare, FakeCloudflareConfig};
 use dcv_sim::{MiniDns, OrderSpec, RecordData, SimConfig, Simulator};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use serde_json::Value;
@@ -358,6 +359,41 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
     let (code, findings) = order_doctor("not-the-key");
     assert_eq!(code, Some(75), "{findings:#?}");
     the_one(&findings, "digicert.key_rejected", None);
+
+    // Cloudflare: a token the API refuses, and one that sees the zone.
+    let cf = FakeCloudflare::start(
+        "127.0.0.1:0".parse().unwrap(),
+        FakeCloudflareConfig::with_token("cf-doctor-token"),
+    )
+    .unwrap();
+    cf.add_zone("example.test");
+    let cf_doctor = |token: &str| {
+        let out = bare_cmd()
+            .env("CLOUDFLARE_API_TOKEN", token)
+            .args(["doctor", "--output", "json", "-d", "clean.example.test"])
+            .args(["--resolver", &bind.primary_addr().to_string()])
+            .args([
+                "--provider",
+                "cloudflare",
+                "--cloudflare-api-url",
+                &cf.url(),
+            ])
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+        (out.status.code(), findings)
+    };
+    let (code, findings) = cf_doctor("not-the-token");
+    assert_eq!(code, Some(75), "{findings:#?}");
+    the_one(
+        &findings,
+        "credentials.rejected",
+        Some("clean.example.test"),
+    );
+    let (code, findings) = cf_doctor("cf-doctor-token");
+    assert_eq!(code, Some(0), "{findings:#?}");
+    the_one(&findings, "credentials.ok", Some("clean.example.test"));
 
     // An exec program that is not there.
     let (code, findings, _) = doctor(
