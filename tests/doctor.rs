@@ -410,12 +410,46 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
     assert_eq!(code, 75, "{findings:#?}");
     the_one(&findings, "credentials.exec", None);
 
+    // The TSIG key with this machine's clock 10 minutes ahead (faketime): BADTIME, with the offset.
+    let good = bind.dir().join("good.secret");
+    std::fs::write(&good, bind.secret()).unwrap();
+    let out = Command::new("faketime")
+        .args(["-f", "+10m"])
+        .arg(assert_cmd::cargo::cargo_bin("dcv-hook"))
+        .args([
+            "doctor",
+            "--output",
+            "json",
+            "--resolver",
+            &bind.primary_addr().to_string(),
+        ])
+        .args(rfc2136_args(&bind, &good, "clean.example.test"))
+        .output()
+        .expect("faketime is installed (apt-get install faketime; scripts/test does)");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    let rejected = the_one(
+        &findings,
+        "credentials.rejected",
+        Some("clean.example.test"),
+    );
+    let seen = rejected["seen"].as_str().unwrap();
+    let offset: u64 = seen
+        .split("this clock is ")
+        .nth(1)
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no clock offset in {seen}"));
+    assert!(
+        seen.contains("BadTime") && seen.contains("ahead of the server's"),
+        "{seen}"
+    );
+    assert!((590..=610).contains(&offset), "{seen}");
+
     // All clear: a healthy zone, no CAA, the key accepted; the table in text mode.
-    let secret = bind.dir().join("good.secret");
-    std::fs::write(&secret, bind.secret()).unwrap();
     let out = bare_cmd()
         .args(["doctor", "--resolver", &bind.primary_addr().to_string()])
-        .args(rfc2136_args(&bind, &secret, "clean.example.test"))
+        .args(rfc2136_args(&bind, &good, "clean.example.test"))
         .args(["--method", "dns-cname-token"])
         .output()
         .unwrap();
