@@ -137,6 +137,9 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
     }
     let provider_flag = heading.starts_with(PROVIDER_HEADING);
     let selects = matches!(id, "order_id" | "domain_id" | "domains");
+    if matches!(id, "check_concurrency" | "metrics_file") && command != "revalidate" {
+        return false;
+    }
     // Only revalidate and status --expiring-within read it.
     if id == "expiring_within" && !matches!(command, "revalidate" | "status") {
         return false;
@@ -167,6 +170,7 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
 /// taking its last value (the config file's keys and the command line can then both say it).
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
+    cmd = cmd.subcommands(generator_commands());
     let names: Vec<String> = cmd
         .get_subcommands()
         .map(|c| c.get_name().to_string())
@@ -186,6 +190,32 @@ pub fn command() -> clap::Command {
         });
     }
     cmd
+}
+
+/// The commands about the command line itself, `completions SHELL` and `man [--dir DIR]`: answered
+/// from these same definitions before any configuration is read (`commands::generate`), so `--help`,
+/// the completions and the man page never disagree.
+pub fn generator_commands() -> [clap::Command; 2] {
+    use clap::{Arg, value_parser};
+    [
+        clap::Command::new("completions")
+            .about("Print shell completions for dcv-hook (bash, zsh, fish, elvish, powershell)")
+            .arg(
+                Arg::new("shell")
+                    .value_name("SHELL")
+                    .required(true)
+                    .value_parser(value_parser!(clap_complete::Shell)),
+            ),
+        clap::Command::new("man")
+            .about("Print the man page dcv-hook(1) (--dir DIR: write it and one page per command there)")
+            .arg(
+                Arg::new("dir")
+                    .long("dir")
+                    .value_name("DIR")
+                    .help("Write dcv-hook.1 and dcv-hook-COMMAND.1 for every command into DIR.")
+                    .value_parser(value_parser!(PathBuf)),
+            ),
+    ]
 }
 
 /// Moves options written before the command to just after it (`dcv-hook -q --order-id 7 auth` is
@@ -402,6 +432,14 @@ pub struct Options {
     /// Give up on one API request after this many seconds (it is then retried) [default: 30].
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
     pub api_timeout: Option<f64>,
+    /// revalidate: DigiCert checks (validate-token) and submissions in flight at once, all still
+    /// paced by the one rate limit [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = API)]
+    pub check_concurrency: Option<u32>,
+    /// revalidate: after each run, write a Prometheus textfile-collector file here (atomically):
+    /// each domain's DCV expiry and last outcome, the run's counts and duration.
+    #[arg(long, value_name = "PATH", help_heading = API)]
+    pub metrics_file: Option<PathBuf>,
 
     // --- common ---
     /// State directory [default: $XDG_STATE_HOME/dcv-hook, /var/lib/dcv-hook for root].

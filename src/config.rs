@@ -34,6 +34,9 @@ pub const DEFAULT_HTTP_PORT: u16 = 80;
 pub const DEFAULT_API_TIMEOUT: f64 = 30.0;
 /// The default of `--expiring-within` (revalidate, status).
 pub const DEFAULT_EXPIRING_WITHIN_DAYS: u32 = 30;
+/// The default of `--check-concurrency`: enough that DigiCert's rate limit (20 a second), not its
+/// latency (each check queries every nameserver from several places, up to seconds), sets the pace.
+pub const DEFAULT_CHECK_CONCURRENCY: u32 = 8;
 
 /// What is being validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +89,10 @@ pub struct Config {
     pub quiet: bool,
     pub verbose: bool,
     pub dry_run: bool,
+    /// `--check-concurrency` (revalidate).
+    pub check_concurrency: usize,
+    /// `--metrics-file` (revalidate).
+    pub metrics_file: Option<PathBuf>,
     /// `--ca-identifier`: the CA whose CAA identifier the doctor checks (None: DigiCert's, or
     /// letsencrypt.org in ACME mode).
     pub ca_identifier: Option<String>,
@@ -140,6 +147,8 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         quiet: o.quiet,
         verbose: o.verbose,
         dry_run: o.dry_run,
+        check_concurrency: o.check_concurrency.unwrap_or(DEFAULT_CHECK_CONCURRENCY) as usize,
+        metrics_file: o.metrics_file.clone(),
         ca_identifier: o.ca_identifier.clone(),
         preflight: o.preflight,
         target,

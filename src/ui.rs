@@ -73,6 +73,11 @@ pub fn one_line(line: &str) -> String {
         .collect()
 }
 
+/// Whether progress lines are shown (neither `-q` nor a hook's quiet success mode).
+pub fn shows_progress() -> bool {
+    LEVEL.load(Ordering::Relaxed) >= NORMAL
+}
+
 /// Whether `-q` was given: text output on stdout is then left out too (JSON is still printed).
 pub fn is_quiet() -> bool {
     LEVEL.load(Ordering::Relaxed) == QUIET

@@ -370,3 +370,41 @@ fn cloudflare_conforms() {
     case.build(&[], &pending).cleanup(&pending).unwrap();
     assert!(read(&records[0]).is_empty());
 }
+
+#[test]
+fn powerdns_conforms() {
+    let pdns = crate::support::pdns::PdnsFixture::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("pdns.key");
+    private_file(&key_file, pdns.api_key());
+    let seed = || pdns.add_foreign_txt("example.test", "conf.example.test", "foreign");
+    let read = |r: &Record| {
+        let mut values = pdns.txt_values(&r.name);
+        values.sort();
+        values
+    };
+    let case = Case {
+        provider: "powerdns",
+        flags: flags(&[
+            "--powerdns-url",
+            &pdns.api_url(),
+            "--powerdns-api-key-file",
+            key_file.to_str().unwrap(),
+        ]),
+        resolver: None,
+        ours: vec![
+            txt("conf.example.test", "ours-1"),
+            txt("conf.example.test", "ours-3"),
+            txt("conf.other.test", "ours-2"),
+        ],
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        // No zone holds nowhere.test: the record patched in before it is taken back.
+        failing: vec![
+            txt("fail.example.test", "ours-4"),
+            txt("fail.nowhere.test", "ours-5"),
+        ],
+    };
+    conformance(case);
+}

@@ -54,3 +54,9 @@ mod secrets;
 
 // dcv-hook doctor against failures built into the fixtures (lame NS, CAA, CNAMEs, web servers).
 mod doctor;
+
+// Completions, man pages and the Debian package: installing like system software.
+mod install;
+
+// The powerdns publisher against a real PowerDNS Authoritative server, and an order through it.
+mod powerdns;

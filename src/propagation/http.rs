@@ -124,8 +124,8 @@ impl Probe for HttpProbe {
         SocketAddr::new(self.address, self.port).to_string()
     }
 
-    fn observe(&self) -> Observation {
-        self.persisting(self.ask())
+    fn observe(&self, within: Duration) -> Observation {
+        self.persisting(self.ask(within))
     }
 }
 
@@ -197,9 +197,9 @@ impl HttpProbe {
         observation
     }
 
-    fn ask(&self) -> Observation {
+    fn ask(&self, within: Duration) -> Observation {
         stats::count_http_request();
-        let response = match self.client.get(&self.url).send() {
+        let response = match self.client.get(&self.url).timeout(within).send() {
             Ok(r) => r,
             Err(e) if e.is_redirect() => {
                 return Observation::Missing("more than one redirect".into());

@@ -33,10 +33,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
+pub mod api_url;
 pub mod cloudflare;
 pub mod credentials;
 pub mod exec;
+pub mod powerdns;
 pub mod rfc2136;
+pub mod txt;
 pub mod webroot;
 
 /// Every provider: its name, what it serves, its flags, how to build it.
@@ -45,6 +48,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     ProviderSpec::of::<cloudflare::Cloudflare>(),
     ProviderSpec::of::<webroot::Webroot>(),
     ProviderSpec::of::<exec::Exec>(),
+    ProviderSpec::of::<powerdns::PowerDns>(),
 ];
 
 /// A provider: its flags, its settings and its undo data (see the module docs).

@@ -15,6 +15,8 @@
 //! `delegated.test`, whose NS names live in `example.test`. `example.test` has
 //! `_dnsauth.shop.example.test CNAME shop.delegated.test.` for the CNAME-delegation case.
 //! `locked.test` (NS like delegated.test) refuses every update, for the all-or-nothing case.
+//! `stale.test` (NS like delegated.test, so it shares both servers with the healthy zones) is never
+//! transferred to the secondary: its changes never reach it, whatever `lag` says.
 //! [`BindFixture::add_a`] adds A records (for http-01 names a CA resolves through the secondary).
 
 use dcv_hook::dnsquery::{self, matches};
@@ -34,12 +36,16 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The zones every fixture serves.
-pub const ZONES: [&str; 4] = [
+pub const ZONES: [&str; 5] = [
     "example.test",
     "other.test",
     "delegated.test",
     "locked.test",
+    STALE_ZONE,
 ];
+
+/// The zone whose secondary never receives a change (see the module docs).
+pub const STALE_ZONE: &str = "stale.test";
 
 /// The TSIG key the primary accepts updates with.
 pub const KEY_NAME: &str = "dcv-test-key";
@@ -224,6 +230,17 @@ impl BindFixture {
             .collect();
         values.sort();
         values
+    }
+
+    /// Every CNAME target at `name` on `server`.
+    pub fn cname_targets(&self, server: IpAddr, name: &str) -> Vec<String> {
+        self.records(server, RecordType::Cname, name)
+            .iter()
+            .filter_map(|d| match d {
+                RData::CNAME(c) => Some(c.0.to_ascii()),
+                _ => None,
+            })
+            .collect()
     }
 
     fn records(&self, server: IpAddr, rtype: RecordType, name: &str) -> Vec<RData> {
@@ -426,6 +443,9 @@ impl BindFixture {
             let mut pending: Vec<(&str, u32, Instant, Option<Instant>)> = Vec::new();
             while !stop.load(Ordering::SeqCst) {
                 for (i, zone) in ZONES.iter().enumerate() {
+                    if *zone == STALE_ZONE {
+                        continue;
+                    }
                     let serial = soa_serial(primary, zone);
                     if let Some(target) = serial
                         && serial != last[i]
@@ -549,7 +569,7 @@ fn claim_pair() -> (Ipv4Addr, Ipv4Addr) {
 }
 
 /// `ip addr add|del ADDR/32 dev lo`; false when it fails (for add: the address is already there).
-fn ip_addr(action: &str, addr: Ipv4Addr) -> bool {
+pub fn ip_addr(action: &str, addr: Ipv4Addr) -> bool {
     Command::new("ip")
         .args(["addr", action, &format!("{addr}/32"), "dev", "lo"])
         .stdout(Stdio::null())
@@ -690,7 +710,7 @@ fn zone_file(zone: &str, primary: Ipv4Addr, secondary: Ipv4Addr) -> String {
             "{soa}@ NS ns1.other.test.\n@ NS ns2.other.test.\n\
              ns1 A {primary}\nns2 A {secondary}\n"
         ),
-        "delegated.test" | "locked.test" => {
+        "delegated.test" | "locked.test" | STALE_ZONE => {
             format!("{soa}@ NS ns1.example.test.\n@ NS ns2.example.test.\n")
         }
         _ => unreachable!("unknown zone {zone}"),

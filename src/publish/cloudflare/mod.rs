@@ -37,9 +37,9 @@ pub use settings::{
     CloudflareArgs, CloudflareAuth, CloudflareSettings, DEFAULT_API_URL, TOKEN_ENV,
 };
 
+use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
 use crate::error::{Error, Result};
 use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
-use crate::record::normalize_name as normalize;
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
@@ -431,19 +431,6 @@ impl Publisher for Cloudflare {
     }
 }
 
-/// The name and each parent with at least two labels, longest first (Cloudflare hosts no TLDs).
-fn zone_candidates(name: &str) -> Vec<String> {
-    let name = normalize(name);
-    let mut candidates: Vec<String> = crate::record::name_and_parents(&name)
-        .filter(|n| n.contains('.'))
-        .map(str::to_string)
-        .collect();
-    if candidates.is_empty() {
-        candidates.push(name);
-    }
-    candidates
-}
-
 fn dns_type(rtype: RecordType) -> Result<&'static str> {
     match rtype {
         RecordType::Txt => Ok("TXT"),
@@ -458,11 +445,7 @@ fn dns_type(rtype: RecordType) -> Result<&'static str> {
 /// longer than 255 bytes split), a CNAME target without trailing dot.
 fn record_content(record: &Record) -> String {
     match record.rtype {
-        RecordType::Txt => crate::record::txt_strings(&record.value)
-            .iter()
-            .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
-            .collect::<Vec<_>>()
-            .join(" "),
+        RecordType::Txt => quote_txt(&record.value),
         RecordType::Cname | RecordType::Http => normalize(&record.value),
     }
 }
@@ -473,50 +456,6 @@ fn dns_content(record: &Record) -> DnsContent {
         RecordType::Cname => DnsContent::CNAME { content },
         _ => DnsContent::TXT { content },
     }
-}
-
-/// Whether stored `content` is `record`'s value: TXT text quoted or not, a CNAME target in any
-/// case and with or without the trailing dot.
-fn content_matches(record: &Record, content: &str) -> bool {
-    match record.rtype {
-        RecordType::Txt => txt_text(content).as_deref().unwrap_or(content) == record.value,
-        RecordType::Cname => normalize(content) == normalize(&record.value),
-        RecordType::Http => false,
-    }
-}
-
-/// The text of TXT content written as RFC 1035 character-strings (`"a" "b\"c"`), or `None` when
-/// it is not written that way.
-fn txt_text(content: &str) -> Option<String> {
-    let mut chars = content.trim().chars().peekable();
-    if chars.peek() != Some(&'"') {
-        return None;
-    }
-    let mut out = String::new();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {}
-            '"' => loop {
-                match chars.next()? {
-                    '"' => break,
-                    '\\' => {
-                        let next = chars.next()?;
-                        if next.is_ascii_digit() {
-                            let digits: String = [Some(next), chars.next(), chars.next()]
-                                .into_iter()
-                                .collect::<Option<String>>()?;
-                            out.push(char::from(digits.parse::<u8>().ok()?));
-                        } else {
-                            out.push(next);
-                        }
-                    }
-                    other => out.push(other),
-                }
-            },
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
