@@ -219,7 +219,6 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
         &["update add caa.other.test. 60 IN CAA 0 issue \"letsencrypt.org\""],
     );
     bind.wait_in_sync();
-    let serial = bind.primary_serial("example.test");
 
     // CAA, DigiCert's identifiers.
     let (code, findings, _) = doctor(
@@ -322,6 +321,35 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
     the_one(&findings, "dns.dnssec.ok", Some("child.sec.test"));
     let stale = the_one(&findings, "dns.dnssec.expired", Some("stale.sec.test"));
     assert_eq!(stale["severity"], "blocks");
+
+    // Warnings only: an answer too big for UDP, and a DCV value left from an earlier validation.
+    let long = "x".repeat(200);
+    let mut lines: Vec<String> = (0..8)
+        .map(|i| format!("update add big.example.test. 60 IN TXT \"{i}{long}\""))
+        .collect();
+    lines
+        .push("update add old.example.test. 60 IN TXT \"0123456789abcdefghijklmnopqrstuv\"".into());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    bind.update("example.test", &lines);
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "big.example.test",
+            "-d",
+            "old.example.test",
+            "--method",
+            "dns-txt-token",
+        ],
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+    assert_eq!(
+        the_one(&findings, "dns.answer.too_big", Some("big.example.test"))["severity"],
+        "warns"
+    );
+    the_one(&findings, "dns.txt.stale", Some("old.example.test"));
+    bind.wait_in_sync();
+    let serial = bind.primary_serial("example.test");
 
     // An order read from CertCentral (GETs only): a name validated already, one CAA forbids; then
     // a key CertCentral refuses.
