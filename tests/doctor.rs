@@ -384,6 +384,21 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
         changes.is_empty(),
         "doctor changed something at DigiCert: {changes:?}"
     );
+    // DigiCert says "not validated": verify's error says what the doctor finds.
+    let out = bare_cmd()
+        .env("DIGICERT_API_KEY", API_KEY)
+        .args(["verify", "--api-url", &sim.url()])
+        .args(["--resolver", &bind.primary_addr().to_string()])
+        .args(["--order-id", &order.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    let error = stderr.lines().last().unwrap();
+    assert!(
+        error.contains("doctor: caa.forbids at onlyle.example.test CAA"),
+        "{error}"
+    );
     let (code, findings) = order_doctor("not-the-key");
     assert_eq!(code, Some(75), "{findings:#?}");
     the_one(&findings, "digicert.key_rejected", None);

@@ -494,6 +494,9 @@ fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
             RData::CNAME(c) => Some(resolver::normalize(&c.0.to_ascii())),
             _ => None,
         });
+    // Diagnosing DigiCert's "not validated" the token is not known, and the one published is
+    // among what is there: nothing can be called stale then.
+    let token_unknown = subject.published && subject.record.value.is_empty();
     let txts: Vec<String> = full
         .answers
         .iter()
@@ -516,6 +519,7 @@ fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
         }
         if let Some(target) = cname
             && target != resolver::normalize(&subject.record.value)
+            && !token_unknown
         {
             let (code, fix) = if target.ends_with(crate::dcv::CNAME_TARGET_SUFFIX) {
                 (
@@ -551,7 +555,7 @@ fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
         .iter()
         .filter(|t| **t != subject.record.value && looks_like_token(t, subject.acme))
         .collect();
-    if !stale.is_empty() {
+    if !stale.is_empty() && !token_unknown {
         findings.push(Finding::new(
             "dns.txt.stale",
             Severity::Warns,
