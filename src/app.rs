@@ -118,5 +118,6 @@ fn dispatch(ctx: &Context, report: &mut Report) -> Result<()> {
         Command::Run => commands::run(ctx, report),
         Command::Status => commands::status(ctx, report),
         Command::Revalidate => commands::revalidate(ctx, report),
+        Command::Doctor => commands::doctor(ctx, report),
     }
 }

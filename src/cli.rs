@@ -49,6 +49,9 @@ pub enum CommandArgs {
     /// --expiring-within DAYS or has expired: all records published together, one wait, checked,
     /// cleaned up.
     Revalidate(Options),
+    /// Find what will make the CA's check fail, changing nothing (exit 0 all clear, 75 something
+    /// blocks, 69 something could not be checked).
+    Doctor(Options),
 }
 
 /// Which command, without its options.
@@ -60,6 +63,7 @@ pub enum Command {
     Run,
     Status,
     Revalidate,
+    Doctor,
 }
 
 impl Command {
@@ -71,6 +75,7 @@ impl Command {
             Command::Run => "run",
             Command::Status => "status",
             Command::Revalidate => "revalidate",
+            Command::Doctor => "doctor",
         }
     }
 }
@@ -85,6 +90,7 @@ impl CommandArgs {
             CommandArgs::Run(o) => (Command::Run, o),
             CommandArgs::Status(o) => (Command::Status, o),
             CommandArgs::Revalidate(o) => (Command::Revalidate, o),
+            CommandArgs::Doctor(o) => (Command::Doctor, o),
         }
     }
 
@@ -96,6 +102,7 @@ impl CommandArgs {
             CommandArgs::Run(_) => Command::Run,
             CommandArgs::Status(_) => Command::Status,
             CommandArgs::Revalidate(_) => Command::Revalidate,
+            CommandArgs::Doctor(_) => Command::Doctor,
         }
     }
 
@@ -106,7 +113,8 @@ impl CommandArgs {
             | CommandArgs::Cleanup(o)
             | CommandArgs::Run(o)
             | CommandArgs::Status(o)
-            | CommandArgs::Revalidate(o) => o,
+            | CommandArgs::Revalidate(o)
+            | CommandArgs::Doctor(o) => o,
         }
     }
 }
@@ -129,6 +137,9 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
     }
     let provider_flag = heading.starts_with(PROVIDER_HEADING);
     let selects = matches!(id, "order_id" | "domain_id" | "domains");
+    if matches!(id, "check_concurrency" | "metrics_file") && command != "revalidate" {
+        return false;
+    }
     // Only revalidate and status --expiring-within read it.
     if id == "expiring_within" && !matches!(command, "revalidate" | "status") {
         return false;
@@ -350,6 +361,13 @@ pub struct Options {
     /// expired) [default: 30].
     #[arg(long, value_name = "DAYS", help_heading = TARGET)]
     pub expiring_within: Option<u32>,
+    /// doctor, auth --preflight: the CA's CAA identifier to check CAA records for [default: DigiCert's
+    /// identifiers; letsencrypt.org in ACME mode].
+    #[arg(long, value_name = "DOMAIN", help_heading = TARGET)]
+    pub ca_identifier: Option<String>,
+    /// auth, run: run the doctor's checks first and stop, changing nothing, when one blocks (exit 75).
+    #[arg(long, help_heading = TARGET)]
+    pub preflight: bool,
 
     // --- ACME host-tool mode ---
     /// ACME mode (no DigiCert): the dns-01 TXT value or http-01 key authorization to publish for the
@@ -371,7 +389,7 @@ pub struct Options {
     #[arg(long, value_name = "PROVIDER", value_parser = crate::publish::provider_names(), help_heading = PUBLISHING)]
     pub provider: Option<String>,
     /// TTL of published DNS records, in seconds [default: 60].
-    #[arg(long, value_name = "SECONDS", help_heading = PUBLISHING)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::record::ttl_arg, help_heading = PUBLISHING)]
     pub ttl: Option<u32>,
     #[command(flatten)]
     pub providers: ProviderArgs,
@@ -382,13 +400,13 @@ pub struct Options {
     #[arg(long, value_name = "IP[:PORT]", help_heading = PROPAGATION)]
     pub resolver: Vec<String>,
     /// Give up waiting for propagation after this many seconds [default: 600].
-    #[arg(long, value_name = "SECONDS", help_heading = PROPAGATION)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
     pub propagation_timeout: Option<f64>,
     /// Polling pace, fractions allowed [default: 1]: a server that does not serve the record yet is
     /// asked 4 times per interval (every 0.25 s by default, so auth returns within about 0.25 s of
     /// the last server), never more than 10 times a second; a server that times out is asked less
     /// often, down to once per interval. Also the first pause of verify's wait.
-    #[arg(long, value_name = "SECONDS", help_heading = PROPAGATION)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
     pub poll_interval: Option<f64>,
     /// Publish and return without waiting for the servers.
     #[arg(long, help_heading = PROPAGATION)]
@@ -409,11 +427,19 @@ pub struct Options {
     #[arg(long, help_heading = API)]
     pub wait: bool,
     /// verify --wait / run: give up after this many seconds [default: 300].
-    #[arg(long, value_name = "SECONDS", help_heading = API)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
     pub timeout: Option<f64>,
     /// Give up on one API request after this many seconds (it is then retried) [default: 30].
-    #[arg(long, value_name = "SECONDS", help_heading = API)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
     pub api_timeout: Option<f64>,
+    /// revalidate: DigiCert checks (validate-token) and submissions in flight at once, all still
+    /// paced by the one rate limit [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = API)]
+    pub check_concurrency: Option<u32>,
+    /// revalidate: after each run, write a Prometheus textfile-collector file here (atomically):
+    /// each domain's DCV expiry and last outcome, the run's counts and duration.
+    #[arg(long, value_name = "PATH", help_heading = API)]
+    pub metrics_file: Option<PathBuf>,
 
     // --- common ---
     /// State directory [default: $XDG_STATE_HOME/dcv-hook, /var/lib/dcv-hook for root].

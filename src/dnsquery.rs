@@ -92,6 +92,48 @@ pub fn query(
     over_tcp(server, &bytes, &request, deadline)
 }
 
+/// Asks `server` once over one transport only (UDP: a truncated answer comes back as it is, TC set;
+/// TCP: the whole answer), for checks that judge each transport on its own (the doctor).
+pub fn query_over(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+    tcp: bool,
+) -> Result<Message, QueryError> {
+    let deadline = Instant::now() + timeout;
+    let request = request(name, rtype);
+    let bytes = request
+        .to_vec()
+        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
+    stats::count_dns_query();
+    if tcp {
+        over_tcp(server, &bytes, &request, deadline)
+    } else {
+        over_udp(server, &bytes, &request, deadline)
+    }
+}
+
+/// Asks `server` over TCP with the DNSSEC OK bit set, so the answer carries its RRSIGs (the doctor's
+/// DNSSEC checks; TCP because signed answers are large).
+pub fn query_dnssec(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Message, QueryError> {
+    let deadline = Instant::now() + timeout;
+    let mut request = request(name, rtype);
+    if let Some(edns) = request.edns.as_mut() {
+        edns.set_dnssec_ok(true);
+    }
+    let bytes = request
+        .to_vec()
+        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
+    stats::count_dns_query();
+    over_tcp(server, &bytes, &request, deadline)
+}
+
 fn request(name: &Name, rtype: RecordType) -> Message {
     let mut message = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
     // Authoritative servers must answer from their own data; RD would invite a recursive answer.
@@ -179,12 +221,8 @@ fn matching_response(bytes: &[u8], request: &Message) -> Result<Option<Message>,
 
 /// A TXT value as character-strings of at most 255 bytes (RFC 1035 3.3.14); readers concatenate them.
 pub fn txt(value: &str) -> TXT {
-    let chunks: Vec<&[u8]> = if value.is_empty() {
-        vec![b""]
-    } else {
-        value.as_bytes().chunks(255).collect()
-    };
-    TXT::from_bytes(chunks)
+    let strings = crate::record::txt_strings(value);
+    TXT::from_bytes(strings.iter().map(|s| s.as_bytes()).collect())
 }
 
 /// The text of a TXT record: its character-strings joined, as DCV checkers read it.

@@ -67,6 +67,13 @@ pub struct Report {
     /// `revalidate` and `status --expiring-within`: one object per selected domain.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<serde_json::Value>,
+    /// `revalidate` and `status --expiring-within`: how many domains were selected, by outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<serde_json::Value>,
+    /// `doctor` (and `auth --preflight`): one object per finding (code, severity, name, subject,
+    /// seen, fix).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
     pub stats: Stats,
@@ -94,6 +101,8 @@ impl Report {
             validation: None,
             messages: Vec::new(),
             domains: Vec::new(),
+            counts: None,
+            findings: Vec::new(),
             error: None,
             stats: Stats::default(),
             events: Vec::new(),

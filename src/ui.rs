@@ -67,10 +67,15 @@ pub fn warn(line: &str) {
 
 /// `line` with control characters (a newline in a file name, say) made spaces: each message stays
 /// one line of plain text.
-fn one_line(line: &str) -> String {
+pub fn one_line(line: &str) -> String {
     line.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// Whether progress lines are shown (neither `-q` nor a hook's quiet success mode).
+pub fn shows_progress() -> bool {
+    LEVEL.load(Ordering::Relaxed) >= NORMAL
 }
 
 /// Whether `-q` was given: text output on stdout is then left out too (JSON is still printed).

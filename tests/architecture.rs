@@ -45,6 +45,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "follow CNAMEs, find servers, publish with state, wait, clean up",
         &["pipeline"],
     ),
+    (
+        "the doctor: checks that predict the CA's failure, changing nothing",
+        &["doctor"],
+    ),
     ("one thin file per command", &["commands"]),
     ("the program", &["app", "lib", "main"]),
 ];

@@ -1,14 +1,55 @@
 //! `revalidate` through the binary: an account of about 40 domains over two zones (TXT and CNAME
 //! methods) with a lagging secondary, some expiring, some not, an expired one, one on email DCV, an
 //! inactive one and one in a zone that refuses updates; DigiCert's rate limit enforced by the
-//! simulator; and `status --expiring-within`, read-only.
+//! simulator; and `status --expiring-within`, read-only. A fleet with a zone whose secondary never
+//! catches up: the healthy domains are checked without waiting for it, and SIGTERM mid-run.
 
-use crate::support::bind::{BindFixture, BindOptions};
+use crate::support::bind::{BindFixture, BindOptions, STALE_ZONE};
 use crate::support::world::{API_KEY, bare_cmd};
 use assert_cmd::Command;
 use dcv_sim::{DomainSpec, SimConfig, Simulator};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// The options that set `dcv-hook` up for revalidate against `bind` and `sim`, its state and TSIG
+/// secret in `dir` (the secret is written there).
+fn revalidate_args(bind: &BindFixture, sim: &Simulator, dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::write(dir.join("tsig.secret"), bind.secret()).unwrap();
+    let mut args: Vec<std::ffi::OsString> = [
+        "--api-url",
+        &sim.url(),
+        "--resolver",
+        &bind.primary_addr().to_string(),
+        "--poll-interval",
+        "0.2",
+        "--propagation-timeout",
+        "20",
+        "--provider",
+        "rfc2136",
+        "--rfc2136-server",
+        &bind.primary().to_string(),
+        "--tsig-key",
+        bind.key_name(),
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.push("--state-dir".into());
+    args.push(dir.join("state").into());
+    args.push("--tsig-secret-file".into());
+    args.push(dir.join("tsig.secret").into());
+    args
+}
+
+/// `dcv-hook` set up for revalidate (see [`revalidate_args`]).
+fn revalidate_cmd(bind: &BindFixture, sim: &Simulator, dir: &Path) -> Command {
+    let mut cmd = bare_cmd();
+    cmd.env("DIGICERT_API_KEY", API_KEY)
+        .args(revalidate_args(bind, sim, dir));
+    cmd
+}
 
 struct Account {
     bind: BindFixture,
@@ -29,7 +70,6 @@ impl Account {
         });
         let sim = Simulator::start(SimConfig::new(API_KEY, bind.primary_addr()));
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("tsig.secret"), bind.secret()).unwrap();
         let mut due = BTreeMap::new();
         let mut untouched = Vec::new();
         for i in 0..36 {
@@ -82,19 +122,7 @@ impl Account {
     }
 
     fn cmd(&self) -> Command {
-        let mut cmd = bare_cmd();
-        cmd.env("DIGICERT_API_KEY", API_KEY)
-            .args(["--api-url", &self.sim.url()])
-            .args(["--resolver", &self.bind.primary_addr().to_string()])
-            .arg("--state-dir")
-            .arg(self.dir.path().join("state"))
-            .args(["--poll-interval", "0.2", "--propagation-timeout", "20"])
-            .args(["--provider", "rfc2136"])
-            .args(["--rfc2136-server", &self.bind.primary().to_string()])
-            .args(["--tsig-key", self.bind.key_name()])
-            .arg("--tsig-secret-file")
-            .arg(self.dir.path().join("tsig.secret"));
-        cmd
+        revalidate_cmd(&self.bind, &self.sim, self.dir.path())
     }
 
     /// Requests that change state at DigiCert, per domain id.
@@ -211,7 +239,6 @@ fn a_run_over_many_domains_keeps_digicerts_rate_limit_by_itself() {
     });
     let sim = Simulator::start(SimConfig::new(API_KEY, bind.primary_addr()));
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tsig.secret"), bind.secret()).unwrap();
     // 60 due domains whose submission answers 204: 3 requests each, 180 in all plus the listings.
     for i in 0..60 {
         sim.add_domain(
@@ -220,17 +247,8 @@ fn a_run_over_many_domains_keeps_digicerts_rate_limit_by_itself() {
                 .answer_validation_with_204(),
         );
     }
-    let out = bare_cmd()
-        .env("DIGICERT_API_KEY", API_KEY)
-        .args(["revalidate", "--api-url", &sim.url()])
-        .args(["--resolver", &bind.primary_addr().to_string()])
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .args(["--poll-interval", "0.2", "--provider", "rfc2136"])
-        .args(["--rfc2136-server", &bind.primary().to_string()])
-        .args(["--tsig-key", bind.key_name()])
-        .arg("--tsig-secret-file")
-        .arg(dir.path().join("tsig.secret"))
+    let out = revalidate_cmd(&bind, &sim, dir.path())
+        .arg("revalidate")
         .output()
         .unwrap();
     assert_eq!(
@@ -247,4 +265,214 @@ fn a_run_over_many_domains_keeps_digicerts_rate_limit_by_itself() {
         0,
         "dcv-hook must not need DigiCert's 429s"
     );
+}
+
+/// An account whose domains span two healthy zones (TXT and CNAME) and a few in `stale.test`,
+/// whose secondary never receives the records; both DigiCert limits enforced.
+struct Fleet {
+    bind: BindFixture,
+    sim: Simulator,
+    dir: tempfile::TempDir,
+    healthy: BTreeMap<String, u64>,
+    stale: BTreeMap<String, u64>,
+}
+
+impl Fleet {
+    fn new(healthy: usize, stale: usize) -> Fleet {
+        let bind = BindFixture::start(BindOptions {
+            lag: Some(Duration::from_millis(500)),
+        });
+        let sim = Simulator::start(SimConfig::new(API_KEY, bind.primary_addr()));
+        let mut fleet = Fleet {
+            bind,
+            sim,
+            dir: tempfile::tempdir().unwrap(),
+            healthy: BTreeMap::new(),
+            stale: BTreeMap::new(),
+        };
+        for i in 0..healthy {
+            let (zone, method) = if i % 2 == 0 {
+                ("example.test", "dns-txt-token")
+            } else {
+                ("other.test", "dns-cname-token")
+            };
+            let name = format!("f{i:03}.{zone}");
+            let spec = DomainSpec::new(&name)
+                .method(method)
+                .expires_in_days("ov", 3);
+            fleet.healthy.insert(name, fleet.sim.add_domain(spec));
+        }
+        for i in 0..stale {
+            let name = format!("s{i:02}.{STALE_ZONE}");
+            let spec = DomainSpec::new(&name).expires_in_days("ov", 3);
+            fleet.stale.insert(name, fleet.sim.add_domain(spec));
+        }
+        fleet
+    }
+
+    fn cmd(&self) -> Command {
+        revalidate_cmd(&self.bind, &self.sim, self.dir.path())
+    }
+
+    /// When DigiCert last checked domain `id` (`None`: never).
+    fn checked_at(&self, id: u64) -> Option<Instant> {
+        self.sim
+            .checks()
+            .iter()
+            .filter(|c| c.id == id)
+            .map(|c| c.at)
+            .max()
+    }
+
+    /// Names that still have a TXT record, or our CNAME, on the primary.
+    fn left_in_dns(&self) -> Vec<String> {
+        self.healthy
+            .keys()
+            .chain(self.stale.keys())
+            .filter(|name| {
+                let dnsauth = format!("_dnsauth.{name}");
+                !self.bind.txt_values(self.bind.primary(), name).is_empty()
+                    || !self
+                        .bind
+                        .txt_values(self.bind.primary(), &dnsauth)
+                        .is_empty()
+                    || !self
+                        .bind
+                        .cname_targets(self.bind.primary(), &dnsauth)
+                        .is_empty()
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn state_entries(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("state/records"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+#[test]
+fn a_stale_zone_fails_only_its_own_domains_and_holds_up_no_check() {
+    let f = Fleet::new(12, 3);
+    let metrics = f.dir.path().join("dcv.prom");
+    let timeout = Duration::from_secs(8);
+    let started = Instant::now();
+    let out = f
+        .cmd()
+        .args([
+            "revalidate",
+            "--output",
+            "json",
+            "--propagation-timeout",
+            "8",
+        ])
+        .arg("--metrics-file")
+        .arg(&metrics)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = doc["domains"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["domain"] == name).unwrap().clone();
+    for (name, id) in &f.healthy {
+        assert_eq!(row(name)["outcome"], "validated", "{}", row(name));
+        // No barrier: checked while the stale zone was still being waited for.
+        let at = f.checked_at(*id).expect("checked");
+        assert!(
+            at < started + timeout,
+            "{name} was checked only after the timeout ({:?}): {stderr}",
+            at - started
+        );
+    }
+    let secondary = format!("ns2.example.test ({})", f.bind.secondary());
+    for (name, id) in &f.stale {
+        let r = row(name);
+        assert_eq!(r["outcome"], "failed", "{r}");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(reason.contains(&secondary), "{reason}");
+        assert!(reason.contains("answered"), "{reason}");
+        assert!(
+            !reason.contains(&format!("({})", f.bind.primary())),
+            "{reason}"
+        );
+        assert!(stderr.contains(name.as_str()), "{stderr}");
+        assert_eq!(
+            f.checked_at(*id),
+            None,
+            "{name}: checked before it was served"
+        );
+    }
+    assert_eq!(doc["counts"]["validated"], f.healthy.len());
+    assert_eq!(doc["counts"]["failed"], f.stale.len());
+    assert!(
+        f.sim.premature_checks().is_empty(),
+        "{:?}",
+        f.sim.premature_checks()
+    );
+    assert_eq!(f.sim.rate_limited_count(), 0);
+    assert_eq!(f.left_in_dns(), Vec::<String>::new());
+    assert_eq!(f.state_entries(), 0);
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let (healthy_name, healthy_id) = f.healthy.iter().next().unwrap();
+    assert!(
+        text.contains(&format!(
+            "dcv_hook_domain_last_outcome{{domain=\"{healthy_name}\",domain_id=\"{healthy_id}\",outcome=\"validated\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "dcv_hook_revalidate_domains{{outcome=\"failed\"}} {}",
+            f.stale.len()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("dcv_hook_revalidate_success 0"), "{text}");
+}
+
+#[test]
+fn sigterm_mid_revalidate_stops_at_once_cleans_up_and_says_what_was_done() {
+    let f = Fleet::new(4, 2);
+    // A plain process (signals need its pid), with nothing from the test's environment.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dcv-hook"));
+    cmd.env_clear()
+        .env("DIGICERT_API_KEY", API_KEY)
+        .args(revalidate_args(&f.bind, &f.sim, f.dir.path()))
+        .args(["revalidate", "--propagation-timeout", "120"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child: Child = cmd.spawn().unwrap();
+    // Wait until the healthy domains are validated: the run is then waiting for the stale zone.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while f.healthy.values().any(|id| f.checked_at(*id).is_none()) {
+        assert!(
+            Instant::now() < deadline,
+            "the healthy domains were never checked"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let signalled = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    // Not a speed goal: without stopping, the run would wait out its 120 s timeout.
+    assert!(signalled.elapsed() < Duration::from_secs(60));
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} domain(s) validated", f.healthy.len())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("every record this run published was removed"),
+        "{stderr}"
+    );
+    assert_eq!(f.left_in_dns(), Vec::<String>::new());
+    assert_eq!(f.state_entries(), 0);
 }

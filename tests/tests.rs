@@ -57,3 +57,6 @@ mod install;
 
 // The powerdns publisher against a real PowerDNS Authoritative server, and an order through it.
 mod powerdns;
+
+// dcv-hook doctor against failures built into the fixtures (lame NS, CAA, CNAMEs, web servers).
+mod doctor;

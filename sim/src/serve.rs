@@ -20,10 +20,10 @@ pub(crate) fn require_loopback(addr: SocketAddr) -> io::Result<()> {
     }
 }
 
-/// A running `tiny_http` server whose requests go to one handler thread.
+/// A running `tiny_http` server whose requests go to one handler thread (or a pool of them).
 pub(crate) struct HttpThread {
     server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
     addr: SocketAddr,
 }
 
@@ -51,7 +51,47 @@ impl HttpThread {
             })?;
         Ok(HttpThread {
             server,
-            thread: Some(thread),
+            threads: vec![thread],
+            addr,
+        })
+    }
+
+    /// Like [`HttpThread::start`], but `workers` threads take requests side by side, so a slow answer
+    /// (a DCV check given a latency) does not hold up the others, as on the real service. The handler
+    /// must keep its state consistent itself (behind a lock).
+    pub(crate) fn start_pool<F>(
+        addr: SocketAddr,
+        name: &str,
+        workers: usize,
+        handle: F,
+    ) -> io::Result<HttpThread>
+    where
+        F: Fn(tiny_http::Request) + Send + Sync + 'static,
+    {
+        require_loopback(addr)?;
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let server = tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let server = Arc::new(server);
+        let handle = Arc::new(handle);
+        let mut threads = Vec::with_capacity(workers);
+        for i in 0..workers.max(1) {
+            let worker = Arc::clone(&server);
+            let handle = Arc::clone(&handle);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("{name}-{addr}-{i}"))
+                    .spawn(move || {
+                        while let Ok(request) = worker.recv() {
+                            handle(request);
+                        }
+                    })?,
+            );
+        }
+        Ok(HttpThread {
+            server,
+            threads,
             addr,
         })
     }
@@ -63,8 +103,11 @@ impl HttpThread {
 
 impl Drop for HttpThread {
     fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
+        // Each unblock wakes one waiting thread.
+        for _ in &self.threads {
+            self.server.unblock();
+        }
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
         // The last Arc goes here, and tiny_http's own Drop closes the listening socket.

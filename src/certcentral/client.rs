@@ -3,7 +3,9 @@
 //! Every request carries the API key header, JSON content type and `User-Agent: dcv-hook/<version>`,
 //! and has a timeout. 429, 5xx and network errors are retried with exponential backoff and jitter,
 //! honouring `Retry-After`, a bounded number of times; then the failure is `Unavailable` (69). Error
-//! bodies are parsed into DigiCert's code and message. The key is never logged or put in an error.
+//! bodies are parsed into DigiCert's code and message. The key is never logged or put in an error,
+//! and never leaves for another origin: redirects are not followed (reqwest would carry the
+//! `X-DC-DEVKEY` header along); a 3xx is a configuration error (78) naming where it pointed.
 
 use super::ratelimit::RateLimit;
 use super::types::ErrorBody;
@@ -58,12 +60,15 @@ pub struct Client {
 struct Answer {
     status: StatusCode,
     body: String,
+    /// Where a 3xx pointed.
+    location: Option<String>,
 }
 
 impl Client {
     /// A client for `base_url` (e.g. `https://www.digicert.com/services/v2`).
     pub fn new(base_url: &str, key: Secret, timeout: Duration) -> Result<Client> {
         let http = HttpClient::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10).min(timeout))
             .user_agent(concat!("dcv-hook/", env!("CARGO_PKG_VERSION")))
@@ -183,8 +188,16 @@ impl Client {
                     let retry_after = retry_after(&response);
                     let retryable =
                         status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+                    let location = response
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
                     let body = read_capped(response);
-                    let answer = Answer { status, body };
+                    let answer = Answer {
+                        status,
+                        body,
+                        location,
+                    };
                     if !retryable {
                         return Ok(answer);
                     }
@@ -281,6 +294,18 @@ fn api_error(method: &Method, path: &str, answer: &Answer) -> Error {
     let foreign = parsed.errors.is_empty()
         && serde_json::from_str::<serde_json::Value>(&answer.body).is_err()
         && !answer.body.trim().is_empty();
+    if answer.status.is_redirection() {
+        // Following would send the key wherever the answer points; the user decides instead.
+        let to = answer
+            .location
+            .as_deref()
+            .unwrap_or("nowhere (no Location)");
+        return Error::config(format!(
+            "certcentral: {method} {path}: HTTP {} redirects to {}; dcv-hook does not follow redirects with the API key: check --api-url (set it to the final URL if you trust it)",
+            answer.status.as_u16(),
+            crate::ui::one_line(to)
+        ));
+    }
     let (kind, hint) = match answer.status.as_u16() {
         s if foreign && (400..500).contains(&s) => (
             Kind::Config,
@@ -359,10 +384,60 @@ mod tests {
             let answer = Answer {
                 status: StatusCode::from_u16(status).unwrap(),
                 body: body.to_string(),
+                location: None,
             };
             let e = api_error(&Method::PUT, "/x", &answer);
             assert_eq!(e.kind(), kind, "{status}");
             assert!(e.message().contains(needle), "{e}");
         }
+    }
+
+    /// A one-request loopback HTTP server answering `reply`; the request's head arrives on the channel.
+    fn serve_once(reply: String) -> (String, std::sync::mpsc::Receiver<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut head = vec![0u8; 8192];
+                let n = stream.read(&mut head).unwrap_or(0);
+                let _ = tx.send(String::from_utf8_lossy(&head[..n]).into_owned());
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+        (url, rx)
+    }
+
+    #[test]
+    fn a_redirect_is_a_config_error_naming_it_and_the_key_never_reaches_the_other_origin() {
+        let (elsewhere, elsewhere_saw) =
+            serve_once("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_string());
+        let (api, api_saw) = serve_once(format!(
+            "HTTP/1.1 302 Found\r\nLocation: {elsewhere}/steal\r\nContent-Length: 0\r\n\r\n"
+        ));
+        let client = Client::new(
+            &api,
+            Secret::new("the-api-key".to_string()),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let err = client.get::<serde_json::Value>("/user/me").unwrap_err();
+        assert_eq!(err.kind(), Kind::Config, "{err}");
+        assert!(
+            err.message()
+                .contains(&format!("redirects to {elsewhere}/steal")),
+            "{err}"
+        );
+        assert!(!err.message().contains("the-api-key"), "{err}");
+        assert!(
+            api_saw.recv().unwrap().contains("the-api-key"),
+            "the API itself gets the key"
+        );
+        assert!(
+            elsewhere_saw.try_recv().is_err(),
+            "nothing, and so no key, may reach the other origin"
+        );
     }
 }

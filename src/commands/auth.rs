@@ -35,6 +35,9 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     // read, before the token source may change anything at the CA (switching an order's method,
     // submitting a domain).
     let mut publishers = Publishers::build(ctx)?;
+    if cfg.preflight {
+        crate::doctor::preflight(ctx, report)?;
+    }
     let plan = source::for_config(cfg).plan(ctx)?;
     for name in &plan.already_approved {
         report.say(format!("{name} is already validated at DigiCert"));
@@ -105,7 +108,10 @@ fn publish_and_wait(
             probes.extend(discover_servers(ctx, &earlier)?);
         }
     }
-    wait_for_propagation(ctx, &probes, report)
+    wait_for_propagation(ctx, &probes, report).map_err(|e| {
+        let waited: Vec<Record> = probes.iter().map(|p| p.record().clone()).collect();
+        crate::doctor::explain(ctx, &waited, e, report)
+    })
 }
 
 /// The records published by the earlier calls of `batch` (certbot's run) that `own` does not hold.

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cleanup;
+mod doctor;
 mod generate;
 pub mod revalidate;
 mod status;
@@ -10,6 +11,7 @@ mod verify;
 
 pub use auth::auth;
 pub use cleanup::cleanup;
+pub use doctor::doctor;
 pub use generate::{completions, generate, man_page, man_pages};
 pub use revalidate::revalidate;
 pub use status::status;

@@ -2,13 +2,18 @@
 //!
 //! Lists the account's domains once (paginated), selects the active ones whose OV or EV validation
 //! expires within `--expiring-within DAYS` (default 30) or has expired, narrowed by `-d` and
-//! `--validation-type`. Then, for the whole selection at once: submit each for validation (its token
-//! comes back, or is asked for), publish **all** records together (one UPDATE per zone, each
-//! `[[zone]]` with its own provider), wait once for every authoritative server, ask DigiCert to check
-//! each token, and clean up everything whatever happened. One domain's failure (a zone down, a token
-//! DigiCert cannot see) never stops the others. At most 3 requests per domain plus retries, and the
-//! client keeps DigiCert's rate limit. Domains on email DCV are not switched unless `--method` says
-//! so (switching changes the domain at DigiCert); they are reported as still needing validation.
+//! `--validation-type`. Then: submit each for validation (its token comes back, or is asked for),
+//! publish all records together (one UPDATE per zone, each `[[zone]]` with its own provider), and
+//! watch every authoritative server. Each domain is checked at DigiCert (`validate-token`) the moment
+//! every server serves its record, in the order they become ready, with up to `--check-concurrency`
+//! requests in flight, all paced by the client's one rate limit; a domain whose record is still
+//! missing at `--propagation-timeout` fails alone, naming the servers and what they answered. Records
+//! are removed as their domains finish (one cleanup at a time, batched per zone), so a run killed late
+//! leaves little behind, and what is left is in the state for `cleanup`. SIGINT/SIGTERM stop it at
+//! once: no new request, everything published removed, the message says what was done (130/143).
+//! At most 3 requests per domain plus retries. Domains on email DCV are not switched unless `--method`
+//! says so (switching changes the domain at DigiCert); they are reported as still needing validation.
+//! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run.
 //!
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
 
@@ -17,18 +22,25 @@ use crate::config::Target;
 use crate::context::Context;
 use crate::dates;
 use crate::dcv::{DomainName, Method, placement};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
+use crate::metrics::{DomainMetric, RunMetric};
 use crate::output::Report;
 use crate::pipeline::Publishers;
 use crate::pipeline::{cleanup_where, discover_servers, follow_cnames, publish_recorded};
-use crate::propagation::{Observation, poll_all};
+use crate::progress::StatusLine;
+use crate::propagation::{Observation, Probe, poll_each, shortfall};
 use crate::record::Record;
 use crate::source::certcentral::check_domain;
 use crate::state::Source;
 use crate::ui;
 use serde::Serialize;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 pub use crate::config::DEFAULT_EXPIRING_WITHIN_DAYS;
+
+pub use crate::config::DEFAULT_CHECK_CONCURRENCY;
 
 /// One selected domain and what happened to it.
 #[derive(Clone, Debug, Serialize)]
@@ -56,6 +68,7 @@ struct Work {
 }
 
 pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
+    let started = Instant::now();
     let cfg = &ctx.cfg;
     let api = ctx.api()?;
     let domains = api.list_domains()?;
@@ -66,29 +79,140 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
         domains.len(),
         cfg.expiring_within
     ));
-    if work.is_empty() {
-        return Ok(());
-    }
     if cfg.dry_run {
         for w in work.iter_mut().filter(|w| w.row.outcome.is_empty()) {
             w.row.outcome = "would validate".into();
         }
         return finish(report, work, false);
     }
+    let outcome = if work.is_empty() {
+        Ok(())
+    } else {
+        validate_all(ctx, &mut work, report)
+    };
+    let interrupted = matches!(&outcome, Err(e) if matches!(e.kind(), Kind::Interrupted(_)));
+
+    // The expiry DigiCert reports now (one listing for the whole account), unless told to stop.
+    let after = if interrupted || work.is_empty() {
+        None
+    } else {
+        api.list_domains().ok()
+    };
+    if let Some(after) = &after {
+        for w in &mut work {
+            if let Some(d) = after.iter().find(|d| d.id == w.row.domain_id) {
+                w.row.expires_after = earliest_expiry(d, &w.row.validation_types);
+            }
+        }
+    }
+    let metrics = cfg.metrics_file.as_ref().map(|path| {
+        (
+            path,
+            metrics_of(after.as_deref().unwrap_or(&domains), &work),
+            counts_of(&work),
+        )
+    });
+    let result = finish(report, work, !interrupted);
+    if let Some((path, domains, counts)) = metrics {
+        let run = RunMetric {
+            ok: outcome.is_ok() && result.is_ok(),
+            counts,
+            seconds: started.elapsed().as_secs_f64(),
+            finished: dates::now(),
+        };
+        crate::metrics::write(path, &crate::metrics::render(&domains, &run))?;
+    }
+    outcome.and(result)
+}
+
+/// Submits, publishes, waits, checks and cleans up (see the module docs); `Err` only when a signal
+/// stopped the run (after cleaning up) or nothing could start.
+fn validate_all(ctx: &Context, work: &mut [Work], report: &mut Report) -> Result<()> {
     // Every provider setting is checked before DigiCert is asked to change anything.
     let mut publishers = Publishers::build(ctx)?;
 
-    // 1. Submit each domain and get its token (1-2 requests each).
-    for w in work.iter_mut().filter(|w| w.row.outcome.is_empty()) {
-        let method = w.method.expect("selected with a method");
-        match submit(ctx, w, method) {
-            Ok(record) => w.record = Some(record),
-            Err(e) => fail(w, &e),
+    // 1. Submit each domain and get its token (1-2 requests each), side by side.
+    let todo: Vec<usize> = (0..work.len())
+        .filter(|&i| work[i].row.outcome.is_empty())
+        .collect();
+    let snapshot: &[Work] = work;
+    let submitted = side_by_side(ctx.cfg.check_concurrency, &todo, |i| {
+        let w = &snapshot[i];
+        submit(ctx, w, w.method.expect("selected with a method"))
+    });
+    for (i, result) in submitted {
+        match result {
+            Ok(record) => work[i].record = Some(record),
+            Err(e) => fail(&mut work[i], &e),
         }
+    }
+    if let Some(signal) = crate::signals::pending() {
+        return Err(stopped(signal, work, "nothing was published"));
     }
 
     // 2. Publish all records together, each group with its provider; a group that fails is tried
     //    again one record at a time, so one bad zone fails only its own domains.
+    let published = publish_all(ctx, &mut publishers, work, report)?;
+
+    // 3. Check each domain as soon as it is served; clean up as domains finish.
+    check_as_served(ctx, work, &published, report)
+}
+
+/// Runs `job` for each of `items` on up to `threads` threads; returns (item, result) for every item
+/// started (none is started once a signal arrived).
+fn side_by_side<T: Send>(
+    threads: usize,
+    items: &[usize],
+    job: impl Fn(usize) -> T + Sync,
+) -> Vec<(usize, T)> {
+    let next = Mutex::new(items.iter().copied());
+    let results = Mutex::new(Vec::with_capacity(items.len()));
+    let mut status = Mutex::new(StatusLine::new());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    if crate::signals::pending().is_some() {
+                        return;
+                    }
+                    let Some(i) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else {
+                        return;
+                    };
+                    let result = job(i);
+                    let mut results = results.lock().unwrap_or_else(|e| e.into_inner());
+                    results.push((i, result));
+                    status
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .update(&format!(
+                            "submitted {}/{}, {:.0}s",
+                            results.len(),
+                            items.len(),
+                            started.elapsed().as_secs_f64()
+                        ));
+                }
+            });
+        }
+    });
+    let status = status.get_mut().unwrap_or_else(|e| e.into_inner());
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    status.finish(&format!(
+        "submitted {}/{} domain(s) for validation in {:.1}s",
+        results.len(),
+        items.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    results
+}
+
+/// Publishes every domain's record (one batch per provider and zone); returns the domains published.
+fn publish_all(
+    ctx: &Context,
+    publishers: &mut Publishers,
+    work: &mut [Work],
+    report: &mut Report,
+) -> Result<Vec<usize>> {
     let mut published: Vec<usize> = Vec::new();
     let ready: Vec<usize> = (0..work.len())
         .filter(|&i| work[i].record.is_some())
@@ -129,31 +253,400 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
             Err(e) => fail(&mut work[members[0]], &e),
         }
     }
+    Ok(published)
+}
 
-    // 3. Wait once for every authoritative server of every published record.
-    let outcome = wait_and_check(ctx, &mut work, &published, report);
-
-    // 4. Clean up everything this run published, whatever happened.
-    let ids: Vec<u64> = published.iter().map(|&i| work[i].row.domain_id).collect();
-    let cleaned = cleanup_where(ctx, report, &|e| {
-        e.source.domain_id.is_some_and(|id| ids.contains(&id))
-            && published.iter().any(|&i| {
-                work[i].record.as_ref() == Some(&e.published.record)
-                    || work[i].row.domain == e.published.record.domain
-            })
+/// Waits for every published record, checks each domain at DigiCert the moment its record is
+/// served everywhere (up to `--check-concurrency` at once), and removes each domain's record once it
+/// is done, a batch at a time. `Err` only for a signal (everything published is cleaned up first)
+/// or a cleanup that failed (what is left stays recorded for `cleanup`).
+fn check_as_served(
+    ctx: &Context,
+    work: &mut [Work],
+    published: &[usize],
+    report: &mut Report,
+) -> Result<()> {
+    let cfg = &ctx.cfg;
+    let api = ctx.api()?;
+    let (probes, owner) = find_servers(ctx, work, published);
+    let ids: Vec<u64> = work.iter().map(|w| w.row.domain_id).collect();
+    let records: Vec<Option<Record>> = work.iter().map(|w| w.record.clone()).collect();
+    let started = Instant::now();
+    let mut status = StatusLine::new();
+    if !probes.is_empty() {
+        ui::progress(&format!(
+            "waiting for {} record(s) on every authoritative server, up to {}s; each domain is checked as soon as its record is served",
+            published.len(),
+            crate::propagation::seconds(cfg.polling.timeout)
+        ));
+    }
+    let mut run = Run::new(work, published, !probes.is_empty());
+    let (events, inbox) = mpsc::channel::<Event>();
+    let (jobs, job_queue) = mpsc::channel::<usize>();
+    let job_queue = Mutex::new(job_queue);
+    let (cleanups, cleanup_queue) = mpsc::channel::<Vec<usize>>();
+    std::thread::scope(|scope| {
+        if !probes.is_empty() {
+            let events = events.clone();
+            let (probes, owner) = (&probes, &owner);
+            scope.spawn(move || {
+                let outcomes = poll_each(probes, cfg.polling, &|line| ui::verbose(line), &|k| {
+                    let _ = events.send(Event::Served(owner[k]));
+                });
+                let _ = events.send(Event::Waited(outcomes));
+            });
+        }
+        for _ in 0..cfg.check_concurrency.max(1) {
+            let events = events.clone();
+            let (job_queue, ids) = (&job_queue, &ids);
+            scope.spawn(move || {
+                loop {
+                    let job = job_queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(i) = job else { return };
+                    // Queued before a signal, but no request starts after one.
+                    let result = crate::signals::check()
+                        .and_then(|()| check_domain(api, ids[i]).map(|_| ()));
+                    let _ = events.send(Event::Checked(i, result));
+                }
+            });
+        }
+        {
+            let events = events.clone();
+            let (ids, records) = (&ids, &records);
+            scope.spawn(move || {
+                for batch in cleanup_queue {
+                    let mut cleaned = Report::new("revalidate", false);
+                    let result = cleanup_where(ctx, &mut cleaned, &|e| {
+                        batch.iter().any(|&i| {
+                            e.source.domain_id == Some(ids[i])
+                                && records[i].as_ref().is_some_and(|r| {
+                                    *r == e.published.record
+                                        || r.domain == e.published.record.domain
+                                })
+                        })
+                    });
+                    let _ = events.send(Event::Cleaned(batch, result, Box::new(cleaned)));
+                }
+            });
+        }
+        drop(events);
+        let mut jobs = Some(jobs);
+        // Without a propagation check every published domain is ready at once.
+        if probes.is_empty() {
+            for &i in published {
+                run.served(work, i, jobs.as_ref());
+            }
+        }
+        loop {
+            if run.signal.is_none() {
+                run.signal = crate::signals::pending();
+                if run.signal.is_some() {
+                    // No new check; the queued ones come back at once as not checked.
+                    jobs = None;
+                }
+            }
+            if !run.cleaning && !run.to_clean.is_empty() {
+                run.cleaning = true;
+                let _ = cleanups.send(std::mem::take(&mut run.to_clean));
+            }
+            if run.finished() {
+                break;
+            }
+            status.update(&run.line(started));
+            match inbox.recv_timeout(Duration::from_millis(100)) {
+                Ok(Event::Served(i)) => run.served(work, i, jobs.as_ref()),
+                Ok(Event::Waited(outcomes)) => {
+                    run.waiting = false;
+                    for (k, &i) in owner.iter().enumerate() {
+                        if !run.ready[i] && work[i].row.outcome.is_empty() {
+                            let why = match run.signal.or_else(crate::signals::pending) {
+                                Some(signal) => not_checked(signal),
+                                None => missing(&probes, &owner, &outcomes, k, cfg.polling),
+                            };
+                            run.done(work, i, Err(why));
+                        }
+                    }
+                }
+                Ok(Event::Checked(i, result)) => {
+                    run.in_flight -= 1;
+                    let result = result.map_err(|e| match e.kind() {
+                        Kind::Interrupted(signal) => not_checked(signal),
+                        _ => e,
+                    });
+                    run.done(work, i, result);
+                }
+                Ok(Event::Cleaned(batch, result, cleaned)) => {
+                    run.cleaning = false;
+                    run.cleaned += batch.len();
+                    for r in cleaned.records {
+                        report.add_record(r);
+                    }
+                    report.changed |= cleaned.changed;
+                    if let Err(e) = result {
+                        run.cleanup_error.get_or_insert(e);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        drop(jobs);
+        drop(cleanups);
     });
-    outcome?;
+    status.finish(&run.line(started));
+    report.changed = true;
+    let cleanup = run.cleanup_error.take();
+    if let Some(signal) = run.signal {
+        let removed = match &cleanup {
+            None => "every record this run published was removed".to_string(),
+            Some(e) => format!("some records stay recorded for `dcv-hook cleanup` ({e})"),
+        };
+        return Err(stopped(signal, work, &removed));
+    }
+    cleanup.map_or(Ok(()), |e| {
+        Err(e
+            .context("some records could not be removed and stay recorded; run `dcv-hook cleanup`"))
+    })
+}
 
-    // 5. The expiry DigiCert reports now (one listing for the whole account).
-    if let Ok(after) = api.list_domains() {
-        for w in &mut work {
-            if let Some(d) = after.iter().find(|d| d.id == w.row.domain_id) {
-                w.row.expires_after = earliest_expiry(d, &w.row.validation_types);
+/// What the threads of [`check_as_served`] tell the coordinating one.
+enum Event {
+    /// Every server serves this domain's record.
+    Served(usize),
+    /// The wait ended (all served, the deadline, or a signal): what each probe last saw.
+    Waited(Vec<Option<Observation>>),
+    /// DigiCert's check of this domain returned.
+    Checked(usize, Result<()>),
+    /// A cleanup of these domains' records finished.
+    Cleaned(Vec<usize>, Result<()>, Box<Report>),
+}
+
+/// The coordinating thread's view of a run, by index into the work.
+struct Run {
+    /// Published domains without an outcome yet.
+    open: usize,
+    total: usize,
+    /// Served everywhere (or no wait asked for).
+    ready: Vec<bool>,
+    served: usize,
+    validated: usize,
+    failed: usize,
+    in_flight: usize,
+    /// The propagation wait is still going on.
+    waiting: bool,
+    /// Finished domains whose records are still to be removed.
+    to_clean: Vec<usize>,
+    cleaning: bool,
+    cleaned: usize,
+    cleanup_error: Option<Error>,
+    signal: Option<i32>,
+}
+
+impl Run {
+    fn new(work: &[Work], published: &[usize], waiting: bool) -> Run {
+        // A domain that failed before the wait (no server found) is only cleaned up.
+        let (open, finished): (Vec<usize>, Vec<usize>) = published
+            .iter()
+            .partition(|&&i| work[i].row.outcome.is_empty());
+        Run {
+            open: open.len(),
+            total: published.len(),
+            ready: vec![false; work.len()],
+            served: 0,
+            validated: 0,
+            failed: finished.len(),
+            in_flight: 0,
+            waiting,
+            to_clean: finished,
+            cleaning: false,
+            cleaned: 0,
+            cleanup_error: None,
+            signal: None,
+        }
+    }
+
+    /// Domain `i` is served everywhere: check it (or, after a signal, give up on it).
+    fn served(&mut self, work: &mut [Work], i: usize, jobs: Option<&mpsc::Sender<usize>>) {
+        if self.ready[i] || !work[i].row.outcome.is_empty() {
+            return;
+        }
+        self.ready[i] = true;
+        self.served += 1;
+        match (jobs, self.signal) {
+            (Some(queue), _) if queue.send(i).is_ok() => self.in_flight += 1,
+            (_, signal) => self.done(
+                work,
+                i,
+                Err(not_checked(signal.unwrap_or(signal_hook::consts::SIGTERM))),
+            ),
+        }
+    }
+
+    /// Domain `i` has its outcome; its record is to be removed.
+    fn done(&mut self, work: &mut [Work], i: usize, result: Result<()>) {
+        match result {
+            Ok(()) => {
+                work[i].row.outcome = "validated".into();
+                self.validated += 1;
+            }
+            Err(e) => {
+                fail(&mut work[i], &e);
+                self.failed += 1;
+            }
+        }
+        self.open -= 1;
+        self.to_clean.push(i);
+    }
+
+    fn finished(&self) -> bool {
+        self.open == 0
+            && self.in_flight == 0
+            && !self.waiting
+            && !self.cleaning
+            && self.to_clean.is_empty()
+    }
+
+    fn line(&self, started: Instant) -> String {
+        format!(
+            "served {}/{}, validated {}, failed {}, checking {}, cleaned up {}, {:.0}s",
+            self.served,
+            self.total,
+            self.validated,
+            self.failed,
+            self.in_flight,
+            self.cleaned,
+            started.elapsed().as_secs_f64()
+        )
+    }
+}
+
+/// One probe per (published record, server) and the domain each is for. A domain whose servers
+/// cannot be found fails alone.
+fn find_servers(
+    ctx: &Context,
+    work: &mut [Work],
+    published: &[usize],
+) -> (Vec<Box<dyn Probe>>, Vec<usize>) {
+    let mut probes: Vec<Box<dyn Probe>> = Vec::new();
+    let mut owner: Vec<usize> = Vec::new();
+    if !ctx.cfg.propagation_check {
+        return (probes, owner);
+    }
+    let records: Vec<Record> = published
+        .iter()
+        .map(|&i| work[i].record.clone().expect("published"))
+        .collect();
+    let add = |found: Vec<Box<dyn Probe>>, probes: &mut Vec<_>, owner: &mut Vec<usize>| {
+        for probe in found {
+            let i = published
+                .iter()
+                .copied()
+                .find(|&i| work[i].record.as_ref() == Some(probe.record()))
+                .expect("a probe of a published record");
+            owner.push(i);
+            probes.push(probe);
+        }
+    };
+    // All at once (each zone's servers looked up once); one at a time only when that fails.
+    match discover_servers(ctx, &records) {
+        Ok(found) => add(found, &mut probes, &mut owner),
+        Err(_) => {
+            let mut failed = Vec::new();
+            for (&i, record) in published.iter().zip(&records) {
+                match discover_servers(ctx, std::slice::from_ref(record)) {
+                    Ok(found) => add(found, &mut probes, &mut owner),
+                    Err(e) => failed.push((i, e)),
+                }
+            }
+            for (i, e) in failed {
+                fail(&mut work[i], &e);
             }
         }
     }
-    let result = finish(report, work, true);
-    cleaned.and(result)
+    (probes, owner)
+}
+
+/// Why domain `owner[k]`'s record was not seen: each server that lacked it and what it answered.
+fn missing(
+    probes: &[Box<dyn Probe>],
+    owner: &[usize],
+    outcomes: &[Option<Observation>],
+    k: usize,
+    polling: crate::propagation::Polling,
+) -> Error {
+    let lacking: Vec<String> = (0..probes.len())
+        .filter(|&j| owner[j] == owner[k] && outcomes[j] != Some(Observation::Served))
+        .map(|j| shortfall(probes[j].as_ref(), outcomes[j].as_ref()))
+        .collect();
+    Error::temp_fail(format!(
+        "{} not served within --propagation-timeout ({}s): {}",
+        probes[k].record().name,
+        crate::propagation::seconds(polling.timeout),
+        lacking.join(", ")
+    ))
+}
+
+/// The reason of a domain left unchecked because of `signal`.
+fn not_checked(signal: i32) -> Error {
+    Error::temp_fail(format!(
+        "not checked: {}",
+        Error::interrupted(signal).message()
+    ))
+}
+
+/// The error of a run stopped by `signal`, saying what was done and `removed`.
+fn stopped(signal: i32, work: &[Work], removed: &str) -> Error {
+    let validated = work.iter().filter(|w| w.row.outcome == "validated").count();
+    let unchecked = work
+        .iter()
+        .filter(|w| {
+            w.row.outcome.is_empty()
+                || w.row
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("not checked"))
+        })
+        .count();
+    Error::new(
+        Kind::Interrupted(signal),
+        format!(
+            "{}: revalidate stopped; {validated} domain(s) validated, {unchecked} not checked; {removed}; run revalidate again for the rest",
+            Error::interrupted(signal).message()
+        ),
+    )
+}
+
+/// Each active domain of `listing` with its DCV expiry, and what this run did to the selected ones.
+fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<DomainMetric> {
+    listing
+        .iter()
+        .filter(|d| d.is_active != Some(false))
+        .map(|d| DomainMetric {
+            domain: d.name.to_ascii_lowercase(),
+            domain_id: d.id,
+            expiry: earliest_expiry_time(d, &types_of(d, &[])),
+            outcome: work
+                .iter()
+                .find(|w| w.row.domain_id == d.id)
+                .map(|w| w.row.outcome.clone())
+                .filter(|o| !o.is_empty()),
+        })
+        .collect()
+}
+
+/// The selected domains by outcome, for the metrics file and the JSON report.
+fn counts_of(work: &[Work]) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = ["validated", "failed", "skipped"]
+        .iter()
+        .map(|o| (o.to_string(), 0))
+        .collect();
+    for w in work {
+        match counts.iter_mut().find(|(o, _)| *o == w.row.outcome) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((w.row.outcome.clone(), 1)),
+        }
+    }
+    counts
 }
 
 /// `status --expiring-within DAYS`: the same selection, read-only.
@@ -283,6 +776,11 @@ fn types_of(d: &DomainSummary, wanted: &[String]) -> Vec<String> {
 
 /// The earliest expiry among `types`, as a date (`None` when one was never completed).
 fn earliest_expiry(d: &DomainSummary, types: &[String]) -> Option<String> {
+    earliest_expiry_time(d, types).map(dates::format_date)
+}
+
+/// The earliest expiry among `types`, as a Unix time (`None` when one was never completed).
+fn earliest_expiry_time(d: &DomainSummary, types: &[String]) -> Option<i64> {
     let times: Vec<Option<i64>> = types
         .iter()
         .map(|t| {
@@ -295,7 +793,7 @@ fn earliest_expiry(d: &DomainSummary, types: &[String]) -> Option<String> {
     if times.iter().any(Option::is_none) {
         return None;
     }
-    times.into_iter().flatten().min().map(dates::format_date)
+    times.into_iter().flatten().min()
 }
 
 /// Submits `w`'s domain for validation with `method` and returns the record to publish.
@@ -318,69 +816,6 @@ fn source_of(w: &Work) -> Source {
 fn fail(w: &mut Work, e: &Error) {
     w.row.outcome = "failed".into();
     w.row.reason = Some(e.to_string());
-}
-
-/// Waits once for every published record (each server independently), then asks DigiCert to check
-/// each domain whose record every server serves.
-fn wait_and_check(
-    ctx: &Context,
-    work: &mut [Work],
-    published: &[usize],
-    report: &mut Report,
-) -> Result<()> {
-    let mut probes = Vec::new();
-    let mut owner: Vec<usize> = Vec::new();
-    for &i in published {
-        let record = work[i].record.clone().expect("published");
-        if !ctx.cfg.propagation_check {
-            continue;
-        }
-        match discover_servers(ctx, std::slice::from_ref(&record)) {
-            Ok(found) => {
-                owner.extend(std::iter::repeat_n(i, found.len()));
-                probes.extend(found);
-            }
-            Err(e) => fail(&mut work[i], &e),
-        }
-    }
-    if !probes.is_empty() {
-        ui::progress(&format!(
-            "waiting for {} record(s) on every authoritative server, up to {}s",
-            published.len(),
-            crate::propagation::seconds(ctx.cfg.polling.timeout)
-        ));
-        let outcomes = poll_all(&probes, ctx.cfg.polling, &|line| ui::progress(line))?;
-        for ((probe, outcome), &i) in probes.iter().zip(&outcomes).zip(&owner) {
-            if work[i].row.outcome.is_empty() && outcome.as_ref() != Some(&Observation::Served) {
-                let what = match outcome {
-                    Some(Observation::Missing(m)) => format!("answered {m}"),
-                    Some(Observation::Unreachable(why)) => format!("unreachable: {why}"),
-                    _ => "not asked".to_string(),
-                };
-                fail(
-                    &mut work[i],
-                    &Error::temp_fail(format!(
-                        "{} did not serve {} within --propagation-timeout ({what})",
-                        probe.server(),
-                        probe.record().name
-                    )),
-                );
-            }
-        }
-    }
-    let api = ctx.api()?;
-    for &i in published {
-        if !work[i].row.outcome.is_empty() {
-            continue;
-        }
-        let id = work[i].row.domain_id;
-        match check_domain(api, id) {
-            Ok(_) => work[i].row.outcome = "validated".into(),
-            Err(e) => fail(&mut work[i], &e),
-        }
-    }
-    report.changed = true;
-    Ok(())
 }
 
 /// Renders the table (text) and the rows (JSON); 75 when `strict` and some domain did not end
@@ -418,6 +853,12 @@ fn finish(report: &mut Report, work: Vec<Work>, strict: bool) -> Result<()> {
             not_done.push(r.domain.clone());
         }
     }
+    let mut counts = serde_json::Map::new();
+    counts.insert("selected".into(), work.len().into());
+    for (outcome, n) in counts_of(&work) {
+        counts.insert(outcome, n.into());
+    }
+    report.counts = Some(counts.into());
     report.domains = work
         .into_iter()
         .map(|w| serde_json::to_value(w.row).unwrap_or_default())

@@ -104,13 +104,6 @@ pub struct DnsProbe {
     timeout: Duration,
 }
 
-impl DnsProbe {
-    /// The address this probe asks.
-    pub fn address(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
 impl Probe for DnsProbe {
     fn record(&self) -> &Record {
         &self.record
@@ -124,8 +117,8 @@ impl Probe for DnsProbe {
         }
     }
 
-    fn observe(&self) -> Observation {
-        match dnsquery::query(self.addr, &self.name, self.rtype, self.timeout) {
+    fn observe(&self, within: Duration) -> Observation {
+        match dnsquery::query(self.addr, &self.name, self.rtype, self.timeout.min(within)) {
             Err(QueryError::Timeout) => Observation::Unreachable("timeout".into()),
             Err(QueryError::Refused) => Observation::Unreachable("refused".into()),
             Err(e) => Observation::Unreachable(e.to_string()),

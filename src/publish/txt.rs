@@ -4,17 +4,14 @@
 
 use crate::record::{Record, RecordType};
 
-/// A name as the APIs compare it: trimmed, lower case, no trailing dot.
-pub fn normalize(name: &str) -> String {
-    name.trim().trim_end_matches('.').to_ascii_lowercase()
-}
+pub use crate::record::normalize_name as normalize;
 
 /// The name and each parent with at least two labels, longest first (hosted DNS serves no TLDs).
 pub fn zone_candidates(name: &str) -> Vec<String> {
     let name = normalize(name);
-    let labels: Vec<&str> = name.split('.').collect();
-    let mut candidates: Vec<String> = (0..labels.len().saturating_sub(1))
-        .map(|i| labels[i..].join("."))
+    let mut candidates: Vec<String> = crate::record::name_and_parents(&name)
+        .filter(|n| n.contains('.'))
+        .map(str::to_string)
         .collect();
     if candidates.is_empty() {
         candidates.push(name);
@@ -24,16 +21,7 @@ pub fn zone_candidates(name: &str) -> Vec<String> {
 
 /// `value` as quoted character-strings (`"a" "b\"c"`), split every 255 bytes as DNS requires.
 pub fn quote_txt(value: &str) -> String {
-    let mut strings = Vec::new();
-    let mut current = String::new();
-    for c in value.chars() {
-        if current.len() + c.len_utf8() > 255 {
-            strings.push(std::mem::take(&mut current));
-        }
-        current.push(c);
-    }
-    strings.push(current);
-    strings
+    crate::record::txt_strings(value)
         .iter()
         .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect::<Vec<_>>()

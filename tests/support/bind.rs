@@ -15,6 +15,8 @@
 //! `delegated.test`, whose NS names live in `example.test`. `example.test` has
 //! `_dnsauth.shop.example.test CNAME shop.delegated.test.` for the CNAME-delegation case.
 //! `locked.test` (NS like delegated.test) refuses every update, for the all-or-nothing case.
+//! `stale.test` (NS like delegated.test, so it shares both servers with the healthy zones) is never
+//! transferred to the secondary: its changes never reach it, whatever `lag` says.
 //! [`BindFixture::add_a`] adds A records (for http-01 names a CA resolves through the secondary).
 
 use dcv_hook::dnsquery::{self, matches};
@@ -34,12 +36,16 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The zones every fixture serves.
-pub const ZONES: [&str; 4] = [
+pub const ZONES: [&str; 5] = [
     "example.test",
     "other.test",
     "delegated.test",
     "locked.test",
+    STALE_ZONE,
 ];
+
+/// The zone whose secondary never receives a change (see the module docs).
+pub const STALE_ZONE: &str = "stale.test";
 
 /// The TSIG key the primary accepts updates with.
 pub const KEY_NAME: &str = "dcv-test-key";
@@ -226,6 +232,17 @@ impl BindFixture {
         values
     }
 
+    /// Every CNAME target at `name` on `server`.
+    pub fn cname_targets(&self, server: IpAddr, name: &str) -> Vec<String> {
+        self.records(server, RecordType::Cname, name)
+            .iter()
+            .filter_map(|d| match d {
+                RData::CNAME(c) => Some(c.0.to_ascii()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn records(&self, server: IpAddr, rtype: RecordType, name: &str) -> Vec<RData> {
         let rtype = match rtype {
             RecordType::Txt => hickory_proto::rr::RecordType::TXT,
@@ -257,9 +274,32 @@ impl BindFixture {
             .iter()
             .find(|z| name == **z || name.ends_with(&format!(".{z}")))
             .unwrap_or_else(|| panic!("bind fixture: {name} is in none of {ZONES:?}"));
+        self.update(zone, &[&format!("update add {name}. 60 IN A {ip}")]);
+        let mut servers = vec![self.primary];
+        if self.watcher.is_some() {
+            servers.push(self.secondary);
+        }
+        let deadline = Instant::now() + START_TIMEOUT + self.lag.unwrap_or_default();
+        for server in servers {
+            while !a_records(IpAddr::V4(server), name).contains(&ip) {
+                assert!(
+                    Instant::now() < deadline,
+                    "bind fixture: {server} does not serve {name} A {ip}\nprimary log:\n{}\nsecondary log:\n{}",
+                    self.primary_log(),
+                    self.secondary_log()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Sends `lines` (nsupdate commands such as `update add NAME TTL IN TYPE DATA`) to the primary
+    /// for `zone` in one TSIG-signed UPDATE (`nsupdate`, from bind9-dnsutils); panics when it fails.
+    pub fn update(&self, zone: &str, lines: &[&str]) {
         let script = format!(
-            "server {} 53\nzone {zone}.\nupdate add {name}. 60 IN A {ip}\nsend\n",
-            self.primary
+            "server {} 53\nzone {zone}.\n{}\nsend\n",
+            self.primary,
+            lines.join("\n")
         );
         let mut child = Command::new("nsupdate")
             .arg("-y")
@@ -280,25 +320,35 @@ impl BindFixture {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "bind fixture: nsupdate {name} A {ip} failed: {}{}",
+            "bind fixture: nsupdate {lines:?} failed: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut servers = vec![self.primary];
-        if self.watcher.is_some() {
-            servers.push(self.secondary);
-        }
-        let deadline = Instant::now() + START_TIMEOUT + self.lag.unwrap_or_default();
-        for server in servers {
-            while !a_records(IpAddr::V4(server), name).contains(&ip) {
-                assert!(
-                    Instant::now() < deadline,
-                    "bind fixture: {server} does not serve {name} A {ip}\nprimary log:\n{}\nsecondary log:\n{}",
-                    self.primary_log(),
-                    self.secondary_log()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+    }
+
+    /// The fixture's own directory (configs, zone files, logs), where a test may put zone files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Adds `zone` from `file` to the primary only (`rndc addzone`) and returns once it serves it.
+    pub fn add_zone(&self, zone: &str, file: &Path) {
+        let spec = format!("{{ type primary; file \"{}\"; }};", file.display());
+        rndc(
+            &self.dir.path().join("rndc.conf"),
+            &self.dir.path().join("rndc.log"),
+            self.primary,
+            &["addzone", zone, &spec],
+        );
+        let deadline = Instant::now() + START_TIMEOUT;
+        while soa_serial(self.primary(), zone).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "bind fixture: {zone} not served after addzone\nrndc log:\n{}\nprimary log:\n{}",
+                fs::read_to_string(self.dir.path().join("rndc.log")).unwrap_or_default(),
+                self.primary_log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -393,6 +443,9 @@ impl BindFixture {
             let mut pending: Vec<(&str, u32, Instant, Option<Instant>)> = Vec::new();
             while !stop.load(Ordering::SeqCst) {
                 for (i, zone) in ZONES.iter().enumerate() {
+                    if *zone == STALE_ZONE {
+                        continue;
+                    }
                     let serial = soa_serial(primary, zone);
                     if let Some(target) = serial
                         && serial != last[i]
@@ -600,6 +653,7 @@ fn write_files(
              \tdnssec-validation no;\n\
              \tallow-transfer {{ any; }};\n\
              \tallow-query {{ any; }};\n\
+             \tallow-new-zones yes;\n\
              }};\n\
              controls {{ inet {addr} port 953 allow {{ 127.0.0.0/8; }} keys {{ \"rndc-key\"; }}; }};\n"
         )
@@ -656,7 +710,7 @@ fn zone_file(zone: &str, primary: Ipv4Addr, secondary: Ipv4Addr) -> String {
             "{soa}@ NS ns1.other.test.\n@ NS ns2.other.test.\n\
              ns1 A {primary}\nns2 A {secondary}\n"
         ),
-        "delegated.test" | "locked.test" => {
+        "delegated.test" | "locked.test" | STALE_ZONE => {
             format!("{soa}@ NS ns1.example.test.\n@ NS ns2.example.test.\n")
         }
         _ => unreachable!("unknown zone {zone}"),

@@ -219,23 +219,34 @@ fn sleep_unless_stopping(shared: &Shared, delay: Duration) {
     }
 }
 
+/// Writes the reply and closes the connection (`Connection: close`): tiny_http runs each connection
+/// on a pool thread for as long as the client keeps it open, and when several connections arrive at
+/// once (a client with checks in flight side by side) one can wait in its queue until another
+/// connection ends. One request per connection keeps every connection short, so none waits.
 fn respond(request: tiny_http::Request, reply: Reply) {
+    use std::io::Write;
     let bytes = reply
         .body
         .map(|b| serde_json::to_vec(&b).unwrap_or_default())
         .unwrap_or_default();
-    let mut response = tiny_http::Response::from_data(bytes).with_status_code(reply.status);
-    if reply.status != 204
-        && let Ok(h) = tiny_http::Header::from_bytes("Content-Type", "application/json")
-    {
-        response.add_header(h);
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\n",
+        reply.status,
+        tiny_http::StatusCode(reply.status).default_reason_phrase()
+    );
+    if reply.status != 204 {
+        head.push_str("Content-Type: application/json\r\n");
+        head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
     }
-    if let Some(secs) = reply.retry_after
-        && let Ok(h) = tiny_http::Header::from_bytes("Retry-After", secs.to_string())
-    {
-        response.add_header(h);
+    if let Some(secs) = reply.retry_after {
+        head.push_str(&format!("Retry-After: {secs}\r\n"));
     }
-    let _ = request.respond(response);
+    head.push_str("Connection: close\r\n\r\n");
+    let mut writer = request.into_writer();
+    let _ = writer
+        .write_all(head.as_bytes())
+        .and_then(|()| writer.write_all(&bytes))
+        .and_then(|()| writer.flush());
 }
 
 fn route(shared: &Shared, method: &str, target: &str, body: &str) -> Reply {
@@ -460,6 +471,7 @@ fn order_check(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Reply 
         targets.extend(results);
     }
     let all_passed = passed_idx.len() == pending.len();
+    std::thread::sleep(shared.config.check_latency);
 
     let mut state = shared.state.lock().unwrap();
     let certificate_id = (all_passed
@@ -931,6 +943,8 @@ fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
         )],
     };
     let passed = targets.iter().all(|t| t.ok);
+    // The time DigiCert's multi-perspective queries take (the lock is not held).
+    std::thread::sleep(shared.config.check_latency);
     let mut state = shared.state.lock().unwrap();
     record_check(
         &mut state,

@@ -46,6 +46,11 @@ pub struct SimConfig {
     /// `Retry-After` gets through. Empty means no limit. By default DigiCert's: 100 per 5 s and
     /// 1000 per 180 s.
     pub rate_limits: Vec<(usize, Duration)>,
+    /// How long each DCV check (`validate-token`, `check-dcv`) takes to answer, on top of its DNS
+    /// queries: DigiCert queries every nameserver from several network perspectives, so a real
+    /// answer takes from a few hundred milliseconds to seconds. Zero by default. Requests are served
+    /// side by side, so concurrent checks overlap as they do at DigiCert.
+    pub check_latency: Duration,
 }
 
 impl SimConfig {
@@ -59,7 +64,14 @@ impl SimConfig {
             check_timeout: Duration::from_secs(2),
             reuse_period: Duration::from_secs(REUSE_DAYS * DAY_SECS),
             rate_limits: DIGICERT_RATE_LIMITS.to_vec(),
+            check_latency: Duration::ZERO,
         }
+    }
+
+    /// Sets [`SimConfig::check_latency`].
+    pub fn check_latency(mut self, latency: Duration) -> SimConfig {
+        self.check_latency = latency;
+        self
     }
 
     /// Sets the enforced rate limits: `short` and `long` are each `(requests, window)`, None
@@ -74,6 +86,9 @@ impl SimConfig {
         self
     }
 }
+
+/// Requests the simulator serves side by side (more than any client here keeps in flight).
+const WORKERS: usize = 32;
 
 /// Seconds in a day.
 const DAY_SECS: u64 = 86_400;
@@ -459,9 +474,10 @@ impl Simulator {
             stopping: AtomicBool::new(false),
         });
         let handler = Arc::clone(&shared);
-        let http = HttpThread::start(
+        let http = HttpThread::start_pool(
             SocketAddr::from(([127, 0, 0, 1], 0)),
             "certcentral",
+            WORKERS,
             move |request| api::handle(&handler, request),
         )
         .expect("bind the CertCentral simulator on 127.0.0.1");

@@ -37,9 +37,10 @@ pub use settings::{
     CloudflareArgs, CloudflareAuth, CloudflareSettings, DEFAULT_API_URL, TOKEN_ENV,
 };
 
-use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
+use super::txt::{content_matches, quote_txt, zone_candidates};
 use crate::error::{Error, Result};
-use crate::publish::{Provider, Publisher, Serves, Setup};
+use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
+use crate::record::normalize_name as normalize;
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
@@ -334,19 +335,7 @@ impl Cloudflare {
                 why.get_or_insert(e);
             }
         }
-        match why {
-            None => error,
-            Some(undo) => Error::new(
-                error.kind(),
-                format!(
-                    "{}; also could not take back {}: {}",
-                    error.message(),
-                    left.join(", "),
-                    undo.message()
-                ),
-            )
-            .with_leftovers(),
-        }
+        rolled_back(error, why.map_or(Ok(()), Err), &left.join(", "))
     }
 
     /// Deletes the one record `published` stands for, if it is still there.

@@ -1,15 +1,23 @@
-//! One TSIG-signed UPDATE to the primary, and what its failures mean: the exchange on the wire and
-//! the mapping of every way it can fail to an error kind (TSIG rejected → 77, wrong zone or view →
-//! 78, unreachable or SERVFAIL → 69). A timeout leaves the outcome unknown: the UPDATE may have been
+//! Signed UPDATEs to the primary, and what their failures mean: the exchange on the wire and the
+//! mapping of every way it can fail to an error kind (TSIG rejected → 77, wrong zone or view → 78,
+//! unreachable or SERVFAIL → 69). A timeout leaves the outcome unknown: the UPDATE may have been
 //! applied, so the error says so ([`Error::with_leftovers`]) and the state is kept.
+//!
+//! Size: a change that fits one UDP message (1232 bytes, the EDNS size that needs no fragments)
+//! goes over UDP; a larger one over TCP (RFC 2136 allows it, every server accepts it), and one too
+//! large for a comfortable TCP message is split into several of at most [`MAX_MESSAGE`] bytes, sent
+//! one after another. Nothing is ever cut silently: when a later part of an addition fails, the parts
+//! already applied are taken back, so an addition is still all or nothing.
 
 use super::{Rfc2136, TSIG_FUDGE};
 use crate::dnsquery::txt;
 use crate::error::{Error, Result};
 use crate::record::{Record, RecordType};
 use crate::resolver;
+use hickory_net::DnsMultiplexer;
 use hickory_net::client::Client;
 use hickory_net::runtime::TokioRuntimeProvider;
+use hickory_net::tcp::TcpClientStream;
 use hickory_net::udp::UdpClientStream;
 use hickory_net::xfer::{DnsHandle, FirstAnswer};
 use hickory_net::{DnsError, NetError};
@@ -18,13 +26,118 @@ use hickory_proto::op::{DnsRequest, Edns, Message, MessageType, OpCode, Query, R
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{DNSClass, Name, RData};
 
+/// The largest UPDATE sent over UDP: the EDNS payload size that avoids IP fragmentation.
+pub(super) const UDP_PAYLOAD: usize = 1232;
+
+/// The largest UPDATE message sent at all (TCP allows 65535; staying well below keeps each
+/// message quick for the server to apply and far from every implementation's limits).
+pub(super) const MAX_MESSAGE: usize = 16 * 1024;
+
+/// Room for the header, the zone section's type and class, EDNS and the TSIG record's fixed part
+/// with its algorithm name and a 64-byte MAC at most; the zone and key names come on top.
+const FIXED: usize = 12 + 4 + 11 + 10 + 16 + 24 + 64;
+
+/// Bytes a message for `zone` signed with `key` takes besides its records, at most.
+fn overhead(zone: &Name, key: &str) -> usize {
+    FIXED + zone.to_ascii().len() + 2 + key.len() + 2
+}
+
+/// Bytes `record` takes in an UPDATE at most (names uncompressed).
+fn wire_size(record: &hickory_proto::rr::Record) -> usize {
+    let name = record.name.to_ascii().len() + 2;
+    let data = match &record.data {
+        RData::TXT(t) => t.txt_data.iter().map(|s| s.len() + 1).sum::<usize>().max(1),
+        RData::CNAME(c) => c.0.to_ascii().len() + 2,
+        _ => 512,
+    };
+    name + 10 + data
+}
+
+/// `updates` cut into runs that each fit [`MAX_MESSAGE`] with `overhead`, in order.
+fn split(
+    updates: Vec<hickory_proto::rr::Record>,
+    overhead: usize,
+) -> Vec<Vec<hickory_proto::rr::Record>> {
+    let mut parts: Vec<Vec<hickory_proto::rr::Record>> = Vec::new();
+    let mut size = overhead;
+    for record in updates {
+        let bytes = wire_size(&record);
+        match parts.last_mut() {
+            Some(part) if size + bytes <= MAX_MESSAGE => part.push(record),
+            _ => {
+                size = overhead;
+                parts.push(vec![record]);
+            }
+        }
+        size += bytes;
+    }
+    parts
+}
+
+/// Whether `part` fits one UDP message with `overhead`.
+fn fits_udp(part: &[hickory_proto::rr::Record], overhead: usize) -> bool {
+    overhead + part.iter().map(wire_size).sum::<usize>() <= UDP_PAYLOAD
+}
+
 impl Rfc2136 {
-    /// Sends one signed UPDATE for `zone` carrying `records` (already in add or delete form).
+    /// Applies `updates` (already in add or delete form) to `zone`: one message when it fits, else
+    /// several (see the module docs). An addition that fails part way is taken back; a deletion goes
+    /// on with the other parts and reports the first failure (deleting what is absent is harmless,
+    /// so cleanup can simply run again).
     pub(super) fn send_update(
         &self,
         zone: &Name,
         updates: Vec<hickory_proto::rr::Record>,
     ) -> Result<()> {
+        let adding = updates.iter().any(|r| r.dns_class == DNSClass::IN);
+        let overhead = overhead(zone, &self.settings.key_name);
+        let parts = split(updates, overhead);
+        let mut first_error: Option<Error> = None;
+        for (i, part) in parts.iter().enumerate() {
+            let Err(error) = self.send_message(zone, part.clone()) else {
+                continue;
+            };
+            if !adding {
+                first_error.get_or_insert(error);
+                continue;
+            }
+            if i == 0 {
+                return Err(error);
+            }
+            // Take back the parts already applied, newest first.
+            let applied: Vec<hickory_proto::rr::Record> = parts[..i]
+                .iter()
+                .flatten()
+                .map(|r| {
+                    let mut delete = r.clone();
+                    delete.dns_class = DNSClass::NONE;
+                    delete.ttl = 0;
+                    delete
+                })
+                .collect();
+            let undo = split(applied, overhead)
+                .into_iter()
+                .try_for_each(|part| self.send_message(zone, part));
+            return Err(match undo {
+                Ok(()) => error,
+                Err(undo) => Error::new(
+                    error.kind(),
+                    format!(
+                        "{}; also could not take back the first {} part(s) of the update: {}",
+                        error.message(),
+                        i,
+                        undo.message()
+                    ),
+                )
+                .with_leftovers(),
+            });
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Sends one signed UPDATE message for `zone`: over UDP when it fits, else over TCP.
+    fn send_message(&self, zone: &Name, updates: Vec<hickory_proto::rr::Record>) -> Result<()> {
+        let udp = fits_udp(&updates, overhead(zone, &self.settings.key_name));
         let mut message = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Update);
         message.metadata.recursion_desired = false;
         let mut zone_query = Query::new();
@@ -35,7 +148,7 @@ impl Rfc2136 {
         message.add_zone(zone_query);
         message.add_updates(updates);
         let mut edns = Edns::new();
-        edns.set_max_payload(1232).set_version(0);
+        edns.set_max_payload(UDP_PAYLOAD as u16).set_version(0);
         message.set_edns(edns);
 
         let server = self.settings.server;
@@ -43,20 +156,40 @@ impl Rfc2136 {
         let signer = self.signer.clone();
         crate::stats::count_dns_query();
         let outcome = self.runtime.block_on(async move {
-            let stream = UdpClientStream::builder(server, TokioRuntimeProvider::default())
-                .with_timeout(Some(timeout))
-                .with_signer(Some(signer))
-                .build();
-            let (client, background) = Client::<TokioRuntimeProvider>::from_sender(stream);
-            let background = tokio::spawn(background);
-            // hickory retries a silent server on its own; this bounds the whole exchange.
-            let answer = tokio::time::timeout(
-                timeout,
-                client.send(DnsRequest::from(message)).first_answer(),
-            )
-            .await;
-            background.abort();
-            answer
+            // hickory retries a silent server on its own; this bounds the whole exchange, the TCP
+            // connection included.
+            tokio::time::timeout(timeout, async move {
+                let request = DnsRequest::from(message);
+                if udp {
+                    let stream = UdpClientStream::builder(server, TokioRuntimeProvider::default())
+                        .with_timeout(Some(timeout))
+                        .with_signer(Some(signer))
+                        .build();
+                    let (client, background) = Client::<TokioRuntimeProvider>::from_sender(stream);
+                    let background = tokio::spawn(background);
+                    let answer = client.send(request).first_answer().await;
+                    background.abort();
+                    answer
+                } else {
+                    let (connect, handle) = TcpClientStream::new(
+                        server,
+                        None,
+                        Some(timeout),
+                        TokioRuntimeProvider::default(),
+                    );
+                    let stream = connect.await?;
+                    let multiplexer = DnsMultiplexer::new(stream, handle)
+                        .with_timeout(timeout)
+                        .with_signer(signer);
+                    let (client, background) =
+                        Client::<TokioRuntimeProvider>::from_sender(multiplexer);
+                    let background = tokio::spawn(background);
+                    let answer = client.send(request).first_answer().await;
+                    background.abort();
+                    answer
+                }
+            })
+            .await
         });
         let response = match outcome {
             // The UPDATE may have arrived and been applied with only the reply lost.
@@ -177,5 +310,30 @@ mod tests {
         assert_eq!(err.kind(), crate::error::Kind::Config);
         assert!(err.message().contains("--rfc2136-zone"), "{err}");
         assert!(check_inside(&name, &resolver::fqdn("example.org").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_large_change_is_split_into_bounded_messages_keeping_every_record_in_order() {
+        let name = resolver::fqdn("_dnsauth.example.com").unwrap();
+        let records: Vec<hickory_proto::rr::Record> = (0..1000)
+            .map(|i| {
+                let value = format!("{i:04}{}", "x".repeat(246));
+                hickory_proto::rr::Record::from_rdata(name.clone(), 60, RData::TXT(txt(&value)))
+            })
+            .collect();
+        let overhead = overhead(&name, "dcv-key");
+        let parts = split(records.clone(), overhead);
+        assert!(parts.len() > 1);
+        for part in &parts {
+            let size = overhead + part.iter().map(wire_size).sum::<usize>();
+            assert!(size <= MAX_MESSAGE, "{size}");
+            // The estimate is an upper bound of what goes on the wire.
+            let mut message = Message::new(1, MessageType::Query, OpCode::Update);
+            message.add_updates(part.clone());
+            assert!(message.to_vec().unwrap().len() <= size);
+        }
+        assert_eq!(parts.concat(), records);
+        assert!(fits_udp(&records[..2], overhead));
+        assert!(!fits_udp(&records[..5], overhead));
     }
 }

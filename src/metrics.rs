@@ -1,0 +1,176 @@
+//! `--metrics-file`: the outcome of a `revalidate` run as a Prometheus textfile-collector file (the
+//! node_exporter convention: `*.prom` in the collector's directory, replaced atomically so it never
+//! reads half a file), so an existing monitoring stack can alert on a domain about to lapse.
+//!
+//! Per domain: its DCV expiry as a Unix timestamp (the earliest of its OV/EV validations, when
+//! known) and, for the domains the run selected, the outcome. Per run: counts by outcome, the
+//! duration, when it finished and whether it succeeded.
+
+use crate::error::{Error, Result};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One domain of the account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainMetric {
+    pub domain: String,
+    pub domain_id: u64,
+    /// The earliest DCV expiry of its validation types (Unix seconds); `None`: never validated.
+    pub expiry: Option<i64>,
+    /// What this run did to it (`validated`, `failed`, `skipped`); `None`: it was not due.
+    pub outcome: Option<String>,
+}
+
+/// The run as a whole.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunMetric {
+    /// (outcome, how many domains), e.g. ("validated", 298).
+    pub counts: Vec<(String, usize)>,
+    pub seconds: f64,
+    /// When it finished (Unix seconds).
+    pub finished: i64,
+    pub ok: bool,
+}
+
+/// The file's text, in the Prometheus exposition format.
+pub fn render(domains: &[DomainMetric], run: &RunMetric) -> String {
+    const EXPIRY: &str = "dcv_hook_domain_dcv_expiry_timestamp_seconds";
+    const OUTCOME: &str = "dcv_hook_domain_last_outcome";
+    const DOMAINS: &str = "dcv_hook_revalidate_domains";
+    const DURATION: &str = "dcv_hook_revalidate_duration_seconds";
+    const FINISHED: &str = "dcv_hook_revalidate_last_run_timestamp_seconds";
+    const SUCCESS: &str = "dcv_hook_revalidate_success";
+    let mut out = String::new();
+    header(
+        &mut out,
+        EXPIRY,
+        "When the domain's earliest OV/EV domain validation expires (Unix time).",
+    );
+    for d in domains {
+        if let Some(t) = d.expiry {
+            let _ = writeln!(out, "{EXPIRY}{} {t}", labels(d, None));
+        }
+    }
+    header(
+        &mut out,
+        OUTCOME,
+        "The outcome of the last revalidate run for the domain (1 for the outcome it had).",
+    );
+    for d in domains {
+        if let Some(o) = &d.outcome {
+            let _ = writeln!(out, "{OUTCOME}{} 1", labels(d, Some(o)));
+        }
+    }
+    header(
+        &mut out,
+        DOMAINS,
+        "Domains the last revalidate run selected, by outcome.",
+    );
+    for (o, n) in &run.counts {
+        let _ = writeln!(out, "{DOMAINS}{{outcome=\"{}\"}} {n}", escape(o));
+    }
+    header(&mut out, DURATION, "How long the last revalidate run took.");
+    let _ = writeln!(out, "{DURATION} {:.3}", run.seconds);
+    header(
+        &mut out,
+        FINISHED,
+        "When the last revalidate run finished (Unix time).",
+    );
+    let _ = writeln!(out, "{FINISHED} {}", run.finished);
+    header(
+        &mut out,
+        SUCCESS,
+        "1 when every selected domain ended validated, else 0.",
+    );
+    let _ = writeln!(out, "{SUCCESS} {}", u8::from(run.ok));
+    out
+}
+
+fn header(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+}
+
+/// Writes `text` to `path` atomically (a temporary file beside it, renamed over it), mode 0644 so
+/// the collector (another user) can read it.
+pub fn write(path: &Path, text: &str) -> Result<()> {
+    let target = if path.parent().is_some_and(|p| p.as_os_str().is_empty()) {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    };
+    crate::fsutil::write_atomically(&target, text.as_bytes(), 0o644).map_err(|e| {
+        Error::cant_create(format!(
+            "cannot write --metrics-file {} ({e}); check that its directory exists and is writable",
+            path.display()
+        ))
+    })
+}
+
+fn labels(d: &DomainMetric, outcome: Option<&str>) -> String {
+    let mut text = format!(
+        "{{domain=\"{}\",domain_id=\"{}\"",
+        escape(&d.domain),
+        d.domain_id
+    );
+    if let Some(o) = outcome {
+        let _ = write!(text, ",outcome=\"{}\"", escape(o));
+    }
+    text.push('}');
+    text
+}
+
+/// A label value as the exposition format wants it: backslash, quote and newline escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_each_domain_and_the_run_and_writes_atomically() {
+        let domains = vec![
+            DomainMetric {
+                domain: "a.example".into(),
+                domain_id: 7,
+                expiry: Some(1_900_000_000),
+                outcome: Some("validated".into()),
+            },
+            DomainMetric {
+                domain: "b\"x".into(),
+                domain_id: 8,
+                expiry: None,
+                outcome: None,
+            },
+        ];
+        let run = RunMetric {
+            counts: vec![("validated".into(), 1), ("failed".into(), 0)],
+            seconds: 1.5,
+            finished: 1_800_000_000,
+            ok: true,
+        };
+        let text = render(&domains, &run);
+        assert!(text.contains(
+            "dcv_hook_domain_dcv_expiry_timestamp_seconds{domain=\"a.example\",domain_id=\"7\"} 1900000000\n"
+        ), "{text}");
+        assert!(text.contains(
+            "dcv_hook_domain_last_outcome{domain=\"a.example\",domain_id=\"7\",outcome=\"validated\"} 1\n"
+        ), "{text}");
+        assert!(!text.contains("domain_id=\"8\""), "{text}");
+        assert!(text.contains("dcv_hook_revalidate_domains{outcome=\"failed\"} 0\n"));
+        assert!(text.contains("dcv_hook_revalidate_duration_seconds 1.500\n"));
+        assert!(text.contains("dcv_hook_revalidate_success 1\n"));
+        assert_eq!(escape("b\"x\\"), "b\\\"x\\\\");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dcv.prom");
+        write(&file, &text).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        let err = write(&dir.path().join("missing/dcv.prom"), &text).unwrap_err();
+        assert!(err.message().contains("--metrics-file"), "{err}");
+    }
+}
