@@ -17,7 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "leaf helpers",
         &[
             "error", "env", "retry", "fsutil", "secret", "dates", "ui", "signals", "runtime",
-            "stats",
+            "stats", "process", "progress",
         ],
     ),
     (
@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "state",
             "publish",
             "propagation",
+            "metrics",
         ],
     ),
     (

@@ -4,7 +4,10 @@
 
 use crate::record::{Record, RecordType};
 
-pub use crate::record::normalize_name as normalize;
+/// A name as the APIs compare it: trimmed, lower case, no trailing dot.
+pub fn normalize(name: &str) -> String {
+    crate::record::normalize_name(name)
+}
 
 /// The name and each parent with at least two labels, longest first (hosted DNS serves no TLDs).
 pub fn zone_candidates(name: &str) -> Vec<String> {

@@ -37,10 +37,9 @@ pub use settings::{
     CloudflareArgs, CloudflareAuth, CloudflareSettings, DEFAULT_API_URL, TOKEN_ENV,
 };
 
-use super::txt::{content_matches, quote_txt, zone_candidates};
+use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
 use crate::error::{Error, Result};
 use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
-use crate::record::normalize_name as normalize;
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
