@@ -266,28 +266,15 @@ fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target
         .map(|d| DomainName::parse(d))
         .collect::<Result<Vec<_>>>()?;
     let (order_id, domain_id) = (o.order_id, o.domain_id);
-    let acme = acme::from_flags_and_env(
-        &AcmeFlags {
-            values: &o.acme_value,
-            tokens: &o.acme_token,
-            fqdns: &o.acme_fqdn,
-            domains: &domains,
-            certcentral_target: order_id.is_some() || domain_id.is_some(),
-        },
-        env,
-    )?;
-    if acme.is_some() && (order_id.is_some() || domain_id.is_some()) {
-        return Err(Error::usage(
-            "--acme-value is ACME host-tool mode, which validates no DigiCert order or domain: drop --order-id/--domain-id",
-        ));
-    }
     if command == Command::Revalidate && (order_id.is_some() || domain_id.is_some()) {
         return Err(Error::usage(
             "revalidate works on the whole account; narrow it with --domain NAME, not --order-id/--domain-id",
         ));
     }
+    if let Some(acme) = acme_target(o, &domains, env)? {
+        return Ok(Target::Acme(acme));
+    }
     let target = match (order_id, domain_id) {
-        _ if acme.is_some() => Target::Acme(acme.expect("checked")),
         (Some(_), Some(_)) => return Err(Error::usage("give --order-id or --domain-id, not both")),
         (Some(id), None) => Target::Order { id, names: domains },
         (None, Some(id)) => {
@@ -331,6 +318,27 @@ fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target
         },
     };
     Ok(target)
+}
+
+/// The ACME client's challenges (flags or certbot's environment), `None` outside host-tool mode.
+fn acme_target(o: &Options, domains: &[DomainName], env: &dyn Env) -> Result<Option<AcmeTarget>> {
+    let certcentral_target = o.order_id.is_some() || o.domain_id.is_some();
+    let acme = acme::from_flags_and_env(
+        &AcmeFlags {
+            values: &o.acme_value,
+            tokens: &o.acme_token,
+            fqdns: &o.acme_fqdn,
+            domains,
+            certcentral_target,
+        },
+        env,
+    )?;
+    if acme.is_some() && certcentral_target {
+        return Err(Error::usage(
+            "--acme-value is ACME host-tool mode, which validates no DigiCert order or domain: drop --order-id/--domain-id",
+        ));
+    }
+    Ok(acme)
 }
 
 /// http-01 files go to a provider that serves HTTP; dns-01 records to one that serves DNS.

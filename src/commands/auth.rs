@@ -2,10 +2,11 @@
 //!
 //! The source (CertCentral or an ACME client, `source/`) says what to publish; everything after that
 //! is shared. State is written before anything is published (status pending) and updated after, so
-//! `cleanup` can undo a partial run (the pipeline's job, `pipeline.rs`). The servers to wait for are found before anything is published,
-//! so a name that cannot be resolved leaves nothing behind. On a propagation timeout the records stay
-//! published and recorded: `cleanup` removes them, or a new `auth` waits again. In a batched ACME run
-//! (certbot) every call but the last publishes and returns; the last waits for the whole run.
+//! `cleanup` can undo a partial run (the pipeline's job, `pipeline/`). The servers to wait for are
+//! found before anything is published, so a name that cannot be resolved leaves nothing behind. On
+//! a propagation timeout the records stay published and recorded: `cleanup` removes them, or a new
+//! `auth` waits again. In a batched ACME run (certbot) every call but the last publishes and
+//! returns; the last waits for the whole run.
 
 use crate::context::Context;
 use crate::error::Result;

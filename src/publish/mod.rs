@@ -111,8 +111,9 @@ pub trait Publisher {
     fn provider(&self) -> &'static str;
 
     /// What cleanup would need if this process died in the middle of `present`, read before anything
-    /// changes (the content of a file about to be replaced, the server an UPDATE goes to); `auth`
-    /// saves it as pending state. The default records only the records themselves.
+    /// changes (the content of a file about to be replaced, the server and key an UPDATE goes
+    /// with, and whether each value is there already: look before adding); `auth` saves it as
+    /// pending state. The default records only the records themselves.
     fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         Ok(records
             .iter()

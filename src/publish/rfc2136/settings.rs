@@ -77,24 +77,7 @@ pub(super) fn resolve(
         .tsig_secret_file
         .clone()
         .or_else(|| recalled.secret_file.clone().map(PathBuf::from));
-    let secret = match (
-        &args.tsig_secret_file,
-        setup.env.var("DCV_TSIG_SECRET"),
-        &from_ini,
-        &secret_file,
-    ) {
-        (Some(path), _, _, _) => credentials::read_secret_file(path, "--tsig-secret-file")?,
-        (None, Some(env), _, _) => Secret::new(env),
-        (None, None, Some(ini), _) => ini.secret.clone(),
-        (None, None, None, Some(path)) => {
-            credentials::read_secret_file(path, "--tsig-secret-file")?
-        }
-        (None, None, None, None) => {
-            return Err(Error::config(
-                "no TSIG secret: pass --tsig-secret-file FILE or set DCV_TSIG_SECRET (base64)",
-            ));
-        }
-    };
+    let secret = secret(setup, args, from_ini.as_ref(), secret_file.as_deref())?;
     let mut settings = Rfc2136Settings::new(server, key_name, secret);
     if let Some(alg) = args
         .tsig_algorithm
@@ -107,12 +90,6 @@ pub(super) fn resolve(
     settings.zone = args.rfc2136_zone.clone();
     settings.ttl = setup.ttl;
 
-    let absolute = |p: &Path| {
-        std::fs::canonicalize(p)
-            .unwrap_or_else(|_| p.to_path_buf())
-            .display()
-            .to_string()
-    };
     let remember = Remembered {
         credentials: credentials.as_deref().map(absolute),
         tsig_key: Some(settings.key_name.clone()),
@@ -120,6 +97,38 @@ pub(super) fn resolve(
         algorithm: Some(settings.algorithm.clone()),
     };
     Ok((settings, remember))
+}
+
+/// The TSIG secret: `--tsig-secret-file`, env `DCV_TSIG_SECRET`, the certbot ini, then the file
+/// the state remembered.
+fn secret(
+    setup: &Setup,
+    args: &Rfc2136Args,
+    from_ini: Option<&Rfc2136Settings>,
+    remembered_file: Option<&Path>,
+) -> Result<Secret> {
+    match (
+        &args.tsig_secret_file,
+        setup.env.var("DCV_TSIG_SECRET"),
+        from_ini,
+        remembered_file,
+    ) {
+        (Some(path), _, _, _) => credentials::read_secret_file(path, "--tsig-secret-file"),
+        (None, Some(env), _, _) => Ok(Secret::new(env)),
+        (None, None, Some(ini), _) => Ok(ini.secret.clone()),
+        (None, None, None, Some(path)) => credentials::read_secret_file(path, "--tsig-secret-file"),
+        (None, None, None, None) => Err(Error::config(
+            "no TSIG secret: pass --tsig-secret-file FILE or set DCV_TSIG_SECRET (base64)",
+        )),
+    }
+}
+
+/// A file's absolute path, as the state records it (so cleanup from another directory finds it).
+fn absolute(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// `HOST[:PORT]` as a socket address: an IP directly, a host name through the resolver.
