@@ -324,52 +324,50 @@ impl Route53 {
             .collect())
     }
 
-    /// Sends each zone's change batch, then waits until all are INSYNC; when a batch fails, puts
-    /// the zones already changed back and returns the error.
-    fn apply(&self, changes: &[ZoneChange], what: &str) -> Result<()> {
+    /// Sends each zone's change batch and returns the change ids; when a batch fails, puts the
+    /// zones already changed back and returns the error.
+    fn apply(&self, changes: &[ZoneChange], what: &str) -> Result<Vec<String>> {
         let ttl = i64::from(self.ttl);
         let mut sent = Vec::new();
         for (i, change) in changes.iter().enumerate() {
-            match self.client.change(&change.zone, &change.sets, ttl, what) {
-                Ok(id) => sent.push(id),
-                Err(error) => {
-                    let left: Vec<String> = changes[..i]
-                        .iter()
-                        .filter(|done| {
-                            let back: Vec<(Set, Set)> = done
-                                .sets
-                                .iter()
-                                .map(|(a, b)| (b.clone(), a.clone()))
-                                .collect();
-                            let putting_back = "putting the record sets back";
-                            self.client
-                                .change(&done.zone, &back, ttl, putting_back)
-                                .is_err()
-                        })
-                        .map(|done| done.zone.name.clone())
-                        .collect();
-                    if left.is_empty() {
-                        return Err(error);
-                    }
-                    return Err(Error::new(
-                        error.kind(),
-                        format!(
-                            "{}; also could not put back zone {}",
-                            error.message(),
-                            left.join(", ")
-                        ),
-                    )
-                    .with_leftovers());
+            let error = match self.client.change(&change.zone, &change.sets, ttl, what) {
+                Ok(id) => {
+                    sent.push(id);
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let mut left = Vec::new();
+            for done in &changes[..i] {
+                // Each set written back as it was read (and the one it now is, to delete it).
+                let back: Vec<(Set, Set)> = done
+                    .sets
+                    .iter()
+                    .map(|(after, before)| (before.clone(), after.clone()))
+                    .collect();
+                let putting_back = "putting the record sets back";
+                if self
+                    .client
+                    .change(&done.zone, &back, ttl, putting_back)
+                    .is_err()
+                {
+                    left.push(done.zone.name.clone());
                 }
             }
-        }
-        self.wait_in_sync(&sent).map_err(|e| {
-            if what == "adding records" {
-                e.with_leftovers()
-            } else {
-                e
+            if left.is_empty() {
+                return Err(error);
             }
-        })
+            return Err(Error::new(
+                error.kind(),
+                format!(
+                    "{}; also could not put back zone {}",
+                    error.message(),
+                    left.join(", ")
+                ),
+            )
+            .with_leftovers());
+        }
+        Ok(sent)
     }
 
     /// Waits until every change in `ids` is INSYNC, asking every `sync_poll`.
@@ -437,7 +435,9 @@ impl Publisher for Route53 {
             set.values.push(content(record));
             Ok(true)
         })?;
-        self.apply(&changes, "adding records")?;
+        let sent = self.apply(&changes, "adding records")?;
+        // Published but maybe not everywhere yet: the state must be kept for cleanup.
+        self.wait_in_sync(&sent).map_err(Error::with_leftovers)?;
         Ok(records
             .iter()
             .zip(zones)
@@ -471,7 +471,8 @@ impl Publisher for Route53 {
                     set.values.retain(|v| !content_matches(record, v));
                     Ok(set.values.len() != before)
                 })
-                .and_then(|changes| self.apply(&changes, "removing records"));
+                .and_then(|changes| self.apply(&changes, "removing records"))
+                .and_then(|sent| self.wait_in_sync(&sent));
             if let Err(e) = outcome {
                 first_error.get_or_insert(e);
             }
