@@ -498,3 +498,47 @@ fn content(record: &Record) -> String {
         RecordType::Cname | RecordType::Http => format!("{}.", normalize(&record.value)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+
+    #[test]
+    fn bad_settings_are_refused_before_any_call() {
+        let keys =
+            crate::env::FakeEnv::of(&[("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")]);
+        let bad = [
+            Undo {
+                route53_zone_id: Some("Z12/../other".into()),
+                ..Undo::default()
+            },
+            Undo {
+                route53_profile: Some("two words".into()),
+                ..Undo::default()
+            },
+            Undo {
+                route53_endpoint: Some("http://192.0.2.1:5000".into()),
+                ..Undo::default()
+            },
+        ];
+        for undo in bad {
+            let err = Route53Settings::new(&undo, &keys, 60).unwrap_err();
+            assert_eq!(err.kind(), Kind::Usage, "{undo:?}: {err}");
+        }
+        let undo = Undo {
+            route53_zone_id: Some("/hostedzone/Z123".into()),
+            ..Undo::default()
+        };
+        let settings = Route53Settings::new(&undo, &keys, 60).unwrap();
+        assert_eq!(settings.zone_id.as_deref(), Some("Z123"));
+        assert!(settings.access.static_keys.is_some(), "keys from the env");
+        // A named profile is the only source of credentials.
+        let undo = Undo {
+            route53_profile: Some("dns".into()),
+            ..Undo::default()
+        };
+        let settings = Route53Settings::new(&undo, &keys, 60).unwrap();
+        assert!(settings.access.static_keys.is_none());
+    }
+}
