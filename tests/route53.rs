@@ -4,7 +4,7 @@
 //! each refusal its documented exit code. moto serves no DNS, so these runs skip the propagation
 //! check; the check itself is the one every DNS provider shares (tests/dns_flow.rs).
 
-use crate::support::moto::{KEY_ID, MotoFixture, SECRET};
+use crate::support::moto::{Front, KEY_ID, MotoFixture, SECRET};
 use crate::support::world::bare_cmd;
 use std::path::Path;
 use std::process::Output;
@@ -125,7 +125,11 @@ fn refusals_name_what_to_fix() {
 #[test]
 fn throttling_is_retried_with_backoff() {
     let moto = MotoFixture::start();
-    let (front, seen) = crate::support::moto::throttling_front(&moto, 2);
+    let throttle = Front {
+        throttled: 2,
+        ..Front::default()
+    };
+    let (front, seen) = crate::support::moto::front(&moto, throttle);
     let state = tempfile::tempdir().unwrap();
     let mut cmd = bare_cmd();
     let out = cmd
@@ -149,6 +153,57 @@ fn throttling_is_retried_with_backoff() {
     assert_eq!(
         moto.txt_values(moto.zone_id("example.test"), "_acme-challenge.example.test"),
         ["after-throttling"]
+    );
+}
+
+#[test]
+fn an_order_validates_end_to_end_with_route53_mirrored_into_bind() {
+    use crate::support::bind::{BindFixture, BindOptions};
+    use crate::support::world::API_KEY;
+    use dcv_sim::{OrderSpec, SimConfig, Simulator};
+    let moto = MotoFixture::start();
+    let bind = std::sync::Arc::new(BindFixture::start(BindOptions {
+        lag: Some(std::time::Duration::ZERO),
+    }));
+    let mirror = Front {
+        mirror: Some(std::sync::Arc::downgrade(&bind)),
+        ..Front::default()
+    };
+    let (front, _) = crate::support::moto::front(&moto, mirror);
+    let sim = Simulator::start(SimConfig::new(API_KEY, bind.primary_addr()));
+    let zone = moto.zone_id("example.test");
+    moto.add_foreign_txt(zone, "www.example.test", "someone-else");
+    bind.update(
+        "example.test",
+        &["update add www.example.test. 60 IN TXT \"someone-else\""],
+    );
+    let order = sim.add_order(OrderSpec::new(["www.example.test", "api.other.test"]));
+    let state = tempfile::tempdir().unwrap();
+    let out = bare_cmd()
+        .envs(moto.env())
+        .env("AWS_ENDPOINT_URL", &front)
+        .env("HOME", state.path())
+        .env("DIGICERT_API_KEY", API_KEY)
+        .args(["run", "--order-id", &order.to_string()])
+        .args(["--api-url", &sim.url()])
+        .args(["--resolver", &bind.primary_addr().to_string()])
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--poll-interval", "0.1", "--provider", "route53"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(sim.order_status(order).as_deref(), Some("issued"));
+    assert!(sim.premature_checks().is_empty());
+    // Cleaned up in Route 53 (and so in its mirror), the foreign value kept.
+    assert_eq!(moto.txt_values(zone, "www.example.test"), ["someone-else"]);
+    assert!(
+        moto.txt_values(moto.zone_id("other.test"), "api.other.test")
+            .is_empty()
+    );
+    assert_eq!(
+        bind.txt_values(bind.primary(), "www.example.test"),
+        ["someone-else"]
     );
 }
 

@@ -7,12 +7,13 @@
 //! the service from the credential scope of the `Authorization` header. Needs `moto[server]`
 //! (scripts/test installs it into the test venv and exports DCV_TEST_MOTO).
 
+use super::bind::BindFixture;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -106,27 +107,7 @@ impl MotoFixture {
 
     /// The TXT values at `name` in `zone_id`, unquoted and sorted.
     pub fn txt_values(&self, zone_id: &str, name: &str) -> Vec<String> {
-        let body = self.call(
-            "GET",
-            &format!("hostedzone/{zone_id}/rrset?name={name}.&type=TXT&maxitems=1"),
-            None,
-        );
-        let mut values = Vec::new();
-        for set in body.split("<ResourceRecordSet>").skip(1) {
-            let fqdn = format!("{name}.");
-            if between(set, "<Name>", "</Name>").as_deref() != Some(fqdn.as_str())
-                || between(set, "<Type>", "</Type>").as_deref() != Some("TXT")
-            {
-                continue;
-            }
-            for value in set.split("<Value>").skip(1) {
-                let value = value.split("</Value>").next().unwrap_or_default();
-                let value = value.replace("&quot;", "\"");
-                values.push(dcv_hook::publish::txt::txt_text(&value).unwrap_or(value));
-            }
-        }
-        values.sort();
-        values
+        read_txt(self.port, zone_id, name)
     }
 
     /// Adds TXT `value` at `name` the way another tool would, beside what is there.
@@ -159,27 +140,69 @@ impl MotoFixture {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<String>) -> String {
-        let url = format!("{}/2013-04-01/{path}", self.url());
-        let client = reqwest::blocking::Client::new();
-        let request = match method {
-            "POST" => client.post(&url).body(body.unwrap_or_default()),
-            _ => client.get(&url),
-        };
-        let response = request
-            .header("Authorization", AUTH)
-            .header("Content-Type", "text/xml")
-            .send()
-            .unwrap_or_else(|e| panic!("moto {method} {path}: {e}"));
-        let status = response.status();
-        let text = response.text().unwrap_or_default();
-        assert!(status.is_success(), "moto {method} {path}: {status} {text}");
-        text
+        call(self.port, method, path, body)
     }
 }
 
-/// A loopback HTTP front for `moto` that answers the first `throttled` requests with Route 53's
-/// `Throttling` error and passes the rest on; its URL, and how many requests it has seen.
-pub fn throttling_front(moto: &MotoFixture, throttled: usize) -> (String, Arc<AtomicUsize>) {
+/// The TXT values moto on `port` holds at `name` in `zone_id`, unquoted and sorted.
+fn read_txt(port: u16, zone_id: &str, name: &str) -> Vec<String> {
+    let body = call(
+        port,
+        "GET",
+        &format!("hostedzone/{zone_id}/rrset?name={name}.&type=TXT&maxitems=1"),
+        None,
+    );
+    let mut values = Vec::new();
+    for set in body.split("<ResourceRecordSet>").skip(1) {
+        let fqdn = format!("{name}.");
+        if between(set, "<Name>", "</Name>").as_deref() != Some(fqdn.as_str())
+            || between(set, "<Type>", "</Type>").as_deref() != Some("TXT")
+        {
+            continue;
+        }
+        for value in set.split("<Value>").skip(1) {
+            let value = value.split("</Value>").next().unwrap_or_default();
+            let value = value.replace("&quot;", "\"");
+            values.push(dcv_hook::publish::txt::txt_text(&value).unwrap_or(value));
+        }
+    }
+    values.sort();
+    values
+}
+
+/// One call to moto's Route 53 API on `port`; panics unless it succeeds.
+fn call(port: u16, method: &str, path: &str, body: Option<String>) -> String {
+    let url = format!("http://127.0.0.1:{port}/2013-04-01/{path}");
+    let client = reqwest::blocking::Client::new();
+    let request = match method {
+        "POST" => client.post(&url).body(body.unwrap_or_default()),
+        _ => client.get(&url),
+    };
+    let response = request
+        .header("Authorization", AUTH)
+        .header("Content-Type", "text/xml")
+        .send()
+        .unwrap_or_else(|e| panic!("moto {method} {path}: {e}"));
+    let status = response.status();
+    let text = response.text().unwrap_or_default();
+    assert!(status.is_success(), "moto {method} {path}: {status} {text}");
+    text
+}
+
+/// What a [`front`] does besides passing requests on to moto.
+#[derive(Default)]
+pub struct Front {
+    /// Answers the first this many requests with Route 53's `Throttling` error.
+    pub throttled: usize,
+    /// After each change batch moto accepted, writes the TXT sets it names into this BIND
+    /// fixture (as the fake Cloudflare's sink does), so the propagation check and the CertCentral
+    /// simulator see what Route 53 would serve. Weak: the fixture still drops with its test.
+    pub mirror: Option<Weak<BindFixture>>,
+}
+
+/// A loopback HTTP front for `moto` doing what `what` says; its URL (for AWS_ENDPOINT_URL), and
+/// how many requests it has seen.
+pub fn front(moto: &MotoFixture, what: Front) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(AtomicUsize::new(0));
@@ -189,7 +212,7 @@ pub fn throttling_front(moto: &MotoFixture, throttled: usize) -> (String, Arc<At
             let Some(request) = read_request(&mut client) else {
                 continue;
             };
-            if count.fetch_add(1, Ordering::SeqCst) < throttled {
+            if count.fetch_add(1, Ordering::SeqCst) < what.throttled {
                 let body = "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>";
                 let _ = write!(
                     client,
@@ -199,16 +222,53 @@ pub fn throttling_front(moto: &MotoFixture, throttled: usize) -> (String, Arc<At
                 continue;
             }
             // moto closes each connection after its answer, so the answer is all it sends.
-            if let Ok(mut upstream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
-                let mut answer = Vec::new();
-                if upstream.write_all(&request).is_ok() && upstream.read_to_end(&mut answer).is_ok()
-                {
-                    let _ = client.write_all(&answer);
+            let mut answer = Vec::new();
+            if let Ok(mut upstream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+                && upstream.write_all(&request).is_ok()
+                && upstream.read_to_end(&mut answer).is_ok()
+            {
+                if let Some(bind) = what.mirror.as_ref().and_then(Weak::upgrade) {
+                    mirror(port, &request, &answer, &bind);
                 }
+                let _ = client.write_all(&answer);
             }
         }
     });
     (url, seen)
+}
+
+/// Writes the TXT sets an accepted change batch (`request`) names, as moto now holds them, into
+/// BIND: the zone is the name's last two labels (example.test, other.test).
+fn mirror(port: u16, request: &[u8], answer: &[u8], bind: &BindFixture) {
+    let request = String::from_utf8_lossy(request);
+    let head = request.lines().next().unwrap_or_default();
+    let accepted = String::from_utf8_lossy(answer).starts_with("HTTP/1.1 200");
+    let Some(zone_id) = head
+        .strip_prefix("POST /2013-04-01/hostedzone/")
+        .and_then(|rest| rest.strip_suffix("/rrset HTTP/1.1"))
+    else {
+        return;
+    };
+    if !accepted {
+        return;
+    }
+    for set in request.split("<ResourceRecordSet>").skip(1) {
+        let Some(name) = between(set, "<Name>", "</Name>") else {
+            continue;
+        };
+        let name = name.trim_end_matches('.');
+        let zone = name.rsplitn(3, '.').take(2).collect::<Vec<_>>();
+        let zone = format!("{}.{}", zone[1], zone[0]);
+        let values = read_txt(port, zone_id, name);
+        let mut lines = vec![format!("update delete {name}. TXT")];
+        lines.extend(
+            values
+                .iter()
+                .map(|v| format!("update add {name}. 60 IN TXT \"{v}\"")),
+        );
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        bind.update(&zone, &lines);
+    }
 }
 
 /// One HTTP request (head and a Content-Length body), asking the upstream to close after it.
