@@ -1,8 +1,10 @@
 //! The route53 provider through the binary against moto's Route 53 (server mode on loopback):
 //! foreign values at a name kept, two runs sharing a name each removing only its own value, the
 //! public zone chosen over a private one of the same name unless `--route53-zone-id` names it, and
-//! each refusal its documented exit code. moto serves no DNS, so these runs skip the propagation
-//! check; the check itself is the one every DNS provider shares (tests/dns_flow.rs).
+//! each refusal its documented exit code, throttling retried; and an order validated end to end,
+//! with what moto holds mirrored into the BIND fixture (moto serves no DNS) so that the real
+//! propagation check and the CertCentral simulator see it. The other runs skip the propagation
+//! check.
 
 use crate::support::moto::{Front, KEY_ID, MotoFixture, SECRET};
 use crate::support::world::bare_cmd;
