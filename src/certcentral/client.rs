@@ -146,70 +146,14 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Answer> {
-        let url = format!("{}{}", self.base, path);
         let deadline = self.deadline();
         let mut retry = Retry::new(self.retry.backoff, deadline);
         loop {
             let attempt = retry.attempt();
-            let started = Instant::now();
-            // Never wait for an answer past the deadline: the request's own timeout shrinks to it.
-            let timeout = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(started);
-                    if left.is_zero() {
-                        return Err(Error::temp_fail(format!(
-                            "certcentral: {method} {path}: the time allowed (--timeout) ran out"
-                        )));
-                    }
-                    left.min(self.timeout)
-                }
-                None => self.timeout,
-            };
-            self.limit.acquire()?;
-            ui::verbose(&format!("certcentral: {method} {path}"));
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .timeout(timeout)
-                .header("X-DC-DEVKEY", self.key.expose())
-                .header("Accept", "application/json");
-            request = match body {
-                Some(json) => request.json(json),
-                None => request.header("Content-Type", "application/json"),
-            };
-            let outcome = request.send();
-            let (retry_after, failure) = match outcome {
-                Ok(response) => {
-                    let status = response.status();
-                    ui::verbose(&format!(
-                        "certcentral: {method} {path} -> {status} ({} ms)",
-                        started.elapsed().as_millis()
-                    ));
-                    let retry_after = retry_after(&response);
-                    let retryable =
-                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                    let location = response
-                        .headers()
-                        .get(reqwest::header::LOCATION)
-                        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
-                    let body = read_capped(response);
-                    let answer = Answer {
-                        status,
-                        body,
-                        location,
-                    };
-                    if !retryable {
-                        return Ok(answer);
-                    }
-                    (retry_after, api_error(method, path, &answer))
-                }
-                Err(e) => (
-                    None,
-                    Error::unavailable(format!(
-                        "certcentral: {method} {path} failed: {}; check --api-url and the network",
-                        describe_transport_error(&e)
-                    )),
-                ),
+            let timeout = self.attempt_timeout(deadline, method, path)?;
+            let (retry_after, failure) = match self.send_once(method, path, body, timeout)? {
+                Attempt::Final(answer) => return Ok(answer),
+                Attempt::Retry(retry_after, failure) => (retry_after, failure),
             };
             if let Some(wait) = retry_after.filter(|w| *w > self.retry.max_retry_after) {
                 return Err(failure.context(format!(
@@ -230,6 +174,91 @@ impl Client {
             crate::signals::sleep(wait)?;
         }
     }
+
+    /// The next request's timeout: never waiting for an answer past the deadline, the request's
+    /// own timeout shrinks to it (75 once it has passed).
+    fn attempt_timeout(
+        &self,
+        deadline: Option<Instant>,
+        method: &Method,
+        path: &str,
+    ) -> Result<Duration> {
+        let Some(deadline) = deadline else {
+            return Ok(self.timeout);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::temp_fail(format!(
+                "certcentral: {method} {path}: the time allowed (--timeout) ran out"
+            )));
+        }
+        Ok(left.min(self.timeout))
+    }
+
+    /// One request, after the rate limiter lets it go.
+    fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<Attempt> {
+        self.limit.acquire()?;
+        ui::verbose(&format!("certcentral: {method} {path}"));
+        let started = Instant::now();
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .timeout(timeout)
+            .header("X-DC-DEVKEY", self.key.expose())
+            .header("Accept", "application/json");
+        request = match body {
+            Some(json) => request.json(json),
+            None => request.header("Content-Type", "application/json"),
+        };
+        let response = match request.send() {
+            Ok(response) => response,
+            Err(e) => {
+                return Ok(Attempt::Retry(
+                    None,
+                    Error::unavailable(format!(
+                        "certcentral: {method} {path} failed: {}; check --api-url and the network",
+                        describe_transport_error(&e)
+                    )),
+                ));
+            }
+        };
+        let status = response.status();
+        ui::verbose(&format!(
+            "certcentral: {method} {path} -> {status} ({} ms)",
+            started.elapsed().as_millis()
+        ));
+        let retry_after = retry_after(&response);
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+        let answer = Answer {
+            status,
+            body: read_capped(response),
+            location,
+        };
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Ok(Attempt::Retry(
+                retry_after,
+                api_error(method, path, &answer),
+            ));
+        }
+        Ok(Attempt::Final(answer))
+    }
+}
+
+/// How one request went.
+enum Attempt {
+    /// An answer to act on: success, or an error retrying would not change.
+    Final(Answer),
+    /// A failure worth retrying, with the wait DigiCert asked for (`Retry-After`).
+    Retry(Option<Duration>, Error),
 }
 
 /// Longest API answer read: CertCentral's largest (a page of 1000 domains) is far below it; a body
@@ -264,25 +293,7 @@ fn retry_after(response: &Response) -> Option<Duration> {
 fn api_error(method: &Method, path: &str, answer: &Answer) -> Error {
     let parsed: ErrorBody = serde_json::from_str(&answer.body).unwrap_or_default();
     let codes: Vec<&str> = parsed.errors.iter().map(|e| e.code.as_str()).collect();
-    let detail = if parsed.errors.is_empty() {
-        let snippet: String = answer.body.chars().take(120).collect();
-        format!(
-            "HTTP {}{}",
-            answer.status.as_u16(),
-            if snippet.trim().is_empty() {
-                String::new()
-            } else {
-                format!(" {}", snippet.trim())
-            }
-        )
-    } else {
-        let items: Vec<String> = parsed
-            .errors
-            .iter()
-            .map(|e| format!("{}: {}", e.code, e.message.trim_end_matches('.')))
-            .collect();
-        format!("HTTP {} {}", answer.status.as_u16(), items.join("; "))
-    };
+    let detail = error_detail(&parsed, answer);
     let not_valid_yet = codes.iter().any(|c| {
         matches!(
             *c,
@@ -295,16 +306,7 @@ fn api_error(method: &Method, path: &str, answer: &Answer) -> Error {
         && serde_json::from_str::<serde_json::Value>(&answer.body).is_err()
         && !answer.body.trim().is_empty();
     if answer.status.is_redirection() {
-        // Following would send the key wherever the answer points; the user decides instead.
-        let to = answer
-            .location
-            .as_deref()
-            .unwrap_or("nowhere (no Location)");
-        return Error::config(format!(
-            "certcentral: {method} {path}: HTTP {} redirects to {}; dcv-hook does not follow redirects with the API key: check --api-url (set it to the final URL if you trust it)",
-            answer.status.as_u16(),
-            crate::ui::one_line(to)
-        ));
+        return redirect_error(method, path, answer);
     }
     let (kind, hint) = match answer.status.as_u16() {
         s if foreign && (400..500).contains(&s) => (
@@ -334,6 +336,37 @@ fn api_error(method: &Method, path: &str, answer: &Answer) -> Error {
         kind,
         format!("certcentral: {method} {path}: {detail}; {hint}"),
     )
+}
+
+/// A redirect from the API, never followed: following would send the key wherever the answer
+/// points; the user decides instead.
+fn redirect_error(method: &Method, path: &str, answer: &Answer) -> Error {
+    let to = answer
+        .location
+        .as_deref()
+        .unwrap_or("nowhere (no Location)");
+    Error::config(format!(
+        "certcentral: {method} {path}: HTTP {} redirects to {}; dcv-hook does not follow redirects with the API key: check --api-url (set it to the final URL if you trust it)",
+        answer.status.as_u16(),
+        crate::ui::one_line(to)
+    ))
+}
+
+/// The status and DigiCert's error codes and messages, else the start of the body.
+fn error_detail(parsed: &ErrorBody, answer: &Answer) -> String {
+    if parsed.errors.is_empty() {
+        let snippet: String = answer.body.chars().take(120).collect();
+        return match snippet.trim() {
+            "" => format!("HTTP {}", answer.status.as_u16()),
+            text => format!("HTTP {} {text}", answer.status.as_u16()),
+        };
+    }
+    let items: Vec<String> = parsed
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.code, e.message.trim_end_matches('.')))
+        .collect();
+    format!("HTTP {} {}", answer.status.as_u16(), items.join("; "))
 }
 
 /// A transport error in one line without the URL's query (where a secret could never be, but keep it short).

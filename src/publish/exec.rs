@@ -137,29 +137,7 @@ impl Exec {
         let leftovers = kill_group(child.id());
         let status = child.wait();
         let stderr = read_tail(&mut log);
-        let tail = tail(&stderr);
-        match end {
-            End::Interrupted(signal) => {
-                return Err(Error::interrupted(signal)
-                    .context(format!("{what}: stopped"))
-                    .with_leftovers());
-            }
-            End::TimedOut => {
-                return Err(Error::unavailable(format!(
-                    "{what}: killed after {:.0}s (--exec-timeout){tail}",
-                    self.timeout.as_secs_f64()
-                ))
-                .with_leftovers());
-            }
-            End::Failed(e) => {
-                return Err(
-                    Error::software(format!("{what}: cannot wait for it: {e}")).with_leftovers()
-                );
-            }
-            End::Exited => {}
-        }
-        let status =
-            status.map_err(|e| Error::software(format!("{what}: cannot wait for it: {e}")))?;
+        let status = self.ended(end, status, &what, &tail(&stderr))?;
         if leftovers {
             // Named without the record, so a batch of calls warns once.
             crate::ui::warn(&format!(
@@ -167,22 +145,55 @@ impl Exec {
                 self.program.display()
             ));
         }
-        if status.success() {
-            for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-                crate::ui::verbose(&format!("exec: {line}"));
-            }
-            return Ok(());
-        }
-        let code = status.code();
-        let kind = code
-            .and_then(Kind::from_exit_code)
-            .unwrap_or(Kind::Unavailable);
-        let how = match code {
-            Some(c) => format!("exited with {c}"),
-            None => "was killed by a signal".to_string(),
-        };
-        Err(Error::new(kind, format!("{what}: {how}{tail}")))
+        exit_status(status, &stderr, &what)
     }
+
+    /// The program's exit status when it exited, else the error of how the wait ended: stopped by
+    /// a signal, killed at the timeout, or the wait failed (each may have left records).
+    fn ended(
+        &self,
+        end: End,
+        status: std::io::Result<std::process::ExitStatus>,
+        what: &str,
+        tail: &str,
+    ) -> Result<std::process::ExitStatus> {
+        match end {
+            End::Interrupted(signal) => Err(Error::interrupted(signal)
+                .context(format!("{what}: stopped"))
+                .with_leftovers()),
+            End::TimedOut => Err(Error::unavailable(format!(
+                "{what}: killed after {:.0}s (--exec-timeout){tail}",
+                self.timeout.as_secs_f64()
+            ))
+            .with_leftovers()),
+            End::Failed(e) => {
+                Err(Error::software(format!("{what}: cannot wait for it: {e}")).with_leftovers())
+            }
+            End::Exited => {
+                status.map_err(|e| Error::software(format!("{what}: cannot wait for it: {e}")))
+            }
+        }
+    }
+}
+
+/// Success for exit 0 (its stderr shown with --verbose), else the error its exit code means: a
+/// sysexits code keeps its meaning, anything else is "unavailable".
+fn exit_status(status: std::process::ExitStatus, stderr: &str, what: &str) -> Result<()> {
+    if status.success() {
+        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+            crate::ui::verbose(&format!("exec: {line}"));
+        }
+        return Ok(());
+    }
+    let code = status.code();
+    let kind = code
+        .and_then(Kind::from_exit_code)
+        .unwrap_or(Kind::Unavailable);
+    let how = match code {
+        Some(c) => format!("exited with {c}"),
+        None => "was killed by a signal".to_string(),
+    };
+    Err(Error::new(kind, format!("{what}: {how}{}", tail(stderr))))
 }
 
 /// How waiting for a program ended.
