@@ -197,17 +197,40 @@ fn over_tcp(
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(bytes);
     stream.write_all(&framed)?;
-    stream.set_read_timeout(Some(remaining(deadline)?))?;
     let mut len = [0u8; 2];
-    stream.read_exact(&mut len)?;
+    read_exact_by(&mut stream, &mut len, deadline)?;
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut buf)?;
+    read_exact_by(&mut stream, &mut buf, deadline)?;
     match matching_response(&buf, request)? {
         Some(message) => Ok(message),
         None => Err(QueryError::Malformed(
             "the TCP answer does not match the question".into(),
         )),
     }
+}
+
+/// Fills `buf` from `stream` by `deadline`. A socket timeout counts from each read, so it is set
+/// again to what is left before every one: a server trickling a byte at a time cannot stretch it.
+fn read_exact_by(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Result<(), QueryError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        stream.set_read_timeout(Some(remaining(deadline)?))?;
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => {
+                return Err(QueryError::Io(
+                    "the server closed the TCP connection mid-answer".into(),
+                ));
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Decodes `bytes`; `None` when it is not the response to `request` (other id or question).
@@ -295,5 +318,28 @@ mod tests {
         let name = Name::from_str("example.test").unwrap();
         let err = query(addr, &name, RecordType::TXT, Duration::from_secs(2)).unwrap_err();
         assert_eq!(err, QueryError::Refused);
+    }
+
+    #[test]
+    fn a_tcp_answer_trickling_in_gets_one_overall_timeout() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            // Announces 1000 bytes, then sends one every 50 ms: each read is quick, the answer never.
+            let _ = stream.write_all(&1000u16.to_be_bytes());
+            while stream.write_all(&[0]).is_ok() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let name = Name::from_str("example.test").unwrap();
+        let question = request(&name, RecordType::TXT);
+        let bytes = question.to_vec().unwrap();
+        let deadline = Instant::now() + Duration::from_millis(300);
+        assert_eq!(
+            over_tcp(server, &bytes, &question, deadline).unwrap_err(),
+            QueryError::Timeout
+        );
     }
 }

@@ -2,7 +2,11 @@
 //!
 //! Every request carries the API key header, JSON content type and `User-Agent: dcv-hook/<version>`,
 //! and has a timeout. 429, 5xx and network errors are retried with exponential backoff and jitter,
-//! honouring `Retry-After`, a bounded number of times; then the failure is `Unavailable` (69). Error
+//! honouring `Retry-After`, a bounded number of times; then the failure is `Unavailable` (69).
+//! A POST (submitting a domain for validation, creating a token) is not idempotent: it is retried
+//! only when DigiCert cannot have acted on it — the connection was never made, or a 429/503 with
+//! `Retry-After` says it was not processed. After any other failure (a timeout, a reset, a 5xx) it
+//! may have been done, so it fails at once (69) saying so, rather than doing it twice. Error
 //! bodies are parsed into DigiCert's code and message. The key is never logged or put in an error,
 //! and never leaves for another origin: redirects are not followed (reqwest would carry the
 //! `X-DC-DEVKEY` header along); a 3xx is a configuration error (78) naming where it pointed.
@@ -54,6 +58,19 @@ pub struct Client {
     deadline: Mutex<Option<Instant>>,
     /// DigiCert's per-key limit, kept for every request of this run.
     limit: RateLimit,
+}
+
+/// How one request went.
+enum Attempt {
+    /// An answer for the caller to interpret (success or not).
+    Done(Answer),
+    /// A failure that may be retried: what went wrong, the server's `Retry-After`, and whether
+    /// DigiCert certainly did not act on the request (so even a POST may be sent again).
+    Failed {
+        failure: Error,
+        retry_after: Option<Duration>,
+        not_processed: bool,
+    },
 }
 
 /// What the server answered, before interpretation.
@@ -150,11 +167,24 @@ impl Client {
         let mut retry = Retry::new(self.retry.backoff, deadline);
         loop {
             let attempt = retry.attempt();
-            let timeout = self.attempt_timeout(deadline, method, path)?;
-            let (retry_after, failure) = match self.send_once(method, path, body, timeout)? {
-                Attempt::Final(answer) => return Ok(answer),
-                Attempt::Retry(retry_after, failure) => (retry_after, failure),
-            };
+            let (failure, retry_after, not_processed) =
+                match self.send_once(method, path, body, deadline)? {
+                    Attempt::Done(answer) => return Ok(answer),
+                    Attempt::Failed {
+                        failure,
+                        retry_after,
+                        not_processed,
+                    } => (failure, retry_after, not_processed),
+                };
+            if *method == Method::POST && !not_processed {
+                return Err(Error::new(
+                    Kind::Unavailable,
+                    format!(
+                        "{}; not retried: a POST is not idempotent and DigiCert may have done it, so check with `dcv-hook status` before trying again",
+                        failure.message()
+                    ),
+                ));
+            }
             if let Some(wait) = retry_after.filter(|w| *w > self.retry.max_retry_after) {
                 return Err(failure.context(format!(
                     "DigiCert asks to retry after {}s, longer than dcv-hook waits; try again later",
@@ -175,9 +205,8 @@ impl Client {
         }
     }
 
-    /// The next request's timeout: never waiting for an answer past the deadline, the request's
-    /// own timeout shrinks to it (75 once it has passed).
-    fn attempt_timeout(
+    /// The request's own timeout, shrunk to what is left before the deadline (75 once it passed).
+    fn request_timeout(
         &self,
         deadline: Option<Instant>,
         method: &Method,
@@ -195,37 +224,40 @@ impl Client {
         Ok(left.min(self.timeout))
     }
 
-    /// One request, after the rate limiter lets it go.
+    /// One request, within the rate limit and never waiting for an answer past the deadline.
     fn send_once(
         &self,
         method: &Method,
         path: &str,
         body: Option<&serde_json::Value>,
-        timeout: Duration,
+        deadline: Option<Instant>,
     ) -> Result<Attempt> {
-        self.limit.acquire()?;
-        ui::verbose(&format!("certcentral: {method} {path}"));
         let started = Instant::now();
-        let mut request = self
+        let timeout = self.request_timeout(deadline, method, path)?;
+        self.limit.acquire(deadline)?;
+        ui::verbose(&format!("certcentral: {method} {path}"));
+        let request = self
             .http
             .request(method.clone(), format!("{}{}", self.base, path))
             .timeout(timeout)
             .header("X-DC-DEVKEY", self.key.expose())
             .header("Accept", "application/json");
-        request = match body {
+        let request = match body {
             Some(json) => request.json(json),
             None => request.header("Content-Type", "application/json"),
         };
         let response = match request.send() {
             Ok(response) => response,
             Err(e) => {
-                return Ok(Attempt::Retry(
-                    None,
-                    Error::unavailable(format!(
+                return Ok(Attempt::Failed {
+                    failure: Error::unavailable(format!(
                         "certcentral: {method} {path} failed: {}; check --api-url and the network",
                         describe_transport_error(&e)
                     )),
-                ));
+                    retry_after: None,
+                    // A connection never made carried nothing to DigiCert.
+                    not_processed: e.is_connect(),
+                });
             }
         };
         let status = response.status();
@@ -243,22 +275,20 @@ impl Client {
             body: read_capped(response),
             location,
         };
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            return Ok(Attempt::Retry(
-                retry_after,
-                api_error(method, path, &answer),
-            ));
+        if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+            return Ok(Attempt::Done(answer));
         }
-        Ok(Attempt::Final(answer))
+        Ok(Attempt::Failed {
+            failure: api_error(method, path, &answer),
+            retry_after,
+            // 429, and 503 with Retry-After, say the request was turned away, not done.
+            not_processed: retry_after.is_some()
+                && matches!(
+                    status,
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                ),
+        })
     }
-}
-
-/// How one request went.
-enum Attempt {
-    /// An answer to act on: success, or an error retrying would not change.
-    Final(Answer),
-    /// A failure worth retrying, with the wait DigiCert asked for (`Retry-After`).
-    Retry(Option<Duration>, Error),
 }
 
 /// Longest API answer read: CertCentral's largest (a page of 1000 domains) is far below it; a body
@@ -425,8 +455,9 @@ mod tests {
         }
     }
 
-    /// A one-request loopback HTTP server answering `reply`; the request's head arrives on the channel.
-    fn serve_once(reply: String) -> (String, std::sync::mpsc::Receiver<String>) {
+    /// A loopback HTTP server answering `reply` to every request; each request's head arrives on the
+    /// channel before the reply is sent.
+    fn serve(reply: String) -> (String, std::sync::mpsc::Receiver<String>) {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -445,10 +476,11 @@ mod tests {
 
     #[test]
     fn a_redirect_is_a_config_error_naming_it_and_the_key_never_reaches_the_other_origin() {
-        let (elsewhere, elsewhere_saw) =
-            serve_once("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_string());
-        let (api, api_saw) = serve_once(format!(
-            "HTTP/1.1 302 Found\r\nLocation: {elsewhere}/steal\r\nContent-Length: 0\r\n\r\n"
+        let (elsewhere, elsewhere_saw) = serve(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}".to_string(),
+        );
+        let (api, api_saw) = serve(format!(
+            "HTTP/1.1 302 Found\r\nConnection: close\r\nLocation: {elsewhere}/steal\r\nContent-Length: 0\r\n\r\n"
         ));
         let client = Client::new(
             &api,
@@ -472,5 +504,49 @@ mod tests {
             elsewhere_saw.try_recv().is_err(),
             "nothing, and so no key, may reach the other origin"
         );
+    }
+
+    #[test]
+    fn a_post_is_retried_only_when_digicert_says_it_was_not_processed() {
+        let quick = RetryPolicy {
+            backoff: Policy {
+                attempts: Some(3),
+                first: Duration::from_millis(1),
+                max: Duration::from_millis(1),
+                jitter: false,
+            },
+            ..RetryPolicy::default()
+        };
+        let requests = |status: &str, retry_after: &str, method: Method| {
+            let (url, saw) = serve(format!(
+                "HTTP/1.1 {status}\r\nConnection: close\r\n{retry_after}Content-Length: 0\r\n\r\n"
+            ));
+            let mut client = Client::new(&url, Secret::new("k"), Duration::from_secs(5)).unwrap();
+            client.retry = quick;
+            let err = client
+                .call::<serde_json::Value>(method, "/domain/1/dcv/token", None)
+                .unwrap_err();
+            assert_eq!(err.kind(), Kind::Unavailable, "{err}");
+            (saw.try_iter().count(), err)
+        };
+        // A 500 may come after the work was done: a POST is sent once, a PUT retried.
+        let (sent, err) = requests("500 Internal Server Error", "", Method::POST);
+        assert_eq!(sent, 1);
+        assert!(err.message().contains("not retried"), "{err}");
+        assert_eq!(requests("500 Internal Server Error", "", Method::PUT).0, 3);
+        // 503 with Retry-After says it was not processed: safe to send again.
+        let ra = "Retry-After: 0\r\n";
+        assert_eq!(requests("503 Service Unavailable", ra, Method::POST).0, 3);
+        assert_eq!(requests("429 Too Many Requests", ra, Method::POST).0, 3);
+        // Nothing listening: the request never left, so a POST is retried too.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let mut client = Client::new(&url, Secret::new("k"), Duration::from_secs(5)).unwrap();
+        client.retry = quick;
+        let err = client
+            .call::<serde_json::Value>(Method::POST, "/x", None)
+            .unwrap_err();
+        assert!(err.message().contains("gave up after 3 attempts"), "{err}");
     }
 }

@@ -112,24 +112,7 @@ impl Exec {
             record.value
         ));
         let what = format!("exec: {} {action} {name}", self.program.display());
-        // stderr goes to an unlinked temp file, not a pipe: a child the program leaves behind may
-        // hold it open, and nothing here ever waits for it to be closed.
-        let mut log = tempfile::tempfile().map_err(|e| {
-            Error::cant_create(format!("{what}: cannot make a file for its stderr: {e}"))
-        })?;
-        let stderr = log.try_clone().map_err(|e| {
-            Error::cant_create(format!("{what}: cannot make a file for its stderr: {e}"))
-        })?;
-        // Its own process group, so the end of the call stops whatever the program started too.
-        let mut child = Command::new(&self.program)
-            .args([action, name.as_str(), record.value.as_str()])
-            .env("DCV_RECORD_TYPE", record.rtype.as_str())
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| Error::config(format!("{what}: cannot start it: {e}; check --exec")))?;
+        let (mut child, mut log) = self.start(&what, action, &name, record)?;
         let end = wait_for_exit(&child, Instant::now() + self.timeout);
         // Its leftovers would outlive the call (and hold what it inherited, such as a cron line's
         // `flock`): the group goes whichever way the call ended. The program is not reaped yet, so
@@ -137,7 +120,29 @@ impl Exec {
         let leftovers = kill_group(child.id());
         let status = child.wait();
         let stderr = read_tail(&mut log);
-        let status = self.ended(end, status, &what, &tail(&stderr))?;
+        match end {
+            End::Interrupted(signal) => {
+                return Err(Error::interrupted(signal)
+                    .context(format!("{what}: stopped"))
+                    .with_leftovers());
+            }
+            End::TimedOut => {
+                return Err(Error::unavailable(format!(
+                    "{what}: killed after {:.0}s (--exec-timeout){}",
+                    self.timeout.as_secs_f64(),
+                    tail(&stderr)
+                ))
+                .with_leftovers());
+            }
+            End::Failed(e) => {
+                return Err(
+                    Error::software(format!("{what}: cannot wait for it: {e}")).with_leftovers()
+                );
+            }
+            End::Exited => {}
+        }
+        let status =
+            status.map_err(|e| Error::software(format!("{what}: cannot wait for it: {e}")))?;
         if leftovers {
             // Named without the record, so a batch of calls warns once.
             crate::ui::warn(&format!(
@@ -145,40 +150,41 @@ impl Exec {
                 self.program.display()
             ));
         }
-        exit_status(status, &stderr, &what)
+        exit_result(&what, status, &stderr)
     }
 
-    /// The program's exit status when it exited, else the error of how the wait ended: stopped by
-    /// a signal, killed at the timeout, or the wait failed (each may have left records).
-    fn ended(
+    /// Starts `PROGRAM action NAME VALUE` in a process group of its own, so the end of the call
+    /// can stop whatever it started too; returns it with the file its stderr goes to.
+    fn start(
         &self,
-        end: End,
-        status: std::io::Result<std::process::ExitStatus>,
         what: &str,
-        tail: &str,
-    ) -> Result<std::process::ExitStatus> {
-        match end {
-            End::Interrupted(signal) => Err(Error::interrupted(signal)
-                .context(format!("{what}: stopped"))
-                .with_leftovers()),
-            End::TimedOut => Err(Error::unavailable(format!(
-                "{what}: killed after {:.0}s (--exec-timeout){tail}",
-                self.timeout.as_secs_f64()
-            ))
-            .with_leftovers()),
-            End::Failed(e) => {
-                Err(Error::software(format!("{what}: cannot wait for it: {e}")).with_leftovers())
-            }
-            End::Exited => {
-                status.map_err(|e| Error::software(format!("{what}: cannot wait for it: {e}")))
-            }
-        }
+        action: &str,
+        name: &str,
+        record: &Record,
+    ) -> Result<(std::process::Child, std::fs::File)> {
+        // An unlinked temp file, not a pipe: a child the program leaves behind may hold it open,
+        // and nothing here ever waits for it to be closed.
+        let no_file = |e: std::io::Error| {
+            Error::cant_create(format!("{what}: cannot make a file for its stderr: {e}"))
+        };
+        let log = tempfile::tempfile().map_err(no_file)?;
+        let stderr = log.try_clone().map_err(no_file)?;
+        let child = Command::new(&self.program)
+            .args([action, name, record.value.as_str()])
+            .env("DCV_RECORD_TYPE", record.rtype.as_str())
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| Error::config(format!("{what}: cannot start it: {e}; check --exec")))?;
+        Ok((child, log))
     }
 }
 
-/// Success for exit 0 (its stderr shown with --verbose), else the error its exit code means: a
-/// sysexits code keeps its meaning, anything else is "unavailable".
-fn exit_status(status: std::process::ExitStatus, stderr: &str, what: &str) -> Result<()> {
+/// What a program's exit means: 0 is success (its stderr shown with `-v`); a sysexits code keeps
+/// its meaning; anything else is "unavailable", with the tail of its stderr.
+fn exit_result(what: &str, status: std::process::ExitStatus, stderr: &str) -> Result<()> {
     if status.success() {
         for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
             crate::ui::verbose(&format!("exec: {line}"));
