@@ -339,14 +339,18 @@ impl Publisher for Webroot {
     }
 }
 
-/// The only files a validation is served from, relative to the web root: DigiCert's and an ACME
-/// http-01 token's (one plain name below `acme-challenge`).
+/// How `doctor` names its probe file, beside `fileauth.txt` (the rest is random hex).
+pub const DOCTOR_PROBE_PREFIX: &str = "dcv-hook-doctor-";
+
+/// The only files dcv-hook serves, relative to the web root: DigiCert's `fileauth.txt` and the
+/// doctor's probe beside it, and an ACME http-01 token (one plain name below `acme-challenge`).
 fn is_validation_file(relative: &Path) -> bool {
     let parts: Vec<_> = relative.components().collect();
     let is = |c: &Component, name: &str| matches!(c, Component::Normal(p) if *p == name);
+    let probe = |c: &Component| matches!(c, Component::Normal(p) if p.as_bytes().starts_with(DOCTOR_PROBE_PREFIX.as_bytes()));
     match parts.as_slice() {
         [w, d, f] if is(w, ".well-known") => {
-            (is(d, "pki-validation") && is(f, "fileauth.txt"))
+            (is(d, "pki-validation") && (is(f, "fileauth.txt") || probe(f)))
                 || (is(d, "acme-challenge") && matches!(f, Component::Normal(_)))
         }
         _ => false,
