@@ -90,7 +90,9 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
     let outcome = if work.is_empty() {
         Ok(())
     } else {
-        validate_all(ctx, &mut work, report)
+        // Every provider setting is checked before DigiCert is asked to change anything.
+        let mut publishers = Publishers::build(ctx)?;
+        validate_all(ctx, &mut publishers, &mut work, report)
     };
     let interrupted = matches!(&outcome, Err(e) if matches!(e.kind(), Kind::Interrupted(_)));
 
@@ -129,10 +131,12 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
 
 /// Submits, publishes, waits, checks and cleans up (see the module docs); `Err` only when a signal
 /// stopped the run (after cleaning up) or nothing could start.
-fn validate_all(ctx: &Context, work: &mut [Work], report: &mut Report) -> Result<()> {
-    // Every provider setting is checked before DigiCert is asked to change anything.
-    let mut publishers = Publishers::build(ctx)?;
-
+fn validate_all(
+    ctx: &Context,
+    publishers: &mut Publishers,
+    work: &mut [Work],
+    report: &mut Report,
+) -> Result<()> {
     // 1. Submit each domain and get its token (1-2 requests each), side by side.
     let todo: Vec<usize> = (0..work.len())
         .filter(|&i| work[i].row.outcome.is_empty())
@@ -154,7 +158,7 @@ fn validate_all(ctx: &Context, work: &mut [Work], report: &mut Report) -> Result
 
     // 2. Publish all records together, each group with its provider; a group that fails is tried
     //    again one record at a time, so one bad zone fails only its own domains.
-    let published = publish_all(ctx, &mut publishers, work, report)?;
+    let published = publish_all(ctx, publishers, work, report)?;
 
     // 3. Check each domain as soon as it is served; clean up as domains finish.
     check_as_served(ctx, work, &published, report)
