@@ -87,8 +87,10 @@ fn main() {
     let dcv_hook = bin::find_dcv_hook();
 
     println!(
-        "secondary lag L = {:.1} s, DCV check latency {:.1} s, DigiCert limits 100/5 s and 1000/180 s enforced, --check-concurrency 8 (default)",
-        bench.lag, bench.check_latency
+        "secondary lag L = {:.1} s, DCV check latency {:.1} s, DigiCert limits 100/5 s and 1000/180 s enforced, --check-concurrency {} (default)",
+        bench.lag,
+        bench.check_latency,
+        dcv_hook::commands::revalidate::DEFAULT_CHECK_CONCURRENCY
     );
     println!();
     println!(
