@@ -289,7 +289,8 @@ impl Lab<'_> {
     }
 }
 
-/// Runs `cmd` to the end; returns its exit code, its peak resident memory in MB and its stderr.
+/// Runs `cmd` to the end; returns its exit code, its peak resident memory in MB (VmHWM, read from
+/// /proc while it runs) and its stderr.
 fn run_measured(mut cmd: Command) -> (Option<i32>, f64, String) {
     let mut child = cmd.spawn().expect("start dcv-hook");
     let stderr = child.stderr.take();
@@ -301,19 +302,25 @@ fn run_measured(mut cmd: Command) -> (Option<i32>, f64, String) {
         }
         text
     });
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child by pid; status and usage are valid out-pointers. std's
-    // Child is not waited for again afterwards.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert!(pid > 0, "wait4 failed");
-    std::mem::forget(child);
-    let exit = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    // ru_maxrss is in kilobytes on Linux.
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for dcv-hook") {
+            break status;
+        }
+        // "VmHWM:   12345 kB": the peak so far, so polling misses nothing but the last moments.
+        if let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        }) {
+            peak_kb = peak_kb.max(kb);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     (
-        exit,
-        usage.ru_maxrss as f64 / 1024.0,
+        status.code(),
+        peak_kb as f64 / 1024.0,
         reader.join().unwrap_or_default(),
     )
 }

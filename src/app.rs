@@ -19,6 +19,10 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // completions and man describe the command line itself: no config file, no report.
+    if let Some(code) = commands::generate(&args) {
+        return code;
+    }
     // A broken config file is reported like any other error (JSON included), for the command line
     // as given.
     let (args, file_error) = match config_file::with_file_args(args.clone(), &ProcessEnv) {
@@ -114,5 +118,6 @@ fn dispatch(ctx: &Context, report: &mut Report) -> Result<()> {
         Command::Run => commands::run(ctx, report),
         Command::Status => commands::status(ctx, report),
         Command::Revalidate => commands::revalidate(ctx, report),
+        Command::Doctor => commands::doctor(ctx, report),
     }
 }

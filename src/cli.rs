@@ -49,6 +49,9 @@ pub enum CommandArgs {
     /// --expiring-within DAYS or has expired: all records published together, one wait, checked,
     /// cleaned up.
     Revalidate(Options),
+    /// Find what will make the CA's check fail, changing nothing (exit 0 all clear, 75 something
+    /// blocks, 69 something could not be checked).
+    Doctor(Options),
 }
 
 /// Which command, without its options.
@@ -60,6 +63,7 @@ pub enum Command {
     Run,
     Status,
     Revalidate,
+    Doctor,
 }
 
 impl Command {
@@ -71,6 +75,7 @@ impl Command {
             Command::Run => "run",
             Command::Status => "status",
             Command::Revalidate => "revalidate",
+            Command::Doctor => "doctor",
         }
     }
 }
@@ -85,6 +90,7 @@ impl CommandArgs {
             CommandArgs::Run(o) => (Command::Run, o),
             CommandArgs::Status(o) => (Command::Status, o),
             CommandArgs::Revalidate(o) => (Command::Revalidate, o),
+            CommandArgs::Doctor(o) => (Command::Doctor, o),
         }
     }
 
@@ -96,6 +102,7 @@ impl CommandArgs {
             CommandArgs::Run(_) => Command::Run,
             CommandArgs::Status(_) => Command::Status,
             CommandArgs::Revalidate(_) => Command::Revalidate,
+            CommandArgs::Doctor(_) => Command::Doctor,
         }
     }
 
@@ -106,7 +113,8 @@ impl CommandArgs {
             | CommandArgs::Cleanup(o)
             | CommandArgs::Run(o)
             | CommandArgs::Status(o)
-            | CommandArgs::Revalidate(o) => o,
+            | CommandArgs::Revalidate(o)
+            | CommandArgs::Doctor(o) => o,
         }
     }
 }
@@ -162,6 +170,7 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
 /// taking its last value (the config file's keys and the command line can then both say it).
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
+    cmd = cmd.subcommands(generator_commands());
     let names: Vec<String> = cmd
         .get_subcommands()
         .map(|c| c.get_name().to_string())
@@ -181,6 +190,32 @@ pub fn command() -> clap::Command {
         });
     }
     cmd
+}
+
+/// The commands about the command line itself, `completions SHELL` and `man [--dir DIR]`: answered
+/// from these same definitions before any configuration is read (`commands::generate`), so `--help`,
+/// the completions and the man page never disagree.
+pub fn generator_commands() -> [clap::Command; 2] {
+    use clap::{Arg, value_parser};
+    [
+        clap::Command::new("completions")
+            .about("Print shell completions for dcv-hook (bash, zsh, fish, elvish, powershell)")
+            .arg(
+                Arg::new("shell")
+                    .value_name("SHELL")
+                    .required(true)
+                    .value_parser(value_parser!(clap_complete::Shell)),
+            ),
+        clap::Command::new("man")
+            .about("Print the man page dcv-hook(1) (--dir DIR: write it and one page per command there)")
+            .arg(
+                Arg::new("dir")
+                    .long("dir")
+                    .value_name("DIR")
+                    .help("Write dcv-hook.1 and dcv-hook-COMMAND.1 for every command into DIR.")
+                    .value_parser(value_parser!(PathBuf)),
+            ),
+    ]
 }
 
 /// Moves options written before the command to just after it (`dcv-hook -q --order-id 7 auth` is
@@ -326,6 +361,13 @@ pub struct Options {
     /// expired) [default: 30].
     #[arg(long, value_name = "DAYS", help_heading = TARGET)]
     pub expiring_within: Option<u32>,
+    /// doctor, auth --preflight: the CA's CAA identifier to check CAA records for [default: DigiCert's
+    /// identifiers; letsencrypt.org in ACME mode].
+    #[arg(long, value_name = "DOMAIN", help_heading = TARGET)]
+    pub ca_identifier: Option<String>,
+    /// auth, run: run the doctor's checks first and stop, changing nothing, when one blocks (exit 75).
+    #[arg(long, help_heading = TARGET)]
+    pub preflight: bool,
 
     // --- ACME host-tool mode ---
     /// ACME mode (no DigiCert): the dns-01 TXT value or http-01 key authorization to publish for the
@@ -347,7 +389,7 @@ pub struct Options {
     #[arg(long, value_name = "PROVIDER", value_parser = crate::publish::provider_names(), help_heading = PUBLISHING)]
     pub provider: Option<String>,
     /// TTL of published DNS records, in seconds [default: 60].
-    #[arg(long, value_name = "SECONDS", help_heading = PUBLISHING)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::record::ttl_arg, help_heading = PUBLISHING)]
     pub ttl: Option<u32>,
     #[command(flatten)]
     pub providers: ProviderArgs,
@@ -358,13 +400,13 @@ pub struct Options {
     #[arg(long, value_name = "IP[:PORT]", help_heading = PROPAGATION)]
     pub resolver: Vec<String>,
     /// Give up waiting for propagation after this many seconds [default: 600].
-    #[arg(long, value_name = "SECONDS", help_heading = PROPAGATION)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
     pub propagation_timeout: Option<f64>,
     /// Polling pace, fractions allowed [default: 1]: a server that does not serve the record yet is
     /// asked 4 times per interval (every 0.25 s by default, so auth returns within about 0.25 s of
     /// the last server), never more than 10 times a second; a server that times out is asked less
     /// often, down to once per interval. Also the first pause of verify's wait.
-    #[arg(long, value_name = "SECONDS", help_heading = PROPAGATION)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
     pub poll_interval: Option<f64>,
     /// Publish and return without waiting for the servers.
     #[arg(long, help_heading = PROPAGATION)]
@@ -385,10 +427,10 @@ pub struct Options {
     #[arg(long, help_heading = API)]
     pub wait: bool,
     /// verify --wait / run: give up after this many seconds [default: 300].
-    #[arg(long, value_name = "SECONDS", help_heading = API)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
     pub timeout: Option<f64>,
     /// Give up on one API request after this many seconds (it is then retried) [default: 30].
-    #[arg(long, value_name = "SECONDS", help_heading = API)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
     pub api_timeout: Option<f64>,
     /// revalidate: DigiCert checks (validate-token) and submissions in flight at once, all still
     /// paced by the one rate limit (20 a second; a check takes about a second) [default: 24].

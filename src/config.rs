@@ -25,8 +25,7 @@ use std::time::Duration;
 
 pub const DEFAULT_API_URL: &str = "https://www.digicert.com/services/v2";
 pub const DEFAULT_TTL: u32 = 60;
-/// The largest TTL DNS allows (RFC 2181).
-pub const MAX_TTL: u32 = 2_147_483_647;
+pub use crate::record::MAX_TTL;
 pub const DEFAULT_PROPAGATION_TIMEOUT: f64 = 600.0;
 pub const DEFAULT_POLL_INTERVAL: f64 = 1.0;
 pub const DEFAULT_VERIFY_TIMEOUT: f64 = 300.0;
@@ -35,6 +34,11 @@ pub const DEFAULT_HTTP_PORT: u16 = 80;
 pub const DEFAULT_API_TIMEOUT: f64 = 30.0;
 /// The default of `--expiring-within` (revalidate, status).
 pub const DEFAULT_EXPIRING_WITHIN_DAYS: u32 = 30;
+/// The default of `--check-concurrency`: enough that DigiCert's rate limit, not its latency, sets the
+/// pace. The limit allows 20 requests a second and one check takes about a second (DigiCert queries
+/// every nameserver from several places), so about 20 must be in flight; 8 measured 8 checks a
+/// second (bench_revalidate).
+pub const DEFAULT_CHECK_CONCURRENCY: u32 = 24;
 
 /// What is being validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +95,11 @@ pub struct Config {
     pub check_concurrency: usize,
     /// `--metrics-file` (revalidate).
     pub metrics_file: Option<PathBuf>,
+    /// `--ca-identifier`: the CA whose CAA identifier the doctor checks (None: DigiCert's, or
+    /// letsencrypt.org in ACME mode).
+    pub ca_identifier: Option<String>,
+    /// `auth --preflight`: the doctor runs first and stops auth when something blocks.
+    pub preflight: bool,
 }
 
 impl Config {
@@ -104,16 +113,61 @@ impl Config {
 pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     let (command, o) = cli.command.split();
     let target = resolve_target(command, &o, env)?;
-    let acme = match &target {
-        Target::Acme(t) => Some(t),
-        _ => None,
-    };
-    let provider = o.provider.clone();
-    let spec = provider.as_deref().map(publish::spec).transpose()?;
+    let spec = o.provider.as_deref().map(publish::spec).transpose()?;
+    let method = resolve_method(command, &o, &target, spec)?;
+    check_provider(command, &o, &target, spec)?;
+    Ok(Config {
+        command,
+        method,
+        txt_name: o.txt_name.unwrap_or(TxtName::Apex),
+        validation_types: o.validation_type.clone(),
+        provider: o.provider.clone(),
+        provider_matches: o.providers.matches.clone(),
+        zones: match &o.config {
+            Some(path) => crate::config_file::zones(path)?,
+            None => Vec::new(),
+        },
+        ttl: o.ttl.unwrap_or(DEFAULT_TTL),
+        resolvers: resolvers(&o.resolver)?,
+        polling: Polling {
+            interval: seconds(o.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL)),
+            timeout: seconds(o.propagation_timeout.unwrap_or(DEFAULT_PROPAGATION_TIMEOUT)),
+        },
+        propagation_check: !o.no_propagation_check,
+        http_port: o.http_port.unwrap_or(DEFAULT_HTTP_PORT),
+        api_url: api_url(&o)?,
+        api_key: read_api_key(o.api_key_file.as_deref(), env),
+        verify_wait: o.wait,
+        expiring_within: o.expiring_within.unwrap_or(DEFAULT_EXPIRING_WITHIN_DAYS),
+        verify_timeout: seconds(o.timeout.unwrap_or(DEFAULT_VERIFY_TIMEOUT)),
+        api_timeout: seconds(o.api_timeout.unwrap_or(DEFAULT_API_TIMEOUT)),
+        state_dir: match o.state_dir.clone() {
+            Some(dir) => dir,
+            None => default_state_dir(env)?,
+        },
+        output: o.output.unwrap_or(OutputFormat::Text),
+        quiet: o.quiet,
+        verbose: o.verbose,
+        dry_run: o.dry_run,
+        check_concurrency: o.check_concurrency.unwrap_or(DEFAULT_CHECK_CONCURRENCY) as usize,
+        metrics_file: o.metrics_file.clone(),
+        ca_identifier: o.ca_identifier.clone(),
+        preflight: o.preflight,
+        target,
+    })
+}
+
+/// The DCV method: `--method`, else what the provider serves; none for ACME challenges (they carry
+/// their own type) and for revalidate (each domain keeps its own). It must go with the provider,
+/// and http-token cannot validate a wildcard named on the command line.
+fn resolve_method(
+    command: Command,
+    o: &Options,
+    target: &Target,
+    spec: Option<&publish::ProviderSpec>,
+) -> Result<Option<Method>> {
     let method = match o.method.clone() {
-        // ACME challenges carry their own type (dns-01, http-01); --method is DigiCert's.
-        _ if acme.is_some() => None,
-        // revalidate keeps each domain's own method unless --method says otherwise.
+        _ if matches!(target, Target::Acme(_)) => None,
         None if command == Command::Revalidate => None,
         Some(text) => Some(Method::parse(&text)?),
         None => spec.map(|s| {
@@ -136,8 +190,7 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             s.name
         )));
     }
-    // http-token fetches one exact name: a wildcard given on the command line can never work.
-    let named: &[DomainName] = match &target {
+    let named: &[DomainName] = match target {
         Target::Order { names, .. } | Target::Unspecified { names } => names,
         Target::Domain { name: Some(n), .. } => std::slice::from_ref(n),
         _ => &[],
@@ -149,25 +202,37 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
             "{w} is a wildcard, which http-token cannot validate; use --method dns-txt-token or dns-cname-token"
         )));
     }
-    if (matches!(command, Command::Auth | Command::Run)
-        || (command == Command::Revalidate && !o.dry_run))
-        && provider.is_none()
-    {
-        let names: Vec<&str> = publish::PROVIDERS.iter().map(|p| p.name).collect();
-        return Err(Error::usage(format!(
-            "{} needs --provider ({})",
-            command.name(),
-            names.join(", ")
-        )));
-    }
-    if let (Some(acme), Some(s)) = (acme, spec)
-        && matches!(command, Command::Auth | Command::Run)
-    {
-        check_acme_provider(acme, s)?;
-    }
+    Ok(method)
+}
 
-    let resolvers = o
-        .resolver
+/// Commands that publish need `--provider`, and ACME challenges one that serves their type.
+fn check_provider(
+    command: Command,
+    o: &Options,
+    target: &Target,
+    spec: Option<&publish::ProviderSpec>,
+) -> Result<()> {
+    let publishes = matches!(command, Command::Auth | Command::Run)
+        || (command == Command::Revalidate && !o.dry_run);
+    match (spec, target) {
+        (None, _) if publishes => {
+            let names: Vec<&str> = publish::PROVIDERS.iter().map(|p| p.name).collect();
+            Err(Error::usage(format!(
+                "{} needs --provider ({})",
+                command.name(),
+                names.join(", ")
+            )))
+        }
+        (Some(s), Target::Acme(acme)) if matches!(command, Command::Auth | Command::Run) => {
+            check_acme_provider(acme, s)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `--resolver` addresses.
+fn resolvers(texts: &[String]) -> Result<Vec<SocketAddr>> {
+    texts
         .iter()
         .map(|text| {
             parse_server(text.trim(), 53).ok_or_else(|| {
@@ -176,81 +241,22 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
                 ))
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
 
-    let polling = Polling {
-        interval: seconds(
-            "--poll-interval",
-            o.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL),
-        )?,
-        timeout: seconds(
-            "--propagation-timeout",
-            o.propagation_timeout.unwrap_or(DEFAULT_PROPAGATION_TIMEOUT),
-        )?,
-    };
-    let verify_timeout = seconds("--timeout", o.timeout.unwrap_or(DEFAULT_VERIFY_TIMEOUT))?;
-
-    let api_url = o
+/// `--api-url`, an http(s) URL.
+fn api_url(o: &Options) -> Result<String> {
+    let url = o
         .api_url
         .clone()
         .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-        return Err(Error::usage(format!(
-            "--api-url {api_url:?} is not an http(s) URL"
-        )));
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url)
+    } else {
+        Err(Error::usage(format!(
+            "--api-url {url:?} is not an http(s) URL"
+        )))
     }
-    let api_key = read_api_key(o.api_key_file.as_deref(), env);
-
-    let state_dir = match o.state_dir.clone() {
-        Some(dir) => dir,
-        None => default_state_dir(env)?,
-    };
-
-    let ttl = o.ttl.unwrap_or(DEFAULT_TTL);
-    // RFC 2181 section 8: a TTL is at most 2^31 - 1.
-    if ttl == 0 || ttl > MAX_TTL {
-        return Err(Error::usage(format!(
-            "--ttl must be between 1 and {MAX_TTL} seconds, not {ttl}"
-        )));
-    }
-
-    Ok(Config {
-        command,
-        target,
-        method,
-        txt_name: o.txt_name.unwrap_or(TxtName::Apex),
-        validation_types: o.validation_type.clone(),
-        provider,
-        provider_matches: o.providers.matches.clone(),
-        zones: match &o.config {
-            Some(path) => crate::config_file::zones(path)?,
-            None => Vec::new(),
-        },
-        ttl,
-        resolvers,
-        polling,
-        propagation_check: !o.no_propagation_check,
-        http_port: o.http_port.unwrap_or(DEFAULT_HTTP_PORT),
-        api_url,
-        api_key,
-        verify_wait: o.wait,
-        expiring_within: o.expiring_within.unwrap_or(DEFAULT_EXPIRING_WITHIN_DAYS),
-        verify_timeout,
-        api_timeout: seconds(
-            "--api-timeout",
-            o.api_timeout.unwrap_or(DEFAULT_API_TIMEOUT),
-        )?,
-        state_dir,
-        output: o.output.unwrap_or(OutputFormat::Text),
-        quiet: o.quiet,
-        verbose: o.verbose,
-        dry_run: o.dry_run,
-        check_concurrency: o
-            .check_concurrency
-            .unwrap_or(crate::commands::revalidate::DEFAULT_CHECK_CONCURRENCY)
-            as usize,
-        metrics_file: o.metrics_file.clone(),
-    })
 }
 
 /// What `command` is to work on: an ACME client's challenges, an order, a domain, the account, or
@@ -262,28 +268,15 @@ fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target
         .map(|d| DomainName::parse(d))
         .collect::<Result<Vec<_>>>()?;
     let (order_id, domain_id) = (o.order_id, o.domain_id);
-    let acme = acme::from_flags_and_env(
-        &AcmeFlags {
-            values: &o.acme_value,
-            tokens: &o.acme_token,
-            fqdns: &o.acme_fqdn,
-            domains: &domains,
-            certcentral_target: order_id.is_some() || domain_id.is_some(),
-        },
-        env,
-    )?;
-    if acme.is_some() && (order_id.is_some() || domain_id.is_some()) {
-        return Err(Error::usage(
-            "--acme-value is ACME host-tool mode, which validates no DigiCert order or domain: drop --order-id/--domain-id",
-        ));
-    }
     if command == Command::Revalidate && (order_id.is_some() || domain_id.is_some()) {
         return Err(Error::usage(
             "revalidate works on the whole account; narrow it with --domain NAME, not --order-id/--domain-id",
         ));
     }
+    if let Some(acme) = acme_target(o, &domains, env)? {
+        return Ok(Target::Acme(acme));
+    }
     let target = match (order_id, domain_id) {
-        _ if acme.is_some() => Target::Acme(acme.expect("checked")),
         (Some(_), Some(_)) => return Err(Error::usage("give --order-id or --domain-id, not both")),
         (Some(id), None) => Target::Order { id, names: domains },
         (None, Some(id)) => {
@@ -298,6 +291,10 @@ fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target
             }
         }
         (None, None) if command == Command::Cleanup => Target::Unspecified { names: domains },
+        // The doctor checks names as given, without asking DigiCert which domain they belong to.
+        (None, None) if command == Command::Doctor && !domains.is_empty() => {
+            Target::Unspecified { names: domains }
+        }
         (None, None)
             if command == Command::Revalidate
                 || (command == Command::Status && o.expiring_within.is_some()) =>
@@ -323,6 +320,27 @@ fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target
         },
     };
     Ok(target)
+}
+
+/// The ACME client's challenges (flags or certbot's environment), `None` outside host-tool mode.
+fn acme_target(o: &Options, domains: &[DomainName], env: &dyn Env) -> Result<Option<AcmeTarget>> {
+    let certcentral_target = o.order_id.is_some() || o.domain_id.is_some();
+    let acme = acme::from_flags_and_env(
+        &AcmeFlags {
+            values: &o.acme_value,
+            tokens: &o.acme_token,
+            fqdns: &o.acme_fqdn,
+            domains,
+            certcentral_target,
+        },
+        env,
+    )?;
+    if acme.is_some() && certcentral_target {
+        return Err(Error::usage(
+            "--acme-value is ACME host-tool mode, which validates no DigiCert order or domain: drop --order-id/--domain-id",
+        ));
+    }
+    Ok(acme)
 }
 
 /// http-01 files go to a provider that serves HTTP; dns-01 records to one that serves DNS.
@@ -384,14 +402,9 @@ fn read_api_key(file: Option<&Path>, env: &dyn Env) -> std::result::Result<Secre
     Ok(key)
 }
 
-fn seconds(flag: &str, value: f64) -> Result<Duration> {
-    if value.is_finite() && value > 0.0 && value < 1e9 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(Error::usage(format!(
-            "{flag} must be a positive number of seconds, not {value}"
-        )))
-    }
+/// A number of seconds clap already checked (`dates::seconds_arg`) or a default.
+fn seconds(value: f64) -> Duration {
+    Duration::from_secs_f64(value)
 }
 
 fn default_state_dir(env: &dyn Env) -> Result<PathBuf> {
@@ -558,7 +571,6 @@ mod tests {
                 "http-token",
             ],
             &["verify"],
-            &["verify", "--order-id", "1", "--poll-interval", "0"],
             &["verify", "--order-id", "1", "--resolver", "ns.example.com"],
         ];
         for args in table {
@@ -593,5 +605,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.api_key().unwrap().expose(), "k");
+    }
+
+    #[test]
+    fn a_bad_number_is_blamed_where_it_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let f = file.to_str().unwrap();
+        for (key, flag) in [
+            ("ttl = 0", "--ttl"),
+            ("poll-interval = -1", "--poll-interval"),
+            ("propagation-timeout = 0", "--propagation-timeout"),
+            ("exec-timeout = 0", "--exec-timeout"),
+        ] {
+            std::fs::write(&file, format!("{key}\n")).unwrap();
+            let err = resolve_args(&["verify", "--order-id", "1", "--config", f], &[]).unwrap_err();
+            assert_eq!(err.kind(), crate::error::Kind::Config, "{key}: {err}");
+            assert!(
+                err.message().contains(f) && err.message().contains(flag),
+                "{err}"
+            );
+        }
+        let cli = crate::cli::parse(["dcv-hook", "verify", "--order-id", "1", "--ttl", "0"]);
+        let err = cli.unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("--ttl must be between"), "{err}");
     }
 }

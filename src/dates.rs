@@ -1,6 +1,16 @@
 //! Dates as CertCentral writes them (`2026-12-02`, `2026-12-02T10:00:00+00:00`, `...Z`) turned into
 //! Unix seconds, and back, with the civil-calendar arithmetic done here rather than by a crate:
-//! dcv-hook only compares expiry times with now.
+//! dcv-hook only compares expiry times with now. Also durations given as seconds ([`seconds_arg`]).
+
+/// A duration flag's value: a positive number of seconds (fractions allowed, below 1e9), for clap,
+/// so a bad value is refused where it was given (a flag: 64; the config file: 78 naming it).
+pub fn seconds_arg(text: &str) -> std::result::Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0 && *v < 1e9)
+        .ok_or_else(|| format!("must be a positive number of seconds, not {text}"))
+}
 
 /// Unix seconds of `text`: a date (its midnight UTC, the start of that day) or a date-time with a
 /// `Z` or `+HH:MM` / `-HH:MM` offset (none means UTC). `None` when it is neither.

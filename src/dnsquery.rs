@@ -92,6 +92,48 @@ pub fn query(
     over_tcp(server, &bytes, &request, deadline)
 }
 
+/// Asks `server` once over one transport only (UDP: a truncated answer comes back as it is, TC set;
+/// TCP: the whole answer), for checks that judge each transport on its own (the doctor).
+pub fn query_over(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+    tcp: bool,
+) -> Result<Message, QueryError> {
+    let deadline = Instant::now() + timeout;
+    let request = request(name, rtype);
+    let bytes = request
+        .to_vec()
+        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
+    stats::count_dns_query();
+    if tcp {
+        over_tcp(server, &bytes, &request, deadline)
+    } else {
+        over_udp(server, &bytes, &request, deadline)
+    }
+}
+
+/// Asks `server` over TCP with the DNSSEC OK bit set, so the answer carries its RRSIGs (the doctor's
+/// DNSSEC checks; TCP because signed answers are large).
+pub fn query_dnssec(
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<Message, QueryError> {
+    let deadline = Instant::now() + timeout;
+    let mut request = request(name, rtype);
+    if let Some(edns) = request.edns.as_mut() {
+        edns.set_dnssec_ok(true);
+    }
+    let bytes = request
+        .to_vec()
+        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
+    stats::count_dns_query();
+    over_tcp(server, &bytes, &request, deadline)
+}
+
 fn request(name: &Name, rtype: RecordType) -> Message {
     let mut message = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
     // Authoritative servers must answer from their own data; RD would invite a recursive answer.
@@ -155,17 +197,40 @@ fn over_tcp(
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(bytes);
     stream.write_all(&framed)?;
-    stream.set_read_timeout(Some(remaining(deadline)?))?;
     let mut len = [0u8; 2];
-    stream.read_exact(&mut len)?;
+    read_exact_by(&mut stream, &mut len, deadline)?;
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut buf)?;
+    read_exact_by(&mut stream, &mut buf, deadline)?;
     match matching_response(&buf, request)? {
         Some(message) => Ok(message),
         None => Err(QueryError::Malformed(
             "the TCP answer does not match the question".into(),
         )),
     }
+}
+
+/// Fills `buf` from `stream` by `deadline`. A socket timeout counts from each read, so it is set
+/// again to what is left before every one: a server trickling a byte at a time cannot stretch it.
+fn read_exact_by(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Result<(), QueryError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        stream.set_read_timeout(Some(remaining(deadline)?))?;
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => {
+                return Err(QueryError::Io(
+                    "the server closed the TCP connection mid-answer".into(),
+                ));
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Decodes `bytes`; `None` when it is not the response to `request` (other id or question).
@@ -179,12 +244,8 @@ fn matching_response(bytes: &[u8], request: &Message) -> Result<Option<Message>,
 
 /// A TXT value as character-strings of at most 255 bytes (RFC 1035 3.3.14); readers concatenate them.
 pub fn txt(value: &str) -> TXT {
-    let chunks: Vec<&[u8]> = if value.is_empty() {
-        vec![b""]
-    } else {
-        value.as_bytes().chunks(255).collect()
-    };
-    TXT::from_bytes(chunks)
+    let strings = crate::record::txt_strings(value);
+    TXT::from_bytes(strings.iter().map(|s| s.as_bytes()).collect())
 }
 
 /// The text of a TXT record: its character-strings joined, as DCV checkers read it.
@@ -257,5 +318,28 @@ mod tests {
         let name = Name::from_str("example.test").unwrap();
         let err = query(addr, &name, RecordType::TXT, Duration::from_secs(2)).unwrap_err();
         assert_eq!(err, QueryError::Refused);
+    }
+
+    #[test]
+    fn a_tcp_answer_trickling_in_gets_one_overall_timeout() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            // Announces 1000 bytes, then sends one every 50 ms: each read is quick, the answer never.
+            let _ = stream.write_all(&1000u16.to_be_bytes());
+            while stream.write_all(&[0]).is_ok() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let name = Name::from_str("example.test").unwrap();
+        let question = request(&name, RecordType::TXT);
+        let bytes = question.to_vec().unwrap();
+        let deadline = Instant::now() + Duration::from_millis(300);
+        assert_eq!(
+            over_tcp(server, &bytes, &question, deadline).unwrap_err(),
+            QueryError::Timeout
+        );
     }
 }

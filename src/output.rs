@@ -70,6 +70,10 @@ pub struct Report {
     /// `revalidate` and `status --expiring-within`: how many domains were selected, by outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<serde_json::Value>,
+    /// `doctor` (and `auth --preflight`): one object per finding (code, severity, name, subject,
+    /// seen, fix).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
     pub stats: Stats,
@@ -98,6 +102,7 @@ impl Report {
             messages: Vec::new(),
             domains: Vec::new(),
             counts: None,
+            findings: Vec::new(),
             error: None,
             stats: Stats::default(),
             events: Vec::new(),
@@ -144,27 +149,29 @@ impl Report {
             .unwrap_or_else(|e| format!("{{\"ok\":false,\"error\":\"{e}\"}}"))
     }
 
-    /// Text lines for stdout: messages and records, in the order they happened.
+    /// Text lines for stdout: messages and records, in the order they happened. Each event is one
+    /// line of plain text, as on stderr: API strings (DigiCert's messages, names) may hold control
+    /// characters, which are folded to spaces rather than reach a terminal.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for event in &self.events {
-            match *event {
-                Event::Message(i) => {
-                    out.push_str(&self.messages[i]);
-                    out.push('\n');
-                }
+            let line = match *event {
+                Event::Message(i) => self.messages[i].clone(),
                 Event::Record(i) => {
                     let r = &self.records[i];
-                    out.push_str(&format!(
+                    let mut line = format!(
                         "{}: {} {} {:?} ({}",
                         r.action, r.name, r.rtype, r.value, r.provider
-                    ));
+                    );
                     if !r.servers.is_empty() {
-                        out.push_str(&format!("; served by {}", r.servers.join(", ")));
+                        line.push_str(&format!("; served by {}", r.servers.join(", ")));
                     }
-                    out.push_str(")\n");
+                    line.push(')');
+                    line
                 }
-            }
+            };
+            out.push_str(&crate::ui::one_line(&line));
+            out.push('\n');
         }
         out
     }
@@ -193,5 +200,24 @@ mod tests {
         assert!(lines[1].starts_with("published:"), "{lines:?}");
         assert_eq!(lines[2], "then verified");
         assert!(lines[3].starts_with("removed:"), "{lines:?}");
+    }
+
+    #[test]
+    fn control_characters_from_the_api_never_reach_stdout() {
+        let mut report = Report::new("status", false);
+        report.say("DigiCert says: pending\n\u{1b}[2Jforged line\r");
+        let record = Record {
+            domain: "a.test".into(),
+            rtype: RecordType::Txt,
+            name: "a.test\u{1b}]0;title\u{7}".into(),
+            value: "v".into(),
+        };
+        report.add_record(RecordReport::new(&record, "exec", "published"));
+        let text = report.to_text();
+        assert_eq!(text.lines().count(), 2, "{text:?}");
+        assert!(
+            text.lines().all(|l| !l.chars().any(char::is_control)),
+            "{text:?}"
+        );
     }
 }

@@ -9,6 +9,53 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The largest TTL DNS allows (RFC 2181 section 8: at most 2^31 - 1).
+pub const MAX_TTL: u32 = 2_147_483_647;
+
+/// `--ttl`: a TTL DNS allows, for clap (an error names the limits).
+pub fn ttl_arg(text: &str) -> std::result::Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|t| (1..=MAX_TTL).contains(t))
+        .ok_or_else(|| format!("--ttl must be between 1 and {MAX_TTL} seconds, not {text}"))
+}
+
+/// A DNS name in the one form dcv-hook keeps names in: no surrounding space, no trailing dot,
+/// lowercase.
+pub fn normalize_name(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// `name` and each of its parents, longest first (`a.b.example` → `a.b.example`, `b.example`,
+/// `example`): the one walk up the tree for finding a zone, a CertCentral domain or a zone rule.
+pub fn name_and_parents(name: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(name), |n| {
+        n.split_once('.')
+            .map(|(_, parent)| parent)
+            .filter(|p| !p.is_empty())
+    })
+}
+
+/// A TXT value as the character-strings DNS carries (RFC 1035 3.3.14: at most 255 bytes each,
+/// cut at character boundaries; readers concatenate them). The one TXT encoder: UPDATEs send these
+/// strings, Cloudflare gets them quoted.
+pub fn txt_strings(value: &str) -> Vec<&str> {
+    let mut strings = Vec::new();
+    let mut rest = value;
+    while rest.len() > 255 {
+        let mut cut = 255;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        strings.push(head);
+        rest = tail;
+    }
+    strings.push(rest);
+    strings
+}
+
 /// The kind of record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RecordType {
@@ -127,5 +174,33 @@ impl Published {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalize_walk_up_and_txt_values_split() {
+        assert_eq!(normalize_name(" WWW.Example.COM. "), "www.example.com");
+        let walk: Vec<&str> = name_and_parents("a.b.example").collect();
+        assert_eq!(walk, ["a.b.example", "b.example", "example"]);
+        assert_eq!(txt_strings(""), [""]);
+        let long = "x".repeat(300);
+        assert_eq!(
+            txt_strings(&long)
+                .iter()
+                .map(|s| s.len())
+                .collect::<Vec<_>>(),
+            [255, 45]
+        );
+        let wide = "é".repeat(200); // 400 bytes, 2 each: never cut inside a character
+        let parts = txt_strings(&wide);
+        assert_eq!(
+            parts.iter().map(|s| s.len()).collect::<Vec<_>>(),
+            [254, 146]
+        );
+        assert_eq!(parts.concat(), wide);
     }
 }

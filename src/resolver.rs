@@ -141,24 +141,18 @@ impl Resolver {
     /// The apex of the zone that holds `name`, found by asking for SOA at `name` and each parent.
     pub fn find_zone(&self, name: &str) -> Result<String> {
         let name = normalize(name);
-        let mut candidate = name.as_str();
-        loop {
+        for candidate in crate::record::name_and_parents(&name) {
             let has_soa = self.lookup(candidate, RecordType::SOA)?.iter().any(|r| {
                 r.record_type() == RecordType::SOA && normalize(&r.name.to_ascii()) == candidate
             });
             if has_soa {
                 return Ok(candidate.to_string());
             }
-            match candidate.split_once('.') {
-                Some((_, parent)) if !parent.is_empty() => candidate = parent,
-                _ => {
-                    return Err(Error::data(format!(
-                        "no zone found for {name}: {} knows no SOA at it or any parent; check the name and --resolver",
-                        self.description
-                    )));
-                }
-            }
         }
+        Err(Error::data(format!(
+            "no zone found for {name}: {} knows no SOA at it or any parent; check the name and --resolver",
+            self.description
+        )))
     }
 
     /// The NS names of `zone`.
@@ -206,9 +200,7 @@ impl Resolver {
 }
 
 /// Lowercase, without the trailing dot: the form dcv-hook keeps names in.
-pub fn normalize(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
-}
+pub use crate::record::normalize_name as normalize;
 
 /// A fully qualified hickory name for `name` (so no search domain is ever appended).
 pub fn fqdn(name: &str) -> Result<Name> {

@@ -2,39 +2,41 @@
 //! retries), so `auth` returns with its state complete and `run` still cleans up; a second one exits
 //! at once. The exit code is 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
 //!
-//! The handler only stores the signal number (async-signal-safe); long waits poll [`pending`] or
-//! sleep through [`sleep`], which returns early when a signal arrived.
+//! The handlers (registered through `signal-hook`, so no unsafe code of ours) only store atomics;
+//! long waits poll [`pending`] or sleep through [`sleep`], which returns early when a signal arrived.
 
 use crate::error::{Error, Result};
-use std::sync::atomic::{AtomicI32, Ordering};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The first signal received, 0 while none.
-static RECEIVED: AtomicI32 = AtomicI32::new(0);
+static RECEIVED: AtomicUsize = AtomicUsize::new(0);
+/// Set by the first signal; arms the exit on the second.
+static STOPPING: AtomicBool = AtomicBool::new(false);
 
 /// How often a sleep looks for a signal.
 const SLICE: Duration = Duration::from_millis(50);
 
-extern "C" fn on_signal(signal: libc::c_int) {
-    if RECEIVED
-        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
-        .is_err()
-    {
-        // The second signal: the user means it.
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(128 + signal) }
-    }
-}
-
 /// Installs the handlers (once, from `main`).
 pub fn install() {
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only touches an atomic and calls _exit, both async-signal-safe.
-        unsafe {
-            libc::signal(
-                signal,
-                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
-            );
+    for signal in [SIGINT, SIGTERM] {
+        // Actions run in the order registered: the exit goes first, so only a signal after the one
+        // that set STOPPING ends the process (the user means it).
+        let registered =
+            signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, &STOPPING)
+                .and_then(|_| {
+                    signal_hook::flag::register_usize(
+                        signal,
+                        &RECEIVED,
+                        signal.unsigned_abs() as usize,
+                    )
+                })
+                .and_then(|_| signal_hook::flag::register(signal, &STOPPING));
+        if let Err(e) = registered {
+            crate::ui::warn(&format!(
+                "cannot handle signal {signal} ({e}); it will stop dcv-hook without cleaning up"
+            ));
         }
     }
 }
@@ -43,7 +45,7 @@ pub fn install() {
 pub fn pending() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
-        s => Some(s),
+        s => i32::try_from(s).ok(),
     }
 }
 

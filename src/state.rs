@@ -5,6 +5,10 @@
 //! an advisory lock held only while entries are read or changed, so parallel invocations never clobber
 //! each other's files yet can publish at the same time. An entry is written *before* its record is
 //! published (status `pending`) and updated once the publisher reports what it did.
+//!
+//! State is trusted as code and paths (cleanup runs the program an entry names, removes the file it
+//! names), so, as ssh's StrictModes does, a state directory or file that another user could have
+//! written (writable by group or others, or owned by someone other than this user or root) is refused.
 
 use crate::error::{Error, Result};
 use crate::record::Published;
@@ -72,25 +76,14 @@ impl Owner {
         let pid = std::process::id();
         Some(Owner {
             pid,
-            start: start_time(pid)?,
+            start: crate::process::start_time(pid)?,
         })
     }
 
     /// Whether this is a process other than ours that is still running.
     pub fn is_another_live_process(&self) -> bool {
-        self.pid != std::process::id() && start_time(self.pid) == Some(self.start)
+        self.pid != std::process::id() && crate::process::start_time(self.pid) == Some(self.start)
     }
-}
-
-/// A process's start time from `/proc`; `None` when it is gone (or there is no `/proc`).
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command (in parentheses, which may hold spaces); starttime is field 22.
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
 }
 
 impl Entry {
@@ -146,7 +139,7 @@ pub struct Lock {
 }
 
 impl StateDir {
-    /// Opens `root`, creating it (mode 0700) when missing.
+    /// Opens `root`, creating it (mode 0700) when missing; refuses one another user could write.
     pub fn open(root: &Path) -> Result<StateDir> {
         let records = root.join("records");
         fs::DirBuilder::new()
@@ -154,24 +147,32 @@ impl StateDir {
             .mode(0o700)
             .create(&records)
             .map_err(|e| cant_write(root, &e))?;
-        Ok(StateDir {
-            root: root.to_path_buf(),
-        })
+        StateDir::trusted(root)
     }
 
     /// Opens `root` only if it exists (cleanup and status must not create it).
     pub fn open_existing(root: &Path) -> Result<Option<StateDir>> {
         if root.join("records").is_dir() {
-            Ok(Some(StateDir {
-                root: root.to_path_buf(),
-            }))
+            StateDir::trusted(root).map(Some)
         } else {
             Ok(None)
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.root
+    /// `root` after checking it and its `records` directory are only ours to write.
+    fn trusted(root: &Path) -> Result<StateDir> {
+        for dir in [root.to_path_buf(), root.join("records")] {
+            let meta = fs::metadata(&dir).map_err(|e| {
+                Error::cant_create(format!(
+                    "cannot read state directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            check_trusted(&dir, &meta)?;
+        }
+        Ok(StateDir {
+            root: root.to_path_buf(),
+        })
     }
 
     /// Takes the exclusive lock, waiting for other invocations to finish their state changes (held
@@ -238,9 +239,10 @@ impl StateDir {
                 continue;
             }
             // One bad file must not block every cleanup and auth: it is named and skipped.
-            let entry = fs::read_to_string(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|text| serde_json::from_str::<Entry>(&text).map_err(|e| e.to_string()));
+            let entry = match read_trusted(&path)? {
+                Ok(text) => serde_json::from_str::<Entry>(&text).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(why) => {
@@ -283,6 +285,51 @@ pub fn pending_entry(published: &Published, source: &Source) -> Entry {
         published: published.clone(),
         owner: Owner::current(),
     }
+}
+
+/// A state file's text (`Ok(Err)` when it cannot be read), or `Err` when another user could have
+/// written it. Checked on the open file, so what is checked is what is read.
+fn read_trusted(path: &Path) -> Result<std::io::Result<String>> {
+    use std::io::Read;
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) => return Ok(Err(e)),
+    };
+    match file.metadata() {
+        Ok(meta) => check_trusted(path, &meta)?,
+        Err(e) => return Ok(Err(e)),
+    }
+    let mut text = String::new();
+    Ok(file.read_to_string(&mut text).map(|_| text))
+}
+
+/// Refuses a state directory or file that a user other than this one or root owns or could write.
+fn check_trusted(path: &Path, meta: &fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let what = if meta.is_dir() {
+        "state directory"
+    } else {
+        "state file"
+    };
+    let me = rustix::process::geteuid().as_raw();
+    let owner = meta.uid();
+    if owner != me && owner != 0 {
+        return Err(Error::config(format!(
+            "{what} {} belongs to uid {owner}, not to this user (uid {me}) or root, and dcv-hook runs what its state says; check who wrote it, then `chown {me} {}`, or pass another --state-dir",
+            path.display(),
+            path.display()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        let fix = if meta.is_dir() { "700" } else { "600" };
+        return Err(Error::config(format!(
+            "{what} {} can be written by other users (mode {:o}), and dcv-hook runs what its state says; check its contents, then `chmod {fix} {}`",
+            path.display(),
+            meta.mode() & 0o7777,
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 fn cant_write(path: &Path, e: &std::io::Error) -> Error {
@@ -367,6 +414,57 @@ mod tests {
         };
         assert_ne!(acme.id(), entry.id());
         assert!(acme.same_change(&entry));
+    }
+
+    #[test]
+    fn state_another_user_could_write_is_refused_as_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s");
+        let state = StateDir::open(&root).unwrap();
+        assert_eq!(
+            fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+            0o700,
+            "a new state dir is private"
+        );
+        state.save(&entry("a", 1), &state.lock().unwrap()).unwrap();
+        let file = root
+            .join("records")
+            .join(format!("{}.json", entry("a", 1).id()));
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o666)).unwrap();
+        let err = state.load_all(&state.lock().unwrap()).unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::Config, "{err}");
+        assert!(err.message().contains("chmod 600"), "{err}");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        for dir in [root.clone(), root.join("records")] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+            for open in [
+                StateDir::open(&root).err(),
+                StateDir::open_existing(&root).err(),
+            ] {
+                let err = open.expect("refused");
+                assert_eq!(err.kind(), crate::error::Kind::Config, "{err}");
+                assert!(
+                    err.message()
+                        .contains(&format!("chmod 700 {}", dir.display())),
+                    "{err}"
+                );
+            }
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        assert_eq!(
+            StateDir::open(&root)
+                .unwrap()
+                .load_all(&state.lock().unwrap())
+                .unwrap()
+                .len(),
+            1
+        );
+        if rustix::process::geteuid().is_root() {
+            // Another user's directory, private as it may be, is theirs to fill.
+            std::os::unix::fs::chown(&root, Some(65534), None).unwrap();
+            let err = StateDir::open_existing(&root).err().expect("refused");
+            assert!(err.message().contains("belongs to uid 65534"), "{err}");
+        }
     }
 
     #[test]

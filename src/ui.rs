@@ -67,7 +67,7 @@ pub fn warn(line: &str) {
 
 /// `line` with control characters (a newline in a file name, say) made spaces: each message stays
 /// one line of plain text.
-fn one_line(line: &str) -> String {
+pub fn one_line(line: &str) -> String {
     line.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()

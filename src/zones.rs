@@ -28,11 +28,9 @@ pub struct ZoneRule {
 
 /// The most specific zone holding `name` (a DNS owner name or a host).
 pub fn zone_for<'a>(rules: &'a [ZoneRule], name: &str) -> Option<&'a ZoneRule> {
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    rules
-        .iter()
-        .filter(|r| name == r.name || name.ends_with(&format!(".{}", r.name)))
-        .max_by_key(|r| r.name.len())
+    let name = crate::record::normalize_name(name);
+    crate::record::name_and_parents(&name)
+        .find_map(|candidate| rules.iter().find(|r| r.name == candidate))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "leaf helpers",
         &[
             "error", "env", "retry", "fsutil", "secret", "dates", "ui", "signals", "runtime",
-            "stats",
+            "stats", "process", "progress",
         ],
     ),
     (
@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "state",
             "publish",
             "propagation",
+            "metrics",
         ],
     ),
     (
@@ -44,6 +45,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "follow CNAMEs, find servers, publish with state, wait, clean up",
         &["pipeline"],
+    ),
+    (
+        "the doctor: checks that predict the CA's failure, changing nothing",
+        &["doctor"],
     ),
     ("one thin file per command", &["commands"]),
     ("the program", &["app", "lib", "main"]),

@@ -592,3 +592,79 @@ fn two_credentials_files_and_a_flagless_cleanup_uses_each_ones_token() {
         );
     }
 }
+
+#[test]
+fn kill_9_while_a_create_waits_leaves_state_a_flagless_cleanup_can_use() {
+    let w = CfWorld::new(None);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let credentials = dir.path().join("cf.ini");
+    std::fs::write(
+        &credentials,
+        format!("dns_cloudflare_api_token = {TOKEN}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &credentials,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    // The first create lands but its answer is lost (found again by looking); the second is told
+    // to come back in a minute, and the process is killed while it waits.
+    w.fake.fail_next_on("POST", 1, CfFault::AfterApplying(502));
+    w.fake.fail_next_on(
+        "POST",
+        1,
+        CfFault::RateLimited {
+            retry_after_secs: 60,
+        },
+    );
+    let names = [
+        "_acme-challenge.www.example.test",
+        "_acme-challenge.api.other.test",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dcv-hook"))
+        .env_remove("DCV_HOOK_CONFIG")
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .args(["auth", "--no-propagation-check", "--provider", "cloudflare"])
+        .args(["--cloudflare-api-url", &w.fake.url()])
+        .arg("--cloudflare-credentials")
+        .arg(&credentials)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--acme-fqdn", names[0], "--acme-value", "value-one"])
+        .args(["--acme-fqdn", names[1], "--acme-value", "value-two"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while w
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "no second create");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(w.fake.records_named(names[0]).len(), 1, "the first is live");
+    // Pending entries already say where and with what: a flagless cleanup finds the fake.
+    crate::support::world::bare_cmd()
+        .arg("cleanup")
+        .arg("--state-dir")
+        .arg(&state)
+        .assert()
+        .success();
+    assert!(w.fake.records_named(names[0]).is_empty());
+    assert!(
+        std::fs::read_dir(state.join("records"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}

@@ -1,31 +1,100 @@
-//! One conformance test every `Publisher` passes (certbot's BaseAuthenticatorTest idea): present adds
-//! the records, leaves what was there, reports a value that was already present as such, and cleanup
-//! removes exactly what present added, twice without harm.
+//! One conformance test every provider passes (certbot's BaseAuthenticatorTest idea), through the
+//! provider table as dcv-hook uses it: the publisher is built from its flags (`ProviderSpec::build`);
+//! present adds the records, leaves what was there, reports a value that was already present as
+//! such; every record it reports is one cleanup group (`publish::group_key`); a publisher built
+//! from the saved undo data alone (a flagless cleanup) removes exactly what present added, twice
+//! without harm; and a present that fails part-way leaves nothing behind, or says it may have.
 
 use crate::support::bind::{BindFixture, BindOptions};
-use dcv_hook::publish::Publisher;
-use dcv_hook::publish::cloudflare::{Cloudflare, CloudflareAuth, CloudflareSettings};
-use dcv_hook::publish::exec::Exec;
-use dcv_hook::publish::rfc2136::{Rfc2136, Rfc2136Settings};
-use dcv_hook::publish::webroot::Webroot;
-use dcv_hook::record::{Record, RecordType};
-use dcv_hook::secret::Secret;
+use dcv_hook::env::Env;
+use dcv_hook::error::{Error, Result};
+use dcv_hook::publish::{self, Publisher, Setup};
+use dcv_hook::record::{Published, Record, RecordType};
+use dcv_hook::resolver::Resolver;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a provider's world holds for a record's name: the values a reader sees there.
 type Reader<'a> = dyn Fn(&Record) -> Vec<String> + 'a;
 
-/// `ours` are published; `foreign` is put there beforehand by `seed` and must survive everything.
-/// `sees_its_values`: the provider can tell a value is already there (a program run by `exec`
-/// cannot say, so it only has to be harmless to present twice).
-fn conformance(
-    publisher: &mut dyn Publisher,
-    ours: &[Record],
-    seed: &dyn Fn(),
-    read: &Reader,
+/// An empty environment: settings come from flags and the state only.
+struct NoEnv;
+
+impl Env for NoEnv {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// How one provider is built and checked.
+struct Case<'a> {
+    provider: &'static str,
+    /// Its flags, as on the command line.
+    flags: Vec<String>,
+    resolver: Option<Arc<Resolver>>,
+    /// Published, then cleaned up.
+    ours: Vec<Record>,
+    /// Put there beforehand; must survive everything.
+    seed: &'a dyn Fn(),
+    read: &'a Reader<'a>,
+    /// The provider can tell a value is already there (a program run by `exec` cannot say, so it
+    /// only has to be harmless to present twice).
     sees_its_values: bool,
-) {
-    seed();
+    /// Records whose present fails part-way (the last one is refused).
+    failing: Vec<Record>,
+}
+
+impl Case<'_> {
+    /// The provider built as dcv-hook builds it: from `flags` (auth) or from what the state
+    /// remembered with no flags at all (a flagless cleanup).
+    fn build(&self, flags: &[String], remembered: &[Published]) -> Box<dyn Publisher> {
+        build(self.provider, flags, self.resolver.clone(), remembered)
+    }
+}
+
+/// Provider `name` built through the provider table from `flags` and `remembered`.
+fn build(
+    name: &str,
+    flags: &[String],
+    resolver: Option<Arc<Resolver>>,
+    remembered: &[Published],
+) -> Box<dyn Publisher> {
+    let spec = publish::spec(name).unwrap();
+    let matches = (spec.args)(clap::Command::new("conformance").no_binary_name(true))
+        .try_get_matches_from(flags)
+        .unwrap();
+    let resolver = || -> Result<Arc<Resolver>> {
+        resolver
+            .clone()
+            .ok_or_else(|| Error::software("no resolver in this test"))
+    };
+    let setup = Setup {
+        matches: &matches,
+        env: &NoEnv,
+        remembered,
+        ttl: 60,
+        resolver: &resolver,
+    };
+    (spec.build)(&setup).unwrap_or_else(|e| panic!("{name} builds: {e}"))
+}
+
+/// The rfc2136 flags for `bind`'s primary, the secret in `secret`.
+fn rfc2136_flags(bind: &BindFixture, secret: &std::path::Path) -> Vec<String> {
+    private_file(secret, bind.secret());
+    flags(&[
+        "--rfc2136-server",
+        &bind.primary_addr().to_string(),
+        "--tsig-key",
+        bind.key_name(),
+        "--tsig-secret-file",
+        secret.to_str().unwrap(),
+    ])
+}
+
+fn conformance(case: Case) {
+    let (ours, read) = (&case.ours, case.read);
+    let mut publisher = case.build(&case.flags, &[]);
+    (case.seed)();
     let before: Vec<Vec<String>> = ours.iter().map(read).collect();
     let published = publisher.present(ours).expect("present");
     assert_eq!(published.len(), ours.len(), "one Published per record");
@@ -37,24 +106,62 @@ fn conformance(
             read(record).contains(&record.value),
             "{record} not published"
         );
+        assert_eq!(
+            publish::group_key(p),
+            publish::group_key(&published[0]),
+            "one publisher's records are one cleanup group"
+        );
     }
     // Presenting again finds the values and says so; it does not duplicate them.
     let again = publisher.present(ours).expect("present again");
     assert!(
-        !sees_its_values || again.iter().all(|p| p.preexisting),
+        !case.sees_its_values || again.iter().all(|p| p.preexisting),
         "second present must see its values: {again:?}"
     );
     for record in ours {
         let copies = read(record).iter().filter(|v| **v == record.value).count();
         assert_eq!(copies, 1, "{record} must not be duplicated");
     }
-    publisher.cleanup(&published).expect("cleanup");
+    // A flagless cleanup: built from the saved undo data alone.
+    let mut cleaner = case.build(&[], &published);
+    cleaner.cleanup(&published).expect("cleanup");
     for (record, was) in ours.iter().zip(&before) {
         assert_eq!(&read(record), was, "cleanup must restore {}", record.name);
     }
-    publisher
+    cleaner
         .cleanup(&published)
         .expect("cleanup of what is gone is fine");
+    if !case.failing.is_empty() {
+        let err = publisher
+            .present(&case.failing)
+            .expect_err("the last record is refused");
+        assert!(!err.may_have_left_records(), "the rollback worked: {err}");
+        for record in &case.failing {
+            assert!(
+                !read(record).contains(&record.value),
+                "a failed present left {record}"
+            );
+        }
+    }
+}
+
+fn txt(name: &str, value: &str) -> Record {
+    Record {
+        domain: name.into(),
+        rtype: RecordType::Txt,
+        name: name.into(),
+        value: value.into(),
+    }
+}
+
+fn flags(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// A file only its owner reads, holding `text`.
+fn private_file(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
 }
 
 #[test]
@@ -76,8 +183,16 @@ fn webroot_conforms() {
             .map(|s| vec![s])
             .unwrap_or_default()
     };
-    let mut publisher = Webroot::new(root.path()).unwrap();
-    conformance(&mut publisher, &[record], &seed, &read, true);
+    conformance(Case {
+        provider: "webroot",
+        flags: flags(&["--webroot", root.path().to_str().unwrap()]),
+        resolver: None,
+        ours: vec![record],
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        failing: Vec::new(),
+    });
 }
 
 #[test]
@@ -85,32 +200,31 @@ fn rfc2136_conforms() {
     let bind = BindFixture::start(BindOptions {
         lag: Some(Duration::ZERO),
     });
-    let settings = || {
-        Rfc2136Settings::new(
-            bind.primary_addr(),
-            bind.key_name(),
-            Secret::new(bind.secret()),
-        )
-    };
-    let txt = |name: &str, value: &str| Record {
-        domain: name.into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    };
-    let ours = [
-        txt("conf.example.test", "ours-1"),
-        txt("conf.other.test", "ours-2"),
-    ];
+    let dir = tempfile::tempdir().unwrap();
+    let flags = rfc2136_flags(&bind, &dir.path().join("tsig.secret"));
     let seed = || {
-        let mut other = Rfc2136::new(settings(), bind.resolver()).unwrap();
-        other
+        build("rfc2136", &flags, Some(bind.resolver()), &[])
             .present(&[txt("conf.example.test", "foreign")])
             .unwrap();
     };
     let read = |r: &Record| bind.txt_values(bind.primary(), &r.name);
-    let mut publisher = Rfc2136::new(settings(), bind.resolver()).unwrap();
-    conformance(&mut publisher, &ours, &seed, &read, true);
+    conformance(Case {
+        provider: "rfc2136",
+        flags: flags.clone(),
+        resolver: Some(bind.resolver()),
+        ours: vec![
+            txt("conf.example.test", "ours-1"),
+            txt("conf.other.test", "ours-2"),
+        ],
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        // Zones go out in name order: example.test is taken back when locked.test refuses.
+        failing: vec![
+            txt("fail.example.test", "ours-3"),
+            txt("fail.locked.test", "ours-4"),
+        ],
+    });
 }
 
 #[test]
@@ -145,38 +259,36 @@ fn exec_conforms_with_the_nsupdate_example() {
     )
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let txt = |name: &str, value: &str| Record {
-        domain: name.into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    };
+    let rfc2136 = rfc2136_flags(&bind, &dir.path().join("tsig.secret"));
     let seed = || {
-        Rfc2136::new(
-            Rfc2136Settings::new(
-                bind.primary_addr(),
-                bind.key_name(),
-                Secret::new(bind.secret()),
-            ),
-            bind.resolver(),
-        )
-        .unwrap()
-        .present(&[txt("exec.example.test", "foreign")])
-        .unwrap();
+        build("rfc2136", &rfc2136, Some(bind.resolver()), &[])
+            .present(&[txt("exec.example.test", "foreign")])
+            .unwrap();
     };
     let read = |r: &Record| bind.txt_values(bind.primary(), &r.name);
-    let mut publisher = Exec::new(&script, Duration::from_secs(20)).unwrap();
-    let ours = [
-        txt("exec.example.test", "ours-1"),
-        txt("exec.other.test", "ours-2"),
-    ];
-    conformance(&mut publisher, &ours, &seed, &read, false);
+    conformance(Case {
+        provider: "exec",
+        flags: flags(&["--exec", script.to_str().unwrap(), "--exec-timeout", "20"]),
+        resolver: None,
+        ours: vec![
+            txt("exec.example.test", "ours-1"),
+            txt("exec.other.test", "ours-2"),
+        ],
+        seed: &seed,
+        read: &read,
+        sees_its_values: false,
+        // locked.test refuses the program's update: the one before it is taken back.
+        failing: vec![
+            txt("fail.example.test", "ours-3"),
+            txt("fail.locked.test", "ours-4"),
+        ],
+    });
 }
 
 #[test]
 fn cloudflare_conforms() {
     use dcv_sim::cloudflare::wire_value;
-    use dcv_sim::{FakeCloudflare, FakeCloudflareConfig};
+    use dcv_sim::{CfFault, FakeCloudflare, FakeCloudflareConfig};
     let token = "cfut_conformance0123456789abcdefghijklmn";
     let fake = FakeCloudflare::start(
         "127.0.0.1:0".parse().unwrap(),
@@ -185,16 +297,12 @@ fn cloudflare_conforms() {
     .unwrap();
     fake.add_zone("example.test");
     fake.add_zone("other.test");
-    let txt = |name: &str, value: &str| Record {
-        domain: name.into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    };
-    let ours = [
-        txt("conf.example.test", "ours-1"),
-        txt("conf.other.test", "ours-2"),
-    ];
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("cf.ini");
+    private_file(
+        &credentials,
+        &format!("dns_cloudflare_api_token = {token}\n"),
+    );
     let seed = || {
         fake.add_record("conf.example.test", "TXT", "foreign");
     };
@@ -207,11 +315,96 @@ fn cloudflare_conforms() {
         values.sort();
         values
     };
-    let auth = CloudflareAuth::Token {
-        token: Secret::new(token),
-        source: "CLOUDFLARE_API_TOKEN".into(),
+    let case = Case {
+        provider: "cloudflare",
+        flags: flags(&[
+            "--cloudflare-api-url",
+            &fake.url(),
+            "--cloudflare-credentials",
+            credentials.to_str().unwrap(),
+        ]),
+        resolver: None,
+        ours: vec![
+            txt("conf.example.test", "ours-1"),
+            txt("conf.other.test", "ours-2"),
+        ],
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        // No zone holds nowhere.test: the record created before it is deleted again.
+        failing: vec![
+            txt("fail.example.test", "ours-3"),
+            txt("fail.nowhere.test", "ours-4"),
+        ],
     };
-    let settings = CloudflareSettings::new(auth, Some(&fake.url()), 60).unwrap();
-    let mut publisher = Cloudflare::new(settings).unwrap();
-    conformance(&mut publisher, &ours, &seed, &read, true);
+    conformance(case);
+
+    // A failed rollback says something may be live; what `prepare` recorded before the change
+    // is enough for a flagless cleanup to remove it.
+    let case = Case {
+        provider: "cloudflare",
+        flags: flags(&[
+            "--cloudflare-api-url",
+            &fake.url(),
+            "--cloudflare-credentials",
+            credentials.to_str().unwrap(),
+        ]),
+        resolver: None,
+        ours: Vec::new(),
+        seed: &|| {},
+        read: &read,
+        sees_its_values: true,
+        failing: Vec::new(),
+    };
+    let records = [
+        txt("left.example.test", "ours-5"),
+        txt("left.nowhere.test", "ours-6"),
+    ];
+    let mut publisher = case.build(&case.flags, &[]);
+    let pending = publisher.prepare(&records[..1]).unwrap();
+    fake.fail_next_on("DELETE", 1, CfFault::Status(403));
+    let err = publisher.present(&records).unwrap_err();
+    assert!(err.may_have_left_records(), "{err}");
+    assert!(err.message().contains("could not take back"), "{err}");
+    assert_eq!(read(&records[0]), ["ours-5"]);
+    case.build(&[], &pending).cleanup(&pending).unwrap();
+    assert!(read(&records[0]).is_empty());
+}
+
+#[test]
+fn powerdns_conforms() {
+    let pdns = crate::support::pdns::PdnsFixture::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("pdns.key");
+    private_file(&key_file, pdns.api_key());
+    let seed = || pdns.add_foreign_txt("example.test", "conf.example.test", "foreign");
+    let read = |r: &Record| {
+        let mut values = pdns.txt_values(&r.name);
+        values.sort();
+        values
+    };
+    let case = Case {
+        provider: "powerdns",
+        flags: flags(&[
+            "--powerdns-url",
+            &pdns.api_url(),
+            "--powerdns-api-key-file",
+            key_file.to_str().unwrap(),
+        ]),
+        resolver: None,
+        ours: vec![
+            txt("conf.example.test", "ours-1"),
+            txt("conf.example.test", "ours-3"),
+            txt("conf.other.test", "ours-2"),
+        ],
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        // No zone holds nowhere.test: the record patched in before it is taken back.
+        failing: vec![
+            txt("fail.example.test", "ours-4"),
+            txt("fail.nowhere.test", "ours-5"),
+        ],
+    };
+    conformance(case);
 }

@@ -2,7 +2,7 @@
 //! the BIND fixture and the CertCentral simulator, and a failing program's report.
 
 use crate::support::bind::{BindFixture, BindOptions};
-use crate::support::world::{API_KEY, bare_cmd};
+use crate::support::world::{API_KEY, bare_cmd, process_running};
 use assert_cmd::Command;
 use dcv_sim::{OrderSpec, SimConfig, Simulator};
 use predicates::prelude::*;
@@ -171,7 +171,8 @@ fn when_present_and_its_rollback_both_fail_the_state_is_kept_for_cleanup() {
         .unwrap()
         .count();
     assert_eq!(kept, 2, "the pending entries must survive");
-    // Once the DNS host is back, a flagless cleanup removes what may be live.
+    // Once the DNS host is back, a flagless cleanup removes what may be live, and says that is
+    // all it knows: publishing never completed, so it cannot claim the records were there.
     std::fs::remove_file(&broken).unwrap();
     std::fs::write(&log, "").unwrap();
     bare_cmd()
@@ -179,7 +180,8 @@ fn when_present_and_its_rollback_both_fail_the_state_is_kept_for_cleanup() {
         .arg("--state-dir")
         .arg(w.dir.path().join("state"))
         .assert()
-        .success();
+        .success()
+        .stdout(predicate::str::contains("removed if it was there").count(2));
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(
         calls.contains("cleanup _dnsauth.www.example.test."),
@@ -268,5 +270,141 @@ fn a_zone_in_the_config_file_takes_its_own_provider_for_an_order_spanning_zones(
     assert!(
         providers.contains(&("api.other.test", "exec")),
         "{providers:?}"
+    );
+}
+
+/// An exec program in `dir` that logs its calls to `dir/calls` and its background child's pid to
+/// `dir/pids`, and leaves that child running with its stderr.
+fn leaves_a_child(dir: &std::path::Path) -> PathBuf {
+    let program = dir.join("leaves-a-child");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\necho \"$1 $2\" >> {dir}/calls\nsleep 600 &\necho $! >> {dir}/pids\necho 'started a helper' >&2\n",
+            dir = dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    program
+}
+
+/// `auth` in ACME mode for `n` names through `program`, no propagation check.
+fn acme_auth(dir: &std::path::Path, program: &std::path::Path, n: usize) -> Command {
+    let mut cmd = bare_cmd();
+    cmd.arg("auth");
+    for i in 0..n {
+        cmd.args([
+            "-d",
+            &format!("n{i}.example.test"),
+            "--acme-value",
+            &format!("v{i}"),
+        ]);
+    }
+    cmd.args([
+        "--provider",
+        "exec",
+        "--no-propagation-check",
+        "--exec-timeout",
+        "2",
+    ])
+    .arg("--exec")
+    .arg(program)
+    .arg("--state-dir")
+    .arg(dir.join("state"))
+    // A bound for a regression (the child sleeps 600 s), not a measure of speed.
+    .timeout(Duration::from_secs(120));
+    cmd
+}
+
+#[test]
+fn a_child_the_program_leaves_holding_its_stderr_holds_neither_auth_nor_cleanup() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = leaves_a_child(dir.path());
+    acme_auth(dir.path(), &program, 5)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "published: _acme-challenge.n4.example.test",
+        ))
+        .stderr(predicate::str::contains(
+            "left processes running after it exited; they were stopped",
+        ));
+    bare_cmd()
+        .arg("cleanup")
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("removed:").count(5));
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert_eq!(
+        calls.lines().filter(|l| l.starts_with("cleanup")).count(),
+        5,
+        "{calls}"
+    );
+    let pids = std::fs::read_to_string(dir.path().join("pids")).unwrap();
+    assert_eq!(pids.lines().count(), 10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while pids.lines().any(process_running) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a helper outlived its call"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_state_dir_or_file_another_user_could_write_is_refused_and_nothing_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let program = leaves_a_child(dir.path());
+    acme_auth(dir.path(), &program, 1).assert().success();
+    let state = dir.path().join("state");
+    let file = std::fs::read_dir(state.join("records"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let cleanup = || {
+        let mut cmd = bare_cmd();
+        cmd.arg("cleanup").arg("--state-dir").arg(&state);
+        cmd
+    };
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    mode(&file, 0o666);
+    cleanup()
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains(format!(
+            "chmod 600 {}",
+            file.display()
+        )));
+    mode(&file, 0o600);
+    mode(&state, 0o777);
+    cleanup()
+        .assert()
+        .code(78)
+        .stderr(predicate::str::contains(format!(
+            "chmod 700 {}",
+            state.display()
+        )));
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert!(!calls.contains("cleanup"), "nothing may run: {calls}");
+    mode(&state, 0o700);
+    cleanup().assert().success();
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert!(
+        calls.contains("cleanup _acme-challenge.n0.example.test."),
+        "{calls}"
     );
 }

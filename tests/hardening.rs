@@ -4,7 +4,7 @@
 
 use crate::support::bind::{BindFixture, BindOptions};
 use crate::support::update_proxy::{Mode, UpdateProxy};
-use crate::support::world::API_KEY;
+use crate::support::world::{API_KEY, process_running};
 use dcv_sim::{OrderSpec, SimConfig, Simulator};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -309,4 +309,108 @@ fn ten_auths_at_once_on_one_zone_and_state_dir_all_land_and_one_cleanup_is_exact
         );
     }
     assert_eq!(w.state_files(), 0);
+}
+
+#[test]
+fn a_value_there_before_a_kill_9_mid_update_survives_the_cleanup_after_it() {
+    let w = World::new(Some(Duration::ZERO));
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(["www.example.test", "api.other.test"]));
+    let (name, token) = token_name(&w, order);
+    // Someone (another tool, or an earlier state since lost) already serves the value at www.
+    let other_state = w.dir.path().join("other-state");
+    let primary = w.bind.primary().to_string();
+    let out = w
+        .command(&primary, &["auth", "--no-propagation-check"])
+        .args(["--acme-fqdn", &name, "--acme-value", &token])
+        .arg("--state-dir")
+        .arg(&other_state)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // auth is killed while the UPDATE for api.other.test waits for its reply: its pending
+    // entries must say already that www's value was there before.
+    let proxy = UpdateProxy::start(w.bind.primary(), w.bind.primary_addr(), Mode::DropFirst(1));
+    let mut child = w
+        .command(
+            &proxy.addr().to_string(),
+            &["auth", "--order-id", &order.to_string()],
+        )
+        .spawn()
+        .unwrap();
+    wait_for("an UPDATE through the proxy", || proxy.updates() >= 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    proxy.pass_updates();
+    let out = w.cleanup();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("was there before"), "{said}");
+    assert_eq!(
+        w.primary_txt(&name),
+        std::slice::from_ref(&token),
+        "the value from before"
+    );
+    assert!(!w.primary_txt("api.other.test").contains(&token));
+    assert_eq!(w.state_files(), 0);
+}
+
+#[test]
+fn sigterm_stops_a_running_exec_program_at_once_with_its_group_and_keeps_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let program = dir.path().join("hang");
+    // The program and a child of it, both in its process group, hang on.
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\nsleep 600 &\necho \"$$ $!\" > {}\nwait\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("dcv-hook"))
+        .args(["auth", "-d", "www.example.test", "--acme-value", "v"])
+        .args(["--provider", "exec", "--no-propagation-check"])
+        .arg("--exec")
+        .arg(&program)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .env_remove("DCV_HOOK_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pids = || std::fs::read_to_string(&started).unwrap_or_default();
+    wait_for("the program to start", || pids().ends_with('\n'));
+    signal(&child, "TERM");
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(143), "{err}");
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    for pid in pids().split_whitespace() {
+        wait_for("the program's group to be stopped", || {
+            !process_running(pid)
+        });
+    }
+    let kept = std::fs::read_dir(dir.path().join("state/records"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        kept, 1,
+        "the record may be live: its state stays for cleanup"
+    );
 }

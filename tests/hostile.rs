@@ -633,12 +633,11 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .setup(|d| {
                 let dir = d.join("wr/.well-known");
                 std::fs::create_dir_all(&dir).unwrap();
-                let path = std::ffi::CString::new(
-                    dir.join("acme-challenge").display().to_string(),
-                )
-                .unwrap();
-                // SAFETY: a valid NUL-terminated path.
-                assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+                let made = std::process::Command::new("mkfifo")
+                    .arg(dir.join("acme-challenge"))
+                    .status()
+                    .unwrap();
+                assert!(made.success());
             })
             .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--acme-token", "t"])
             .args(&["--provider", "webroot", "--webroot", "{dir}/wr"]),

@@ -969,3 +969,16 @@ fn a_broken_config_file_still_gives_the_json_document() {
         "{doc}"
     );
 }
+
+#[test]
+fn an_order_whose_validation_lists_no_names_is_not_every_name_validated() {
+    let w = HttpWorld::new(&["www.example.test"], &[None]);
+    let order = w
+        .sim
+        .add_order(OrderSpec::new(Vec::<String>::new()).method("http-token"));
+    w.webroot_cmd()
+        .args(["auth", "--order-id", &order.to_string()])
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains("lists no names"));
+}

@@ -51,3 +51,12 @@ mod properties;
 
 // Secrets (API key, TSIG secret) never reach stdout, stderr or the state dir, whatever the command.
 mod secrets;
+
+// dcv-hook doctor against failures built into the fixtures (lame NS, CAA, CNAMEs, web servers).
+mod doctor;
+
+// Completions, man pages and the Debian package: installing like system software.
+mod install;
+
+// The powerdns publisher against a real PowerDNS Authoritative server, and an order through it.
+mod powerdns;

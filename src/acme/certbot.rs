@@ -1,6 +1,6 @@
 //! certbot's manual-hook protocol: the challenge from `CERTBOT_DOMAIN`, `CERTBOT_VALIDATION` and
-//! `CERTBOT_TOKEN`, and the batch the call belongs to (`CERTBOT_ALL_DOMAINS`, the certbot process
-//! above the hook, `CERTBOT_REMAINING_CHALLENGES`).
+//! `CERTBOT_TOKEN`, and the batch the call belongs to (`CERTBOT_ALL_DOMAINS`, the process group
+//! certbot runs its hooks in, `CERTBOT_REMAINING_CHALLENGES`).
 
 use super::Batch;
 use super::{AcmeTarget, challenge};
@@ -42,15 +42,15 @@ pub(super) fn from_env(env: &dyn Env) -> Result<Option<AcmeTarget>> {
     Ok(Some(AcmeTarget {
         challenges: vec![challenge],
         batch: Some(Batch {
-            key: certbot_batch_key(&all_domains, certbot_pid()),
+            key: certbot_batch_key(&all_domains, Some(&run_group(rustix::process::getpgrp()))),
             remaining,
         }),
     }))
 }
 
-/// Names one certbot run: the names of the certificate and certbot's process id (every hook of a run
-/// has the same certbot above it), so two runs for different certificates never wait for each other.
-pub fn certbot_batch_key(all_domains: &str, certbot_pid: Option<u32>) -> String {
+/// Names one certbot run: the names of the certificate and the run's process group, so two runs
+/// for different certificates, or two runs one after the other, never wait for each other.
+pub fn certbot_batch_key(all_domains: &str, run: Option<&str>) -> String {
     let mut names: Vec<String> = all_domains
         .split(',')
         .map(|n| n.trim().to_ascii_lowercase())
@@ -58,27 +58,56 @@ pub fn certbot_batch_key(all_domains: &str, certbot_pid: Option<u32>) -> String 
         .collect();
     names.sort();
     names.dedup();
-    match certbot_pid {
-        Some(pid) => format!("certbot {pid} {}", names.join(",")),
+    match run {
+        Some(run) => format!("certbot {run} {}", names.join(",")),
         None => format!("certbot {}", names.join(",")),
     }
 }
 
-/// The nearest ancestor process whose command line mentions certbot (hooks run under `sh -c`).
-fn certbot_pid() -> Option<u32> {
-    let mut pid = std::os::unix::process::parent_id();
-    for _ in 0..6 {
-        if pid <= 1 {
-            return None;
-        }
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        if String::from_utf8_lossy(&cmdline).contains("certbot") {
-            return Some(pid);
-        }
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The fields after the command name (in parentheses, which may hold spaces): state, ppid.
-        let after = &stat[stat.rfind(')')? + 1..];
-        pid = after.split_whitespace().nth(1)?.parse().ok()?;
+/// The process group `group` as one run: certbot starts its hooks with `subprocess.run(shell=True)`,
+/// in its own process group, so every hook of a run (and any wrapper shell between) shares it,
+/// whatever the command lines say. The group leader's start time tells a later group that reuses
+/// the number apart (certbot as PID 1 in a container is group 1 on every start).
+fn run_group(group: rustix::process::Pid) -> String {
+    let id = group.as_raw_nonzero().get().unsigned_abs();
+    match crate::process::start_time(id) {
+        Some(start) => format!("pg{id}@{start}"),
+        None => format!("pg{id}"),
     }
-    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::process::{Pid, getpgrp};
+    use std::os::unix::process::CommandExt;
+
+    #[test]
+    fn the_batch_is_the_process_group_and_its_leaders_start() {
+        let ours = run_group(getpgrp());
+        assert_eq!(ours, run_group(getpgrp()), "stable within a run");
+        assert!(
+            ours.starts_with(&format!("pg{}", getpgrp().as_raw_nonzero())),
+            "{ours}"
+        );
+        // A process in a group of its own (as a second certbot run would be) is another batch.
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let group = Pid::from_raw(other.id() as i32).unwrap();
+        let theirs = run_group(group);
+        let _ = other.kill();
+        let _ = other.wait();
+        assert_ne!(ours, theirs);
+        assert!(
+            theirs.contains('@'),
+            "a live leader has a start time: {theirs}"
+        );
+        assert_eq!(
+            certbot_batch_key("B.test, a.test", Some(&theirs)),
+            format!("certbot {theirs} a.test,b.test")
+        );
+    }
 }

@@ -210,7 +210,7 @@ fn dns_at_fqdn(fqdn: &str, value: &str) -> Result<Challenge> {
 /// A DNS owner name as ACME clients pass it: letters, digits, '-' and '_' in each label, a trailing
 /// dot allowed; returned lowercase without the dot.
 fn check_record_name(text: &str) -> Result<String> {
-    let name = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    let name = crate::record::normalize_name(text);
     let bad = |why: &str| {
         Error::data(format!(
             "--acme-fqdn {text:?}: {why}; give the TXT record name, e.g. _acme-challenge.example.com"
@@ -426,8 +426,8 @@ mod tests {
             batch.key
         );
         assert_eq!(
-            certbot_batch_key("B.test, a.test", Some(7)),
-            "certbot 7 a.test,b.test"
+            certbot_batch_key("B.test, a.test", Some("pg7@9")),
+            "certbot pg7@9 a.test,b.test"
         );
     }
 

@@ -2,8 +2,14 @@
 //!
 //! Every request carries the API key header, JSON content type and `User-Agent: dcv-hook/<version>`,
 //! and has a timeout. 429, 5xx and network errors are retried with exponential backoff and jitter,
-//! honouring `Retry-After`, a bounded number of times; then the failure is `Unavailable` (69). Error
-//! bodies are parsed into DigiCert's code and message. The key is never logged or put in an error.
+//! honouring `Retry-After`, a bounded number of times; then the failure is `Unavailable` (69).
+//! A POST (submitting a domain for validation, creating a token) is not idempotent: it is retried
+//! only when DigiCert cannot have acted on it — the connection was never made, or a 429/503 with
+//! `Retry-After` says it was not processed. After any other failure (a timeout, a reset, a 5xx) it
+//! may have been done, so it fails at once (69) saying so, rather than doing it twice. Error
+//! bodies are parsed into DigiCert's code and message. The key is never logged or put in an error,
+//! and never leaves for another origin: redirects are not followed (reqwest would carry the
+//! `X-DC-DEVKEY` header along); a 3xx is a configuration error (78) naming where it pointed.
 
 use super::ratelimit::RateLimit;
 use super::types::ErrorBody;
@@ -54,16 +60,32 @@ pub struct Client {
     limit: RateLimit,
 }
 
+/// How one request went.
+enum Attempt {
+    /// An answer for the caller to interpret (success or not).
+    Done(Answer),
+    /// A failure that may be retried: what went wrong, the server's `Retry-After`, and whether
+    /// DigiCert certainly did not act on the request (so even a POST may be sent again).
+    Failed {
+        failure: Error,
+        retry_after: Option<Duration>,
+        not_processed: bool,
+    },
+}
+
 /// What the server answered, before interpretation.
 struct Answer {
     status: StatusCode,
     body: String,
+    /// Where a 3xx pointed.
+    location: Option<String>,
 }
 
 impl Client {
     /// A client for `base_url` (e.g. `https://www.digicert.com/services/v2`).
     pub fn new(base_url: &str, key: Secret, timeout: Duration) -> Result<Client> {
         let http = HttpClient::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10).min(timeout))
             .user_agent(concat!("dcv-hook/", env!("CARGO_PKG_VERSION")))
@@ -141,63 +163,28 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Answer> {
-        let url = format!("{}{}", self.base, path);
         let deadline = self.deadline();
         let mut retry = Retry::new(self.retry.backoff, deadline);
         loop {
             let attempt = retry.attempt();
-            let started = Instant::now();
-            // Never wait for an answer past the deadline: the request's own timeout shrinks to it.
-            let timeout = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(started);
-                    if left.is_zero() {
-                        return Err(Error::temp_fail(format!(
-                            "certcentral: {method} {path}: the time allowed (--timeout) ran out"
-                        )));
-                    }
-                    left.min(self.timeout)
-                }
-                None => self.timeout,
-            };
-            self.limit.acquire()?;
-            ui::verbose(&format!("certcentral: {method} {path}"));
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .timeout(timeout)
-                .header("X-DC-DEVKEY", self.key.expose())
-                .header("Accept", "application/json");
-            request = match body {
-                Some(json) => request.json(json),
-                None => request.header("Content-Type", "application/json"),
-            };
-            let outcome = request.send();
-            let (retry_after, failure) = match outcome {
-                Ok(response) => {
-                    let status = response.status();
-                    ui::verbose(&format!(
-                        "certcentral: {method} {path} -> {status} ({} ms)",
-                        started.elapsed().as_millis()
-                    ));
-                    let retry_after = retry_after(&response);
-                    let retryable =
-                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-                    let body = read_capped(response);
-                    let answer = Answer { status, body };
-                    if !retryable {
-                        return Ok(answer);
-                    }
-                    (retry_after, api_error(method, path, &answer))
-                }
-                Err(e) => (
-                    None,
-                    Error::unavailable(format!(
-                        "certcentral: {method} {path} failed: {}; check --api-url and the network",
-                        describe_transport_error(&e)
-                    )),
-                ),
-            };
+            let (failure, retry_after, not_processed) =
+                match self.send_once(method, path, body, deadline)? {
+                    Attempt::Done(answer) => return Ok(answer),
+                    Attempt::Failed {
+                        failure,
+                        retry_after,
+                        not_processed,
+                    } => (failure, retry_after, not_processed),
+                };
+            if *method == Method::POST && !not_processed {
+                return Err(Error::new(
+                    Kind::Unavailable,
+                    format!(
+                        "{}; not retried: a POST is not idempotent and DigiCert may have done it, so check with `dcv-hook status` before trying again",
+                        failure.message()
+                    ),
+                ));
+            }
             if let Some(wait) = retry_after.filter(|w| *w > self.retry.max_retry_after) {
                 return Err(failure.context(format!(
                     "DigiCert asks to retry after {}s, longer than dcv-hook waits; try again later",
@@ -216,6 +203,84 @@ impl Client {
             ));
             crate::signals::sleep(wait)?;
         }
+    }
+
+    /// One request, within the rate limit and never waiting for an answer past the deadline.
+    fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        deadline: Option<Instant>,
+    ) -> Result<Attempt> {
+        let started = Instant::now();
+        // The request's own timeout shrinks to what is left before the deadline.
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(started);
+                if left.is_zero() {
+                    return Err(Error::temp_fail(format!(
+                        "certcentral: {method} {path}: the time allowed (--timeout) ran out"
+                    )));
+                }
+                left.min(self.timeout)
+            }
+            None => self.timeout,
+        };
+        self.limit.acquire(deadline)?;
+        ui::verbose(&format!("certcentral: {method} {path}"));
+        let request = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .timeout(timeout)
+            .header("X-DC-DEVKEY", self.key.expose())
+            .header("Accept", "application/json");
+        let request = match body {
+            Some(json) => request.json(json),
+            None => request.header("Content-Type", "application/json"),
+        };
+        let response = match request.send() {
+            Ok(response) => response,
+            Err(e) => {
+                return Ok(Attempt::Failed {
+                    failure: Error::unavailable(format!(
+                        "certcentral: {method} {path} failed: {}; check --api-url and the network",
+                        describe_transport_error(&e)
+                    )),
+                    retry_after: None,
+                    // A connection never made carried nothing to DigiCert.
+                    not_processed: e.is_connect(),
+                });
+            }
+        };
+        let status = response.status();
+        ui::verbose(&format!(
+            "certcentral: {method} {path} -> {status} ({} ms)",
+            started.elapsed().as_millis()
+        ));
+        let retry_after = retry_after(&response);
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+        let answer = Answer {
+            status,
+            body: read_capped(response),
+            location,
+        };
+        if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+            return Ok(Attempt::Done(answer));
+        }
+        Ok(Attempt::Failed {
+            failure: api_error(method, path, &answer),
+            retry_after,
+            // 429, and 503 with Retry-After, say the request was turned away, not done.
+            not_processed: retry_after.is_some()
+                && matches!(
+                    status,
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                ),
+        })
     }
 }
 
@@ -281,6 +346,18 @@ fn api_error(method: &Method, path: &str, answer: &Answer) -> Error {
     let foreign = parsed.errors.is_empty()
         && serde_json::from_str::<serde_json::Value>(&answer.body).is_err()
         && !answer.body.trim().is_empty();
+    if answer.status.is_redirection() {
+        // Following would send the key wherever the answer points; the user decides instead.
+        let to = answer
+            .location
+            .as_deref()
+            .unwrap_or("nowhere (no Location)");
+        return Error::config(format!(
+            "certcentral: {method} {path}: HTTP {} redirects to {}; dcv-hook does not follow redirects with the API key: check --api-url (set it to the final URL if you trust it)",
+            answer.status.as_u16(),
+            crate::ui::one_line(to)
+        ));
+    }
     let (kind, hint) = match answer.status.as_u16() {
         s if foreign && (400..500).contains(&s) => (
             Kind::Config,
@@ -359,10 +436,106 @@ mod tests {
             let answer = Answer {
                 status: StatusCode::from_u16(status).unwrap(),
                 body: body.to_string(),
+                location: None,
             };
             let e = api_error(&Method::PUT, "/x", &answer);
             assert_eq!(e.kind(), kind, "{status}");
             assert!(e.message().contains(needle), "{e}");
         }
+    }
+
+    /// A loopback HTTP server answering `reply` to every request; each request's head arrives on the
+    /// channel before the reply is sent.
+    fn serve(reply: String) -> (String, std::sync::mpsc::Receiver<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut head = vec![0u8; 8192];
+                let n = stream.read(&mut head).unwrap_or(0);
+                let _ = tx.send(String::from_utf8_lossy(&head[..n]).into_owned());
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+        (url, rx)
+    }
+
+    #[test]
+    fn a_redirect_is_a_config_error_naming_it_and_the_key_never_reaches_the_other_origin() {
+        let (elsewhere, elsewhere_saw) = serve(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}".to_string(),
+        );
+        let (api, api_saw) = serve(format!(
+            "HTTP/1.1 302 Found\r\nConnection: close\r\nLocation: {elsewhere}/steal\r\nContent-Length: 0\r\n\r\n"
+        ));
+        let client = Client::new(
+            &api,
+            Secret::new("the-api-key".to_string()),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let err = client.get::<serde_json::Value>("/user/me").unwrap_err();
+        assert_eq!(err.kind(), Kind::Config, "{err}");
+        assert!(
+            err.message()
+                .contains(&format!("redirects to {elsewhere}/steal")),
+            "{err}"
+        );
+        assert!(!err.message().contains("the-api-key"), "{err}");
+        assert!(
+            api_saw.recv().unwrap().contains("the-api-key"),
+            "the API itself gets the key"
+        );
+        assert!(
+            elsewhere_saw.try_recv().is_err(),
+            "nothing, and so no key, may reach the other origin"
+        );
+    }
+
+    #[test]
+    fn a_post_is_retried_only_when_digicert_says_it_was_not_processed() {
+        let quick = RetryPolicy {
+            backoff: Policy {
+                attempts: Some(3),
+                first: Duration::from_millis(1),
+                max: Duration::from_millis(1),
+                jitter: false,
+            },
+            ..RetryPolicy::default()
+        };
+        let requests = |status: &str, retry_after: &str, method: Method| {
+            let (url, saw) = serve(format!(
+                "HTTP/1.1 {status}\r\nConnection: close\r\n{retry_after}Content-Length: 0\r\n\r\n"
+            ));
+            let mut client = Client::new(&url, Secret::new("k"), Duration::from_secs(5)).unwrap();
+            client.retry = quick;
+            let err = client
+                .call::<serde_json::Value>(method, "/domain/1/dcv/token", None)
+                .unwrap_err();
+            assert_eq!(err.kind(), Kind::Unavailable, "{err}");
+            (saw.try_iter().count(), err)
+        };
+        // A 500 may come after the work was done: a POST is sent once, a PUT retried.
+        let (sent, err) = requests("500 Internal Server Error", "", Method::POST);
+        assert_eq!(sent, 1);
+        assert!(err.message().contains("not retried"), "{err}");
+        assert_eq!(requests("500 Internal Server Error", "", Method::PUT).0, 3);
+        // 503 with Retry-After says it was not processed: safe to send again.
+        let ra = "Retry-After: 0\r\n";
+        assert_eq!(requests("503 Service Unavailable", ra, Method::POST).0, 3);
+        assert_eq!(requests("429 Too Many Requests", ra, Method::POST).0, 3);
+        // Nothing listening: the request never left, so a POST is retried too.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let mut client = Client::new(&url, Secret::new("k"), Duration::from_secs(5)).unwrap();
+        client.retry = quick;
+        let err = client
+            .call::<serde_json::Value>(Method::POST, "/x", None)
+            .unwrap_err();
+        assert!(err.message().contains("gave up after 3 attempts"), "{err}");
     }
 }

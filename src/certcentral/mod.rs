@@ -73,8 +73,11 @@ impl CertCentral {
 
     /// The domain whose name is `name` or, failing that, its closest parent (`GET /domain?filters[search]=`).
     pub fn find_domain(&self, name: &str) -> Result<DomainSummary> {
-        let mut candidate = name.trim_start_matches("*.");
-        loop {
+        // The name, then each parent but the top-level domain.
+        let candidates = crate::record::name_and_parents(name.trim_start_matches("*."))
+            .enumerate()
+            .filter(|(i, c)| *i == 0 || c.contains('.'));
+        for (_, candidate) in candidates {
             let list: DomainList = self
                 .client
                 .get(&format!("/domain?filters[search]={candidate}"))?;
@@ -85,15 +88,10 @@ impl CertCentral {
             {
                 return Ok(found);
             }
-            match candidate.split_once('.') {
-                Some((_, parent)) if parent.contains('.') => candidate = parent,
-                _ => {
-                    return Err(Error::data(format!(
-                        "no CertCentral domain matches {name} or a parent of it; add the domain in CertCentral or pass --domain-id"
-                    )));
-                }
-            }
         }
+        Err(Error::data(format!(
+            "no CertCentral domain matches {name} or a parent of it; add the domain in CertCentral or pass --domain-id"
+        )))
     }
 
     /// Every domain of the account (`GET /domain`, 1000 a page), with each validation type's

@@ -1,9 +1,10 @@
 //! DigiCert's rate limit, kept by design rather than learned from 429s: at most 100 requests in any
 //! 5 s and 1000 in any 3 minutes per key. Every request of a run (retries included) first takes a slot
 //! here, waiting until it fits every window. Windows are measured a little long, so requests that
-//! leave right at a window's edge still arrive inside DigiCert's count.
+//! leave right at a window's edge still arrive inside DigiCert's count. A wait that would end past the
+//! caller's deadline (`verify --timeout`) is not begun: the call fails at once with 75.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -34,8 +35,9 @@ impl RateLimit {
         }
     }
 
-    /// Waits until one more request fits every window, then counts it as sent now.
-    pub fn acquire(&self) -> Result<()> {
+    /// Waits until one more request fits every window, then counts it as sent now; fails (75)
+    /// without waiting when the slot frees only after `deadline`.
+    pub fn acquire(&self, deadline: Option<Instant>) -> Result<()> {
         loop {
             let wait = {
                 let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
@@ -70,6 +72,12 @@ impl RateLimit {
             };
             match wait {
                 None => return Ok(()),
+                Some(wait) if deadline.is_some_and(|d| Instant::now() + wait > d) => {
+                    return Err(Error::temp_fail(format!(
+                        "certcentral: DigiCert's rate limit allows the next request only in {:.1}s, after the time allowed (--timeout) runs out; try again later",
+                        wait.as_secs_f64()
+                    )));
+                }
                 Some(wait) => {
                     crate::ui::verbose(&format!(
                         "certcentral: rate limit: waiting {:.1}s before the next request",
@@ -92,7 +100,7 @@ mod tests {
         let started = Instant::now();
         let mut times = Vec::new();
         for _ in 0..12 {
-            limit.acquire().unwrap();
+            limit.acquire(None).unwrap();
             times.push(started.elapsed());
         }
         for (i, t) in times.iter().enumerate() {
@@ -104,5 +112,16 @@ mod tests {
         }
         // 12 requests at 5 per 0.3 s need at least two full windows.
         assert!(started.elapsed() >= Duration::from_millis(600), "{times:?}");
+    }
+
+    #[test]
+    fn a_wait_that_would_end_past_the_deadline_fails_at_once() {
+        let limit = RateLimit::new(vec![(1, Duration::from_secs(600))]);
+        limit.acquire(None).unwrap();
+        let err = limit
+            .acquire(Some(Instant::now() + Duration::from_secs(1)))
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::TempFail, "{err}");
+        assert!(err.message().contains("--timeout"), "{err}");
     }
 }

@@ -25,8 +25,6 @@ pub struct ApiErrorItem {
 pub struct RandomValue {
     #[serde(default)]
     pub dcv_random_value: Option<String>,
-    #[serde(default)]
-    pub expiration_date: Option<String>,
 }
 
 /// One entry of `dns_name_validations`.

@@ -2,10 +2,11 @@
 //!
 //! The source (CertCentral or an ACME client, `source/`) says what to publish; everything after that
 //! is shared. State is written before anything is published (status pending) and updated after, so
-//! `cleanup` can undo a partial run (the pipeline's job, `pipeline.rs`). The servers to wait for are found before anything is published,
-//! so a name that cannot be resolved leaves nothing behind. On a propagation timeout the records stay
-//! published and recorded: `cleanup` removes them, or a new `auth` waits again. In a batched ACME run
-//! (certbot) every call but the last publishes and returns; the last waits for the whole run.
+//! `cleanup` can undo a partial run (the pipeline's job, `pipeline/`). The servers to wait for are
+//! found before anything is published, so a name that cannot be resolved leaves nothing behind. On
+//! a propagation timeout the records stay published and recorded: `cleanup` removes them, or a new
+//! `auth` waits again. In a batched ACME run (certbot) every call but the last publishes and
+//! returns; the last waits for the whole run.
 
 use crate::context::Context;
 use crate::error::Result;
@@ -35,6 +36,9 @@ fn auth_inner(ctx: &Context, report: &mut Report) -> Result<()> {
     // read, before the token source may change anything at the CA (switching an order's method,
     // submitting a domain).
     let mut publishers = Publishers::build(ctx)?;
+    if cfg.preflight {
+        crate::doctor::preflight(ctx, report)?;
+    }
     let plan = source::for_config(cfg).plan(ctx)?;
     for name in &plan.already_approved {
         report.say(format!("{name} is already validated at DigiCert"));
@@ -105,7 +109,10 @@ fn publish_and_wait(
             probes.extend(discover_servers(ctx, &earlier)?);
         }
     }
-    wait_for_propagation(ctx, &probes, report)
+    wait_for_propagation(ctx, &probes, report).map_err(|e| {
+        let waited: Vec<Record> = probes.iter().map(|p| p.record().clone()).collect();
+        crate::doctor::explain(ctx, &waited, e, report)
+    })
 }
 
 /// The records published by the earlier calls of `batch` (certbot's run) that `own` does not hold.

@@ -3,12 +3,16 @@
 
 mod auth;
 mod cleanup;
+mod doctor;
+mod generate;
 pub mod revalidate;
 mod status;
 mod verify;
 
 pub use auth::auth;
 pub use cleanup::cleanup;
+pub use doctor::doctor;
+pub use generate::{completions, generate, man_page, man_pages};
 pub use revalidate::revalidate;
 pub use status::status;
 pub use verify::verify;

@@ -40,11 +40,7 @@ use std::time::{Duration, Instant};
 
 pub use crate::config::DEFAULT_EXPIRING_WITHIN_DAYS;
 
-/// The default of `--check-concurrency`: enough that DigiCert's rate limit, not its latency, sets the
-/// pace. The limit allows 20 requests a second and one check takes about a second (DigiCert queries
-/// every nameserver from several places), so about 20 must be in flight; 8 measured 8 checks a
-/// second (bench_revalidate).
-pub const DEFAULT_CHECK_CONCURRENCY: u32 = 24;
+pub use crate::config::DEFAULT_CHECK_CONCURRENCY;
 
 /// One selected domain and what happened to it.
 #[derive(Clone, Debug, Serialize)]
@@ -482,7 +478,11 @@ impl Run {
         self.served += 1;
         match (jobs, self.signal) {
             (Some(queue), _) if queue.send(i).is_ok() => self.in_flight += 1,
-            (_, signal) => self.done(work, i, Err(not_checked(signal.unwrap_or(libc::SIGTERM)))),
+            (_, signal) => self.done(
+                work,
+                i,
+                Err(not_checked(signal.unwrap_or(signal_hook::consts::SIGTERM))),
+            ),
         }
     }
 

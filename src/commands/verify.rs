@@ -12,5 +12,15 @@ pub fn verify(ctx: &Context, report: &mut Report) -> Result<()> {
 }
 
 pub fn verify_with(ctx: &Context, report: &mut Report, wait: bool) -> Result<()> {
-    source::for_config(&ctx.cfg).verify(ctx, report, wait)
+    source::for_config(&ctx.cfg)
+        .verify(ctx, report, wait)
+        .map_err(|e| {
+            // DigiCert says "not validated": the doctor says why, for the records where it looks.
+            let records: Vec<crate::record::Record> =
+                match crate::doctor::target::subjects_and_findings(ctx) {
+                    Ok((subjects, _)) => subjects.into_iter().map(|s| s.record).collect(),
+                    Err(_) => Vec::new(),
+                };
+            crate::doctor::explain(ctx, &records, e, report)
+        })
 }

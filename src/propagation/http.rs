@@ -69,6 +69,8 @@ struct HttpProbe {
     address: IpAddr,
     port: u16,
     client: Client,
+    /// An answer waiting will not fix, and since when it has been given (see [`GIVE_UP_AFTER`]).
+    seen: std::sync::Mutex<Option<(String, std::time::Instant)>>,
 }
 
 /// A client that sends every request for `host` to `address`, following at most one redirect.
@@ -108,6 +110,7 @@ impl HttpProbe {
             address,
             port,
             client,
+            seen: std::sync::Mutex::new(None),
         }
     }
 }
@@ -122,6 +125,79 @@ impl Probe for HttpProbe {
     }
 
     fn observe(&self, within: Duration) -> Observation {
+        self.persisting(self.ask(within))
+    }
+}
+
+/// How long the same answer that waiting will not fix (see [`advice`]) may last before the wait gives
+/// up on it.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+
+/// The doctor's code and fix for an answer that means the web server will not serve the file however
+/// long one waits (401, 403, 5xx, a redirect not followed); `None` for answers that may still change
+/// (404: the file is not there yet).
+pub fn advice(answer: &str) -> Option<(&'static str, &'static str)> {
+    let status: Option<u16> = answer
+        .strip_prefix("HTTP ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|code| code.parse().ok());
+    match status {
+        Some(403) => Some((
+            "http.status.403",
+            "let the web server's user read the file and its directories (mode, owner, SELinux) and drop deny rules for /.well-known/",
+        )),
+        Some(401) => Some((
+            "http.status.401",
+            "exempt /.well-known/ from authentication",
+        )),
+        Some(500..=599) => Some((
+            "http.status.5xx",
+            "fix the web server (its error log says why) so it serves static files under /.well-known/",
+        )),
+        _ if answer.contains("redirect") => Some((
+            "http.redirect.too_many",
+            "serve the file with at most one redirect, on the same name, to port 80 or 443",
+        )),
+        _ => None,
+    }
+}
+
+impl HttpProbe {
+    /// Reports an answer waiting will not fix at once (on stderr, also under certbot) and turns it
+    /// into [`Observation::Failed`] once it has lasted [`GIVE_UP_AFTER`].
+    fn persisting(&self, observation: Observation) -> Observation {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let Observation::Missing(answer) = &observation else {
+            *seen = None;
+            return observation;
+        };
+        let Some((code, fix)) = advice(answer) else {
+            *seen = None;
+            return observation;
+        };
+        match seen.as_ref() {
+            Some((same, since)) if same == answer => {
+                if since.elapsed() >= GIVE_UP_AFTER {
+                    return Observation::Failed(format!(
+                        "{answer} for {}s ({code}): {fix}",
+                        GIVE_UP_AFTER.as_secs()
+                    ));
+                }
+            }
+            _ => {
+                crate::ui::warn(&format!(
+                    "{} answers {answer} for {} ({code}): {fix}; giving up if it lasts {}s",
+                    self.server(),
+                    self.url,
+                    GIVE_UP_AFTER.as_secs()
+                ));
+                *seen = Some((answer.clone(), std::time::Instant::now()));
+            }
+        }
+        observation
+    }
+
+    fn ask(&self, within: Duration) -> Observation {
         stats::count_http_request();
         let response = match self.client.get(&self.url).timeout(within).send() {
             Ok(r) => r,

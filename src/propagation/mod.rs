@@ -27,6 +27,9 @@ pub enum Observation {
     Missing(String),
     /// The server could not be asked (timeout, refused, network error); the text says why.
     Unreachable(String),
+    /// The server keeps giving an answer that waiting will not change (a web server's 403 for 30 s):
+    /// the wait stops; the text says what and what to do.
+    Failed(String),
 }
 
 /// Asks one server about one record.
@@ -181,6 +184,7 @@ pub fn shortfall(probe: &dyn Probe, outcome: Option<&Observation>) -> String {
         Some(Observation::Served) => format!("{} serves it", probe.server()),
         Some(Observation::Missing(what)) => format!("{} answered {what}", probe.server()),
         Some(Observation::Unreachable(why)) => format!("{} unreachable ({why})", probe.server()),
+        Some(Observation::Failed(what)) => format!("{} fails: {what}", probe.server()),
         None => format!("{} not asked in time", probe.server()),
     }
 }
@@ -194,6 +198,13 @@ pub fn wait_until_served(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<Served>> {
     let outcomes = poll_all(probes, polling, progress)?;
+    // An answer that waiting will not fix (see `http::advice`) ends the wait at once.
+    if let Some(what) = probes.iter().zip(&outcomes).find_map(|(probe, o)| match o {
+        Some(Observation::Failed(what)) => Some(format!("{}: {what}", probe.server())),
+        _ => None,
+    }) {
+        return Err(Error::temp_fail(format!("gave up waiting: {what}")));
+    }
     // Per record, in the order given: the servers that do not serve it.
     let mut failures: Vec<(&Record, Vec<String>)> = Vec::new();
     for (probe, outcome) in probes.iter().zip(&outcomes) {
@@ -303,6 +314,12 @@ fn poll_server(
             }
         }
         if queue.is_empty() || crate::signals::pending().is_some() {
+            return last;
+        }
+        if last
+            .iter()
+            .any(|o| matches!(o, Some(Observation::Failed(_))))
+        {
             return last;
         }
         // A server that times out or refuses is asked less and less often (up to once per

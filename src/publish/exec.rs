@@ -7,13 +7,15 @@
 //! (`http://example.com/.well-known/pki-validation/fileauth.txt`). Exit 0 is success; any other exit
 //! is a failure reported with the tail of the program's stderr (never its environment): a sysexits
 //! code (64-78) keeps its meaning, anything else is "unavailable" (69). `--exec-timeout` (60 s) bounds
-//! each call; a program that overruns it is killed, and since it may have published already, its
-//! state is kept for cleanup. `present` is all or nothing: when a record fails, those published
+//! each whole call: the program runs in a process group of its own, and when the call ends (the
+//! program exits, overruns the timeout, or SIGINT/SIGTERM reaches dcv-hook) the group is killed, so
+//! nothing it started outlives the call or holds dcv-hook up. A program that is killed may have
+//! published already: its state is kept for cleanup. `present` is all or nothing: when a record fails, those published
 //! before it are cleaned up again.
 //!
 //! Flags: `--exec PROGRAM`, `--exec-timeout SECONDS` (default 60). Cleanup reuses both from the state.
 
-use super::{Provider, Publisher, Serves, Setup};
+use super::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::error::{Error, Kind, Result};
 use crate::record::{Published, Record, RecordType};
 use serde::{Deserialize, Serialize};
@@ -39,7 +41,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "PROGRAM", help_heading = HEADING)]
     pub exec: Option<PathBuf>,
     /// Kill the program after this many seconds [default: 60].
-    #[arg(long, value_name = "SECONDS", help_heading = HEADING)]
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = HEADING)]
     pub exec_timeout: Option<f64>,
 }
 
@@ -96,8 +98,11 @@ impl Exec {
         Ok(Exec { program, timeout })
     }
 
-    /// Runs `PROGRAM action NAME VALUE` to completion or the timeout.
+    /// Runs `PROGRAM action NAME VALUE` to completion, the timeout or a signal, whichever comes
+    /// first; then nothing it started is left running.
     fn run(&self, action: &str, record: &Record) -> Result<()> {
+        // Once asked to stop, start nothing more (a rollback or the next cleanup call included).
+        crate::signals::check()?;
         let name = argument_name(record);
         crate::ui::verbose(&format!(
             "exec: {} {action} {name} {}",
@@ -105,70 +110,161 @@ impl Exec {
             record.value
         ));
         let what = format!("exec: {} {action} {name}", self.program.display());
-        // Its own process group, so a timeout stops whatever the program started too (a script's
-        // children would otherwise keep running and hold its stderr open).
-        let mut child = Command::new(&self.program)
-            .args([action, name.as_str(), record.value.as_str()])
+        let (mut child, mut log) = self.start(&what, action, &name, record)?;
+        let end = wait_for_exit(&child, Instant::now() + self.timeout);
+        // Its leftovers would outlive the call (and hold what it inherited, such as a cron line's
+        // `flock`): the group goes whichever way the call ended. The program is not reaped yet, so
+        // its group id cannot have been reused.
+        let leftovers = kill_group(child.id());
+        let status = child.wait();
+        let stderr = read_tail(&mut log);
+        match end {
+            End::Interrupted(signal) => {
+                return Err(Error::interrupted(signal)
+                    .context(format!("{what}: stopped"))
+                    .with_leftovers());
+            }
+            End::TimedOut => {
+                return Err(Error::unavailable(format!(
+                    "{what}: killed after {:.0}s (--exec-timeout){}",
+                    self.timeout.as_secs_f64(),
+                    tail(&stderr)
+                ))
+                .with_leftovers());
+            }
+            End::Failed(e) => {
+                return Err(
+                    Error::software(format!("{what}: cannot wait for it: {e}")).with_leftovers()
+                );
+            }
+            End::Exited => {}
+        }
+        let status =
+            status.map_err(|e| Error::software(format!("{what}: cannot wait for it: {e}")))?;
+        if leftovers {
+            // Named without the record, so a batch of calls warns once.
+            crate::ui::warn(&format!(
+                "exec: {} {action} left processes running after it exited; they were stopped (a program must finish its work before it exits)",
+                self.program.display()
+            ));
+        }
+        exit_result(&what, status, &stderr)
+    }
+
+    /// Starts `PROGRAM action NAME VALUE` in a process group of its own, so the end of the call
+    /// can stop whatever it started too; returns it with the file its stderr goes to.
+    fn start(
+        &self,
+        what: &str,
+        action: &str,
+        name: &str,
+        record: &Record,
+    ) -> Result<(std::process::Child, std::fs::File)> {
+        // An unlinked temp file, not a pipe: a child the program leaves behind may hold it open,
+        // and nothing here ever waits for it to be closed.
+        let no_file = |e: std::io::Error| {
+            Error::cant_create(format!("{what}: cannot make a file for its stderr: {e}"))
+        };
+        let log = tempfile::tempfile().map_err(no_file)?;
+        let stderr = log.try_clone().map_err(no_file)?;
+        let child = Command::new(&self.program)
+            .args([action, name, record.value.as_str()])
             .env("DCV_RECORD_TYPE", record.rtype.as_str())
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .map_err(|e| Error::config(format!("{what}: cannot start it: {e}; check --exec")))?;
-        // Read stderr on the side so a chatty program never blocks on a full pipe.
-        let mut stderr = child.stderr.take().expect("piped");
-        let reader = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = stderr.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        });
-        let deadline = Instant::now() + self.timeout;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() >= deadline => {
-                    if let Ok(pid) = i32::try_from(child.id()) {
-                        // SAFETY: kill(2) with a negative pid signals that process group only.
-                        unsafe {
-                            libc::kill(-pid, libc::SIGKILL);
-                        }
-                    }
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => return Err(Error::software(format!("{what}: cannot wait for it: {e}"))),
-            }
-        };
-        let stderr = reader.join().unwrap_or_default();
-        let tail = tail(&stderr);
-        match status {
-            None => Err(Error::unavailable(format!(
-                "{what}: killed after {:.0}s (--exec-timeout){tail}",
-                self.timeout.as_secs_f64()
-            ))
-            .with_leftovers()),
-            Some(status) if status.success() => {
-                for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-                    crate::ui::verbose(&format!("exec: {line}"));
-                }
-                Ok(())
-            }
-            Some(status) => {
-                let code = status.code();
-                let kind = code
-                    .and_then(Kind::from_exit_code)
-                    .unwrap_or(Kind::Unavailable);
-                let how = match code {
-                    Some(c) => format!("exited with {c}"),
-                    None => "was killed by a signal".to_string(),
-                };
-                Err(Error::new(kind, format!("{what}: {how}{tail}")))
-            }
-        }
+        Ok((child, log))
     }
+}
+
+/// What a program's exit means: 0 is success (its stderr shown with `-v`); a sysexits code keeps
+/// its meaning; anything else is "unavailable", with the tail of its stderr.
+fn exit_result(what: &str, status: std::process::ExitStatus, stderr: &str) -> Result<()> {
+    if status.success() {
+        for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+            crate::ui::verbose(&format!("exec: {line}"));
+        }
+        return Ok(());
+    }
+    let code = status.code();
+    let kind = code
+        .and_then(Kind::from_exit_code)
+        .unwrap_or(Kind::Unavailable);
+    let how = match code {
+        Some(c) => format!("exited with {c}"),
+        None => "was killed by a signal".to_string(),
+    };
+    Err(Error::new(kind, format!("{what}: {how}{}", tail(stderr))))
+}
+
+/// How waiting for a program ended.
+enum End {
+    /// It exited (it is not reaped yet).
+    Exited,
+    /// `--exec-timeout` passed first.
+    TimedOut,
+    /// SIGINT or SIGTERM reached dcv-hook first.
+    Interrupted(i32),
+    /// Waiting itself failed.
+    Failed(std::io::Error),
+}
+
+/// Waits until `child` exits, `deadline` passes or a signal arrives, without reaping it.
+fn wait_for_exit(child: &std::process::Child, deadline: Instant) -> End {
+    use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
+    let Some(pid) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) else {
+        return End::Failed(std::io::Error::other("no process id"));
+    };
+    // WNOWAIT leaves the exited program a zombie, so its pid (and group id) stays ours until reaped.
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    loop {
+        match waitid(WaitId::Pid(pid), options) {
+            Ok(Some(_)) => return End::Exited,
+            Ok(None) => {}
+            Err(e) => return End::Failed(e.into()),
+        }
+        if let Some(signal) = crate::signals::pending() {
+            return End::Interrupted(signal);
+        }
+        if Instant::now() >= deadline {
+            return End::TimedOut;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// SIGKILLs the process group `leader` started; true when a process other than the leader was in
+/// it (the leader, exited but not reaped, always is).
+fn kill_group(leader: u32) -> bool {
+    use rustix::process::{Pid, Signal, kill_process_group};
+    let Some(group) = i32::try_from(leader).ok().and_then(Pid::from_raw) else {
+        return false;
+    };
+    let others = crate::process::all()
+        .into_iter()
+        .any(|pid| pid != leader && crate::process::group(pid) == Some(leader));
+    let _ = kill_process_group(group, Signal::KILL);
+    others
+}
+
+/// Longest part of a program's stderr kept: its end, which says why it failed.
+const STDERR_KEPT: u64 = 64 * 1024;
+
+/// The last [`STDERR_KEPT`] bytes written to `log`, as text.
+fn read_tail(log: &mut std::fs::File) -> String {
+    use std::io::{Seek, SeekFrom};
+    let len = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut bytes = Vec::new();
+    if log
+        .seek(SeekFrom::Start(len.saturating_sub(STDERR_KEPT)))
+        .is_ok()
+    {
+        let _ = log.take(STDERR_KEPT).read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 impl Publisher for Exec {
@@ -185,18 +281,8 @@ impl Publisher for Exec {
         for record in records {
             if let Err(e) = self.run("present", record) {
                 // All or nothing: take back what went out before this one.
-                return match self.cleanup(&done) {
-                    Ok(()) => Err(e),
-                    Err(undo) => Err(Error::new(
-                        e.kind(),
-                        format!(
-                            "{}; also could not take back the records published before: {}",
-                            e.message(),
-                            undo.message()
-                        ),
-                    )
-                    .with_leftovers()),
-                };
+                let undo = self.cleanup(&done);
+                return Err(rolled_back(e, undo, "the records published before"));
             }
             done.push(self.entry_for(record));
         }
@@ -359,6 +445,31 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
         assert_eq!(err.kind(), Kind::Unavailable);
         assert!(err.may_have_left_records(), "{err}");
+    }
+
+    #[test]
+    fn what_the_program_leaves_running_is_stopped_when_its_call_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("pid");
+        // The helper keeps no pipe of ours open: only the group kill stops it.
+        let program = script(
+            dir.path(),
+            &format!("sleep 600 2>/dev/null &\necho $! > {}", pid.display()),
+        );
+        Exec::new(&program, Duration::from_secs(30))
+            .unwrap()
+            .present(&[txt("a.example.test", "v")])
+            .unwrap();
+        let pid: u32 = std::fs::read_to_string(&pid)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while crate::process::is_running(pid) {
+            assert!(Instant::now() < deadline, "the helper outlived the call");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]

@@ -33,10 +33,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
+pub mod api_url;
 pub mod cloudflare;
 pub mod credentials;
 pub mod exec;
+pub mod powerdns;
 pub mod rfc2136;
+pub mod txt;
 pub mod webroot;
 
 /// Every provider: its name, what it serves, its flags, how to build it.
@@ -45,6 +48,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     ProviderSpec::of::<cloudflare::Cloudflare>(),
     ProviderSpec::of::<webroot::Webroot>(),
     ProviderSpec::of::<exec::Exec>(),
+    ProviderSpec::of::<powerdns::PowerDns>(),
 ];
 
 /// A provider: its flags, its settings and its undo data (see the module docs).
@@ -107,8 +111,9 @@ pub trait Publisher {
     fn provider(&self) -> &'static str;
 
     /// What cleanup would need if this process died in the middle of `present`, read before anything
-    /// changes (the content of a file about to be replaced, the server an UPDATE goes to); `auth`
-    /// saves it as pending state. The default records only the records themselves.
+    /// changes (the content of a file about to be replaced, the server and key an UPDATE goes
+    /// with, and whether each value is there already: look before adding); `auth` saves it as
+    /// pending state. The default records only the records themselves.
     fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         Ok(records
             .iter()
@@ -124,6 +129,31 @@ pub trait Publisher {
     /// Removes exactly what `present` added (leaving `preexisting` values alone) and restores what it
     /// replaced. Removing something that is already gone is not an error.
     fn cleanup(&mut self, published: &[Published]) -> Result<()>;
+
+    /// The doctor's question, answered changing nothing: are the credentials accepted for the zone
+    /// of `names`? `Some(Ok(what was checked))`, `Some(Err(why not))`, or `None` when the provider
+    /// has nothing to check beyond what building it checked.
+    fn check_access(&mut self, _names: &[String]) -> Option<Result<String>> {
+        None
+    }
+}
+
+/// The error of a `present` that failed with `error` and then tried to take back what it had
+/// added (`undo`): unchanged when that worked, else both said and marked as having left records
+/// (so `auth` keeps the state for cleanup). The one rollback path every provider takes.
+pub fn rolled_back(error: Error, undo: Result<()>, what: &str) -> Error {
+    match undo {
+        Ok(()) => error,
+        Err(undo) => Error::new(
+            error.kind(),
+            format!(
+                "{}; also could not take back {what}: {}",
+                error.message(),
+                undo.message()
+            ),
+        )
+        .with_leftovers(),
+    }
 }
 
 /// What a provider can publish.
@@ -204,4 +234,63 @@ pub fn group_key(published: &Published) -> String {
         .and_then(|s| (s.how_published)(published))
         .unwrap_or_else(|e| e.message().to_string());
     format!("{}\0{how}", published.provider)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `published` part of state files as the version before typed providers wrote them.
+    const OLD: &[&str] = &[
+        r#"{"record":{"domain":"example.com","type":"TXT","name":"_dnsauth.example.com","value":"tok"},"provider":"rfc2136","location":"example.com","preexisting":false,"server":"192.0.2.1:53","settings":{"rfc2136-credentials":"/etc/dcv/rfc2136.ini","tsig-algorithm":"hmac-sha256","tsig-key":"key-one","tsig-secret-file":"/etc/dcv/one.secret"}}"#,
+        r#"{"record":{"domain":"example.com","type":"TXT","name":"_dnsauth.example.com","value":"tok"},"provider":"cloudflare","location":"example.com","preexisting":true,"credentials":"/etc/dcv/cf.ini","api_url":"http://127.0.0.1:8080/client/v4/"}"#,
+        r#"{"record":{"domain":"example.com","type":"HTTP","name":"http://example.com/.well-known/pki-validation/fileauth.txt","value":"tok"},"provider":"exec","location":"","preexisting":false,"program":"/usr/local/bin/dns","timeout":60.0}"#,
+        r#"{"record":{"domain":"example.com","type":"HTTP","name":"http://example.com/.well-known/pki-validation/fileauth.txt","value":"tok"},"provider":"webroot","location":"/var/www/.well-known/pki-validation/fileauth.txt","preexisting":false,"replaced":"b2xk","created_dirs":["/var/www/.well-known"]}"#,
+    ];
+
+    #[test]
+    fn state_files_of_the_previous_version_read_keep_their_shape_and_group() {
+        for text in OLD {
+            let p: Published = serde_json::from_str(text).unwrap();
+            let back = serde_json::to_value(&p).unwrap();
+            let original: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(back, original, "the JSON shape is kept");
+            let key = group_key(&p);
+            assert!(key.starts_with(&p.provider), "{key}");
+        }
+        let rfc: Published = serde_json::from_str(OLD[0]).unwrap();
+        let rfc_undo: rfc2136::Undo = rfc.undo().unwrap();
+        let undo = &rfc_undo;
+        assert_eq!(undo.server.as_deref(), Some("192.0.2.1:53"));
+        assert_eq!(undo.settings.tsig_key.as_deref(), Some("key-one"));
+        assert_eq!(
+            undo.settings.secret_file.as_deref(),
+            Some("/etc/dcv/one.secret")
+        );
+        let cf: Published = serde_json::from_str(OLD[1]).unwrap();
+        let undo: cloudflare::Undo = cf.undo().unwrap();
+        assert_eq!(undo.credentials.as_deref(), Some("/etc/dcv/cf.ini"));
+        let exec: Published = serde_json::from_str(OLD[2]).unwrap();
+        assert_eq!(
+            exec.undo::<exec::Undo>().unwrap().program,
+            "/usr/local/bin/dns"
+        );
+        // A webroot groups by its web root, whatever each file replaced.
+        let web: Published = serde_json::from_str(OLD[3]).unwrap();
+        assert_eq!(group_key(&web), "webroot\0/var/www");
+
+        // Two TSIG keys on one server are two groups; the same settings are one.
+        let mut other_key = rfc.clone();
+        other_key.set_undo(&rfc2136::Undo {
+            server: Some("192.0.2.1:53".into()),
+            settings: rfc2136::Remembered {
+                tsig_key: Some("key-two".into()),
+                ..rfc_undo.settings.clone()
+            },
+        });
+        assert_ne!(group_key(&rfc), group_key(&other_key));
+        let mut same = rfc.clone();
+        same.record.name = "_dnsauth.www.example.com".into();
+        assert_eq!(group_key(&rfc), group_key(&same));
+    }
 }

@@ -27,6 +27,22 @@ pub fn certbot() -> PathBuf {
     path
 }
 
+/// The lexicon of the same virtualenv (`DCV_TEST_LEXICON`, PyPI dns-lexicon); panics saying so when
+/// missing.
+pub fn lexicon() -> PathBuf {
+    let hint = "run the tests through scripts/test, which installs dns-lexicon in the virtualenv \
+                and sets DCV_TEST_LEXICON";
+    let path = std::env::var_os("DCV_TEST_LEXICON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("DCV_TEST_LEXICON is not set: {hint}"));
+    assert!(
+        path.is_file(),
+        "DCV_TEST_LEXICON={} does not exist: {hint}",
+        path.display()
+    );
+    path
+}
+
 /// The DNS names (subjectAltName DNS entries) of the first certificate in the PEM file `pem`, sorted.
 pub fn cert_sans(pem: &Path) -> Vec<String> {
     let out = Command::new("openssl")

@@ -274,9 +274,32 @@ impl BindFixture {
             .iter()
             .find(|z| name == **z || name.ends_with(&format!(".{z}")))
             .unwrap_or_else(|| panic!("bind fixture: {name} is in none of {ZONES:?}"));
+        self.update(zone, &[&format!("update add {name}. 60 IN A {ip}")]);
+        let mut servers = vec![self.primary];
+        if self.watcher.is_some() {
+            servers.push(self.secondary);
+        }
+        let deadline = Instant::now() + START_TIMEOUT + self.lag.unwrap_or_default();
+        for server in servers {
+            while !a_records(IpAddr::V4(server), name).contains(&ip) {
+                assert!(
+                    Instant::now() < deadline,
+                    "bind fixture: {server} does not serve {name} A {ip}\nprimary log:\n{}\nsecondary log:\n{}",
+                    self.primary_log(),
+                    self.secondary_log()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Sends `lines` (nsupdate commands such as `update add NAME TTL IN TYPE DATA`) to the primary
+    /// for `zone` in one TSIG-signed UPDATE (`nsupdate`, from bind9-dnsutils); panics when it fails.
+    pub fn update(&self, zone: &str, lines: &[&str]) {
         let script = format!(
-            "server {} 53\nzone {zone}.\nupdate add {name}. 60 IN A {ip}\nsend\n",
-            self.primary
+            "server {} 53\nzone {zone}.\n{}\nsend\n",
+            self.primary,
+            lines.join("\n")
         );
         let mut child = Command::new("nsupdate")
             .arg("-y")
@@ -297,25 +320,35 @@ impl BindFixture {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "bind fixture: nsupdate {name} A {ip} failed: {}{}",
+            "bind fixture: nsupdate {lines:?} failed: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut servers = vec![self.primary];
-        if self.watcher.is_some() {
-            servers.push(self.secondary);
-        }
-        let deadline = Instant::now() + START_TIMEOUT + self.lag.unwrap_or_default();
-        for server in servers {
-            while !a_records(IpAddr::V4(server), name).contains(&ip) {
-                assert!(
-                    Instant::now() < deadline,
-                    "bind fixture: {server} does not serve {name} A {ip}\nprimary log:\n{}\nsecondary log:\n{}",
-                    self.primary_log(),
-                    self.secondary_log()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+    }
+
+    /// The fixture's own directory (configs, zone files, logs), where a test may put zone files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Adds `zone` from `file` to the primary only (`rndc addzone`) and returns once it serves it.
+    pub fn add_zone(&self, zone: &str, file: &Path) {
+        let spec = format!("{{ type primary; file \"{}\"; }};", file.display());
+        rndc(
+            &self.dir.path().join("rndc.conf"),
+            &self.dir.path().join("rndc.log"),
+            self.primary,
+            &["addzone", zone, &spec],
+        );
+        let deadline = Instant::now() + START_TIMEOUT;
+        while soa_serial(self.primary(), zone).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "bind fixture: {zone} not served after addzone\nrndc log:\n{}\nprimary log:\n{}",
+                fs::read_to_string(self.dir.path().join("rndc.log")).unwrap_or_default(),
+                self.primary_log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -536,7 +569,7 @@ fn claim_pair() -> (Ipv4Addr, Ipv4Addr) {
 }
 
 /// `ip addr add|del ADDR/32 dev lo`; false when it fails (for add: the address is already there).
-fn ip_addr(action: &str, addr: Ipv4Addr) -> bool {
+pub fn ip_addr(action: &str, addr: Ipv4Addr) -> bool {
     Command::new("ip")
         .args(["addr", action, &format!("{addr}/32"), "dev", "lo"])
         .stdout(Stdio::null())
@@ -620,6 +653,7 @@ fn write_files(
              \tdnssec-validation no;\n\
              \tallow-transfer {{ any; }};\n\
              \tallow-query {{ any; }};\n\
+             \tallow-new-zones yes;\n\
              }};\n\
              controls {{ inet {addr} port 953 allow {{ 127.0.0.0/8; }} keys {{ \"rndc-key\"; }}; }};\n"
         )

@@ -6,6 +6,7 @@
 pub mod acme;
 pub mod bind;
 pub mod nginx;
+pub mod pdns;
 pub mod pebble;
 pub mod update_proxy;
 pub mod world;

@@ -151,7 +151,8 @@ impl Pebble {
     fn client(&self) -> reqwest::blocking::Client {
         let ca = reqwest::Certificate::from_pem(&fs::read(self.ca_bundle()).unwrap()).unwrap();
         reqwest::blocking::Client::builder()
-            .tls_certs_only([ca])
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
             .timeout(Duration::from_secs(2))
             .build()
             .unwrap()

@@ -172,3 +172,13 @@ fn list(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Whether process `pid` is still running (a zombie, left for an init that may not reap, is not).
+pub fn process_running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !matches!(
+            s.rsplit(") ").next().and_then(|f| f.chars().next()),
+            Some('Z' | 'X')
+        )
+    })
+}

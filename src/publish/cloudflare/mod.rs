@@ -37,8 +37,9 @@ pub use settings::{
     CloudflareArgs, CloudflareAuth, CloudflareSettings, DEFAULT_API_URL, TOKEN_ENV,
 };
 
+use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
 use crate::error::{Error, Result};
-use crate::publish::{Provider, Publisher, Serves, Setup};
+use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
@@ -333,19 +334,7 @@ impl Cloudflare {
                 why.get_or_insert(e);
             }
         }
-        match why {
-            None => error,
-            Some(undo) => Error::new(
-                error.kind(),
-                format!(
-                    "{}; also could not take back {}: {}",
-                    error.message(),
-                    left.join(", "),
-                    undo.message()
-                ),
-            )
-            .with_leftovers(),
-        }
+        rolled_back(error, why.map_or(Ok(()), Err), &left.join(", "))
     }
 
     /// Deletes the one record `published` stands for, if it is still there.
@@ -427,23 +416,6 @@ impl Publisher for Cloudflare {
     }
 }
 
-/// The name and each parent with at least two labels, longest first (Cloudflare hosts no TLDs).
-fn zone_candidates(name: &str) -> Vec<String> {
-    let name = normalize(name);
-    let labels: Vec<&str> = name.split('.').collect();
-    let mut candidates: Vec<String> = (0..labels.len().saturating_sub(1))
-        .map(|i| labels[i..].join("."))
-        .collect();
-    if candidates.is_empty() {
-        candidates.push(name);
-    }
-    candidates
-}
-
-fn normalize(name: &str) -> String {
-    name.trim().trim_end_matches('.').to_ascii_lowercase()
-}
-
 fn dns_type(rtype: RecordType) -> Result<&'static str> {
     match rtype {
         RecordType::Txt => Ok("TXT"),
@@ -458,22 +430,7 @@ fn dns_type(rtype: RecordType) -> Result<&'static str> {
 /// longer than 255 bytes split), a CNAME target without trailing dot.
 fn record_content(record: &Record) -> String {
     match record.rtype {
-        RecordType::Txt => {
-            let mut strings = Vec::new();
-            let mut current = String::new();
-            for c in record.value.chars() {
-                if current.len() + c.len_utf8() > 255 {
-                    strings.push(std::mem::take(&mut current));
-                }
-                current.push(c);
-            }
-            strings.push(current);
-            strings
-                .iter()
-                .map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")))
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
+        RecordType::Txt => quote_txt(&record.value),
         RecordType::Cname | RecordType::Http => normalize(&record.value),
     }
 }
@@ -484,50 +441,6 @@ fn dns_content(record: &Record) -> DnsContent {
         RecordType::Cname => DnsContent::CNAME { content },
         _ => DnsContent::TXT { content },
     }
-}
-
-/// Whether stored `content` is `record`'s value: TXT text quoted or not, a CNAME target in any
-/// case and with or without the trailing dot.
-fn content_matches(record: &Record, content: &str) -> bool {
-    match record.rtype {
-        RecordType::Txt => txt_text(content).as_deref().unwrap_or(content) == record.value,
-        RecordType::Cname => normalize(content) == normalize(&record.value),
-        RecordType::Http => false,
-    }
-}
-
-/// The text of TXT content written as RFC 1035 character-strings (`"a" "b\"c"`), or `None` when
-/// it is not written that way.
-fn txt_text(content: &str) -> Option<String> {
-    let mut chars = content.trim().chars().peekable();
-    if chars.peek() != Some(&'"') {
-        return None;
-    }
-    let mut out = String::new();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {}
-            '"' => loop {
-                match chars.next()? {
-                    '"' => break,
-                    '\\' => {
-                        let next = chars.next()?;
-                        if next.is_ascii_digit() {
-                            let digits: String = [Some(next), chars.next(), chars.next()]
-                                .into_iter()
-                                .collect::<Option<String>>()?;
-                            out.push(char::from(digits.parse::<u8>().ok()?));
-                        } else {
-                            out.push(next);
-                        }
-                    }
-                    other => out.push(other),
-                }
-            },
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -130,7 +130,10 @@ impl CloudflareSettings {
     /// `auth`, `api_url` (`None`: Cloudflare's) and `ttl`.
     pub fn new(auth: CloudflareAuth, api_url: Option<&str>, ttl: u32) -> Result<Self> {
         auth.check()?;
-        let api_url = check_api_url(api_url.unwrap_or(DEFAULT_API_URL))?;
+        let api_url = crate::publish::api_url::check(
+            "--cloudflare-api-url",
+            api_url.unwrap_or(DEFAULT_API_URL),
+        )?;
         if ttl != 1 && !(30..=86400).contains(&ttl) {
             return Err(Error::usage(format!(
                 "--ttl {ttl} is not accepted by cloudflare: use 1 (automatic) or 60 to 86400 seconds (from 30 on Enterprise zones)"
@@ -202,39 +205,4 @@ fn auth_from_ini(ini: &credentials::Ini) -> Result<CloudflareAuth> {
             ini.full_key("api_key"),
         ))),
     }
-}
-
-/// The API base as the client needs it: https (http only to loopback, so a token never crosses a
-/// network in clear), no credentials, query or fragment, ending in `/`.
-fn check_api_url(text: &str) -> Result<String> {
-    let bad = |why: &str| Error::usage(format!("--cloudflare-api-url {text:?} {why}"));
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
-    let host = url.host_str().ok_or_else(|| bad("has no host"))?;
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        "http" => {
-            return Err(bad(
-                "would send the credentials unencrypted: use https (plain http only to a loopback address)",
-            ));
-        }
-        _ => return Err(bad("is not an https URL")),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not hold a user name or password"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("must not have a query or fragment"));
-    }
-    let mut base = url.to_string();
-    if !base.ends_with('/') {
-        base.push('/');
-    }
-    Ok(base)
 }

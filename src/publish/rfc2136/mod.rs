@@ -30,7 +30,7 @@ pub use settings::{Rfc2136Args, Rfc2136Settings, parse_algorithm, parse_certbot_
 
 use crate::dnsquery::{self, matches};
 use crate::error::{Error, Result};
-use crate::publish::{Provider, Publisher, Serves, Setup};
+use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::record::{Published, Record, RecordType};
 use crate::resolver::{self, Resolver};
 use hickory_proto::rr::{DNSClass, Name, RData, TSigner};
@@ -50,8 +50,40 @@ const TSIG_FUDGE: u16 = 300;
 pub struct Undo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub settings: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Remembered::is_empty")]
+    pub settings: Remembered,
+}
+
+/// The non-secret settings cleanup reuses when no flag gives them (file paths absolute).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remembered {
+    #[serde(
+        rename = "rfc2136-credentials",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub credentials: Option<String>,
+    #[serde(rename = "tsig-key", default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key: Option<String>,
+    /// Where the secret is read from, never the secret.
+    #[serde(
+        rename = "tsig-secret-file",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub secret_file: Option<String>,
+    #[serde(
+        rename = "tsig-algorithm",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub algorithm: Option<String>,
+}
+
+impl Remembered {
+    fn is_empty(&self) -> bool {
+        *self == Remembered::default()
+    }
 }
 
 impl Provider for Rfc2136 {
@@ -59,7 +91,7 @@ impl Provider for Rfc2136 {
     const SERVES: Serves = Serves::Dns;
     type Args = Rfc2136Args;
     /// The settings, and the non-secret ones to record with each record.
-    type Settings = (Rfc2136Settings, BTreeMap<String, String>);
+    type Settings = (Rfc2136Settings, Remembered);
     type Undo = Undo;
 
     fn settings(
@@ -88,7 +120,7 @@ pub struct Rfc2136 {
     resolver: Arc<Resolver>,
     runtime: tokio::runtime::Runtime,
     /// Non-secret settings recorded with each record (see [`Undo`]).
-    remember: BTreeMap<String, String>,
+    remember: Remembered,
 }
 
 impl Rfc2136 {
@@ -133,7 +165,7 @@ impl Rfc2136 {
             zone,
             resolver,
             runtime,
-            remember: BTreeMap::new(),
+            remember: Remembered::default(),
         })
     }
 
@@ -254,19 +286,8 @@ impl Publisher for Rfc2136 {
                     .filter(|p| !p.preexisting && done.contains(&p.location.as_str()))
                     .cloned()
                     .collect();
-                if let Err(undo) = self.cleanup(&added) {
-                    return Err(Error::new(
-                        error.kind(),
-                        format!(
-                            "{}; also could not take back the records added to {}: {}",
-                            error.message(),
-                            done.join(", "),
-                            undo.message()
-                        ),
-                    )
-                    .with_leftovers());
-                }
-                return Err(error);
+                let what = format!("the records added to {}", done.join(", "));
+                return Err(rolled_back(error, self.cleanup(&added), &what));
             }
             done.push(zone_name);
         }
@@ -300,6 +321,31 @@ impl Publisher for Rfc2136 {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    fn check_access(&mut self, names: &[String]) -> Option<Result<String>> {
+        let name = names.first()?;
+        let check = || -> Result<String> {
+            let zone = self.zone_for(&resolver::fqdn(name)?)?;
+            // Deleting a value nobody published changes nothing (RFC 2136 3.4.2.4), yet the
+            // server must authenticate and authorize it like a real change.
+            let nobody = resolver::fqdn(&format!(
+                "dcv-hook-doctor-{:016x}.{}",
+                fastrand::u64(..),
+                update::zone_text(&zone)
+            ))?;
+            let mut delete =
+                hickory_proto::rr::Record::from_rdata(nobody, 0, RData::TXT(dnsquery::txt("x")));
+            delete.dns_class = DNSClass::NONE;
+            self.send_update(&zone, vec![delete])?;
+            Ok(format!(
+                "{} accepts updates to {} signed with key {}",
+                self.settings.server,
+                update::zone_text(&zone),
+                self.settings.key_name
+            ))
+        };
+        Some(check())
     }
 }
 

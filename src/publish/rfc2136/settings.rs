@@ -2,13 +2,12 @@
 //! (flag or env, then the certbot ini, then what the state remembered for cleanup, then defaults),
 //! with no network beyond resolving a server given by name.
 
-use super::Undo;
+use super::{Remembered, Undo};
 use crate::error::{Error, Result};
 use crate::publish::Setup;
 use crate::publish::credentials::{self, Ini};
 use crate::secret::Secret;
 use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,11 +40,6 @@ pub struct Rfc2136Args {
     pub rfc2136_credentials: Option<PathBuf>,
 }
 
-const REMEMBER_CREDENTIALS: &str = "rfc2136-credentials";
-const REMEMBER_TSIG_KEY: &str = "tsig-key";
-const REMEMBER_SECRET_FILE: &str = "tsig-secret-file";
-const REMEMBER_ALGORITHM: &str = "tsig-algorithm";
-
 /// The settings from `args` and the environment; for cleanup, what auth recorded stands in for a
 /// flag that was not given. Also returns the non-secret settings to record with each record (files
 /// by absolute path, and a secret never: only where to read it).
@@ -53,12 +47,12 @@ pub(super) fn resolve(
     setup: &Setup,
     args: &Rfc2136Args,
     remembered: Undo,
-) -> Result<(Rfc2136Settings, BTreeMap<String, String>)> {
-    let recalled = |key: &str| remembered.settings.get(key).cloned();
+) -> Result<(Rfc2136Settings, Remembered)> {
+    let recalled = remembered.settings;
     let credentials = args
         .rfc2136_credentials
         .clone()
-        .or_else(|| recalled(REMEMBER_CREDENTIALS).map(PathBuf::from));
+        .or_else(|| recalled.credentials.clone().map(PathBuf::from));
     let from_ini = match &credentials {
         Some(path) => Some(from_ini(&credentials::read_ini(path, INI_PREFIX)?)?),
         None => None,
@@ -73,7 +67,7 @@ pub(super) fn resolve(
             ));
         }
     };
-    let key_name = match (&args.tsig_key, &from_ini, recalled(REMEMBER_TSIG_KEY)) {
+    let key_name = match (&args.tsig_key, &from_ini, recalled.tsig_key.clone()) {
         (Some(k), _, _) => k.clone(),
         (None, Some(ini), _) => ini.key_name.clone(),
         (None, None, Some(k)) => k,
@@ -82,53 +76,59 @@ pub(super) fn resolve(
     let secret_file = args
         .tsig_secret_file
         .clone()
-        .or_else(|| recalled(REMEMBER_SECRET_FILE).map(PathBuf::from));
-    let secret = match (
-        &args.tsig_secret_file,
-        setup.env.var("DCV_TSIG_SECRET"),
-        &from_ini,
-        &secret_file,
-    ) {
-        (Some(path), _, _, _) => credentials::read_secret_file(path, "--tsig-secret-file")?,
-        (None, Some(env), _, _) => Secret::new(env),
-        (None, None, Some(ini), _) => ini.secret.clone(),
-        (None, None, None, Some(path)) => {
-            credentials::read_secret_file(path, "--tsig-secret-file")?
-        }
-        (None, None, None, None) => {
-            return Err(Error::config(
-                "no TSIG secret: pass --tsig-secret-file FILE or set DCV_TSIG_SECRET (base64)",
-            ));
-        }
-    };
+        .or_else(|| recalled.secret_file.clone().map(PathBuf::from));
+    let secret = secret(setup, args, from_ini.as_ref(), secret_file.as_deref())?;
     let mut settings = Rfc2136Settings::new(server, key_name, secret);
     if let Some(alg) = args
         .tsig_algorithm
         .clone()
         .or_else(|| from_ini.as_ref().map(|ini| ini.algorithm.clone()))
-        .or_else(|| recalled(REMEMBER_ALGORITHM))
+        .or_else(|| recalled.algorithm.clone())
     {
         settings.algorithm = alg;
     }
     settings.zone = args.rfc2136_zone.clone();
     settings.ttl = setup.ttl;
 
-    let absolute = |p: &Path| {
-        std::fs::canonicalize(p)
-            .unwrap_or_else(|_| p.to_path_buf())
-            .display()
-            .to_string()
+    let remember = Remembered {
+        credentials: credentials.as_deref().map(absolute),
+        tsig_key: Some(settings.key_name.clone()),
+        secret_file: secret_file.as_deref().map(absolute),
+        algorithm: Some(settings.algorithm.clone()),
     };
-    let mut remember = BTreeMap::new();
-    if let Some(p) = &credentials {
-        remember.insert(REMEMBER_CREDENTIALS.to_string(), absolute(p));
-    }
-    remember.insert(REMEMBER_TSIG_KEY.to_string(), settings.key_name.clone());
-    if let Some(p) = &secret_file {
-        remember.insert(REMEMBER_SECRET_FILE.to_string(), absolute(p));
-    }
-    remember.insert(REMEMBER_ALGORITHM.to_string(), settings.algorithm.clone());
     Ok((settings, remember))
+}
+
+/// The TSIG secret: `--tsig-secret-file`, env `DCV_TSIG_SECRET`, the certbot ini, then the file
+/// the state remembered.
+fn secret(
+    setup: &Setup,
+    args: &Rfc2136Args,
+    from_ini: Option<&Rfc2136Settings>,
+    remembered_file: Option<&Path>,
+) -> Result<Secret> {
+    match (
+        &args.tsig_secret_file,
+        setup.env.var("DCV_TSIG_SECRET"),
+        from_ini,
+        remembered_file,
+    ) {
+        (Some(path), _, _, _) => credentials::read_secret_file(path, "--tsig-secret-file"),
+        (None, Some(env), _, _) => Ok(Secret::new(env)),
+        (None, None, Some(ini), _) => Ok(ini.secret.clone()),
+        (None, None, None, Some(path)) => credentials::read_secret_file(path, "--tsig-secret-file"),
+        (None, None, None, None) => Err(Error::config(
+            "no TSIG secret: pass --tsig-secret-file FILE or set DCV_TSIG_SECRET (base64)",
+        )),
+    }
+}
+
+/// A file's absolute path, as the state records it (so cleanup from another directory finds it).
+fn absolute(p: &Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// `HOST[:PORT]` as a socket address: an IP directly, a host name through the resolver.

@@ -66,6 +66,15 @@ fn order_plan(
     dry_run: bool,
 ) -> Result<Found> {
     let validation = api.order_validation(order_id)?;
+    // No names at all is not "every name validated": it says nothing, and success needs DigiCert
+    // to say so.
+    if validation.dns_name_validations.is_empty() {
+        return Err(Error::data(format!(
+            "DigiCert's validation answer for order {order_id} lists no names, so none is known to be validated; check the order with `dcv-hook status --order-id {order_id}`"
+        )));
+    }
+    let names = OrderNames { method, wanted };
+    names.check_wanted(order_id, &validation.dns_name_validations)?;
     let mut plan = Found {
         source: Source {
             order_id: Some(order_id),
@@ -73,64 +82,9 @@ fn order_plan(
         },
         ..Found::default()
     };
-    // With a DNS method a --domain may name a validation's scope or any name it covers (a subdomain,
-    // a wildcard); with http-token it must be one of the exact names. An unknown one is an error,
-    // not silently nothing to do.
-    let names_of = |v: &DnsNameValidation| -> Vec<String> {
-        let mut names: Vec<String> = v.dns_names.iter().map(|n| n.to_ascii_lowercase()).collect();
-        names.push(v.name_scope.to_ascii_lowercase());
-        names
-    };
-    let mentions = |v: &DnsNameValidation, w: &DomainName| {
-        if method.is_dns() {
-            names_of(v).iter().any(|n| n == w.as_str() || n == w.base())
-        } else {
-            v.dns_names
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(w.as_str()))
-        }
-    };
-    for w in wanted {
-        if !validation
-            .dns_name_validations
-            .iter()
-            .any(|v| mentions(v, w))
-        {
-            let mut all: Vec<String> = validation
-                .dns_name_validations
-                .iter()
-                .flat_map(names_of)
-                .collect();
-            all.sort();
-            all.dedup();
-            return Err(Error::data(format!(
-                "{w} is not a name of order {order_id} (its names: {}); check --domain",
-                all.join(", ")
-            )));
-        }
-    }
     let mut candidates: Vec<DomainName> = Vec::new();
     for v in &validation.dns_name_validations {
-        if !wanted.is_empty() && !wanted.iter().any(|w| mentions(v, w)) {
-            continue;
-        }
-        // DNS methods validate the scope, which covers its subdomains; http-token each exact name
-        // (only the wanted ones, when --domain narrows).
-        let names: Vec<&str> = if method.is_dns() {
-            vec![v.name_scope.as_str()]
-        } else {
-            v.dns_names
-                .iter()
-                .map(String::as_str)
-                .filter(|n| {
-                    wanted.is_empty() || wanted.iter().any(|w| n.eq_ignore_ascii_case(w.as_str()))
-                })
-                .collect()
-        };
-        for name in names {
-            let domain = DomainName::parse(name).map_err(|e| {
-                e.context(format!("order {order_id} lists a name dcv-hook cannot use"))
-            })?;
+        for domain in names.to_validate(order_id, v)? {
             if v.is_approved() {
                 plan.already_approved.push(domain.to_string());
             } else if !candidates.contains(&domain) {
@@ -141,6 +95,95 @@ fn order_plan(
     if candidates.is_empty() {
         return Ok(plan);
     }
+    let token = order_token(api, order_id, &validation, method, dry_run, &mut plan.notes)?;
+    plan.items = candidates.into_iter().map(|d| (d, token.clone())).collect();
+    Ok(plan)
+}
+
+/// Which names of an order a run is about: with a DNS method a `--domain` may name a validation's
+/// scope or any name it covers (a subdomain, a wildcard); with http-token it must be one of the
+/// exact names.
+struct OrderNames<'a> {
+    method: Method,
+    wanted: &'a [DomainName],
+}
+
+impl OrderNames<'_> {
+    fn names_of(v: &DnsNameValidation) -> Vec<String> {
+        let mut names: Vec<String> = v.dns_names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        names.push(v.name_scope.to_ascii_lowercase());
+        names
+    }
+
+    fn mentions(&self, v: &DnsNameValidation, w: &DomainName) -> bool {
+        if self.method.is_dns() {
+            Self::names_of(v)
+                .iter()
+                .any(|n| n == w.as_str() || n == w.base())
+        } else {
+            v.dns_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(w.as_str()))
+        }
+    }
+
+    /// Every `--domain` is a name of the order: an unknown one is an error, not silently nothing
+    /// to do.
+    fn check_wanted(&self, order_id: u64, validations: &[DnsNameValidation]) -> Result<()> {
+        for w in self.wanted {
+            if !validations.iter().any(|v| self.mentions(v, w)) {
+                let mut all: Vec<String> = validations.iter().flat_map(Self::names_of).collect();
+                all.sort();
+                all.dedup();
+                return Err(Error::data(format!(
+                    "{w} is not a name of order {order_id} (its names: {}); check --domain",
+                    all.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The names of validation `v` this run validates: DNS methods validate the scope, which
+    /// covers its subdomains; http-token each exact name (only the wanted ones, when --domain
+    /// narrows).
+    fn to_validate(&self, order_id: u64, v: &DnsNameValidation) -> Result<Vec<DomainName>> {
+        let wanted = self.wanted;
+        if !wanted.is_empty() && !wanted.iter().any(|w| self.mentions(v, w)) {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = if self.method.is_dns() {
+            vec![v.name_scope.as_str()]
+        } else {
+            v.dns_names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| {
+                    wanted.is_empty() || wanted.iter().any(|w| n.eq_ignore_ascii_case(w.as_str()))
+                })
+                .collect()
+        };
+        names
+            .into_iter()
+            .map(|name| {
+                DomainName::parse(name).map_err(|e| {
+                    e.context(format!("order {order_id} lists a name dcv-hook cannot use"))
+                })
+            })
+            .collect()
+    }
+}
+
+/// The order's random value, switching its DCV method at DigiCert first when it is not `method`
+/// (in a dry run, only said).
+fn order_token(
+    api: &CertCentral,
+    order_id: u64,
+    validation: &crate::certcentral::types::OrderValidation,
+    method: Method,
+    dry_run: bool,
+    notes: &mut Vec<String>,
+) -> Result<String> {
     let current = validation.order_dcv_method.clone().or_else(|| {
         validation
             .dns_name_validations
@@ -159,21 +202,19 @@ fn order_plan(
             "order {order_id}'s DCV method at DigiCert to {method}"
         )),
     };
-    let token = match (&switch, dry_run) {
+    match (&switch, dry_run) {
         (Some(what), true) => {
-            plan.notes.push(format!("dry run: would switch {what}"));
-            DRY_RUN_TOKEN.to_string()
+            notes.push(format!("dry run: would switch {what}"));
+            Ok(DRY_RUN_TOKEN.to_string())
         }
-        (None, true) => DRY_RUN_TOKEN.to_string(),
+        (None, true) => Ok(DRY_RUN_TOKEN.to_string()),
         (Some(what), false) => {
             ui::progress(&format!("switching {what}"));
-            plan.notes.push(format!("switched {what}"));
-            api.set_order_method(order_id, method.as_str())?
+            notes.push(format!("switched {what}"));
+            api.set_order_method(order_id, method.as_str())
         }
-        (None, false) => api.order_random_value(order_id)?,
-    };
-    plan.items = candidates.into_iter().map(|d| (d, token.clone())).collect();
-    Ok(plan)
+        (None, false) => api.order_random_value(order_id),
+    }
 }
 
 fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) -> Result<Found> {

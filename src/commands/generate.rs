@@ -1,0 +1,90 @@
+//! `completions SHELL` and `man [--dir DIR]`: shell completions and man pages generated from the
+//! clap definitions `--help` shows (`cli::command`), so the three never disagree. They describe the
+//! command line itself, so they run before any config file or environment is read, print no report
+//! and change nothing but the `--dir` they are given.
+
+use crate::cli;
+use crate::error::Error;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+
+/// Runs `completions` or `man` when `args` (the program name first) ask for one and returns the
+/// exit code; `None` for every other command line.
+pub fn generate(args: &[OsString]) -> Option<u8> {
+    let name = args.get(1)?.to_str()?;
+    if !cli::generator_commands()
+        .iter()
+        .any(|c| c.get_name() == name)
+    {
+        return None;
+    }
+    let matches = match cli::command().try_get_matches_from(args) {
+        Ok(matches) => matches,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return Some(0);
+        }
+        Err(e) => {
+            eprintln!(
+                "dcv-hook: error: {}; see dcv-hook {name} --help",
+                cli::error_line(&e)
+            );
+            return Some(Error::usage("").exit_code());
+        }
+    };
+    let sub = matches.subcommand_matches(name)?;
+    let outcome = match (
+        sub.try_get_one::<clap_complete::Shell>("shell"),
+        sub.try_get_one::<std::path::PathBuf>("dir"),
+    ) {
+        (Ok(Some(shell)), _) => write_stdout(&completions(*shell)),
+        (_, Ok(Some(dir))) => man_pages(dir),
+        _ => write_stdout(&man_page()),
+    };
+    Some(match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("dcv-hook: error: {}", e.message());
+            e.exit_code()
+        }
+    })
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cli::command(), "dcv-hook", &mut out);
+    out
+}
+
+/// dcv-hook(1): the overview, every command named with its own page.
+pub fn man_page() -> Vec<u8> {
+    let mut out = Vec::new();
+    // Rendering into memory cannot fail.
+    let _ = clap_mangen::Man::new(cli::command().disable_help_subcommand(true)).render(&mut out);
+    out
+}
+
+/// Writes dcv-hook.1 and dcv-hook-COMMAND.1 for every command into `dir` (created if missing).
+pub fn man_pages(dir: &Path) -> crate::error::Result<()> {
+    let cannot = |e: std::io::Error| {
+        Error::cant_create(format!(
+            "cannot write man pages to {}: {e}; give a writable --dir",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(cannot)?;
+    clap_mangen::generate_to(cli::command(), dir).map_err(cannot)
+}
+
+/// Writes `bytes` to stdout; a reader that went away early (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> crate::error::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::cant_create(format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}

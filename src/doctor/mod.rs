@@ -1,0 +1,386 @@
+//! The doctor: every check that predicts a failed domain validation, run before (or after) the CA's
+//! own, changing nothing at DigiCert or in DNS.
+//!
+//! A [`Subject`] is one name being validated and the record the CA will look for (where, not
+//! necessarily what: DigiCert's token is not fetched, since fetching one changes the order). Each
+//! family of checks lives in its own file (`dns.rs`: delegation, nameservers, serials and the
+//! challenge name's CNAME chain; `dnssec.rs`: DS, DNSKEY and RRSIGs of signed zones; `caa.rs`: CAA
+//! per RFC 8659; `http.rs`: every web address and a throwaway probe file) and returns [`Finding`]s with a stable code, a severity, what it concerns,
+//! what was seen and one line on what to do. [`examine`] runs the families for every subject, each
+//! zone and host once, and never fails: a check that cannot run is itself a finding
+//! ([`Severity::Unchecked`]). The only change anywhere is the HTTP probe file, removed again.
+
+pub mod caa;
+pub mod credentials;
+pub mod dns;
+pub mod dnssec;
+pub mod http;
+pub mod target;
+
+use crate::context::Context;
+use crate::error::{Kind, Result};
+use crate::record::Record;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// Timeout of one DNS question or HTTP connect, as DigiCert's own checker uses (2 s).
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How much a finding matters to the CA's check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The CA's check will fail (or fail some of the time) until this is fixed.
+    Blocks,
+    /// The check could not run, so nothing is known (the doctor's own reach, not the setup).
+    Unchecked,
+    /// Likely trouble, or trouble for some CAs or some of the time.
+    Warns,
+    /// Checked and fine.
+    Ok,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Blocks => "blocks",
+            Severity::Unchecked => "unchecked",
+            Severity::Warns => "warns",
+            Severity::Ok => "ok",
+        }
+    }
+}
+
+/// One thing the doctor found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable code, `family.what[.detail]` (README "Doctor findings" lists them).
+    pub code: &'static str,
+    pub severity: Severity,
+    /// The name being validated it concerns.
+    pub name: String,
+    /// The server, address or record it concerns.
+    pub subject: String,
+    /// What was seen.
+    pub seen: String,
+    /// What to do (empty when nothing is to be done).
+    pub fix: String,
+}
+
+impl Finding {
+    pub fn new(
+        code: &'static str,
+        severity: Severity,
+        subject: impl Into<String>,
+        seen: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            code,
+            severity,
+            name: String::new(),
+            subject: subject.into(),
+            seen: seen.into(),
+            fix: fix.into(),
+        }
+    }
+
+    /// A check that could not run because of `error` (the resolver failed, say).
+    pub fn unchecked(subject: impl Into<String>, error: &crate::error::Error) -> Finding {
+        Finding::new(
+            "doctor.unchecked",
+            Severity::Unchecked,
+            subject,
+            error.to_string(),
+            "make the resolver (--resolver) and the servers reachable from here, then run doctor again",
+        )
+    }
+
+    /// The same finding about `name`.
+    pub fn about(mut self, name: &str) -> Finding {
+        self.name = name.to_string();
+        self
+    }
+
+    /// One line: `blocks dns.ns.refused ns3.example.test (192.0.2.3): answered REFUSED; fix: ...`.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "{} {} {}: {}",
+            self.severity.as_str(),
+            self.code,
+            self.subject,
+            self.seen
+        );
+        if !self.fix.is_empty() {
+            line.push_str("; fix: ");
+            line.push_str(&self.fix);
+        }
+        line
+    }
+}
+
+/// What the CA will check for one name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    /// The name as validated (`*.example.com` for a wildcard).
+    pub domain: String,
+    /// Where the CA looks: the DNS record (TXT or CNAME at its name) or the HTTP URL. The value is
+    /// the token when known (ACME), else empty.
+    pub record: Record,
+    /// An ACME challenge (dns-01, http-01) rather than DigiCert's DCV: CAA is checked for
+    /// `--ca-identifier`, and the redirect rules are ACME's.
+    pub acme: bool,
+    /// The record is published already (diagnosing a failed wait): the HTTP checks fetch it
+    /// instead of publishing a probe file.
+    pub published: bool,
+}
+
+impl Subject {
+    pub fn is_wildcard(&self) -> bool {
+        self.domain.starts_with("*.")
+    }
+
+    /// The name without a wildcard label.
+    pub fn base(&self) -> &str {
+        self.domain.trim_start_matches("*.")
+    }
+}
+
+/// The default `--ca-identifier` in ACME mode.
+pub const DEFAULT_ACME_CA: &str = "letsencrypt.org";
+
+/// The doctor's whole run for the configured target: how many names, and the findings sorted.
+pub fn run(ctx: &Context) -> Result<(usize, Vec<Finding>)> {
+    let (subjects, mut findings) = target::subjects_and_findings(ctx)?;
+    findings.extend(examine(ctx, &subjects, None));
+    sort(&mut findings);
+    Ok((subjects.len(), findings))
+}
+
+/// `auth --preflight`: the doctor's run before anything changes. An error (75) when something
+/// blocks, its findings in the report; a warning when something could not be checked.
+pub fn preflight(ctx: &Context, report: &mut crate::output::Report) -> Result<()> {
+    let (_, findings) = run(ctx)?;
+    record(report, &findings);
+    match verdict(&findings) {
+        Some(e) if e.kind() == Kind::TempFail => {
+            Err(e.context("preflight (nothing was published or changed at DigiCert)"))
+        }
+        Some(e) => {
+            crate::ui::warn(&format!("preflight: {e}; going on"));
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// What the doctor finds wrong with `records`, published already and not (all) served: the checks
+/// run on the published records themselves (no probe file, no credentials), starting no new name
+/// after `budget`. Only what is not fine is returned, what blocks first.
+pub fn diagnose(ctx: &Context, records: &[Record], budget: Duration) -> Vec<Finding> {
+    let acme = matches!(ctx.cfg.target, crate::config::Target::Acme(_));
+    let mut subjects: Vec<Subject> = Vec::new();
+    for r in records {
+        let s = Subject {
+            domain: r.domain.clone(),
+            record: r.clone(),
+            acme,
+            published: true,
+        };
+        if !subjects.contains(&s) {
+            subjects.push(s);
+        }
+    }
+    let mut findings = examine(ctx, &subjects, Some(Instant::now() + budget));
+    findings.retain(|f| f.severity != Severity::Ok);
+    sort(&mut findings);
+    findings
+}
+
+/// How long a diagnosis after a failed wait or check may start new checks.
+pub const DIAGNOSIS_BUDGET: Duration = Duration::from_secs(3);
+
+/// `error` (a failed wait, or DigiCert's "not validated"), explained by the doctor: what it finds
+/// wrong with `records` goes to stderr (also under certbot) and into the JSON report, and the first
+/// finding that blocks into the error line. Other errors pass through untouched.
+pub fn explain(
+    ctx: &Context,
+    records: &[Record],
+    error: crate::error::Error,
+    report: &mut crate::output::Report,
+) -> crate::error::Error {
+    if error.kind() != Kind::TempFail || records.is_empty() {
+        return error;
+    }
+    let findings = diagnose(ctx, records, DIAGNOSIS_BUDGET);
+    for f in &findings {
+        crate::ui::warn(&format!("doctor: {}", f.line()));
+    }
+    report.findings.extend(
+        findings
+            .iter()
+            .map(|f| serde_json::to_value(f).unwrap_or_default()),
+    );
+    match findings.iter().find(|f| f.severity == Severity::Blocks) {
+        Some(f) => crate::error::Error::new(
+            error.kind(),
+            format!(
+                "{}; doctor: {} at {}: {}",
+                error.message(),
+                f.code,
+                f.subject,
+                f.fix
+            ),
+        ),
+        None => error,
+    }
+}
+
+/// Runs every check that applies to `subjects`, each zone and host once; with a `deadline`, no new
+/// name is started after it and the credentials are not checked (a diagnosis after the fact).
+pub fn examine(ctx: &Context, subjects: &[Subject], deadline: Option<Instant>) -> Vec<Finding> {
+    let resolver = match ctx.resolver() {
+        Ok(r) => r,
+        Err(e) => return vec![Finding::unchecked("resolver", &e)],
+    };
+    let mut findings = Vec::new();
+    let dns_subjects: Vec<&Subject> = subjects
+        .iter()
+        .filter(|s| s.record.rtype.is_dns())
+        .collect();
+    let http_subjects: Vec<&Subject> = subjects
+        .iter()
+        .filter(|s| !s.record.rtype.is_dns())
+        .collect();
+    if !dns_subjects.is_empty() {
+        findings.extend(dns::check(&resolver, &dns_subjects, deadline));
+    }
+    if !http_subjects.is_empty() {
+        findings.extend(http::check(ctx, &resolver, &http_subjects, deadline));
+    }
+    let ca = ctx.cfg.ca_identifier.as_deref();
+    let caa_subjects: Vec<Subject> = subjects
+        .iter()
+        .take_while(|_| in_time(deadline))
+        .cloned()
+        .collect();
+    findings.extend(caa::check(&resolver, &caa_subjects, ca));
+    if deadline.is_none() {
+        findings.extend(credentials::check(ctx, subjects));
+    }
+    findings
+}
+
+/// Puts `findings` into the report: table lines for text, objects for JSON.
+pub fn record(report: &mut crate::output::Report, findings: &[Finding]) {
+    for line in table(findings) {
+        report.say(line);
+    }
+    report.findings.extend(
+        findings
+            .iter()
+            .map(|f| serde_json::to_value(f).unwrap_or_default()),
+    );
+}
+
+/// Whether a check may still start: always without a deadline.
+fn in_time(deadline: Option<Instant>) -> bool {
+    deadline.is_none_or(|d| Instant::now() < d)
+}
+
+/// What blocks first, then what could not be checked, warnings, and what is fine; stable within.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by_key(|f| f.severity);
+}
+
+/// The error a run with `findings` ends with: `TempFail` (75) when something blocks (fix it, then
+/// try again), `Unavailable` (69) when something could not be checked, `None` when all is clear.
+pub fn verdict(findings: &[Finding]) -> Option<crate::error::Error> {
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let first = |s: Severity| findings.iter().find(|f| f.severity == s);
+    if let Some(f) = first(Severity::Blocks) {
+        return Some(crate::error::Error::temp_fail(format!(
+            "{} finding(s) will make the CA's check fail, first {} at {}: {}",
+            count(Severity::Blocks),
+            f.code,
+            f.subject,
+            if f.fix.is_empty() { &f.seen } else { &f.fix }
+        )));
+    }
+    if let Some(f) = first(Severity::Unchecked) {
+        return Some(crate::error::Error::unavailable(format!(
+            "{} check(s) could not run, first at {}: {}; make them reachable and run doctor again",
+            count(Severity::Unchecked),
+            f.subject,
+            f.seen
+        )));
+    }
+    None
+}
+
+/// The findings as an aligned text table, one finding per line and its fix below it.
+pub fn table(findings: &[Finding]) -> Vec<String> {
+    let code_width = findings.iter().map(|f| f.code.len()).max().unwrap_or(4);
+    let mut lines = Vec::new();
+    for f in findings {
+        lines.push(format!(
+            "{:<9} {:<code_width$} {} {}: {}",
+            f.severity.as_str(),
+            f.code,
+            f.name,
+            f.subject,
+            f.seen
+        ));
+        if !f.fix.is_empty() {
+            lines.push(format!("{:<9} {:<code_width$} fix: {}", "", "", f.fix));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(code: &'static str, severity: Severity) -> Finding {
+        Finding::new(code, severity, "ns1 (192.0.2.1)", "seen", "fix it")
+    }
+
+    #[test]
+    fn the_verdict_is_blocks_then_unchecked_then_clear() {
+        let ok = finding("dns.ns.ok", Severity::Ok);
+        let warn = finding("dns.soa.lagging", Severity::Warns);
+        let unchecked = finding("doctor.unchecked", Severity::Unchecked);
+        let blocks = finding("dns.ns.refused", Severity::Blocks);
+        assert_eq!(verdict(&[ok.clone(), warn.clone()]), None);
+        let e = verdict(&[ok.clone(), unchecked.clone()]).unwrap();
+        assert_eq!(e.exit_code(), 69);
+        let e = verdict(&[unchecked, blocks.clone(), ok]).unwrap();
+        assert_eq!(e.exit_code(), 75);
+        assert!(e.message().contains("dns.ns.refused"), "{e}");
+        let mut all = vec![warn, blocks];
+        sort(&mut all);
+        assert_eq!(all[0].code, "dns.ns.refused");
+    }
+
+    #[test]
+    fn the_table_aligns_codes_and_puts_the_fix_below() {
+        let lines = table(&[
+            finding("dns.ns.refused", Severity::Blocks).about("example.com"),
+            Finding::new("caa.ok", Severity::Ok, "example.com", "no CAA", ""),
+        ]);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].starts_with("blocks    dns.ns.refused example.com"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].trim_start().starts_with("fix: fix it"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].starts_with("ok        caa.ok         "),
+            "{lines:?}"
+        );
+    }
+}

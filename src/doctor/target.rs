@@ -1,0 +1,171 @@
+//! What the CA will check for the run's target, found without changing it: an order's or a
+//! domain's names and method by GET only (DigiCert's token is not fetched, since fetching one
+//! changes the order), an ACME client's challenges, or `-d` names as given. DigiCert's answers
+//! (the key rejected, the order not found, names already validated) are findings too.
+
+use super::{Finding, Severity, Subject};
+use crate::certcentral::types::DnsNameValidation;
+use crate::config::Target;
+use crate::context::Context;
+use crate::dcv::{DomainName, Method, placement};
+use crate::error::{Kind, Result};
+use crate::source::certcentral::domain_id;
+
+/// Stands in for DigiCert's token where only the record's place matters.
+const PLACEHOLDER: &str = "doctor";
+
+/// The subjects of the configured target and what DigiCert said; a usage or configuration error
+/// (no API key) is an error, anything DigiCert answered a finding.
+pub fn subjects_and_findings(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
+    match subjects(ctx) {
+        Ok(found) => Ok(found),
+        Err(e) if matches!(e.kind(), Kind::NoPerm | Kind::DataErr | Kind::Unavailable) => {
+            Ok((Vec::new(), vec![digicert_finding(&e)]))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The finding for a DigiCert API failure while reading the order or domain.
+fn digicert_finding(e: &crate::error::Error) -> Finding {
+    let (code, fix) = match e.kind() {
+        Kind::NoPerm => (
+            "digicert.key_rejected",
+            "give a valid CertCentral API key (DIGICERT_API_KEY or --api-key-file)",
+        ),
+        Kind::Unavailable => return Finding::unchecked("CertCentral API", e),
+        _ => (
+            "digicert.not_found",
+            "check --order-id / --domain-id / --domain against CertCentral",
+        ),
+    };
+    Finding::new(
+        code,
+        Severity::Blocks,
+        "CertCentral API",
+        e.to_string(),
+        fix,
+    )
+}
+
+/// What the CA will check, and what DigiCert already said (names validated, the order's method).
+fn subjects(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
+    let cfg = &ctx.cfg;
+    let mut findings = Vec::new();
+    let place = |method: Method, name: &DomainName| -> Result<Subject> {
+        let mut record = placement(method, cfg.txt_name, name, PLACEHOLDER)?;
+        record.value.clear();
+        Ok(Subject {
+            domain: name.to_string(),
+            record,
+            acme: false,
+            published: false,
+        })
+    };
+    let chosen = |at_digicert: Option<&str>| {
+        cfg.method
+            .or_else(|| at_digicert.and_then(|m| Method::parse(m).ok()))
+            .unwrap_or(Method::DnsTxtToken)
+    };
+    let subjects = match &cfg.target {
+        Target::Acme(t) => t
+            .challenges
+            .iter()
+            .map(|c| Subject {
+                domain: c.domain.clone(),
+                record: c.record(),
+                acme: true,
+                published: false,
+            })
+            .collect(),
+        Target::Unspecified { names } | Target::Account { names } => {
+            let method = chosen(None);
+            names
+                .iter()
+                .map(|n| place(method, n))
+                .collect::<Result<_>>()?
+        }
+        Target::Domain { id, name } => {
+            let api = ctx.api()?;
+            let id = domain_id(api, *id, name.as_ref())?;
+            let info = api.domain(id)?;
+            let method = chosen(info.dcv_method.as_deref());
+            findings.push(
+                Finding::new(
+                    "digicert.domain",
+                    Severity::Ok,
+                    format!("domain {id}"),
+                    format!(
+                        "{} found, DCV method {}",
+                        info.name,
+                        info.dcv_method.as_deref().unwrap_or("not set")
+                    ),
+                    "",
+                )
+                .about(&info.name),
+            );
+            vec![place(method, &DomainName::parse(&info.name)?)?]
+        }
+        Target::Order { id, names } => {
+            let v = ctx.api()?.order_validation(*id)?;
+            let method = chosen(v.order_dcv_method.as_deref());
+            findings.push(Finding::new(
+                "digicert.order",
+                Severity::Ok,
+                format!("order {id}"),
+                format!(
+                    "status {}, DCV method at DigiCert {}",
+                    v.order_status.as_deref().unwrap_or("unknown"),
+                    v.order_dcv_method.as_deref().unwrap_or("not set")
+                ),
+                "",
+            ));
+            let mut subjects = Vec::new();
+            let wanted = |d: &DnsNameValidation| {
+                names.is_empty()
+                    || names.iter().any(|n| {
+                        d.name_scope.eq_ignore_ascii_case(n.base())
+                            || d.dns_names
+                                .iter()
+                                .any(|x| x.eq_ignore_ascii_case(n.as_str()))
+                    })
+            };
+            for d in v.dns_name_validations.iter().filter(|d| wanted(d)) {
+                if d.is_approved() {
+                    findings.push(
+                        Finding::new(
+                            "digicert.validated",
+                            Severity::Ok,
+                            format!("order {id}"),
+                            format!(
+                                "{} is validated already (until {}): nothing to do",
+                                d.name_scope,
+                                d.approval_expiration_date.as_deref().unwrap_or("unknown")
+                            ),
+                            "",
+                        )
+                        .about(&d.name_scope),
+                    );
+                    continue;
+                }
+                let names: Vec<&str> = if method.is_dns() {
+                    vec![d.name_scope.as_str()]
+                } else {
+                    d.dns_names
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|n| !n.starts_with("*."))
+                        .collect()
+                };
+                for n in names {
+                    let s = place(method, &DomainName::parse(n)?)?;
+                    if !subjects.contains(&s) {
+                        subjects.push(s);
+                    }
+                }
+            }
+            subjects
+        }
+    };
+    Ok((subjects, findings))
+}

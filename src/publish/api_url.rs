@@ -1,0 +1,40 @@
+//! An API base URL given on the command line, checked before any credentials are sent to it: https,
+//! or plain http to a loopback address only (a test server, a local PowerDNS), so a token never
+//! crosses a network in clear.
+
+use crate::error::{Error, Result};
+
+/// The API base as the client needs it: https (http only to loopback, so a token never crosses a
+/// network in clear), no credentials, query or fragment, ending in `/`.
+pub fn check(flag: &str, text: &str) -> Result<String> {
+    let bad = |why: &str| Error::usage(format!("{flag} {text:?} {why}"));
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    let host = url.host_str().ok_or_else(|| bad("has no host"))?;
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(bad(
+                "would send the credentials unencrypted: use https (plain http only to a loopback address)",
+            ));
+        }
+        _ => return Err(bad("is not an https URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not hold a user name or password"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    let mut base = url.to_string();
+    if !base.ends_with('/') {
+        base.push('/');
+    }
+    Ok(base)
+}

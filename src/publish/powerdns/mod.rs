@@ -1,0 +1,504 @@
+//! The `powerdns` provider: TXT/CNAME records through PowerDNS Authoritative's HTTP API (the usual way
+//! to drive PowerDNS, which ships with RFC2136 off).
+//!
+//! PowerDNS replaces an RRset whole, so the provider reads the set first and PATCHes it with every
+//! value that was there plus ours (keeping the set's TTL when it exists); cleanup reads it again and
+//! writes back what is left without ours, or deletes the set when nothing is. A value already in
+//! the set is reported `preexisting` and left alone by cleanup. A run's records go to each zone in
+//! one PATCH, which PowerDNS applies all or nothing; when a later zone fails, the zones already
+//! changed are put back. Known limit: between the read and the PATCH another writer's change to the
+//! same RRset can be lost (the API has no conditional update); runs sharing a name are safe one
+//! after the other, as they are with Cloudflare.
+//!
+//! Settings, checked with no network: `--powerdns-url URL` (the API base, e.g.
+//! `http://127.0.0.1:8081`; https, or http to loopback only), the API key from
+//! `--powerdns-api-key-file FILE` or env `PDNS_API_KEY`, `--powerdns-server-id` (default
+//! `localhost`), `--ttl`. The zone is the longest of the record name and its parents the server has.
+//! Errors: key refused (401/403) 77; no zone for a name 78 naming the names tried, as does an
+//! unknown server id (404); PowerDNS refusing the change (422) 65 with its message; 5xx and network
+//! errors retried 5 times, then 69.
+
+mod client;
+
+use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
+use super::{Provider, Publisher, Serves, Setup, credentials};
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::record::{Published, Record, RecordType};
+use crate::retry::Policy;
+use crate::secret::Secret;
+use client::{Client, Content, RRSet, Zone};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The provider name.
+pub const NAME: &str = "powerdns";
+
+/// The environment variable holding the API key (PowerDNS's own tools' name for it).
+pub const KEY_ENV: &str = "PDNS_API_KEY";
+
+const HEADING: &str = "Provider: powerdns";
+
+/// The powerdns flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct PowerDnsArgs {
+    /// PowerDNS Authoritative's API, e.g. http://127.0.0.1:8081 (https, or http to loopback only).
+    #[arg(long, value_name = "URL", help_heading = HEADING)]
+    pub powerdns_url: Option<String>,
+    /// File holding the API key (or env PDNS_API_KEY; never a flag value).
+    #[arg(long, value_name = "FILE", help_heading = HEADING)]
+    pub powerdns_api_key_file: Option<PathBuf>,
+    /// The server id in the API's URLs [default: localhost].
+    #[arg(long, value_name = "ID", help_heading = HEADING)]
+    pub powerdns_server_id: Option<String>,
+}
+
+/// What the state keeps, so cleanup needs no flags: the API, where the key is read from (never the
+/// key) and the server id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undo {
+    #[serde(rename = "powerdns_url")]
+    pub url: String,
+    #[serde(
+        rename = "powerdns_api_key_file",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub api_key_file: Option<String>,
+    #[serde(
+        rename = "powerdns_server_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub server_id: Option<String>,
+}
+
+/// Everything the provider needs, checked.
+#[derive(Clone, Debug)]
+pub struct PowerDnsSettings {
+    pub url: String,
+    pub server_id: String,
+    pub key: Secret,
+    /// Where the key came from, for messages: `PDNS_API_KEY` or the file.
+    pub key_source: String,
+    pub ttl: u32,
+    pub timeout: Duration,
+    pub retry: Policy,
+}
+
+impl PowerDnsSettings {
+    pub fn new(url: &str, key: Secret, key_source: &str, ttl: u32) -> Result<Self> {
+        if key.is_empty() || !key.expose().bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::config(format!(
+                "powerdns: the API key from {key_source} is empty or holds spaces or control characters; set it to the server's api-key"
+            )));
+        }
+        Ok(PowerDnsSettings {
+            url: super::api_url::check("--powerdns-url", url)?,
+            server_id: "localhost".into(),
+            key,
+            key_source: key_source.into(),
+            ttl,
+            timeout: Duration::from_secs(30),
+            retry: Policy {
+                attempts: Some(5),
+                first: Duration::from_millis(500),
+                max: Duration::from_secs(8),
+                jitter: true,
+            },
+        })
+    }
+
+    /// From the flags and the environment (a key file wins over `PDNS_API_KEY`).
+    pub fn from_args(args: &PowerDnsArgs, env: &dyn Env, ttl: u32) -> Result<Self> {
+        let url = args.powerdns_url.as_deref().ok_or_else(|| {
+            Error::usage(
+                "--provider powerdns needs --powerdns-url URL (PowerDNS's API, e.g. http://127.0.0.1:8081)",
+            )
+        })?;
+        let (key, source) = match (&args.powerdns_api_key_file, env.var(KEY_ENV)) {
+            (Some(file), _) => (
+                credentials::read_secret_file(file, "--powerdns-api-key-file")?,
+                file.display().to_string(),
+            ),
+            (None, Some(key)) => (Secret::new(key), KEY_ENV.to_string()),
+            (None, None) => {
+                return Err(Error::config(format!(
+                    "--provider powerdns needs the API key: set {KEY_ENV} or pass --powerdns-api-key-file FILE"
+                )));
+            }
+        };
+        let mut settings = PowerDnsSettings::new(url, key, &source, ttl)?;
+        if let Some(id) = &args.powerdns_server_id {
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(Error::usage(format!(
+                    "--powerdns-server-id {id:?} is not a server id (letters, digits, - _ .; usually localhost)"
+                )));
+            }
+            settings.server_id = id.clone();
+        }
+        Ok(settings)
+    }
+}
+
+impl Provider for PowerDns {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Dns;
+    type Args = PowerDnsArgs;
+    /// The settings, and what to record with each record.
+    type Settings = (PowerDnsSettings, Undo);
+    type Undo = Undo;
+
+    /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
+    fn settings(
+        mut args: PowerDnsArgs,
+        setup: &Setup,
+        remembered: Option<&Undo>,
+    ) -> Result<(PowerDnsSettings, Undo)> {
+        let remembered = remembered.cloned().unwrap_or_default();
+        if args.powerdns_url.is_none() && !remembered.url.is_empty() {
+            args.powerdns_url = Some(remembered.url);
+        }
+        if args.powerdns_api_key_file.is_none() {
+            args.powerdns_api_key_file = remembered.api_key_file.map(PathBuf::from);
+        }
+        if args.powerdns_server_id.is_none() {
+            args.powerdns_server_id = remembered.server_id;
+        }
+        let settings = PowerDnsSettings::from_args(&args, setup.env, setup.ttl)?;
+        let remember = Undo {
+            url: args.powerdns_url.unwrap_or_default(),
+            api_key_file: args.powerdns_api_key_file.as_ref().map(|p| {
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            }),
+            server_id: args.powerdns_server_id,
+        };
+        Ok((settings, remember))
+    }
+
+    fn publisher((settings, remember): Self::Settings, _: &Setup) -> Result<Box<dyn Publisher>> {
+        let mut publisher = PowerDns::new(settings)?;
+        publisher.remember = remember;
+        Ok(Box::new(publisher))
+    }
+}
+
+/// Publishes through PowerDNS's API.
+pub struct PowerDns {
+    client: Client,
+    ttl: u32,
+    /// Zones looked up by exact name this run (`None`: not on the server).
+    zones: HashMap<String, Option<Zone>>,
+    remember: Undo,
+}
+
+impl std::fmt::Debug for PowerDns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PowerDns")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One zone's part of a change: each RRset as it will be written, and as it was read (to put it
+/// back when another zone's change fails).
+struct ZoneChange {
+    zone: Zone,
+    sets: Vec<RRSet>,
+    before: Vec<RRSet>,
+}
+
+impl PowerDns {
+    /// Sets up the client; sends nothing.
+    pub fn new(settings: PowerDnsSettings) -> Result<PowerDns> {
+        let client = Client::new(
+            &settings.url,
+            &settings.server_id,
+            settings.key,
+            settings.key_source,
+            settings.timeout,
+            settings.retry,
+        )?;
+        Ok(PowerDns {
+            client,
+            ttl: settings.ttl,
+            zones: HashMap::new(),
+            remember: Undo::default(),
+        })
+    }
+
+    fn zone_named(&mut self, name: &str) -> Result<Option<Zone>> {
+        if let Some(known) = self.zones.get(name) {
+            return Ok(known.clone());
+        }
+        let zone = self.client.zone_named(name)?;
+        self.zones.insert(name.to_string(), zone.clone());
+        Ok(zone)
+    }
+
+    /// The zone that holds `name`: the longest of the name and its parents the server has.
+    fn zone_for(&mut self, name: &str) -> Result<Zone> {
+        let candidates = zone_candidates(name);
+        for candidate in &candidates {
+            if let Some(zone) = self.zone_named(candidate)? {
+                return Ok(zone);
+            }
+        }
+        Err(Error::config(format!(
+            "powerdns: no zone for {} on the server (tried {}); create the zone in PowerDNS or publish where it is served",
+            normalize(name),
+            candidates.join(", ")
+        )))
+    }
+
+    /// The zone `published` went to (its recorded location, else looked up again).
+    fn zone_of(&mut self, published: &Published) -> Result<Zone> {
+        if published.location.is_empty() {
+            return self.zone_for(&published.record.name);
+        }
+        self.zone_named(&published.location)?.ok_or_else(|| {
+            Error::config(format!(
+                "powerdns: zone {} (where {} was published) is not on the server any more; remove the record by hand if the zone lives elsewhere",
+                published.location, published.record.name
+            ))
+        })
+    }
+
+    /// The state entry for `record` published in `zone`.
+    fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
+        let mut p = Published::new(record, NAME);
+        p.location = zone.name.trim_end_matches('.').to_string();
+        p.preexisting = preexisting;
+        p.set_undo(&self.remember);
+        p
+    }
+
+    /// Reads the set at each (zone, name, type) once and lets `edit` change it; returns the sets
+    /// `edit` changed, per zone, in first-seen order.
+    fn edit_sets<'a>(
+        &mut self,
+        items: impl Iterator<Item = (Zone, &'a Record)>,
+        mut edit: impl FnMut(&mut RRSet, &Record) -> Result<bool>,
+    ) -> Result<Vec<ZoneChange>> {
+        let mut changes: Vec<ZoneChange> = Vec::new();
+        let mut read: HashMap<(String, String, &'static str), (usize, usize)> = HashMap::new();
+        let mut changed: Vec<(usize, usize)> = Vec::new();
+        for (zone, record) in items {
+            let rtype = dns_type(record.rtype)?;
+            let name = normalize(&record.name);
+            let key = (zone.id.clone(), name.clone(), rtype);
+            let (zi, si) = match read.get(&key) {
+                Some(at) => *at,
+                None => {
+                    let set = self.client.rrset(&zone, &name, rtype)?;
+                    let zi = match changes.iter().position(|c| c.zone.id == zone.id) {
+                        Some(zi) => zi,
+                        None => {
+                            changes.push(ZoneChange {
+                                zone,
+                                sets: Vec::new(),
+                                before: Vec::new(),
+                            });
+                            changes.len() - 1
+                        }
+                    };
+                    changes[zi].before.push(set.clone());
+                    changes[zi].sets.push(set);
+                    let at = (zi, changes[zi].sets.len() - 1);
+                    read.insert(key, at);
+                    at
+                }
+            };
+            if edit(&mut changes[zi].sets[si], record)? && !changed.contains(&(zi, si)) {
+                changed.push((zi, si));
+            }
+        }
+        for (zi, change) in changes.iter_mut().enumerate() {
+            let keep: Vec<bool> = (0..change.sets.len())
+                .map(|si| changed.contains(&(zi, si)))
+                .collect();
+            let mut kept = keep.iter();
+            change.sets.retain(|_| *kept.next().unwrap_or(&false));
+            let mut kept = keep.iter();
+            change.before.retain(|_| *kept.next().unwrap_or(&false));
+        }
+        changes.retain(|c| !c.sets.is_empty());
+        Ok(changes)
+    }
+
+    /// Sends each zone's change as one PATCH; when one fails, puts the zones already changed back
+    /// and returns the error.
+    fn apply(&self, changes: &[ZoneChange], what: &str) -> Result<()> {
+        for (i, change) in changes.iter().enumerate() {
+            let sets: Vec<RRSet> = change.sets.iter().map(for_patch).collect();
+            if let Err(error) = self.client.patch(
+                &change.zone,
+                &sets,
+                &format!("{what} in zone {}", change.zone.name),
+            ) {
+                let mut left = Vec::new();
+                for done in &changes[..i] {
+                    let restore: Vec<RRSet> = done.before.iter().map(for_patch).collect();
+                    if self
+                        .client
+                        .patch(&done.zone, &restore, "putting the RRsets back")
+                        .is_err()
+                    {
+                        left.push(done.zone.name.clone());
+                    }
+                }
+                if left.is_empty() {
+                    return Err(error);
+                }
+                return Err(Error::new(
+                    error.kind(),
+                    format!(
+                        "{}; also could not put back zone {}",
+                        error.message(),
+                        left.join(", ")
+                    ),
+                )
+                .with_leftovers());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Publisher for PowerDns {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    /// Looks before adding: the zone, the API and where the key is read from, and whether the
+    /// value is there already, recorded before the PATCH that may publish.
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        records
+            .iter()
+            .map(|record| {
+                let zone = self.zone_for(&record.name)?;
+                let set =
+                    self.client
+                        .rrset(&zone, &normalize(&record.name), dns_type(record.rtype)?)?;
+                let there = set
+                    .records
+                    .iter()
+                    .any(|c| content_matches(record, &c.content));
+                Ok(self.entry_for(record, &zone, there))
+            })
+            .collect()
+    }
+
+    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        let mut zones = Vec::with_capacity(records.len());
+        for record in records {
+            zones.push(self.zone_for(&record.name)?);
+        }
+        let ttl = self.ttl;
+        let mut preexisting = vec![false; records.len()];
+        let mut index = 0;
+        let changes = self.edit_sets(zones.iter().cloned().zip(records), |set, record| {
+            let i = index;
+            index += 1;
+            if set.records.iter().any(|c| content_matches(record, &c.content)) {
+                preexisting[i] = true;
+                return Ok(false);
+            }
+            if record.rtype == RecordType::Cname
+                && let Some(other) = set.records.first()
+            {
+                return Err(Error::data(format!(
+                    "powerdns: {} already is a CNAME to {}; dns-cname-token would replace it: remove it first or use --method dns-txt-token",
+                    normalize(&record.name),
+                    normalize(&other.content)
+                )));
+            }
+            set.records.push(Content {
+                content: content(record),
+                disabled: false,
+            });
+            set.ttl = set.ttl.or(Some(ttl));
+            Ok(true)
+        })?;
+        self.apply(&changes, "adding records")?;
+        Ok(records
+            .iter()
+            .zip(zones)
+            .zip(preexisting)
+            .map(|((record, zone), preexisting)| self.entry_for(record, &zone, preexisting))
+            .collect())
+    }
+
+    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
+        let ours: Vec<&Published> = published
+            .iter()
+            .filter(|p| p.provider == NAME && !p.preexisting)
+            .collect();
+        // Each zone on its own, so one that fails leaves the others cleaned.
+        let mut first_error: Option<Error> = None;
+        let mut by_zone: Vec<(Zone, Vec<&Record>)> = Vec::new();
+        for p in ours {
+            match self.zone_of(p) {
+                Ok(zone) => match by_zone.iter_mut().find(|(z, _)| z.id == zone.id) {
+                    Some((_, records)) => records.push(&p.record),
+                    None => by_zone.push((zone, vec![&p.record])),
+                },
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        for (zone, records) in by_zone {
+            let outcome = self
+                .edit_sets(records.iter().map(|r| (zone.clone(), *r)), |set, record| {
+                    let before = set.records.len();
+                    set.records.retain(|c| !content_matches(record, &c.content));
+                    Ok(set.records.len() != before)
+                })
+                .and_then(|changes| self.apply(&changes, "removing records"));
+            if let Err(e) = outcome {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// `set` as a PATCH writes it: REPLACE with its records, or DELETE when none are left.
+fn for_patch(set: &RRSet) -> RRSet {
+    let mut set = set.clone();
+    if set.records.is_empty() {
+        set.changetype = Some("DELETE".into());
+        set.ttl = None;
+    } else {
+        set.changetype = Some("REPLACE".into());
+    }
+    set
+}
+
+fn dns_type(rtype: RecordType) -> Result<&'static str> {
+    match rtype {
+        RecordType::Txt => Ok("TXT"),
+        RecordType::Cname => Ok("CNAME"),
+        RecordType::Http => Err(Error::software(
+            "powerdns: asked to publish an http record; use --provider webroot or exec for http-token",
+        )),
+    }
+}
+
+/// The record in PowerDNS's zone-file text: TXT quoted, a CNAME target with its trailing dot.
+fn content(record: &Record) -> String {
+    match record.rtype {
+        RecordType::Txt => quote_txt(&record.value),
+        RecordType::Cname | RecordType::Http => format!("{}.", normalize(&record.value)),
+    }
+}

@@ -1,0 +1,587 @@
+//! `dcv-hook doctor` against real failures built into the fixtures: lame and silent nameservers, a
+//! lagging secondary, CAA that forbids, dangling and looping CNAMEs at the challenge name, and the
+//! all-clear case. Every case also checks that the doctor changed nothing (the zone's serial).
+
+use crate::support::bind::{BindFixture, BindOptions};
+use crate::support::nginx::Nginx;
+use crate::support::world::{bare_cmd, claim_net, tree};
+use dcv_sim::{MiniDns, RecordData};
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use serde_json::Value;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Runs `dcv-hook doctor ARGS --output json` with the fixture's primary as resolver; returns the
+/// exit code, the findings and stderr.
+fn doctor(bind: &BindFixture, args: &[&str]) -> (i32, Vec<Value>, String) {
+    let out = bare_cmd()
+        .arg("doctor")
+        .args([
+            "--resolver",
+            &bind.primary_addr().to_string(),
+            "--output",
+            "json",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    (
+        out.status.code().unwrap_or(-1),
+        findings,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The findings with `code` (about `name`, when given).
+fn with_code<'a>(findings: &'a [Value], code: &str, name: Option<&str>) -> Vec<&'a Value> {
+    findings
+        .iter()
+        .filter(|f| f["code"] == code && name.is_none_or(|n| f["name"] == n))
+        .collect()
+}
+
+fn the_one<'a>(findings: &'a [Value], code: &str, name: Option<&str>) -> &'a Value {
+    let found = with_code(findings, code, name);
+    assert_eq!(found.len(), 1, "{code} {name:?} once in {findings:#?}");
+    found[0]
+}
+
+/// The fixture's fourth octet `last` beside its primary (127.A.B.last), free for the test's own
+/// servers: the fixture claims the /24's .1 and .2.
+fn beside(bind: &BindFixture, last: u8) -> Ipv4Addr {
+    match bind.primary() {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            Ipv4Addr::new(o[0], o[1], o[2], last)
+        }
+        IpAddr::V6(_) => unreachable!("the fixture is IPv4"),
+    }
+}
+
+/// A nameserver that answers every question REFUSED (UDP), until dropped.
+struct Refuser {
+    stop: Arc<AtomicBool>,
+}
+
+impl Refuser {
+    fn start(addr: SocketAddr) -> Refuser {
+        let socket = UdpSocket::bind(addr).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stopped.load(Ordering::SeqCst) {
+                let Ok((len, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(query) = Message::from_vec(&buf[..len]) else {
+                    continue;
+                };
+                let mut answer = Message::new(
+                    query.metadata.id,
+                    MessageType::Response,
+                    query.metadata.op_code,
+                );
+                answer.metadata.response_code = ResponseCode::Refused;
+                answer.add_queries(query.queries.clone());
+                let _ = socket.send_to(&answer.to_vec().unwrap(), from);
+            }
+        });
+        Refuser { stop }
+    }
+}
+
+impl Drop for Refuser {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn names_each_lame_silent_and_lagging_nameserver_and_changes_nothing() {
+    // The secondary never transfers: once the primary changes, it lags at serial 1.
+    let bind = BindFixture::start(BindOptions { lag: None });
+    let (refusing, silent) = (beside(&bind, 3), beside(&bind, 4));
+    let _refuser = Refuser::start(SocketAddr::new(refusing.into(), 53));
+    // Bound, never read: questions time out (UDP) or hang after connecting (TCP).
+    let _silent_udp = UdpSocket::bind((silent, 53)).unwrap();
+    let _silent_tcp = TcpListener::bind((silent, 53)).unwrap();
+    bind.update(
+        "example.test",
+        &[
+            "update add example.test. 60 IN NS ns3.example.test.",
+            "update add example.test. 60 IN NS ns4.example.test.",
+            &format!("update add ns3.example.test. 60 IN A {refusing}"),
+            &format!("update add ns4.example.test. 60 IN A {silent}"),
+        ],
+    );
+    let serial = bind.primary_serial("example.test");
+
+    let (code, findings, stderr) = doctor(
+        &bind,
+        &["-d", "www.example.test", "--method", "dns-txt-token"],
+    );
+    assert_eq!(code, 75, "{findings:#?}\n{stderr}");
+    let refused = the_one(&findings, "dns.ns.refused", Some("example.test"));
+    assert_eq!(refused["severity"], "blocks");
+    assert_eq!(refused["subject"], format!("ns3.example.test ({refusing})"));
+    let timeout = the_one(&findings, "dns.ns.timeout", None);
+    assert_eq!(timeout["subject"], format!("ns4.example.test ({silent})"));
+    let lagging = the_one(&findings, "dns.soa.lagging", None);
+    assert_eq!(
+        lagging["subject"],
+        format!("ns2.example.test ({})", bind.secondary())
+    );
+    assert!(
+        lagging["seen"]
+            .as_str()
+            .unwrap()
+            .contains("serves serial 1 "),
+        "{lagging}"
+    );
+    // The secondary still has the old NS set too.
+    assert!(!with_code(&findings, "dns.ns.inconsistent", None).is_empty());
+    assert!(stderr.contains("dns.ns.refused"), "{stderr}");
+
+    // A TSIG secret the primary does not know: rejected, by an UPDATE that changes nothing.
+    let bad = bind.dir().join("bad.secret");
+    std::fs::write(&bad, "c2VjcmV0LXRoZS1zZXJ2ZXItZG9lcy1ub3Qta25vdw==").unwrap();
+    let args = rfc2136_args(&bind, &bad, "www.example.test");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_, findings, _) = doctor(&bind, &args);
+    let rejected = the_one(&findings, "credentials.rejected", Some("www.example.test"));
+    assert_eq!(rejected["subject"], "rfc2136");
+    assert!(
+        rejected["seen"].as_str().unwrap().contains("tsig"),
+        "{rejected}"
+    );
+    assert_eq!(
+        bind.primary_serial("example.test"),
+        serial,
+        "doctor changed the zone"
+    );
+
+    // auth on the same zone times out (the secondary never transfers): the doctor says why.
+    let good = bind.dir().join("good.secret");
+    std::fs::write(&good, bind.secret()).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let out = bare_cmd()
+        .arg("auth")
+        .args(["--resolver", &bind.primary_addr().to_string()])
+        .args(["--acme-value", "v", "--propagation-timeout", "1"])
+        .args(rfc2136_args(&bind, &good, "www.example.test"))
+        .arg("--state-dir")
+        .arg(state.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "doctor: blocks dns.ns.refused ns3.example.test ({refusing})"
+        )),
+        "{stderr}"
+    );
+    let error = stderr.lines().last().unwrap();
+    assert!(error.contains("propagation timed out"), "{error}");
+    assert!(error.contains("doctor: dns.ns."), "{error}");
+}
+
+#[test]
+fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
+    let bind = BindFixture::start(BindOptions::default());
+    bind.update(
+        "example.test",
+        &[
+            "update add onlyle.example.test. 60 IN CAA 0 issue \"letsencrypt.org\"",
+            "update add wild.example.test. 60 IN CAA 0 issue \"digicert.com\"",
+            "update add wild.example.test. 60 IN CAA 0 issuewild \";\"",
+            "update add viacname.example.test. 60 IN CNAME caa.other.test.",
+            "update add _dnsauth.dangling.example.test. 60 IN CNAME x.gone.test.",
+            "update add _acme-challenge.loop.example.test. 60 IN CNAME _acme-challenge.loop2.example.test.",
+            "update add _acme-challenge.loop2.example.test. 60 IN CNAME _acme-challenge.loop.example.test.",
+        ],
+    );
+    bind.update(
+        "other.test",
+        &["update add caa.other.test. 60 IN CAA 0 issue \"letsencrypt.org\""],
+    );
+    bind.wait_in_sync();
+    let serial = bind.primary_serial("example.test");
+
+    // CAA, DigiCert's identifiers.
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "onlyle.example.test",
+            "-d",
+            "*.wild.example.test",
+            "-d",
+            "wild.example.test",
+            "-d",
+            "viacname.example.test",
+            "--method",
+            "dns-txt-token",
+        ],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    let only = the_one(&findings, "caa.forbids", Some("onlyle.example.test"));
+    assert!(
+        only["seen"].as_str().unwrap().contains("letsencrypt.org"),
+        "{only}"
+    );
+    let wild = the_one(&findings, "caa.forbids", Some("*.wild.example.test"));
+    assert!(
+        wild["seen"].as_str().unwrap().starts_with("issuewild"),
+        "{wild}"
+    );
+    the_one(&findings, "caa.ok", Some("wild.example.test"));
+    the_one(&findings, "caa.forbids", Some("viacname.example.test"));
+    // The same CAA allows Let's Encrypt in ACME mode.
+    let (code, findings, _) = doctor(
+        &bind,
+        &["--acme-value", &"v".repeat(43), "-d", "onlyle.example.test"],
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+    the_one(&findings, "caa.ok", Some("onlyle.example.test"));
+
+    // A dangling CNAME at _dnsauth, a loop at _acme-challenge.
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "dangling.example.test",
+            "--method",
+            "dns-txt-token",
+            "--txt-name",
+            "dnsauth",
+        ],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    let dangling = the_one(
+        &findings,
+        "dns.cname.dangling",
+        Some("dangling.example.test"),
+    );
+    assert!(
+        dangling["seen"].as_str().unwrap().contains("x.gone.test"),
+        "{dangling}"
+    );
+    let (code, findings, _) = doctor(
+        &bind,
+        &["--acme-value", &"v".repeat(43), "-d", "loop.example.test"],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    let looping = the_one(&findings, "dns.cname.loop", Some("loop.example.test"));
+    assert!(
+        looping["seen"]
+            .as_str()
+            .unwrap()
+            .contains("_acme-challenge.loop2.example.test"),
+        "{looping}"
+    );
+
+    // DNSSEC under a signed parent: one child signed well, one whose signatures expired.
+    let valid = (time("-1 hour"), time("+30 days"));
+    let expired = (time("-30 days"), time("-1 day"));
+    let ds_child = signed_zone(&bind, "child.sec.test", "", &valid);
+    let ds_stale = signed_zone(&bind, "stale.sec.test", "", &expired);
+    signed_zone(
+        &bind,
+        "sec.test",
+        &format!(
+            "child NS ns1.example.test.\n{ds_child}\nstale NS ns1.example.test.\n{ds_stale}\n"
+        ),
+        &valid,
+    );
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "child.sec.test",
+            "-d",
+            "stale.sec.test",
+            "--method",
+            "dns-txt-token",
+        ],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    the_one(&findings, "dns.dnssec.ok", Some("child.sec.test"));
+    let stale = the_one(&findings, "dns.dnssec.expired", Some("stale.sec.test"));
+    assert_eq!(stale["severity"], "blocks");
+
+    // All clear: a healthy zone, no CAA, the key accepted; the table in text mode.
+    let secret = bind.dir().join("good.secret");
+    std::fs::write(&secret, bind.secret()).unwrap();
+    let out = bare_cmd()
+        .args(["doctor", "--resolver", &bind.primary_addr().to_string()])
+        .args(rfc2136_args(&bind, &secret, "clean.example.test"))
+        .args(["--method", "dns-cname-token"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok        dns.ns.ok"), "{text}");
+    assert!(text.contains("all clear for 1 name(s)"), "{text}");
+    assert!(text.contains("ok        credentials.ok"), "{text}");
+    assert_eq!(
+        bind.primary_serial("example.test"),
+        serial,
+        "doctor changed the zone"
+    );
+}
+
+#[test]
+fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
+    let (net, _claim) = claim_net();
+    let ip = Ipv4Addr::new(127, 80, net, 1);
+    let root = tempfile::tempdir().unwrap();
+    // One nginx, one behaviour per host name.
+    let _nginx = Nginx::start(
+        ip,
+        root.path(),
+        r#"
+        if ($host = "forbidden.example.test") { return 403; }
+        if ($host = "broken.example.test") { return 500; }
+        if ($host = "away.example.test") { return 301 http://elsewhere.other.test$request_uri; }
+        if ($host = "port.example.test") { return 302 http://port.example.test:8080$request_uri; }
+        if ($host = "hops.example.test") { rewrite ^(.*)$ /h$1 redirect; }
+        "#,
+    );
+    let dns = MiniDns::start(SocketAddr::new(Ipv4Addr::new(127, 80, net, 53).into(), 0)).unwrap();
+    dns.add("example.test", RecordData::soa("ns.example.test"));
+    let hosts = ["ok", "forbidden", "broken", "away", "port", "hops"];
+    for h in hosts {
+        dns.add(&format!("{h}.example.test"), RecordData::A(ip));
+    }
+    let run = |webroot: &Path, args: &[&str]| {
+        let out = bare_cmd()
+            .args([
+                "doctor",
+                "--output",
+                "json",
+                "--resolver",
+                &dns.addr().to_string(),
+            ])
+            .args(["--provider", "webroot", "--webroot"])
+            .arg(webroot)
+            .args(args)
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+        (out.status.code().unwrap_or(-1), findings)
+    };
+
+    let mut args = vec!["--method", "http-token"];
+    let names: Vec<String> = hosts.iter().map(|h| format!("{h}.example.test")).collect();
+    for n in &names {
+        args.extend(["-d", n.as_str()]);
+    }
+    let (code, findings) = run(root.path(), &args);
+    assert_eq!(code, 75, "{findings:#?}");
+    for (name, want) in [
+        ("ok.example.test", "http.ok"),
+        ("forbidden.example.test", "http.status.403"),
+        ("broken.example.test", "http.status.5xx"),
+        ("away.example.test", "http.redirect.domain"),
+        ("port.example.test", "http.redirect.port"),
+        ("hops.example.test", "http.redirect.too_many"),
+    ] {
+        the_one(&findings, want, Some(name));
+    }
+    the_one(&findings, "http.address.loopback", Some("ok.example.test"));
+    assert!(
+        tree(root.path()).is_empty(),
+        "probe left behind: {:?}",
+        tree(root.path())
+    );
+
+    // A web root the server does not serve: the probe is not found.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, findings) = run(
+        elsewhere.path(),
+        &["--method", "http-token", "-d", "ok.example.test"],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    the_one(&findings, "http.status.404", Some("ok.example.test"));
+
+    // All clear, for http-token and for http-01.
+    let (code, findings) = run(
+        root.path(),
+        &["--method", "http-token", "-d", "ok.example.test"],
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+    let (code, findings) = run(
+        root.path(),
+        &[
+            "--acme-value",
+            "tok.key",
+            "--acme-token",
+            "tok",
+            "-d",
+            "ok.example.test",
+        ],
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+    the_one(&findings, "http.ok", Some("ok.example.test"));
+
+    // auth --preflight stops before publishing anything.
+    let state = tempfile::tempdir().unwrap();
+    let auth = |args: &[&str]| {
+        let mut cmd = bare_cmd();
+        cmd.args(["auth", "--resolver", &dns.addr().to_string()])
+            .args(["--provider", "webroot", "--webroot"])
+            .arg(root.path())
+            .arg("--state-dir")
+            .arg(state.path())
+            .args(args);
+        cmd
+    };
+    let out = auth(&[
+        "--preflight",
+        "--output",
+        "json",
+        "--acme-value",
+        "tok.key",
+        "--acme-token",
+        "tok",
+        "-d",
+        "forbidden.example.test",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(75));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    the_one(
+        doc["findings"].as_array().unwrap(),
+        "http.status.403",
+        Some("forbidden.example.test"),
+    );
+    assert!(tree(root.path()).is_empty() && tree(state.path()).is_empty());
+
+    // Under certbot, auth's wait reports the 403 at once and gives up on it after 30 s, long before
+    // --propagation-timeout, with the doctor's line.
+    let out = auth(&["--propagation-timeout", "300"])
+        .env("CERTBOT_DOMAIN", "forbidden.example.test")
+        .env("CERTBOT_VALIDATION", "tok.key")
+        .env("CERTBOT_TOKEN", "tok")
+        .env("CERTBOT_REMAINING_CHALLENGES", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("answers HTTP 403"), "{stderr}");
+    let error = stderr.lines().last().unwrap();
+    assert!(error.contains("gave up waiting"), "{error}");
+    assert!(error.contains("http.status.403"), "{error}");
+    bare_cmd()
+        .args(["cleanup", "--state-dir"])
+        .arg(state.path())
+        .env("CERTBOT_DOMAIN", "forbidden.example.test")
+        .env("CERTBOT_VALIDATION", "tok.key")
+        .env("CERTBOT_TOKEN", "tok")
+        .assert()
+        .success();
+    assert!(
+        tree(root.path()).is_empty(),
+        "probe left behind: {:?}",
+        tree(root.path())
+    );
+}
+
+/// `date -u` for a relative time such as `-1 day`, as dnssec-signzone takes it (YYYYMMDDHHMMSS).
+fn time(relative: &str) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", relative, "+%Y%m%d%H%M%S"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Signs `zone` (SOA, NS at the fixture's ns1, then `extra`) with a fresh ECDSA key valid over
+/// `window` (dnssec-signzone's -s and -e), loads it on the primary and returns its DS record line.
+fn signed_zone(bind: &BindFixture, zone: &str, extra: &str, window: &(String, String)) -> String {
+    let dir = bind.dir();
+    let run = |program: &str, args: &[&str]| {
+        let out = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}; apt-get install bind9-utils"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let key = run(
+        "dnssec-keygen",
+        &["-q", "-a", "ECDSAP256SHA256", "-f", "KSK", "-K", ".", zone],
+    );
+    std::fs::write(
+        dir.join(format!("{zone}.src")),
+        format!(
+            "$TTL 60\n@ IN SOA ns1.example.test. hostmaster.example.test. 1 86400 3600 604800 60\n\
+             @ NS ns1.example.test.\n{extra}$INCLUDE {key}.key\n"
+        ),
+    )
+    .unwrap();
+    let signed = format!("{zone}.signed");
+    run(
+        "dnssec-signzone",
+        &[
+            "-z",
+            "-P",
+            "-K",
+            ".",
+            "-d",
+            ".",
+            "-o",
+            zone,
+            "-s",
+            &window.0,
+            "-e",
+            &window.1,
+            "-f",
+            &signed,
+            &format!("{zone}.src"),
+        ],
+    );
+    bind.add_zone(zone, &dir.join(&signed));
+    std::fs::read_to_string(dir.join(format!("dsset-{zone}.")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// `-d NAME` with the rfc2136 provider pointed at the fixture's primary, the secret read from `secret`.
+fn rfc2136_args(bind: &BindFixture, secret: &Path, name: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-d".into(),
+        name.into(),
+        "--provider".into(),
+        "rfc2136".into(),
+    ];
+    args.extend(["--tsig-key".into(), bind.key_name().to_string()]);
+    args.extend(["--rfc2136-server".into(), bind.primary_addr().to_string()]);
+    args.extend(["--tsig-secret-file".into(), secret.display().to_string()]);
+    args
+}
