@@ -162,6 +162,18 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
         "revalidate" => {
             !matches!(id, "wait" | "timeout" | "order_id" | "domain_id") && heading != ACME
         }
+        // The doctor waits for nothing and publishes nothing but its probe file.
+        "doctor" => !matches!(
+            id,
+            "wait"
+                | "timeout"
+                | "preflight"
+                | "ttl"
+                | "propagation_timeout"
+                | "poll_interval"
+                | "no_propagation_check"
+                | "dry_run"
+        ),
         _ => true,
     }
 }

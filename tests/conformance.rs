@@ -400,7 +400,7 @@ fn powerdns_conforms() {
         seed: &seed,
         read: &read,
         sees_its_values: true,
-        // No zone holds nowhere.test: the record patched in before it is taken back.
+        // No zone holds nowhere.test: every zone is found before anything changes.
         failing: vec![
             txt("fail.example.test", "ours-4"),
             txt("fail.nowhere.test", "ours-5"),

@@ -4,8 +4,10 @@
 
 use crate::support::bind::{BindFixture, BindOptions};
 use crate::support::nginx::Nginx;
+use crate::support::world::API_KEY;
 use crate::support::world::{bare_cmd, claim_net, tree};
-use dcv_sim::{MiniDns, RecordData};
+use dcv_sim::cloudflare::{FakeCloudflare, FakeCloudflareConfig};
+use dcv_sim::{MiniDns, OrderSpec, RecordData, SimConfig, Simulator};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -217,7 +219,6 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
         &["update add caa.other.test. 60 IN CAA 0 issue \"letsencrypt.org\""],
     );
     bind.wait_in_sync();
-    let serial = bind.primary_serial("example.test");
 
     // CAA, DigiCert's identifiers.
     let (code, findings, _) = doctor(
@@ -321,12 +322,177 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
     let stale = the_one(&findings, "dns.dnssec.expired", Some("stale.sec.test"));
     assert_eq!(stale["severity"], "blocks");
 
+    // Warnings only: an answer too big for UDP, and a DCV value left from an earlier validation.
+    let long = "x".repeat(200);
+    let mut lines: Vec<String> = (0..8)
+        .map(|i| format!("update add big.example.test. 60 IN TXT \"{i}{long}\""))
+        .collect();
+    lines
+        .push("update add old.example.test. 60 IN TXT \"0123456789abcdefghijklmnopqrstuv\"".into());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    bind.update("example.test", &lines);
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "big.example.test",
+            "-d",
+            "old.example.test",
+            "--method",
+            "dns-txt-token",
+        ],
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+    assert_eq!(
+        the_one(&findings, "dns.answer.too_big", Some("big.example.test"))["severity"],
+        "warns"
+    );
+    the_one(&findings, "dns.txt.stale", Some("old.example.test"));
+    bind.wait_in_sync();
+    let serial = bind.primary_serial("example.test");
+
+    // An order read from CertCentral (GETs only): a name validated already, one CAA forbids; then
+    // a key CertCentral refuses.
+    let sim = Simulator::start(SimConfig::new(API_KEY, bind.primary_addr()));
+    let order = sim.add_order(
+        OrderSpec::new(["onlyle.example.test", "clean.example.test"])
+            .approved(["clean.example.test"]),
+    );
+    let order_doctor = |key: &str| {
+        let out = bare_cmd()
+            .env("DIGICERT_API_KEY", key)
+            .args(["doctor", "--output", "json", "--api-url", &sim.url()])
+            .args(["--resolver", &bind.primary_addr().to_string()])
+            .args(["--order-id", &order.to_string()])
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+        (out.status.code(), findings)
+    };
+    let (code, findings) = order_doctor(API_KEY);
+    assert_eq!(code, Some(75), "{findings:#?}");
+    the_one(&findings, "digicert.order", None);
+    the_one(&findings, "digicert.validated", Some("clean.example.test"));
+    the_one(&findings, "caa.forbids", Some("onlyle.example.test"));
+    let changes: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(
+        changes.is_empty(),
+        "doctor changed something at DigiCert: {changes:?}"
+    );
+    // DigiCert says "not validated": verify's error says what the doctor finds.
+    let out = bare_cmd()
+        .env("DIGICERT_API_KEY", API_KEY)
+        .args(["verify", "--api-url", &sim.url()])
+        .args(["--resolver", &bind.primary_addr().to_string()])
+        .args(["--order-id", &order.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    let error = stderr.lines().last().unwrap();
+    assert!(
+        error.contains("doctor: caa.forbids at onlyle.example.test CAA"),
+        "{error}"
+    );
+    let (code, findings) = order_doctor("not-the-key");
+    assert_eq!(code, Some(75), "{findings:#?}");
+    the_one(&findings, "digicert.key_rejected", None);
+
+    // Cloudflare: a token the API refuses, and one that sees the zone.
+    let cf = FakeCloudflare::start(
+        "127.0.0.1:0".parse().unwrap(),
+        FakeCloudflareConfig::with_token("cf-doctor-token"),
+    )
+    .unwrap();
+    cf.add_zone("example.test");
+    let cf_doctor = |token: &str| {
+        let out = bare_cmd()
+            .env("CLOUDFLARE_API_TOKEN", token)
+            .args(["doctor", "--output", "json", "-d", "clean.example.test"])
+            .args(["--resolver", &bind.primary_addr().to_string()])
+            .args([
+                "--provider",
+                "cloudflare",
+                "--cloudflare-api-url",
+                &cf.url(),
+            ])
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+        (out.status.code(), findings)
+    };
+    let (code, findings) = cf_doctor("not-the-token");
+    assert_eq!(code, Some(75), "{findings:#?}");
+    the_one(
+        &findings,
+        "credentials.rejected",
+        Some("clean.example.test"),
+    );
+    let (code, findings) = cf_doctor("cf-doctor-token");
+    assert_eq!(code, Some(0), "{findings:#?}");
+    the_one(&findings, "credentials.ok", Some("clean.example.test"));
+
+    // An exec program that is not there.
+    let (code, findings, _) = doctor(
+        &bind,
+        &[
+            "-d",
+            "clean.example.test",
+            "--provider",
+            "exec",
+            "--exec",
+            "/nonexistent/dcv-publish",
+        ],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    the_one(&findings, "credentials.exec", None);
+
+    // The TSIG key with this machine's clock 10 minutes ahead (faketime): BADTIME, with the offset.
+    let good = bind.dir().join("good.secret");
+    std::fs::write(&good, bind.secret()).unwrap();
+    let out = Command::new("faketime")
+        .args(["-f", "+10m"])
+        .arg(assert_cmd::cargo::cargo_bin("dcv-hook"))
+        .args([
+            "doctor",
+            "--output",
+            "json",
+            "--resolver",
+            &bind.primary_addr().to_string(),
+        ])
+        .args(rfc2136_args(&bind, &good, "clean.example.test"))
+        .output()
+        .expect("faketime is installed (apt-get install faketime; scripts/test does)");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    let rejected = the_one(
+        &findings,
+        "credentials.rejected",
+        Some("clean.example.test"),
+    );
+    let seen = rejected["seen"].as_str().unwrap();
+    let offset: u64 = seen
+        .split("this clock is ")
+        .nth(1)
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no clock offset in {seen}"));
+    assert!(
+        seen.contains("BadTime") && seen.contains("ahead of the server's"),
+        "{seen}"
+    );
+    assert!((590..=610).contains(&offset), "{seen}");
+
     // All clear: a healthy zone, no CAA, the key accepted; the table in text mode.
-    let secret = bind.dir().join("good.secret");
-    std::fs::write(&secret, bind.secret()).unwrap();
     let out = bare_cmd()
         .args(["doctor", "--resolver", &bind.primary_addr().to_string()])
-        .args(rfc2136_args(&bind, &secret, "clean.example.test"))
+        .args(rfc2136_args(&bind, &good, "clean.example.test"))
         .args(["--method", "dns-cname-token"])
         .output()
         .unwrap();

@@ -68,7 +68,7 @@ fn the_man_pages_cover_every_command_and_option() {
     let out = bare_cmd().arg("man").output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let page = String::from_utf8(out.stdout).unwrap();
-    assert!(page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH dcv-hook 1"));
+    assert!(page.contains(".TH dcv-hook 1"), "not a man page:\n{page}");
     for command in commands() {
         assert!(
             page.contains(&format!("dcv\\-hook\\-{}(1)", command.replace('-', "\\-"))),

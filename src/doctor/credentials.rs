@@ -1,5 +1,5 @@
 //! Credential checks that change nothing: every provider the run would use is built (settings
-//! checked, secrets read, an exec program found) and asked whether its credentials are accepted
+//! checked, secrets read), an exec program must exist and be executable, and each is asked whether its credentials are accepted
 //! ([`crate::publish::Publisher::check_access`]: for rfc2136 an UPDATE that changes nothing, which
 //! the primary must still authenticate, so BADKEY, BADSIG, BADTIME, NOTAUTH and REFUSED show).
 
@@ -8,8 +8,68 @@ use crate::context::Context;
 use crate::error::Kind;
 use crate::pipeline::Publishers;
 
-/// Findings on the providers that would publish `subjects`' DNS records.
+/// Findings on the providers that would publish `subjects`' records.
 pub fn check(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
+    let mut findings = exec_programs(ctx);
+    findings.extend(access(ctx, subjects));
+    findings
+}
+
+/// Every exec provider's program (the command line's and each `[[zone]]`'s) must exist and be
+/// executable: auth would otherwise fail at the first record.
+fn exec_programs(ctx: &Context) -> Vec<Finding> {
+    let mut settings: Vec<(&str, &clap::ArgMatches)> = Vec::new();
+    if ctx.cfg.provider.as_deref() == Some("exec")
+        && let Some(m) = ctx.cfg.provider_matches.as_ref()
+    {
+        settings.push(("exec", m));
+    }
+    for z in ctx.cfg.zones.iter().filter(|z| z.provider == "exec") {
+        settings.push(("exec", &z.matches));
+    }
+    let mut findings = Vec::new();
+    for (provider, m) in settings {
+        let Ok(Some(program)) = m.try_get_one::<std::path::PathBuf>("exec") else {
+            continue;
+        };
+        let Some(problem) = not_runnable(program) else {
+            continue;
+        };
+        findings.push(Finding::new(
+            "credentials.exec",
+            Severity::Blocks,
+            provider,
+            format!("--exec {}: {problem}", program.display()),
+            "give --exec the path of an executable program",
+        ));
+    }
+    findings
+}
+
+/// Why `program` cannot be run (a bare name is looked up in PATH), or `None`.
+fn not_runnable(program: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let candidates: Vec<std::path::PathBuf> = if program.components().count() > 1 {
+        vec![program.to_path_buf()]
+    } else {
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).map(|d| d.join(program)).collect())
+            .unwrap_or_default()
+    };
+    let mut why = "not found".to_string();
+    for c in candidates {
+        match std::fs::metadata(&c) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return None,
+            Ok(m) if m.is_file() => why = "not executable (no x permission)".into(),
+            Ok(_) => why = "not a file".into(),
+            Err(_) => {}
+        }
+    }
+    Some(why)
+}
+
+/// Whether each provider that would publish `subjects`' DNS records accepts its credentials.
+fn access(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
     let records: Vec<crate::record::Record> = subjects
         .iter()
         .filter(|s| s.record.rtype.is_dns())

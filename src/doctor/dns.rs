@@ -315,6 +315,7 @@ fn judge_soa(
     zone: &Name,
     answer: &Result<Message, QueryError>,
 ) -> Result<u32, (&'static str, String)> {
+    let zone_text = resolver::normalize(&zone.to_ascii());
     let m = match answer {
         Ok(m) => m,
         Err(QueryError::Timeout) => {
@@ -336,7 +337,7 @@ fn judge_soa(
         ResponseCode::Refused => {
             return Err((
                 "dns.ns.refused",
-                format!("answered REFUSED for {}: not authoritative for it", zone),
+                format!("answered REFUSED for {zone_text}: not authoritative for it"),
             ));
         }
         code => {
@@ -357,11 +358,11 @@ fn judge_soa(
         (true, Some(serial)) => Ok(serial),
         (false, _) => Err((
             "dns.ns.lame",
-            format!("answered for {zone} without authority (AA not set): lame delegation"),
+            format!("answered for {zone_text} without authority (AA not set): lame delegation"),
         )),
         (true, None) => Err((
             "dns.ns.lame",
-            format!("gave no SOA for {zone} (a referral elsewhere?)"),
+            format!("gave no SOA for {zone_text} (a referral elsewhere?)"),
         )),
     }
 }
@@ -493,6 +494,9 @@ fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
             RData::CNAME(c) => Some(resolver::normalize(&c.0.to_ascii())),
             _ => None,
         });
+    // Diagnosing DigiCert's "not validated" the token is not known, and the one published is
+    // among what is there: nothing can be called stale then.
+    let token_unknown = subject.published && subject.record.value.is_empty();
     let txts: Vec<String> = full
         .answers
         .iter()
@@ -515,6 +519,7 @@ fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
         }
         if let Some(target) = cname
             && target != resolver::normalize(&subject.record.value)
+            && !token_unknown
         {
             let (code, fix) = if target.ends_with(crate::dcv::CNAME_TARGET_SUFFIX) {
                 (
@@ -550,7 +555,7 @@ fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
         .iter()
         .filter(|t| **t != subject.record.value && looks_like_token(t, subject.acme))
         .collect();
-    if !stale.is_empty() {
+    if !stale.is_empty() && !token_unknown {
         findings.push(Finding::new(
             "dns.txt.stale",
             Severity::Warns,

@@ -414,6 +414,21 @@ impl Publisher for Cloudflare {
         }
         first_error.map_or(Ok(()), Err)
     }
+
+    fn check_access(&mut self, names: &[String]) -> Option<Result<String>> {
+        let name = names.first()?;
+        // Reads only: the zone, then its records at the name. Edit rights show only when writing.
+        let check = (|| {
+            let zone = self.zone_for(name)?;
+            self.client.records(&zone, name, Some("TXT"))?;
+            Ok(format!(
+                "the credentials ({}) see zone {} and its records",
+                self.client_credentials(),
+                zone.name
+            ))
+        })();
+        Some(check)
+    }
 }
 
 fn dns_type(rtype: RecordType) -> Result<&'static str> {

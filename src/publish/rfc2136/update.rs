@@ -197,8 +197,18 @@ impl Rfc2136 {
             Ok(Err(e)) => return Err(self.net_error(zone, e)),
             Ok(Ok(response)) => response,
         };
-        if let Some(tsig_error) = response.signature().and_then(|s| s.data.error) {
-            return Err(self.tsig_rejected(zone, &format!("{tsig_error:?}")));
+        if let Some(signature) = response.signature()
+            && let Some(tsig_error) = signature.data.error
+        {
+            let mut what = format!("{tsig_error:?}");
+            if let Some(offset) = clock_offset(&signature.data) {
+                what.push_str(&format!(
+                    ", this clock is {}s {} the server's",
+                    offset.unsigned_abs(),
+                    if offset > 0 { "ahead of" } else { "behind" }
+                ));
+            }
+            return Err(self.tsig_rejected(zone, &what));
         }
         match response.response_code {
             ResponseCode::NoError => Ok(()),
@@ -270,6 +280,26 @@ impl Rfc2136 {
             other => self.unavailable(zone, &format!("server answered {other}")),
         }
     }
+}
+
+/// How far this clock is ahead of the server's (negative: behind), from a BADTIME answer, which
+/// carries the server's time in its Other Data (RFC 8945 5.2.3; 48 bits), else in Time Signed.
+fn clock_offset(tsig: &hickory_proto::rr::rdata::tsig::TSIG) -> Option<i64> {
+    if !matches!(
+        tsig.error,
+        Some(hickory_proto::rr::rdata::tsig::TsigError::BadTime)
+    ) {
+        return None;
+    }
+    let server = match tsig.other.as_slice() {
+        [a, b, c, d, e, f] => u64::from_be_bytes([0, 0, *a, *b, *c, *d, *e, *f]),
+        _ => tsig.time,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(i64::try_from(now).ok()? - i64::try_from(server).ok()?)
 }
 
 /// `Config` error unless `zone` contains `name` (hickory asserts this and would panic).
