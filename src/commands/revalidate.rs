@@ -305,39 +305,15 @@ fn check_as_served(
         let (ids, records) = (&ids, &records);
         scope.spawn(move || cleaner(ctx, cleanup_queue, ids, records, &cleaner_events));
         drop(events);
-        let mut jobs = Some(jobs);
         // Without a propagation check every published domain is ready at once.
         if probes.is_empty() {
             for &i in published {
-                run.served(work, i, jobs.as_ref());
+                run.served(work, i, Some(&jobs));
             }
         }
-        loop {
-            if run.signal.is_none() {
-                run.signal = crate::signals::pending();
-                if run.signal.is_some() {
-                    // No new check; the queued ones come back at once as not checked.
-                    jobs = None;
-                }
-            }
-            if !run.cleaning && !run.to_clean.is_empty() {
-                run.cleaning = true;
-                let _ = cleanups.send(std::mem::take(&mut run.to_clean));
-            }
-            if run.finished() {
-                break;
-            }
-            status.update(&run.line(started));
-            match inbox.recv_timeout(Duration::from_millis(100)) {
-                Ok(event) => {
-                    let watched = (&probes[..], &owner[..], cfg.polling);
-                    run.on_event(event, work, report, watched, jobs.as_ref());
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        drop(jobs);
+        let watched = (&probes[..], &owner[..], cfg.polling);
+        let channels = (&inbox, jobs, &cleanups);
+        run.coordinate(work, report, watched, channels, &mut status, started);
         drop(cleanups);
     });
     status.finish(&run.line(started));
@@ -535,6 +511,42 @@ impl Run {
                 "some records could not be removed and stay recorded; run `dcv-hook cleanup`",
             ))
         })
+    }
+
+    /// Hands out checks and cleanups and takes in what the poller, the checkers and the cleaner
+    /// report, until every domain is done or they all stopped. At the first signal no new check
+    /// starts (`jobs` is dropped): the queued ones come back at once as not checked.
+    fn coordinate(
+        &mut self,
+        work: &mut [Work],
+        report: &mut Report,
+        watched: (&[Box<dyn Probe>], &[usize], Polling),
+        (inbox, jobs, cleanups): (&Receiver<Event>, Sender<usize>, &Sender<Vec<usize>>),
+        status: &mut StatusLine,
+        started: Instant,
+    ) {
+        let mut jobs = Some(jobs);
+        loop {
+            if self.signal.is_none() {
+                self.signal = crate::signals::pending();
+                if self.signal.is_some() {
+                    jobs = None;
+                }
+            }
+            if !self.cleaning && !self.to_clean.is_empty() {
+                self.cleaning = true;
+                let _ = cleanups.send(std::mem::take(&mut self.to_clean));
+            }
+            if self.finished() {
+                break;
+            }
+            status.update(&self.line(started));
+            match inbox.recv_timeout(Duration::from_millis(100)) {
+                Ok(event) => self.on_event(event, work, report, watched, jobs.as_ref()),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
     }
 
     fn finished(&self) -> bool {
@@ -743,20 +755,7 @@ fn select(ctx: &Context, domains: &[DomainSummary]) -> Result<Vec<Work>> {
         if !due {
             continue;
         }
-        let current = d.dcv_method.as_deref().map(Method::parse);
-        let (method, outcome, reason) = match (cfg.method, current) {
-            (Some(m), _) => (Some(m), String::new(), None),
-            (None, Some(Ok(m))) => (Some(m), String::new(), None),
-            (None, None) => (Some(default_method(ctx)), String::new(), None),
-            (None, Some(Err(_))) => (
-                None,
-                "skipped".to_string(),
-                Some(format!(
-                    "uses {} DCV, which dcv-hook cannot publish; pass --method to switch it (that changes the domain at DigiCert)",
-                    d.dcv_method.as_deref().unwrap_or("another")
-                )),
-            ),
-        };
+        let (method, outcome, reason) = method_for(ctx, d);
         selected.push(Work {
             row: Row {
                 domain: name,
@@ -776,6 +775,24 @@ fn select(ctx: &Context, domains: &[DomainSummary]) -> Result<Vec<Work>> {
         });
     }
     Ok(selected)
+}
+
+/// The DCV method to validate `d` with: `--method`, else the one it has, else the provider's; a
+/// method dcv-hook cannot publish (email) skips the domain, with the reason.
+fn method_for(ctx: &Context, d: &DomainSummary) -> (Option<Method>, String, Option<String>) {
+    match (ctx.cfg.method, d.dcv_method.as_deref().map(Method::parse)) {
+        (Some(m), _) => (Some(m), String::new(), None),
+        (None, Some(Ok(m))) => (Some(m), String::new(), None),
+        (None, None) => (Some(default_method(ctx)), String::new(), None),
+        (None, Some(Err(_))) => (
+            None,
+            "skipped".to_string(),
+            Some(format!(
+                "uses {} DCV, which dcv-hook cannot publish; pass --method to switch it (that changes the domain at DigiCert)",
+                d.dcv_method.as_deref().unwrap_or("another")
+            )),
+        ),
+    }
 }
 
 /// The method for a domain that has none yet: what the command line's provider publishes.
