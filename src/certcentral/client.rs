@@ -236,16 +236,7 @@ impl Client {
         let timeout = self.request_timeout(deadline, method, path)?;
         self.limit.acquire(deadline)?;
         ui::verbose(&format!("certcentral: {method} {path}"));
-        let request = self
-            .http
-            .request(method.clone(), format!("{}{}", self.base, path))
-            .timeout(timeout)
-            .header("X-DC-DEVKEY", self.key.expose())
-            .header("Accept", "application/json");
-        let request = match body {
-            Some(json) => request.json(json),
-            None => request.header("Content-Type", "application/json"),
-        };
+        let request = self.request(method, path, body, timeout);
         let response = match request.send() {
             Ok(response) => response,
             Err(e) => {
@@ -265,29 +256,56 @@ impl Client {
             "certcentral: {method} {path} -> {status} ({} ms)",
             started.elapsed().as_millis()
         ));
-        let retry_after = retry_after(&response);
-        let location = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
-        let answer = Answer {
-            status,
-            body: read_capped(response),
-            location,
-        };
-        if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
-            return Ok(Attempt::Done(answer));
+        Ok(judge_answer(method, path, response))
+    }
+
+    /// The request with DigiCert's headers and `body` (JSON).
+    fn request(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> reqwest::blocking::RequestBuilder {
+        let request = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .timeout(timeout)
+            .header("X-DC-DEVKEY", self.key.expose())
+            .header("Accept", "application/json");
+        match body {
+            Some(json) => request.json(json),
+            None => request.header("Content-Type", "application/json"),
         }
-        Ok(Attempt::Failed {
-            failure: api_error(method, path, &answer),
-            retry_after,
-            // 429, and 503 with Retry-After, say the request was turned away, not done.
-            not_processed: retry_after.is_some()
-                && matches!(
-                    status,
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                ),
-        })
+    }
+}
+
+/// The answer for the caller, or a failure worth retrying (429, 5xx) and whether DigiCert said
+/// it turned the request away.
+fn judge_answer(method: &Method, path: &str, response: Response) -> Attempt {
+    let status = response.status();
+    let retry_after = retry_after(&response);
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+    let answer = Answer {
+        status,
+        body: read_capped(response),
+        location,
+    };
+    if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+        return Attempt::Done(answer);
+    }
+    Attempt::Failed {
+        failure: api_error(method, path, &answer),
+        retry_after,
+        // 429, and 503 with Retry-After, say the request was turned away, not done.
+        not_processed: retry_after.is_some()
+            && matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            ),
     }
 }
 
