@@ -103,10 +103,15 @@ pub fn query_over(
 /// The question and its wire form.
 fn encoded(name: &Name, rtype: RecordType) -> Result<(Message, Vec<u8>), QueryError> {
     let request = request(name, rtype);
-    let bytes = request
-        .to_vec()
-        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
+    let bytes = encode(&request)?;
     Ok((request, bytes))
+}
+
+/// `request` in wire form.
+fn encode(request: &Message) -> Result<Vec<u8>, QueryError> {
+    request
+        .to_vec()
+        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))
 }
 
 /// Sends the encoded `request` once over TCP or UDP, counted as one query.
@@ -138,11 +143,8 @@ pub fn query_dnssec(
     if let Some(edns) = request.edns.as_mut() {
         edns.set_dnssec_ok(true);
     }
-    let bytes = request
-        .to_vec()
-        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
-    stats::count_dns_query();
-    over_tcp(server, &bytes, &request, deadline)
+    let bytes = encode(&request)?;
+    ask(server, &bytes, &request, deadline, true)
 }
 
 fn request(name: &Name, rtype: RecordType) -> Message {

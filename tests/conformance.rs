@@ -319,14 +319,15 @@ fn cloudflare_conforms() {
         values.sort();
         values
     };
+    let cf_flags = flags(&[
+        "--cloudflare-api-url",
+        &fake.url(),
+        "--cloudflare-credentials",
+        credentials.to_str().unwrap(),
+    ]);
     let case = Case {
         provider: "cloudflare",
-        flags: flags(&[
-            "--cloudflare-api-url",
-            &fake.url(),
-            "--cloudflare-credentials",
-            credentials.to_str().unwrap(),
-        ]),
+        flags: cf_flags.clone(),
         resolver: None,
         ours: ours("conf"),
         seed: &seed,
@@ -341,12 +342,7 @@ fn cloudflare_conforms() {
     // is enough for a flagless cleanup to remove it.
     let case = Case {
         provider: "cloudflare",
-        flags: flags(&[
-            "--cloudflare-api-url",
-            &fake.url(),
-            "--cloudflare-credentials",
-            credentials.to_str().unwrap(),
-        ]),
+        flags: cf_flags,
         resolver: None,
         ours: Vec::new(),
         seed: &|| {},
