@@ -441,21 +441,7 @@ mod tests {
     #[test]
     fn a_server_is_asked_one_record_per_round_until_it_has_them() {
         let asked = std::sync::Arc::new(AtomicUsize::new(0));
-        let probes: Vec<Box<dyn Probe>> = (0..5)
-            .map(|i| {
-                Box::new(OnOneServer {
-                    record: Record {
-                        domain: "d".into(),
-                        rtype: RecordType::Txt,
-                        name: format!("n{i}"),
-                        value: "v".into(),
-                    },
-                    asked: asked.clone(),
-                    mine: AtomicUsize::new(0),
-                    serve_from: if i == 0 { 4 } else { 1 },
-                }) as Box<dyn Probe>
-            })
-            .collect();
+        let probes = on_one_server(&asked, &[4, 1, 1, 1, 1]);
         let polling = Polling {
             interval: Duration::from_millis(20),
             timeout: Duration::from_secs(5),
