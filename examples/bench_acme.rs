@@ -43,6 +43,10 @@ mod bind;
 #[path = "support/stats.rs"]
 mod stats;
 use stats::median;
+
+#[path = "support/bin.rs"]
+mod bin;
+use bin::find_dcv_hook;
 #[allow(dead_code)]
 #[path = "../tests/support/pebble.rs"]
 mod pebble;
@@ -477,23 +481,6 @@ fn find_certbot() -> PathBuf {
         path.is_file(),
         "no certbot at {}: run scripts/test once (it makes the virtualenv with certbot and \
          certbot-dns-rfc2136) or set DCV_TEST_CERTBOT",
-        path.display()
-    );
-    path
-}
-
-/// The release dcv-hook next to this example (target/release/examples/bench_acme ->
-/// target/release/dcv-hook).
-fn find_dcv_hook() -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("dcv-hook"))
-        .expect("the example runs from target/<profile>/examples");
-    assert!(
-        path.is_file(),
-        "no {}: build it first with `cargo build --release`",
         path.display()
     );
     path

@@ -445,7 +445,7 @@ pub struct Options {
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
     pub api_timeout: Option<f64>,
     /// revalidate: DigiCert checks (validate-token) and submissions in flight at once, all still
-    /// paced by the one rate limit [default: 8].
+    /// paced by the one rate limit (20 a second; a check takes about a second) [default: 24].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = API)]
     pub check_concurrency: Option<u32>,
     /// revalidate: after each run, write a Prometheus textfile-collector file here (atomically):

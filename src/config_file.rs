@@ -32,35 +32,7 @@ pub fn with_file_args(args: Vec<OsString>, env: &dyn Env) -> Result<Vec<OsString
         .find_subcommand(sub_name)
         .expect("the parsed subcommand exists");
     let table = read_table(&path)?;
-    let mut extra: Vec<OsString> = Vec::new();
-    for (key, value) in &table {
-        // Providers per zone are read by [`zones`], not flags.
-        if key == "zone" {
-            continue;
-        }
-        let arg = sub
-            .get_arguments()
-            .find(|a| a.get_long() == Some(key.as_str()) && !is_file_only(a))
-            .ok_or_else(|| {
-                Error::config(format!(
-                    "config file {}: unknown key {key:?}; keys are the long option names, e.g. rfc2136-server = \"192.0.2.1\"",
-                    path.display()
-                ))
-            })?;
-        let env_set = arg
-            .get_env()
-            .and_then(|name| name.to_str())
-            .is_some_and(|name| env.var(name).is_some());
-        if env_set || on_command_line(&args, key, arg.get_short()) {
-            continue;
-        }
-        extra.extend(flags_for(
-            &path,
-            key,
-            value,
-            arg.get_action().takes_values(),
-        )?);
-    }
+    let extra = file_flags(sub, &args, &path, &table, env)?;
     if extra.is_empty() {
         return Ok(args);
     }
@@ -79,6 +51,47 @@ pub fn with_file_args(args: Vec<OsString>, env: &dyn Env) -> Result<Vec<OsString
     let mut all = args;
     all.extend(extra);
     Ok(all)
+}
+
+/// The flags `table` (the file at `path`) adds for subcommand `sub`: every key but those the
+/// command line or the environment already gives.
+fn file_flags(
+    sub: &clap::Command,
+    args: &[OsString],
+    path: &Path,
+    table: &toml::Table,
+    env: &dyn Env,
+) -> Result<Vec<OsString>> {
+    let mut extra: Vec<OsString> = Vec::new();
+    for (key, value) in table {
+        // Providers per zone are read by [`zones`], not flags.
+        if key == "zone" {
+            continue;
+        }
+        let arg = sub
+            .get_arguments()
+            .find(|a| a.get_long() == Some(key.as_str()) && !is_file_only(a))
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "config file {}: unknown key {key:?}; keys are the long option names, e.g. rfc2136-server = \"192.0.2.1\"",
+                    path.display()
+                ))
+            })?;
+        let env_set = arg
+            .get_env()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| env.var(name).is_some());
+        if env_set || on_command_line(args, key, arg.get_short()) {
+            continue;
+        }
+        extra.extend(flags_for(
+            path,
+            key,
+            value,
+            arg.get_action().takes_values(),
+        )?);
+    }
+    Ok(extra)
 }
 
 /// Options that make no sense in the file (the file itself).

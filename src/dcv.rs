@@ -70,6 +70,28 @@ impl fmt::Display for Method {
     }
 }
 
+/// What is wrong with one A-label of a domain name, if anything.
+fn label_problem(label: &str) -> Option<String> {
+    if label.is_empty() {
+        return Some("it has an empty label".into());
+    }
+    if label.len() > 63 {
+        return Some(format!("label {label:.20}... is longer than 63 characters"));
+    }
+    if label.starts_with('-') || label.ends_with('-') {
+        return Some(format!("label {label} starts or ends with '-'"));
+    }
+    if !label
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Some(format!(
+            "label {label} has characters other than letters, digits and '-'"
+        ));
+    }
+    None
+}
+
 /// A checked domain name: A-label form, lowercase, no trailing dot; maybe a wildcard (`*.` prefix).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DomainName(String);
@@ -108,26 +130,8 @@ impl DomainName {
         if labels.len() < 2 {
             return Err(bad("it needs at least two labels"));
         }
-        for label in &labels {
-            if label.is_empty() {
-                return Err(bad("it has an empty label"));
-            }
-            if label.len() > 63 {
-                return Err(bad(&format!(
-                    "label {label:.20}... is longer than 63 characters"
-                )));
-            }
-            if label.starts_with('-') || label.ends_with('-') {
-                return Err(bad(&format!("label {label} starts or ends with '-'")));
-            }
-            if !label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            {
-                return Err(bad(&format!(
-                    "label {label} has characters other than letters, digits and '-'"
-                )));
-            }
+        if let Some(why) = labels.iter().find_map(|l| label_problem(l)) {
+            return Err(bad(&why));
         }
         // 253 characters of text is the 255-octet wire limit; leave room for the "*." of a wildcard.
         let full_len = ascii.len() + if wildcard { 2 } else { 0 };

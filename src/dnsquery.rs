@@ -78,18 +78,13 @@ pub fn query(
     timeout: Duration,
 ) -> Result<Message, QueryError> {
     let deadline = Instant::now() + timeout;
-    let request = request(name, rtype);
-    let bytes = request
-        .to_vec()
-        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
-    stats::count_dns_query();
-    let response = over_udp(server, &bytes, &request, deadline)?;
+    let (request, bytes) = encoded(name, rtype)?;
+    let response = ask(server, &bytes, &request, deadline, false)?;
     if !response.metadata.truncation {
         return Ok(response);
     }
     // A truncated UDP answer may lack exactly the value we look for: ask the whole answer over TCP.
-    stats::count_dns_query();
-    over_tcp(server, &bytes, &request, deadline)
+    ask(server, &bytes, &request, deadline, true)
 }
 
 /// Asks `server` once over one transport only (UDP: a truncated answer comes back as it is, TC set;
@@ -101,16 +96,37 @@ pub fn query_over(
     timeout: Duration,
     tcp: bool,
 ) -> Result<Message, QueryError> {
-    let deadline = Instant::now() + timeout;
+    let (request, bytes) = encoded(name, rtype)?;
+    ask(server, &bytes, &request, Instant::now() + timeout, tcp)
+}
+
+/// The question and its wire form.
+fn encoded(name: &Name, rtype: RecordType) -> Result<(Message, Vec<u8>), QueryError> {
     let request = request(name, rtype);
-    let bytes = request
+    let bytes = encode(&request)?;
+    Ok((request, bytes))
+}
+
+/// `request` in wire form.
+fn encode(request: &Message) -> Result<Vec<u8>, QueryError> {
+    request
         .to_vec()
-        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
+        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))
+}
+
+/// Sends the encoded `request` once over TCP or UDP, counted as one query.
+fn ask(
+    server: SocketAddr,
+    bytes: &[u8],
+    request: &Message,
+    deadline: Instant,
+    tcp: bool,
+) -> Result<Message, QueryError> {
     stats::count_dns_query();
     if tcp {
-        over_tcp(server, &bytes, &request, deadline)
+        over_tcp(server, bytes, request, deadline)
     } else {
-        over_udp(server, &bytes, &request, deadline)
+        over_udp(server, bytes, request, deadline)
     }
 }
 
@@ -127,11 +143,8 @@ pub fn query_dnssec(
     if let Some(edns) = request.edns.as_mut() {
         edns.set_dnssec_ok(true);
     }
-    let bytes = request
-        .to_vec()
-        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
-    stats::count_dns_query();
-    over_tcp(server, &bytes, &request, deadline)
+    let bytes = encode(&request)?;
+    ask(server, &bytes, &request, deadline, true)
 }
 
 fn request(name: &Name, rtype: RecordType) -> Message {

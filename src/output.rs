@@ -182,16 +182,21 @@ mod tests {
     use super::*;
     use crate::record::RecordType;
 
+    /// A TXT record for a.test published at `name`.
+    fn txt(name: &str) -> Record {
+        Record {
+            domain: "a.test".into(),
+            rtype: RecordType::Txt,
+            name: name.into(),
+            value: "v".into(),
+        }
+    }
+
     #[test]
     fn the_text_report_lists_events_in_the_order_they_happened() {
         let mut report = Report::new("run", false);
         report.say("first");
-        let record = Record {
-            domain: "a.test".into(),
-            rtype: RecordType::Txt,
-            name: "a.test".into(),
-            value: "v".into(),
-        };
+        let record = txt("a.test");
         report.add_record(RecordReport::new(&record, "rfc2136", "published"));
         report.say("then verified");
         report.add_record(RecordReport::new(&record, "rfc2136", "removed"));
@@ -206,12 +211,7 @@ mod tests {
     fn control_characters_from_the_api_never_reach_stdout() {
         let mut report = Report::new("status", false);
         report.say("DigiCert says: pending\n\u{1b}[2Jforged line\r");
-        let record = Record {
-            domain: "a.test".into(),
-            rtype: RecordType::Txt,
-            name: "a.test\u{1b}]0;title\u{7}".into(),
-            value: "v".into(),
-        };
+        let record = txt("a.test\u{1b}]0;title\u{7}");
         report.add_record(RecordReport::new(&record, "exec", "published"));
         let text = report.to_text();
         assert_eq!(text.lines().count(), 2, "{text:?}");

@@ -3,6 +3,7 @@
 //! simulator see what the API was asked to publish (library level).
 
 use crate::support::bind::{BindFixture, BindOptions};
+use crate::support::txt;
 use crate::support::world::API_KEY;
 use dcv_hook::certcentral::{CertCentral, Client};
 use dcv_hook::config::Env;
@@ -122,15 +123,6 @@ fn settings(fake: &FakeCloudflare, token: &str) -> CloudflareSettings {
     settings.timeout = Duration::from_secs(5);
     settings.retry.first = Duration::from_millis(20);
     settings
-}
-
-fn txt(name: &str, value: &str) -> Record {
-    Record {
-        domain: name.trim_start_matches("_dnsauth.").into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    }
 }
 
 fn quick(timeout: Duration) -> Polling {

@@ -168,6 +168,22 @@ fn conformance(case: Case) {
     }
 }
 
+/// Our two values, at `prefix`.example.test and `prefix`.other.test (two zones).
+fn ours(prefix: &str) -> Vec<Record> {
+    vec![
+        txt(&format!("{prefix}.example.test"), "ours-1"),
+        txt(&format!("{prefix}.other.test"), "ours-2"),
+    ]
+}
+
+/// A batch whose first value goes to example.test and whose second fails in `zone`.
+fn failing_at(zone: &str) -> Vec<Record> {
+    vec![
+        txt("fail.example.test", "ours-3"),
+        txt(&format!("fail.{zone}"), "ours-4"),
+    ]
+}
+
 fn txt(name: &str, value: &str) -> Record {
     Record {
         domain: name.into(),
@@ -236,19 +252,13 @@ fn rfc2136_conforms() {
         provider: "rfc2136",
         flags: flags.clone(),
         resolver: Some(bind.resolver()),
-        ours: vec![
-            txt("conf.example.test", "ours-1"),
-            txt("conf.other.test", "ours-2"),
-        ],
+        ours: ours("conf"),
         seed: &seed,
         read: &read,
         sees_its_values: true,
         env: Vec::new(),
         // Zones go out in name order: example.test is taken back when locked.test refuses.
-        failing: vec![
-            txt("fail.example.test", "ours-3"),
-            txt("fail.locked.test", "ours-4"),
-        ],
+        failing: failing_at("locked.test"),
     });
 }
 
@@ -295,19 +305,13 @@ fn exec_conforms_with_the_nsupdate_example() {
         provider: "exec",
         flags: flags(&["--exec", script.to_str().unwrap(), "--exec-timeout", "20"]),
         resolver: None,
-        ours: vec![
-            txt("exec.example.test", "ours-1"),
-            txt("exec.other.test", "ours-2"),
-        ],
+        ours: ours("exec"),
         seed: &seed,
         read: &read,
         sees_its_values: false,
         env: Vec::new(),
         // locked.test refuses the program's update: the one before it is taken back.
-        failing: vec![
-            txt("fail.example.test", "ours-3"),
-            txt("fail.locked.test", "ours-4"),
-        ],
+        failing: failing_at("locked.test"),
     });
 }
 
@@ -341,28 +345,23 @@ fn cloudflare_conforms() {
         values.sort();
         values
     };
+    let cf_flags = flags(&[
+        "--cloudflare-api-url",
+        &fake.url(),
+        "--cloudflare-credentials",
+        credentials.to_str().unwrap(),
+    ]);
     let case = Case {
         provider: "cloudflare",
-        flags: flags(&[
-            "--cloudflare-api-url",
-            &fake.url(),
-            "--cloudflare-credentials",
-            credentials.to_str().unwrap(),
-        ]),
+        flags: cf_flags.clone(),
         resolver: None,
-        ours: vec![
-            txt("conf.example.test", "ours-1"),
-            txt("conf.other.test", "ours-2"),
-        ],
+        ours: ours("conf"),
         seed: &seed,
         read: &read,
         sees_its_values: true,
         env: Vec::new(),
         // No zone holds nowhere.test: the record created before it is deleted again.
-        failing: vec![
-            txt("fail.example.test", "ours-3"),
-            txt("fail.nowhere.test", "ours-4"),
-        ],
+        failing: failing_at("nowhere.test"),
     };
     conformance(case);
 
@@ -370,12 +369,7 @@ fn cloudflare_conforms() {
     // is enough for a flagless cleanup to remove it.
     let case = Case {
         provider: "cloudflare",
-        flags: flags(&[
-            "--cloudflare-api-url",
-            &fake.url(),
-            "--cloudflare-credentials",
-            credentials.to_str().unwrap(),
-        ]),
+        flags: cf_flags,
         resolver: None,
         ours: Vec::new(),
         seed: &|| {},

@@ -381,23 +381,17 @@ fn a_state_dir_or_file_another_user_could_write_is_refused_and_nothing_runs() {
     let mode = |path: &std::path::Path, mode: u32| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
     };
+    let refused_with = |fix: String| {
+        cleanup()
+            .assert()
+            .code(78)
+            .stderr(predicate::str::contains(fix));
+    };
     mode(&file, 0o666);
-    cleanup()
-        .assert()
-        .code(78)
-        .stderr(predicate::str::contains(format!(
-            "chmod 600 {}",
-            file.display()
-        )));
+    refused_with(format!("chmod 600 {}", file.display()));
     mode(&file, 0o600);
     mode(&state, 0o777);
-    cleanup()
-        .assert()
-        .code(78)
-        .stderr(predicate::str::contains(format!(
-            "chmod 700 {}",
-            state.display()
-        )));
+    refused_with(format!("chmod 700 {}", state.display()));
     let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
     assert!(!calls.contains("cleanup"), "nothing may run: {calls}");
     mode(&state, 0o700);

@@ -66,6 +66,29 @@ impl World {
             .unwrap_or(0)
     }
 
+    /// Runs auth for `order` through a proxy that keeps the first UPDATE's reply, and kills it
+    /// (SIGKILL) once that UPDATE has reached the server. The proxy passes everything from then
+    /// on; it is returned because the state names it as the server cleanup must talk to.
+    fn kill_auth_mid_update(&self, order: u64) -> UpdateProxy {
+        let proxy = UpdateProxy::start(
+            self.bind.primary(),
+            self.bind.primary_addr(),
+            Mode::DropFirst(1),
+        );
+        let mut child = self
+            .command(
+                &proxy.addr().to_string(),
+                &["auth", "--order-id", &order.to_string()],
+            )
+            .spawn()
+            .unwrap();
+        wait_for("an UPDATE through the proxy", || proxy.updates() >= 1);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        proxy.pass_updates();
+        proxy
+    }
+
     /// A flagless cleanup, as an operator would run it afterwards.
     fn cleanup(&self) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_dcv-hook"))
@@ -222,22 +245,10 @@ fn an_update_whose_reply_is_lost_keeps_its_state_and_cleanup_removes_it() {
 #[test]
 fn kill_9_while_an_update_is_in_flight_leaves_state_a_flagless_cleanup_can_use() {
     let w = World::new(Some(Duration::ZERO));
-    let proxy = UpdateProxy::start(w.bind.primary(), w.bind.primary_addr(), Mode::DropFirst(1));
     let order = w
         .sim
         .add_order(OrderSpec::new(["www.example.test", "api.other.test"]));
-    let mut child = w
-        .command(
-            &proxy.addr().to_string(),
-            &["auth", "--order-id", &order.to_string()],
-        )
-        .spawn()
-        .unwrap();
-    // The first zone's UPDATE has reached the server; its reply never comes back.
-    wait_for("an UPDATE through the proxy", || proxy.updates() >= 1);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    proxy.pass_updates();
+    let _proxy = w.kill_auth_mid_update(order);
     let entries = std::fs::read_dir(w.state().join("records")).unwrap();
     for entry in entries {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
@@ -335,18 +346,7 @@ fn a_value_there_before_a_kill_9_mid_update_survives_the_cleanup_after_it() {
     );
     // auth is killed while the UPDATE for api.other.test waits for its reply: its pending
     // entries must say already that www's value was there before.
-    let proxy = UpdateProxy::start(w.bind.primary(), w.bind.primary_addr(), Mode::DropFirst(1));
-    let mut child = w
-        .command(
-            &proxy.addr().to_string(),
-            &["auth", "--order-id", &order.to_string()],
-        )
-        .spawn()
-        .unwrap();
-    wait_for("an UPDATE through the proxy", || proxy.updates() >= 1);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    proxy.pass_updates();
+    let _proxy = w.kill_auth_mid_update(order);
     let out = w.cleanup();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -310,11 +310,32 @@ fn run_case(w: &HttpWorld, c: Case) -> Outcome {
 
 /// A valid state entry for `provider` whose record is `record_json`.
 fn state_entry(provider: &str, record_json: &str, location: &str) -> String {
+    state_entry_with(provider, record_json, location, "")
+}
+
+/// [`state_entry`] with the provider's undo data `undo` (`,"key":value` pairs).
+fn state_entry_with(provider: &str, record_json: &str, location: &str, undo: &str) -> String {
     format!(
         r#"{{"version":1,"status":"published","source":{{"order_id":7}},"created":1,
-        "published":{{"record":{record_json},"provider":"{provider}","location":"{location}"}}}}"#
+        "published":{{"record":{record_json},"provider":"{provider}","location":"{location}"{undo}}}}}"#
     )
 }
+
+/// A TXT record at www.example.test holding `tok`, as the state keeps it.
+const TXT_RECORD: &str = r#"{"domain":"www.example.test","type":"TXT","name":"_dnsauth.www.example.test","value":"tok"}"#;
+
+/// An exec entry naming the program `{dir}/hook`.
+fn exec_entry() -> String {
+    state_entry_with(
+        "exec",
+        TXT_RECORD,
+        "_dnsauth.www.example.test.",
+        r#","program":"{dir}/hook","timeout":5"#,
+    )
+}
+
+/// A hook that leaves a marker when run: the case's snapshot then shows it ran.
+const MARKING_HOOK: &str = "#!/bin/sh\ntouch {dir}/ran\n";
 
 fn http_record(url_path: &str) -> String {
     format!(
@@ -545,6 +566,53 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
                 ),
             )
             .args(&["cleanup"]),
+        // --- state entries never widen what the configuration allows ---
+        case("state: webroot file outside .well-known", 65, "never writes")
+            .file("wr/index.html", "tok")
+            .file(
+                "state/records/http-0000000000000005.json",
+                state_entry("webroot", &http_record("/index.html"), "{dir}/wr/index.html"),
+            )
+            .args(&["cleanup"]),
+        case("state: webroot directory outside .well-known", 65, "the directory")
+            .file("wr/index.html", "home")
+            .setup(|d| std::fs::create_dir(d.join("wr/empty")).unwrap())
+            .file(
+                "state/records/http-0000000000000006.json",
+                state_entry_with(
+                    "webroot",
+                    &http_record("/.well-known/pki-validation/fileauth.txt"),
+                    "{dir}/wr/.well-known/pki-validation/fileauth.txt",
+                    r#","created_dirs":["{dir}/wr/empty"]"#,
+                ),
+            )
+            .args(&["cleanup"]),
+        case("state: webroot other than --webroot", 78, "not --webroot")
+            .file("wr/.well-known/pki-validation/fileauth.txt", "tok")
+            .file(
+                "state/records/http-0000000000000007.json",
+                state_entry(
+                    "webroot",
+                    &http_record("/.well-known/pki-validation/fileauth.txt"),
+                    "{dir}/wr/.well-known/pki-validation/fileauth.txt",
+                ),
+            )
+            .args(&["cleanup"])
+            .webroot(),
+        case("state: exec program writable by others", 78, "writable by group or others")
+            .file("hook", MARKING_HOOK)
+            .setup(|d| chmod(&d.join("hook"), 0o777))
+            .file("state/records/txt-0000000000000008.json", exec_entry())
+            .args(&["cleanup"]),
+        case("state: exec program other than --exec", 78, "not --exec")
+            .file("hook", MARKING_HOOK)
+            .file("other", MARKING_HOOK)
+            .setup(|d| {
+                chmod(&d.join("hook"), 0o755);
+                chmod(&d.join("other"), 0o755);
+            })
+            .file("state/records/txt-0000000000000009.json", exec_entry())
+            .args(&["cleanup", "--provider", "exec", "--exec", "{dir}/other"]),
         // --- API answers ---
         case("api: token with a quote", 65, "DCV token")
             .auth_order(&[])
@@ -683,4 +751,9 @@ fn hostile_web_answers_time_out_with_the_server_named() {
         .publishes(),
     ];
     run_table(&w, cases);
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }

@@ -4,6 +4,7 @@
 //! values kept, and each refusal its documented exit code.
 
 use crate::support::pdns::PdnsFixture;
+use crate::support::txt;
 use crate::support::world::{API_KEY, bare_cmd};
 use dcv_hook::error::Kind;
 use dcv_hook::publish::Publisher;
@@ -11,15 +12,6 @@ use dcv_hook::publish::powerdns::{PowerDns, PowerDnsSettings};
 use dcv_hook::record::{Record, RecordType};
 use dcv_hook::secret::Secret;
 use dcv_sim::{OrderSpec, SimConfig, Simulator};
-
-fn txt(name: &str, value: &str) -> Record {
-    Record {
-        domain: name.trim_start_matches("_dnsauth.").into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    }
-}
 
 fn provider(pdns: &PdnsFixture, key: &str) -> PowerDns {
     let mut settings =

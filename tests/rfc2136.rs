@@ -1,6 +1,7 @@
 //! The rfc2136 publisher and the DNS propagation check against a real BIND primary/secondary pair.
 
 use crate::support::bind::{BindFixture, BindOptions};
+use crate::support::txt;
 use dcv_hook::error::Kind;
 use dcv_hook::propagation::dns::DnsCheck;
 use dcv_hook::propagation::{Observation, Polling, PropagationCheck, wait_until_served};
@@ -23,15 +24,6 @@ fn settings(bind: &BindFixture) -> Rfc2136Settings {
 
 fn publisher(bind: &BindFixture) -> Rfc2136 {
     Rfc2136::new(settings(bind), bind.resolver()).expect("publisher")
-}
-
-fn txt(name: &str, value: &str) -> Record {
-    Record {
-        domain: name.trim_start_matches("_dnsauth.").into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    }
 }
 
 fn quick(timeout: Duration) -> Polling {

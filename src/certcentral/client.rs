@@ -205,6 +205,25 @@ impl Client {
         }
     }
 
+    /// The request's own timeout, shrunk to what is left before the deadline (75 once it passed).
+    fn request_timeout(
+        &self,
+        deadline: Option<Instant>,
+        method: &Method,
+        path: &str,
+    ) -> Result<Duration> {
+        let Some(deadline) = deadline else {
+            return Ok(self.timeout);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::temp_fail(format!(
+                "certcentral: {method} {path}: the time allowed (--timeout) ran out"
+            )));
+        }
+        Ok(left.min(self.timeout))
+    }
+
     /// One request, within the rate limit and never waiting for an answer past the deadline.
     fn send_once(
         &self,
@@ -214,31 +233,10 @@ impl Client {
         deadline: Option<Instant>,
     ) -> Result<Attempt> {
         let started = Instant::now();
-        // The request's own timeout shrinks to what is left before the deadline.
-        let timeout = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(started);
-                if left.is_zero() {
-                    return Err(Error::temp_fail(format!(
-                        "certcentral: {method} {path}: the time allowed (--timeout) ran out"
-                    )));
-                }
-                left.min(self.timeout)
-            }
-            None => self.timeout,
-        };
+        let timeout = self.request_timeout(deadline, method, path)?;
         self.limit.acquire(deadline)?;
         ui::verbose(&format!("certcentral: {method} {path}"));
-        let request = self
-            .http
-            .request(method.clone(), format!("{}{}", self.base, path))
-            .timeout(timeout)
-            .header("X-DC-DEVKEY", self.key.expose())
-            .header("Accept", "application/json");
-        let request = match body {
-            Some(json) => request.json(json),
-            None => request.header("Content-Type", "application/json"),
-        };
+        let request = self.request(method, path, body, timeout);
         let response = match request.send() {
             Ok(response) => response,
             Err(e) => {
@@ -258,29 +256,56 @@ impl Client {
             "certcentral: {method} {path} -> {status} ({} ms)",
             started.elapsed().as_millis()
         ));
-        let retry_after = retry_after(&response);
-        let location = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
-        let answer = Answer {
-            status,
-            body: read_capped(response),
-            location,
-        };
-        if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
-            return Ok(Attempt::Done(answer));
+        Ok(judge_answer(method, path, response))
+    }
+
+    /// The request with DigiCert's headers and `body` (JSON).
+    fn request(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> reqwest::blocking::RequestBuilder {
+        let request = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .timeout(timeout)
+            .header("X-DC-DEVKEY", self.key.expose())
+            .header("Accept", "application/json");
+        match body {
+            Some(json) => request.json(json),
+            None => request.header("Content-Type", "application/json"),
         }
-        Ok(Attempt::Failed {
-            failure: api_error(method, path, &answer),
-            retry_after,
-            // 429, and 503 with Retry-After, say the request was turned away, not done.
-            not_processed: retry_after.is_some()
-                && matches!(
-                    status,
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                ),
-        })
+    }
+}
+
+/// The answer for the caller, or a failure worth retrying (429, 5xx) and whether DigiCert said
+/// it turned the request away.
+fn judge_answer(method: &Method, path: &str, response: Response) -> Attempt {
+    let status = response.status();
+    let retry_after = retry_after(&response);
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+    let answer = Answer {
+        status,
+        body: read_capped(response),
+        location,
+    };
+    if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
+        return Attempt::Done(answer);
+    }
+    Attempt::Failed {
+        failure: api_error(method, path, &answer),
+        retry_after,
+        // 429, and 503 with Retry-After, say the request was turned away, not done.
+        not_processed: retry_after.is_some()
+            && matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            ),
     }
 }
 
@@ -316,25 +341,7 @@ fn retry_after(response: &Response) -> Option<Duration> {
 fn api_error(method: &Method, path: &str, answer: &Answer) -> Error {
     let parsed: ErrorBody = serde_json::from_str(&answer.body).unwrap_or_default();
     let codes: Vec<&str> = parsed.errors.iter().map(|e| e.code.as_str()).collect();
-    let detail = if parsed.errors.is_empty() {
-        let snippet: String = answer.body.chars().take(120).collect();
-        format!(
-            "HTTP {}{}",
-            answer.status.as_u16(),
-            if snippet.trim().is_empty() {
-                String::new()
-            } else {
-                format!(" {}", snippet.trim())
-            }
-        )
-    } else {
-        let items: Vec<String> = parsed
-            .errors
-            .iter()
-            .map(|e| format!("{}: {}", e.code, e.message.trim_end_matches('.')))
-            .collect();
-        format!("HTTP {} {}", answer.status.as_u16(), items.join("; "))
-    };
+    let detail = error_detail(&parsed, answer);
     let not_valid_yet = codes.iter().any(|c| {
         matches!(
             *c,
@@ -347,16 +354,7 @@ fn api_error(method: &Method, path: &str, answer: &Answer) -> Error {
         && serde_json::from_str::<serde_json::Value>(&answer.body).is_err()
         && !answer.body.trim().is_empty();
     if answer.status.is_redirection() {
-        // Following would send the key wherever the answer points; the user decides instead.
-        let to = answer
-            .location
-            .as_deref()
-            .unwrap_or("nowhere (no Location)");
-        return Error::config(format!(
-            "certcentral: {method} {path}: HTTP {} redirects to {}; dcv-hook does not follow redirects with the API key: check --api-url (set it to the final URL if you trust it)",
-            answer.status.as_u16(),
-            crate::ui::one_line(to)
-        ));
+        return redirect_error(method, path, answer);
     }
     let (kind, hint) = match answer.status.as_u16() {
         s if foreign && (400..500).contains(&s) => (
@@ -386,6 +384,37 @@ fn api_error(method: &Method, path: &str, answer: &Answer) -> Error {
         kind,
         format!("certcentral: {method} {path}: {detail}; {hint}"),
     )
+}
+
+/// A redirect from the API, never followed: following would send the key wherever the answer
+/// points; the user decides instead.
+fn redirect_error(method: &Method, path: &str, answer: &Answer) -> Error {
+    let to = answer
+        .location
+        .as_deref()
+        .unwrap_or("nowhere (no Location)");
+    Error::config(format!(
+        "certcentral: {method} {path}: HTTP {} redirects to {}; dcv-hook does not follow redirects with the API key: check --api-url (set it to the final URL if you trust it)",
+        answer.status.as_u16(),
+        crate::ui::one_line(to)
+    ))
+}
+
+/// The status and DigiCert's error codes and messages, else the start of the body.
+fn error_detail(parsed: &ErrorBody, answer: &Answer) -> String {
+    if parsed.errors.is_empty() {
+        let snippet: String = answer.body.chars().take(120).collect();
+        return match snippet.trim() {
+            "" => format!("HTTP {}", answer.status.as_u16()),
+            text => format!("HTTP {} {text}", answer.status.as_u16()),
+        };
+    }
+    let items: Vec<String> = parsed
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.code, e.message.trim_end_matches('.')))
+        .collect();
+    format!("HTTP {} {}", answer.status.as_u16(), items.join("; "))
 }
 
 /// A transport error in one line without the URL's query (where a secret could never be, but keep it short).

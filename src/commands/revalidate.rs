@@ -17,6 +17,7 @@
 //!
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
 
+use crate::certcentral::CertCentral;
 use crate::certcentral::types::DomainSummary;
 use crate::config::Target;
 use crate::context::Context;
@@ -28,14 +29,14 @@ use crate::output::Report;
 use crate::pipeline::Publishers;
 use crate::pipeline::{cleanup_where, discover_servers, follow_cnames, publish_recorded};
 use crate::progress::StatusLine;
-use crate::propagation::{Observation, Probe, poll_each, shortfall};
+use crate::propagation::{Observation, Polling, Probe, poll_each, shortfall};
 use crate::record::Record;
 use crate::source::certcentral::check_domain;
 use crate::state::Source;
 use crate::ui;
 use serde::Serialize;
 use std::sync::Mutex;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 pub use crate::config::DEFAULT_EXPIRING_WITHIN_DAYS;
@@ -88,7 +89,9 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
     let outcome = if work.is_empty() {
         Ok(())
     } else {
-        validate_all(ctx, &mut work, report)
+        // Every provider setting is checked before DigiCert is asked to change anything.
+        let mut publishers = Publishers::build(ctx)?;
+        validate_all(ctx, &mut publishers, &mut work, report)
     };
     let interrupted = matches!(&outcome, Err(e) if matches!(e.kind(), Kind::Interrupted(_)));
 
@@ -127,10 +130,12 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
 
 /// Submits, publishes, waits, checks and cleans up (see the module docs); `Err` only when a signal
 /// stopped the run (after cleaning up) or nothing could start.
-fn validate_all(ctx: &Context, work: &mut [Work], report: &mut Report) -> Result<()> {
-    // Every provider setting is checked before DigiCert is asked to change anything.
-    let mut publishers = Publishers::build(ctx)?;
-
+fn validate_all(
+    ctx: &Context,
+    publishers: &mut Publishers,
+    work: &mut [Work],
+    report: &mut Report,
+) -> Result<()> {
     // 1. Submit each domain and get its token (1-2 requests each), side by side.
     let todo: Vec<usize> = (0..work.len())
         .filter(|&i| work[i].row.outcome.is_empty())
@@ -152,7 +157,7 @@ fn validate_all(ctx: &Context, work: &mut [Work], report: &mut Report) -> Result
 
     // 2. Publish all records together, each group with its provider; a group that fails is tried
     //    again one record at a time, so one bad zone fails only its own domains.
-    let published = publish_all(ctx, &mut publishers, work, report)?;
+    let published = publish_all(ctx, publishers, work, report)?;
 
     // 3. Check each domain as soon as it is served; clean up as domains finish.
     check_as_served(ctx, work, &published, report)
@@ -289,124 +294,72 @@ fn check_as_served(
         if !probes.is_empty() {
             let events = events.clone();
             let (probes, owner) = (&probes, &owner);
-            scope.spawn(move || {
-                let outcomes = poll_each(probes, cfg.polling, &|line| ui::verbose(line), &|k| {
-                    let _ = events.send(Event::Served(owner[k]));
-                });
-                let _ = events.send(Event::Waited(outcomes));
-            });
+            scope.spawn(move || poller(probes, owner, cfg.polling, &events));
         }
         for _ in 0..cfg.check_concurrency.max(1) {
             let events = events.clone();
             let (job_queue, ids) = (&job_queue, &ids);
-            scope.spawn(move || {
-                loop {
-                    let job = job_queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    let Ok(i) = job else { return };
-                    // Queued before a signal, but no request starts after one.
-                    let result = crate::signals::check()
-                        .and_then(|()| check_domain(api, ids[i]).map(|_| ()));
-                    let _ = events.send(Event::Checked(i, result));
-                }
-            });
+            scope.spawn(move || checker(api, job_queue, ids, &events));
         }
-        {
-            let events = events.clone();
-            let (ids, records) = (&ids, &records);
-            scope.spawn(move || {
-                for batch in cleanup_queue {
-                    let mut cleaned = Report::new("revalidate", false);
-                    let result = cleanup_where(ctx, &mut cleaned, &|e| {
-                        batch.iter().any(|&i| {
-                            e.source.domain_id == Some(ids[i])
-                                && records[i].as_ref().is_some_and(|r| {
-                                    *r == e.published.record
-                                        || r.domain == e.published.record.domain
-                                })
-                        })
-                    });
-                    let _ = events.send(Event::Cleaned(batch, result, Box::new(cleaned)));
-                }
-            });
-        }
+        let cleaner_events = events.clone();
+        let (ids, records) = (&ids, &records);
+        scope.spawn(move || cleaner(ctx, cleanup_queue, ids, records, &cleaner_events));
         drop(events);
-        let mut jobs = Some(jobs);
         // Without a propagation check every published domain is ready at once.
         if probes.is_empty() {
             for &i in published {
-                run.served(work, i, jobs.as_ref());
+                run.served(work, i, Some(&jobs));
             }
         }
-        loop {
-            if run.signal.is_none() {
-                run.signal = crate::signals::pending();
-                if run.signal.is_some() {
-                    // No new check; the queued ones come back at once as not checked.
-                    jobs = None;
-                }
-            }
-            if !run.cleaning && !run.to_clean.is_empty() {
-                run.cleaning = true;
-                let _ = cleanups.send(std::mem::take(&mut run.to_clean));
-            }
-            if run.finished() {
-                break;
-            }
-            status.update(&run.line(started));
-            match inbox.recv_timeout(Duration::from_millis(100)) {
-                Ok(Event::Served(i)) => run.served(work, i, jobs.as_ref()),
-                Ok(Event::Waited(outcomes)) => {
-                    run.waiting = false;
-                    for (k, &i) in owner.iter().enumerate() {
-                        if !run.ready[i] && work[i].row.outcome.is_empty() {
-                            let why = match run.signal.or_else(crate::signals::pending) {
-                                Some(signal) => not_checked(signal),
-                                None => missing(&probes, &owner, &outcomes, k, cfg.polling),
-                            };
-                            run.done(work, i, Err(why));
-                        }
-                    }
-                }
-                Ok(Event::Checked(i, result)) => {
-                    run.in_flight -= 1;
-                    let result = result.map_err(|e| match e.kind() {
-                        Kind::Interrupted(signal) => not_checked(signal),
-                        _ => e,
-                    });
-                    run.done(work, i, result);
-                }
-                Ok(Event::Cleaned(batch, result, cleaned)) => {
-                    run.cleaning = false;
-                    run.cleaned += batch.len();
-                    for r in cleaned.records {
-                        report.add_record(r);
-                    }
-                    report.changed |= cleaned.changed;
-                    if let Err(e) = result {
-                        run.cleanup_error.get_or_insert(e);
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        drop(jobs);
+        let watched = (&probes[..], &owner[..], cfg.polling);
+        let channels = (&inbox, jobs, &cleanups);
+        run.coordinate(work, report, watched, channels, &mut status, started);
         drop(cleanups);
     });
     status.finish(&run.line(started));
     report.changed = true;
-    let cleanup = run.cleanup_error.take();
-    if let Some(signal) = run.signal {
-        let removed = match &cleanup {
-            None => "every record this run published was removed".to_string(),
-            Some(e) => format!("some records stay recorded for `dcv-hook cleanup` ({e})"),
-        };
-        return Err(stopped(signal, work, &removed));
+    run.outcome(work)
+}
+
+/// Polls every probe, telling the coordinating thread each domain served and when the wait ends.
+fn poller(probes: &[Box<dyn Probe>], owner: &[usize], polling: Polling, events: &Sender<Event>) {
+    let outcomes = poll_each(probes, polling, &|line| ui::verbose(line), &|k| {
+        let _ = events.send(Event::Served(owner[k]));
+    });
+    let _ = events.send(Event::Waited(outcomes));
+}
+
+/// Checks the domains queued (by index) at DigiCert until the queue closes.
+fn checker(api: &CertCentral, queue: &Mutex<Receiver<usize>>, ids: &[u64], events: &Sender<Event>) {
+    loop {
+        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(i) = job else { return };
+        // Queued before a signal, but no request starts after one.
+        let result = crate::signals::check().and_then(|()| check_domain(api, ids[i]).map(|_| ()));
+        let _ = events.send(Event::Checked(i, result));
     }
-    cleanup.map_or(Ok(()), |e| {
-        Err(e
-            .context("some records could not be removed and stay recorded; run `dcv-hook cleanup`"))
-    })
+}
+
+/// Removes the records of each batch of finished domains, one batch at a time.
+fn cleaner(
+    ctx: &Context,
+    queue: Receiver<Vec<usize>>,
+    ids: &[u64],
+    records: &[Option<Record>],
+    events: &Sender<Event>,
+) {
+    for batch in queue {
+        let mut cleaned = Report::new("revalidate", false);
+        let result = cleanup_where(ctx, &mut cleaned, &|e| {
+            batch.iter().any(|&i| {
+                e.source.domain_id == Some(ids[i])
+                    && records[i].as_ref().is_some_and(|r| {
+                        *r == e.published.record || r.domain == e.published.record.domain
+                    })
+            })
+        });
+        let _ = events.send(Event::Cleaned(batch, result, Box::new(cleaned)));
+    }
 }
 
 /// What the threads of [`check_as_served`] tell the coordinating one.
@@ -496,6 +449,104 @@ impl Run {
         }
         self.open -= 1;
         self.to_clean.push(i);
+    }
+
+    /// Takes in what a thread reported. `watched`: the probes, the domain of each, the polling.
+    fn on_event(
+        &mut self,
+        event: Event,
+        work: &mut [Work],
+        report: &mut Report,
+        (probes, owner, polling): (&[Box<dyn Probe>], &[usize], Polling),
+        jobs: Option<&Sender<usize>>,
+    ) {
+        match event {
+            Event::Served(i) => self.served(work, i, jobs),
+            Event::Waited(outcomes) => {
+                self.waiting = false;
+                for (k, &i) in owner.iter().enumerate() {
+                    if !self.ready[i] && work[i].row.outcome.is_empty() {
+                        let why = match self.signal.or_else(crate::signals::pending) {
+                            Some(signal) => not_checked(signal),
+                            None => missing(probes, owner, &outcomes, k, polling),
+                        };
+                        self.done(work, i, Err(why));
+                    }
+                }
+            }
+            Event::Checked(i, result) => {
+                self.in_flight -= 1;
+                let result = result.map_err(|e| match e.kind() {
+                    Kind::Interrupted(signal) => not_checked(signal),
+                    _ => e,
+                });
+                self.done(work, i, result);
+            }
+            Event::Cleaned(batch, result, cleaned) => {
+                self.cleaning = false;
+                self.cleaned += batch.len();
+                for r in cleaned.records {
+                    report.add_record(r);
+                }
+                report.changed |= cleaned.changed;
+                if let Err(e) = result {
+                    self.cleanup_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+
+    /// The run's result once everything is done (see [`check_as_served`]).
+    fn outcome(&mut self, work: &[Work]) -> Result<()> {
+        let cleanup = self.cleanup_error.take();
+        if let Some(signal) = self.signal {
+            let removed = match &cleanup {
+                None => "every record this run published was removed".to_string(),
+                Some(e) => format!("some records stay recorded for `dcv-hook cleanup` ({e})"),
+            };
+            return Err(stopped(signal, work, &removed));
+        }
+        cleanup.map_or(Ok(()), |e| {
+            Err(e.context(
+                "some records could not be removed and stay recorded; run `dcv-hook cleanup`",
+            ))
+        })
+    }
+
+    /// Hands out checks and cleanups and takes in what the poller, the checkers and the cleaner
+    /// report, until every domain is done or they all stopped. At the first signal no new check
+    /// starts (`jobs` is dropped): the queued ones come back at once as not checked.
+    fn coordinate(
+        &mut self,
+        work: &mut [Work],
+        report: &mut Report,
+        watched: (&[Box<dyn Probe>], &[usize], Polling),
+        (inbox, jobs, cleanups): (&Receiver<Event>, Sender<usize>, &Sender<Vec<usize>>),
+        status: &mut StatusLine,
+        started: Instant,
+    ) {
+        let mut jobs = Some(jobs);
+        loop {
+            if self.signal.is_none() {
+                self.signal = crate::signals::pending();
+                if self.signal.is_some() {
+                    jobs = None;
+                }
+            }
+            if !self.cleaning && !self.to_clean.is_empty() {
+                self.cleaning = true;
+                let _ = cleanups.send(std::mem::take(&mut self.to_clean));
+            }
+            if self.finished() {
+                break;
+            }
+            status.update(&self.line(started));
+            match inbox.recv_timeout(Duration::from_millis(100)) {
+                Ok(event) => self.on_event(event, work, report, watched, jobs.as_ref()),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
     }
 
     fn finished(&self) -> bool {
@@ -704,20 +755,7 @@ fn select(ctx: &Context, domains: &[DomainSummary]) -> Result<Vec<Work>> {
         if !due {
             continue;
         }
-        let current = d.dcv_method.as_deref().map(Method::parse);
-        let (method, outcome, reason) = match (cfg.method, current) {
-            (Some(m), _) => (Some(m), String::new(), None),
-            (None, Some(Ok(m))) => (Some(m), String::new(), None),
-            (None, None) => (Some(default_method(ctx)), String::new(), None),
-            (None, Some(Err(_))) => (
-                None,
-                "skipped".to_string(),
-                Some(format!(
-                    "uses {} DCV, which dcv-hook cannot publish; pass --method to switch it (that changes the domain at DigiCert)",
-                    d.dcv_method.as_deref().unwrap_or("another")
-                )),
-            ),
-        };
+        let (method, outcome, reason) = method_for(ctx, d);
         selected.push(Work {
             row: Row {
                 domain: name,
@@ -737,6 +775,24 @@ fn select(ctx: &Context, domains: &[DomainSummary]) -> Result<Vec<Work>> {
         });
     }
     Ok(selected)
+}
+
+/// The DCV method to validate `d` with: `--method`, else the one it has, else the provider's; a
+/// method dcv-hook cannot publish (email) skips the domain, with the reason.
+fn method_for(ctx: &Context, d: &DomainSummary) -> (Option<Method>, String, Option<String>) {
+    match (ctx.cfg.method, d.dcv_method.as_deref().map(Method::parse)) {
+        (Some(m), _) => (Some(m), String::new(), None),
+        (None, Some(Ok(m))) => (Some(m), String::new(), None),
+        (None, None) => (Some(default_method(ctx)), String::new(), None),
+        (None, Some(Err(_))) => (
+            None,
+            "skipped".to_string(),
+            Some(format!(
+                "uses {} DCV, which dcv-hook cannot publish; pass --method to switch it (that changes the domain at DigiCert)",
+                d.dcv_method.as_deref().unwrap_or("another")
+            )),
+        ),
+    }
 }
 
 /// The method for a domain that has none yet: what the command line's provider publishes.

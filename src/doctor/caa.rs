@@ -122,7 +122,7 @@ fn relevant_set(
 
 /// The issuer domain and parameters of an issue/issuewild value (`digicert.com; a=b`); an empty
 /// domain (`;`) allows no CA.
-fn issuer(value: &[u8]) -> (String, Vec<(String, String)>) {
+fn issuer(value: &[u8]) -> Issuer {
     let text = String::from_utf8_lossy(value);
     let mut parts = text.split(';');
     let domain = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -182,8 +182,23 @@ fn judge(
             "",
         );
     }
-    let issuers: Vec<(String, Vec<(String, String)>)> =
-        governing.iter().map(|c| issuer(&c.value)).collect();
+    let issuers: Vec<Issuer> = governing.iter().map(|c| issuer(&c.value)).collect();
+    judge_issuers(owner, tag, subject, &issuers, identifiers, method)
+}
+
+/// An issuer domain and its parameters.
+type Issuer = (String, Vec<(String, String)>);
+
+/// Whether one of the `issuers` of the `tag` property at `owner` is one of `identifiers`, and
+/// allows `method`.
+fn judge_issuers(
+    owner: &str,
+    tag: &str,
+    subject: String,
+    issuers: &[Issuer],
+    identifiers: &[String],
+    method: Option<&str>,
+) -> Finding {
     let listed: Vec<String> = issuers
         .iter()
         .map(|(d, _)| {
@@ -194,7 +209,7 @@ fn judge(
             }
         })
         .collect();
-    let ours: Vec<&(String, Vec<(String, String)>)> = issuers
+    let ours: Vec<&Issuer> = issuers
         .iter()
         .filter(|(d, _)| allowed_issuer(d, identifiers))
         .collect();
@@ -208,22 +223,16 @@ fn judge(
             format!("add `{owner}. CAA 0 {tag} \"{ca}\"` beside the others"),
         );
     }
-    if let Some(method) = method {
-        let permits = |params: &[(String, String)]| {
-            params
-                .iter()
-                .find(|(k, _)| k == "validationmethods")
-                .is_none_or(|(_, v)| v.split(',').any(|m| m.trim() == method))
-        };
-        if !ours.iter().any(|(_, p)| permits(p)) {
-            return Finding::new(
-                "caa.method_forbidden",
-                Severity::Blocks,
-                subject,
-                format!("{tag} for {ca} allows other validationmethods than {method}"),
-                format!("add {method} to validationmethods of the {ca} record"),
-            );
-        }
+    if let Some(method) = method
+        && !ours.iter().any(|(_, p)| permits(p, method))
+    {
+        return Finding::new(
+            "caa.method_forbidden",
+            Severity::Blocks,
+            subject,
+            format!("{tag} for {ca} allows other validationmethods than {method}"),
+            format!("add {method} to validationmethods of the {ca} record"),
+        );
     }
     Finding::new(
         "caa.ok",
@@ -232,6 +241,14 @@ fn judge(
         format!("{tag} allows {}", listed.join(", ")),
         "",
     )
+}
+
+/// Whether an issuer's `params` allow `method` (no validationmethods allows every method).
+fn permits(params: &[(String, String)], method: &str) -> bool {
+    params
+        .iter()
+        .find(|(k, _)| k == "validationmethods")
+        .is_none_or(|(_, v)| v.split(',').any(|m| m.trim() == method))
 }
 
 #[cfg(test)]

@@ -106,13 +106,8 @@ fn follow_chain(
     let mut chain = vec![start.clone()];
     let mut current = start.clone();
     for _ in 0..MAX_HOPS {
-        let target = match resolver.lookup(&current, RecordType::CNAME) {
-            Ok(answer) => answer.into_iter().find_map(|r| match r.data {
-                RData::CNAME(c) if resolver::normalize(&r.name.to_ascii()) == current => {
-                    Some(resolver::normalize(&c.0.to_ascii()))
-                }
-                _ => None,
-            }),
+        let target = match cname_of(resolver, &current) {
+            Ok(target) => target,
             // Past the first hop the resolver's failure is the target's: judged as the end.
             Err(_) if chain.len() > 1 => return Some(current),
             Err(e) => {
@@ -122,16 +117,7 @@ fn follow_chain(
         };
         let Some(next) = target else {
             if chain.len() > 1 {
-                found.push(Finding::new(
-                    "dns.cname.followed",
-                    Severity::Ok,
-                    &start,
-                    format!(
-                        "CNAME chain {}: the record goes at its end",
-                        chain.join(" -> ")
-                    ),
-                    "",
-                ));
+                found.push(followed(&start, &chain));
             }
             return Some(current);
         };
@@ -160,6 +146,31 @@ fn follow_chain(
         "shorten the CNAME chain",
     ));
     None
+}
+
+/// The note that the CNAME chain from `start` was followed.
+fn followed(start: &str, chain: &[String]) -> Finding {
+    Finding::new(
+        "dns.cname.followed",
+        Severity::Ok,
+        start,
+        format!(
+            "CNAME chain {}: the record goes at its end",
+            chain.join(" -> ")
+        ),
+        "",
+    )
+}
+
+/// Where the CNAME at `name` points, if there is one.
+fn cname_of(resolver: &Resolver, name: &str) -> crate::error::Result<Option<String>> {
+    let answer = resolver.lookup(name, RecordType::CNAME)?;
+    Ok(answer.into_iter().find_map(|r| match r.data {
+        RData::CNAME(c) if resolver::normalize(&r.name.to_ascii()) == name => {
+            Some(resolver::normalize(&c.0.to_ascii()))
+        }
+        _ => None,
+    }))
 }
 
 /// One server's answers to `SOA zone?` over UDP and over TCP.
@@ -198,14 +209,29 @@ fn check_zone(resolver: &Resolver, zone: &str) -> (ZoneFacts, Vec<Finding>) {
             return (facts, findings);
         }
     };
-    let mut servers: Vec<(String, IpAddr)> = Vec::new();
-    for ns in &names {
+    let servers = server_addresses(resolver, zone, &names, &mut findings);
+    let Ok(zone_name) = resolver::fqdn(zone) else {
+        return (facts, findings);
+    };
+    let asked = ask_all(&servers, &zone_name);
+    let serials = judge_servers(&zone_name, &asked, &mut facts, &mut findings);
+    findings.extend(judge_serials(zone, &serials, asked.len()));
+    findings.extend(compare_ns_sets(resolver, zone, &names, &asked));
+    (facts, findings)
+}
+
+/// (NS name, address) of every address of the nameservers `names` of `zone`; a name without
+/// one is a finding.
+fn server_addresses(
+    resolver: &Resolver,
+    zone: &str,
+    names: &[String],
+    findings: &mut Vec<Finding>,
+) -> Vec<(String, IpAddr)> {
+    let mut servers = Vec::new();
+    for ns in names {
         match resolver.addresses(ns) {
-            Ok(addrs) => {
-                for addr in addrs {
-                    servers.push((ns.clone(), addr));
-                }
-            }
+            Ok(addrs) => servers.extend(addrs.into_iter().map(|addr| (ns.clone(), addr))),
             Err(e) if e.kind() == Kind::Unavailable => findings.push(Finding::unchecked(ns, &e)),
             Err(_) => findings.push(Finding::new(
                 "dns.ns.no_address",
@@ -216,22 +242,31 @@ fn check_zone(resolver: &Resolver, zone: &str) -> (ZoneFacts, Vec<Finding>) {
             )),
         }
     }
-    let Ok(zone_name) = resolver::fqdn(zone) else {
-        return (facts, findings);
-    };
-    let asked: Vec<Asked> = std::thread::scope(|scope| {
+    servers
+}
+
+/// Asks every server at once, so silent ones cost one timeout in all.
+fn ask_all(servers: &[(String, IpAddr)], zone_name: &Name) -> Vec<Asked> {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = servers
             .iter()
-            .map(|(ns, addr)| {
-                let zone_name = &zone_name;
-                scope.spawn(move || ask_server(ns, *addr, zone_name))
-            })
+            .map(|(ns, addr)| scope.spawn(move || ask_server(ns, *addr, zone_name)))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
-    let mut serials: Vec<(String, u32)> = Vec::new();
-    for a in &asked {
-        match judge_soa(&zone_name, &a.udp) {
+    })
+}
+
+/// Each server's SOA answer judged: (label, serial) of those that answer authoritatively, which
+/// also go to `facts`; the others, and those that fail over TCP, are findings.
+fn judge_servers(
+    zone_name: &Name,
+    asked: &[Asked],
+    facts: &mut ZoneFacts,
+    findings: &mut Vec<Finding>,
+) -> Vec<(String, u32)> {
+    let mut serials = Vec::new();
+    for a in asked {
+        match judge_soa(zone_name, &a.udp) {
             Ok(serial) => {
                 serials.push((a.label(), serial));
                 facts.answering.push((a.ns.clone(), a.addr));
@@ -258,36 +293,43 @@ fn check_zone(resolver: &Resolver, zone: &str) -> (ZoneFacts, Vec<Finding>) {
             )),
         }
     }
-    if let Some(newest) = serials.iter().map(|(_, s)| *s).max() {
-        let leader = serials
-            .iter()
-            .find(|(_, s)| *s == newest)
-            .map(|(l, _)| l.clone())
-            .unwrap_or_default();
-        for (label, serial) in serials.iter().filter(|(_, s)| *s != newest) {
-            findings.push(Finding::new(
-                "dns.soa.lagging",
-                Severity::Warns,
-                label,
-                format!("serves serial {serial} of {zone} while {leader} has {newest}"),
-                "make the secondary transfer from the primary (NOTIFY, allow-transfer); auth waits for every server",
-            ));
-        }
-        if serials.len() == asked.len() && serials.iter().all(|(_, s)| *s == newest) {
-            findings.push(Finding::new(
-                "dns.ns.ok",
-                Severity::Ok,
-                zone,
-                format!(
-                    "{} nameserver address(es) answer authoritatively, serial {newest}",
-                    serials.len()
-                ),
-                "",
-            ));
-        }
+    serials
+}
+
+/// Servers behind the newest serial of `zone`, or all is well when all `asked` servers answered
+/// with it.
+fn judge_serials(zone: &str, serials: &[(String, u32)], asked: usize) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let Some(newest) = serials.iter().map(|(_, s)| *s).max() else {
+        return findings;
+    };
+    let leader = serials
+        .iter()
+        .find(|(_, s)| *s == newest)
+        .map(|(l, _)| l.clone())
+        .unwrap_or_default();
+    for (label, serial) in serials.iter().filter(|(_, s)| *s != newest) {
+        findings.push(Finding::new(
+            "dns.soa.lagging",
+            Severity::Warns,
+            label,
+            format!("serves serial {serial} of {zone} while {leader} has {newest}"),
+            "make the secondary transfer from the primary (NOTIFY, allow-transfer); auth waits for every server",
+        ));
     }
-    findings.extend(compare_ns_sets(resolver, zone, &names, &asked));
-    (facts, findings)
+    if serials.len() == asked && serials.iter().all(|(_, s)| *s == newest) {
+        findings.push(Finding::new(
+            "dns.ns.ok",
+            Severity::Ok,
+            zone,
+            format!(
+                "{} nameserver address(es) answer authoritatively, serial {newest}",
+                serials.len()
+            ),
+            "",
+        ));
+    }
+    findings
 }
 
 fn ask_server(ns: &str, addr: IpAddr, zone: &Name) -> Asked {
@@ -387,46 +429,56 @@ fn compare_ns_sets(
     names: &[String],
     asked: &[Asked],
 ) -> Vec<Finding> {
-    let mut findings = Vec::new();
     let expected: BTreeSet<String> = names.iter().cloned().collect();
-    let list = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
-    for a in asked {
-        if let Some(set) = &a.ns_set
-            && *set != expected
-        {
-            findings.push(Finding::new(
+    let mut findings: Vec<Finding> = asked
+        .iter()
+        .filter_map(|a| {
+            let set = a.ns_set.as_ref().filter(|set| **set != expected)?;
+            Some(Finding::new(
                 "dns.ns.inconsistent",
                 Severity::Warns,
                 a.label(),
                 format!("gives NS {} for {zone}, the resolver {}", list(set), list(&expected)),
                 "make every nameserver serve the same NS set (a secondary behind, or an old zone copy)",
-            ));
-        }
-    }
-    // The parent's delegation: asked at the parent zone's first answering server. A zone whose
-    // parent this resolver cannot find (a lab's top-level zone) is not compared.
-    let Some((_, parent)) = zone.split_once('.') else {
-        return findings;
-    };
+            ))
+        })
+        .collect();
+    findings.extend(compare_delegation(resolver, zone, &expected));
+    findings
+}
+
+/// The names of `set`, comma-separated.
+fn list(set: &BTreeSet<String>) -> String {
+    set.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// The parent's delegation of `zone` against `expected`: asked at the parent zone's first
+/// answering server. A zone whose parent this resolver cannot find (a lab's top-level zone) is
+/// not compared.
+fn compare_delegation(
+    resolver: &Resolver,
+    zone: &str,
+    expected: &BTreeSet<String>,
+) -> Option<Finding> {
+    let (_, parent) = zone.split_once('.')?;
     let Ok(parent_zone) = resolver.find_zone(parent) else {
         crate::ui::verbose(&format!(
             "doctor: no parent zone found for {zone}; delegation not compared"
         ));
-        return findings;
+        return None;
     };
-    let Ok(parent_ns) = resolver.nameservers(&parent_zone) else {
-        return findings;
-    };
-    let Ok(zone_name) = resolver::fqdn(zone) else {
-        return findings;
-    };
+    let parent_ns = resolver.nameservers(&parent_zone).ok()?;
+    let zone_name = resolver::fqdn(zone).ok()?;
     for ns in parent_ns {
-        let Ok(addrs) = resolver.addresses(&ns) else {
+        let Some(addr) = resolver
+            .addresses(&ns)
+            .ok()
+            .and_then(|a| a.first().copied())
+        else {
             continue;
         };
-        let Some(addr) = addrs.first() else { continue };
         let Ok(m) = dnsquery::query_over(
-            SocketAddr::new(*addr, 53),
+            SocketAddr::new(addr, 53),
             &zone_name,
             RecordType::NS,
             QUERY_TIMEOUT,
@@ -438,22 +490,21 @@ fn compare_ns_sets(
         if delegated.is_empty() {
             continue;
         }
-        if delegated != expected {
-            findings.push(Finding::new(
+        return (delegated != *expected).then(|| {
+            Finding::new(
                 "dns.ns.delegation",
                 Severity::Warns,
                 format!("{ns} ({addr}), parent {parent_zone}"),
                 format!(
                     "delegates {zone} to {}, the zone itself lists {}",
                     list(&delegated),
-                    list(&expected)
+                    list(expected)
                 ),
                 "make the NS set at the registrar (parent) and in the zone the same",
-            ));
-        }
-        break;
+            )
+        });
     }
-    findings
+    None
 }
 
 /// What the challenge name holds now on an authoritative server of its zone.
@@ -465,13 +516,11 @@ fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
     let Ok(name) = resolver::fqdn(end) else {
         return findings;
     };
-    let server = SocketAddr::new(*addr, 53);
     let label = format!("{ns} ({addr})");
-    let answer = match dnsquery::query_over(server, &name, RecordType::TXT, QUERY_TIMEOUT, false) {
-        Ok(m) => m,
-        Err(_) => return findings,
+    let Some((held, truncated)) = Held::ask(SocketAddr::new(*addr, 53), &name) else {
+        return findings;
     };
-    if answer.metadata.truncation {
+    if truncated {
         findings.push(Finding::new(
             "dns.answer.too_big",
             Severity::Warns,
@@ -480,45 +529,69 @@ fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
             "remove old TXT values at the name so the answer fits UDP",
         ));
     }
-    let full = if answer.metadata.truncation {
-        dnsquery::query_over(server, &name, RecordType::TXT, QUERY_TIMEOUT, true).unwrap_or(answer)
-    } else {
-        answer
-    };
-    let at_name = |r: &&hickory_proto::rr::Record| r.name == name;
-    let cname: Option<String> = full
-        .answers
-        .iter()
-        .filter(at_name)
-        .find_map(|r| match &r.data {
-            RData::CNAME(c) => Some(resolver::normalize(&c.0.to_ascii())),
-            _ => None,
-        });
     // Diagnosing DigiCert's "not validated" the token is not known, and the one published is
     // among what is there: nothing can be called stale then.
     let token_unknown = subject.published && subject.record.value.is_empty();
-    let txts: Vec<String> = full
-        .answers
-        .iter()
-        .filter(at_name)
-        .filter_map(|r| match &r.data {
-            RData::TXT(t) => Some(txt_text(t)),
-            _ => None,
-        })
-        .collect();
     if subject.record.rtype == Kind2::Cname {
-        // dns-cname-token: DigiCert's CNAME goes at this name, where no TXT may stay.
-        if !txts.is_empty() {
+        findings.extend(held.judge_cname_place(subject, end, token_unknown));
+    } else {
+        findings.extend(held.judge_txt_place(subject, end, &label, token_unknown));
+    }
+    findings
+}
+
+/// What a challenge name holds: its CNAME target and TXT values.
+struct Held {
+    cname: Option<String>,
+    txts: Vec<String>,
+}
+
+impl Held {
+    /// Asks `server` for the TXT at `name` (over TCP again when UDP is truncated); also says
+    /// whether UDP was truncated. `None` when the server does not answer.
+    fn ask(server: SocketAddr, name: &Name) -> Option<(Held, bool)> {
+        let answer =
+            dnsquery::query_over(server, name, RecordType::TXT, QUERY_TIMEOUT, false).ok()?;
+        let truncated = answer.metadata.truncation;
+        let full = if truncated {
+            dnsquery::query_over(server, name, RecordType::TXT, QUERY_TIMEOUT, true)
+                .unwrap_or(answer)
+        } else {
+            answer
+        };
+        let at_name = || full.answers.iter().filter(|r| r.name == *name);
+        let held = Held {
+            cname: at_name().find_map(|r| match &r.data {
+                RData::CNAME(c) => Some(resolver::normalize(&c.0.to_ascii())),
+                _ => None,
+            }),
+            txts: at_name()
+                .filter_map(|r| match &r.data {
+                    RData::TXT(t) => Some(txt_text(t)),
+                    _ => None,
+                })
+                .collect(),
+        };
+        Some((held, truncated))
+    }
+
+    /// dns-cname-token: DigiCert's CNAME goes at this name, where no TXT may stay.
+    fn judge_cname_place(&self, subject: &Subject, end: &str, token_unknown: bool) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        if !self.txts.is_empty() {
             findings.push(Finding::new(
                 "dns.cname.txt_conflict",
                 Severity::Blocks,
                 end,
-                format!("holds TXT {:?}: a CNAME cannot be added beside it", txts),
+                format!(
+                    "holds TXT {:?}: a CNAME cannot be added beside it",
+                    self.txts
+                ),
                 "remove the TXT record(s) at the name, or use --method dns-txt-token",
             ));
         }
-        if let Some(target) = cname
-            && target != resolver::normalize(&subject.record.value)
+        if let Some(target) = &self.cname
+            && *target != resolver::normalize(&subject.record.value)
             && !token_unknown
         {
             let (code, fix) = if target.ends_with(crate::dcv::CNAME_TARGET_SUFFIX) {
@@ -540,40 +613,52 @@ fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
                 fix,
             ));
         }
-        return findings;
+        findings
     }
-    if cname.is_some() && !txts.is_empty() {
-        findings.push(Finding::new(
-            "dns.cname.with_txt",
-            Severity::Warns,
-            format!("{end} at {label}"),
-            "a CNAME and TXT records at one name: resolvers disagree on which they see",
-            "keep either the CNAME or the TXT records",
-        ));
+
+    /// A TXT record goes at this name: a CNAME beside TXT, or old validation values, are warned of.
+    fn judge_txt_place(
+        &self,
+        subject: &Subject,
+        end: &str,
+        label: &str,
+        token_unknown: bool,
+    ) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        if self.cname.is_some() && !self.txts.is_empty() {
+            findings.push(Finding::new(
+                "dns.cname.with_txt",
+                Severity::Warns,
+                format!("{end} at {label}"),
+                "a CNAME and TXT records at one name: resolvers disagree on which they see",
+                "keep either the CNAME or the TXT records",
+            ));
+        }
+        let stale: Vec<&String> = self
+            .txts
+            .iter()
+            .filter(|t| **t != subject.record.value && looks_like_token(t, subject.acme))
+            .collect();
+        if !stale.is_empty() && !token_unknown {
+            findings.push(Finding::new(
+                "dns.txt.stale",
+                Severity::Warns,
+                format!("{end} at {label}"),
+                format!(
+                    "{} old validation value(s) at the name: {}",
+                    stale.len(),
+                    stale
+                        .iter()
+                        .take(3)
+                        .map(|s| format!("{s:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "remove values from earlier validations (dcv-hook cleanup removes its own)",
+            ));
+        }
+        findings
     }
-    let stale: Vec<&String> = txts
-        .iter()
-        .filter(|t| **t != subject.record.value && looks_like_token(t, subject.acme))
-        .collect();
-    if !stale.is_empty() && !token_unknown {
-        findings.push(Finding::new(
-            "dns.txt.stale",
-            Severity::Warns,
-            format!("{end} at {label}"),
-            format!(
-                "{} old validation value(s) at the name: {}",
-                stale.len(),
-                stale
-                    .iter()
-                    .take(3)
-                    .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            "remove values from earlier validations (dcv-hook cleanup removes its own)",
-        ));
-    }
-    findings
 }
 
 /// Whether a TXT value looks like a validation token: DigiCert's random values (32 lowercase

@@ -34,8 +34,6 @@ pub fn check_zone(resolver: &Resolver, zone: &str, server: IpAddr) -> Vec<Findin
         )];
     }
     let at = SocketAddr::new(server, 53);
-    let bogus =
-        |code, seen: String, fix: &str| vec![Finding::new(code, Severity::Blocks, zone, seen, fix)];
     let Ok(keys_answer) = dnsquery::query_dnssec(at, &name, RecordType::DNSKEY, QUERY_TIMEOUT)
     else {
         return vec![Finding::new(
@@ -46,60 +44,14 @@ pub fn check_zone(resolver: &Resolver, zone: &str, server: IpAddr) -> Vec<Findin
             "make the nameserver reachable over TCP and run doctor again",
         )];
     };
-    let keys: Vec<&DNSKEY> = rrset(&keys_answer, &name, RecordType::DNSKEY)
-        .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some(k),
-            _ => None,
-        })
-        .collect();
-    if keys.is_empty() {
-        return bogus(
-            "dns.dnssec.dnskey_missing",
-            format!("the parent has a DS for {zone} but the zone serves no DNSKEY"),
-            "publish the zone's keys (sign it again) or remove the DS at the registrar",
-        );
-    }
-    let Some(entry) = keys
-        .iter()
-        .find(|k| ds.iter().any(|d| d.covers(&name, k).unwrap_or(false)))
-    else {
-        let tags: Vec<String> = ds.iter().map(|d| d.key_tag().to_string()).collect();
-        return bogus(
-            "dns.dnssec.ds_mismatch",
-            format!(
-                "no DNSKEY matches the parent's DS (key tag {})",
-                tags.join(", ")
-            ),
-            "update the DS at the registrar to the zone's current key (a key rollover left it behind)",
-        );
+    let keys = match trusted_keys(zone, &name, &ds, &keys_answer) {
+        Ok(keys) => keys,
+        Err(f) => return vec![f],
     };
-    let key_records: Vec<Record> = rrset(&keys_answer, &name, RecordType::DNSKEY)
-        .cloned()
-        .collect();
-    if let Some(f) = signed(
-        zone,
-        &keys_answer,
-        &name,
-        RecordType::DNSKEY,
-        &[*entry],
-        &key_records,
-    ) {
-        return vec![f];
-    }
     let Ok(soa_answer) = dnsquery::query_dnssec(at, &name, RecordType::SOA, QUERY_TIMEOUT) else {
         return Vec::new();
     };
-    let soa_records: Vec<Record> = rrset(&soa_answer, &name, RecordType::SOA)
-        .cloned()
-        .collect();
-    if let Some(f) = signed(
-        zone,
-        &soa_answer,
-        &name,
-        RecordType::SOA,
-        &keys,
-        &soa_records,
-    ) {
+    if let Some(f) = signed(zone, &soa_answer, &name, RecordType::SOA, &keys) {
         return vec![f];
     }
     vec![Finding::new(
@@ -112,6 +64,49 @@ pub fn check_zone(resolver: &Resolver, zone: &str, server: IpAddr) -> Vec<Findin
         ),
         "",
     )]
+}
+
+/// The zone's keys from `keys_answer`, once one matches a DS in `ds` and signs the key set; else
+/// the finding that says which link of the chain is broken.
+fn trusted_keys<'a>(
+    zone: &str,
+    name: &'a Name,
+    ds: &[DS],
+    keys_answer: &'a Message,
+) -> Result<Vec<&'a DNSKEY>, Finding> {
+    let bogus =
+        |code, seen: String, fix: &str| Finding::new(code, Severity::Blocks, zone, seen, fix);
+    let keys: Vec<&DNSKEY> = rrset(keys_answer, name, RecordType::DNSKEY)
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some(k),
+            _ => None,
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err(bogus(
+            "dns.dnssec.dnskey_missing",
+            format!("the parent has a DS for {zone} but the zone serves no DNSKEY"),
+            "publish the zone's keys (sign it again) or remove the DS at the registrar",
+        ));
+    }
+    let Some(entry) = keys
+        .iter()
+        .find(|k| ds.iter().any(|d| d.covers(name, k).unwrap_or(false)))
+    else {
+        let tags: Vec<String> = ds.iter().map(|d| d.key_tag().to_string()).collect();
+        return Err(bogus(
+            "dns.dnssec.ds_mismatch",
+            format!(
+                "no DNSKEY matches the parent's DS (key tag {})",
+                tags.join(", ")
+            ),
+            "update the DS at the registrar to the zone's current key (a key rollover left it behind)",
+        ));
+    };
+    match signed(zone, keys_answer, name, RecordType::DNSKEY, &[*entry]) {
+        Some(f) => Err(f),
+        None => Ok(keys),
+    }
 }
 
 /// The DS set for `zone` at its parent (`None` when the parent is not found: not judged).
@@ -165,8 +160,8 @@ fn signed(
     name: &Name,
     rtype: RecordType,
     keys: &[&DNSKEY],
-    records: &[Record],
 ) -> Option<Finding> {
+    let records: Vec<Record> = rrset(m, name, rtype).cloned().collect();
     let sigs: Vec<&RRSIG> = m
         .answers
         .iter()
@@ -176,61 +171,74 @@ fn signed(
             _ => None,
         })
         .collect();
-    let block =
-        |code, seen: String, fix: &str| Some(Finding::new(code, Severity::Blocks, zone, seen, fix));
     if sigs.is_empty() {
-        return block(
+        return Some(Finding::new(
             "dns.dnssec.rrsig_missing",
+            Severity::Blocks,
+            zone,
             format!("{rtype} {zone} carries no RRSIG while the parent has a DS"),
             "sign the zone (every record set) or remove the DS at the registrar",
-        );
+        ));
     }
     let now = crate::dates::now();
     let mut last = None;
     for sig in &sigs {
-        let input = sig.input();
-        let (inception, expiration) = (
-            i64::from(input.sig_inception.get()),
-            i64::from(input.sig_expiration.get()),
-        );
-        if expiration < now {
-            last = block(
-                "dns.dnssec.expired",
-                format!(
-                    "the RRSIG over {rtype} {zone} expired on {}: validating resolvers answer SERVFAIL",
-                    crate::dates::format_date(expiration)
-                ),
-                "sign the zone again (and make re-signing automatic: dnssec-policy)",
-            );
-            continue;
-        }
-        if inception > now {
-            last = block(
-                "dns.dnssec.not_yet_valid",
-                format!(
-                    "the RRSIG over {rtype} {zone} is valid only from {}: check the signer's clock",
-                    crate::dates::format_date(inception)
-                ),
-                "fix the signing host's clock and sign the zone again",
-            );
-            continue;
-        }
-        let verified = keys.iter().any(|k| {
-            k.calculate_key_tag().ok() == Some(input.key_tag)
-                && k.verify_rrsig(name, DNSClass::IN, sig, records.iter())
-                    .is_ok()
-        });
-        if verified {
-            return None;
-        }
-        last = block(
+        // One signature that holds is enough; otherwise the last one's fault is told.
+        let (code, seen, fix) = sig_fault(zone, name, rtype, sig, keys, &records, now)?;
+        last = Some(Finding::new(code, Severity::Blocks, zone, seen, fix));
+    }
+    last
+}
+
+/// What is wrong with `sig` over the `rtype` set `records` at `now`: its code, what was seen and
+/// the fix; `None` when it is valid now and verifies with one of `keys`.
+fn sig_fault(
+    zone: &str,
+    name: &Name,
+    rtype: RecordType,
+    sig: &RRSIG,
+    keys: &[&DNSKEY],
+    records: &[Record],
+    now: i64,
+) -> Option<(&'static str, String, &'static str)> {
+    let input = sig.input();
+    let (inception, expiration) = (
+        i64::from(input.sig_inception.get()),
+        i64::from(input.sig_expiration.get()),
+    );
+    if expiration < now {
+        return Some((
+            "dns.dnssec.expired",
+            format!(
+                "the RRSIG over {rtype} {zone} expired on {}: validating resolvers answer SERVFAIL",
+                crate::dates::format_date(expiration)
+            ),
+            "sign the zone again (and make re-signing automatic: dnssec-policy)",
+        ));
+    }
+    if inception > now {
+        return Some((
+            "dns.dnssec.not_yet_valid",
+            format!(
+                "the RRSIG over {rtype} {zone} is valid only from {}: check the signer's clock",
+                crate::dates::format_date(inception)
+            ),
+            "fix the signing host's clock and sign the zone again",
+        ));
+    }
+    let verified = keys.iter().any(|k| {
+        k.calculate_key_tag().ok() == Some(input.key_tag)
+            && k.verify_rrsig(name, DNSClass::IN, sig, records.iter())
+                .is_ok()
+    });
+    (!verified).then(|| {
+        (
             "dns.dnssec.bogus",
             format!(
                 "the RRSIG over {rtype} {zone} (key tag {}) does not verify",
                 input.key_tag
             ),
             "sign the zone again with the keys it publishes",
-        );
-    }
-    last
+        )
+    })
 }

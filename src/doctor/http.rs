@@ -15,6 +15,7 @@ use crate::context::Context;
 use crate::error::Kind;
 use crate::pipeline::Publishers;
 use crate::propagation::http::advice;
+use crate::publish::webroot::DOCTOR_PROBE_PREFIX;
 use crate::record::{Record, RecordType};
 use crate::resolver::Resolver;
 use reqwest::Url;
@@ -49,48 +50,27 @@ pub fn check(
 }
 
 fn check_one(ctx: &Context, resolver: &Resolver, subject: &Subject) -> Vec<Finding> {
-    let mut findings = Vec::new();
     let Some((host, path)) = subject.record.http_host_and_path() else {
-        return findings;
+        return Vec::new();
     };
-    let addrs = match resolver.addresses(host) {
+    let addrs = match addresses(resolver, host) {
         Ok(a) => a,
-        Err(e) if e.kind() == Kind::Unavailable => return vec![Finding::unchecked(host, &e)],
-        Err(e) => {
-            return vec![Finding::new(
-                "http.no_address",
-                Severity::Blocks,
-                host,
-                e.to_string(),
-                "give the name an A or AAAA record pointing at the web server",
-            )];
-        }
+        Err(f) => return vec![f],
     };
-    for addr in &addrs {
-        if let Some(f) = judge_address(*addr, subject.acme) {
-            findings.push(f);
-        }
-    }
-    // The probe: a file of our own beside where the CA looks, so nothing of the user's is touched.
-    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-    let probe = Record {
-        domain: subject.domain.clone(),
-        rtype: RecordType::Http,
-        name: format!("http://{host}{dir}dcv-hook-doctor-{}", &token[..12]),
-        value: token.clone(),
-    };
+    let mut findings: Vec<Finding> = addrs
+        .iter()
+        .filter_map(|a| judge_address(*a, subject.acme))
+        .collect();
+    let probe = probe_record(subject, host, path);
     // Diagnosing a failed wait: the real file is there already; ask for it as it is.
     let published = if subject.published {
         Ok(None)
     } else {
         publish_probe(ctx, &probe)
     };
+    let probe_path = &probe.name["http://".len() + host.len()..];
     let (url_path, expect) = match &published {
-        Ok(Some(_)) => (
-            &probe.name["http://".len() + host.len()..],
-            Some(token.as_str()),
-        ),
+        Ok(Some(_)) => (probe_path, Some(probe.value.as_str())),
         Ok(None) if subject.published => (path, Some(subject.record.value.as_str())),
         Ok(None) => {
             findings.push(Finding::new(
@@ -100,7 +80,7 @@ fn check_one(ctx: &Context, resolver: &Resolver, subject: &Subject) -> Vec<Findi
                 "no provider that serves HTTP (--provider webroot): no probe file published, only a missing file asked for",
                 "give --provider and its settings to check that the web server serves what is published",
             ));
-            (&probe.name["http://".len() + host.len()..], None)
+            (probe_path, None)
         }
         Err(e) => {
             findings.push(Finding::new(
@@ -113,15 +93,69 @@ fn check_one(ctx: &Context, resolver: &Resolver, subject: &Subject) -> Vec<Findi
             return findings;
         }
     };
+    let asked = Asked {
+        host,
+        url_path,
+        expect,
+        acme: subject.acme,
+    };
+    findings.extend(fetch_each(ctx, resolver, &asked, &addrs));
+    if let Ok(Some(published)) = published {
+        findings.extend(cleanup_probe(published, &probe));
+    }
+    findings
+}
+
+/// The name's addresses, or the finding that says why there are none.
+fn addresses(resolver: &Resolver, host: &str) -> Result<Vec<IpAddr>, Finding> {
+    match resolver.addresses(host) {
+        Ok(a) => Ok(a),
+        Err(e) if e.kind() == Kind::Unavailable => Err(Finding::unchecked(host, &e)),
+        Err(e) => Err(Finding::new(
+            "http.no_address",
+            Severity::Blocks,
+            host,
+            e.to_string(),
+            "give the name an A or AAAA record pointing at the web server",
+        )),
+    }
+}
+
+/// The probe: a file of our own beside where the CA looks, so nothing of the user's is touched.
+/// Its value is a fresh random token, its name starts with the prefix webroot's cleanup allows.
+fn probe_record(subject: &Subject, host: &str, path: &str) -> Record {
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    Record {
+        domain: subject.domain.clone(),
+        rtype: RecordType::Http,
+        name: format!("http://{host}{dir}{DOCTOR_PROBE_PREFIX}{}", &token[..12]),
+        value: token,
+    }
+}
+
+/// What is asked of every address of one name.
+struct Asked<'a> {
+    host: &'a str,
+    url_path: &'a str,
+    /// The content that must be served; `None` when the file must be missing (answer 404).
+    expect: Option<&'a str>,
+    acme: bool,
+}
+
+/// Asks every address in `addrs` (and its port 443), then warns when they answer differently.
+fn fetch_each(ctx: &Context, resolver: &Resolver, asked: &Asked, addrs: &[IpAddr]) -> Vec<Finding> {
+    let (host, url_path) = (asked.host, asked.url_path);
     let port = ctx.cfg.http_port;
+    let url = if port == 80 {
+        format!("http://{host}{url_path}")
+    } else {
+        format!("http://{host}:{port}{url_path}")
+    };
+    let mut findings = Vec::new();
     let mut outcomes: Vec<(IpAddr, &'static str)> = Vec::new();
-    for addr in &addrs {
-        let url = if port == 80 {
-            format!("http://{host}{url_path}")
-        } else {
-            format!("http://{host}:{port}{url_path}")
-        };
-        let f = fetch(resolver, &url, host, *addr, expect, subject.acme);
+    for addr in addrs {
+        let f = fetch(resolver, &url, host, *addr, asked.expect, asked.acme);
         outcomes.push((*addr, f.code));
         findings.push(f);
         if port == 80
@@ -130,31 +164,38 @@ fn check_one(ctx: &Context, resolver: &Resolver, subject: &Subject) -> Vec<Findi
             findings.push(f);
         }
     }
+    findings.extend(disagreement(host, &outcomes));
+    findings
+}
+
+/// A warning when the addresses of `host` did not all end with the same finding.
+fn disagreement(host: &str, outcomes: &[(IpAddr, &'static str)]) -> Option<Finding> {
     let mut codes: Vec<&str> = outcomes.iter().map(|(_, c)| *c).collect();
     codes.sort();
     codes.dedup();
-    if codes.len() > 1 {
+    (codes.len() > 1).then(|| {
         let each: Vec<String> = outcomes.iter().map(|(a, c)| format!("{a}: {c}")).collect();
-        findings.push(Finding::new(
+        Finding::new(
             "http.addresses.disagree",
             Severity::Warns,
             host,
             format!("the addresses answer differently ({})", each.join(", ")),
             "serve the same content from every address: the CA may pick any of them",
-        ));
-    }
-    if let Ok(Some((mut publishers, index, done))) = published
-        && let Err(e) = publishers.get(index).cleanup(&done)
-    {
-        findings.push(Finding::new(
-            "http.probe.cleanup",
-            Severity::Warns,
-            &probe.name,
-            format!("the probe file could not be removed: {e}"),
-            "remove the file by hand",
-        ));
-    }
-    findings
+        )
+    })
+}
+
+/// Removes the probe file again; a warning when that fails.
+fn cleanup_probe(published: ProbePublished, probe: &Record) -> Option<Finding> {
+    let (mut publishers, index, done) = published;
+    let e = publishers.get(index).cleanup(&done).err()?;
+    Some(Finding::new(
+        "http.probe.cleanup",
+        Severity::Warns,
+        &probe.name,
+        format!("the probe file could not be removed: {e}"),
+        "remove the file by hand",
+    ))
 }
 
 type ProbePublished = (Publishers, usize, Vec<crate::record::Published>);
@@ -257,129 +298,189 @@ fn fetch(
     expect: Option<&str>,
     acme: bool,
 ) -> Finding {
-    let subject = |url: &Url| format!("{url} via {addr}");
-    let max_hops = if acme { 10 } else { 5 };
-    let home = registered(host);
+    let chain = Chain {
+        resolver,
+        host,
+        addr,
+        acme,
+    };
     let Ok(mut url) = Url::parse(url) else {
         return Finding::new("http.url", Severity::Blocks, url, "not a URL", "");
     };
     let mut hops: Vec<String> = Vec::new();
     loop {
-        let here = url.host_str().unwrap_or(host).to_string();
-        let target = if here.eq_ignore_ascii_case(host) {
-            Some(addr)
+        let response = match chain.get(&url) {
+            Ok(r) => r,
+            Err(f) => return f,
+        };
+        let status = response.status().as_u16();
+        if !(300..400).contains(&status) {
+            let body = response.bytes().map(|b| b.to_vec()).unwrap_or_default();
+            let via = if hops.is_empty() {
+                String::new()
+            } else {
+                format!(" after {} redirect(s)", hops.len())
+            };
+            let subject = chain.subject(&url);
+            return judge_response(status, &body, expect, acme, subject, &via, hops.len());
+        }
+        url = match chain.follow(&response, &url, status, &mut hops) {
+            Ok(next) => next,
+            Err(f) => return f,
+        };
+    }
+}
+
+/// What stays the same along the redirect chain from one address.
+struct Chain<'a> {
+    resolver: &'a Resolver,
+    /// The name asked for: it is reached at `addr`, other names at their first address.
+    host: &'a str,
+    addr: IpAddr,
+    acme: bool,
+}
+
+impl Chain<'_> {
+    /// How a finding names the request.
+    fn subject(&self, url: &Url) -> String {
+        format!("{url} via {}", self.addr)
+    }
+
+    /// One GET of `url`, without following its redirect.
+    fn get(&self, url: &Url) -> Result<reqwest::blocking::Response, Finding> {
+        let here = url.host_str().unwrap_or(self.host).to_string();
+        let target = if here.eq_ignore_ascii_case(self.host) {
+            Some(self.addr)
         } else {
-            resolver
+            self.resolver
                 .addresses(&here)
                 .ok()
                 .and_then(|a| a.first().copied())
         };
         let Some(target) = target else {
-            return Finding::new(
+            return Err(Finding::new(
                 "http.redirect.no_address",
                 Severity::Blocks,
-                subject(&url),
+                self.subject(url),
                 format!("redirected to {here}, which has no address"),
                 "redirect to a name that resolves, or serve the file directly",
-            );
+            ));
         };
         crate::stats::count_http_request();
-        let response = match client(&here, target).and_then(|c| c.get(url.clone()).send()) {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => {
-                return Finding::new(
-                    "http.timeout",
-                    Severity::Blocks,
-                    subject(&url),
-                    "no answer in time (DigiCert waits 2 s to connect, 5 s to read)",
-                    "make the web server reachable on port 80 from the internet (firewall, geo-blocking)",
-                );
-            }
-            Err(e) => {
-                return Finding::new(
-                    "http.connect",
-                    Severity::Blocks,
-                    subject(&url),
-                    format!("could not connect or read: {}", one_line(&e)),
-                    "run a web server on port 80 at this address, reachable from the internet",
-                );
-            }
-        };
-        let status = response.status().as_u16();
-        if (300..400).contains(&status) {
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
-            let next = match url.join(&location) {
-                Ok(next) if !location.is_empty() => next,
-                _ => {
-                    return Finding::new(
-                        "http.redirect.location",
-                        Severity::Blocks,
-                        subject(&url),
-                        format!("HTTP {status} without a usable Location ({location:?})"),
-                        "fix the redirect, or serve the file directly",
-                    );
-                }
-            };
-            hops.push(format!("{status} {next}"));
-            let rule = |code, seen: String, fix: &str| {
-                Finding::new(code, Severity::Blocks, subject(&url), seen, fix)
-            };
-            if !matches!(status, 301 | 302 | 307 | 308) {
-                return rule(
-                    "http.redirect.status",
-                    format!(
-                        "redirects with HTTP {status}: only 301, 302, 307 and 308 are followed"
-                    ),
-                    "redirect with 301 or 302, or serve the file directly",
-                );
-            }
-            if !matches!(next.scheme(), "http" | "https") {
-                return rule(
-                    "http.redirect.scheme",
-                    format!("redirects to {next}: only http and https are followed"),
-                    "redirect to an http(s) URL",
-                );
-            }
-            let port = next.port_or_known_default().unwrap_or(0);
-            if port != 80 && port != 443 {
-                return rule(
-                    "http.redirect.port",
-                    format!("redirects to {next}, port {port}: only ports 80 and 443 are followed"),
-                    "redirect to port 80 or 443 (no port in the URL), or serve the file directly",
-                );
-            }
-            let next_host = next.host_str().unwrap_or("");
-            if !acme && registered(next_host) != home {
-                return rule(
-                    "http.redirect.domain",
-                    format!(
-                        "redirects to {next_host}, outside {home}: DigiCert follows only redirects on the same registered domain"
-                    ),
-                    "serve /.well-known/pki-validation/ on this name without redirecting elsewhere",
-                );
-            }
-            if hops.len() > max_hops {
-                return rule(
-                    "http.redirect.too_many",
-                    format!("more than {max_hops} redirects: {}", hops.join(" -> ")),
-                    "shorten the redirect chain (one redirect at most is safest)",
-                );
-            }
-            url = next;
-            continue;
+        client(&here, target)
+            .and_then(|c| c.get(url.clone()).send())
+            .map_err(|e| self.unreachable(url, &e))
+    }
+
+    /// The finding for a request to `url` that got no answer.
+    fn unreachable(&self, url: &Url, e: &reqwest::Error) -> Finding {
+        if e.is_timeout() {
+            return Finding::new(
+                "http.timeout",
+                Severity::Blocks,
+                self.subject(url),
+                "no answer in time (DigiCert waits 2 s to connect, 5 s to read)",
+                "make the web server reachable on port 80 from the internet (firewall, geo-blocking)",
+            );
         }
-        let body = response.bytes().map(|b| b.to_vec()).unwrap_or_default();
-        let via = if hops.is_empty() {
-            String::new()
-        } else {
-            format!(" after {} redirect(s)", hops.len())
+        Finding::new(
+            "http.connect",
+            Severity::Blocks,
+            self.subject(url),
+            format!("could not connect or read: {}", one_line(e)),
+            "run a web server on port 80 at this address, reachable from the internet",
+        )
+    }
+
+    /// Where the redirect `response` (HTTP `status`) to `url` leads, if the CA follows it; the hop
+    /// is added to `hops`.
+    fn follow(
+        &self,
+        response: &reqwest::blocking::Response,
+        url: &Url,
+        status: u16,
+        hops: &mut Vec<String>,
+    ) -> Result<Url, Finding> {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let next = match url.join(&location) {
+            Ok(next) if !location.is_empty() => next,
+            _ => {
+                return Err(Finding::new(
+                    "http.redirect.location",
+                    Severity::Blocks,
+                    self.subject(url),
+                    format!("HTTP {status} without a usable Location ({location:?})"),
+                    "fix the redirect, or serve the file directly",
+                ));
+            }
         };
-        return judge_response(status, &body, expect, acme, subject(&url), &via, hops.len());
+        hops.push(format!("{status} {next}"));
+        match self.broken_rule(status, &next, hops) {
+            Some((code, seen, fix)) => Err(Finding::new(
+                code,
+                Severity::Blocks,
+                self.subject(url),
+                seen,
+                fix,
+            )),
+            None => Ok(next),
+        }
+    }
+
+    /// The CA's redirect rule that the hop to `next` (with HTTP `status`, `hops` so far) breaks:
+    /// its code, what was seen and the fix.
+    fn broken_rule(
+        &self,
+        status: u16,
+        next: &Url,
+        hops: &[String],
+    ) -> Option<(&'static str, String, &'static str)> {
+        let max_hops = if self.acme { 10 } else { 5 };
+        let home = registered(self.host);
+        if !matches!(status, 301 | 302 | 307 | 308) {
+            return Some((
+                "http.redirect.status",
+                format!("redirects with HTTP {status}: only 301, 302, 307 and 308 are followed"),
+                "redirect with 301 or 302, or serve the file directly",
+            ));
+        }
+        if !matches!(next.scheme(), "http" | "https") {
+            return Some((
+                "http.redirect.scheme",
+                format!("redirects to {next}: only http and https are followed"),
+                "redirect to an http(s) URL",
+            ));
+        }
+        let port = next.port_or_known_default().unwrap_or(0);
+        if port != 80 && port != 443 {
+            return Some((
+                "http.redirect.port",
+                format!("redirects to {next}, port {port}: only ports 80 and 443 are followed"),
+                "redirect to port 80 or 443 (no port in the URL), or serve the file directly",
+            ));
+        }
+        let next_host = next.host_str().unwrap_or("");
+        if !self.acme && registered(next_host) != home {
+            return Some((
+                "http.redirect.domain",
+                format!(
+                    "redirects to {next_host}, outside {home}: DigiCert follows only redirects on the same registered domain"
+                ),
+                "serve /.well-known/pki-validation/ on this name without redirecting elsewhere",
+            ));
+        }
+        (hops.len() > max_hops).then(|| {
+            (
+                "http.redirect.too_many",
+                format!("more than {max_hops} redirects: {}", hops.join(" -> ")),
+                "shorten the redirect chain (one redirect at most is safest)",
+            )
+        })
     }
 }
 
@@ -393,26 +494,66 @@ fn judge_response(
     via: &str,
     hops: usize,
 ) -> Finding {
+    if let Some(f) = judge_status(status, expect, &subject, via) {
+        return f;
+    }
+    if !acme && body.len() > MAX_BODY {
+        return Finding::new(
+            "http.body.too_big",
+            Severity::Blocks,
+            &subject,
+            format!(
+                "HTTP {status}{via} with a {}-byte body: DigiCert reads at most {MAX_BODY}",
+                body.len()
+            ),
+            "serve the file itself, not a page",
+        );
+    }
+    let Some(value) = expect else {
+        return Finding::new(
+            "http.catch_all",
+            Severity::Warns,
+            &subject,
+            format!("HTTP {status}{via} for a file that does not exist (a catch-all page?)"),
+            "make missing files under /.well-known/ answer 404, and check the real file is served",
+        );
+    };
+    // An empty value: the token is not known (diagnosing DigiCert's "not validated"), so any
+    // content is taken as served.
+    if value.is_empty() || String::from_utf8_lossy(body).trim() == value {
+        return judge_served(acme, &subject, via, hops);
+    }
+    Finding::new(
+        "http.probe.content",
+        Severity::Blocks,
+        &subject,
+        format!(
+            "HTTP {status}{via} with other content: {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(40)])
+        ),
+        "the server serves something else for the path (a rewrite, another web root): serve /.well-known/ from the web root",
+    )
+}
+
+/// The finding for an answer that is not 2xx (`None` for 2xx): a 404 is right only for a file
+/// that must be missing (`expect` is `None`).
+fn judge_status(status: u16, expect: Option<&str>, subject: &str, via: &str) -> Option<Finding> {
     let blocks =
-        |code, seen: String, fix: &str| Finding::new(code, Severity::Blocks, &subject, seen, fix);
+        |code, seen: String, fix: &str| Finding::new(code, Severity::Blocks, subject, seen, fix);
     match status {
-        200..=299 => {}
-        404 if expect.is_none() => {
-            return Finding::new(
-                "http.ok",
-                Severity::Ok,
-                &subject,
-                format!("a missing file answers 404{via}, as it should"),
-                "",
-            );
-        }
-        404 => {
-            return blocks(
-                "http.status.404",
-                format!("HTTP 404{via} for the probe file just published"),
-                "the web root given is not the one the server serves for this name: point --webroot at the server's root for it",
-            );
-        }
+        200..=299 => None,
+        404 if expect.is_none() => Some(Finding::new(
+            "http.ok",
+            Severity::Ok,
+            subject,
+            format!("a missing file answers 404{via}, as it should"),
+            "",
+        )),
+        404 => Some(blocks(
+            "http.status.404",
+            format!("HTTP 404{via} for the probe file just published"),
+            "the web root given is not the one the server serves for this name: point --webroot at the server's root for it",
+        )),
         401 | 403 | 500..=599 => {
             // The same words as auth's wait uses when it gives up on this answer.
             let (code, fix) =
@@ -422,63 +563,34 @@ fn judge_response(
                 401 => ": the file is behind authentication",
                 _ => ": the web server fails",
             };
-            return blocks(code, format!("HTTP {status}{via}{why}"), fix);
+            Some(blocks(code, format!("HTTP {status}{via}{why}"), fix))
         }
-        _ => {
-            return blocks(
-                "http.status.other",
-                format!("HTTP {status}{via}"),
-                "serve the file with HTTP 200",
-            );
-        }
+        _ => Some(blocks(
+            "http.status.other",
+            format!("HTTP {status}{via}"),
+            "serve the file with HTTP 200",
+        )),
     }
-    if !acme && body.len() > MAX_BODY {
-        return blocks(
-            "http.body.too_big",
-            format!(
-                "HTTP {status}{via} with a {}-byte body: DigiCert reads at most {MAX_BODY}",
-                body.len()
-            ),
-            "serve the file itself, not a page",
+}
+
+/// The finding for the expected content served after `hops` redirects.
+fn judge_served(acme: bool, subject: &str, via: &str, hops: usize) -> Finding {
+    if hops > 1 && !acme {
+        return Finding::new(
+            "http.redirect.hops",
+            Severity::Warns,
+            subject,
+            format!("served{via}: an older DigiCert rule follows one redirect only"),
+            "serve the file with at most one redirect",
         );
     }
-    match expect {
-        None => Finding::new(
-            "http.catch_all",
-            Severity::Warns,
-            &subject,
-            format!("HTTP {status}{via} for a file that does not exist (a catch-all page?)"),
-            "make missing files under /.well-known/ answer 404, and check the real file is served",
-        ),
-        // An empty value: the token is not known (diagnosing DigiCert's "not validated"), so any
-        // content is taken as served.
-        Some(value) if value.is_empty() || String::from_utf8_lossy(body).trim() == value => {
-            if hops > 1 && !acme {
-                return Finding::new(
-                    "http.redirect.hops",
-                    Severity::Warns,
-                    &subject,
-                    format!("served{via}: an older DigiCert rule follows one redirect only"),
-                    "serve the file with at most one redirect",
-                );
-            }
-            Finding::new(
-                "http.ok",
-                Severity::Ok,
-                &subject,
-                format!("serves the probe file{via}"),
-                "",
-            )
-        }
-        Some(_) => blocks(
-            "http.probe.content",
-            format!(
-                "HTTP {status}{via} with other content: {:?}",
-                String::from_utf8_lossy(&body[..body.len().min(40)])
-            ),
-            "the server serves something else for the path (a rewrite, another web root): serve /.well-known/ from the web root",
-        ),
-    }
+    Finding::new(
+        "http.ok",
+        Severity::Ok,
+        subject,
+        format!("serves the probe file{via}"),
+        "",
+    )
 }
 
 /// Port 443, which DigiCert tries first: a TLS failure there is worth knowing; nothing listening is

@@ -5,7 +5,7 @@
 
 use super::{Finding, Severity, Subject};
 use crate::certcentral::types::DnsNameValidation;
-use crate::config::Target;
+use crate::config::{Config, Target};
 use crate::context::Context;
 use crate::dcv::{DomainName, Method, placement};
 use crate::error::{Kind, Result};
@@ -52,21 +52,6 @@ fn digicert_finding(e: &crate::error::Error) -> Finding {
 fn subjects(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
     let cfg = &ctx.cfg;
     let mut findings = Vec::new();
-    let place = |method: Method, name: &DomainName| -> Result<Subject> {
-        let mut record = placement(method, cfg.txt_name, name, PLACEHOLDER)?;
-        record.value.clear();
-        Ok(Subject {
-            domain: name.to_string(),
-            record,
-            acme: false,
-            published: false,
-        })
-    };
-    let chosen = |at_digicert: Option<&str>| {
-        cfg.method
-            .or_else(|| at_digicert.and_then(|m| Method::parse(m).ok()))
-            .unwrap_or(Method::DnsTxtToken)
-    };
     let subjects = match &cfg.target {
         Target::Acme(t) => t
             .challenges
@@ -79,93 +64,142 @@ fn subjects(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
             })
             .collect(),
         Target::Unspecified { names } | Target::Account { names } => {
-            let method = chosen(None);
+            let method = chosen(cfg, None);
             names
                 .iter()
-                .map(|n| place(method, n))
+                .map(|n| place(cfg, method, n))
                 .collect::<Result<_>>()?
         }
         Target::Domain { id, name } => {
-            let api = ctx.api()?;
-            let id = domain_id(api, *id, name.as_ref())?;
-            let info = api.domain(id)?;
-            let method = chosen(info.dcv_method.as_deref());
-            findings.push(
-                Finding::new(
-                    "digicert.domain",
-                    Severity::Ok,
-                    format!("domain {id}"),
-                    format!(
-                        "{} found, DCV method {}",
-                        info.name,
-                        info.dcv_method.as_deref().unwrap_or("not set")
-                    ),
-                    "",
-                )
-                .about(&info.name),
-            );
-            vec![place(method, &DomainName::parse(&info.name)?)?]
+            let (subject, finding) = domain_subject(ctx, *id, name.as_ref())?;
+            findings.push(finding);
+            vec![subject]
         }
-        Target::Order { id, names } => {
-            let v = ctx.api()?.order_validation(*id)?;
-            let method = chosen(v.order_dcv_method.as_deref());
-            findings.push(Finding::new(
-                "digicert.order",
-                Severity::Ok,
-                format!("order {id}"),
-                format!(
-                    "status {}, DCV method at DigiCert {}",
-                    v.order_status.as_deref().unwrap_or("unknown"),
-                    v.order_dcv_method.as_deref().unwrap_or("not set")
-                ),
-                "",
-            ));
-            let mut subjects = Vec::new();
-            let wanted = |d: &DnsNameValidation| {
-                names.is_empty()
-                    || names.iter().any(|n| {
-                        d.name_scope.eq_ignore_ascii_case(n.base())
-                            || d.dns_names
-                                .iter()
-                                .any(|x| x.eq_ignore_ascii_case(n.as_str()))
-                    })
-            };
-            for d in v.dns_name_validations.iter().filter(|d| wanted(d)) {
-                if d.is_approved() {
-                    findings.push(
-                        Finding::new(
-                            "digicert.validated",
-                            Severity::Ok,
-                            format!("order {id}"),
-                            format!(
-                                "{} is validated already (until {}): nothing to do",
-                                d.name_scope,
-                                d.approval_expiration_date.as_deref().unwrap_or("unknown")
-                            ),
-                            "",
-                        )
-                        .about(&d.name_scope),
-                    );
-                    continue;
-                }
-                let names: Vec<&str> = if method.is_dns() {
-                    vec![d.name_scope.as_str()]
-                } else {
-                    d.dns_names
-                        .iter()
-                        .map(String::as_str)
-                        .filter(|n| !n.starts_with("*."))
-                        .collect()
-                };
-                for n in names {
-                    let s = place(method, &DomainName::parse(n)?)?;
-                    if !subjects.contains(&s) {
-                        subjects.push(s);
-                    }
-                }
-            }
-            subjects
-        }
+        Target::Order { id, names } => order_subjects(ctx, *id, names, &mut findings)?,
     };
     Ok((subjects, findings))
+}
+
+/// The method the CA will check: the configured one, else the one set at DigiCert, else TXT.
+fn chosen(cfg: &Config, at_digicert: Option<&str>) -> Method {
+    cfg.method
+        .or_else(|| at_digicert.and_then(|m| Method::parse(m).ok()))
+        .unwrap_or(Method::DnsTxtToken)
+}
+
+/// A DigiCert subject: where `method` puts the record for `name`, its value unknown.
+fn place(cfg: &Config, method: Method, name: &DomainName) -> Result<Subject> {
+    let mut record = placement(method, cfg.txt_name, name, PLACEHOLDER)?;
+    record.value.clear();
+    Ok(Subject {
+        domain: name.to_string(),
+        record,
+        acme: false,
+        published: false,
+    })
+}
+
+/// The subject of a domain prevalidation, and what DigiCert says of the domain.
+fn domain_subject(
+    ctx: &Context,
+    id: Option<u64>,
+    name: Option<&DomainName>,
+) -> Result<(Subject, Finding)> {
+    let api = ctx.api()?;
+    let id = domain_id(api, id, name)?;
+    let info = api.domain(id)?;
+    let method = chosen(&ctx.cfg, info.dcv_method.as_deref());
+    let finding = Finding::new(
+        "digicert.domain",
+        Severity::Ok,
+        format!("domain {id}"),
+        format!(
+            "{} found, DCV method {}",
+            info.name,
+            info.dcv_method.as_deref().unwrap_or("not set")
+        ),
+        "",
+    )
+    .about(&info.name);
+    Ok((
+        place(&ctx.cfg, method, &DomainName::parse(&info.name)?)?,
+        finding,
+    ))
+}
+
+/// The subjects of order `id` (narrowed to `names` if any) not validated yet; what DigiCert says
+/// of the order and of names validated already goes to `findings`.
+fn order_subjects(
+    ctx: &Context,
+    id: u64,
+    names: &[DomainName],
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Subject>> {
+    let v = ctx.api()?.order_validation(id)?;
+    let method = chosen(&ctx.cfg, v.order_dcv_method.as_deref());
+    findings.push(Finding::new(
+        "digicert.order",
+        Severity::Ok,
+        format!("order {id}"),
+        format!(
+            "status {}, DCV method at DigiCert {}",
+            v.order_status.as_deref().unwrap_or("unknown"),
+            v.order_dcv_method.as_deref().unwrap_or("not set")
+        ),
+        "",
+    ));
+    let mut subjects = Vec::new();
+    for d in v.dns_name_validations.iter().filter(|d| wanted(names, d)) {
+        if d.is_approved() {
+            findings.push(validated(id, d));
+            continue;
+        }
+        for n in checked_names(method, d) {
+            let s = place(&ctx.cfg, method, &DomainName::parse(n)?)?;
+            if !subjects.contains(&s) {
+                subjects.push(s);
+            }
+        }
+    }
+    Ok(subjects)
+}
+
+/// Whether the order's validation `d` is one of `names` (all are when none are given).
+fn wanted(names: &[DomainName], d: &DnsNameValidation) -> bool {
+    names.is_empty()
+        || names.iter().any(|n| {
+            d.name_scope.eq_ignore_ascii_case(n.base())
+                || d.dns_names
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(n.as_str()))
+        })
+}
+
+/// The names the CA checks for `d`: its scope for a DNS method, else each name but wildcards.
+fn checked_names(method: Method, d: &DnsNameValidation) -> Vec<&str> {
+    if method.is_dns() {
+        vec![d.name_scope.as_str()]
+    } else {
+        d.dns_names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !n.starts_with("*."))
+            .collect()
+    }
+}
+
+/// The finding for a name of order `id` that DigiCert validated already.
+fn validated(id: u64, d: &DnsNameValidation) -> Finding {
+    Finding::new(
+        "digicert.validated",
+        Severity::Ok,
+        format!("order {id}"),
+        format!(
+            "{} is validated already (until {}): nothing to do",
+            d.name_scope,
+            d.approval_expiration_date.as_deref().unwrap_or("unknown")
+        ),
+        "",
+    )
+    .about(&d.name_scope)
 }

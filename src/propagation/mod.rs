@@ -117,24 +117,9 @@ pub fn poll_each(
     let started = Instant::now();
     let deadline = started + polling.timeout;
     let total = probes.len();
-    // Each record's first probe, and how many of its servers do not serve it yet.
-    let mut first_of: Vec<usize> = Vec::with_capacity(total);
-    let mut index: BTreeMap<&Record, usize> = BTreeMap::new();
-    let mut missing: BTreeMap<usize, usize> = BTreeMap::new();
-    for (i, probe) in probes.iter().enumerate() {
-        let first = *index.entry(probe.record()).or_insert(i);
-        first_of.push(first);
-        *missing.entry(first).or_default() += 1;
-    }
+    let (first_of, missing) = first_probes(probes);
     let tally = Mutex::new((0usize, missing));
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, probe) in probes.iter().enumerate() {
-        let server = probe.server();
-        match groups.iter_mut().find(|(s, _)| *s == server) {
-            Some((_, members)) => members.push(i),
-            None => groups.push((server, vec![i])),
-        }
-    }
+    let groups = by_server(probes);
     let on_served = |i: usize| {
         let record_done = {
             let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
@@ -176,6 +161,33 @@ pub fn poll_each(
         }
     });
     outcomes
+}
+
+/// Each probe's record's first probe, and per record (by its first probe) how many of its servers
+/// do not serve it yet.
+fn first_probes(probes: &[Box<dyn Probe>]) -> (Vec<usize>, BTreeMap<usize, usize>) {
+    let mut first_of: Vec<usize> = Vec::with_capacity(probes.len());
+    let mut index: BTreeMap<&Record, usize> = BTreeMap::new();
+    let mut missing: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, probe) in probes.iter().enumerate() {
+        let first = *index.entry(probe.record()).or_insert(i);
+        first_of.push(first);
+        *missing.entry(first).or_default() += 1;
+    }
+    (first_of, missing)
+}
+
+/// The probes' indexes grouped by the server they ask, in first-seen order.
+fn by_server(probes: &[Box<dyn Probe>]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, probe) in probes.iter().enumerate() {
+        let server = probe.server();
+        match groups.iter_mut().find(|(s, _)| *s == server) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((server, vec![i])),
+        }
+    }
+    groups
 }
 
 /// Why a probe's record was not seen served, for messages: `ns2 (192.0.2.2) answered no TXT`.
@@ -429,21 +441,7 @@ mod tests {
     #[test]
     fn a_server_is_asked_one_record_per_round_until_it_has_them() {
         let asked = std::sync::Arc::new(AtomicUsize::new(0));
-        let probes: Vec<Box<dyn Probe>> = (0..5)
-            .map(|i| {
-                Box::new(OnOneServer {
-                    record: Record {
-                        domain: "d".into(),
-                        rtype: RecordType::Txt,
-                        name: format!("n{i}"),
-                        value: "v".into(),
-                    },
-                    asked: asked.clone(),
-                    mine: AtomicUsize::new(0),
-                    serve_from: if i == 0 { 4 } else { 1 },
-                }) as Box<dyn Probe>
-            })
-            .collect();
+        let probes = on_one_server(&asked, &[4, 1, 1, 1, 1]);
         let polling = Polling {
             interval: Duration::from_millis(20),
             timeout: Duration::from_secs(5),

@@ -20,6 +20,7 @@ use crate::error::{Error, Kind, Result};
 use crate::record::{Published, Record, RecordType};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -64,8 +65,9 @@ impl Provider for Exec {
     fn settings(args: ExecArgs, _setup: &Setup, remembered: Option<&Undo>) -> Result<Exec> {
         let recalled = remembered.filter(|u| !u.program.is_empty());
         let program = match (args.exec, recalled) {
-            (Some(p), _) => p,
-            (None, Some(u)) => PathBuf::from(&u.program),
+            (Some(p), Some(u)) => same_as_remembered(&p, &u.program)?,
+            (Some(p), None) => p,
+            (None, Some(u)) => trusted_program(&u.program)?,
             (None, None) => return Err(Error::usage("--provider exec needs --exec PROGRAM")),
         };
         let timeout = args
@@ -331,6 +333,70 @@ fn tail(stderr: &str) -> String {
     format!("; its stderr ends: {}", lines[start..].join(" | "))
 }
 
+/// `--exec` for a cleanup of records an earlier run published with `remembered`: a state file is
+/// not trusted to choose the program, so one that differs from the configured one is refused.
+fn same_as_remembered(program: &Path, remembered: &str) -> Result<PathBuf> {
+    let configured = find_program(program)?;
+    let recalled = std::fs::canonicalize(remembered).unwrap_or_else(|_| remembered.into());
+    if configured != recalled {
+        return Err(Error::config(format!(
+            "the state says {remembered} published these records, not --exec {}; clean up with --exec {remembered} (or without --exec) if you trust that program",
+            program.display()
+        )));
+    }
+    Ok(configured)
+}
+
+/// The program a state file names, for a cleanup given no `--exec`: run only when it is an
+/// absolute path to a regular file owned by root or the running user that nobody else may write,
+/// in directories nobody else may change (as sudo and ssh's StrictModes ask), since whoever could
+/// write it or the state would otherwise choose what runs with our rights.
+fn trusted_program(remembered: &str) -> Result<PathBuf> {
+    let refuse = |why: &str| {
+        Error::config(format!(
+            "the state names the exec program {remembered:?}, which {why}; not running it: fix that, or clean up with --exec PROGRAM"
+        ))
+    };
+    let path = Path::new(remembered);
+    if !path.is_absolute() {
+        return Err(refuse("is not an absolute path"));
+    }
+    let program =
+        std::fs::canonicalize(path).map_err(|e| refuse(&format!("is not usable ({e})")))?;
+    let meta = std::fs::metadata(&program).map_err(|e| refuse(&format!("is not usable ({e})")))?;
+    if !meta.is_file() {
+        return Err(refuse("is not a regular file"));
+    }
+    if let Some(why) = untrusted(&meta) {
+        return Err(refuse(why));
+    }
+    for dir in program.ancestors().skip(1) {
+        let meta = std::fs::metadata(dir).map_err(|e| refuse(&format!("is not usable ({e})")))?;
+        // A sticky root directory (/tmp) lets nobody else replace what is ours in it.
+        let sticky_root = meta.uid() == 0 && meta.mode() & 0o1000 != 0;
+        if !sticky_root && untrusted(&meta).is_some() {
+            return Err(refuse(&format!(
+                "is in {}, a directory another user may change",
+                dir.display()
+            )));
+        }
+    }
+    Ok(program)
+}
+
+/// Why a file another user could change is not to be trusted, or `None` when it is owned by root
+/// or the running user and writable by neither group nor others.
+fn untrusted(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        Some("is owned by another user")
+    } else if meta.mode() & 0o022 != 0 {
+        Some("is writable by group or others")
+    } else {
+        None
+    }
+}
+
 /// `program` as an absolute path to an executable file: as given when it has a slash, else on PATH.
 fn find_program(program: &Path) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
@@ -470,6 +536,34 @@ mod tests {
             assert!(Instant::now() < deadline, "the helper outlived the call");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_remembered_program_runs_only_when_nobody_else_could_have_changed_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = script(dir.path(), "exit 0");
+        let name = program.display().to_string();
+        assert_eq!(
+            trusted_program(&name).unwrap(),
+            program.canonicalize().unwrap()
+        );
+        assert!(same_as_remembered(&program, &name).is_ok());
+        let other = dir.path().join("other");
+        std::fs::copy(&program, &other).unwrap();
+        let err = same_as_remembered(&other, &name).unwrap_err();
+        assert_eq!(err.kind(), Kind::Config, "{err}");
+        assert!(trusted_program("hook").is_err(), "a relative path");
+        assert!(trusted_program(&dir.path().display().to_string()).is_err());
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let err = trusted_program(&name).unwrap_err();
+        assert!(
+            err.message().contains("writable by group or others"),
+            "{err}"
+        );
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = trusted_program(&name).unwrap_err();
+        assert!(err.message().contains("another user may change"), "{err}");
     }
 
     #[test]

@@ -43,6 +43,16 @@ pub mod rfc2136;
 pub mod route53;
 pub mod txt;
 pub mod webroot;
+pub mod zones;
+
+/// A file's absolute path as the state records it (where a secret is read from, so cleanup from
+/// another directory finds it); the path as given when it cannot be resolved.
+pub fn recorded_path(p: &std::path::Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
 
 /// Every provider: its name, what it serves, its flags, how to build it.
 pub const PROVIDERS: &[ProviderSpec] = &[

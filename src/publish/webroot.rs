@@ -61,15 +61,28 @@ impl Provider for Webroot {
     type Undo = Undo;
 
     /// For auth, `--webroot`; for cleanup, the web root each recorded file went to (the flag is then
-    /// neither needed nor consulted).
+    /// not needed, but when given the state must agree with it: a state file never widens where
+    /// cleanup may write).
     fn settings(args: WebrootArgs, setup: &Setup, _: Option<&Undo>) -> Result<Webroot> {
-        let root = match setup.remembered.first() {
-            Some(p) => webroot_of(p)?,
-            None => args
-                .webroot
-                .ok_or_else(|| Error::usage("--provider webroot needs --webroot DIR"))?,
+        let (root, flag) = match setup.remembered.first() {
+            Some(p) => (webroot_of(p)?, args.webroot),
+            None => (
+                args.webroot
+                    .ok_or_else(|| Error::usage("--provider webroot needs --webroot DIR"))?,
+                None,
+            ),
         };
-        Webroot::new(&root)
+        let webroot = Webroot::new(&root)?;
+        if let Some(flag) = flag
+            && Webroot::new(&flag)?.root != webroot.root
+        {
+            return Err(Error::config(format!(
+                "the state says these files went to the web root {}, not --webroot {}; clean up with that --webroot (or without one)",
+                webroot.root.display(),
+                flag.display()
+            )));
+        }
+        Ok(webroot)
     }
 
     fn publisher(settings: Webroot, _setup: &Setup) -> Result<Box<dyn Publisher>> {
@@ -318,58 +331,92 @@ impl Publisher for Webroot {
                 continue;
             }
             seen.push(p.location.clone());
-            let file = PathBuf::from(&p.location);
-            if let Err(e) = self.check_no_links(&file) {
+            if let Err(e) = self.undo_one(p) {
                 first_error.get_or_insert(e);
-                continue;
-            }
-            if !file.starts_with(&self.root) {
-                first_error.get_or_insert(Error::data(format!(
-                    "state names {} outside the web root {}; pass the --webroot used by auth",
-                    file.display(),
-                    self.root.display()
-                )));
-                continue;
-            }
-            let undo: Undo = match p.undo() {
-                Ok(u) => u,
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                    continue;
-                }
-            };
-            let outcome = match fs::read(&file) {
-                // The file no longer holds our token: whoever changed it since owns it now, and
-                // restoring what we replaced would put back a stale token.
-                Ok(current) if current != p.record.value.as_bytes() => Ok(()),
-                Ok(_) => match &undo.replaced {
-                    Some(old) => BASE64
-                        .decode(old.as_bytes())
-                        .map_err(|_| {
-                            Error::data(format!(
-                                "state for {} holds a damaged backup",
-                                file.display()
-                            ))
-                        })
-                        .and_then(|bytes| {
-                            write_atomically(&file, &bytes, 0o644)
-                                .map_err(|e| cant_write(&file, &e))
-                        })
-                        .map(|()| restore_meta(&file, undo.replaced_meta.as_ref())),
-                    None => fs::remove_file(&file).map_err(|e| cant_write(&file, &e)),
-                },
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(cant_write(&file, &e)),
-            };
-            match outcome {
-                Ok(()) => remove_empty_dirs(&undo.created_dirs),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
             }
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// How `doctor` names its probe file, beside `fileauth.txt` (the rest is random hex).
+pub const DOCTOR_PROBE_PREFIX: &str = "dcv-hook-doctor-";
+
+/// The only files dcv-hook serves, relative to the web root: DigiCert's `fileauth.txt` and the
+/// doctor's probe beside it, and an ACME http-01 token (one plain name below `acme-challenge`).
+fn is_validation_file(relative: &Path) -> bool {
+    let parts: Vec<_> = relative.components().collect();
+    let is = |c: &Component, name: &str| matches!(c, Component::Normal(p) if *p == name);
+    let probe = |c: &Component| matches!(c, Component::Normal(p) if p.as_bytes().starts_with(DOCTOR_PROBE_PREFIX.as_bytes()));
+    match parts.as_slice() {
+        [w, d, f] if is(w, ".well-known") => {
+            (is(d, "pki-validation") && (is(f, "fileauth.txt") || probe(f)))
+                || (is(d, "acme-challenge") && matches!(f, Component::Normal(_)))
+        }
+        _ => false,
+    }
+}
+
+impl Webroot {
+    /// Undoes one recorded file: removes it, or writes back what it replaced, and removes the
+    /// directories publishing created. The state is untrusted input: only a validation file below
+    /// the web root and directories between it and `.well-known` are ever touched.
+    fn undo_one(&self, p: &Published) -> Result<()> {
+        let file = PathBuf::from(&p.location);
+        self.check_no_links(&file)?;
+        let undo: Undo = p.undo()?;
+        self.check_recorded(&file, &undo)?;
+        let outcome = match fs::read(&file) {
+            // The file no longer holds our token: whoever changed it since owns it now, and
+            // restoring what we replaced would put back a stale token.
+            Ok(current) if current != p.record.value.as_bytes() => Ok(()),
+            Ok(_) => match &undo.replaced {
+                Some(old) => restore(&file, old, undo.replaced_meta.as_ref()),
+                None => fs::remove_file(&file).map_err(|e| cant_write(&file, &e)),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(cant_write(&file, &e)),
+        };
+        outcome.map(|()| remove_empty_dirs(&undo.created_dirs))
+    }
+
+    /// Refuses a recorded file that is not a validation file of this web root, or recorded
+    /// directories that are not between it and the root's `.well-known`.
+    fn check_recorded(&self, file: &Path, undo: &Undo) -> Result<()> {
+        let refuse = |what: String| {
+            Error::data(format!(
+                "state names {what}, which dcv-hook never writes in the web root {}; remove that state file (and check the file by hand)",
+                self.root.display()
+            ))
+        };
+        let relative = file
+            .strip_prefix(&self.root)
+            .map_err(|_| refuse(file.display().to_string()))?;
+        if !is_validation_file(relative) {
+            return Err(refuse(file.display().to_string()));
+        }
+        let well_known = self.root.join(".well-known");
+        match undo.created_dirs.iter().find(|d| {
+            let d = Path::new(d);
+            !(d.starts_with(&well_known) && file.starts_with(d) && d != file)
+        }) {
+            Some(d) => Err(refuse(format!("the directory {d}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Writes back the content (base64) and metadata a published file replaced.
+fn restore(file: &Path, old: &str, meta: Option<&FileMeta>) -> Result<()> {
+    let bytes = BASE64.decode(old.as_bytes()).map_err(|_| {
+        Error::data(format!(
+            "state for {} holds a damaged backup",
+            file.display()
+        ))
+    })?;
+    write_atomically(file, &bytes, 0o644).map_err(|e| cant_write(file, &e))?;
+    restore_meta(file, meta);
+    Ok(())
 }
 
 /// Gives a restored file back its mode, owner and modification time. Best effort: a user who may not

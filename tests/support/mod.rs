@@ -12,3 +12,15 @@ pub mod pdns;
 pub mod pebble;
 pub mod update_proxy;
 pub mod world;
+
+use dcv_hook::record::{Record, RecordType};
+
+/// A TXT record at `name` for the domain the name is under (`_dnsauth.` taken off).
+pub fn txt(name: &str, value: &str) -> Record {
+    Record {
+        domain: name.trim_start_matches("_dnsauth.").into(),
+        rtype: RecordType::Txt,
+        name: name.into(),
+        value: value.into(),
+    }
+}

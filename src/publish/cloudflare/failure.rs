@@ -4,7 +4,7 @@
 
 use super::client::Client;
 use crate::error::Error;
-use cloudflare::framework::response::ApiFailure;
+use cloudflare::framework::response::{ApiFailure, ResponseInfo};
 
 /// Cloudflare's error codes that mean the credentials were refused (a malformed or unknown
 /// token or key, missing auth headers, or a token without the permission).
@@ -36,41 +36,40 @@ pub struct Failure {
     pub attempts: u32,
 }
 
+/// One of Cloudflare's errors as `code N: message (code M: cause, ...)`, with the causes it
+/// gives in `error_chain`.
+fn error_text(e: &ResponseInfo) -> String {
+    let chain = e
+        .other
+        .get("error_chain")
+        .and_then(|c| c.as_array())
+        .map(|chain| {
+            chain
+                .iter()
+                .filter_map(|c| {
+                    Some(format!(
+                        "code {}: {}",
+                        c.get("code")?,
+                        c.get("message")?.as_str()?
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let mut text = format!("code {}: {}", e.code, e.message.trim_end_matches('.'));
+    if !chain.is_empty() {
+        text.push_str(&format!(" ({})", chain.join(", ")));
+    }
+    text
+}
+
 impl Failure {
     pub(super) fn from_api(failure: ApiFailure) -> Failure {
         match failure {
             ApiFailure::Error(status, body) => {
                 let status = status.as_u16();
                 let codes: Vec<u16> = body.errors.iter().map(|e| e.code).collect();
-                let errors = body
-                    .errors
-                    .iter()
-                    .map(|e| {
-                        let chain = e
-                            .other
-                            .get("error_chain")
-                            .and_then(|c| c.as_array())
-                            .map(|chain| {
-                                chain
-                                    .iter()
-                                    .filter_map(|c| {
-                                        Some(format!(
-                                            "code {}: {}",
-                                            c.get("code")?,
-                                            c.get("message")?.as_str()?
-                                        ))
-                                    })
-                                    .collect::<Vec<_>>()
-                            })
-                            .unwrap_or_default();
-                        let mut text =
-                            format!("code {}: {}", e.code, e.message.trim_end_matches('.'));
-                        if !chain.is_empty() {
-                            text.push_str(&format!(" ({})", chain.join(", ")));
-                        }
-                        text
-                    })
-                    .collect();
+                let errors = body.errors.iter().map(error_text).collect();
                 Failure {
                     status: Some(status),
                     errors,

@@ -37,14 +37,14 @@ pub use settings::{
     CloudflareArgs, CloudflareAuth, CloudflareSettings, DEFAULT_API_URL, TOKEN_ENV,
 };
 
-use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
+use super::txt::{content_matches, normalize, quote_txt};
+use super::zones::Zones;
 use crate::error::{Error, Result};
-use crate::publish::{Provider, Publisher, Serves, Setup, rolled_back};
+use crate::publish::{Provider, Publisher, Serves, Setup, recorded_path, rolled_back};
 use crate::record::{Published, Record, RecordType};
 use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
 use cloudflare::endpoints::dns::dns::DnsContent;
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -84,12 +84,7 @@ impl Provider for Cloudflare {
         }
         let settings = CloudflareSettings::from_args(&args, setup.env, setup.ttl)?;
         let remember = Undo {
-            credentials: args.cloudflare_credentials.as_ref().map(|p| {
-                std::fs::canonicalize(p)
-                    .unwrap_or_else(|_| p.clone())
-                    .display()
-                    .to_string()
-            }),
+            credentials: args.cloudflare_credentials.as_deref().map(recorded_path),
             api_url: args.cloudflare_api_url.clone(),
         };
         Ok((settings, remember))
@@ -106,8 +101,8 @@ impl Provider for Cloudflare {
 pub struct Cloudflare {
     client: Client,
     ttl: u32,
-    /// Zones looked up by exact name this run (`None`: not in the account).
-    zones: HashMap<String, Option<Zone>>,
+    /// Zones looked up this run.
+    zones: Zones<Zone>,
     /// Recorded with each record for cleanup.
     remember: Undo,
 }
@@ -119,6 +114,17 @@ impl fmt::Debug for Cloudflare {
             .field("zones", &self.zones)
             .finish_non_exhaustive()
     }
+}
+
+/// The zone called exactly `name` that the credentials can see. With a legacy key spanning
+/// accounts a name can appear twice: the active one is preferred.
+fn active_first(client: &Client, name: &str) -> Result<Option<Zone>> {
+    let zones = client.zones_named(name)?;
+    Ok(zones
+        .iter()
+        .find(|z| z.status == "active")
+        .or(zones.first())
+        .cloned())
 }
 
 /// A record this call created, to take back if a later one fails.
@@ -141,47 +147,37 @@ impl Cloudflare {
         Ok(Cloudflare {
             client,
             ttl: settings.ttl,
-            zones: HashMap::new(),
+            zones: Zones::default(),
             remember: Undo::default(),
         })
     }
 
     /// The zone called exactly `name`, if the credentials can see one (asked once per run).
     fn zone_named(&mut self, name: &str) -> Result<Option<Zone>> {
-        let name = normalize(name);
-        if let Some(known) = self.zones.get(&name) {
-            return Ok(known.clone());
-        }
-        let zones = self.client.zones_named(&name)?;
-        // With a legacy key spanning accounts a name can appear twice: prefer the active one.
-        let zone = zones
-            .iter()
-            .find(|z| z.status == "active")
-            .or(zones.first())
-            .cloned();
-        self.zones.insert(name, zone.clone());
-        Ok(zone)
+        self.zones
+            .named(&normalize(name), |n| active_first(&self.client, n))
     }
 
     /// The zone that holds `name`: the longest of the name and its parents that is a zone.
     fn zone_for(&mut self, name: &str) -> Result<Zone> {
-        let candidates = zone_candidates(name);
-        for candidate in &candidates {
-            if let Some(zone) = self.zone_named(candidate)? {
-                if !(zone.status.is_empty() || zone.status == "active") {
-                    return Err(Error::config(format!(
-                        "cloudflare: zone {} is {}, not active: Cloudflare does not serve its records yet; finish setting it up (its nameservers) first",
-                        zone.name, zone.status
-                    )));
-                }
-                return Ok(zone);
-            }
+        let zone = self.zones.holding(
+            name,
+            |n| active_first(&self.client, n),
+            |tried| {
+                Error::config(format!(
+                    "cloudflare: no zone for {name} in the account (tried {}); add the zone to Cloudflare, or give the credentials ({}) Zone:Read permission on it",
+                    tried.join(", "),
+                    self.client.credentials()
+                ))
+            },
+        )?;
+        if !(zone.status.is_empty() || zone.status == "active") {
+            return Err(Error::config(format!(
+                "cloudflare: zone {} is {}, not active: Cloudflare does not serve its records yet; finish setting it up (its nameservers) first",
+                zone.name, zone.status
+            )));
         }
-        Err(Error::config(format!(
-            "cloudflare: no zone for {name} in the account (tried {}); add the zone to Cloudflare, or give the credentials ({}) Zone:Read permission on it",
-            candidates.join(", "),
-            self.client_credentials()
-        )))
+        Ok(zone)
     }
 
     fn client_credentials(&self) -> String {

@@ -344,7 +344,7 @@ fn zone_candidates_table() {
         ("localhost", &["localhost"]),
     ];
     for (name, want) in cases {
-        assert_eq!(zone_candidates(name), *want, "{name}");
+        assert_eq!(crate::publish::txt::zone_candidates(name), *want, "{name}");
     }
 }
 

@@ -20,8 +20,9 @@
 
 mod client;
 
-use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
-use super::{Provider, Publisher, Serves, Setup, credentials};
+use super::txt::{content_matches, normalize, quote_txt};
+use super::zones::Zones;
+use super::{Provider, Publisher, Serves, Setup, credentials, recorded_path};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::record::{Published, Record, RecordType};
@@ -174,12 +175,7 @@ impl Provider for PowerDns {
         let settings = PowerDnsSettings::from_args(&args, setup.env, setup.ttl)?;
         let remember = Undo {
             url: args.powerdns_url.unwrap_or_default(),
-            api_key_file: args.powerdns_api_key_file.as_ref().map(|p| {
-                std::fs::canonicalize(p)
-                    .unwrap_or_else(|_| p.clone())
-                    .display()
-                    .to_string()
-            }),
+            api_key_file: args.powerdns_api_key_file.as_deref().map(recorded_path),
             server_id: args.powerdns_server_id,
         };
         Ok((settings, remember))
@@ -196,8 +192,8 @@ impl Provider for PowerDns {
 pub struct PowerDns {
     client: Client,
     ttl: u32,
-    /// Zones looked up by exact name this run (`None`: not on the server).
-    zones: HashMap<String, Option<Zone>>,
+    /// Zones looked up this run.
+    zones: Zones<Zone>,
     remember: Undo,
 }
 
@@ -231,33 +227,28 @@ impl PowerDns {
         Ok(PowerDns {
             client,
             ttl: settings.ttl,
-            zones: HashMap::new(),
+            zones: Zones::default(),
             remember: Undo::default(),
         })
     }
 
     fn zone_named(&mut self, name: &str) -> Result<Option<Zone>> {
-        if let Some(known) = self.zones.get(name) {
-            return Ok(known.clone());
-        }
-        let zone = self.client.zone_named(name)?;
-        self.zones.insert(name.to_string(), zone.clone());
-        Ok(zone)
+        self.zones.named(name, |n| self.client.zone_named(n))
     }
 
     /// The zone that holds `name`: the longest of the name and its parents the server has.
     fn zone_for(&mut self, name: &str) -> Result<Zone> {
-        let candidates = zone_candidates(name);
-        for candidate in &candidates {
-            if let Some(zone) = self.zone_named(candidate)? {
-                return Ok(zone);
-            }
-        }
-        Err(Error::config(format!(
-            "powerdns: no zone for {} on the server (tried {}); create the zone in PowerDNS or publish where it is served",
-            normalize(name),
-            candidates.join(", ")
-        )))
+        self.zones.holding(
+            name,
+            |n| self.client.zone_named(n),
+            |tried| {
+                Error::config(format!(
+                    "powerdns: no zone for {} on the server (tried {}); create the zone in PowerDNS or publish where it is served",
+                    normalize(name),
+                    tried.join(", ")
+                ))
+            },
+        )
     }
 
     /// The zone `published` went to (its recorded location, else looked up again).

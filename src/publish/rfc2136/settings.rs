@@ -91,9 +91,9 @@ pub(super) fn resolve(
     settings.ttl = setup.ttl;
 
     let remember = Remembered {
-        credentials: credentials.as_deref().map(absolute),
+        credentials: credentials.as_deref().map(crate::publish::recorded_path),
         tsig_key: Some(settings.key_name.clone()),
-        secret_file: secret_file.as_deref().map(absolute),
+        secret_file: secret_file.as_deref().map(crate::publish::recorded_path),
         algorithm: Some(settings.algorithm.clone()),
     };
     Ok((settings, remember))
@@ -121,14 +121,6 @@ fn secret(
             "no TSIG secret: pass --tsig-secret-file FILE or set DCV_TSIG_SECRET (base64)",
         )),
     }
-}
-
-/// A file's absolute path, as the state records it (so cleanup from another directory finds it).
-fn absolute(p: &Path) -> String {
-    std::fs::canonicalize(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
 }
 
 /// `HOST[:PORT]` as a socket address: an IP directly, a host name through the resolver.

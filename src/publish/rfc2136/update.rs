@@ -22,7 +22,9 @@ use hickory_net::udp::UdpClientStream;
 use hickory_net::xfer::{DnsHandle, FirstAnswer};
 use hickory_net::{DnsError, NetError};
 use hickory_proto::op::update_message::UpdateMessage;
-use hickory_proto::op::{DnsRequest, Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{
+    DnsRequest, DnsResponse, Edns, Message, MessageType, OpCode, Query, ResponseCode,
+};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{DNSClass, Name, RData};
 
@@ -138,19 +140,7 @@ impl Rfc2136 {
     /// Sends one signed UPDATE message for `zone`: over UDP when it fits, else over TCP.
     fn send_message(&self, zone: &Name, updates: Vec<hickory_proto::rr::Record>) -> Result<()> {
         let udp = fits_udp(&updates, overhead(zone, &self.settings.key_name));
-        let mut message = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Update);
-        message.metadata.recursion_desired = false;
-        let mut zone_query = Query::new();
-        zone_query
-            .set_name(zone.clone())
-            .set_query_class(DNSClass::IN)
-            .set_query_type(hickory_proto::rr::RecordType::SOA);
-        message.add_zone(zone_query);
-        message.add_updates(updates);
-        let mut edns = Edns::new();
-        edns.set_max_payload(UDP_PAYLOAD as u16).set_version(0);
-        message.set_edns(edns);
-
+        let message = update_message(zone, updates);
         let server = self.settings.server;
         let timeout = self.settings.timeout;
         let signer = self.signer.clone();
@@ -197,23 +187,30 @@ impl Rfc2136 {
             Ok(Err(e)) => return Err(self.net_error(zone, e)),
             Ok(Ok(response)) => response,
         };
-        if let Some(signature) = response.signature()
-            && let Some(tsig_error) = signature.data.error
-        {
-            let mut what = format!("{tsig_error:?}");
-            if let Some(offset) = clock_offset(&signature.data) {
-                what.push_str(&format!(
-                    ", this clock is {}s {} the server's",
-                    offset.unsigned_abs(),
-                    if offset > 0 { "ahead of" } else { "behind" }
-                ));
-            }
-            return Err(self.tsig_rejected(zone, &what));
-        }
+        self.check_tsig(zone, &response)?;
         match response.response_code {
             ResponseCode::NoError => Ok(()),
             code => Err(self.rcode_error(zone, code)),
         }
+    }
+
+    /// The server's TSIG error, if it reported one, with how far our clock is off when it says.
+    fn check_tsig(&self, zone: &Name, response: &DnsResponse) -> Result<()> {
+        let Some(signature) = response.signature() else {
+            return Ok(());
+        };
+        let Some(tsig_error) = signature.data.error else {
+            return Ok(());
+        };
+        let mut what = format!("{tsig_error:?}");
+        if let Some(offset) = clock_offset(&signature.data) {
+            what.push_str(&format!(
+                ", this clock is {}s {} the server's",
+                offset.unsigned_abs(),
+                if offset > 0 { "ahead of" } else { "behind" }
+            ));
+        }
+        Err(self.tsig_rejected(zone, &what))
     }
 
     fn unavailable(&self, zone: &Name, why: &str) -> Error {
@@ -325,6 +322,23 @@ pub(super) fn rdata(record: &Record) -> Result<RData> {
         RecordType::Cname => Ok(RData::CNAME(CNAME(resolver::fqdn(&record.value)?))),
         RecordType::Http => Err(Error::software(format!("rfc2136 cannot publish {record}"))),
     }
+}
+
+/// The UPDATE message for `zone` carrying `updates` (EDNS, so a UDP answer may be large).
+fn update_message(zone: &Name, updates: Vec<hickory_proto::rr::Record>) -> Message {
+    let mut message = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Update);
+    message.metadata.recursion_desired = false;
+    let mut zone_query = Query::new();
+    zone_query
+        .set_name(zone.clone())
+        .set_query_class(DNSClass::IN)
+        .set_query_type(hickory_proto::rr::RecordType::SOA);
+    message.add_zone(zone_query);
+    message.add_updates(updates);
+    let mut edns = Edns::new();
+    edns.set_max_payload(UDP_PAYLOAD as u16).set_version(0);
+    message.set_edns(edns);
+    message
 }
 
 #[cfg(test)]

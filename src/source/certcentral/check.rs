@@ -12,39 +12,7 @@ pub(super) fn check_order(
 ) -> Result<serde_json::Value> {
     let r = match api.check_dcv(id, names) {
         Ok(r) => r,
-        // DigiCert's "not found" does not say which names failed: name them from the order.
-        Err(e) if e.kind() == Kind::TempFail => {
-            let mut still: Vec<String> = api
-                .order_validation(id)
-                .map(|v| {
-                    v.dns_name_validations
-                        .iter()
-                        .filter(|v| !v.is_approved())
-                        .flat_map(|v| {
-                            let mut all = v.dns_names.clone();
-                            all.push(v.name_scope.clone());
-                            all
-                        })
-                        .filter(|n| {
-                            names.is_empty()
-                                || names
-                                    .iter()
-                                    .any(|w| n.trim_start_matches("*.").eq_ignore_ascii_case(w))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            still.sort();
-            still.dedup();
-            return Err(if still.is_empty() {
-                e
-            } else {
-                e.context(format!(
-                    "not validated yet: {} (if auth ran long ago, its token may have expired: run auth again)",
-                    still.join(", ")
-                ))
-            });
-        }
+        Err(e) if e.kind() == Kind::TempFail => return Err(name_the_missing(api, id, names, e)),
         Err(e) => return Err(e),
     };
     let all_approved = !r.dns_name_validations.is_empty()
@@ -70,6 +38,41 @@ pub(super) fn check_order(
             pending.join(", ")
         }
     )))
+}
+
+/// `e`, DigiCert's "not valid yet" for order `id`, naming the names (of `names`, when given) the
+/// order still lists as not validated: DigiCert's "not found" does not say which names failed.
+fn name_the_missing(api: &CertCentral, id: u64, names: &[String], e: Error) -> Error {
+    let mut still: Vec<String> = api
+        .order_validation(id)
+        .map(|v| {
+            v.dns_name_validations
+                .iter()
+                .filter(|v| !v.is_approved())
+                .flat_map(|v| {
+                    let mut all = v.dns_names.clone();
+                    all.push(v.name_scope.clone());
+                    all
+                })
+                .filter(|n| {
+                    names.is_empty()
+                        || names
+                            .iter()
+                            .any(|w| n.trim_start_matches("*.").eq_ignore_ascii_case(w))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    still.sort();
+    still.dedup();
+    if still.is_empty() {
+        e
+    } else {
+        e.context(format!(
+            "not validated yet: {} (if auth ran long ago, its token may have expired: run auth again)",
+            still.join(", ")
+        ))
+    }
 }
 
 /// `validate-token` for domain `id`: DigiCert's answer when it says the domain is validated.

@@ -18,6 +18,7 @@ pub use check::check_domain;
 pub use plan::{DRY_RUN_TOKEN, domain_id};
 
 use super::{Plan, TokenSource};
+use crate::certcentral::CertCentral;
 use crate::config::Target;
 use crate::context::Context;
 use crate::dcv::{DomainName, placement};
@@ -74,32 +75,7 @@ impl TokenSource for CertCentralSource {
     fn verify(&self, ctx: &Context, report: &mut Report, wait: bool) -> Result<()> {
         let cfg = &ctx.cfg;
         let api = ctx.api()?;
-        let (what, check): (String, Box<dyn Fn() -> Result<serde_json::Value>>) = match &self.target
-        {
-            Target::Order { id, names } => {
-                let id = *id;
-                // -d narrows what is checked too, or the names left out would fail the check.
-                let names: Vec<String> = names.iter().map(|n| n.base().to_string()).collect();
-                let what = if names.is_empty() {
-                    format!("order {id}")
-                } else {
-                    format!("order {id} ({})", names.join(", "))
-                };
-                (what, Box::new(move || check_order(api, id, &names)))
-            }
-            Target::Domain { id, name } => {
-                let id = domain_id(api, *id, name.as_ref())?;
-                (
-                    format!("domain {id}"),
-                    Box::new(move || check_domain(api, id)),
-                )
-            }
-            _ => {
-                return Err(Error::usage(
-                    "verify needs --order-id, --domain-id or --domain",
-                ));
-            }
-        };
+        let (what, check) = self.check_for(api)?;
         if cfg.dry_run {
             report.say(format!("dry run: would ask DigiCert to check {what}"));
             return Ok(());
@@ -163,3 +139,35 @@ impl TokenSource for CertCentralSource {
         }
     }
 }
+
+impl CertCentralSource {
+    /// What `verify` checks, named for messages, and the call that asks DigiCert once.
+    fn check_for<'a>(&self, api: &'a CertCentral) -> Result<(String, Check<'a>)> {
+        match &self.target {
+            Target::Order { id, names } => {
+                let id = *id;
+                // -d narrows what is checked too, or the names left out would fail the check.
+                let names: Vec<String> = names.iter().map(|n| n.base().to_string()).collect();
+                let what = if names.is_empty() {
+                    format!("order {id}")
+                } else {
+                    format!("order {id} ({})", names.join(", "))
+                };
+                Ok((what, Box::new(move || check_order(api, id, &names))))
+            }
+            Target::Domain { id, name } => {
+                let id = domain_id(api, *id, name.as_ref())?;
+                Ok((
+                    format!("domain {id}"),
+                    Box::new(move || check_domain(api, id)),
+                ))
+            }
+            _ => Err(Error::usage(
+                "verify needs --order-id, --domain-id or --domain",
+            )),
+        }
+    }
+}
+
+/// One call asking DigiCert whether a validation is done: its answer when it is.
+type Check<'a> = Box<dyn Fn() -> Result<serde_json::Value> + 'a>;

@@ -1,0 +1,90 @@
+//! The zones an API provider (cloudflare, powerdns) has looked up this run: each exact name asked
+//! once, and the search for the zone holding a record name, longest candidate first. The provider
+//! supplies how to ask its API and what to say when no candidate is a zone.
+
+use super::txt::zone_candidates;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+
+/// Zones looked up by exact name this run (`None`: the API has no zone of that name).
+#[derive(Debug)]
+pub struct Zones<Z> {
+    known: HashMap<String, Option<Z>>,
+}
+
+impl<Z> Default for Zones<Z> {
+    fn default() -> Self {
+        Zones {
+            known: HashMap::new(),
+        }
+    }
+}
+
+impl<Z: Clone> Zones<Z> {
+    /// The zone called exactly `name`, asked through `lookup` only the first time.
+    pub fn named(
+        &mut self,
+        name: &str,
+        lookup: impl FnOnce(&str) -> Result<Option<Z>>,
+    ) -> Result<Option<Z>> {
+        if let Some(known) = self.known.get(name) {
+            return Ok(known.clone());
+        }
+        let zone = lookup(name)?;
+        self.known.insert(name.to_string(), zone.clone());
+        Ok(zone)
+    }
+
+    /// The zone that holds `name`: the longest of the name and its parents that `lookup` finds;
+    /// otherwise the error `missing` makes of the names tried.
+    pub fn holding(
+        &mut self,
+        name: &str,
+        mut lookup: impl FnMut(&str) -> Result<Option<Z>>,
+        missing: impl FnOnce(&[String]) -> Error,
+    ) -> Result<Z> {
+        let candidates = zone_candidates(name);
+        for candidate in &candidates {
+            if let Some(zone) = self.named(candidate, &mut lookup)? {
+                return Ok(zone);
+            }
+        }
+        Err(missing(&candidates))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_zone_wins_and_each_name_is_asked_once() {
+        let mut zones = Zones::default();
+        let mut asked = Vec::new();
+        let mut lookup = |n: &str| {
+            asked.push(n.to_string());
+            Ok((n == "example.com").then(|| n.to_string()))
+        };
+        let zone = zones.holding("_acme.A.Example.com.", &mut lookup, |_| unreachable!());
+        assert_eq!(zone.unwrap(), "example.com");
+        let again = zones.holding("_acme.a.example.com", &mut lookup, |_| unreachable!());
+        assert_eq!(again.unwrap(), "example.com");
+        assert_eq!(
+            asked,
+            ["_acme.a.example.com", "a.example.com", "example.com"]
+        );
+    }
+
+    #[test]
+    fn no_zone_reports_every_name_tried() {
+        let mut zones: Zones<String> = Zones::default();
+        let err = zones
+            .holding(
+                "a.example.org",
+                |_| Ok(None),
+                |tried| Error::config(tried.join(",")),
+            )
+            .unwrap_err();
+        assert_eq!(err.message(), "a.example.org,example.org");
+    }
+}
