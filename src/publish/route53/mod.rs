@@ -24,7 +24,8 @@
 
 mod client;
 
-use super::txt::{content_matches, normalize, quote_txt, zone_candidates};
+use super::txt::{content_matches, normalize, quote_txt};
+use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup};
 use crate::error::{Error, Result};
 use crate::record::{Published, Record, RecordType};
@@ -181,7 +182,7 @@ pub struct Route53 {
     ttl: u32,
     zone_id: Option<String>,
     /// Hosted zones looked up this run, by name (`None`: no usable zone) and by id.
-    by_name: HashMap<String, Option<Zone>>,
+    by_name: Zones<Zone>,
     by_id: HashMap<String, Zone>,
     remember: Undo,
     /// How long to wait for INSYNC, and how often to ask.
@@ -205,7 +206,7 @@ impl Route53 {
             client: Client::new(&settings.access, settings.timeout)?,
             ttl: settings.ttl,
             zone_id: settings.zone_id,
-            by_name: HashMap::new(),
+            by_name: Zones::default(),
             by_id: HashMap::new(),
             remember: Undo::default(),
             sync_timeout: SYNC_TIMEOUT,
@@ -236,24 +237,17 @@ impl Route53 {
             }
             return Ok(zone);
         }
-        let candidates = zone_candidates(&name);
-        for candidate in &candidates {
-            if !self.by_name.contains_key(candidate) {
-                let public = self
-                    .client
-                    .zones_named(candidate)?
-                    .into_iter()
-                    .find(|z| !z.private);
-                self.by_name.insert(candidate.clone(), public);
-            }
-            if let Some(Some(zone)) = self.by_name.get(candidate) {
-                return Ok(zone.clone());
-            }
-        }
-        Err(Error::config(format!(
-            "route53: no public hosted zone for {name} (tried {}); create it, or name a private one with --route53-zone-id",
-            candidates.join(", ")
-        )))
+        let client = &self.client;
+        self.by_name.holding(
+            &name,
+            |candidate| Ok(client.zones_named(candidate)?.into_iter().find(|z| !z.private)),
+            |tried| {
+                Error::config(format!(
+                    "route53: no public hosted zone for {name} (tried {}); create it, or name a private one with --route53-zone-id",
+                    tried.join(", ")
+                ))
+            },
+        )
     }
 
     /// The zone `published` went to (its recorded zone id, else looked up again).
