@@ -17,12 +17,16 @@ use std::time::Duration;
 /// What a provider's world holds for a record's name: the values a reader sees there.
 type Reader<'a> = dyn Fn(&Record) -> Vec<String> + 'a;
 
-/// An empty environment: settings come from flags and the state only.
-struct NoEnv;
+/// The environment a case gives its provider (empty for most: settings come from flags and the
+/// state only).
+struct CaseEnv<'a>(&'a [(&'static str, String)]);
 
-impl Env for NoEnv {
-    fn var(&self, _: &str) -> Option<String> {
-        None
+impl Env for CaseEnv<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -42,18 +46,37 @@ struct Case<'a> {
     sees_its_values: bool,
     /// Records whose present fails part-way (the last one is refused).
     failing: Vec<Record>,
+    /// The environment the provider sees.
+    env: Vec<(&'static str, String)>,
 }
 
 impl Case<'_> {
     /// The provider built as dcv-hook builds it: from `flags` (auth) or from what the state
     /// remembered with no flags at all (a flagless cleanup).
     fn build(&self, flags: &[String], remembered: &[Published]) -> Box<dyn Publisher> {
-        build(self.provider, flags, self.resolver.clone(), remembered)
+        build_in(
+            &self.env,
+            self.provider,
+            flags,
+            self.resolver.clone(),
+            remembered,
+        )
     }
 }
 
 /// Provider `name` built through the provider table from `flags` and `remembered`.
 fn build(
+    name: &str,
+    flags: &[String],
+    resolver: Option<Arc<Resolver>>,
+    remembered: &[Published],
+) -> Box<dyn Publisher> {
+    build_in(&[], name, flags, resolver, remembered)
+}
+
+/// [`build`] with the environment `env`.
+fn build_in(
+    env: &[(&'static str, String)],
     name: &str,
     flags: &[String],
     resolver: Option<Arc<Resolver>>,
@@ -70,7 +93,7 @@ fn build(
     };
     let setup = Setup {
         matches: &matches,
-        env: &NoEnv,
+        env: &CaseEnv(env),
         remembered,
         ttl: 60,
         resolver: &resolver,
@@ -207,6 +230,7 @@ fn webroot_conforms() {
         seed: &seed,
         read: &read,
         sees_its_values: true,
+        env: Vec::new(),
         failing: Vec::new(),
     });
 }
@@ -232,6 +256,7 @@ fn rfc2136_conforms() {
         seed: &seed,
         read: &read,
         sees_its_values: true,
+        env: Vec::new(),
         // Zones go out in name order: example.test is taken back when locked.test refuses.
         failing: failing_at("locked.test"),
     });
@@ -284,6 +309,7 @@ fn exec_conforms_with_the_nsupdate_example() {
         seed: &seed,
         read: &read,
         sees_its_values: false,
+        env: Vec::new(),
         // locked.test refuses the program's update: the one before it is taken back.
         failing: failing_at("locked.test"),
     });
@@ -333,6 +359,7 @@ fn cloudflare_conforms() {
         seed: &seed,
         read: &read,
         sees_its_values: true,
+        env: Vec::new(),
         // No zone holds nowhere.test: the record created before it is deleted again.
         failing: failing_at("nowhere.test"),
     };
@@ -348,6 +375,7 @@ fn cloudflare_conforms() {
         seed: &|| {},
         read: &read,
         sees_its_values: true,
+        env: Vec::new(),
         failing: Vec::new(),
     };
     let records = [
@@ -394,6 +422,7 @@ fn powerdns_conforms() {
         seed: &seed,
         read: &read,
         sees_its_values: true,
+        env: Vec::new(),
         // No zone holds nowhere.test: every zone is found before anything changes.
         failing: vec![
             txt("fail.example.test", "ours-4"),
@@ -401,4 +430,40 @@ fn powerdns_conforms() {
         ],
     };
     conformance(case);
+}
+
+#[cfg(feature = "route53")]
+#[test]
+fn route53_conforms() {
+    let moto = crate::support::moto::MotoFixture::start();
+    let zone = moto.zone_id("example.test").to_string();
+    let seed = || moto.add_foreign_txt(&zone, "conf.example.test", "foreign");
+    let read = |r: &Record| {
+        let name = r.name.as_str();
+        let zone = if name.ends_with("other.test") {
+            moto.zone_id("other.test")
+        } else {
+            moto.zone_id("example.test")
+        };
+        moto.txt_values(zone, name)
+    };
+    conformance(Case {
+        provider: "route53",
+        flags: Vec::new(),
+        resolver: None,
+        ours: vec![
+            txt("conf.example.test", "ours-1"),
+            txt("conf.example.test", "ours-3"),
+            txt("conf.other.test", "ours-2"),
+        ],
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        env: moto.env(),
+        // No hosted zone holds nowhere.test: every zone is found before anything changes.
+        failing: vec![
+            txt("fail.example.test", "ours-4"),
+            txt("fail.nowhere.test", "ours-5"),
+        ],
+    });
 }

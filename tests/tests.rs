@@ -60,3 +60,7 @@ mod install;
 
 // The powerdns publisher against a real PowerDNS Authoritative server, and an order through it.
 mod powerdns;
+
+// The route53 publisher through the binary against moto's Route 53.
+#[cfg(feature = "route53")]
+mod route53;

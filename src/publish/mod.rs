@@ -39,6 +39,8 @@ pub mod credentials;
 pub mod exec;
 pub mod powerdns;
 pub mod rfc2136;
+#[cfg(feature = "route53")]
+pub mod route53;
 pub mod txt;
 pub mod webroot;
 pub mod zones;
@@ -59,6 +61,8 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     ProviderSpec::of::<webroot::Webroot>(),
     ProviderSpec::of::<exec::Exec>(),
     ProviderSpec::of::<powerdns::PowerDns>(),
+    #[cfg(feature = "route53")]
+    ProviderSpec::of::<route53::Route53>(),
 ];
 
 /// A provider: its flags, its settings and its undo data (see the module docs).

@@ -5,6 +5,8 @@
 
 pub mod acme;
 pub mod bind;
+#[cfg(feature = "route53")]
+pub mod moto;
 pub mod nginx;
 pub mod pdns;
 pub mod pebble;

@@ -1,0 +1,538 @@
+//! The `route53` provider: TXT/CNAME records in AWS Route 53 hosted zones, through the AWS SDK.
+//!
+//! Route 53 replaces a record set whole (UPSERT), so the provider reads the set first and writes
+//! it back with every value that was there plus ours (keeping the set's TTL when it exists);
+//! cleanup reads it again and writes back what is left without ours, or deletes the set when
+//! nothing is. A value already in the set is reported `preexisting` and left alone by cleanup. A
+//! run's records go to each hosted zone in one change batch, which Route 53 applies all or
+//! nothing; when a later zone fails, the zones already changed are put back. After the batches the
+//! provider waits until every change is INSYNC (on all Route 53 nameservers), so the propagation
+//! check that follows does not start early. Known limit: between the read and the UPSERT another
+//! writer's change to the same set can be lost; runs sharing a name are safe one after the other.
+//!
+//! Credentials come from the SDK's chain, never a flag value: `AWS_ACCESS_KEY_ID` and
+//! `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) in the environment, else `--route53-profile`'s
+//! or `AWS_PROFILE`'s profile in ~/.aws (keys, SSO, assumed roles, credential_process), web
+//! identity (EKS), the instance metadata service (EC2 roles). With `--route53-profile` only that
+//! profile is used. The endpoint is the SDK's (`AWS_ENDPOINT_URL_ROUTE_53`, `AWS_ENDPOINT_URL`,
+//! a profile's `endpoint_url`); one from the environment is remembered for cleanup. The hosted
+//! zone is the longest of the record name and its parents with a public hosted zone
+//! (`ListHostedZonesByName`); `--route53-zone-id` names one instead (needed for a private zone).
+//! Errors: refused credentials 77, none found 78; no hosted zone 78 naming the names tried; a change
+//! Route 53 refuses 65 with its message; throttling and 5xx retried by the SDK with backoff, then
+//! 69; a change not INSYNC in time 75.
+
+mod client;
+
+use super::txt::{content_matches, normalize, quote_txt};
+use super::zones::Zones;
+use super::{Provider, Publisher, Serves, Setup};
+use crate::error::{Error, Result};
+use crate::record::{Published, Record, RecordType};
+use aws_sdk_route53::config::Credentials;
+use client::{Access, Client, Set, Zone};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// The provider name.
+pub const NAME: &str = "route53";
+
+const HEADING: &str = "Provider: route53";
+
+/// How long a change may take to be INSYNC (Route 53 says usually within 60 seconds).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
+const SYNC_POLL: Duration = Duration::from_secs(2);
+
+/// The route53 flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Route53Args {
+    /// The AWS profile to take credentials from (~/.aws/config and credentials: keys, SSO, roles)
+    /// [default: the SDK's chain: env, AWS_PROFILE, web identity, instance role].
+    #[arg(long, value_name = "NAME", help_heading = HEADING)]
+    pub route53_profile: Option<String>,
+    /// The hosted zone to publish in, e.g. Z0123456789ABCDEFGHIJ (needed for a private zone)
+    /// [default: the public zone of the record's name or its nearest parent].
+    #[arg(long, value_name = "ID", help_heading = HEADING)]
+    pub route53_zone_id: Option<String>,
+}
+
+/// What the state keeps, so cleanup needs no flags: the profile, the zone id given and the
+/// endpoint (never a key).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route53_profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route53_zone_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route53_endpoint: Option<String>,
+}
+
+/// Everything the provider needs, checked.
+#[derive(Clone, Debug)]
+pub struct Route53Settings {
+    pub access: Access,
+    pub zone_id: Option<String>,
+    pub ttl: u32,
+    pub timeout: Duration,
+}
+
+impl Route53Settings {
+    /// From the flags (or what the state remembered) and the environment.
+    pub fn new(undo: &Undo, env: &dyn crate::env::Env, ttl: u32) -> Result<Self> {
+        if let Some(profile) = &undo.route53_profile
+            && (profile.is_empty() || !profile.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(Error::usage(format!(
+                "--route53-profile {profile:?} is not a profile name (a [profile NAME] of ~/.aws/config)"
+            )));
+        }
+        let zone_id = match &undo.route53_zone_id {
+            Some(id) => {
+                let id = id.trim_start_matches("/hostedzone/");
+                if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(Error::usage(format!(
+                        "--route53-zone-id {id:?} is not a hosted zone id (letters and digits, e.g. Z0123456789ABCDEFGHIJ)"
+                    )));
+                }
+                Some(id.to_string())
+            }
+            None => None,
+        };
+        let endpoint = match &undo.route53_endpoint {
+            Some(url) => {
+                super::api_url::check("AWS_ENDPOINT_URL", url)?;
+                Some(url.trim().trim_end_matches('/').to_string())
+            }
+            None => None,
+        };
+        // The environment's keys, unless a profile was named (then only that profile counts).
+        let static_keys = match (
+            &undo.route53_profile,
+            env.var("AWS_ACCESS_KEY_ID"),
+            env.var("AWS_SECRET_ACCESS_KEY"),
+        ) {
+            (None, Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => {
+                Some(Credentials::new(
+                    id,
+                    secret,
+                    env.var("AWS_SESSION_TOKEN"),
+                    None,
+                    "environment",
+                ))
+            }
+            _ => None,
+        };
+        Ok(Route53Settings {
+            access: Access {
+                profile: undo.route53_profile.clone(),
+                endpoint,
+                static_keys,
+            },
+            zone_id,
+            ttl,
+            timeout: Duration::from_secs(30),
+        })
+    }
+}
+
+impl Provider for Route53 {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Dns;
+    type Args = Route53Args;
+    /// The settings, and what to record with each record.
+    type Settings = (Route53Settings, Undo);
+    type Undo = Undo;
+
+    /// Flags, env and (for cleanup) what the state remembered; a flag or the env wins over it.
+    fn settings(
+        args: Route53Args,
+        setup: &Setup,
+        remembered: Option<&Undo>,
+    ) -> Result<(Route53Settings, Undo)> {
+        let remembered = remembered.cloned().unwrap_or_default();
+        let endpoint = ["AWS_ENDPOINT_URL_ROUTE_53", "AWS_ENDPOINT_URL"]
+            .iter()
+            .find_map(|var| setup.env.var(var).filter(|v| !v.trim().is_empty()));
+        let undo = Undo {
+            route53_profile: args.route53_profile.or(remembered.route53_profile),
+            route53_zone_id: args.route53_zone_id.or(remembered.route53_zone_id),
+            route53_endpoint: endpoint.or(remembered.route53_endpoint),
+        };
+        Ok((Route53Settings::new(&undo, setup.env, setup.ttl)?, undo))
+    }
+
+    fn publisher((settings, remember): Self::Settings, _: &Setup) -> Result<Box<dyn Publisher>> {
+        let mut publisher = Route53::new(settings)?;
+        publisher.remember = remember;
+        Ok(Box::new(publisher))
+    }
+}
+
+/// One hosted zone's part of a change: each set as it will be written and as it was read.
+struct ZoneChange {
+    zone: Zone,
+    sets: Vec<(Set, Set)>,
+}
+
+/// Publishes through Route 53.
+pub struct Route53 {
+    client: Client,
+    ttl: u32,
+    zone_id: Option<String>,
+    /// Hosted zones looked up this run, by name (`None`: no usable zone) and by id.
+    by_name: Zones<Zone>,
+    by_id: HashMap<String, Zone>,
+    remember: Undo,
+    /// How long to wait for INSYNC, and how often to ask.
+    pub sync_timeout: Duration,
+    pub sync_poll: Duration,
+}
+
+impl std::fmt::Debug for Route53 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route53")
+            .field("ttl", &self.ttl)
+            .field("zone_id", &self.zone_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Route53 {
+    /// Sets up the SDK client; sends nothing.
+    pub fn new(settings: Route53Settings) -> Result<Route53> {
+        Ok(Route53 {
+            client: Client::new(&settings.access, settings.timeout)?,
+            ttl: settings.ttl,
+            zone_id: settings.zone_id,
+            by_name: Zones::default(),
+            by_id: HashMap::new(),
+            remember: Undo::default(),
+            sync_timeout: SYNC_TIMEOUT,
+            sync_poll: SYNC_POLL,
+        })
+    }
+
+    fn zone_by_id(&mut self, id: &str) -> Result<Zone> {
+        if let Some(zone) = self.by_id.get(id) {
+            return Ok(zone.clone());
+        }
+        let zone = self.client.zone_by_id(id)?;
+        self.by_id.insert(id.to_string(), zone.clone());
+        Ok(zone)
+    }
+
+    /// The hosted zone that holds `name`: `--route53-zone-id`'s, else the public zone of the
+    /// longest of the name and its parents.
+    fn zone_for(&mut self, name: &str) -> Result<Zone> {
+        let name = normalize(name);
+        if let Some(id) = self.zone_id.clone() {
+            let zone = self.zone_by_id(&id)?;
+            if name != zone.name && !name.ends_with(&format!(".{}", zone.name)) {
+                return Err(Error::config(format!(
+                    "route53: {name} is not in hosted zone {id} ({}); fix --route53-zone-id",
+                    zone.name
+                )));
+            }
+            return Ok(zone);
+        }
+        let client = &self.client;
+        self.by_name.holding(
+            &name,
+            |candidate| Ok(client.zones_named(candidate)?.into_iter().find(|z| !z.private)),
+            |tried| {
+                Error::config(format!(
+                    "route53: no public hosted zone for {name} (tried {}); create it, or name a private one with --route53-zone-id",
+                    tried.join(", ")
+                ))
+            },
+        )
+    }
+
+    /// The zone `published` went to (its recorded zone id, else looked up again).
+    fn zone_of(&mut self, published: &Published) -> Result<Zone> {
+        if published.location.is_empty() {
+            return self.zone_for(&published.record.name);
+        }
+        self.zone_by_id(&published.location)
+    }
+
+    fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
+        let mut p = Published::new(record, NAME);
+        p.location = zone.id.clone();
+        p.preexisting = preexisting;
+        p.set_undo(&self.remember);
+        p
+    }
+
+    /// Reads the set at each (zone, name, type) once and lets `edit` change it; returns the
+    /// changed sets per zone, in first-seen order.
+    fn edit_sets<'a>(
+        &self,
+        items: impl Iterator<Item = (Zone, &'a Record)>,
+        mut edit: impl FnMut(&mut Set, &Record) -> Result<bool>,
+    ) -> Result<Vec<ZoneChange>> {
+        let mut changes: Vec<(ZoneChange, Vec<bool>)> = Vec::new();
+        for (zone, record) in items {
+            let rtype = dns_type(record.rtype)?;
+            let name = normalize(&record.name);
+            let zi = match changes.iter().position(|(c, _)| c.zone.id == zone.id) {
+                Some(zi) => zi,
+                None => {
+                    let change = ZoneChange {
+                        zone,
+                        sets: Vec::new(),
+                    };
+                    changes.push((change, Vec::new()));
+                    changes.len() - 1
+                }
+            };
+            let (change, changed) = &mut changes[zi];
+            let fqdn = format!("{name}.");
+            let si = match change
+                .sets
+                .iter()
+                .position(|(_, s)| s.rtype == rtype && s.name.eq_ignore_ascii_case(&fqdn))
+            {
+                Some(si) => si,
+                None => {
+                    let mut set = self.client.set(&change.zone, &name, rtype)?;
+                    set.name = fqdn;
+                    change.sets.push((set.clone(), set));
+                    changed.push(false);
+                    change.sets.len() - 1
+                }
+            };
+            if edit(&mut change.sets[si].0, record)? {
+                changed[si] = true;
+            }
+        }
+        Ok(changes
+            .into_iter()
+            .filter_map(|(mut change, changed)| {
+                let mut keep = changed.into_iter();
+                change.sets.retain(|_| keep.next().unwrap_or(false));
+                (!change.sets.is_empty()).then_some(change)
+            })
+            .collect())
+    }
+
+    /// Sends each zone's change batch and returns the change ids; when a batch fails, puts the
+    /// zones already changed back and returns the error.
+    fn apply(&self, changes: &[ZoneChange], what: &str) -> Result<Vec<String>> {
+        let ttl = i64::from(self.ttl);
+        let mut sent = Vec::new();
+        for (i, change) in changes.iter().enumerate() {
+            let error = match self.client.change(&change.zone, &change.sets, ttl, what) {
+                Ok(id) => {
+                    sent.push(id);
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let mut left = Vec::new();
+            for done in &changes[..i] {
+                // Each set written back as it was read (and the one it now is, to delete it).
+                let back: Vec<(Set, Set)> = done
+                    .sets
+                    .iter()
+                    .map(|(after, before)| (before.clone(), after.clone()))
+                    .collect();
+                let putting_back = "putting the record sets back";
+                if self
+                    .client
+                    .change(&done.zone, &back, ttl, putting_back)
+                    .is_err()
+                {
+                    left.push(done.zone.name.clone());
+                }
+            }
+            if left.is_empty() {
+                return Err(error);
+            }
+            return Err(Error::new(
+                error.kind(),
+                format!(
+                    "{}; also could not put back zone {}",
+                    error.message(),
+                    left.join(", ")
+                ),
+            )
+            .with_leftovers());
+        }
+        Ok(sent)
+    }
+
+    /// Waits until every change in `ids` is INSYNC, asking every `sync_poll`.
+    fn wait_in_sync(&self, ids: &[String]) -> Result<()> {
+        let deadline = Instant::now() + self.sync_timeout;
+        for id in ids.iter().filter(|id| !id.is_empty()) {
+            while !self.client.in_sync(id)? {
+                if Instant::now() >= deadline {
+                    return Err(Error::temp_fail(format!(
+                        "route53: change {id} is not INSYNC after {}s; Route 53 is slow, run the command again later",
+                        self.sync_timeout.as_secs()
+                    )));
+                }
+                crate::signals::sleep(self.sync_poll)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Publisher for Route53 {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    /// Looks before adding: the zone and whether the value is there already, recorded before the
+    /// change that may publish.
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        records
+            .iter()
+            .map(|record| {
+                let zone = self.zone_for(&record.name)?;
+                let set =
+                    self.client
+                        .set(&zone, &normalize(&record.name), dns_type(record.rtype)?)?;
+                let there = set.values.iter().any(|v| content_matches(record, v));
+                Ok(self.entry_for(record, &zone, there))
+            })
+            .collect()
+    }
+
+    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        let mut zones = Vec::with_capacity(records.len());
+        for record in records {
+            zones.push(self.zone_for(&record.name)?);
+        }
+        let mut preexisting = vec![false; records.len()];
+        let mut index = 0;
+        let changes = self.edit_sets(zones.iter().cloned().zip(records), |set, record| {
+            let i = index;
+            index += 1;
+            if set.values.iter().any(|v| content_matches(record, v)) {
+                preexisting[i] = true;
+                return Ok(false);
+            }
+            if record.rtype == RecordType::Cname
+                && let Some(other) = set.values.first()
+            {
+                return Err(Error::data(format!(
+                    "route53: {} already is a CNAME to {}; dns-cname-token would replace it: remove it first or use --method dns-txt-token",
+                    normalize(&record.name),
+                    normalize(other)
+                )));
+            }
+            set.values.push(content(record));
+            Ok(true)
+        })?;
+        let sent = self.apply(&changes, "adding records")?;
+        // Published but maybe not everywhere yet: the state must be kept for cleanup.
+        self.wait_in_sync(&sent).map_err(Error::with_leftovers)?;
+        Ok(records
+            .iter()
+            .zip(zones)
+            .zip(preexisting)
+            .map(|((record, zone), preexisting)| self.entry_for(record, &zone, preexisting))
+            .collect())
+    }
+
+    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
+        // Each zone on its own, so one that fails leaves the others cleaned.
+        let mut first_error: Option<Error> = None;
+        let mut by_zone: Vec<(Zone, Vec<&Record>)> = Vec::new();
+        for p in published
+            .iter()
+            .filter(|p| p.provider == NAME && !p.preexisting)
+        {
+            match self.zone_of(p) {
+                Ok(zone) => match by_zone.iter_mut().find(|(z, _)| z.id == zone.id) {
+                    Some((_, records)) => records.push(&p.record),
+                    None => by_zone.push((zone, vec![&p.record])),
+                },
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        for (zone, records) in by_zone {
+            let outcome = self
+                .edit_sets(records.iter().map(|r| (zone.clone(), *r)), |set, record| {
+                    let before = set.values.len();
+                    set.values.retain(|v| !content_matches(record, v));
+                    Ok(set.values.len() != before)
+                })
+                .and_then(|changes| self.apply(&changes, "removing records"))
+                .and_then(|sent| self.wait_in_sync(&sent));
+            if let Err(e) = outcome {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn dns_type(rtype: RecordType) -> Result<&'static str> {
+    match rtype {
+        RecordType::Txt => Ok("TXT"),
+        RecordType::Cname => Ok("CNAME"),
+        RecordType::Http => Err(Error::software(
+            "route53: asked to publish an http record; use --provider webroot or exec for http-token",
+        )),
+    }
+}
+
+/// The record as Route 53 writes it: TXT quoted, a CNAME target with its trailing dot.
+fn content(record: &Record) -> String {
+    match record.rtype {
+        RecordType::Txt => quote_txt(&record.value),
+        RecordType::Cname | RecordType::Http => format!("{}.", normalize(&record.value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+
+    #[test]
+    fn bad_settings_are_refused_before_any_call() {
+        let keys =
+            crate::env::FakeEnv::of(&[("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")]);
+        let bad = [
+            Undo {
+                route53_zone_id: Some("Z12/../other".into()),
+                ..Undo::default()
+            },
+            Undo {
+                route53_profile: Some("two words".into()),
+                ..Undo::default()
+            },
+            Undo {
+                route53_endpoint: Some("http://192.0.2.1:5000".into()),
+                ..Undo::default()
+            },
+        ];
+        for undo in bad {
+            let err = Route53Settings::new(&undo, &keys, 60).unwrap_err();
+            assert_eq!(err.kind(), Kind::Usage, "{undo:?}: {err}");
+        }
+        let undo = Undo {
+            route53_zone_id: Some("/hostedzone/Z123".into()),
+            ..Undo::default()
+        };
+        let settings = Route53Settings::new(&undo, &keys, 60).unwrap();
+        assert_eq!(settings.zone_id.as_deref(), Some("Z123"));
+        assert!(settings.access.static_keys.is_some(), "keys from the env");
+        // A named profile is the only source of credentials.
+        let undo = Undo {
+            route53_profile: Some("dns".into()),
+            ..Undo::default()
+        };
+        let settings = Route53Settings::new(&undo, &keys, 60).unwrap();
+        assert!(settings.access.static_keys.is_none());
+    }
+}

@@ -1,0 +1,224 @@
+//! The route53 provider through the binary against moto's Route 53 (server mode on loopback):
+//! foreign values at a name kept, two runs sharing a name each removing only its own value, the
+//! public zone chosen over a private one of the same name unless `--route53-zone-id` names it, and
+//! each refusal its documented exit code, throttling retried; and an order validated end to end,
+//! with what moto holds mirrored into the BIND fixture (moto serves no DNS) so that the real
+//! propagation check and the CertCentral simulator see it. The other runs skip the propagation
+//! check.
+
+use crate::support::moto::{Front, KEY_ID, MotoFixture, SECRET};
+use crate::support::world::bare_cmd;
+use std::path::Path;
+use std::process::Output;
+
+/// `dcv-hook COMMAND -d DOMAIN --acme-value VALUE --provider route53 ...` against `moto`.
+fn run(moto: &MotoFixture, state: &Path, command: &str, value: &str, extra: &[&str]) -> Output {
+    let mut cmd = bare_cmd();
+    cmd.envs(moto.env())
+        .env("HOME", state)
+        .args([command, "-d", "example.test", "--acme-value", value])
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--no-propagation-check", "--provider", "route53"])
+        .args(extra);
+    cmd.output().unwrap()
+}
+
+fn assert_ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn foreign_values_and_a_second_run_at_the_same_name_survive_each_cleanup() {
+    let moto = MotoFixture::start();
+    let zone = moto.zone_id("example.test");
+    let name = "_acme-challenge.example.test";
+    moto.add_foreign_txt(zone, name, "v=foreign");
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+
+    assert_ok(&run(&moto, one.path(), "auth", "token-one", &[]));
+    assert_ok(&run(&moto, two.path(), "auth", "token-two", &[]));
+    assert_eq!(
+        moto.txt_values(zone, name),
+        ["token-one", "token-two", "v=foreign"]
+    );
+    assert!(
+        moto.txt_values(&moto.private_zone, name).is_empty(),
+        "the private zone of the same name is skipped"
+    );
+    // The state remembers the endpoint, never the secret key.
+    for dir in [one.path(), two.path()] {
+        for entry in walk(dir) {
+            let text = std::fs::read_to_string(&entry).unwrap_or_default();
+            assert!(!text.contains(SECRET), "{} holds the key", entry.display());
+        }
+    }
+
+    assert_ok(&run(&moto, one.path(), "cleanup", "token-one", &[]));
+    assert_eq!(moto.txt_values(zone, name), ["token-two", "v=foreign"]);
+    let out = run(&moto, two.path(), "cleanup", "token-two", &[]);
+    assert_ok(&out);
+    assert_eq!(moto.txt_values(zone, name), ["v=foreign"]);
+    assert!(!format!("{out:?}").contains(SECRET));
+
+    // A private zone is used when named.
+    let private = moto.private_zone.clone();
+    assert_ok(&run(
+        &moto,
+        one.path(),
+        "auth",
+        "private",
+        &["--route53-zone-id", &private],
+    ));
+    assert_eq!(moto.txt_values(&private, name), ["private"]);
+    assert_eq!(moto.txt_values(zone, name), ["v=foreign"]);
+}
+
+#[test]
+fn refusals_name_what_to_fix() {
+    let moto = MotoFixture::start();
+    let state = tempfile::tempdir().unwrap();
+    // No hosted zone for the name: 78, naming every name tried.
+    let mut cmd = bare_cmd();
+    let out = cmd
+        .envs(moto.env())
+        .env("HOME", state.path())
+        .args(["auth", "-d", "shop.nowhere.test", "--acme-value", "tok"])
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--no-propagation-check", "--provider", "route53"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tried _acme-challenge.shop.nowhere.test, shop.nowhere.test, nowhere.test"),
+        "{stderr}"
+    );
+
+    // A zone id that is not there: 78 naming the flag.
+    let out = run(
+        &moto,
+        state.path(),
+        "auth",
+        "tok",
+        &["--route53-zone-id", "ZNOSUCHZONE0000"],
+    );
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--route53-zone-id"));
+
+    // moto checking credentials against its IAM, where ours are unknown: refused, 77, no key shown.
+    let strict = MotoFixture::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let out = run(&strict, state.path(), "auth", "tok", &[]);
+    assert_eq!(out.status.code(), Some(77), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("credentials are refused"), "{stderr}");
+    assert!(
+        !stderr.contains(SECRET) && !stderr.contains(KEY_ID),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn throttling_is_retried_with_backoff() {
+    let moto = MotoFixture::start();
+    let throttle = Front {
+        throttled: 2,
+        ..Front::default()
+    };
+    let (front, seen) = crate::support::moto::front(&moto, throttle);
+    let state = tempfile::tempdir().unwrap();
+    let mut cmd = bare_cmd();
+    let out = cmd
+        .envs(moto.env())
+        .env("AWS_ENDPOINT_URL", &front)
+        .env("HOME", state.path())
+        .args([
+            "auth",
+            "-d",
+            "example.test",
+            "--acme-value",
+            "after-throttling",
+        ])
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--no-propagation-check", "--provider", "route53"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) > 2);
+    assert_eq!(
+        moto.txt_values(moto.zone_id("example.test"), "_acme-challenge.example.test"),
+        ["after-throttling"]
+    );
+}
+
+#[test]
+fn an_order_validates_end_to_end_with_route53_mirrored_into_bind() {
+    use crate::support::bind::{BindFixture, BindOptions};
+    use crate::support::world::API_KEY;
+    use dcv_sim::{OrderSpec, SimConfig, Simulator};
+    let moto = MotoFixture::start();
+    let bind = std::sync::Arc::new(BindFixture::start(BindOptions {
+        lag: Some(std::time::Duration::ZERO),
+    }));
+    let mirror = Front {
+        mirror: Some(std::sync::Arc::downgrade(&bind)),
+        ..Front::default()
+    };
+    let (front, _) = crate::support::moto::front(&moto, mirror);
+    let sim = Simulator::start(SimConfig::new(API_KEY, bind.primary_addr()));
+    let zone = moto.zone_id("example.test");
+    moto.add_foreign_txt(zone, "www.example.test", "someone-else");
+    bind.update(
+        "example.test",
+        &["update add www.example.test. 60 IN TXT \"someone-else\""],
+    );
+    let order = sim.add_order(OrderSpec::new(["www.example.test", "api.other.test"]));
+    let state = tempfile::tempdir().unwrap();
+    let out = bare_cmd()
+        .envs(moto.env())
+        .env("AWS_ENDPOINT_URL", &front)
+        .env("HOME", state.path())
+        .env("DIGICERT_API_KEY", API_KEY)
+        .args(["run", "--order-id", &order.to_string()])
+        .args(["--api-url", &sim.url()])
+        .args(["--resolver", &bind.primary_addr().to_string()])
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--poll-interval", "0.1", "--provider", "route53"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(sim.order_status(order).as_deref(), Some("issued"));
+    assert!(sim.premature_checks().is_empty());
+    // Cleaned up in Route 53 (and so in its mirror), the foreign value kept.
+    assert_eq!(moto.txt_values(zone, "www.example.test"), ["someone-else"]);
+    assert!(
+        moto.txt_values(moto.zone_id("other.test"), "api.other.test")
+            .is_empty()
+    );
+    assert_eq!(
+        bind.txt_values(bind.primary(), "www.example.test"),
+        ["someone-else"]
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
