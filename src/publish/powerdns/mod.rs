@@ -227,43 +227,6 @@ impl PowerDns {
     fn zone_named(&mut self, name: &str) -> Result<Option<Zone>> {
         self.zones.named(name, |n| self.client.zone_named(n))
     }
-
-    /// The zone that holds `name`: the longest of the name and its parents the server has.
-    fn zone_for(&mut self, name: &str) -> Result<Zone> {
-        self.zones.holding(
-            name,
-            |n| self.client.zone_named(n),
-            |tried| {
-                Error::config(format!(
-                    "powerdns: no zone for {} on the server (tried {}); create the zone in PowerDNS or publish where it is served",
-                    normalize(name),
-                    tried.join(", ")
-                ))
-            },
-        )
-    }
-
-    /// The zone `published` went to (its recorded location, else looked up again).
-    fn zone_of(&mut self, published: &Published) -> Result<Zone> {
-        if published.location.is_empty() {
-            return self.zone_for(&published.record.name);
-        }
-        self.zone_named(&published.location)?.ok_or_else(|| {
-            Error::config(format!(
-                "powerdns: zone {} (where {} was published) is not on the server any more; remove the record by hand if the zone lives elsewhere",
-                published.location, published.record.name
-            ))
-        })
-    }
-
-    /// The state entry for `record` published in `zone`.
-    fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        let mut p = Published::new(record, NAME);
-        p.location = zone.name.trim_end_matches('.').to_string();
-        p.preexisting = preexisting;
-        p.set_undo(&self.remember);
-        p
-    }
 }
 
 impl Publisher for PowerDns {
@@ -302,16 +265,41 @@ impl SetApi for PowerDns {
         &zone.name
     }
 
+    /// The zone that holds `name`: the longest of the name and its parents the server has.
     fn zone_for(&mut self, name: &str) -> Result<Zone> {
-        PowerDns::zone_for(self, name)
+        self.zones.holding(
+            name,
+            |n| self.client.zone_named(n),
+            |tried| {
+                Error::config(format!(
+                    "powerdns: no zone for {} on the server (tried {}); create the zone in PowerDNS or publish where it is served",
+                    normalize(name),
+                    tried.join(", ")
+                ))
+            },
+        )
     }
 
+    /// The zone `published` went to (its recorded location, else looked up again).
     fn zone_of(&mut self, published: &Published) -> Result<Zone> {
-        PowerDns::zone_of(self, published)
+        if published.location.is_empty() {
+            return self.zone_for(&published.record.name);
+        }
+        self.zone_named(&published.location)?.ok_or_else(|| {
+            Error::config(format!(
+                "powerdns: zone {} (where {} was published) is not on the server any more; remove the record by hand if the zone lives elsewhere",
+                published.location, published.record.name
+            ))
+        })
     }
 
+    /// The state entry for `record` published in `zone`.
     fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        PowerDns::entry_for(self, record, zone, preexisting)
+        let mut p = Published::new(record, NAME);
+        p.location = zone.name.trim_end_matches('.').to_string();
+        p.preexisting = preexisting;
+        p.set_undo(&self.remember);
+        p
     }
 
     fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<RRSet> {

@@ -218,49 +218,6 @@ impl Route53 {
         Ok(zone)
     }
 
-    /// The hosted zone that holds `name`: `--route53-zone-id`'s, else the public zone of the
-    /// longest of the name and its parents.
-    fn zone_for(&mut self, name: &str) -> Result<Zone> {
-        let name = normalize(name);
-        if let Some(id) = self.zone_id.clone() {
-            let zone = self.zone_by_id(&id)?;
-            if name != zone.name && !name.ends_with(&format!(".{}", zone.name)) {
-                return Err(Error::config(format!(
-                    "route53: {name} is not in hosted zone {id} ({}); fix --route53-zone-id",
-                    zone.name
-                )));
-            }
-            return Ok(zone);
-        }
-        let client = &self.client;
-        self.by_name.holding(
-            &name,
-            |candidate| Ok(client.zones_named(candidate)?.into_iter().find(|z| !z.private)),
-            |tried| {
-                Error::config(format!(
-                    "route53: no public hosted zone for {name} (tried {}); create it, or name a private one with --route53-zone-id",
-                    tried.join(", ")
-                ))
-            },
-        )
-    }
-
-    /// The zone `published` went to (its recorded zone id, else looked up again).
-    fn zone_of(&mut self, published: &Published) -> Result<Zone> {
-        if published.location.is_empty() {
-            return self.zone_for(&published.record.name);
-        }
-        self.zone_by_id(&published.location)
-    }
-
-    fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        let mut p = Published::new(record, NAME);
-        p.location = zone.id.clone();
-        p.preexisting = preexisting;
-        p.set_undo(&self.remember);
-        p
-    }
-
     /// Waits until every change in `ids` is INSYNC, asking every `sync_poll`.
     fn wait_in_sync(&self, ids: &[String]) -> Result<()> {
         let deadline = Instant::now() + self.sync_timeout;
@@ -316,16 +273,47 @@ impl SetApi for Route53 {
         &zone.name
     }
 
+    /// The hosted zone that holds `name`: `--route53-zone-id`'s, else the public zone of the
+    /// longest of the name and its parents.
     fn zone_for(&mut self, name: &str) -> Result<Zone> {
-        Route53::zone_for(self, name)
+        let name = normalize(name);
+        if let Some(id) = self.zone_id.clone() {
+            let zone = self.zone_by_id(&id)?;
+            if name != zone.name && !name.ends_with(&format!(".{}", zone.name)) {
+                return Err(Error::config(format!(
+                    "route53: {name} is not in hosted zone {id} ({}); fix --route53-zone-id",
+                    zone.name
+                )));
+            }
+            return Ok(zone);
+        }
+        let client = &self.client;
+        self.by_name.holding(
+            &name,
+            |candidate| Ok(client.zones_named(candidate)?.into_iter().find(|z| !z.private)),
+            |tried| {
+                Error::config(format!(
+                    "route53: no public hosted zone for {name} (tried {}); create it, or name a private one with --route53-zone-id",
+                    tried.join(", ")
+                ))
+            },
+        )
     }
 
+    /// The zone `published` went to (its recorded zone id, else looked up again).
     fn zone_of(&mut self, published: &Published) -> Result<Zone> {
-        Route53::zone_of(self, published)
+        if published.location.is_empty() {
+            return self.zone_for(&published.record.name);
+        }
+        self.zone_by_id(&published.location)
     }
 
     fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        Route53::entry_for(self, record, zone, preexisting)
+        let mut p = Published::new(record, NAME);
+        p.location = zone.id.clone();
+        p.preexisting = preexisting;
+        p.set_undo(&self.remember);
+        p
     }
 
     fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<Set> {
