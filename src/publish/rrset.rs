@@ -271,3 +271,104 @@ fn content(record: &Record) -> String {
         RecordType::Cname | RecordType::Http => format!("{}.", normalize(&record.value)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Zones are their names; writes to `failing` are refused.
+    #[derive(Default)]
+    struct Fake {
+        sets: RefCell<HashMap<(String, String), Vec<String>>>,
+        failing: &'static str,
+    }
+
+    impl SetApi for Fake {
+        type Zone = String;
+        type Set = (String, Vec<String>);
+        type Sent = ();
+        const NAME: &'static str = "fake";
+        const PUTTING_BACK: &'static str = "putting back";
+
+        fn zone_id(zone: &String) -> &str {
+            zone
+        }
+        fn zone_name(zone: &String) -> &str {
+            zone
+        }
+        fn zone_for(&mut self, name: &str) -> Result<String> {
+            Ok(name.split_once('.').map_or(name, |(_, z)| z).to_string())
+        }
+        fn zone_of(&mut self, published: &Published) -> Result<String> {
+            self.zone_for(&published.record.name)
+        }
+        fn entry_for(&self, record: &Record, _: &String, preexisting: bool) -> Published {
+            let mut p = Published::new(record, Self::NAME);
+            p.preexisting = preexisting;
+            p
+        }
+        fn read(&self, zone: &String, name: &str, _: &'static str) -> Result<Self::Set> {
+            let key = (zone.clone(), name.to_string());
+            let values = self.sets.borrow().get(&key).cloned().unwrap_or_default();
+            Ok((name.to_string(), values))
+        }
+        fn write(&self, zone: &String, sets: &[(Self::Set, Self::Set)], _: &str) -> Result<()> {
+            if zone == self.failing {
+                return Err(Error::unavailable(format!("{zone} refused")));
+            }
+            for ((name, values), _) in sets {
+                let key = (zone.clone(), name.clone());
+                self.sets.borrow_mut().insert(key, values.clone());
+            }
+            Ok(())
+        }
+        fn values(set: &Self::Set) -> Vec<&str> {
+            set.1.iter().map(String::as_str).collect()
+        }
+        fn add(&self, set: &mut Self::Set, content: String) {
+            set.1.push(content);
+        }
+        fn remove(set: &mut Self::Set, record: &Record) -> bool {
+            let before = set.1.len();
+            set.1.retain(|v| !content_matches(record, v));
+            set.1.len() != before
+        }
+    }
+
+    fn txt(name: &str, value: &str) -> Record {
+        Record {
+            domain: name.into(),
+            rtype: RecordType::Txt,
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn a_failing_zone_puts_the_earlier_ones_back_and_cleanup_keeps_foreign_values() {
+        let mut api = Fake {
+            failing: "b.test",
+            ..Fake::default()
+        };
+        let key = ("a.test".to_string(), "x.a.test".to_string());
+        let foreign = "\"foreign\"".to_string();
+        api.sets
+            .borrow_mut()
+            .insert(key.clone(), vec![foreign.clone()]);
+        let records = [txt("x.a.test", "ours"), txt("y.b.test", "ours")];
+        let err = present(&mut api, &records).unwrap_err();
+        assert!(err.message().contains("b.test refused"), "{err}");
+        assert_eq!(
+            api.sets.borrow()[&key],
+            vec![foreign.clone()],
+            "a.test put back"
+        );
+
+        api.failing = "";
+        let published = present(&mut api, &records).unwrap();
+        assert_eq!(api.sets.borrow()[&key].len(), 2);
+        cleanup(&mut api, &published).unwrap();
+        assert_eq!(api.sets.borrow()[&key], vec![foreign], "only ours removed");
+    }
+}
