@@ -41,6 +41,7 @@ pub mod powerdns;
 pub mod rfc2136;
 #[cfg(feature = "route53")]
 pub mod route53;
+mod rrset;
 pub mod txt;
 pub mod webroot;
 pub mod zones;

@@ -20,17 +20,17 @@
 
 mod client;
 
-use super::txt::{content_matches, normalize, quote_txt};
+use super::rrset::{self, SetApi};
+use super::txt::{content_matches, normalize};
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup, credentials, recorded_path};
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::record::{Published, Record, RecordType};
+use crate::record::{Published, Record};
 use crate::retry::Policy;
 use crate::secret::Secret;
 use client::{Client, Content, RRSet, Zone};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -205,14 +205,6 @@ impl std::fmt::Debug for PowerDns {
     }
 }
 
-/// One zone's part of a change: each RRset as it will be written, and as it was read (to put it
-/// back when another zone's change fails).
-struct ZoneChange {
-    zone: Zone,
-    sets: Vec<RRSet>,
-    before: Vec<RRSet>,
-}
-
 impl PowerDns {
     /// Sets up the client; sends nothing.
     pub fn new(settings: PowerDnsSettings) -> Result<PowerDns> {
@@ -234,6 +226,43 @@ impl PowerDns {
 
     fn zone_named(&mut self, name: &str) -> Result<Option<Zone>> {
         self.zones.named(name, |n| self.client.zone_named(n))
+    }
+}
+
+impl Publisher for PowerDns {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    /// Looks before adding: the zone, the API and where the key is read from, and whether the
+    /// value is there already, recorded before the PATCH that may publish.
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        rrset::prepare(self, records)
+    }
+
+    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        rrset::present(self, records)
+    }
+
+    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
+        rrset::cleanup(self, published)
+    }
+}
+
+/// Each zone's change is one PATCH, which PowerDNS applies all or nothing.
+impl SetApi for PowerDns {
+    type Zone = Zone;
+    type Set = RRSet;
+    type Sent = ();
+    const NAME: &'static str = NAME;
+    const PUTTING_BACK: &'static str = "putting the RRsets back";
+
+    fn zone_id(zone: &Zone) -> &str {
+        &zone.id
+    }
+
+    fn zone_name(zone: &Zone) -> &str {
+        &zone.name
     }
 
     /// The zone that holds `name`: the longest of the name and its parents the server has.
@@ -273,194 +302,32 @@ impl PowerDns {
         p
     }
 
-    /// Reads the set at each (zone, name, type) once and lets `edit` change it; returns the sets
-    /// `edit` changed, per zone, in first-seen order.
-    fn edit_sets<'a>(
-        &mut self,
-        items: impl Iterator<Item = (Zone, &'a Record)>,
-        mut edit: impl FnMut(&mut RRSet, &Record) -> Result<bool>,
-    ) -> Result<Vec<ZoneChange>> {
-        let mut changes: Vec<ZoneChange> = Vec::new();
-        let mut read: HashMap<(String, String, &'static str), (usize, usize)> = HashMap::new();
-        let mut changed: Vec<(usize, usize)> = Vec::new();
-        for (zone, record) in items {
-            let rtype = dns_type(record.rtype)?;
-            let name = normalize(&record.name);
-            let key = (zone.id.clone(), name.clone(), rtype);
-            let (zi, si) = match read.get(&key) {
-                Some(at) => *at,
-                None => {
-                    let set = self.client.rrset(&zone, &name, rtype)?;
-                    let zi = match changes.iter().position(|c| c.zone.id == zone.id) {
-                        Some(zi) => zi,
-                        None => {
-                            changes.push(ZoneChange {
-                                zone,
-                                sets: Vec::new(),
-                                before: Vec::new(),
-                            });
-                            changes.len() - 1
-                        }
-                    };
-                    changes[zi].before.push(set.clone());
-                    changes[zi].sets.push(set);
-                    let at = (zi, changes[zi].sets.len() - 1);
-                    read.insert(key, at);
-                    at
-                }
-            };
-            if edit(&mut changes[zi].sets[si], record)? && !changed.contains(&(zi, si)) {
-                changed.push((zi, si));
-            }
-        }
-        for (zi, change) in changes.iter_mut().enumerate() {
-            let keep: Vec<bool> = (0..change.sets.len())
-                .map(|si| changed.contains(&(zi, si)))
-                .collect();
-            let mut kept = keep.iter();
-            change.sets.retain(|_| *kept.next().unwrap_or(&false));
-            let mut kept = keep.iter();
-            change.before.retain(|_| *kept.next().unwrap_or(&false));
-        }
-        changes.retain(|c| !c.sets.is_empty());
-        Ok(changes)
+    fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<RRSet> {
+        self.client.rrset(zone, name, rtype)
     }
 
-    /// Sends each zone's change as one PATCH; when one fails, puts the zones already changed back
-    /// and returns the error.
-    fn apply(&self, changes: &[ZoneChange], what: &str) -> Result<()> {
-        for (i, change) in changes.iter().enumerate() {
-            let sets: Vec<RRSet> = change.sets.iter().map(for_patch).collect();
-            if let Err(error) = self.client.patch(
-                &change.zone,
-                &sets,
-                &format!("{what} in zone {}", change.zone.name),
-            ) {
-                let mut left = Vec::new();
-                for done in &changes[..i] {
-                    let restore: Vec<RRSet> = done.before.iter().map(for_patch).collect();
-                    if self
-                        .client
-                        .patch(&done.zone, &restore, "putting the RRsets back")
-                        .is_err()
-                    {
-                        left.push(done.zone.name.clone());
-                    }
-                }
-                if left.is_empty() {
-                    return Err(error);
-                }
-                return Err(Error::new(
-                    error.kind(),
-                    format!(
-                        "{}; also could not put back zone {}",
-                        error.message(),
-                        left.join(", ")
-                    ),
-                )
-                .with_leftovers());
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Publisher for PowerDns {
-    fn provider(&self) -> &'static str {
-        NAME
+    fn write(&self, zone: &Zone, sets: &[(RRSet, RRSet)], what: &str) -> Result<()> {
+        let sets: Vec<RRSet> = sets.iter().map(|(after, _)| for_patch(after)).collect();
+        self.client
+            .patch(zone, &sets, &format!("{what} in zone {}", zone.name))
     }
 
-    /// Looks before adding: the zone, the API and where the key is read from, and whether the
-    /// value is there already, recorded before the PATCH that may publish.
-    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
-        records
-            .iter()
-            .map(|record| {
-                let zone = self.zone_for(&record.name)?;
-                let set =
-                    self.client
-                        .rrset(&zone, &normalize(&record.name), dns_type(record.rtype)?)?;
-                let there = set
-                    .records
-                    .iter()
-                    .any(|c| content_matches(record, &c.content));
-                Ok(self.entry_for(record, &zone, there))
-            })
-            .collect()
+    fn values(set: &RRSet) -> Vec<&str> {
+        set.records.iter().map(|c| c.content.as_str()).collect()
     }
 
-    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
-        let mut zones = Vec::with_capacity(records.len());
-        for record in records {
-            zones.push(self.zone_for(&record.name)?);
-        }
-        let ttl = self.ttl;
-        let mut preexisting = vec![false; records.len()];
-        let mut index = 0;
-        let changes = self.edit_sets(zones.iter().cloned().zip(records), |set, record| {
-            let i = index;
-            index += 1;
-            if set.records.iter().any(|c| content_matches(record, &c.content)) {
-                preexisting[i] = true;
-                return Ok(false);
-            }
-            if record.rtype == RecordType::Cname
-                && let Some(other) = set.records.first()
-            {
-                return Err(Error::data(format!(
-                    "powerdns: {} already is a CNAME to {}; dns-cname-token would replace it: remove it first or use --method dns-txt-token",
-                    normalize(&record.name),
-                    normalize(&other.content)
-                )));
-            }
-            set.records.push(Content {
-                content: content(record),
-                disabled: false,
-            });
-            set.ttl = set.ttl.or(Some(ttl));
-            Ok(true)
-        })?;
-        self.apply(&changes, "adding records")?;
-        Ok(records
-            .iter()
-            .zip(zones)
-            .zip(preexisting)
-            .map(|((record, zone), preexisting)| self.entry_for(record, &zone, preexisting))
-            .collect())
+    fn add(&self, set: &mut RRSet, content: String) {
+        set.records.push(Content {
+            content,
+            disabled: false,
+        });
+        set.ttl = set.ttl.or(Some(self.ttl));
     }
 
-    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
-        let ours: Vec<&Published> = published
-            .iter()
-            .filter(|p| p.provider == NAME && !p.preexisting)
-            .collect();
-        // Each zone on its own, so one that fails leaves the others cleaned.
-        let mut first_error: Option<Error> = None;
-        let mut by_zone: Vec<(Zone, Vec<&Record>)> = Vec::new();
-        for p in ours {
-            match self.zone_of(p) {
-                Ok(zone) => match by_zone.iter_mut().find(|(z, _)| z.id == zone.id) {
-                    Some((_, records)) => records.push(&p.record),
-                    None => by_zone.push((zone, vec![&p.record])),
-                },
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        for (zone, records) in by_zone {
-            let outcome = self
-                .edit_sets(records.iter().map(|r| (zone.clone(), *r)), |set, record| {
-                    let before = set.records.len();
-                    set.records.retain(|c| !content_matches(record, &c.content));
-                    Ok(set.records.len() != before)
-                })
-                .and_then(|changes| self.apply(&changes, "removing records"));
-            if let Err(e) = outcome {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+    fn remove(set: &mut RRSet, record: &Record) -> bool {
+        let before = set.records.len();
+        set.records.retain(|c| !content_matches(record, &c.content));
+        set.records.len() != before
     }
 }
 
@@ -474,22 +341,4 @@ fn for_patch(set: &RRSet) -> RRSet {
         set.changetype = Some("REPLACE".into());
     }
     set
-}
-
-fn dns_type(rtype: RecordType) -> Result<&'static str> {
-    match rtype {
-        RecordType::Txt => Ok("TXT"),
-        RecordType::Cname => Ok("CNAME"),
-        RecordType::Http => Err(Error::software(
-            "powerdns: asked to publish an http record; use --provider webroot or exec for http-token",
-        )),
-    }
-}
-
-/// The record in PowerDNS's zone-file text: TXT quoted, a CNAME target with its trailing dot.
-fn content(record: &Record) -> String {
-    match record.rtype {
-        RecordType::Txt => quote_txt(&record.value),
-        RecordType::Cname | RecordType::Http => format!("{}.", normalize(&record.value)),
-    }
 }

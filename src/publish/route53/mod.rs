@@ -24,11 +24,12 @@
 
 mod client;
 
-use super::txt::{content_matches, normalize, quote_txt};
+use super::rrset::{self, SetApi};
+use super::txt::{content_matches, normalize};
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup};
 use crate::error::{Error, Result};
-use crate::record::{Published, Record, RecordType};
+use crate::record::{Published, Record};
 use aws_sdk_route53::config::Credentials;
 use client::{Access, Client, Set, Zone};
 use serde::{Deserialize, Serialize};
@@ -170,12 +171,6 @@ impl Provider for Route53 {
     }
 }
 
-/// One hosted zone's part of a change: each set as it will be written and as it was read.
-struct ZoneChange {
-    zone: Zone,
-    sets: Vec<(Set, Set)>,
-}
-
 /// Publishes through Route 53.
 pub struct Route53 {
     client: Client,
@@ -223,6 +218,61 @@ impl Route53 {
         Ok(zone)
     }
 
+    /// Waits until every change in `ids` is INSYNC, asking every `sync_poll`.
+    fn wait_in_sync(&self, ids: &[String]) -> Result<()> {
+        let deadline = Instant::now() + self.sync_timeout;
+        for id in ids.iter().filter(|id| !id.is_empty()) {
+            while !self.client.in_sync(id)? {
+                if Instant::now() >= deadline {
+                    return Err(Error::temp_fail(format!(
+                        "route53: change {id} is not INSYNC after {}s; Route 53 is slow, run the command again later",
+                        self.sync_timeout.as_secs()
+                    )));
+                }
+                crate::signals::sleep(self.sync_poll)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Publisher for Route53 {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    /// Looks before adding: the zone and whether the value is there already, recorded before the
+    /// change that may publish.
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        rrset::prepare(self, records)
+    }
+
+    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        rrset::present(self, records)
+    }
+
+    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
+        rrset::cleanup(self, published)
+    }
+}
+
+/// Each hosted zone's change is one change batch, which Route 53 applies all or nothing; the
+/// batches' ids are waited on until INSYNC.
+impl SetApi for Route53 {
+    type Zone = Zone;
+    type Set = Set;
+    type Sent = String;
+    const NAME: &'static str = NAME;
+    const PUTTING_BACK: &'static str = "putting the record sets back";
+
+    fn zone_id(zone: &Zone) -> &str {
+        &zone.id
+    }
+
+    fn zone_name(zone: &Zone) -> &str {
+        &zone.name
+    }
+
     /// The hosted zone that holds `name`: `--route53-zone-id`'s, else the public zone of the
     /// longest of the name and its parents.
     fn zone_for(&mut self, name: &str) -> Result<Zone> {
@@ -266,230 +316,32 @@ impl Route53 {
         p
     }
 
-    /// Reads the set at each (zone, name, type) once and lets `edit` change it; returns the
-    /// changed sets per zone, in first-seen order.
-    fn edit_sets<'a>(
-        &self,
-        items: impl Iterator<Item = (Zone, &'a Record)>,
-        mut edit: impl FnMut(&mut Set, &Record) -> Result<bool>,
-    ) -> Result<Vec<ZoneChange>> {
-        let mut changes: Vec<(ZoneChange, Vec<bool>)> = Vec::new();
-        for (zone, record) in items {
-            let rtype = dns_type(record.rtype)?;
-            let name = normalize(&record.name);
-            let zi = match changes.iter().position(|(c, _)| c.zone.id == zone.id) {
-                Some(zi) => zi,
-                None => {
-                    let change = ZoneChange {
-                        zone,
-                        sets: Vec::new(),
-                    };
-                    changes.push((change, Vec::new()));
-                    changes.len() - 1
-                }
-            };
-            let (change, changed) = &mut changes[zi];
-            let fqdn = format!("{name}.");
-            let si = match change
-                .sets
-                .iter()
-                .position(|(_, s)| s.rtype == rtype && s.name.eq_ignore_ascii_case(&fqdn))
-            {
-                Some(si) => si,
-                None => {
-                    let mut set = self.client.set(&change.zone, &name, rtype)?;
-                    set.name = fqdn;
-                    change.sets.push((set.clone(), set));
-                    changed.push(false);
-                    change.sets.len() - 1
-                }
-            };
-            if edit(&mut change.sets[si].0, record)? {
-                changed[si] = true;
-            }
-        }
-        Ok(changes
-            .into_iter()
-            .filter_map(|(mut change, changed)| {
-                let mut keep = changed.into_iter();
-                change.sets.retain(|_| keep.next().unwrap_or(false));
-                (!change.sets.is_empty()).then_some(change)
-            })
-            .collect())
+    fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<Set> {
+        let mut set = self.client.set(zone, name, rtype)?;
+        set.name = format!("{name}.");
+        Ok(set)
     }
 
-    /// Sends each zone's change batch and returns the change ids; when a batch fails, puts the
-    /// zones already changed back and returns the error.
-    fn apply(&self, changes: &[ZoneChange], what: &str) -> Result<Vec<String>> {
-        let ttl = i64::from(self.ttl);
-        let mut sent = Vec::new();
-        for (i, change) in changes.iter().enumerate() {
-            let error = match self.client.change(&change.zone, &change.sets, ttl, what) {
-                Ok(id) => {
-                    sent.push(id);
-                    continue;
-                }
-                Err(error) => error,
-            };
-            let mut left = Vec::new();
-            for done in &changes[..i] {
-                // Each set written back as it was read (and the one it now is, to delete it).
-                let back: Vec<(Set, Set)> = done
-                    .sets
-                    .iter()
-                    .map(|(after, before)| (before.clone(), after.clone()))
-                    .collect();
-                let putting_back = "putting the record sets back";
-                if self
-                    .client
-                    .change(&done.zone, &back, ttl, putting_back)
-                    .is_err()
-                {
-                    left.push(done.zone.name.clone());
-                }
-            }
-            if left.is_empty() {
-                return Err(error);
-            }
-            return Err(Error::new(
-                error.kind(),
-                format!(
-                    "{}; also could not put back zone {}",
-                    error.message(),
-                    left.join(", ")
-                ),
-            )
-            .with_leftovers());
-        }
-        Ok(sent)
+    fn write(&self, zone: &Zone, sets: &[(Set, Set)], what: &str) -> Result<String> {
+        self.client.change(zone, sets, i64::from(self.ttl), what)
     }
 
-    /// Waits until every change in `ids` is INSYNC, asking every `sync_poll`.
-    fn wait_in_sync(&self, ids: &[String]) -> Result<()> {
-        let deadline = Instant::now() + self.sync_timeout;
-        for id in ids.iter().filter(|id| !id.is_empty()) {
-            while !self.client.in_sync(id)? {
-                if Instant::now() >= deadline {
-                    return Err(Error::temp_fail(format!(
-                        "route53: change {id} is not INSYNC after {}s; Route 53 is slow, run the command again later",
-                        self.sync_timeout.as_secs()
-                    )));
-                }
-                crate::signals::sleep(self.sync_poll)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Publisher for Route53 {
-    fn provider(&self) -> &'static str {
-        NAME
+    fn settle(&self, sent: &[String]) -> Result<()> {
+        self.wait_in_sync(sent)
     }
 
-    /// Looks before adding: the zone and whether the value is there already, recorded before the
-    /// change that may publish.
-    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
-        records
-            .iter()
-            .map(|record| {
-                let zone = self.zone_for(&record.name)?;
-                let set =
-                    self.client
-                        .set(&zone, &normalize(&record.name), dns_type(record.rtype)?)?;
-                let there = set.values.iter().any(|v| content_matches(record, v));
-                Ok(self.entry_for(record, &zone, there))
-            })
-            .collect()
+    fn values(set: &Set) -> Vec<&str> {
+        set.values.iter().map(String::as_str).collect()
     }
 
-    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
-        let mut zones = Vec::with_capacity(records.len());
-        for record in records {
-            zones.push(self.zone_for(&record.name)?);
-        }
-        let mut preexisting = vec![false; records.len()];
-        let mut index = 0;
-        let changes = self.edit_sets(zones.iter().cloned().zip(records), |set, record| {
-            let i = index;
-            index += 1;
-            if set.values.iter().any(|v| content_matches(record, v)) {
-                preexisting[i] = true;
-                return Ok(false);
-            }
-            if record.rtype == RecordType::Cname
-                && let Some(other) = set.values.first()
-            {
-                return Err(Error::data(format!(
-                    "route53: {} already is a CNAME to {}; dns-cname-token would replace it: remove it first or use --method dns-txt-token",
-                    normalize(&record.name),
-                    normalize(other)
-                )));
-            }
-            set.values.push(content(record));
-            Ok(true)
-        })?;
-        let sent = self.apply(&changes, "adding records")?;
-        // Published but maybe not everywhere yet: the state must be kept for cleanup.
-        self.wait_in_sync(&sent).map_err(Error::with_leftovers)?;
-        Ok(records
-            .iter()
-            .zip(zones)
-            .zip(preexisting)
-            .map(|((record, zone), preexisting)| self.entry_for(record, &zone, preexisting))
-            .collect())
+    fn add(&self, set: &mut Set, content: String) {
+        set.values.push(content);
     }
 
-    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
-        // Each zone on its own, so one that fails leaves the others cleaned.
-        let mut first_error: Option<Error> = None;
-        let mut by_zone: Vec<(Zone, Vec<&Record>)> = Vec::new();
-        for p in published
-            .iter()
-            .filter(|p| p.provider == NAME && !p.preexisting)
-        {
-            match self.zone_of(p) {
-                Ok(zone) => match by_zone.iter_mut().find(|(z, _)| z.id == zone.id) {
-                    Some((_, records)) => records.push(&p.record),
-                    None => by_zone.push((zone, vec![&p.record])),
-                },
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        for (zone, records) in by_zone {
-            let outcome = self
-                .edit_sets(records.iter().map(|r| (zone.clone(), *r)), |set, record| {
-                    let before = set.values.len();
-                    set.values.retain(|v| !content_matches(record, v));
-                    Ok(set.values.len() != before)
-                })
-                .and_then(|changes| self.apply(&changes, "removing records"))
-                .and_then(|sent| self.wait_in_sync(&sent));
-            if let Err(e) = outcome {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-}
-
-fn dns_type(rtype: RecordType) -> Result<&'static str> {
-    match rtype {
-        RecordType::Txt => Ok("TXT"),
-        RecordType::Cname => Ok("CNAME"),
-        RecordType::Http => Err(Error::software(
-            "route53: asked to publish an http record; use --provider webroot or exec for http-token",
-        )),
-    }
-}
-
-/// The record as Route 53 writes it: TXT quoted, a CNAME target with its trailing dot.
-fn content(record: &Record) -> String {
-    match record.rtype {
-        RecordType::Txt => quote_txt(&record.value),
-        RecordType::Cname | RecordType::Http => format!("{}.", normalize(&record.value)),
+    fn remove(set: &mut Set, record: &Record) -> bool {
+        let before = set.values.len();
+        set.values.retain(|v| !content_matches(record, v));
+        set.values.len() != before
     }
 }
 

@@ -1,0 +1,374 @@
+//! The flow shared by the providers whose API replaces a record set whole (powerdns, route53):
+//! read the set, add or remove our value, write the set back, one write per zone; when a later
+//! zone's write fails, the zones already written are put back as they were read.
+//!
+//! Each provider keeps its own API client and error messages; it only says how to find a zone,
+//! read and write a set, and look at a set's values ([`SetApi`]). Its `Publisher` methods then
+//! call [`prepare`], [`present`] and [`cleanup`].
+
+use super::txt::{content_matches, normalize, quote_txt};
+use crate::error::{Error, Result};
+use crate::record::{Published, Record, RecordType};
+use std::collections::HashMap;
+
+/// One zone's part of a change: each set as it will be written, and as it was read.
+struct ZoneChange<Z, S> {
+    zone: Z,
+    sets: Vec<(S, S)>,
+}
+
+/// One zone's part of a change, for the API `A`.
+type Change<A> = ZoneChange<<A as SetApi>::Zone, <A as SetApi>::Set>;
+
+/// An API that reads and writes whole record sets, per zone.
+pub trait SetApi {
+    type Zone: Clone;
+    type Set: Clone;
+    /// What a write returns, for [`SetApi::settle`].
+    type Sent;
+    /// The provider name, for messages.
+    const NAME: &'static str;
+    /// What a put-back write is described as.
+    const PUTTING_BACK: &'static str;
+
+    fn zone_id(zone: &Self::Zone) -> &str;
+    fn zone_name(zone: &Self::Zone) -> &str;
+    /// The zone that holds `name`.
+    fn zone_for(&mut self, name: &str) -> Result<Self::Zone>;
+    /// The zone `published` went to.
+    fn zone_of(&mut self, published: &Published) -> Result<Self::Zone>;
+    /// The state entry for `record` published in `zone`.
+    fn entry_for(&self, record: &Record, zone: &Self::Zone, preexisting: bool) -> Published;
+    /// The set at `name` (normalized) and `rtype` in `zone`, empty when there is none.
+    fn read(&self, zone: &Self::Zone, name: &str, rtype: &'static str) -> Result<Self::Set>;
+    /// Writes each (after, before) set of one zone at once: `after`, or a delete when it is empty.
+    fn write(
+        &self,
+        zone: &Self::Zone,
+        sets: &[(Self::Set, Self::Set)],
+        what: &str,
+    ) -> Result<Self::Sent>;
+    /// Waits, when the API needs it, until the writes `sent` are served.
+    fn settle(&self, _sent: &[Self::Sent]) -> Result<()> {
+        Ok(())
+    }
+    /// The set's values in zone-file text.
+    fn values(set: &Self::Set) -> Vec<&str>;
+    /// Adds `content` to the set (with the run's TTL when the set has none).
+    fn add(&self, set: &mut Self::Set, content: String);
+    /// Removes the values that are `record`'s; whether any was.
+    fn remove(set: &mut Self::Set, record: &Record) -> bool;
+}
+
+fn holds<A: SetApi>(set: &A::Set, record: &Record) -> bool {
+    A::values(set).iter().any(|v| content_matches(record, v))
+}
+
+/// Looks before adding: the zone and whether the value is there already, recorded before the
+/// write that may publish.
+pub fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>> {
+    records
+        .iter()
+        .map(|record| {
+            let zone = api.zone_for(&record.name)?;
+            let set = api.read(
+                &zone,
+                &normalize(&record.name),
+                dns_type(A::NAME, record.rtype)?,
+            )?;
+            let there = holds::<A>(&set, record);
+            Ok(api.entry_for(record, &zone, there))
+        })
+        .collect()
+}
+
+/// Adds the records, one write per zone, then lets the API settle.
+pub fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>> {
+    let mut zones = Vec::with_capacity(records.len());
+    for record in records {
+        zones.push(api.zone_for(&record.name)?);
+    }
+    let mut preexisting = vec![false; records.len()];
+    let mut index = 0;
+    let changes = edit_sets(
+        api,
+        zones.iter().cloned().zip(records),
+        |api, set, record| {
+            let i = index;
+            index += 1;
+            if holds::<A>(set, record) {
+                preexisting[i] = true;
+                return Ok(false);
+            }
+            if record.rtype == RecordType::Cname
+                && let Some(other) = A::values(set).first()
+            {
+                return Err(Error::data(format!(
+                    "{}: {} already is a CNAME to {}; dns-cname-token would replace it: remove it first or use --method dns-txt-token",
+                    A::NAME,
+                    normalize(&record.name),
+                    normalize(other)
+                )));
+            }
+            api.add(set, content(record));
+            Ok(true)
+        },
+    )?;
+    let sent = apply(api, &changes, "adding records")?;
+    // Published but maybe not everywhere yet: the state must be kept for cleanup.
+    api.settle(&sent).map_err(Error::with_leftovers)?;
+    Ok(records
+        .iter()
+        .zip(zones)
+        .zip(preexisting)
+        .map(|((record, zone), preexisting)| api.entry_for(record, &zone, preexisting))
+        .collect())
+}
+
+/// Removes this provider's records that were not there before; each zone on its own, so one that
+/// fails leaves the others cleaned.
+pub fn cleanup<A: SetApi>(api: &mut A, published: &[Published]) -> Result<()> {
+    let mut first_error: Option<Error> = None;
+    let mut by_zone: Vec<(A::Zone, Vec<&Record>)> = Vec::new();
+    for p in published
+        .iter()
+        .filter(|p| p.provider == A::NAME && !p.preexisting)
+    {
+        match api.zone_of(p) {
+            Ok(zone) => match by_zone
+                .iter_mut()
+                .find(|(z, _)| A::zone_id(z) == A::zone_id(&zone))
+            {
+                Some((_, records)) => records.push(&p.record),
+                None => by_zone.push((zone, vec![&p.record])),
+            },
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    for (zone, records) in by_zone {
+        let outcome = edit_sets(
+            api,
+            records.iter().map(|r| (zone.clone(), *r)),
+            |_, set, record| Ok(A::remove(set, record)),
+        )
+        .and_then(|changes| apply(api, &changes, "removing records"))
+        .and_then(|sent| api.settle(&sent));
+        if let Err(e) = outcome {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Reads the set at each (zone, name, type) once and lets `edit` change it; returns the sets
+/// `edit` changed, per zone, in first-seen order.
+fn edit_sets<'a, A: SetApi>(
+    api: &A,
+    items: impl Iterator<Item = (A::Zone, &'a Record)>,
+    mut edit: impl FnMut(&A, &mut A::Set, &Record) -> Result<bool>,
+) -> Result<Vec<Change<A>>> {
+    let mut changes: Vec<(Change<A>, Vec<bool>)> = Vec::new();
+    let mut read: HashMap<(String, String, &'static str), (usize, usize)> = HashMap::new();
+    for (zone, record) in items {
+        let rtype = dns_type(A::NAME, record.rtype)?;
+        let name = normalize(&record.name);
+        let key = (A::zone_id(&zone).to_string(), name.clone(), rtype);
+        let (zi, si) = match read.get(&key) {
+            Some(at) => *at,
+            None => {
+                let set = api.read(&zone, &name, rtype)?;
+                let zi = match changes
+                    .iter()
+                    .position(|(c, _)| A::zone_id(&c.zone) == A::zone_id(&zone))
+                {
+                    Some(zi) => zi,
+                    None => {
+                        let sets = Vec::new();
+                        changes.push((ZoneChange { zone, sets }, Vec::new()));
+                        changes.len() - 1
+                    }
+                };
+                let (change, changed) = &mut changes[zi];
+                change.sets.push((set.clone(), set));
+                changed.push(false);
+                let at = (zi, change.sets.len() - 1);
+                read.insert(key, at);
+                at
+            }
+        };
+        let (change, changed) = &mut changes[zi];
+        if edit(api, &mut change.sets[si].0, record)? {
+            changed[si] = true;
+        }
+    }
+    Ok(changes
+        .into_iter()
+        .filter_map(|(mut change, changed)| {
+            let mut keep = changed.into_iter();
+            change.sets.retain(|_| keep.next().unwrap_or(false));
+            (!change.sets.is_empty()).then_some(change)
+        })
+        .collect())
+}
+
+/// Writes each zone's change; when one fails, puts the zones already changed back and returns the
+/// error.
+fn apply<A: SetApi>(api: &A, changes: &[Change<A>], what: &str) -> Result<Vec<A::Sent>> {
+    let mut sent = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        let error = match api.write(&change.zone, &change.sets, what) {
+            Ok(done) => {
+                sent.push(done);
+                continue;
+            }
+            Err(error) => error,
+        };
+        let mut left = Vec::new();
+        for done in &changes[..i] {
+            // Each set written back as it was read (and the one it now is, to delete it).
+            let back: Vec<(A::Set, A::Set)> = done
+                .sets
+                .iter()
+                .map(|(after, before)| (before.clone(), after.clone()))
+                .collect();
+            if api.write(&done.zone, &back, A::PUTTING_BACK).is_err() {
+                left.push(A::zone_name(&done.zone).to_string());
+            }
+        }
+        if left.is_empty() {
+            return Err(error);
+        }
+        return Err(Error::new(
+            error.kind(),
+            format!(
+                "{}; also could not put back zone {}",
+                error.message(),
+                left.join(", ")
+            ),
+        )
+        .with_leftovers());
+    }
+    Ok(sent)
+}
+
+/// The API's name for `rtype`; http records are not DNS and never reach these providers.
+pub fn dns_type(provider: &str, rtype: RecordType) -> Result<&'static str> {
+    match rtype {
+        RecordType::Txt => Ok("TXT"),
+        RecordType::Cname => Ok("CNAME"),
+        RecordType::Http => Err(Error::software(format!(
+            "{provider}: asked to publish an http record; use --provider webroot or exec for http-token"
+        ))),
+    }
+}
+
+/// The record in zone-file text: TXT quoted, a CNAME target with its trailing dot.
+fn content(record: &Record) -> String {
+    match record.rtype {
+        RecordType::Txt => quote_txt(&record.value),
+        RecordType::Cname | RecordType::Http => format!("{}.", normalize(&record.value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Zones are their names; writes to `failing` are refused.
+    #[derive(Default)]
+    struct Fake {
+        sets: RefCell<HashMap<(String, String), Vec<String>>>,
+        failing: &'static str,
+    }
+
+    impl SetApi for Fake {
+        type Zone = String;
+        type Set = (String, Vec<String>);
+        type Sent = ();
+        const NAME: &'static str = "fake";
+        const PUTTING_BACK: &'static str = "putting back";
+
+        fn zone_id(zone: &String) -> &str {
+            zone
+        }
+        fn zone_name(zone: &String) -> &str {
+            zone
+        }
+        fn zone_for(&mut self, name: &str) -> Result<String> {
+            Ok(name.split_once('.').map_or(name, |(_, z)| z).to_string())
+        }
+        fn zone_of(&mut self, published: &Published) -> Result<String> {
+            self.zone_for(&published.record.name)
+        }
+        fn entry_for(&self, record: &Record, _: &String, preexisting: bool) -> Published {
+            let mut p = Published::new(record, Self::NAME);
+            p.preexisting = preexisting;
+            p
+        }
+        fn read(&self, zone: &String, name: &str, _: &'static str) -> Result<Self::Set> {
+            let key = (zone.clone(), name.to_string());
+            let values = self.sets.borrow().get(&key).cloned().unwrap_or_default();
+            Ok((name.to_string(), values))
+        }
+        fn write(&self, zone: &String, sets: &[(Self::Set, Self::Set)], _: &str) -> Result<()> {
+            if zone == self.failing {
+                return Err(Error::unavailable(format!("{zone} refused")));
+            }
+            for ((name, values), _) in sets {
+                let key = (zone.clone(), name.clone());
+                self.sets.borrow_mut().insert(key, values.clone());
+            }
+            Ok(())
+        }
+        fn values(set: &Self::Set) -> Vec<&str> {
+            set.1.iter().map(String::as_str).collect()
+        }
+        fn add(&self, set: &mut Self::Set, content: String) {
+            set.1.push(content);
+        }
+        fn remove(set: &mut Self::Set, record: &Record) -> bool {
+            let before = set.1.len();
+            set.1.retain(|v| !content_matches(record, v));
+            set.1.len() != before
+        }
+    }
+
+    fn txt(name: &str, value: &str) -> Record {
+        Record {
+            domain: name.into(),
+            rtype: RecordType::Txt,
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn a_failing_zone_puts_the_earlier_ones_back_and_cleanup_keeps_foreign_values() {
+        let mut api = Fake {
+            failing: "b.test",
+            ..Fake::default()
+        };
+        let key = ("a.test".to_string(), "x.a.test".to_string());
+        let foreign = "\"foreign\"".to_string();
+        api.sets
+            .borrow_mut()
+            .insert(key.clone(), vec![foreign.clone()]);
+        let records = [txt("x.a.test", "ours"), txt("y.b.test", "ours")];
+        let err = present(&mut api, &records).unwrap_err();
+        assert!(err.message().contains("b.test refused"), "{err}");
+        assert_eq!(
+            api.sets.borrow()[&key],
+            vec![foreign.clone()],
+            "a.test put back"
+        );
+
+        api.failing = "";
+        let published = present(&mut api, &records).unwrap();
+        assert_eq!(api.sets.borrow()[&key].len(), 2);
+        cleanup(&mut api, &published).unwrap();
+        assert_eq!(api.sets.borrow()[&key], vec![foreign], "only ours removed");
+    }
+}
