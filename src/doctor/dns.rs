@@ -452,6 +452,19 @@ fn list(set: &BTreeSet<String>) -> String {
     set.iter().cloned().collect::<Vec<_>>().join(", ")
 }
 
+/// Each nameserver of `zone` with its first address (none when the NS set cannot be read; a
+/// server without an address is left out): where the doctor asks what a parent says of a child.
+pub(super) fn first_addresses(resolver: &Resolver, zone: &str) -> Vec<(String, IpAddr)> {
+    let servers = resolver.nameservers(zone).unwrap_or_default();
+    servers
+        .into_iter()
+        .filter_map(|ns| {
+            let addr = resolver.addresses(&ns).ok()?.first().copied()?;
+            Some((ns, addr))
+        })
+        .collect()
+}
+
 /// The parent's delegation of `zone` against `expected`: asked at the parent zone's first
 /// answering server. A zone whose parent this resolver cannot find (a lab's top-level zone) is
 /// not compared.
@@ -467,16 +480,8 @@ fn compare_delegation(
         ));
         return None;
     };
-    let parent_ns = resolver.nameservers(&parent_zone).ok()?;
     let zone_name = resolver::fqdn(zone).ok()?;
-    for ns in parent_ns {
-        let Some(addr) = resolver
-            .addresses(&ns)
-            .ok()
-            .and_then(|a| a.first().copied())
-        else {
-            continue;
-        };
+    for (ns, addr) in first_addresses(resolver, &parent_zone) {
         let Ok(m) = dnsquery::query_over(
             SocketAddr::new(addr, 53),
             &zone_name,

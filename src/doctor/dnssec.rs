@@ -113,14 +113,7 @@ fn trusted_keys<'a>(
 fn parent_ds(resolver: &Resolver, zone: &str, name: &Name) -> Option<Vec<DS>> {
     let (_, parent) = zone.split_once('.')?;
     let parent_zone = resolver.find_zone(parent).ok()?;
-    for ns in resolver.nameservers(&parent_zone).ok()? {
-        let Some(addr) = resolver
-            .addresses(&ns)
-            .ok()
-            .and_then(|a| a.first().copied())
-        else {
-            continue;
-        };
+    for (_, addr) in super::dns::first_addresses(resolver, &parent_zone) {
         let Ok(m) = dnsquery::query_dnssec(
             SocketAddr::new(addr, 53),
             name,
