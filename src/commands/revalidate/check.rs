@@ -1,0 +1,176 @@
+//! The concurrent part of a run: waiting for every published record, checking each domain at
+//! DigiCert as soon as its record is served, and removing records as domains finish. Starts the
+//! poller, checker and cleaner threads and hands their reports to [`Run`]; decides no outcome itself.
+
+use super::run::{Event, Run};
+use super::{Work, fail};
+use crate::certcentral::CertCentral;
+use crate::context::Context;
+use crate::error::Result;
+use crate::output::Report;
+use crate::pipeline::{cleanup_where, discover_servers};
+use crate::progress::StatusLine;
+use crate::propagation::{Polling, Probe, poll_each};
+use crate::record::Record;
+use crate::source::certcentral::check_domain;
+use crate::ui;
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Instant;
+
+/// Waits for every published record, checks each domain at DigiCert the moment its record is
+/// served everywhere (up to `--check-concurrency` at once), and removes each domain's record once it
+/// is done, a batch at a time. `Err` only for a signal (everything published is cleaned up first)
+/// or a cleanup that failed (what is left stays recorded for `cleanup`).
+pub(super) fn check_as_served(
+    ctx: &Context,
+    work: &mut [Work],
+    published: &[usize],
+    report: &mut Report,
+) -> Result<()> {
+    let cfg = &ctx.cfg;
+    let api = ctx.api()?;
+    let (probes, owner) = find_servers(ctx, work, published);
+    let ids: Vec<u64> = work.iter().map(|w| w.row.domain_id).collect();
+    let records: Vec<Option<Record>> = work.iter().map(|w| w.record.clone()).collect();
+    let started = Instant::now();
+    let mut status = StatusLine::new();
+    if !probes.is_empty() {
+        ui::progress(&format!(
+            "waiting for {} record(s) on every authoritative server, up to {}s; each domain is checked as soon as its record is served",
+            published.len(),
+            crate::propagation::seconds(cfg.polling.timeout)
+        ));
+    }
+    let mut run = Run::new(work, published, !probes.is_empty());
+    let (events, inbox) = mpsc::channel::<Event>();
+    let (jobs, job_queue) = mpsc::channel::<usize>();
+    let job_queue = Mutex::new(job_queue);
+    let (cleanups, cleanup_queue) = mpsc::channel::<Vec<usize>>();
+    std::thread::scope(|scope| {
+        if !probes.is_empty() {
+            let events = events.clone();
+            let (probes, owner) = (&probes, &owner);
+            scope.spawn(move || poller(probes, owner, cfg.polling, &events));
+        }
+        for _ in 0..cfg.check_concurrency.max(1) {
+            let events = events.clone();
+            let (job_queue, ids) = (&job_queue, &ids);
+            scope.spawn(move || checker(api, job_queue, ids, &events));
+        }
+        let cleaner_events = events.clone();
+        let (ids, records) = (&ids, &records);
+        scope.spawn(move || cleaner(ctx, cleanup_queue, ids, records, &cleaner_events));
+        drop(events);
+        // Without a propagation check every published domain is ready at once.
+        if probes.is_empty() {
+            for &i in published {
+                run.served(work, i, Some(&jobs));
+            }
+        }
+        let watched = (&probes[..], &owner[..], cfg.polling);
+        let channels = (&inbox, jobs, &cleanups);
+        run.coordinate(work, report, watched, channels, &mut status, started);
+        drop(cleanups);
+    });
+    status.finish(&run.line(started));
+    report.changed = true;
+    run.outcome(work)
+}
+
+/// Polls every probe, telling the coordinating thread each domain served and when the wait ends.
+pub(super) fn poller(
+    probes: &[Box<dyn Probe>],
+    owner: &[usize],
+    polling: Polling,
+    events: &Sender<Event>,
+) {
+    let outcomes = poll_each(probes, polling, &|line| ui::verbose(line), &|k| {
+        let _ = events.send(Event::Served(owner[k]));
+    });
+    let _ = events.send(Event::Waited(outcomes));
+}
+
+/// Checks the domains queued (by index) at DigiCert until the queue closes.
+pub(super) fn checker(
+    api: &CertCentral,
+    queue: &Mutex<Receiver<usize>>,
+    ids: &[u64],
+    events: &Sender<Event>,
+) {
+    loop {
+        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(i) = job else { return };
+        // Queued before a signal, but no request starts after one.
+        let result = crate::signals::check().and_then(|()| check_domain(api, ids[i]).map(|_| ()));
+        let _ = events.send(Event::Checked(i, result));
+    }
+}
+
+/// Removes the records of each batch of finished domains, one batch at a time.
+pub(super) fn cleaner(
+    ctx: &Context,
+    queue: Receiver<Vec<usize>>,
+    ids: &[u64],
+    records: &[Option<Record>],
+    events: &Sender<Event>,
+) {
+    for batch in queue {
+        let mut cleaned = Report::new("revalidate", false);
+        let result = cleanup_where(ctx, &mut cleaned, &|e| {
+            batch.iter().any(|&i| {
+                e.source.domain_id == Some(ids[i])
+                    && records[i].as_ref().is_some_and(|r| {
+                        *r == e.published.record || r.domain == e.published.record.domain
+                    })
+            })
+        });
+        let _ = events.send(Event::Cleaned(batch, result, Box::new(cleaned)));
+    }
+}
+
+/// One probe per (published record, server) and the domain each is for. A domain whose servers
+/// cannot be found fails alone.
+pub(super) fn find_servers(
+    ctx: &Context,
+    work: &mut [Work],
+    published: &[usize],
+) -> (Vec<Box<dyn Probe>>, Vec<usize>) {
+    let mut probes: Vec<Box<dyn Probe>> = Vec::new();
+    let mut owner: Vec<usize> = Vec::new();
+    if !ctx.cfg.propagation_check {
+        return (probes, owner);
+    }
+    let records: Vec<Record> = published
+        .iter()
+        .map(|&i| work[i].record.clone().expect("published"))
+        .collect();
+    let add = |found: Vec<Box<dyn Probe>>, probes: &mut Vec<_>, owner: &mut Vec<usize>| {
+        for probe in found {
+            let i = published
+                .iter()
+                .copied()
+                .find(|&i| work[i].record.as_ref() == Some(probe.record()))
+                .expect("a probe of a published record");
+            owner.push(i);
+            probes.push(probe);
+        }
+    };
+    // All at once (each zone's servers looked up once); one at a time only when that fails.
+    match discover_servers(ctx, &records) {
+        Ok(found) => add(found, &mut probes, &mut owner),
+        Err(_) => {
+            let mut failed = Vec::new();
+            for (&i, record) in published.iter().zip(&records) {
+                match discover_servers(ctx, std::slice::from_ref(record)) {
+                    Ok(found) => add(found, &mut probes, &mut owner),
+                    Err(e) => failed.push((i, e)),
+                }
+            }
+            for (i, e) in failed {
+                fail(&mut work[i], &e);
+            }
+        }
+    }
+    (probes, owner)
+}

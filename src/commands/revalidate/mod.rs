@@ -1,0 +1,195 @@
+//! `revalidate` (and `status --expiring-within`): keep every domain of a CertCentral account validated.
+//!
+//! Lists the account's domains once (paginated), selects the active ones whose OV or EV validation
+//! expires within `--expiring-within DAYS` (default 30) or has expired, narrowed by `-d` and
+//! `--validation-type`. Then: submit each for validation (its token comes back, or is asked for),
+//! publish all records together (one UPDATE per zone, each `[[zone]]` with its own provider), and
+//! watch every authoritative server. Each domain is checked at DigiCert (`validate-token`) the moment
+//! every server serves its record, in the order they become ready, with up to `--check-concurrency`
+//! requests in flight, all paced by the client's one rate limit; a domain whose record is still
+//! missing at `--propagation-timeout` fails alone, naming the servers and what they answered. Records
+//! are removed as their domains finish (one cleanup at a time, batched per zone), so a run killed late
+//! leaves little behind, and what is left is in the state for `cleanup`. SIGINT/SIGTERM stop it at
+//! once: no new request, everything published removed, the message says what was done (130/143).
+//! At most 3 requests per domain plus retries. Domains on email DCV are not switched unless `--method`
+//! says so (switching changes the domain at DigiCert); they are reported as still needing validation.
+//! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run.
+//!
+//! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
+
+mod check;
+mod publish;
+mod report;
+mod run;
+mod select;
+mod submit;
+
+use crate::context::Context;
+use crate::dates;
+use crate::dcv::Method;
+use crate::error::{Error, Kind, Result};
+use crate::metrics::RunMetric;
+use crate::output::Report;
+use crate::pipeline::Publishers;
+use crate::record::Record;
+use check::check_as_served;
+use publish::publish_all;
+use report::{counts_of, finish, metrics_of};
+use run::stopped;
+use select::{earliest_expiry, select};
+use serde::Serialize;
+use std::time::Instant;
+use submit::{side_by_side, submit};
+
+pub use crate::config::DEFAULT_EXPIRING_WITHIN_DAYS;
+
+pub use crate::config::DEFAULT_CHECK_CONCURRENCY;
+
+/// One selected domain and what happened to it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub domain: String,
+    pub domain_id: u64,
+    pub method: String,
+    pub validation_types: Vec<String>,
+    /// The earliest expiry of the selected types before the run (`None`: never validated).
+    pub expires_before: Option<String>,
+    /// The same after the run (re-read from DigiCert).
+    pub expires_after: Option<String>,
+    /// `validated`, `skipped`, `failed`, `would validate`, `expiring`, `expired`.
+    pub outcome: String,
+    /// Why, for skipped and failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A selected domain while the run goes on.
+struct Work {
+    row: Row,
+    method: Option<Method>,
+    record: Option<Record>,
+}
+
+pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
+    let started = Instant::now();
+    let cfg = &ctx.cfg;
+    let api = ctx.api()?;
+    let domains = api.list_domains()?;
+    let mut work = select(ctx, &domains)?;
+    report.say(format!(
+        "{} of {} domains need validation (expiring within {} days or expired)",
+        work.len(),
+        domains.len(),
+        cfg.expiring_within
+    ));
+    if cfg.dry_run {
+        for w in work.iter_mut().filter(|w| w.row.outcome.is_empty()) {
+            w.row.outcome = "would validate".into();
+        }
+        return finish(report, work, false);
+    }
+    let outcome = if work.is_empty() {
+        Ok(())
+    } else {
+        // Every provider setting is checked before DigiCert is asked to change anything.
+        let mut publishers = Publishers::build(ctx)?;
+        validate_all(ctx, &mut publishers, &mut work, report)
+    };
+    let interrupted = matches!(&outcome, Err(e) if matches!(e.kind(), Kind::Interrupted(_)));
+
+    // The expiry DigiCert reports now (one listing for the whole account), unless told to stop.
+    let after = if interrupted || work.is_empty() {
+        None
+    } else {
+        api.list_domains().ok()
+    };
+    if let Some(after) = &after {
+        for w in &mut work {
+            if let Some(d) = after.iter().find(|d| d.id == w.row.domain_id) {
+                w.row.expires_after = earliest_expiry(d, &w.row.validation_types);
+            }
+        }
+    }
+    let metrics = cfg.metrics_file.as_ref().map(|path| {
+        (
+            path,
+            metrics_of(after.as_deref().unwrap_or(&domains), &work),
+            counts_of(&work),
+        )
+    });
+    let result = finish(report, work, !interrupted);
+    if let Some((path, domains, counts)) = metrics {
+        let run = RunMetric {
+            ok: outcome.is_ok() && result.is_ok(),
+            counts,
+            seconds: started.elapsed().as_secs_f64(),
+            finished: dates::now(),
+        };
+        crate::metrics::write(path, &crate::metrics::render(&domains, &run))?;
+    }
+    outcome.and(result)
+}
+
+/// Submits, publishes, waits, checks and cleans up (see the module docs); `Err` only when a signal
+/// stopped the run (after cleaning up) or nothing could start.
+fn validate_all(
+    ctx: &Context,
+    publishers: &mut Publishers,
+    work: &mut [Work],
+    report: &mut Report,
+) -> Result<()> {
+    // 1. Submit each domain and get its token (1-2 requests each), side by side.
+    let todo: Vec<usize> = (0..work.len())
+        .filter(|&i| work[i].row.outcome.is_empty())
+        .collect();
+    let snapshot: &[Work] = work;
+    let submitted = side_by_side(ctx.cfg.check_concurrency, &todo, |i| {
+        let w = &snapshot[i];
+        submit(ctx, w, w.method.expect("selected with a method"))
+    });
+    for (i, result) in submitted {
+        match result {
+            Ok(record) => work[i].record = Some(record),
+            Err(e) => fail(&mut work[i], &e),
+        }
+    }
+    if let Some(signal) = crate::signals::pending() {
+        return Err(stopped(signal, work, "nothing was published"));
+    }
+
+    // 2. Publish all records together, each group with its provider; a group that fails is tried
+    //    again one record at a time, so one bad zone fails only its own domains.
+    let published = publish_all(ctx, publishers, work, report)?;
+
+    // 3. Check each domain as soon as it is served; clean up as domains finish.
+    check_as_served(ctx, work, &published, report)
+}
+
+/// `status --expiring-within DAYS`: the same selection, read-only.
+pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
+    let domains = ctx.api()?.list_domains()?;
+    let mut work = select(ctx, &domains)?;
+    let now = dates::now();
+    for w in work.iter_mut().filter(|w| w.row.outcome.is_empty()) {
+        let expired = w
+            .row
+            .expires_before
+            .as_deref()
+            .and_then(dates::parse)
+            .is_none_or(|t| t <= now);
+        w.row.outcome = if expired { "expired" } else { "expiring" }.into();
+    }
+    report.say(format!(
+        "{} of {} domains expire within {} days or have expired",
+        work.len(),
+        domains.len(),
+        ctx.cfg.expiring_within
+    ));
+    finish(report, work, false)
+}
+
+/// Marks `w` failed, with `e` as the reason.
+fn fail(w: &mut Work, e: &Error) {
+    w.row.outcome = "failed".into();
+    w.row.reason = Some(e.to_string());
+}

@@ -1,0 +1,99 @@
+//! What a run reports: the table (text) and rows (JSON), the exit decision when some domain is not
+//! validated, and the per-domain metrics and counts for `--metrics-file`. Never talks to DigiCert.
+
+use super::Work;
+use super::select::{earliest_expiry_time, types_of};
+use crate::certcentral::types::DomainSummary;
+use crate::error::{Error, Result};
+use crate::metrics::DomainMetric;
+use crate::output::Report;
+use crate::ui;
+
+/// Renders the table (text) and the rows (JSON); 75 when `strict` and some domain did not end
+/// validated, naming each on stderr.
+pub(super) fn finish(report: &mut Report, work: Vec<Work>, strict: bool) -> Result<()> {
+    report.say(format!(
+        "{:<32} {:<16} {:<6} {:<25} {}",
+        "DOMAIN", "METHOD", "TYPES", "EXPIRY BEFORE -> AFTER", "OUTCOME"
+    ));
+    let mut not_done = Vec::new();
+    for w in &work {
+        let r = &w.row;
+        let expiry = format!(
+            "{} -> {}",
+            r.expires_before.as_deref().unwrap_or("none"),
+            r.expires_after.as_deref().unwrap_or("-")
+        );
+        let outcome = match &r.reason {
+            Some(why) => format!("{}: {why}", r.outcome),
+            None => r.outcome.clone(),
+        };
+        report.say(format!(
+            "{:<32} {:<16} {:<6} {:<25} {}",
+            r.domain,
+            r.method,
+            r.validation_types.join(","),
+            expiry,
+            outcome
+        ));
+        if strict && r.outcome != "validated" {
+            ui::warn(&format!(
+                "{} ({}) is not validated: {outcome}",
+                r.domain, r.domain_id
+            ));
+            not_done.push(r.domain.clone());
+        }
+    }
+    let mut counts = serde_json::Map::new();
+    counts.insert("selected".into(), work.len().into());
+    for (outcome, n) in counts_of(&work) {
+        counts.insert(outcome, n.into());
+    }
+    report.counts = Some(counts.into());
+    report.domains = work
+        .into_iter()
+        .map(|w| serde_json::to_value(w.row).unwrap_or_default())
+        .collect();
+    if not_done.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::temp_fail(format!(
+            "{} domain(s) still need validation: {}; see the table, fix what it says, and run revalidate again",
+            not_done.len(),
+            not_done.join(", ")
+        )))
+    }
+}
+
+/// Each active domain of `listing` with its DCV expiry, and what this run did to the selected ones.
+pub(super) fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<DomainMetric> {
+    listing
+        .iter()
+        .filter(|d| d.is_active != Some(false))
+        .map(|d| DomainMetric {
+            domain: d.name.to_ascii_lowercase(),
+            domain_id: d.id,
+            expiry: earliest_expiry_time(d, &types_of(d, &[])),
+            outcome: work
+                .iter()
+                .find(|w| w.row.domain_id == d.id)
+                .map(|w| w.row.outcome.clone())
+                .filter(|o| !o.is_empty()),
+        })
+        .collect()
+}
+
+/// The selected domains by outcome, for the metrics file and the JSON report.
+pub(super) fn counts_of(work: &[Work]) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = ["validated", "failed", "skipped"]
+        .iter()
+        .map(|o| (o.to_string(), 0))
+        .collect();
+    for w in work {
+        match counts.iter_mut().find(|(o, _)| *o == w.row.outcome) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((w.row.outcome.clone(), 1)),
+        }
+    }
+    counts
+}

@@ -1,0 +1,275 @@
+//! The coordinating thread's bookkeeping of a run ([`Run`]): which domain is served, checked, failed
+//! or cleaned up, fed by the [`Event`]s the threads send, and the errors a run ends with. Starts no
+//! thread and sends no request.
+
+use super::{Work, fail};
+use crate::error::{Error, Kind, Result};
+use crate::output::Report;
+use crate::progress::StatusLine;
+use crate::propagation::{Observation, Polling, Probe, shortfall};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+/// What the threads of [`check_as_served`](super::check::check_as_served) tell the coordinating one.
+pub(super) enum Event {
+    /// Every server serves this domain's record.
+    Served(usize),
+    /// The wait ended (all served, the deadline, or a signal): what each probe last saw.
+    Waited(Vec<Option<Observation>>),
+    /// DigiCert's check of this domain returned.
+    Checked(usize, Result<()>),
+    /// A cleanup of these domains' records finished.
+    Cleaned(Vec<usize>, Result<()>, Box<Report>),
+}
+
+/// The coordinating thread's view of a run, by index into the work.
+pub(super) struct Run {
+    /// Published domains without an outcome yet.
+    open: usize,
+    total: usize,
+    /// Served everywhere (or no wait asked for).
+    ready: Vec<bool>,
+    served: usize,
+    validated: usize,
+    failed: usize,
+    in_flight: usize,
+    /// The propagation wait is still going on.
+    waiting: bool,
+    /// Finished domains whose records are still to be removed.
+    to_clean: Vec<usize>,
+    cleaning: bool,
+    cleaned: usize,
+    cleanup_error: Option<Error>,
+    signal: Option<i32>,
+}
+
+impl Run {
+    pub(super) fn new(work: &[Work], published: &[usize], waiting: bool) -> Run {
+        // A domain that failed before the wait (no server found) is only cleaned up.
+        let (open, finished): (Vec<usize>, Vec<usize>) = published
+            .iter()
+            .partition(|&&i| work[i].row.outcome.is_empty());
+        Run {
+            open: open.len(),
+            total: published.len(),
+            ready: vec![false; work.len()],
+            served: 0,
+            validated: 0,
+            failed: finished.len(),
+            in_flight: 0,
+            waiting,
+            to_clean: finished,
+            cleaning: false,
+            cleaned: 0,
+            cleanup_error: None,
+            signal: None,
+        }
+    }
+
+    /// Domain `i` is served everywhere: check it (or, after a signal, give up on it).
+    pub(super) fn served(
+        &mut self,
+        work: &mut [Work],
+        i: usize,
+        jobs: Option<&mpsc::Sender<usize>>,
+    ) {
+        if self.ready[i] || !work[i].row.outcome.is_empty() {
+            return;
+        }
+        self.ready[i] = true;
+        self.served += 1;
+        match (jobs, self.signal) {
+            (Some(queue), _) if queue.send(i).is_ok() => self.in_flight += 1,
+            (_, signal) => self.done(
+                work,
+                i,
+                Err(not_checked(signal.unwrap_or(signal_hook::consts::SIGTERM))),
+            ),
+        }
+    }
+
+    /// Domain `i` has its outcome; its record is to be removed.
+    fn done(&mut self, work: &mut [Work], i: usize, result: Result<()>) {
+        match result {
+            Ok(()) => {
+                work[i].row.outcome = "validated".into();
+                self.validated += 1;
+            }
+            Err(e) => {
+                fail(&mut work[i], &e);
+                self.failed += 1;
+            }
+        }
+        self.open -= 1;
+        self.to_clean.push(i);
+    }
+
+    /// Takes in what a thread reported. `watched`: the probes, the domain of each, the polling.
+    fn on_event(
+        &mut self,
+        event: Event,
+        work: &mut [Work],
+        report: &mut Report,
+        (probes, owner, polling): (&[Box<dyn Probe>], &[usize], Polling),
+        jobs: Option<&Sender<usize>>,
+    ) {
+        match event {
+            Event::Served(i) => self.served(work, i, jobs),
+            Event::Waited(outcomes) => {
+                self.waiting = false;
+                for (k, &i) in owner.iter().enumerate() {
+                    if !self.ready[i] && work[i].row.outcome.is_empty() {
+                        let why = match self.signal.or_else(crate::signals::pending) {
+                            Some(signal) => not_checked(signal),
+                            None => missing(probes, owner, &outcomes, k, polling),
+                        };
+                        self.done(work, i, Err(why));
+                    }
+                }
+            }
+            Event::Checked(i, result) => {
+                self.in_flight -= 1;
+                let result = result.map_err(|e| match e.kind() {
+                    Kind::Interrupted(signal) => not_checked(signal),
+                    _ => e,
+                });
+                self.done(work, i, result);
+            }
+            Event::Cleaned(batch, result, cleaned) => {
+                self.cleaning = false;
+                self.cleaned += batch.len();
+                for r in cleaned.records {
+                    report.add_record(r);
+                }
+                report.changed |= cleaned.changed;
+                if let Err(e) = result {
+                    self.cleanup_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+
+    /// The run's result once everything is done (see [`check_as_served`](super::check::check_as_served)).
+    pub(super) fn outcome(&mut self, work: &[Work]) -> Result<()> {
+        let cleanup = self.cleanup_error.take();
+        if let Some(signal) = self.signal {
+            let removed = match &cleanup {
+                None => "every record this run published was removed".to_string(),
+                Some(e) => format!("some records stay recorded for `dcv-hook cleanup` ({e})"),
+            };
+            return Err(stopped(signal, work, &removed));
+        }
+        cleanup.map_or(Ok(()), |e| {
+            Err(e.context(
+                "some records could not be removed and stay recorded; run `dcv-hook cleanup`",
+            ))
+        })
+    }
+
+    /// Hands out checks and cleanups and takes in what the poller, the checkers and the cleaner
+    /// report, until every domain is done or they all stopped. At the first signal no new check
+    /// starts (`jobs` is dropped): the queued ones come back at once as not checked.
+    pub(super) fn coordinate(
+        &mut self,
+        work: &mut [Work],
+        report: &mut Report,
+        watched: (&[Box<dyn Probe>], &[usize], Polling),
+        (inbox, jobs, cleanups): (&Receiver<Event>, Sender<usize>, &Sender<Vec<usize>>),
+        status: &mut StatusLine,
+        started: Instant,
+    ) {
+        let mut jobs = Some(jobs);
+        loop {
+            if self.signal.is_none() {
+                self.signal = crate::signals::pending();
+                if self.signal.is_some() {
+                    jobs = None;
+                }
+            }
+            if !self.cleaning && !self.to_clean.is_empty() {
+                self.cleaning = true;
+                let _ = cleanups.send(std::mem::take(&mut self.to_clean));
+            }
+            if self.finished() {
+                break;
+            }
+            status.update(&self.line(started));
+            match inbox.recv_timeout(Duration::from_millis(100)) {
+                Ok(event) => self.on_event(event, work, report, watched, jobs.as_ref()),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.open == 0
+            && self.in_flight == 0
+            && !self.waiting
+            && !self.cleaning
+            && self.to_clean.is_empty()
+    }
+
+    pub(super) fn line(&self, started: Instant) -> String {
+        format!(
+            "served {}/{}, validated {}, failed {}, checking {}, cleaned up {}, {:.0}s",
+            self.served,
+            self.total,
+            self.validated,
+            self.failed,
+            self.in_flight,
+            self.cleaned,
+            started.elapsed().as_secs_f64()
+        )
+    }
+}
+
+/// Why domain `owner[k]`'s record was not seen: each server that lacked it and what it answered.
+pub(super) fn missing(
+    probes: &[Box<dyn Probe>],
+    owner: &[usize],
+    outcomes: &[Option<Observation>],
+    k: usize,
+    polling: crate::propagation::Polling,
+) -> Error {
+    let lacking: Vec<String> = (0..probes.len())
+        .filter(|&j| owner[j] == owner[k] && outcomes[j] != Some(Observation::Served))
+        .map(|j| shortfall(probes[j].as_ref(), outcomes[j].as_ref()))
+        .collect();
+    Error::temp_fail(format!(
+        "{} not served within --propagation-timeout ({}s): {}",
+        probes[k].record().name,
+        crate::propagation::seconds(polling.timeout),
+        lacking.join(", ")
+    ))
+}
+
+/// The reason of a domain left unchecked because of `signal`.
+pub(super) fn not_checked(signal: i32) -> Error {
+    Error::temp_fail(format!(
+        "not checked: {}",
+        Error::interrupted(signal).message()
+    ))
+}
+
+/// The error of a run stopped by `signal`, saying what was done and `removed`.
+pub(super) fn stopped(signal: i32, work: &[Work], removed: &str) -> Error {
+    let validated = work.iter().filter(|w| w.row.outcome == "validated").count();
+    let unchecked = work
+        .iter()
+        .filter(|w| {
+            w.row.outcome.is_empty()
+                || w.row
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("not checked"))
+        })
+        .count();
+    Error::new(
+        Kind::Interrupted(signal),
+        format!(
+            "{}: revalidate stopped; {validated} domain(s) validated, {unchecked} not checked; {removed}; run revalidate again for the rest",
+            Error::interrupted(signal).message()
+        ),
+    )
+}
