@@ -267,12 +267,21 @@ mod tests {
         DIGICERT_IDENTIFIERS.iter().map(|s| s.to_string()).collect()
     }
 
+    type Case<'a> = (Vec<CAA>, bool, &'a [String], Option<&'a str>, &'a str);
+
+    /// Judges each case's record set (wildcard or not, for the CA identifiers and ACME method
+    /// given) and checks the finding's code.
+    fn assert_judged(table: Vec<Case>) {
+        for (set, wildcard, ids, method, want) in table {
+            let f = judge("example.com", &set, wildcard, ids, method);
+            assert_eq!(f.code, want, "{set:?} wildcard={wildcard}: {}", f.line());
+        }
+    }
+
     #[test]
-    fn judges_record_sets_as_rfc_8659_says() {
-        let le = vec!["letsencrypt.org".to_string()];
+    fn issue_names_the_cas_that_may_issue() {
         let dc = digicert();
-        type Case<'a> = (Vec<CAA>, bool, &'a [String], Option<&'a str>, &'a str);
-        let table: Vec<Case> = vec![
+        assert_judged(vec![
             (
                 vec![caa(false, "issue", "digicert.com")],
                 false,
@@ -301,6 +310,13 @@ mod tests {
                 None,
                 "caa.forbids",
             ),
+        ]);
+    }
+
+    #[test]
+    fn other_tags_are_ignored_unless_critical() {
+        let dc = digicert();
+        assert_judged(vec![
             (
                 vec![caa(false, "iodef", "mailto:a@b")],
                 false,
@@ -325,7 +341,13 @@ mod tests {
                 None,
                 "caa.ok",
             ),
-            // issuewild governs wildcards when present, issue otherwise.
+        ]);
+    }
+
+    #[test]
+    fn issuewild_governs_wildcards_when_present_issue_otherwise() {
+        let dc = digicert();
+        assert_judged(vec![
             (
                 vec![
                     caa(false, "issue", "digicert.com"),
@@ -353,6 +375,13 @@ mod tests {
                 None,
                 "caa.ok",
             ),
+        ]);
+    }
+
+    #[test]
+    fn validationmethods_limits_the_acme_challenge() {
+        let le = vec!["letsencrypt.org".to_string()];
+        assert_judged(vec![
             (
                 vec![caa(
                     false,
@@ -375,10 +404,6 @@ mod tests {
                 Some("dns-01"),
                 "caa.ok",
             ),
-        ];
-        for (set, wildcard, ids, method, want) in table {
-            let f = judge("example.com", &set, wildcard, ids, method);
-            assert_eq!(f.code, want, "{set:?} wildcard={wildcard}: {}", f.line());
-        }
+        ]);
     }
 }

@@ -3,11 +3,12 @@
 //!
 //! A [`Subject`] is one name being validated and the record the CA will look for (where, not
 //! necessarily what: DigiCert's token is not fetched, since fetching one changes the order). Each
-//! family of checks lives in its own file (`dns.rs`: delegation, nameservers, serials and the
-//! challenge name's CNAME chain; `dnssec.rs`: DS, DNSKEY and RRSIGs of signed zones; `caa.rs`: CAA
-//! per RFC 8659; `http.rs`: every web address and a throwaway probe file) and returns [`Finding`]s with a stable code, a severity, what it concerns,
-//! what was seen and one line on what to do. [`examine`] runs the families for every subject, each
-//! zone and host once, and never fails: a check that cannot run is itself a finding
+//! family of checks lives in its own file or folder (`dns/`: the challenge name's CNAME chain,
+//! nameservers, serials, delegation and what the name holds; `dnssec.rs`: DS, DNSKEY and RRSIGs of
+//! signed zones; `caa.rs`: CAA per RFC 8659; `http/`: every web address, a throwaway probe file and
+//! the CA's redirect rules) and returns [`Finding`]s with a stable code, a severity, what it
+//! concerns, what was seen and one line on what to do. [`examine`] runs the families for every
+//! subject, each zone and host once, and never fails: a check that cannot run is itself a finding
 //! ([`Severity::Unchecked`]). The only change anywhere is the HTTP probe file, removed again.
 
 pub mod caa;

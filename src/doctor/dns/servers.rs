@@ -1,0 +1,275 @@
+//! Every nameserver address of a zone, asked directly (recursion off) over UDP and over TCP, all at
+//! once: lame, REFUSED, silent or unreachable servers, TCP failures and SOA serials behind the
+//! newest are findings. Asks only; the NS sets they give are compared in `delegation.rs`.
+
+use super::super::{Finding, QUERY_TIMEOUT, Severity};
+use super::ZoneFacts;
+use super::delegation::ns_names;
+use crate::dnsquery::{self, QueryError};
+use crate::error::Kind;
+use crate::resolver::{self, Resolver};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+
+/// One server's answers to `SOA zone?` over UDP and over TCP.
+pub(super) struct Asked {
+    pub(super) ns: String,
+    pub(super) addr: IpAddr,
+    udp: Result<Message, QueryError>,
+    tcp: Result<Message, QueryError>,
+    /// The NS names it gives for the zone (asked over UDP when SOA came back fine).
+    pub(super) ns_set: Option<BTreeSet<String>>,
+}
+
+impl Asked {
+    pub(super) fn label(&self) -> String {
+        format!("{} ({})", self.ns, self.addr)
+    }
+}
+
+/// (NS name, address) of every address of the nameservers `names` of `zone`; a name without
+/// one is a finding.
+pub(super) fn server_addresses(
+    resolver: &Resolver,
+    zone: &str,
+    names: &[String],
+    findings: &mut Vec<Finding>,
+) -> Vec<(String, IpAddr)> {
+    let mut servers = Vec::new();
+    for ns in names {
+        match resolver.addresses(ns) {
+            Ok(addrs) => servers.extend(addrs.into_iter().map(|addr| (ns.clone(), addr))),
+            Err(e) if e.kind() == Kind::Unavailable => findings.push(Finding::unchecked(ns, &e)),
+            Err(_) => findings.push(Finding::new(
+                "dns.ns.no_address",
+                Severity::Blocks,
+                ns,
+                format!("nameserver of {zone} has no A or AAAA address"),
+                "give the nameserver an address (and glue at the parent), or drop it from the NS set",
+            )),
+        }
+    }
+    servers
+}
+
+/// Asks every server at once, so silent ones cost one timeout in all.
+pub(super) fn ask_all(servers: &[(String, IpAddr)], zone_name: &Name) -> Vec<Asked> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = servers
+            .iter()
+            .map(|(ns, addr)| scope.spawn(move || ask_server(ns, *addr, zone_name)))
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}
+
+/// Each server's SOA answer judged: (label, serial) of those that answer authoritatively, which
+/// also go to `facts`; the others, and those that fail over TCP, are findings.
+pub(super) fn judge_servers(
+    zone_name: &Name,
+    asked: &[Asked],
+    facts: &mut ZoneFacts,
+    findings: &mut Vec<Finding>,
+) -> Vec<(String, u32)> {
+    let mut serials = Vec::new();
+    for a in asked {
+        match judge_soa(zone_name, &a.udp) {
+            Ok(serial) => {
+                serials.push((a.label(), serial));
+                facts.answering.push((a.ns.clone(), a.addr));
+                if let Err(e) = &a.tcp {
+                    findings.push(Finding::new(
+                        "dns.ns.tcp",
+                        Severity::Warns,
+                        a.label(),
+                        format!("answers over UDP but not over TCP ({e})"),
+                        "open TCP port 53 to the nameserver: large answers and some CAs need it",
+                    ));
+                }
+            }
+            Err((code, seen)) => findings.push(Finding::new(
+                code,
+                Severity::Blocks,
+                a.label(),
+                seen,
+                match code {
+                    "dns.ns.timeout" => "make the server answer on port 53 (UDP and TCP), or remove it from the NS set: the CA asks any of them",
+                    "dns.ns.refused" => "make the server authoritative for the zone (load the zone there), or remove it from the NS set",
+                    _ => "make the server serve the zone authoritatively, or remove it from the NS set",
+                },
+            )),
+        }
+    }
+    serials
+}
+
+/// Servers behind the newest serial of `zone`, or all is well when all `asked` servers answered
+/// with it.
+pub(super) fn judge_serials(zone: &str, serials: &[(String, u32)], asked: usize) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let Some(newest) = serials.iter().map(|(_, s)| *s).max() else {
+        return findings;
+    };
+    let leader = serials
+        .iter()
+        .find(|(_, s)| *s == newest)
+        .map(|(l, _)| l.clone())
+        .unwrap_or_default();
+    for (label, serial) in serials.iter().filter(|(_, s)| *s != newest) {
+        findings.push(Finding::new(
+            "dns.soa.lagging",
+            Severity::Warns,
+            label,
+            format!("serves serial {serial} of {zone} while {leader} has {newest}"),
+            "make the secondary transfer from the primary (NOTIFY, allow-transfer); auth waits for every server",
+        ));
+    }
+    if serials.len() == asked && serials.iter().all(|(_, s)| *s == newest) {
+        findings.push(Finding::new(
+            "dns.ns.ok",
+            Severity::Ok,
+            zone,
+            format!(
+                "{} nameserver address(es) answer authoritatively, serial {newest}",
+                serials.len()
+            ),
+            "",
+        ));
+    }
+    findings
+}
+
+fn ask_server(ns: &str, addr: IpAddr, zone: &Name) -> Asked {
+    let server = SocketAddr::new(addr, 53);
+    let udp = dnsquery::query_over(server, zone, RecordType::SOA, QUERY_TIMEOUT, false);
+    let tcp = dnsquery::query_over(server, zone, RecordType::SOA, QUERY_TIMEOUT, true);
+    let ns_set = if judge_soa(zone, &udp).is_ok() {
+        dnsquery::query_over(server, zone, RecordType::NS, QUERY_TIMEOUT, false)
+            .ok()
+            .map(|m| ns_names(&m, zone))
+    } else {
+        None
+    };
+    Asked {
+        ns: ns.to_string(),
+        addr,
+        udp,
+        tcp,
+        ns_set,
+    }
+}
+
+/// The serial, or the finding code and what was seen.
+fn judge_soa(
+    zone: &Name,
+    answer: &Result<Message, QueryError>,
+) -> Result<u32, (&'static str, String)> {
+    let zone_text = resolver::normalize(&zone.to_ascii());
+    let m = match answer {
+        Ok(m) => m,
+        Err(QueryError::Timeout) => {
+            return Err((
+                "dns.ns.timeout",
+                format!("no answer over UDP within {}s", QUERY_TIMEOUT.as_secs()),
+            ));
+        }
+        Err(QueryError::Refused) => {
+            return Err((
+                "dns.ns.unreachable",
+                "connection refused: nothing listens on port 53".into(),
+            ));
+        }
+        Err(e) => return Err(("dns.ns.unreachable", e.to_string())),
+    };
+    match m.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::Refused => {
+            return Err((
+                "dns.ns.refused",
+                format!("answered REFUSED for {zone_text}: not authoritative for it"),
+            ));
+        }
+        code => {
+            return Err((
+                "dns.ns.lame",
+                format!(
+                    "answered {} for SOA {zone}",
+                    code.to_string().to_uppercase()
+                ),
+            ));
+        }
+    }
+    let soa = m.answers.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) if r.name == *zone => Some(soa.serial),
+        _ => None,
+    });
+    match (m.metadata.authoritative, soa) {
+        (true, Some(serial)) => Ok(serial),
+        (false, _) => Err((
+            "dns.ns.lame",
+            format!("answered for {zone_text} without authority (AA not set): lame delegation"),
+        )),
+        (true, None) => Err((
+            "dns.ns.lame",
+            format!("gave no SOA for {zone_text} (a referral elsewhere?)"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{MessageType, OpCode};
+    use hickory_proto::rr::rdata::SOA;
+    use std::str::FromStr;
+
+    fn soa_answer(code: ResponseCode, aa: bool, zone: &str) -> Message {
+        let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+        m.metadata.authoritative = aa;
+        m.metadata.response_code = code;
+        let name = Name::from_str(zone).unwrap();
+        let soa = SOA::new(name.clone(), name.clone(), 7, 1, 1, 1, 1);
+        m.add_answer(hickory_proto::rr::Record::from_rdata(
+            name,
+            60,
+            RData::SOA(soa),
+        ));
+        m
+    }
+
+    #[test]
+    fn judges_each_way_a_nameserver_fails() {
+        let zone = Name::from_str("example.test.").unwrap();
+        let other = "other.test.";
+        type Case = (Result<Message, QueryError>, Result<u32, &'static str>);
+        let table: Vec<Case> = vec![
+            (
+                Ok(soa_answer(ResponseCode::NoError, true, "example.test.")),
+                Ok(7),
+            ),
+            (
+                Ok(soa_answer(ResponseCode::NoError, false, "example.test.")),
+                Err("dns.ns.lame"),
+            ),
+            (
+                Ok(soa_answer(ResponseCode::NoError, true, other)),
+                Err("dns.ns.lame"),
+            ),
+            (
+                Ok(soa_answer(ResponseCode::Refused, false, other)),
+                Err("dns.ns.refused"),
+            ),
+            (
+                Ok(soa_answer(ResponseCode::ServFail, false, other)),
+                Err("dns.ns.lame"),
+            ),
+            (Err(QueryError::Timeout), Err("dns.ns.timeout")),
+            (Err(QueryError::Refused), Err("dns.ns.unreachable")),
+        ];
+        for (answer, want) in table {
+            assert_eq!(judge_soa(&zone, &answer).map_err(|(c, _)| c), want);
+        }
+    }
+}

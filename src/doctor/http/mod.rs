@@ -1,0 +1,102 @@
+//! HTTP checks (http-token, http-01), run for each name: its A and AAAA addresses (`address.rs`),
+//! a throwaway probe file published through the configured provider and removed again
+//! (`probe.rs`), and what each address serves for it (`fetch.rs`), redirects judged by the CA's
+//! rules (`redirect.rs`) and answers by what the CA accepts (`judge.rs`). This file only runs them.
+//!
+//! Each address is asked on its own (the `Host` header is the real name), redirects followed one by
+//! one and judged by the CA's rules: DigiCert's (301, 302, 307, 308 only, at most 5 hops, absolute
+//! ones on the same registered domain and on port 80 or 443, a body of at most 5000 bytes) or, for
+//! ACME challenges, Let's Encrypt's (at most 10 hops, ports 80 and 443). Port 443 is tried as well,
+//! since DigiCert tries https first: a TLS failure there is a warning. Reserved and private
+//! addresses are refused by DigiCert and block; loopback is only warned about, as in a lab it is
+//! the one address there is (the propagation check asks it too).
+//! Without a provider that serves HTTP no probe is published: a missing file must then answer 404.
+
+mod address;
+mod fetch;
+mod judge;
+mod probe;
+mod redirect;
+
+use super::{Finding, Severity, Subject};
+use crate::context::Context;
+use crate::resolver::Resolver;
+use fetch::Asked;
+use std::time::Instant;
+
+/// Every HTTP finding for `subjects`.
+/// No new subject is started after `deadline`.
+pub fn check(
+    ctx: &Context,
+    resolver: &Resolver,
+    subjects: &[&Subject],
+    deadline: Option<Instant>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for subject in subjects.iter().take_while(|_| super::in_time(deadline)) {
+        let name = subject.domain.as_str();
+        findings.extend(
+            check_one(ctx, resolver, subject)
+                .into_iter()
+                .map(|f| f.about(name)),
+        );
+    }
+    findings
+}
+
+fn check_one(ctx: &Context, resolver: &Resolver, subject: &Subject) -> Vec<Finding> {
+    let Some((host, path)) = subject.record.http_host_and_path() else {
+        return Vec::new();
+    };
+    let addrs = match address::addresses(resolver, host) {
+        Ok(a) => a,
+        Err(f) => return vec![f],
+    };
+    let mut findings: Vec<Finding> = addrs
+        .iter()
+        .filter_map(|a| address::judge_address(*a, subject.acme))
+        .collect();
+    let probe = probe::probe_record(subject, host, path);
+    // Diagnosing a failed wait: the real file is there already; ask for it as it is.
+    let published = if subject.published {
+        Ok(None)
+    } else {
+        probe::publish_probe(ctx, &probe)
+    };
+    let probe_path = &probe.name["http://".len() + host.len()..];
+    let (url_path, expect) = match &published {
+        Ok(Some(_)) => (probe_path, Some(probe.value.as_str())),
+        Ok(None) if subject.published => (path, Some(subject.record.value.as_str())),
+        Ok(None) => {
+            findings.push(Finding::new(
+                "http.probe.skipped",
+                Severity::Warns,
+                host,
+                "no provider that serves HTTP (--provider webroot): no probe file published, only a missing file asked for",
+                "give --provider and its settings to check that the web server serves what is published",
+            ));
+            (probe_path, None)
+        }
+        Err(e) => {
+            findings.push(Finding::new(
+                "http.probe.publish",
+                Severity::Blocks,
+                host,
+                format!("the probe file could not be published: {e}"),
+                "fix the provider settings (auth would fail the same way)",
+            ));
+            return findings;
+        }
+    };
+    let asked = Asked {
+        host,
+        url_path,
+        expect,
+        acme: subject.acme,
+    };
+    findings.extend(fetch::fetch_each(ctx, resolver, &asked, &addrs));
+    if let Ok(Some(published)) = published {
+        findings.extend(probe::cleanup_probe(published, &probe));
+    }
+    findings
+}
