@@ -1,10 +1,12 @@
 //! CertCentral's DCV endpoints as typed calls (see shared/certcentral-api.md).
 //!
-//! `client.rs` is the transport (key, timeouts, retries, error bodies); `types.rs` the wire types.
+//! `client.rs` is the transport (key, timeouts, retries); `failure.rs` turns error answers into
+//! errors; `types.rs` the wire types.
 //! This file maps each endpoint the order and domain flows need to one method. Nothing else in
 //! dcv-hook talks to DigiCert.
 
 mod client;
+mod failure;
 pub mod ratelimit;
 pub mod types;
 

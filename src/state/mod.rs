@@ -1,0 +1,173 @@
+//! The state directory: one JSON file per published record, so `cleanup` can undo exactly what `auth`
+//! did, even after a crash, a reboot or a partial `auth`.
+//!
+//! Layout: `DIR/records/<id>.json` (mode 0600, written atomically: temp file + rename) and `DIR/lock`,
+//! an advisory lock held only while entries are read or changed, so parallel invocations never clobber
+//! each other's files yet can publish at the same time. An entry is written *before* its record is
+//! published (status `pending`) and updated once the publisher reports what it did.
+//!
+//! State is trusted as code and paths (cleanup runs the program an entry names, removes the file it
+//! names), so, as ssh's StrictModes does, a state directory or file that another user could have
+//! written (writable by group or others, or owned by someone other than this user or root) is refused.
+//!
+//! This file is the store (open, lock, save, load, remove); `entry.rs` is the file format and its id,
+//! `trust.rs` the ownership and mode checks every directory and file passes before it is used.
+
+mod entry;
+mod trust;
+
+pub use entry::{AcmeSource, Entry, Owner, Source, Status, pending_entry};
+
+use crate::error::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+/// Longest wait for the state lock.
+pub const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// An open state directory.
+pub struct StateDir {
+    root: PathBuf,
+}
+
+/// Holds the state lock until dropped.
+pub struct Lock {
+    _file: File,
+}
+
+impl StateDir {
+    /// Opens `root`, creating it (mode 0700) when missing; refuses one another user could write.
+    pub fn open(root: &Path) -> Result<StateDir> {
+        let records = root.join("records");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&records)
+            .map_err(|e| cant_write(root, &e))?;
+        StateDir::trusted(root)
+    }
+
+    /// Opens `root` only if it exists (cleanup and status must not create it).
+    pub fn open_existing(root: &Path) -> Result<Option<StateDir>> {
+        if root.join("records").is_dir() {
+            StateDir::trusted(root).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `root` after checking it and its `records` directory are only ours to write.
+    fn trusted(root: &Path) -> Result<StateDir> {
+        trust::check_dirs(root)?;
+        Ok(StateDir {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Takes the exclusive lock, waiting for other invocations to finish their state changes (held
+    /// for milliseconds, never across network I/O) up to [`LOCK_TIMEOUT`], then 75.
+    pub fn lock(&self) -> Result<Lock> {
+        let path = self.root.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| cant_write(&path, &e))?;
+        let deadline = std::time::Instant::now() + LOCK_TIMEOUT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    crate::signals::sleep(std::time::Duration::from_millis(20))?;
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(Error::temp_fail(format!(
+                        "the state lock {} has been held by another process for {}s; is a dcv-hook stuck? try again",
+                        path.display(),
+                        LOCK_TIMEOUT.as_secs()
+                    )));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(cant_write(&path, &e)),
+            }
+        }
+    }
+
+    /// Writes `entry` atomically (mode 0600). Call with the lock held.
+    pub fn save(&self, entry: &Entry, _lock: &Lock) -> Result<()> {
+        let target = self
+            .root
+            .join("records")
+            .join(format!("{}.json", entry.id()));
+        let json = serde_json::to_vec_pretty(entry)
+            .map_err(|e| Error::software(format!("cannot encode state: {e}")))?;
+        crate::fsutil::write_atomically(&target, &json, 0o600).map_err(|e| cant_write(&target, &e))
+    }
+
+    /// Every entry, oldest first. A file that cannot be read or parsed is skipped with a warning
+    /// naming it.
+    pub fn load_all(&self, _lock: &Lock) -> Result<Vec<Entry>> {
+        let dir = self.root.join("records");
+        let mut entries = Vec::new();
+        let listing = fs::read_dir(&dir).map_err(|e| {
+            Error::cant_create(format!(
+                "cannot read state directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        for item in listing {
+            let path = item
+                .map_err(|e| {
+                    Error::cant_create(format!(
+                        "cannot read state directory {}: {e}",
+                        dir.display()
+                    ))
+                })?
+                .path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            // One bad file must not block every cleanup and auth: it is named and skipped.
+            let entry = match trust::read_trusted(&path)? {
+                Ok(text) => serde_json::from_str::<Entry>(&text).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(why) => {
+                    crate::ui::warn(&format!(
+                        "skipping state file {} ({why}); if it was dcv-hook's, remove its record by hand and then the file",
+                        path.display()
+                    ));
+                    continue;
+                }
+            };
+            entries.push(entry);
+        }
+        entries.sort_by_key(|e| (e.created, e.id()));
+        Ok(entries)
+    }
+
+    /// Removes `entry`'s file; a missing file is fine. Call with the lock held.
+    pub fn remove(&self, entry: &Entry, _lock: &Lock) -> Result<()> {
+        let path = self
+            .root
+            .join("records")
+            .join(format!("{}.json", entry.id()));
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(cant_write(&path, &e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn cant_write(path: &Path, e: &std::io::Error) -> Error {
+    Error::cant_create(format!(
+        "cannot write state at {}: {e}; pass a writable --state-dir",
+        path.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests;
