@@ -21,6 +21,9 @@
 //!   changes at DigiCert. Never put a secret in a flag: read it from env or a file, wrap it in
 //!   `Secret`. [`Provider::publisher`] turns the settings into the [`Publisher`].
 //!
+//! A provider whose API replaces a record set whole implements `rrset::SetApi` (find a zone, read
+//! and write a set) instead of [`Publisher`]: the shared flow in `rrset.rs` is its publisher.
+//!
 //! Providers see neither the config nor the run's context: only their flags, the environment, the
 //! TTL, the resolver and what the state remembered ([`Setup`]).
 

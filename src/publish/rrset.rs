@@ -3,9 +3,10 @@
 //! zone's write fails, the zones already written are put back as they were read.
 //!
 //! Each provider keeps its own API client and error messages; it only says how to find a zone,
-//! read and write a set, and look at a set's values ([`SetApi`]). Its `Publisher` methods then
-//! call [`prepare`], [`present`] and [`cleanup`].
+//! read and write a set, and look at a set's values ([`SetApi`]). Implementing [`SetApi`] makes it
+//! a [`Publisher`] (the blanket impl here): it writes no `prepare`, `present` or `cleanup`.
 
+use super::Publisher;
 use super::txt::{content_matches, normalize, quote_txt};
 use crate::error::{Error, Result};
 use crate::record::{Published, Record, RecordType};
@@ -20,13 +21,13 @@ struct ZoneChange<Z, S> {
 /// One zone's part of a change, for the API `A`.
 type Change<A> = ZoneChange<<A as SetApi>::Zone, <A as SetApi>::Set>;
 
-/// An API that reads and writes whole record sets, per zone.
+/// An API that reads and writes whole record sets, per zone; a [`Publisher`] through the flow here.
 pub trait SetApi {
     type Zone: Clone;
     type Set: Clone;
     /// What a write returns, for [`SetApi::settle`].
     type Sent;
-    /// The provider name, for messages.
+    /// The provider name, for messages and as [`Publisher::provider`].
     const NAME: &'static str;
     /// What a put-back write is described as.
     const PUTTING_BACK: &'static str;
@@ -60,13 +61,32 @@ pub trait SetApi {
     fn remove(set: &mut Self::Set, record: &Record) -> bool;
 }
 
+/// A set-API provider's publishing is this module's flow, whole.
+impl<A: SetApi> Publisher for A {
+    fn provider(&self) -> &'static str {
+        A::NAME
+    }
+
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        prepare(self, records)
+    }
+
+    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        present(self, records)
+    }
+
+    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
+        cleanup(self, published)
+    }
+}
+
 fn holds<A: SetApi>(set: &A::Set, record: &Record) -> bool {
     A::values(set).iter().any(|v| content_matches(record, v))
 }
 
-/// Looks before adding: the zone and whether the value is there already, recorded before the
-/// write that may publish.
-pub fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>> {
+/// Looks before adding: the zone, the provider's undo data (see [`SetApi::entry_for`]) and
+/// whether the value is there already, recorded before the write that may publish.
+fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>> {
     records
         .iter()
         .map(|record| {
@@ -83,7 +103,7 @@ pub fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Publish
 }
 
 /// Adds the records, one write per zone, then lets the API settle.
-pub fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>> {
+fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>> {
     let mut zones = Vec::with_capacity(records.len());
     for record in records {
         zones.push(api.zone_for(&record.name)?);
@@ -127,7 +147,7 @@ pub fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Publish
 
 /// Removes this provider's records that were not there before; each zone on its own, so one that
 /// fails leaves the others cleaned.
-pub fn cleanup<A: SetApi>(api: &mut A, published: &[Published]) -> Result<()> {
+fn cleanup<A: SetApi>(api: &mut A, published: &[Published]) -> Result<()> {
     let mut first_error: Option<Error> = None;
     let mut by_zone: Vec<(A::Zone, Vec<&Record>)> = Vec::new();
     for p in published

@@ -20,7 +20,7 @@
 
 mod client;
 
-use super::rrset::{self, SetApi};
+use super::rrset::SetApi;
 use super::txt::{content_matches, normalize};
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup, credentials, recorded_path};
@@ -226,26 +226,6 @@ impl PowerDns {
 
     fn zone_named(&mut self, name: &str) -> Result<Option<Zone>> {
         self.zones.named(name, |n| self.client.zone_named(n))
-    }
-}
-
-impl Publisher for PowerDns {
-    fn provider(&self) -> &'static str {
-        NAME
-    }
-
-    /// Looks before adding: the zone, the API and where the key is read from, and whether the
-    /// value is there already, recorded before the PATCH that may publish.
-    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
-        rrset::prepare(self, records)
-    }
-
-    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
-        rrset::present(self, records)
-    }
-
-    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
-        rrset::cleanup(self, published)
     }
 }
 

@@ -260,52 +260,16 @@ dns_rfc2136_algorithm = HMAC-SHA512
 dns_rfc2136_sign_query = false
 ";
 
-    #[test]
-    fn certbot_ini_table() {
-        struct Case {
-            desc: &'static str,
-            text: &'static str,
-            want: std::result::Result<(&'static str, &'static str, &'static str), &'static str>,
-        }
-        let cases = [
-            Case {
-                desc: "certbot's documented example, quoted secret, unknown key ignored",
-                text: FULL,
-                want: Ok(("192.0.2.1:5353", "keyname.", "HMAC-SHA512")),
-            },
-            Case {
-                desc: "defaults: port 53, hmac-sha256",
-                text: "dns_rfc2136_server=2001:db8::1\ndns_rfc2136_name=k\ndns_rfc2136_secret=AAAA\n",
-                want: Ok(("[2001:db8::1]:53", "k", "hmac-sha256")),
-            },
-            Case {
-                desc: "every missing key in one message",
-                text: "# nothing\n\ndns_rfc2136_port = 53\n",
-                want: Err(
-                    "missing properties dns_rfc2136_server, dns_rfc2136_name, dns_rfc2136_secret",
-                ),
-            },
-            Case {
-                desc: "empty value counts as missing",
-                text: "dns_rfc2136_server = 192.0.2.1\ndns_rfc2136_name =\ndns_rfc2136_secret = AAAA\n",
-                want: Err("dns_rfc2136_name (empty)"),
-            },
-            Case {
-                desc: "hostname server",
-                text: "dns_rfc2136_server = ns.example.com\ndns_rfc2136_name = k\ndns_rfc2136_secret = AAAA\n",
-                want: Err("is not an ip address"),
-            },
-            Case {
-                desc: "bad port",
-                text: "dns_rfc2136_server = 192.0.2.1\ndns_rfc2136_port = http\ndns_rfc2136_name = k\ndns_rfc2136_secret = AAAA\n",
-                want: Err("is not a port number"),
-            },
-            Case {
-                desc: "line without equals",
-                text: "dns_rfc2136_server 192.0.2.1\n",
-                want: Err("line 1"),
-            },
-        ];
+    /// One certbot ini row: the file, and the settings it gives (server, key name, algorithm) or
+    /// words its error must contain.
+    struct Case {
+        desc: &'static str,
+        text: &'static str,
+        want: std::result::Result<(&'static str, &'static str, &'static str), &'static str>,
+    }
+
+    /// Checks each row: the settings read, or a `DataErr` saying the words and never the secret.
+    fn check_certbot_ini(cases: &[Case]) {
         for case in cases {
             let got = parse_certbot_ini(case.text);
             match (got, case.want) {
@@ -331,6 +295,61 @@ dns_rfc2136_sign_query = false
                 (got, want) => panic!("{}: got {got:?}, want {want:?}", case.desc),
             }
         }
+    }
+
+    #[test]
+    fn certbot_ini_settings_table() {
+        check_certbot_ini(&[
+            Case {
+                desc: "certbot's documented example, quoted secret, unknown key ignored",
+                text: FULL,
+                want: Ok(("192.0.2.1:5353", "keyname.", "HMAC-SHA512")),
+            },
+            Case {
+                desc: "defaults: port 53, hmac-sha256",
+                text: "dns_rfc2136_server=2001:db8::1\ndns_rfc2136_name=k\ndns_rfc2136_secret=AAAA\n",
+                want: Ok(("[2001:db8::1]:53", "k", "hmac-sha256")),
+            },
+        ]);
+    }
+
+    #[test]
+    fn certbot_ini_missing_keys_table() {
+        check_certbot_ini(&[
+            Case {
+                desc: "every missing key in one message",
+                text: "# nothing\n\ndns_rfc2136_port = 53\n",
+                want: Err(
+                    "missing properties dns_rfc2136_server, dns_rfc2136_name, dns_rfc2136_secret",
+                ),
+            },
+            Case {
+                desc: "empty value counts as missing",
+                text: "dns_rfc2136_server = 192.0.2.1\ndns_rfc2136_name =\ndns_rfc2136_secret = AAAA\n",
+                want: Err("dns_rfc2136_name (empty)"),
+            },
+        ]);
+    }
+
+    #[test]
+    fn certbot_ini_bad_values_and_lines_table() {
+        check_certbot_ini(&[
+            Case {
+                desc: "hostname server",
+                text: "dns_rfc2136_server = ns.example.com\ndns_rfc2136_name = k\ndns_rfc2136_secret = AAAA\n",
+                want: Err("is not an ip address"),
+            },
+            Case {
+                desc: "bad port",
+                text: "dns_rfc2136_server = 192.0.2.1\ndns_rfc2136_port = http\ndns_rfc2136_name = k\ndns_rfc2136_secret = AAAA\n",
+                want: Err("is not a port number"),
+            },
+            Case {
+                desc: "line without equals",
+                text: "dns_rfc2136_server 192.0.2.1\n",
+                want: Err("line 1"),
+            },
+        ]);
     }
 
     #[test]

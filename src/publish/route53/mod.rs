@@ -24,7 +24,7 @@
 
 mod client;
 
-use super::rrset::{self, SetApi};
+use super::rrset::SetApi;
 use super::txt::{content_matches, normalize};
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup};
@@ -233,26 +233,6 @@ impl Route53 {
             }
         }
         Ok(())
-    }
-}
-
-impl Publisher for Route53 {
-    fn provider(&self) -> &'static str {
-        NAME
-    }
-
-    /// Looks before adding: the zone and whether the value is there already, recorded before the
-    /// change that may publish.
-    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
-        rrset::prepare(self, records)
-    }
-
-    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
-        rrset::present(self, records)
-    }
-
-    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
-        rrset::cleanup(self, published)
     }
 }
 
