@@ -2,7 +2,7 @@
 //! (or a missing file's 404), the hops it took, and whether a name's addresses agree. Pure: never
 //! fetches.
 
-use super::super::{Finding, Severity};
+use crate::doctor::{Finding, Severity};
 use crate::propagation::http::advice;
 use std::net::IpAddr;
 
