@@ -93,7 +93,7 @@ fn judge_status(status: u16, expect: Option<&str>, subject: &str, via: &str) -> 
         )),
         404 => Some(blocks(
             "http.status.404",
-            format!("HTTP 404{via} for the probe file just published"),
+            format!("HTTP 404{via} for the file just published"),
             "the web root given is not the one the server serves for this name: point --webroot at the server's root for it",
         )),
         401 | 403 | 500..=599 => {
