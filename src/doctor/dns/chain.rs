@@ -2,8 +2,7 @@
 //! record is published at, a loop or an over-long chain being a finding. Asks the resolver only;
 //! never judges what the end holds (`name.rs` does).
 
-use super::super::{Finding, Severity, Subject};
-use crate::record::RecordType as Kind2;
+use crate::doctor::{Finding, Severity, Subject};
 use crate::resolver::{self, Resolver};
 use hickory_proto::rr::{RData, RecordType};
 
@@ -19,7 +18,7 @@ pub(super) fn follow_chain(
     found: &mut Vec<Finding>,
 ) -> Option<String> {
     let start = resolver::normalize(&subject.record.name);
-    if subject.record.rtype == Kind2::Cname {
+    if subject.record.rtype == crate::record::RecordType::Cname {
         return Some(start);
     }
     let mut chain = vec![start.clone()];

@@ -2,9 +2,9 @@
 //! found, and the parent's delegation against both; also where the doctor asks a parent zone about
 //! a child. Asks only.
 
-use super::super::{Finding, QUERY_TIMEOUT, Severity};
 use super::servers::Asked;
 use crate::dnsquery;
+use crate::doctor::{Finding, QUERY_TIMEOUT, Severity};
 use crate::resolver::{self, Resolver};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{Name, RData, RecordType};

@@ -2,10 +2,9 @@
 //! zone: stale DCV values, a CNAME beside TXT records, TXT where DigiCert's CNAME must go, an
 //! answer too big for UDP. Asks one server; never changes anything.
 
-use super::super::{Finding, QUERY_TIMEOUT, Severity, Subject};
 use super::ZoneFacts;
 use crate::dnsquery::{self, txt_text};
-use crate::record::RecordType as Kind2;
+use crate::doctor::{Finding, QUERY_TIMEOUT, Severity, Subject};
 use crate::resolver;
 use hickory_proto::rr::{Name, RData, RecordType};
 use std::net::SocketAddr;
@@ -35,7 +34,7 @@ pub(super) fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec
     // Diagnosing DigiCert's "not validated" the token is not known, and the one published is
     // among what is there: nothing can be called stale then.
     let token_unknown = subject.published && subject.record.value.is_empty();
-    if subject.record.rtype == Kind2::Cname {
+    if subject.record.rtype == crate::record::RecordType::Cname {
         findings.extend(held.judge_cname_place(subject, end, token_unknown));
     } else {
         findings.extend(held.judge_txt_place(subject, end, &label, token_unknown));

@@ -2,10 +2,10 @@
 //! once: lame, REFUSED, silent or unreachable servers, TCP failures and SOA serials behind the
 //! newest are findings. Asks only; the NS sets they give are compared in `delegation.rs`.
 
-use super::super::{Finding, QUERY_TIMEOUT, Severity};
 use super::ZoneFacts;
 use super::delegation::ns_names;
 use crate::dnsquery::{self, QueryError};
+use crate::doctor::{Finding, QUERY_TIMEOUT, Severity};
 use crate::error::Kind;
 use crate::resolver::{self, Resolver};
 use hickory_proto::op::{Message, ResponseCode};

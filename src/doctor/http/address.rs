@@ -1,7 +1,7 @@
 //! The addresses of a name served over HTTP: found through the resolver, and each judged as the CA
 //! sees it (a private or reserved address blocks, loopback is warned about). Asks the resolver only.
 
-use super::super::{Finding, Severity};
+use crate::doctor::{Finding, Severity};
 use crate::error::Kind;
 use crate::resolver::Resolver;
 use std::net::IpAddr;

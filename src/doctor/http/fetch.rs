@@ -2,9 +2,9 @@
 //! real name, redirects followed one by one (each judged by `redirect.rs`), the end judged by
 //! `judge.rs`, and port 443 tried as DigiCert does. Reads only; never publishes.
 
-use super::super::{Finding, QUERY_TIMEOUT, Severity};
 use super::{judge, redirect};
 use crate::context::Context;
+use crate::doctor::{Finding, QUERY_TIMEOUT, Severity};
 use crate::resolver::Resolver;
 use reqwest::Url;
 use reqwest::blocking::Client;

@@ -2,7 +2,7 @@
 //! (or a missing file's 404), the hops it took, and whether a name's addresses agree. Pure: never
 //! fetches.
 
-use super::super::{Finding, Severity};
+use crate::doctor::{Finding, Severity};
 use crate::propagation::http::advice;
 use std::net::IpAddr;
 
@@ -93,7 +93,7 @@ fn judge_status(status: u16, expect: Option<&str>, subject: &str, via: &str) -> 
         )),
         404 => Some(blocks(
             "http.status.404",
-            format!("HTTP 404{via} for the probe file just published"),
+            format!("HTTP 404{via} for the file just published"),
             "the web root given is not the one the server serves for this name: point --webroot at the server's root for it",
         )),
         401 | 403 | 500..=599 => {

@@ -2,8 +2,8 @@
 //! the provider that would publish the real file, and removed again. The only change the doctor
 //! makes anywhere; never fetches it (`fetch.rs` does).
 
-use super::super::{Finding, Severity, Subject};
 use crate::context::Context;
+use crate::doctor::{Finding, Severity, Subject};
 use crate::pipeline::Publishers;
 use crate::publish::webroot::DOCTOR_PROBE_PREFIX;
 use crate::record::{Record, RecordType};
