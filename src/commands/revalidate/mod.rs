@@ -16,6 +16,10 @@
 //! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run.
 //!
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
+//!
+//! This file holds the command's steps; each step's work is in its own file: `select` (which domains
+//! are due), `submit` (their tokens), `publish` (their records), `check` (the concurrent wait, check
+//! and cleanup), `run` (its bookkeeping) and `report` (the table, JSON and metrics).
 
 mod check;
 mod publish;
