@@ -476,3 +476,39 @@ fn sigterm_mid_revalidate_stops_at_once_cleans_up_and_says_what_was_done() {
     assert_eq!(f.left_in_dns(), Vec::<String>::new());
     assert_eq!(f.state_entries(), 0);
 }
+
+#[test]
+fn a_run_that_cannot_start_names_why_for_every_selected_domain() {
+    let f = Fleet::new(2, 0);
+    let metrics = f.dir.path().join("dcv.prom");
+    let mut cmd = f.cmd();
+    // The provider's secret is read when its publisher is built, after the domains were selected.
+    std::fs::remove_file(f.dir.path().join("tsig.secret")).unwrap();
+    let out = cmd
+        .args(["revalidate", "--output", "json"])
+        .arg("--metrics-file")
+        .arg(&metrics)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    // Nothing was attempted: the error says why, once, not once per domain.
+    assert_eq!(stderr.matches("tsig-secret-file").count(), 1, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = doc["domains"].as_array().unwrap();
+    assert_eq!(rows.len(), f.healthy.len(), "{doc:#}");
+    for row in rows {
+        assert_eq!(row["outcome"], "failed", "{row}");
+        assert!(
+            row["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("not submitted: ") && r.contains("tsig-secret-file")),
+            "{row}"
+        );
+    }
+    assert_eq!(doc["counts"]["failed"], f.healthy.len(), "{doc:#}");
+    assert!(f.sim.requests().iter().all(|r| r.method == "GET"));
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(!text.contains("outcome=\"\""), "{text}");
+    assert!(text.contains("dcv_hook_revalidate_success 0"), "{text}");
+}

@@ -16,6 +16,10 @@
 //! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run.
 //!
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
+//!
+//! This file holds the command's steps; each step's work is in its own file: `select` (which domains
+//! are due), `submit` (their tokens), `publish` (their records), `check` (the concurrent wait, check
+//! and cleanup), `run` (its bookkeeping) and `report` (the table, JSON and metrics).
 
 mod check;
 mod publish;
@@ -24,6 +28,8 @@ mod run;
 mod select;
 mod submit;
 
+use crate::certcentral::CertCentral;
+use crate::certcentral::types::DomainSummary;
 use crate::context::Context;
 use crate::dates;
 use crate::dcv::Method;
@@ -35,7 +41,7 @@ use crate::record::Record;
 use check::check_as_served;
 use publish::publish_all;
 use report::{counts_of, finish, metrics_of};
-use run::stopped;
+use run::{settle, stopped};
 use select::{earliest_expiry, select};
 use serde::Serialize;
 use std::time::Instant;
@@ -88,28 +94,26 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
         }
         return finish(report, work, false);
     }
-    let outcome = if work.is_empty() {
-        Ok(())
+    // Every provider setting is checked before DigiCert is asked to change anything; when that
+    // fails, nothing is attempted: each domain says so, and the error says why, once.
+    let (outcome, attempted) = if work.is_empty() {
+        (Ok(()), false)
     } else {
-        // Every provider setting is checked before DigiCert is asked to change anything.
-        let mut publishers = Publishers::build(ctx)?;
-        validate_all(ctx, &mut publishers, &mut work, report)
+        match Publishers::build(ctx) {
+            Ok(mut publishers) => (validate_all(ctx, &mut publishers, &mut work, report), true),
+            Err(e) => (Err(e), false),
+        }
     };
     let interrupted = matches!(&outcome, Err(e) if matches!(e.kind(), Kind::Interrupted(_)));
-
-    // The expiry DigiCert reports now (one listing for the whole account), unless told to stop.
-    let after = if interrupted || work.is_empty() {
-        None
-    } else {
-        api.list_domains().ok()
-    };
-    if let Some(after) = &after {
-        for w in &mut work {
-            if let Some(d) = after.iter().find(|d| d.id == w.row.domain_id) {
-                w.row.expires_after = earliest_expiry(d, &w.row.validation_types);
-            }
-        }
+    if let Err(e) = &outcome {
+        settle(&mut work, e);
     }
+    // The expiry DigiCert reports now, unless told to stop or nothing was attempted.
+    let after = if attempted && !interrupted {
+        expiry_after(api, &mut work)
+    } else {
+        None
+    };
     let metrics = cfg.metrics_file.as_ref().map(|path| {
         (
             path,
@@ -117,7 +121,7 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
             counts_of(&work),
         )
     });
-    let result = finish(report, work, !interrupted);
+    let result = finish(report, work, attempted && !interrupted);
     if let Some((path, domains, counts)) = metrics {
         let run = RunMetric {
             ok: outcome.is_ok() && result.is_ok(),
@@ -128,6 +132,18 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
         crate::metrics::write(path, &crate::metrics::render(&domains, &run))?;
     }
     outcome.and(result)
+}
+
+/// The expiry DigiCert reports now for each domain of `work` (one listing for the whole account);
+/// the listing, for the metrics.
+fn expiry_after(api: &CertCentral, work: &mut [Work]) -> Option<Vec<DomainSummary>> {
+    let after = api.list_domains().ok()?;
+    for w in work {
+        if let Some(d) = after.iter().find(|d| d.id == w.row.domain_id) {
+            w.row.expires_after = earliest_expiry(d, &w.row.validation_types);
+        }
+    }
+    Some(after)
 }
 
 /// Submits, publishes, waits, checks and cleans up (see the module docs); `Err` only when a signal

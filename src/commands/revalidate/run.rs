@@ -252,6 +252,18 @@ pub(super) fn not_checked(signal: i32) -> Error {
     ))
 }
 
+/// Every domain of `work` the run ended without getting to, after `e` ended it: failed, and why (not
+/// checked because of a signal, else not submitted because of `e`).
+pub(super) fn settle(work: &mut [Work], e: &Error) {
+    let why = match e.kind() {
+        Kind::Interrupted(signal) => not_checked(signal),
+        _ => Error::new(e.kind(), format!("not submitted: {e}")),
+    };
+    for w in work.iter_mut().filter(|w| w.row.outcome.is_empty()) {
+        fail(w, &why);
+    }
+}
+
 /// The error of a run stopped by `signal`, saying what was done and `removed`.
 pub(super) fn stopped(signal: i32, work: &[Work], removed: &str) -> Error {
     let validated = work.iter().filter(|w| w.row.outcome == "validated").count();
@@ -272,4 +284,65 @@ pub(super) fn stopped(signal: i32, work: &[Work], removed: &str) -> Error {
             Error::interrupted(signal).message()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Row;
+    use super::*;
+
+    fn work(outcome: &str) -> Work {
+        Work {
+            row: Row {
+                domain: "a.example.test".into(),
+                domain_id: 1,
+                method: "dns-txt-token".into(),
+                validation_types: vec!["ov".into()],
+                expires_before: None,
+                expires_after: None,
+                outcome: outcome.into(),
+                reason: None,
+            },
+            method: None,
+            record: None,
+        }
+    }
+
+    #[test]
+    fn settle_gives_every_domain_the_run_never_got_to_an_outcome_and_a_reason() {
+        let sigterm = signal_hook::consts::SIGTERM;
+        for (error, reason) in [
+            (
+                Error::interrupted(sigterm),
+                "not checked: interrupted by SIGTERM",
+            ),
+            (
+                Error::config("cannot read x"),
+                "not submitted: cannot read x",
+            ),
+        ] {
+            let mut all = vec![work("validated"), work(""), work("skipped")];
+            settle(&mut all, &error);
+            let rows: Vec<(&str, Option<&str>)> = all
+                .iter()
+                .map(|w| (w.row.outcome.as_str(), w.row.reason.as_deref()))
+                .collect();
+            assert_eq!(
+                rows,
+                [
+                    ("validated", None),
+                    ("failed", Some(reason)),
+                    ("skipped", None)
+                ]
+            );
+        }
+        // A domain left unchecked by a signal still counts as not checked.
+        let mut all = vec![work("")];
+        settle(&mut all, &Error::interrupted(sigterm));
+        let message = stopped(sigterm, &all, "removed").to_string();
+        assert!(
+            message.contains("0 domain(s) validated, 1 not checked"),
+            "{message}"
+        );
+    }
 }
