@@ -4,8 +4,9 @@
 //! rename one. Every command accepts every option (a line written for `auth` also works for
 //! `cleanup`), but each command's `--help` shows only the options it uses ([`command`]). Provider
 //! flags come from the provider table (`publish::PROVIDERS`), each provider owning its own. No flag
-//! has a clap default: `config.rs` applies the defaults, so an unset flag stays distinguishable.
-//! The config file's keys reach clap as flags too (`config_file.rs`). Secrets are never flag values.//!
+//! has a clap default: `config/` applies the defaults, so an unset flag stays distinguishable.
+//! The config file's keys reach clap as flags too (`config_file.rs`). Secrets are never flag values.
+//!
 //! This file is the command tree and the parsing; `options.rs` declares every option, `help.rs`
 //! decides what each command's `--help` (and so the man page and completions) presents.
 

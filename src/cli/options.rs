@@ -1,5 +1,5 @@
 //! Every option, as clap declares it: the flag contract scripts depend on (add, never rename), with
-//! its help text and heading. No flag has a clap default (`config.rs` applies them); provider flags
+//! its help text and heading. No flag has a clap default (`config/` applies them); provider flags
 //! come from the provider table through [`ProviderArgs`]. Declares only: no parsing, no checks.
 
 use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
