@@ -1,6 +1,7 @@
 //! The polling engine: one thread per server asks its probes in rounds until each is served, the
 //! deadline passes or a signal arrives, at a pace that never floods a server (see [`poll_each`]).
-//! Reports each server as it flips through `progress`; builds no error message (`mod.rs` does).
+//! Says through `progress` each time a server starts serving a record; builds no error message
+//! (`mod.rs` does).
 
 use super::{Observation, Polling, Probe};
 use crate::error::Result;

@@ -1,0 +1,110 @@
+//! What each command presents: the clap command with each subcommand's `--help` limited to the
+//! options it uses (all stay accepted), a repeated flag taking its last value, and the generator
+//! commands (`completions`, `man`) built from the same definitions, so help, man page and
+//! completions never disagree.
+
+use super::Cli;
+use super::options::{ACME, API, COMMON, PROVIDER_HEADING};
+use clap::CommandFactory;
+use std::path::PathBuf;
+
+/// Whether `command`'s `--help` shows an option; the rest are accepted but hidden there.
+fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
+    let heading = heading.unwrap_or("");
+    if heading == COMMON {
+        return true;
+    }
+    let provider_flag = heading.starts_with(PROVIDER_HEADING);
+    let selects = matches!(id, "order_id" | "domain_id" | "domains");
+    if matches!(id, "check_concurrency" | "metrics_file") && command != "revalidate" {
+        return false;
+    }
+    // Only revalidate and status --expiring-within read it.
+    if id == "expiring_within" && !matches!(command, "revalidate" | "status") {
+        return false;
+    }
+    match command {
+        "auth" => !matches!(id, "wait" | "timeout" | "expiring_within"),
+        "run" => !matches!(id, "wait" | "expiring_within"),
+        "verify" => {
+            selects
+                || heading == ACME
+                || heading == API
+                || matches!(id, "wait" | "timeout" | "poll_interval")
+        }
+        "cleanup" => selects || heading == ACME || provider_flag || id == "resolver",
+        "status" => {
+            selects
+                || matches!(id, "expiring_within" | "validation_type")
+                || (heading == API && !matches!(id, "wait" | "timeout"))
+        }
+        "revalidate" => {
+            !matches!(id, "wait" | "timeout" | "order_id" | "domain_id") && heading != ACME
+        }
+        // The doctor waits for nothing and publishes nothing but its probe file.
+        "doctor" => !matches!(
+            id,
+            "wait"
+                | "timeout"
+                | "preflight"
+                | "ttl"
+                | "propagation_timeout"
+                | "poll_interval"
+                | "no_propagation_check"
+                | "dry_run"
+        ),
+        _ => true,
+    }
+}
+
+/// The clap command: each subcommand's help limited to the options it uses, and a flag given twice
+/// taking its last value (the config file's keys and the command line can then both say it).
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    cmd = cmd.subcommands(generator_commands());
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |sub| {
+            let hide: Vec<String> = sub
+                .get_arguments()
+                .filter(|a| !shown(&name, a.get_id().as_str(), a.get_help_heading()))
+                .map(|a| a.get_id().to_string())
+                .collect();
+            let mut sub = sub.args_override_self(true);
+            for id in hide {
+                sub = sub.mut_arg(id, |a| a.hide(true));
+            }
+            sub
+        });
+    }
+    cmd
+}
+
+/// The commands about the command line itself, `completions SHELL` and `man [--dir DIR]`: answered
+/// from these same definitions before any configuration is read (`commands::generate`), so `--help`,
+/// the completions and the man page never disagree.
+pub fn generator_commands() -> [clap::Command; 2] {
+    use clap::{Arg, value_parser};
+    [
+        clap::Command::new("completions")
+            .about("Print shell completions for dcv-hook (bash, zsh, fish, elvish, powershell)")
+            .arg(
+                Arg::new("shell")
+                    .value_name("SHELL")
+                    .required(true)
+                    .value_parser(value_parser!(clap_complete::Shell)),
+            ),
+        clap::Command::new("man")
+            .about("Print the man page dcv-hook(1) (--dir DIR: write it and one page per command there)")
+            .arg(
+                Arg::new("dir")
+                    .long("dir")
+                    .value_name("DIR")
+                    .help("Write dcv-hook.1 and dcv-hook-COMMAND.1 for every command into DIR.")
+                    .value_parser(value_parser!(PathBuf)),
+            ),
+    ]
+}

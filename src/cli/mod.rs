@@ -1,0 +1,207 @@
+//! The command line as clap sees it: plain data close to the flags, validated only for shape.
+//!
+//! Flag names are a contract (DESIGN.md): scripts and hooks depend on them, so add flags but never
+//! rename one. Every command accepts every option (a line written for `auth` also works for
+//! `cleanup`), but each command's `--help` shows only the options it uses ([`command`]). Provider
+//! flags come from the provider table (`publish::PROVIDERS`), each provider owning its own. No flag
+//! has a clap default: `config/` applies the defaults, so an unset flag stays distinguishable.
+//! The config file's keys reach clap as flags too (`config_file.rs`). Secrets are never flag values.
+//!
+//! This file is the command tree and the parsing; `options.rs` declares every option, `help.rs`
+//! decides what each command's `--help` (and so the man page and completions) presents.
+
+mod help;
+mod options;
+
+pub use help::{command, generator_commands};
+pub use options::{
+    ACME, API, COMMON, Options, OutputFormat, PROPAGATION, PROVIDER_HEADING, PUBLISHING,
+    ProviderArgs, TARGET, TxtName,
+};
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// Automates domain control validation (DCV) for DigiCert CertCentral and ACME clients.
+///
+/// auth publishes the DCV token and waits until every authoritative nameserver (or every web address)
+/// serves it; verify asks DigiCert to check; cleanup removes exactly what auth added; revalidate
+/// keeps a whole account's domains validated. As the hook of certbot, lego, dehydrated, uacme or
+/// acme.sh (host-tool mode: --acme-value, or certbot's environment) it needs no DigiCert account.
+/// Exit codes follow sysexits: 0 done, 64 usage, 65 bad data, 69 service unavailable, 70 internal,
+/// 73 cannot write, 75 try again later, 77 credentials rejected, 78 configuration; 130/143 stopped
+/// by SIGINT/SIGTERM.
+#[derive(Debug, Parser)]
+#[command(
+    name = "dcv-hook",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: CommandArgs,
+}
+
+/// The commands, each with every option.
+#[derive(Debug, Subcommand)]
+pub enum CommandArgs {
+    /// Get the token, publish it for every domain, wait until every server serves it.
+    Auth(Options),
+    /// Ask DigiCert to check DCV now (--wait: until valid or --timeout).
+    Verify(Options),
+    /// Remove exactly what auth published and restore what it replaced.
+    Cleanup(Options),
+    /// auth, then verify --wait, then cleanup whatever verify said.
+    Run(Options),
+    /// Show the validation status of an order or a domain (--expiring-within: the account's
+    /// domains that need validation soon).
+    Status(Options),
+    /// Validate again every active domain of the account whose OV/EV validation expires within
+    /// --expiring-within DAYS or has expired: all records published together, one wait, checked,
+    /// cleaned up.
+    Revalidate(Options),
+    /// Find what will make the CA's check fail, changing nothing (exit 0 all clear, 75 something
+    /// blocks, 69 something could not be checked).
+    Doctor(Options),
+}
+
+/// Which command, without its options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    Auth,
+    Verify,
+    Cleanup,
+    Run,
+    Status,
+    Revalidate,
+    Doctor,
+}
+
+impl Command {
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Auth => "auth",
+            Command::Verify => "verify",
+            Command::Cleanup => "cleanup",
+            Command::Run => "run",
+            Command::Status => "status",
+            Command::Revalidate => "revalidate",
+            Command::Doctor => "doctor",
+        }
+    }
+}
+
+impl CommandArgs {
+    /// The command and its options.
+    pub fn split(self) -> (Command, Options) {
+        match self {
+            CommandArgs::Auth(o) => (Command::Auth, o),
+            CommandArgs::Verify(o) => (Command::Verify, o),
+            CommandArgs::Cleanup(o) => (Command::Cleanup, o),
+            CommandArgs::Run(o) => (Command::Run, o),
+            CommandArgs::Status(o) => (Command::Status, o),
+            CommandArgs::Revalidate(o) => (Command::Revalidate, o),
+            CommandArgs::Doctor(o) => (Command::Doctor, o),
+        }
+    }
+
+    pub fn command(&self) -> Command {
+        match self {
+            CommandArgs::Auth(_) => Command::Auth,
+            CommandArgs::Verify(_) => Command::Verify,
+            CommandArgs::Cleanup(_) => Command::Cleanup,
+            CommandArgs::Run(_) => Command::Run,
+            CommandArgs::Status(_) => Command::Status,
+            CommandArgs::Revalidate(_) => Command::Revalidate,
+            CommandArgs::Doctor(_) => Command::Doctor,
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        match self {
+            CommandArgs::Auth(o)
+            | CommandArgs::Verify(o)
+            | CommandArgs::Cleanup(o)
+            | CommandArgs::Run(o)
+            | CommandArgs::Status(o)
+            | CommandArgs::Revalidate(o)
+            | CommandArgs::Doctor(o) => o,
+        }
+    }
+}
+
+/// Moves options written before the command to just after it (`dcv-hook -q --order-id 7 auth` is
+/// `dcv-hook auth -q --order-id 7`), as earlier versions accepted both; each command owns its options.
+pub fn options_after_the_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let cmd = Cli::command();
+    let sub = cmd.find_subcommand("auth").expect("auth exists");
+    let takes_value = |token: &str| -> bool {
+        let arg = if let Some(long) = token.strip_prefix("--") {
+            if long.contains('=') {
+                return false;
+            }
+            sub.get_arguments().find(|a| a.get_long() == Some(long))
+        } else if let Some(short) = token.strip_prefix('-') {
+            // `-dNAME` carries its value; `-d NAME` does not.
+            if short.chars().count() != 1 {
+                return false;
+            }
+            let c = short.chars().next().unwrap_or('-');
+            sub.get_arguments().find(|a| a.get_short() == Some(c))
+        } else {
+            None
+        };
+        arg.is_some_and(|a| a.get_action().takes_values())
+    };
+    // `help --help` asks about help itself: the overview is the answer.
+    if args.get(1).is_some_and(|a| a == "help")
+        && args.iter().skip(2).any(|a| a == "--help" || a == "-h")
+    {
+        return vec![args[0].clone(), "--help".into()];
+    }
+    let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+    let mut i = 1;
+    while i < args.len() {
+        let Some(token) = args[i].to_str() else { break };
+        if names.contains(&token) || token == "help" {
+            if i == 1 {
+                return args;
+            }
+            let mut out = vec![args[0].clone(), args[i].clone()];
+            out.extend(args[1..i].iter().cloned());
+            out.extend(args[i + 1..].iter().cloned());
+            return out;
+        }
+        if !token.starts_with('-') || token == "--" {
+            break;
+        }
+        i += if takes_value(token) { 2 } else { 1 };
+    }
+    args
+}
+
+/// The first line of clap's message for `e`, without its `error: ` prefix (dcv-hook's errors are
+/// one line).
+pub fn error_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string()
+}
+
+/// Parses `args` (the program name first) with [`command`].
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = options_after_the_command(args.into_iter().map(Into::into).collect());
+    let matches = command().try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+#[cfg(test)]
+mod tests;

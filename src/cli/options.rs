@@ -1,0 +1,187 @@
+//! Every option, as clap declares it: the flag contract scripts depend on (add, never rename), with
+//! its help text and heading. No flag has a clap default (`config/` applies them); provider flags
+//! come from the provider table through [`ProviderArgs`]. Declares only: no parsing, no checks.
+
+use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
+use std::path::PathBuf;
+
+/// Help headings, in the order `--help` shows them.
+pub const TARGET: &str = "What is validated";
+pub const ACME: &str = "ACME host-tool mode";
+pub const PUBLISHING: &str = "Publishing";
+pub const PROPAGATION: &str = "Propagation";
+pub const API: &str = "DigiCert API";
+pub const COMMON: &str = "Common";
+/// Provider flags use this heading followed by the provider's name.
+pub const PROVIDER_HEADING: &str = "Provider: ";
+
+/// The provider flags, as clap matched them: each provider's table entry adds its flags
+/// (`publish::ProviderSpec::args`) and reads its own back when it is built.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderArgs {
+    pub matches: Option<ArgMatches>,
+}
+
+impl FromArgMatches for ProviderArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(ProviderArgs {
+            matches: Some(matches.clone()),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.matches = Some(matches.clone());
+        Ok(())
+    }
+}
+
+impl Args for ProviderArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        crate::publish::PROVIDERS
+            .iter()
+            .fold(cmd, |cmd, provider| (provider.args)(cmd))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+pub use crate::dcv::TxtName;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Every option. They may stand before or after the command (see `options_after_the_command`);
+/// each command's `--help` shows those it uses.
+#[derive(Debug, Default, Args)]
+pub struct Options {
+    // --- what is validated ---
+    /// CertCentral certificate order to validate.
+    #[arg(long, value_name = "ID", help_heading = TARGET)]
+    pub order_id: Option<u64>,
+    /// CertCentral domain (prevalidation) to validate.
+    #[arg(long, value_name = "ID", help_heading = TARGET)]
+    pub domain_id: Option<u64>,
+    /// Domain name (repeatable): narrows an order to these names; alone, finds the domain's id; in
+    /// ACME mode, the name each --acme-value is for.
+    #[arg(short = 'd', long = "domain", value_name = "NAME", help_heading = TARGET)]
+    pub domains: Vec<String>,
+    /// DCV method: dns-txt-token, dns-cname-token or http-token [default: dns-txt-token with a DNS
+    /// provider, http-token with webroot].
+    #[arg(long, value_name = "METHOD", help_heading = TARGET)]
+    pub method: Option<String>,
+    /// Where a dns-txt-token TXT record goes [default: apex].
+    #[arg(long, value_enum, help_heading = TARGET)]
+    pub txt_name: Option<TxtName>,
+    /// Validation type for a domain (repeatable: ov, ev) [default: the types the domain has, else ov].
+    #[arg(long, value_name = "TYPE", help_heading = TARGET)]
+    pub validation_type: Vec<String>,
+    /// revalidate, status: the account's domains whose OV/EV validation expires within DAYS (or has
+    /// expired) [default: 30].
+    #[arg(long, value_name = "DAYS", help_heading = TARGET)]
+    pub expiring_within: Option<u32>,
+    /// doctor, auth --preflight: the CA's CAA identifier to check CAA records for [default: DigiCert's
+    /// identifiers; letsencrypt.org in ACME mode].
+    #[arg(long, value_name = "DOMAIN", help_heading = TARGET)]
+    pub ca_identifier: Option<String>,
+    /// auth, run: run the doctor's checks first and stop, changing nothing, when one blocks (exit 75).
+    #[arg(long, help_heading = TARGET)]
+    pub preflight: bool,
+
+    // --- ACME host-tool mode ---
+    /// ACME mode (no DigiCert): the dns-01 TXT value or http-01 key authorization to publish for the
+    /// --domain in the same position (repeatable: one per --domain). certbot's hook environment
+    /// (CERTBOT_DOMAIN, CERTBOT_VALIDATION, CERTBOT_TOKEN) needs no flags.
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true, help_heading = ACME)]
+    pub acme_value: Vec<String>,
+    /// ACME mode, http-01: the token (file name under .well-known/acme-challenge), one per
+    /// --acme-value.
+    #[arg(long, value_name = "TOKEN", allow_hyphen_values = true, help_heading = ACME)]
+    pub acme_token: Vec<String>,
+    /// ACME mode, dns-01: the exact TXT record name (as lego exec and acme.sh pass it, e.g.
+    /// _acme-challenge.example.com.), instead of --domain; one per --acme-value.
+    #[arg(long, value_name = "FQDN", allow_hyphen_values = true, help_heading = ACME)]
+    pub acme_fqdn: Vec<String>,
+
+    // --- publishing ---
+    /// Where to publish: one of the providers below (rfc2136, webroot, ...).
+    #[arg(long, value_name = "PROVIDER", value_parser = crate::publish::provider_names(), help_heading = PUBLISHING)]
+    pub provider: Option<String>,
+    /// TTL of published DNS records, in seconds [default: 60].
+    #[arg(long, value_name = "SECONDS", value_parser = crate::record::ttl_arg, help_heading = PUBLISHING)]
+    pub ttl: Option<u32>,
+    #[command(flatten)]
+    pub providers: ProviderArgs,
+
+    // --- propagation ---
+    /// Recursive resolver for zones, CNAMEs, nameservers and web addresses, IP[:PORT] (repeatable)
+    /// [default: /etc/resolv.conf].
+    #[arg(long, value_name = "IP[:PORT]", help_heading = PROPAGATION)]
+    pub resolver: Vec<String>,
+    /// Give up waiting for propagation after this many seconds [default: 600].
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
+    pub propagation_timeout: Option<f64>,
+    /// Polling pace, fractions allowed [default: 1]: a server that does not serve the record yet is
+    /// asked 4 times per interval (every 0.25 s by default, so auth returns within about 0.25 s of
+    /// the last server), never more than 10 times a second; a server that times out is asked less
+    /// often, down to once per interval. Also the first pause of verify's wait.
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
+    pub poll_interval: Option<f64>,
+    /// Publish and return without waiting for the servers.
+    #[arg(long, help_heading = PROPAGATION)]
+    pub no_propagation_check: bool,
+    /// TCP port the HTTP check connects to [default: 80, the port CAs use; change only behind a port
+    /// forward or in a lab].
+    #[arg(long, value_name = "PORT", help_heading = PROPAGATION)]
+    pub http_port: Option<u16>,
+
+    // --- DigiCert ---
+    /// File holding the CertCentral API key (or env DIGICERT_API_KEY; never a flag value).
+    #[arg(long, value_name = "FILE", help_heading = API)]
+    pub api_key_file: Option<PathBuf>,
+    /// CertCentral API base URL [default: https://www.digicert.com/services/v2].
+    #[arg(long, value_name = "URL", env = "DIGICERT_API_URL", help_heading = API)]
+    pub api_url: Option<String>,
+    /// verify: keep asking until DCV is valid or --timeout passes.
+    #[arg(long, help_heading = API)]
+    pub wait: bool,
+    /// verify --wait / run: give up after this many seconds [default: 300].
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
+    pub timeout: Option<f64>,
+    /// Give up on one API request after this many seconds (it is then retried) [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
+    pub api_timeout: Option<f64>,
+    /// revalidate: DigiCert checks (validate-token) and submissions in flight at once, all still
+    /// paced by the one rate limit (20 a second; a check takes about a second) [default: 24].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = API)]
+    pub check_concurrency: Option<u32>,
+    /// revalidate: after each run, write a Prometheus textfile-collector file here (atomically):
+    /// each domain's DCV expiry and last outcome, the run's counts and duration.
+    #[arg(long, value_name = "PATH", help_heading = API)]
+    pub metrics_file: Option<PathBuf>,
+
+    // --- common ---
+    /// State directory [default: $XDG_STATE_HOME/dcv-hook, /var/lib/dcv-hook for root].
+    #[arg(long, value_name = "DIR", env = "DCV_HOOK_STATE_DIR", help_heading = COMMON)]
+    pub state_dir: Option<PathBuf>,
+    /// TOML configuration file whose keys are the long option names (flags and env win over it).
+    #[arg(long, value_name = "FILE", env = "DCV_HOOK_CONFIG", help_heading = COMMON)]
+    pub config: Option<PathBuf>,
+    /// Output format on stdout [default: text].
+    #[arg(long, value_enum, help_heading = COMMON)]
+    pub output: Option<OutputFormat>,
+    /// Print only errors.
+    #[arg(short, long, help_heading = COMMON)]
+    pub quiet: bool,
+    /// Print more detail (API calls, DNS questions).
+    #[arg(short, long, help_heading = COMMON)]
+    pub verbose: bool,
+    /// Show what would be done; publish nothing and call nothing that changes state.
+    #[arg(long, help_heading = COMMON)]
+    pub dry_run: bool,
+}
