@@ -14,7 +14,6 @@ pub use cleanup::cleanup;
 pub use doctor::doctor;
 pub use generate::{completions, generate, man_page, man_pages};
 pub use revalidate::revalidate;
-pub use status::status;
 pub use verify::verify;
 
 use crate::context::Context;
@@ -24,6 +23,16 @@ use crate::output::Report;
 /// `run`: auth, then verify --wait, then cleanup whatever verify said; the first failure decides.
 /// A first SIGINT/SIGTERM stops auth or verify at their next wait, and cleanup still runs (a second
 /// signal exits at once); the exit code is then the signal's.
+/// `status`: an order's or a domain's validation (`status.rs`), or with `--expiring-within` the
+/// account's due domains, which is revalidate's selection, read-only (`revalidate::status`). The
+/// choice is made here so that neither command imports the other.
+pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
+    match ctx.cfg.target {
+        crate::config::Target::Account { .. } => revalidate::status(ctx, report),
+        _ => status::status(ctx, report),
+    }
+}
+
 pub fn run(ctx: &Context, report: &mut Report) -> Result<()> {
     let auth_outcome = auth(ctx, report);
     let verify_outcome = match &auth_outcome {

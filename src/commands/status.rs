@@ -51,7 +51,11 @@ pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
                 "status needs --order-id, --domain-id or --domain",
             ));
         }
-        Target::Account { .. } => return super::revalidate::status(ctx, report),
+        Target::Account { .. } => {
+            return Err(Error::software(
+                "the account's status is revalidate's listing (commands::status chooses it)",
+            ));
+        }
         Target::Acme(_) => {
             return Err(Error::usage(
                 "status shows DigiCert's view; ACME challenges have none here (ask the ACME client)",
