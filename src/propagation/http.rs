@@ -11,6 +11,7 @@ use crate::record::{Record, RecordType};
 use crate::resolver::Resolver;
 use crate::stats;
 use reqwest::blocking::Client;
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,6 +130,9 @@ impl Probe for HttpProbe {
     }
 }
 
+/// The most of a body the check reads (see `ask`).
+const MAX_BODY: u64 = 64 * 1024;
+
 /// How long the same answer that waiting will not fix (see [`advice`]) may last before the wait gives
 /// up on it.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
@@ -214,7 +218,11 @@ impl HttpProbe {
         if !status.is_success() {
             return Observation::Missing(format!("HTTP {}", status.as_u16()));
         }
-        match response.text() {
+        // A token file is a few dozen bytes and DigiCert reads at most 5000: read no more than
+        // MAX_BODY, so a huge page is "other content" at once, not a slow read against the deadline.
+        let mut body = Vec::new();
+        let read = response.take(MAX_BODY).read_to_end(&mut body);
+        match read.map(|_| String::from_utf8_lossy(&body)) {
             Ok(body) if body.trim() == self.record.value.trim() => Observation::Served,
             Ok(body) => Observation::Missing(format!(
                 "HTTP {} with other content {:?}",

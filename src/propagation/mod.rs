@@ -34,7 +34,7 @@ pub enum Observation {
     /// The server could not be asked (timeout, refused, network error); the text says why.
     Unreachable(String),
     /// The server keeps giving an answer that waiting will not change (a web server's 403 for 30 s):
-    /// the wait stops; the text says what and what to do.
+    /// this probe is not asked again (the others go on); the text says what and what to do.
     Failed(String),
 }
 
@@ -88,7 +88,7 @@ pub fn wait_until_served(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<Served>> {
     let outcomes = poll_all(probes, polling, progress)?;
-    // An answer that waiting will not fix (see `http::advice`) ends the wait at once.
+    // An answer that waiting will not fix (see `http::advice`) is what the error names first.
     if let Some(what) = probes.iter().zip(&outcomes).find_map(|(probe, o)| match o {
         Some(Observation::Failed(what)) => Some(format!("{}: {what}", probe.server())),
         _ => None,

@@ -162,23 +162,24 @@ fn poll_server(
                 break;
             }
             let observation = probes[members[k]].observe(deadline - now);
-            let served = observation == Observation::Served;
             unreachable = matches!(observation, Observation::Unreachable(_));
+            let (served, failed) = (
+                observation == Observation::Served,
+                matches!(observation, Observation::Failed(_)),
+            );
             last[k] = Some(observation);
             if served {
                 on_served(members[k]);
-            } else {
-                queue.push_back(k);
-                break;
+                continue;
             }
+            // A failed probe (an answer waiting will not fix) is not asked again; the server's
+            // other records still are, so one broken record holds up no other.
+            if !failed {
+                queue.push_back(k);
+            }
+            break;
         }
         if queue.is_empty() || crate::signals::pending().is_some() {
-            return last;
-        }
-        if last
-            .iter()
-            .any(|o| matches!(o, Some(Observation::Failed(_))))
-        {
             return last;
         }
         // A server that times out or refuses is asked less and less often (up to once per
@@ -207,7 +208,7 @@ mod tests {
     use crate::record::RecordType;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Probes of one server that share a counter of questions.
+    /// Probes of one server that share a counter of questions (`serve_from` 0: it fails).
     struct OnOneServer {
         record: Record,
         asked: std::sync::Arc<AtomicUsize>,
@@ -224,6 +225,9 @@ mod tests {
         }
         fn observe(&self, _within: Duration) -> Observation {
             self.asked.fetch_add(1, Ordering::SeqCst);
+            if self.serve_from == 0 {
+                return Observation::Failed("HTTP 403 for 30s".into());
+            }
             if self.mine.fetch_add(1, Ordering::SeqCst) + 1 >= self.serve_from {
                 Observation::Served
             } else {
@@ -300,6 +304,28 @@ mod tests {
             matches!(outcomes[0], Some(Observation::Missing(_))),
             "{outcomes:?}"
         );
+    }
+
+    #[test]
+    fn a_failed_record_is_asked_no_more_and_holds_up_no_other_on_its_server() {
+        let asked = std::sync::Arc::new(AtomicUsize::new(0));
+        let probes = on_one_server(&asked, &[0, 3, 1]);
+        let polling = Polling {
+            interval: Duration::from_millis(20),
+            timeout: Duration::from_secs(30),
+        };
+        let outcomes = poll_each(&probes, polling, &|_| {}, &|_| {});
+        assert!(
+            matches!(outcomes[0], Some(Observation::Failed(_))),
+            "{outcomes:?}"
+        );
+        assert_eq!(outcomes[1], Some(Observation::Served));
+        assert_eq!(outcomes[2], Some(Observation::Served));
+        // Once for the failed record, three times for the second, once for the third.
+        assert_eq!(asked.load(Ordering::SeqCst), 1 + 3 + 1);
+        let err = wait_until_served(&probes, polling, &|_| {}).unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::TempFail);
+        assert!(err.message().contains("HTTP 403"), "{err}");
     }
 
     /// A server that never answers: each question takes all the time it is given (up to 10 s).
