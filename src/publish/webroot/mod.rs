@@ -12,7 +12,7 @@
 mod files;
 mod safety;
 
-use super::{Provider, Publisher, Serves, Setup};
+use super::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::error::{Error, Result};
 use crate::record::{Published, Record};
 use serde::{Deserialize, Serialize};
@@ -174,9 +174,10 @@ impl Publisher for Webroot {
             match self.write_one(record, file) {
                 Ok(p) => done.push(p),
                 Err(e) => {
-                    // All or nothing: undo the files already written.
-                    let _ = self.cleanup(&done);
-                    return Err(e);
+                    // All or nothing: undo the files already written (and say so when that fails,
+                    // so the state is kept for cleanup).
+                    let undo = self.cleanup(&done);
+                    return Err(rolled_back(e, undo, "the files written before"));
                 }
             }
         }
