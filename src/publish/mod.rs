@@ -6,8 +6,9 @@
 //!
 //! # How to write a provider now
 //! A provider is a type implementing [`Provider`] (usually its publisher itself), in
-//! `publish/<name>.rs` (a folder when it brings an API client), plus one line `ProviderSpec::of::<YourType>()` in
-//! [`PROVIDERS`]. Its associated types:
+//! `publish/<name>.rs` (a folder `publish/<name>/` when it has more than one job, such as an API
+//! client, one file each), plus one line `ProviderSpec::of::<YourType>()` in [`PROVIDERS`]. Its
+//! associated types:
 //! - `Args`: its flags, a `#[derive(clap::Args)]` struct with `help_heading = "Provider: NAME"`; they
 //!   show in `--help`, and the config file (top level and `[[zone]]` tables) takes them as keys.
 //! - `Undo`: what it records with each record for cleanup, a serde struct (non-secret: where a

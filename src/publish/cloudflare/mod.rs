@@ -27,9 +27,11 @@
 //! could read them.
 //!
 //! Jobs: `settings.rs` (flags, token, URL, checked with no network), `client.rs` (the API calls),
-//! `failure.rs` (what a failed call means), this file (the Publisher: zones, present, cleanup).
+//! `failure.rs` (what a failed call means), `create.rs` (creating one record: retries that look
+//! first, refusals explained), this file (the Publisher: zones, present, cleanup).
 
 mod client;
+mod create;
 mod failure;
 mod settings;
 
@@ -42,7 +44,6 @@ use super::zones::Zones;
 use crate::error::{Error, Result};
 use crate::publish::{Provider, Publisher, Serves, Setup, recorded_path, rolled_back};
 use crate::record::{Published, Record, RecordType};
-use crate::retry::Retry;
 use client::{Client, DnsRecord, Zone};
 use cloudflare::endpoints::dns::dns::DnsContent;
 use std::fmt;
@@ -225,81 +226,6 @@ impl Cloudflare {
                 Ok((published, None))
             }
         }
-    }
-
-    /// Creates `record`, retrying after 429, 5xx and lost answers, but looking first whether an
-    /// earlier attempt landed. Returns the new record's id, or `None` when an identical record
-    /// turned up meanwhile that is not ours (Cloudflare's 81058, which arrives as a bare 400).
-    fn create(&self, zone: &Zone, name: &str, record: &Record) -> Result<Option<String>> {
-        let what = format!("creating {} {name} in zone {}", record.rtype, zone.name);
-        let retry = self.client.retry();
-        let mut ours_may_exist = false;
-        let mut tries = Retry::new(retry, None);
-        loop {
-            let failure = match self
-                .client
-                .create_once(zone, name, dns_content(record), self.ttl)
-            {
-                Ok(created) => return Ok(Some(created.id)),
-                Err(failure) => failure,
-            };
-            if failure.auth {
-                return Err(failure.into_error(&self.client, &what));
-            }
-            ours_may_exist |= failure.may_have_landed;
-            if (ours_may_exist || failure.status == Some(400))
-                && let Some(found) = self.find(zone, name, record)?
-            {
-                return Ok(ours_may_exist.then_some(found.id));
-            }
-            let attempt = tries.attempt();
-            let pause = if failure.retryable {
-                tries.pause(None)
-            } else {
-                None
-            };
-            let Some(pause) = pause else {
-                let mut failure = failure;
-                failure.attempts = attempt;
-                let error =
-                    self.explain(zone, name, record, failure.into_error(&self.client, &what));
-                // An attempt whose answer was lost may have created the record after all.
-                return Err(if ours_may_exist {
-                    error.with_leftovers()
-                } else {
-                    error
-                });
-            };
-            crate::signals::sleep(pause)?;
-        }
-    }
-
-    /// Adds what is at the name to a refusal Cloudflare gave no readable reason for.
-    fn explain(&self, zone: &Zone, name: &str, record: &Record, error: Error) -> Error {
-        if error.kind() != crate::error::Kind::DataErr {
-            return error;
-        }
-        let Ok(at_name) = self.client.records(zone, name, None) else {
-            return error;
-        };
-        let cname = at_name.iter().find(|r| r.rtype == "CNAME");
-        let hint = match (record.rtype, cname) {
-            (RecordType::Txt, Some(c)) => format!(
-                "{name} is a CNAME to {}, and a name with a CNAME can hold nothing else",
-                normalize(&c.content)
-            ),
-            (RecordType::Cname, _) if !at_name.is_empty() => {
-                let mut types: Vec<&str> = at_name.iter().map(|r| r.rtype.as_str()).collect();
-                types.sort_unstable();
-                types.dedup();
-                format!(
-                    "{name} already holds {} records, and a CNAME cannot share a name",
-                    types.join(", ")
-                )
-            }
-            _ => return error,
-        };
-        Error::new(error.kind(), format!("{}; {hint}", error.message()))
     }
 
     /// The record at `name` with `record`'s type and value: preferably the exact content this

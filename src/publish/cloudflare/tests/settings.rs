@@ -122,21 +122,8 @@ fn check_refused(
 }
 
 #[test]
-fn credentials_errors_table() {
+fn no_usable_credentials_table() {
     let dir = tempfile::tempdir().unwrap();
-    let empty_ini = ini_file(&dir, "empty.ini", "# nothing here\n");
-    let half_ini = ini_file(&dir, "half.ini", "dns_cloudflare_email = a@example.com\n");
-    let both_ini = ini_file(
-        &dir,
-        "both.ini",
-        "dns_cloudflare_api_token = t\ndns_cloudflare_email = a@example.com\ndns_cloudflare_api_key = k\n",
-    );
-    let bad_email_ini = ini_file(
-        &dir,
-        "email.ini",
-        "dns_cloudflare_email = admin\ndns_cloudflare_api_key = k\n",
-    );
-    let spaced_ini = ini_file(&dir, "spaced.ini", "dns_cloudflare_api_token = \"a b\"\n");
     let token = env(&[("CLOUDFLARE_API_TOKEN", "t")]);
     let none = env(&[]);
     // (description, env, file, kind, words in the message); no URL, TTL 60
@@ -156,10 +143,22 @@ fn credentials_errors_table() {
             Kind::Config,
             &["nope.ini"],
         ),
+    ];
+    for (desc, env, file, kind, words) in cases {
+        check_refused(desc, &args(file, None), env, 60, kind, words);
+    }
+}
+
+#[test]
+fn credentials_file_contents_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = env(&[]);
+    // (description, file name, file text, kind, words in the message); empty env, no URL, TTL 60
+    let cases: &[(&str, &str, &str, Kind, &[&str])] = &[
         (
             "file without any key",
-            &none,
-            Some(empty_ini),
+            "empty.ini",
+            "# nothing here\n",
             Kind::DataErr,
             &[
                 "dns_cloudflare_api_token",
@@ -169,35 +168,36 @@ fn credentials_errors_table() {
         ),
         (
             "half a legacy pair",
-            &none,
-            Some(half_ini),
+            "half.ini",
+            "dns_cloudflare_email = a@example.com\n",
             Kind::DataErr,
             &["dns_cloudflare_api_key", "half.ini"],
         ),
         (
             "token and legacy pair",
-            &none,
-            Some(both_ini),
+            "both.ini",
+            "dns_cloudflare_api_token = t\ndns_cloudflare_email = a@example.com\ndns_cloudflare_api_key = k\n",
             Kind::DataErr,
             &["not both"],
         ),
         (
             "email that is not one",
-            &none,
-            Some(bad_email_ini),
+            "email.ini",
+            "dns_cloudflare_email = admin\ndns_cloudflare_api_key = k\n",
             Kind::Config,
             &["dns_cloudflare_email"],
         ),
         (
             "token with a space",
-            &none,
-            Some(spaced_ini),
+            "spaced.ini",
+            "dns_cloudflare_api_token = \"a b\"\n",
             Kind::Config,
             &["spaces"],
         ),
     ];
-    for (desc, env, file, kind, words) in cases {
-        check_refused(desc, &args(file, None), env, 60, kind, words);
+    for (desc, name, text, kind, words) in cases {
+        let file = ini_file(&dir, name, text);
+        check_refused(desc, &args(Some(file), None), &none, 60, *kind, words);
     }
 }
 

@@ -1,0 +1,159 @@
+//! The `exec` provider: runs any program to publish, the way lego's exec provider does, so every DNS
+//! service (and any web server) dcv-hook has no provider for is one small script away.
+//!
+//! Called once per record as `PROGRAM present NAME VALUE` and `PROGRAM cleanup NAME VALUE`, with the
+//! environment passed through plus `DCV_RECORD_TYPE` (TXT, CNAME or HTTP; lego only ever means
+//! TXT). NAME is the DNS owner name with a trailing dot (`_dnsauth.example.com.`, as lego passes its
+//! FQDN) for TXT and CNAME records, and the URL for an HTTP file
+//! (`http://example.com/.well-known/pki-validation/fileauth.txt`). Exit 0 is success; any other exit
+//! is a failure reported with the tail of the program's stderr (never its environment): a sysexits
+//! code (64-78) keeps its meaning, anything else is "unavailable" (69). `--exec-timeout` (60 s) bounds
+//! each whole call: the program runs in a process group of its own, and when the call ends (the
+//! program exits, overruns the timeout, or SIGINT/SIGTERM reaches dcv-hook) the group is killed, so
+//! nothing it started outlives the call or holds dcv-hook up. A program that is killed may have
+//! published already: its state is kept for cleanup. `present` is all or nothing: when a record
+//! fails, those published before it are cleaned up again.
+//!
+//! Flags: `--exec PROGRAM`, `--exec-timeout SECONDS` (default 60). Cleanup reuses both from the state.
+//!
+//! This file is the provider (flags, settings, the calls per record); `run.rs` runs one call,
+//! `trust.rs` decides which program may run.
+
+mod run;
+mod trust;
+
+use super::{Provider, Publisher, Serves, Setup, rolled_back};
+use crate::error::{Error, Result};
+use crate::record::{Published, Record, RecordType};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use trust::{find_program, same_as_remembered, trusted_program};
+
+/// The provider name.
+pub const NAME: &str = "exec";
+
+const HEADING: &str = "Provider: exec";
+const DEFAULT_TIMEOUT: f64 = 60.0;
+
+/// The exec flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ExecArgs {
+    /// Program for provider exec, run as `PROGRAM present|cleanup NAME VALUE` (lego exec style; NAME
+    /// is the record's FQDN with a trailing dot, or the URL of an http-token file).
+    #[arg(long, value_name = "PROGRAM", help_heading = HEADING)]
+    pub exec: Option<PathBuf>,
+    /// Kill the program after this many seconds [default: 60].
+    #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = HEADING)]
+    pub exec_timeout: Option<f64>,
+}
+
+/// What the state keeps: the program (absolute) and its timeout, so cleanup needs no flags.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Undo {
+    pub program: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+}
+
+impl Provider for Exec {
+    const NAME: &'static str = NAME;
+    const SERVES: Serves = Serves::Both;
+    type Args = ExecArgs;
+    type Settings = Exec;
+    type Undo = Undo;
+
+    /// `--exec` (else, for cleanup, the recorded program) and `--exec-timeout`.
+    fn settings(args: ExecArgs, _setup: &Setup, remembered: Option<&Undo>) -> Result<Exec> {
+        let recalled = remembered.filter(|u| !u.program.is_empty());
+        let program = match (args.exec, recalled) {
+            (Some(p), Some(u)) => same_as_remembered(&p, &u.program)?,
+            (Some(p), None) => p,
+            (None, Some(u)) => trusted_program(&u.program)?,
+            (None, None) => return Err(Error::usage("--provider exec needs --exec PROGRAM")),
+        };
+        let timeout = args
+            .exec_timeout
+            .or(recalled.and_then(|u| u.timeout))
+            .unwrap_or(DEFAULT_TIMEOUT);
+        if !(timeout.is_finite() && timeout > 0.0 && timeout < 1e6) {
+            return Err(Error::usage(format!(
+                "--exec-timeout must be a positive number of seconds, not {timeout}"
+            )));
+        }
+        Exec::new(&program, Duration::from_secs_f64(timeout))
+    }
+
+    fn publisher(settings: Exec, _setup: &Setup) -> Result<Box<dyn Publisher>> {
+        Ok(Box::new(settings))
+    }
+}
+
+/// Publishes by running a program.
+pub struct Exec {
+    program: PathBuf,
+    timeout: Duration,
+}
+
+impl Exec {
+    /// Checks that `program` is an executable file (found on PATH when it has no slash).
+    pub fn new(program: &Path, timeout: Duration) -> Result<Exec> {
+        let program = find_program(program)?;
+        Ok(Exec { program, timeout })
+    }
+
+    fn entry_for(&self, record: &Record) -> Published {
+        let mut p = Published::new(record, NAME);
+        p.location = argument_name(record);
+        p.set_undo(&Undo {
+            program: self.program.display().to_string(),
+            timeout: Some(self.timeout.as_secs_f64()),
+        });
+        p
+    }
+}
+
+impl Publisher for Exec {
+    fn provider(&self) -> &'static str {
+        NAME
+    }
+
+    fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        Ok(records.iter().map(|r| self.entry_for(r)).collect())
+    }
+
+    fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
+        let mut done: Vec<Published> = Vec::new();
+        for record in records {
+            if let Err(e) = self.run("present", record) {
+                // All or nothing: take back what went out before this one.
+                let undo = self.cleanup(&done);
+                return Err(rolled_back(e, undo, "the records published before"));
+            }
+            done.push(self.entry_for(record));
+        }
+        Ok(done)
+    }
+
+    fn cleanup(&mut self, published: &[Published]) -> Result<()> {
+        // Every record gets its call, even when one fails, so as little as possible is left.
+        let mut first_error = None;
+        for p in published.iter().filter(|p| !p.preexisting) {
+            if let Err(e) = self.run("cleanup", &p.record) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// What the program is told the record's name is: an FQDN with its trailing dot, or the URL.
+fn argument_name(record: &Record) -> String {
+    match record.rtype {
+        RecordType::Http => record.name.clone(),
+        _ => format!("{}.", record.name.trim_end_matches('.')),
+    }
+}
+
+#[cfg(test)]
+mod tests;
