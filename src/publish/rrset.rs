@@ -94,7 +94,7 @@ fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
             let set = api.read(
                 &zone,
                 &normalize(&record.name),
-                dns_type(A::NAME, record.rtype)?,
+                super::txt::dns_type(A::NAME, record.rtype)?,
             )?;
             let there = holds::<A>(&set, record);
             Ok(api.entry_for(record, &zone, there))
@@ -192,7 +192,7 @@ fn edit_sets<'a, A: SetApi>(
     let mut changes: Vec<(Change<A>, Vec<bool>)> = Vec::new();
     let mut read: HashMap<(String, String, &'static str), (usize, usize)> = HashMap::new();
     for (zone, record) in items {
-        let rtype = dns_type(A::NAME, record.rtype)?;
+        let rtype = super::txt::dns_type(A::NAME, record.rtype)?;
         let name = normalize(&record.name);
         let key = (A::zone_id(&zone).to_string(), name.clone(), rtype);
         let (zi, si) = match read.get(&key) {
@@ -271,17 +271,6 @@ fn apply<A: SetApi>(api: &A, changes: &[Change<A>], what: &str) -> Result<Vec<A:
         .with_leftovers());
     }
     Ok(sent)
-}
-
-/// The API's name for `rtype`; http records are not DNS and never reach these providers.
-pub fn dns_type(provider: &str, rtype: RecordType) -> Result<&'static str> {
-    match rtype {
-        RecordType::Txt => Ok("TXT"),
-        RecordType::Cname => Ok("CNAME"),
-        RecordType::Http => Err(Error::software(format!(
-            "{provider}: asked to publish an http record; use --provider webroot or exec for http-token"
-        ))),
-    }
 }
 
 /// The record in zone-file text: TXT quoted, a CNAME target with its trailing dot.

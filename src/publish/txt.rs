@@ -2,6 +2,7 @@
 //! without the trailing dot, and the parent names a zone is looked for at. Shared by the providers
 //! that talk to an API (cloudflare, powerdns, route53) rather than sending DNS UPDATEs.
 
+use crate::error::{Error, Result};
 use crate::record::{Record, RecordType};
 
 /// A name as the APIs compare it: trimmed, lower case, no trailing dot.
@@ -73,4 +74,15 @@ pub fn txt_text(content: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// The API's name for `rtype`; http records are not DNS and never reach these providers.
+pub fn dns_type(provider: &str, rtype: RecordType) -> Result<&'static str> {
+    match rtype {
+        RecordType::Txt => Ok("TXT"),
+        RecordType::Cname => Ok("CNAME"),
+        RecordType::Http => Err(Error::software(format!(
+            "{provider}: asked to publish an http record; use --provider webroot or exec for http-token"
+        ))),
+    }
 }

@@ -195,7 +195,7 @@ impl Cloudflare {
 
     /// Publishes one record; returns what it did and the record it created, if it created one.
     fn present_one(&mut self, record: &Record) -> Result<(Published, Option<Created>)> {
-        let rtype = dns_type(record.rtype)?;
+        let rtype = super::txt::dns_type(NAME, record.rtype)?;
         let name = normalize(&record.name);
         let zone = self.zone_for(&name)?;
         let existing = self.client.records(&zone, &name, Some(rtype))?;
@@ -231,7 +231,7 @@ impl Cloudflare {
     /// The record at `name` with `record`'s type and value: preferably the exact content this
     /// provider writes, else the same value written another way.
     fn find(&self, zone: &Zone, name: &str, record: &Record) -> Result<Option<DnsRecord>> {
-        let rtype = dns_type(record.rtype)?;
+        let rtype = super::txt::dns_type(NAME, record.rtype)?;
         let existing = self.client.records(zone, name, Some(rtype))?;
         let exact = record_content(record);
         Ok(existing
@@ -298,9 +298,11 @@ impl Publisher for Cloudflare {
             .map(|record| {
                 let name = normalize(&record.name);
                 let zone = self.zone_for(&name)?;
-                let existing = self
-                    .client
-                    .records(&zone, &name, Some(dns_type(record.rtype)?))?;
+                let existing = self.client.records(
+                    &zone,
+                    &name,
+                    Some(super::txt::dns_type(NAME, record.rtype)?),
+                )?;
                 let mut p = self.entry_for(record, &zone);
                 p.preexisting = existing.iter().any(|r| content_matches(record, &r.content));
                 Ok(p)
@@ -350,16 +352,6 @@ impl Publisher for Cloudflare {
             ))
         })();
         Some(check)
-    }
-}
-
-fn dns_type(rtype: RecordType) -> Result<&'static str> {
-    match rtype {
-        RecordType::Txt => Ok("TXT"),
-        RecordType::Cname => Ok("CNAME"),
-        RecordType::Http => Err(Error::software(
-            "cloudflare: asked to publish an http record; use --provider webroot or exec for http-token",
-        )),
     }
 }
 
