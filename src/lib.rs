@@ -19,6 +19,7 @@ pub mod dnsquery;
 pub mod doctor;
 pub mod env;
 pub mod error;
+pub mod filelock;
 pub mod fsutil;
 pub mod metrics;
 pub mod output;

@@ -4,9 +4,12 @@
 //!
 //! The handlers (registered through `signal-hook`, so no unsafe code of ours) only store atomics;
 //! long waits poll [`pending`] or sleep through [`sleep`], which returns early when a signal arrived.
+//! Cleanup is what a first signal asks for, so code run inside [`cleaning_up`] is not interrupted by
+//! it (on that thread): a program that removes records still starts, a lock is still waited for.
 
 use crate::error::{Error, Result};
 use signal_hook::consts::{SIGINT, SIGTERM};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -14,6 +17,21 @@ use std::time::{Duration, Instant};
 static RECEIVED: AtomicUsize = AtomicUsize::new(0);
 /// Set by the first signal; arms the exit on the second.
 static STOPPING: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Set while this thread cleans up (see [`cleaning_up`]).
+    static CLEANING_UP: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` as cleanup: on this thread a signal received so far no longer interrupts waits, lock
+/// retries or programs (each still has its own time limit), so what was published is removed
+/// after all; a second signal still exits at once.
+pub fn cleaning_up<T>(f: impl FnOnce() -> T) -> T {
+    let was = CLEANING_UP.with(|c| c.replace(true));
+    let out = f();
+    CLEANING_UP.with(|c| c.set(was));
+    out
+}
 
 /// How often a sleep looks for a signal.
 const SLICE: Duration = Duration::from_millis(50);
@@ -41,8 +59,11 @@ pub fn install() {
     }
 }
 
-/// The signal received so far, if any.
+/// The signal received so far, if any (none inside [`cleaning_up`]).
 pub fn pending() -> Option<i32> {
+    if CLEANING_UP.with(Cell::get) {
+        return None;
+    }
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
         s => i32::try_from(s).ok(),

@@ -16,8 +16,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "leaf helpers",
         &[
-            "error", "env", "retry", "fsutil", "secret", "dates", "ui", "signals", "runtime",
-            "stats", "process", "progress",
+            "error", "env", "retry", "fsutil", "filelock", "secret", "dates", "ui", "signals",
+            "runtime", "stats", "process", "progress",
         ],
     ),
     (

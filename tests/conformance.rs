@@ -97,8 +97,15 @@ fn build_in(
         remembered,
         ttl: 60,
         resolver: &resolver,
+        state_dir: state_dir(),
     };
     (spec.build)(&setup).unwrap_or_else(|e| panic!("{name} builds: {e}"))
+}
+
+/// One state directory for every publisher of this test binary (their zone locks go there).
+fn state_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
 /// The rfc2136 flags for `bind`'s primary, the secret in `secret`.

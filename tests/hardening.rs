@@ -148,12 +148,16 @@ fn token_name(w: &World, order: u64) -> (String, String) {
 /// `command` for an order on www.example.test, started and seen publishing; the secondary never
 /// catches up (the world has no lag), so it then waits until it is told to stop.
 fn waiting(w: &World, command: &str) -> (u64, Child) {
+    waiting_with(w, command, |_| {})
+}
+
+/// [`waiting`], with `more` adding to the command line.
+fn waiting_with(w: &World, command: &str, more: impl FnOnce(&mut Command)) -> (u64, Child) {
     let order = w.sim.add_order(OrderSpec::new(["www.example.test"]));
     let primary = w.bind.primary().to_string();
-    let child = w
-        .command(&primary, &[command, "--order-id", &order.to_string()])
-        .spawn()
-        .unwrap();
+    let mut cmd = w.command(&primary, &[command, "--order-id", &order.to_string()]);
+    more(&mut cmd);
+    let child = cmd.spawn().unwrap();
     wait_for("the record on the primary", || {
         w.sim
             .order_random_value(order)
@@ -173,6 +177,40 @@ fn sigterm_to_run_cleans_up_before_exiting_with_143() {
     let (name, token) = token_name(&w, order);
     assert!(!w.primary_txt(&name).contains(&token), "run must clean up");
     assert_eq!(w.state_files(), 0);
+}
+
+#[test]
+fn sigterm_to_run_still_runs_the_exec_program_that_removes_the_record() {
+    // Cleanup after a first signal must not be interrupted by it: the exec provider starts its
+    // program (and the state lock waits) as if no signal had come.
+    let w = World::new(None);
+    let key = w.dir.path().join("tsig.key");
+    std::fs::write(
+        &key,
+        format!(
+            "key \"{}\" {{ algorithm hmac-sha256; secret \"{}\"; }};\n",
+            w.bind.key_name(),
+            w.bind.secret()
+        ),
+    )
+    .unwrap();
+    let primary = w.bind.primary().to_string();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hooks/examples/exec-nsupdate");
+    let (order, child) = waiting_with(&w, "run", |cmd| {
+        cmd.env("NSUPDATE_SERVER", &primary)
+            .env("NSUPDATE_KEY_FILE", &key)
+            .args(["--provider", "exec", "--exec"])
+            .arg(&script);
+    });
+    signal(&child, "TERM");
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(143), "{err}");
+    let (name, token) = token_name(&w, order);
+    assert!(
+        !w.primary_txt(&name).contains(&token),
+        "run must clean up through the program: {err}"
+    );
+    assert_eq!(w.state_files(), 0, "{err}");
 }
 
 #[test]

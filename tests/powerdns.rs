@@ -4,14 +4,15 @@
 //! values kept, and each refusal its documented exit code.
 
 use crate::support::pdns::PdnsFixture;
-use crate::support::txt;
 use crate::support::world::{API_KEY, bare_cmd};
+use crate::support::{parallel_runs_keep_every_value, txt};
 use dcv_hook::error::Kind;
 use dcv_hook::publish::Publisher;
 use dcv_hook::publish::powerdns::{PowerDns, PowerDnsSettings};
 use dcv_hook::record::{Record, RecordType};
 use dcv_hook::secret::Secret;
 use dcv_sim::{OrderSpec, SimConfig, Simulator};
+use std::time::Duration;
 
 fn provider(pdns: &PdnsFixture, key: &str) -> PowerDns {
     let mut settings =
@@ -101,6 +102,50 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// Parallel runs at one name, all reading the set before any writes it (a front holds each read
+/// back): every auth's value is there after the auths, only the foreign one after the cleanups,
+/// and no state is left. Without the zone lock and the read back, values were lost or left.
+#[test]
+fn parallel_auths_and_cleanups_at_one_name_lose_and_leave_nothing() {
+    let pdns = PdnsFixture::start();
+    let name = "_acme-challenge.example.test";
+    pdns.add_foreign_txt("example.test", name, "foreign");
+    let api = crate::support::front::slow_reads(pdns.api_addr(), Duration::from_millis(300));
+    let state = tempfile::tempdir().unwrap();
+    let run = |command: &str, value: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dcv-hook"));
+        cmd.env_remove("DCV_HOOK_CONFIG")
+            .env("PDNS_API_KEY", pdns.api_key())
+            .args([command, "-d", "example.test", "--acme-value", value])
+            .args(["--provider", "powerdns", "--powerdns-url", &api])
+            .args(["--resolver", &pdns.dns_addr().to_string()])
+            .arg("--state-dir")
+            .arg(state.path())
+            .arg("--no-propagation-check");
+        cmd
+    };
+    parallel_runs_keep_every_value(run, || pdns.txt_values(name), "foreign", state.path());
+}
+
+/// A disabled record beside an enabled one, at the apex and below: publishing and cleaning up
+/// beside them leaves both as they were, `disabled` included.
+#[test]
+fn disabled_records_stay_as_they_were() {
+    let pdns = PdnsFixture::start();
+    let mut p = provider(&pdns, pdns.api_key());
+    for name in ["example.test", "_acme-challenge.example.test"] {
+        pdns.add_foreign_txt("example.test", name, "on");
+        pdns.add_foreign_txt("example.test", name, "off");
+        pdns.disable_txt(name, "off");
+        let before = pdns.txt_rows(name);
+        assert_eq!(before, [("\"off\"".into(), true), ("\"on\"".into(), false)]);
+        let published = p.present(&[txt(name, "ours")]).unwrap();
+        assert_eq!(pdns.txt_rows(name).len(), 3, "{name}: ours added beside");
+        p.cleanup(&published).unwrap();
+        assert_eq!(pdns.txt_rows(name), before, "{name}");
+    }
 }
 
 #[test]

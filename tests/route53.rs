@@ -6,10 +6,13 @@
 //! propagation check and the CertCentral simulator see it. The other runs skip the propagation
 //! check.
 
+use crate::support::front::slow_reads;
 use crate::support::moto::{Front, KEY_ID, MotoFixture, SECRET};
+use crate::support::parallel_runs_keep_every_value;
 use crate::support::world::bare_cmd;
 use std::path::Path;
 use std::process::Output;
+use std::time::Duration;
 
 /// `dcv-hook COMMAND -d DOMAIN --acme-value VALUE --provider route53 ...` against `moto`.
 fn run(moto: &MotoFixture, state: &Path, command: &str, value: &str, extra: &[&str]) -> Output {
@@ -77,6 +80,37 @@ fn foreign_values_and_a_second_run_at_the_same_name_survive_each_cleanup() {
     ));
     assert_eq!(moto.txt_values(&private, name), ["private"]);
     assert_eq!(moto.txt_values(zone, name), ["v=foreign"]);
+}
+
+/// Parallel runs at one name, all reading the set before any writes it (a front holds each read
+/// back): every auth's value is there after the auths, only the foreign one after the cleanups,
+/// and no state is left. Without the zone lock and the read back, values were lost or left.
+#[test]
+fn parallel_auths_and_cleanups_at_one_name_lose_and_leave_nothing() {
+    let moto = MotoFixture::start();
+    let zone = moto.zone_id("example.test");
+    let name = "_acme-challenge.example.test";
+    moto.add_foreign_txt(zone, name, "v=foreign");
+    let api = slow_reads(moto.addr(), Duration::from_millis(300));
+    let state = tempfile::tempdir().unwrap();
+    let run = |command: &str, value: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dcv-hook"));
+        cmd.env_remove("DCV_HOOK_CONFIG")
+            .envs(moto.env())
+            .env("AWS_ENDPOINT_URL", &api)
+            .env("HOME", state.path())
+            .args([command, "-d", "example.test", "--acme-value", value])
+            .arg("--state-dir")
+            .arg(state.path())
+            .args(["--no-propagation-check", "--provider", "route53"]);
+        cmd
+    };
+    parallel_runs_keep_every_value(
+        run,
+        || moto.txt_values(zone, name),
+        "v=foreign",
+        state.path(),
+    );
 }
 
 #[test]

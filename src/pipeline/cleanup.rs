@@ -17,6 +17,15 @@ pub fn cleanup_where(
     report: &mut Report,
     selects: &dyn Fn(&Entry) -> bool,
 ) -> Result<()> {
+    // Cleanup is what a signal asks for: it is not interrupted by one (a second exits at once).
+    crate::signals::cleaning_up(|| cleanup_selected(ctx, report, selects))
+}
+
+fn cleanup_selected(
+    ctx: &Context,
+    report: &mut Report,
+    selects: &dyn Fn(&Entry) -> bool,
+) -> Result<()> {
     let cfg = &ctx.cfg;
     let Some(state) = StateDir::open_existing(&cfg.state_dir)? else {
         report.say(format!(

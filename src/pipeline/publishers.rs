@@ -78,6 +78,7 @@ fn build(
         remembered,
         ttl: ctx.cfg.ttl,
         resolver: &|| ctx.resolver(),
+        state_dir: &ctx.cfg.state_dir,
     })
 }
 

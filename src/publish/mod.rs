@@ -221,6 +221,8 @@ pub struct Setup<'a> {
     pub ttl: u32,
     /// The resolver of the run (`--resolver`, or the system's), made on first use.
     pub resolver: &'a dyn Fn() -> Result<Arc<Resolver>>,
+    /// The state directory, beside which changes that must not overlap take their locks.
+    pub state_dir: &'a std::path::Path,
 }
 
 /// The names `--provider` accepts.

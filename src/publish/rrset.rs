@@ -2,6 +2,12 @@
 //! read the set, add or remove our value, write the set back, one write per zone; when a later
 //! zone's write fails, the zones already written are put back as they were read.
 //!
+//! A read-modify-write of a whole set loses a value when another writer's change lands between the
+//! read and the write, so each zone's changes hold a lock beside the state ([`SetLocks`]: two
+//! invocations on this machine sharing a state directory change one zone one after the other), and
+//! every write is read back: a value of ours missing after an add (or still there after a removal)
+//! is written again, at most [`WRITE_ATTEMPTS`] times, then the run fails naming it.
+//!
 //! Each provider keeps its own API client and error messages; it only says how to find a zone,
 //! read and write a set, and look at a set's values ([`SetApi`]). Implementing [`SetApi`] makes it
 //! a [`Publisher`] (the blanket impl here): it writes no `prepare`, `present` or `cleanup`.
@@ -9,8 +15,72 @@
 use super::Publisher;
 use super::txt::{content_matches, normalize, quote_txt};
 use crate::error::{Error, Result};
+use crate::filelock::Held;
 use crate::record::{Published, Record, RecordType};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How many times a change is written before a value still not read back fails the run.
+pub const WRITE_ATTEMPTS: usize = 3;
+
+/// Longest wait for another invocation's change of the same zone (its retries included).
+const ZONE_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The locks that serialize changes to a zone: `<state dir>/locks/<provider>-<zone id>.lock`. A
+/// publisher built without a state directory (library use, tests) takes none and relies on the
+/// read back alone.
+#[derive(Clone, Debug, Default)]
+pub struct SetLocks {
+    dir: Option<PathBuf>,
+}
+
+impl SetLocks {
+    /// Locks in the state directory `state_dir` (its `locks/`, made when first needed).
+    pub fn beside_state(state_dir: &Path) -> SetLocks {
+        SetLocks {
+            dir: Some(state_dir.to_path_buf()),
+        }
+    }
+
+    /// Holds the lock of each of `zone_ids` (in sorted order, so two runs never wait on each other
+    /// in a circle) until the result is dropped.
+    fn hold<'a>(
+        &self,
+        provider: &str,
+        zone_ids: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<Held>> {
+        let Some(state) = &self.dir else {
+            return Ok(Vec::new());
+        };
+        let dir = crate::state::StateDir::locks_dir(state)?;
+        let mut names: Vec<String> = zone_ids.map(|id| lock_name(provider, id)).collect();
+        names.sort();
+        names.dedup();
+        names
+            .iter()
+            .map(|name| {
+                crate::filelock::lock(&dir.join(name), ZONE_LOCK_TIMEOUT, "changing this zone")
+            })
+            .collect()
+    }
+}
+
+/// The lock file's name for a zone id (any string an API gives): safe characters kept, the rest
+/// `_`, cut to fit a file name (two ids then sharing a lock only makes them wait for each other).
+fn lock_name(provider: &str, zone_id: &str) -> String {
+    let id: String = zone_id
+        .trim_end_matches('.')
+        .chars()
+        .take(200)
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '.' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '_',
+        })
+        .collect();
+    format!("{provider}-{id}.lock")
+}
 
 /// One zone's part of a change: each set as it will be written, and as it was read.
 struct ZoneChange<Z, S> {
@@ -33,6 +103,8 @@ pub trait SetApi {
     const PUTTING_BACK: &'static str;
 
     fn zone_id(zone: &Self::Zone) -> &str;
+    /// The locks that serialize this provider's changes to a zone.
+    fn locks(&self) -> &SetLocks;
     fn zone_name(zone: &Self::Zone) -> &str;
     /// The zone that holds `name`.
     fn zone_for(&mut self, name: &str) -> Result<Self::Zone>;
@@ -102,22 +174,23 @@ fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
         .collect()
 }
 
-/// Adds the records, one write per zone, then lets the API settle.
+/// Adds the records, one write per zone, under the zones' locks; then lets the API settle.
 fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>> {
     let mut zones = Vec::with_capacity(records.len());
     for record in records {
         zones.push(api.zone_for(&record.name)?);
     }
+    let items: Vec<(A::Zone, &Record)> = zones.iter().cloned().zip(records).collect();
+    // Whether a value was there before is what the first read saw, not a later attempt's.
     let mut preexisting = vec![false; records.len()];
-    let mut index = 0;
-    let changes = edit_sets(
+    let sent = write_confirmed(
         api,
-        zones.iter().cloned().zip(records),
-        |api, set, record| {
-            let i = index;
-            index += 1;
+        &items,
+        true,
+        "adding records",
+        |api, set, i, record, attempt| {
             if holds::<A>(set, record) {
-                preexisting[i] = true;
+                preexisting[i] |= attempt == 1;
                 return Ok(false);
             }
             if record.rtype == RecordType::Cname
@@ -134,7 +207,6 @@ fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
             Ok(true)
         },
     )?;
-    let sent = apply(api, &changes, "adding records")?;
     // Published but maybe not everywhere yet: the state must be kept for cleanup.
     api.settle(&sent).map_err(Error::with_leftovers)?;
     Ok(records
@@ -168,12 +240,10 @@ fn cleanup<A: SetApi>(api: &mut A, published: &[Published]) -> Result<()> {
         }
     }
     for (zone, records) in by_zone {
-        let outcome = edit_sets(
-            api,
-            records.iter().map(|r| (zone.clone(), *r)),
-            |_, set, record| Ok(A::remove(set, record)),
-        )
-        .and_then(|changes| apply(api, &changes, "removing records"))
+        let items: Vec<(A::Zone, &Record)> = records.iter().map(|r| (zone.clone(), *r)).collect();
+        let outcome = write_confirmed(api, &items, false, "removing records", |_, set, _, r, _| {
+            Ok(A::remove(set, r))
+        })
         .and_then(|sent| api.settle(&sent));
         if let Err(e) = outcome {
             first_error.get_or_insert(e);
@@ -182,16 +252,76 @@ fn cleanup<A: SetApi>(api: &mut A, published: &[Published]) -> Result<()> {
     first_error.map_or(Ok(()), Err)
 }
 
-/// Reads the set at each (zone, name, type) once and lets `edit` change it; returns the sets
-/// `edit` changed, per zone, in first-seen order.
+/// With the zones' locks held: edits the sets (`edit(api, set, item index, record, attempt)`),
+/// writes them, and reads them back until each record is in its set (`wanted`) or not, writing
+/// again what another writer undid, at most [`WRITE_ATTEMPTS`] times. What the writes sent.
+fn write_confirmed<A: SetApi>(
+    api: &A,
+    items: &[(A::Zone, &Record)],
+    wanted: bool,
+    what: &str,
+    mut edit: impl FnMut(&A, &mut A::Set, usize, &Record, usize) -> Result<bool>,
+) -> Result<Vec<A::Sent>> {
+    let _held = api
+        .locks()
+        .hold(A::NAME, items.iter().map(|(z, _)| A::zone_id(z)))?;
+    let mut sent = Vec::new();
+    for attempt in 1..=WRITE_ATTEMPTS {
+        let written = edit_sets(api, items.iter().cloned(), |api, set, i, record| {
+            edit(api, set, i, record, attempt)
+        })
+        .and_then(|changes| apply(api, &changes, what));
+        match written {
+            Ok(done) => sent.extend(done),
+            // An earlier attempt's write is live: the state must stay for cleanup.
+            Err(e) if attempt > 1 => return Err(e.with_leftovers()),
+            Err(e) => return Err(e),
+        }
+        let mut off: Vec<String> = Vec::new();
+        edit_sets(api, items.iter().cloned(), |_, set, _, record| {
+            if holds::<A>(set, record) != wanted {
+                off.push(format!("{} {}", normalize(&record.name), record.value));
+            }
+            Ok(false)
+        })
+        .map_err(Error::with_leftovers)?;
+        if off.is_empty() {
+            return Ok(sent);
+        }
+        if attempt < WRITE_ATTEMPTS {
+            crate::ui::warn(&format!(
+                "{}: {what}: read back, {} {}; another program changed the set at the same time: writing again",
+                A::NAME,
+                off.join(", "),
+                if wanted {
+                    "is missing"
+                } else {
+                    "is still there"
+                },
+            ));
+            continue;
+        }
+        return Err(Error::unavailable(format!(
+            "{}: {what}: after {WRITE_ATTEMPTS} writes, {} {} when read back; another program keeps changing the set: stop it and run again (the state is kept for cleanup)",
+            A::NAME,
+            off.join(", "),
+            if wanted { "is still missing" } else { "is still there" },
+        ))
+        .with_leftovers());
+    }
+    Ok(sent)
+}
+
+/// Reads the set at each (zone, name, type) once and lets `edit` change it (given each item's
+/// index); returns the sets `edit` changed, per zone, in first-seen order.
 fn edit_sets<'a, A: SetApi>(
     api: &A,
     items: impl Iterator<Item = (A::Zone, &'a Record)>,
-    mut edit: impl FnMut(&A, &mut A::Set, &Record) -> Result<bool>,
+    mut edit: impl FnMut(&A, &mut A::Set, usize, &Record) -> Result<bool>,
 ) -> Result<Vec<Change<A>>> {
     let mut changes: Vec<(Change<A>, Vec<bool>)> = Vec::new();
     let mut read: HashMap<(String, String, &'static str), (usize, usize)> = HashMap::new();
-    for (zone, record) in items {
+    for (item, (zone, record)) in items.enumerate() {
         let rtype = super::txt::dns_type(A::NAME, record.rtype)?;
         let name = normalize(&record.name);
         let key = (A::zone_id(&zone).to_string(), name.clone(), rtype);
@@ -219,7 +349,7 @@ fn edit_sets<'a, A: SetApi>(
             }
         };
         let (change, changed) = &mut changes[zi];
-        if edit(api, &mut change.sets[si].0, record)? {
+        if edit(api, &mut change.sets[si].0, item, record)? {
             changed[si] = true;
         }
     }
@@ -291,6 +421,9 @@ mod tests {
     struct Fake {
         sets: RefCell<HashMap<(String, String), Vec<String>>>,
         failing: &'static str,
+        locks: SetLocks,
+        /// This many writes are accepted and then undone, as by another writer's older copy.
+        lost_writes: std::cell::Cell<usize>,
     }
 
     impl SetApi for Fake {
@@ -302,6 +435,9 @@ mod tests {
 
         fn zone_id(zone: &String) -> &str {
             zone
+        }
+        fn locks(&self) -> &SetLocks {
+            &self.locks
         }
         fn zone_name(zone: &String) -> &str {
             zone
@@ -325,6 +461,10 @@ mod tests {
         fn write(&self, zone: &String, sets: &[(Self::Set, Self::Set)], _: &str) -> Result<()> {
             if zone == self.failing {
                 return Err(Error::unavailable(format!("{zone} refused")));
+            }
+            if self.lost_writes.get() > 0 {
+                self.lost_writes.set(self.lost_writes.get() - 1);
+                return Ok(());
             }
             for ((name, values), _) in sets {
                 let key = (zone.clone(), name.clone());
@@ -379,5 +519,31 @@ mod tests {
         assert_eq!(api.sets.borrow()[&key].len(), 2);
         cleanup(&mut api, &published).unwrap();
         assert_eq!(api.sets.borrow()[&key], vec![foreign], "only ours removed");
+    }
+
+    #[test]
+    fn a_write_another_writer_undid_is_made_again_and_one_that_stays_undone_fails_keeping_state() {
+        let mut api = Fake::default();
+        let key = ("a.test".to_string(), "x.a.test".to_string());
+        api.lost_writes.set(1);
+        let records = [txt("x.a.test", "ours")];
+        let published = present(&mut api, &records).unwrap();
+        assert_eq!(api.sets.borrow()[&key], vec!["\"ours\"".to_string()]);
+        assert!(
+            !published[0].preexisting,
+            "our own first write is not 'there before'"
+        );
+
+        api.lost_writes.set(1);
+        cleanup(&mut api, &published).unwrap();
+        assert!(
+            api.sets.borrow()[&key].is_empty(),
+            "removed on the second write"
+        );
+
+        api.lost_writes.set(WRITE_ATTEMPTS);
+        let err = present(&mut api, &records).unwrap_err();
+        assert!(err.may_have_left_records(), "{err}");
+        assert!(err.message().contains("still missing"), "{err}");
     }
 }

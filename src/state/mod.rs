@@ -19,7 +19,7 @@ mod trust;
 pub use entry::{AcmeSource, Entry, Owner, Source, Status, pending_entry};
 
 use crate::error::{Error, Result};
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -33,18 +33,13 @@ pub struct StateDir {
 
 /// Holds the state lock until dropped.
 pub struct Lock {
-    _file: File,
+    _held: crate::filelock::Held,
 }
 
 impl StateDir {
     /// Opens `root`, creating it (mode 0700) when missing; refuses one another user could write.
     pub fn open(root: &Path) -> Result<StateDir> {
-        let records = root.join("records");
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&records)
-            .map_err(|e| cant_write(root, &e))?;
+        private_dir(&root.join("records")).map_err(|e| cant_write(root, &e))?;
         StateDir::trusted(root)
     }
 
@@ -68,30 +63,16 @@ impl StateDir {
     /// Takes the exclusive lock, waiting for other invocations to finish their state changes (held
     /// for milliseconds, never across network I/O) up to [`LOCK_TIMEOUT`], then 75.
     pub fn lock(&self) -> Result<Lock> {
-        let path = self.root.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| cant_write(&path, &e))?;
-        let deadline = std::time::Instant::now() + LOCK_TIMEOUT;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(Lock { _file: file }),
-                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                    crate::signals::sleep(std::time::Duration::from_millis(20))?;
-                }
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(Error::temp_fail(format!(
-                        "the state lock {} has been held by another process for {}s; is a dcv-hook stuck? try again",
-                        path.display(),
-                        LOCK_TIMEOUT.as_secs()
-                    )));
-                }
-                Err(fs::TryLockError::Error(e)) => return Err(cant_write(&path, &e)),
-            }
-        }
+        crate::filelock::lock(&self.root.join("lock"), LOCK_TIMEOUT, "changing the state")
+            .map(|held| Lock { _held: held })
+    }
+
+    /// The directory of the locks that serialize changes outside the state (created mode 0700):
+    /// see [`crate::filelock`].
+    pub fn locks_dir(root: &Path) -> Result<PathBuf> {
+        let dir = root.join("locks");
+        private_dir(&dir).map_err(|e| cant_write(&dir, &e))?;
+        Ok(dir)
     }
 
     /// Writes `entry` atomically (mode 0600). Call with the lock held.
@@ -160,6 +141,14 @@ impl StateDir {
             _ => Ok(()),
         }
     }
+}
+
+/// Makes `dir` and its missing parents, mode 0700.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 fn cant_write(path: &Path, e: &std::io::Error) -> Error {

@@ -5,6 +5,7 @@
 
 pub mod acme;
 pub mod bind;
+pub mod front;
 #[cfg(feature = "route53")]
 pub mod moto;
 pub mod nginx;
@@ -22,5 +23,62 @@ pub fn txt(name: &str, value: &str) -> Record {
         rtype: RecordType::Txt,
         name: name.into(),
         value: value.into(),
+    }
+}
+
+/// How many rounds the parallel-run tests make: `DCV_TEST_RACE_ROUNDS`, default 3 (more, to measure).
+pub fn race_rounds() -> usize {
+    std::env::var("DCV_TEST_RACE_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Starts every command at once and waits for all: their outputs, in order.
+pub fn all_at_once(
+    commands: impl IntoIterator<Item = std::process::Command>,
+) -> Vec<std::process::Output> {
+    let children: Vec<_> = commands
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect()
+}
+
+/// The parallel-run check of a whole-set provider, [`race_rounds`] times: three `auth`s at one name
+/// at once (`run(command, value)`), then every value there beside `foreign` (`values()`, sorted);
+/// three `cleanup`s at once, then `foreign` alone and no state entry left in `state`.
+pub fn parallel_runs_keep_every_value(
+    run: impl Fn(&str, &str) -> std::process::Command,
+    values: impl Fn() -> Vec<String>,
+    foreign: &str,
+    state: &std::path::Path,
+) {
+    for round in 0..race_rounds() {
+        let ours: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|v| format!("{v}{round}"))
+            .collect();
+        for out in all_at_once(ours.iter().map(|v| run("auth", v))) {
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+        }
+        let mut expected = ours.clone();
+        expected.push(foreign.into());
+        expected.sort();
+        assert_eq!(values(), expected, "round {round}: after the auths");
+        for out in all_at_once(ours.iter().map(|v| run("cleanup", v))) {
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+        }
+        assert_eq!(values(), [foreign], "round {round}: after the cleanups");
+        let records = std::fs::read_dir(state.join("records")).unwrap().count();
+        assert_eq!(records, 0, "round {round}: state entries left");
     }
 }

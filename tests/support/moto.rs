@@ -8,6 +8,7 @@
 //! (scripts/test installs it into the test venv and exports DCV_TEST_MOTO).
 
 use super::bind::BindFixture;
+use super::front::read_request;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -92,6 +93,11 @@ impl MotoFixture {
     }
 
     /// The environment the binary (or a conformance case) needs.
+    /// The server's address (for a front).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL", self.url()),
@@ -269,36 +275,6 @@ fn mirror(port: u16, request: &[u8], answer: &[u8], bind: &BindFixture) {
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         bind.update(&zone, &lines);
     }
-}
-
-/// One HTTP request (head and a Content-Length body), asking the upstream to close after it.
-fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
-        data.extend_from_slice(&buf[..n]);
-        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    while data.len() < head_end + length {
-        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
-        data.extend_from_slice(&buf[..n]);
-    }
-    let head = head.replacen("\r\n", "\r\nConnection: close\r\n", 1);
-    let mut request = head.into_bytes();
-    request.extend_from_slice(&data[head_end..]);
-    Some(request)
 }
 
 impl Drop for MotoFixture {

@@ -72,6 +72,10 @@ impl PdnsFixture {
         SocketAddr::from((self.addr, 53))
     }
 
+    pub fn api_addr(&self) -> SocketAddr {
+        SocketAddr::from((self.addr, API_PORT))
+    }
+
     pub fn api_url(&self) -> String {
         format!("http://{}:{API_PORT}", self.addr)
     }
@@ -112,6 +116,34 @@ impl PdnsFixture {
             .status()
             .expect("pdnsutil");
         assert!(status.success(), "pdnsutil add-record {name}");
+    }
+
+    /// Marks TXT `value` at `name` disabled, as `pdnsutil edit-zone` or the API's `disabled` would.
+    pub fn disable_txt(&self, name: &str, value: &str) {
+        self.sql(&format!(
+            "UPDATE records SET disabled=1 WHERE name='{name}' AND type='TXT' AND content='\"{value}\"';"
+        ));
+    }
+
+    /// Every TXT record at `name` as the database holds it: (content, disabled), sorted.
+    pub fn txt_rows(&self, name: &str) -> Vec<(String, bool)> {
+        let out = self.sql(&format!(
+            "SELECT content, disabled FROM records WHERE name='{name}' AND type='TXT' ORDER BY content;"
+        ));
+        out.lines()
+            .filter_map(|l| l.rsplit_once('|'))
+            .map(|(content, disabled)| (content.to_string(), disabled == "1"))
+            .collect()
+    }
+
+    fn sql(&self, statement: &str) -> String {
+        let out = Command::new("sqlite3")
+            .arg(self.dir.path().join("pdns.sqlite3"))
+            .arg(statement)
+            .output()
+            .expect("sqlite3");
+        assert!(out.status.success(), "sqlite3 {statement}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn write_files(&self) {

@@ -105,13 +105,13 @@ impl Client {
     /// The RRset `name`/`rtype` in `zone` (empty when there is none).
     pub fn rrset(&self, zone: &Zone, name: &str, rtype: &str) -> Result<RRSet> {
         let fqdn = format!("{name}.");
-        // rrset_name/rrset_type narrow the answer on PowerDNS 4.8+; older servers send the whole
-        // zone, so the RRset is picked here either way.
+        // The whole zone, not `?rrset_name=&rrset_type=`: PowerDNS leaves disabled records out
+        // of a narrowed answer (seen on 4.7), and a set written back without them deletes them.
         let zone_data: ZoneWithRRSets = self
             .call(
                 Method::GET,
                 &self.zone_url(zone),
-                &[("rrset_name", &fqdn), ("rrset_type", rtype)],
+                &[],
                 None,
                 &format!("reading {rtype} {name} in zone {}", zone.name),
             )

@@ -6,9 +6,11 @@
 //! writes back what is left without ours, or deletes the set when nothing is. A value already in
 //! the set is reported `preexisting` and left alone by cleanup. A run's records go to each zone in
 //! one PATCH, which PowerDNS applies all or nothing; when a later zone fails, the zones already
-//! changed are put back. Known limit: between the read and the PATCH another writer's change to the
-//! same RRset can be lost (the API has no conditional update); runs sharing a name are safe one
-//! after the other, as they are with Cloudflare.
+//! changed are put back. dcv-hook runs sharing a state directory change a zone one at a time, and
+//! every PATCH is read back (see `rrset.rs`); another program's change landing between our read
+//! and our PATCH can still be lost (the API has no conditional update). Records are read from the
+//! whole zone, because a narrowed read leaves disabled records out; they are written back with
+//! their `disabled` flag.
 //!
 //! Settings, checked with no network: `--powerdns-url URL` (the API base, e.g.
 //! `http://127.0.0.1:8081`; https, or http to loopback only), the API key from
@@ -20,7 +22,7 @@
 
 mod client;
 
-use super::rrset::SetApi;
+use super::rrset::{SetApi, SetLocks};
 use super::txt::{content_matches, normalize};
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup, credentials, recorded_path};
@@ -181,9 +183,13 @@ impl Provider for PowerDns {
         Ok((settings, remember))
     }
 
-    fn publisher((settings, remember): Self::Settings, _: &Setup) -> Result<Box<dyn Publisher>> {
+    fn publisher(
+        (settings, remember): Self::Settings,
+        setup: &Setup,
+    ) -> Result<Box<dyn Publisher>> {
         let mut publisher = PowerDns::new(settings)?;
         publisher.remember = remember;
+        publisher.locks = SetLocks::beside_state(setup.state_dir);
         Ok(Box::new(publisher))
     }
 }
@@ -195,6 +201,7 @@ pub struct PowerDns {
     /// Zones looked up this run.
     zones: Zones<Zone>,
     remember: Undo,
+    locks: SetLocks,
 }
 
 impl std::fmt::Debug for PowerDns {
@@ -221,6 +228,7 @@ impl PowerDns {
             ttl: settings.ttl,
             zones: Zones::default(),
             remember: Undo::default(),
+            locks: SetLocks::default(),
         })
     }
 
@@ -239,6 +247,10 @@ impl SetApi for PowerDns {
 
     fn zone_id(zone: &Zone) -> &str {
         &zone.id
+    }
+
+    fn locks(&self) -> &SetLocks {
+        &self.locks
     }
 
     fn zone_name(zone: &Zone) -> &str {

@@ -7,8 +7,9 @@
 //! run's records go to each hosted zone in one change batch, which Route 53 applies all or
 //! nothing; when a later zone fails, the zones already changed are put back. After the batches the
 //! provider waits until every change is INSYNC (on all Route 53 nameservers), so the propagation
-//! check that follows does not start early. Known limit: between the read and the UPSERT another
-//! writer's change to the same set can be lost; runs sharing a name are safe one after the other.
+//! check that follows does not start early. dcv-hook runs sharing a state directory change a zone
+//! one at a time, and every change is read back (see `rrset.rs`); another program's change landing
+//! between our read and our UPSERT can still be lost.
 //!
 //! Credentials come from the SDK's chain, never a flag value: `AWS_ACCESS_KEY_ID` and
 //! `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) in the environment, else `--route53-profile`'s
@@ -24,7 +25,7 @@
 
 mod client;
 
-use super::rrset::SetApi;
+use super::rrset::{SetApi, SetLocks};
 use super::txt::{content_matches, normalize};
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup};
@@ -164,9 +165,13 @@ impl Provider for Route53 {
         Ok((Route53Settings::new(&undo, setup.env, setup.ttl)?, undo))
     }
 
-    fn publisher((settings, remember): Self::Settings, _: &Setup) -> Result<Box<dyn Publisher>> {
+    fn publisher(
+        (settings, remember): Self::Settings,
+        setup: &Setup,
+    ) -> Result<Box<dyn Publisher>> {
         let mut publisher = Route53::new(settings)?;
         publisher.remember = remember;
+        publisher.locks = SetLocks::beside_state(setup.state_dir);
         Ok(Box::new(publisher))
     }
 }
@@ -180,6 +185,7 @@ pub struct Route53 {
     by_name: Zones<Zone>,
     by_id: HashMap<String, Zone>,
     remember: Undo,
+    locks: SetLocks,
     /// How long to wait for INSYNC, and how often to ask.
     pub sync_timeout: Duration,
     pub sync_poll: Duration,
@@ -204,6 +210,7 @@ impl Route53 {
             by_name: Zones::default(),
             by_id: HashMap::new(),
             remember: Undo::default(),
+            locks: SetLocks::default(),
             sync_timeout: SYNC_TIMEOUT,
             sync_poll: SYNC_POLL,
         })
@@ -247,6 +254,10 @@ impl SetApi for Route53 {
 
     fn zone_id(zone: &Zone) -> &str {
         &zone.id
+    }
+
+    fn locks(&self) -> &SetLocks {
+        &self.locks
     }
 
     fn zone_name(zone: &Zone) -> &str {
