@@ -27,7 +27,12 @@ pub fn parse(text: &str) -> Option<i64> {
     if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    let mut seconds = days_from_civil(y, m, d) * 86_400;
+    let days = days_from_civil(y, m, d);
+    // 2026-02-31 is no date: a day past its month's end does not come back the same.
+    if civil_from_days(days) != (y, m, d) {
+        return None;
+    }
+    let mut seconds = days * 86_400;
     if let Some(time) = time {
         let (clock, offset) = split_offset(time)?;
         let mut hms = clock.split(':');
@@ -102,6 +107,22 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_past_the_end_of_their_month_are_no_dates() {
+        for bad in [
+            "2026-02-29",
+            "2026-02-31",
+            "2026-04-31",
+            "2100-02-29",
+            "2026-11-31T00:00:00Z",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        for good in ["2028-02-29", "2000-02-29", "2026-12-31", "2026-01-31"] {
+            assert!(parse(good).is_some(), "{good}");
+        }
+    }
 
     #[test]
     fn dates_and_date_times_parse_to_unix_seconds() {

@@ -148,7 +148,7 @@ pub fn query_dnssec(
 }
 
 fn request(name: &Name, rtype: RecordType) -> Message {
-    let mut message = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
+    let mut message = Message::new(crate::random::u16(), MessageType::Query, OpCode::Query);
     // Authoritative servers must answer from their own data; RD would invite a recursive answer.
     message.metadata.recursion_desired = false;
     let mut fqdn = name.clone();
@@ -318,7 +318,8 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err, QueryError::Timeout);
-        assert!(started.elapsed() < Duration::from_secs(1));
+        // 200 ms asked; 5 s leaves room for a loaded machine and still catches a wait without end.
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -16,8 +16,21 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "leaf helpers",
         &[
-            "error", "env", "retry", "fsutil", "filelock", "secret", "dates", "ui", "signals",
-            "runtime", "stats", "process", "progress",
+            "error",
+            "env",
+            "retry",
+            "fsutil",
+            "filelock",
+            "http_client",
+            "secret",
+            "dates",
+            "ui",
+            "signals",
+            "runtime",
+            "stats",
+            "process",
+            "progress",
+            "random",
         ],
     ),
     (
@@ -268,4 +281,28 @@ fn the_checker_sees_upward_imports_groups_and_commands() {
     }
     let cycle = cycle_from(&graph, "x", &mut vec!["x".to_string()]).expect("a cycle");
     assert_eq!(cycle, ["x", "y", "z", "x"]);
+}
+
+/// Unpredictable numbers (DNS message ids, probe names) come from the OS CSPRNG (`random.rs`); the
+/// fast generator is for backoff jitter only.
+#[test]
+fn only_backoff_jitter_uses_the_fast_generator() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let users: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .contains("fastrand::")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        users.iter().all(|f| f.ends_with("src/retry.rs")),
+        "fastrand outside retry.rs: {users:?}; use crate::random"
+    );
 }

@@ -74,7 +74,8 @@ fn present_waits_for_the_lagging_secondary() {
     assert!(lines[0].1.starts_with("ns1.example.test"), "{lines:?}");
     assert!(lines[1].1.starts_with("ns2.example.test"), "{lines:?}");
     // The secondary flipped only after the lag, well after the primary.
-    assert!(lines[0].0 < Duration::from_millis(500), "{lines:?}");
+    // (Lower bounds and an order only: a loaded machine makes everything later, never earlier.)
+    assert!(lines[0].0 < lines[1].0, "{lines:?}");
     assert!(lines[1].0 >= Duration::from_millis(1500), "{lines:?}");
     assert!(bind.transfers() >= 1);
 

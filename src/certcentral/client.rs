@@ -76,11 +76,10 @@ enum Attempt {
 impl Client {
     /// A client for `base_url` (e.g. `https://www.digicert.com/services/v2`).
     pub fn new(base_url: &str, key: Secret, timeout: Duration) -> Result<Client> {
-        let http = HttpClient::builder()
+        let http = crate::http_client::builder("")
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10).min(timeout))
-            .user_agent(concat!("dcv-hook/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {

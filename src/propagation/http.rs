@@ -78,15 +78,10 @@ struct HttpProbe {
 fn client_for(host: &str, address: IpAddr, timeout: Duration) -> Result<Client> {
     // Port 0 lets reqwest use each scheme's own port, so a redirect to https goes to 443 of the same
     // address; a non-default --http-port is put into the URL instead.
-    Client::builder()
+    crate::http_client::builder("propagation check")
         .resolve(host, SocketAddr::new(address, 0))
         .redirect(reqwest::redirect::Policy::limited(1))
         .timeout(timeout)
-        .user_agent(concat!(
-            "dcv-hook/",
-            env!("CARGO_PKG_VERSION"),
-            " (propagation check)"
-        ))
         .build()
         .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))
 }

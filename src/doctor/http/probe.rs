@@ -12,7 +12,7 @@ use crate::record::{Record, RecordType};
 /// Its value is a fresh random token, its name starts with the prefix webroot's cleanup allows.
 pub(super) fn probe_record(subject: &Subject, host: &str, path: &str) -> Record {
     let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    let token = format!("{:016x}{:016x}", crate::random::u64(), crate::random::u64());
     Record {
         domain: subject.domain.clone(),
         rtype: RecordType::Http,

@@ -66,11 +66,10 @@ impl Client {
         timeout: Duration,
         retry: Policy,
     ) -> Result<Client> {
-        let http = HttpClient::builder()
+        let http = crate::http_client::builder("")
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10).min(timeout))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("dcv-hook/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))?;
         let base = api_url.trim_end_matches('/');

@@ -331,7 +331,7 @@ impl Publisher for Rfc2136 {
             // server must authenticate and authorize it like a real change.
             let nobody = resolver::fqdn(&format!(
                 "dcv-hook-doctor-{:016x}.{}",
-                fastrand::u64(..),
+                crate::random::u64(),
                 update::zone_text(&zone)
             ))?;
             let mut delete =

@@ -326,7 +326,7 @@ pub(super) fn rdata(record: &Record) -> Result<RData> {
 
 /// The UPDATE message for `zone` carrying `updates` (EDNS, so a UDP answer may be large).
 fn update_message(zone: &Name, updates: Vec<hickory_proto::rr::Record>) -> Message {
-    let mut message = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Update);
+    let mut message = Message::new(crate::random::u16(), MessageType::Query, OpCode::Update);
     message.metadata.recursion_desired = false;
     let mut zone_query = Query::new();
     zone_query
