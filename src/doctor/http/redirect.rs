@@ -56,13 +56,15 @@ pub(super) fn broken_rule(
     })
 }
 
-/// The registered domain, approximated as the last two labels (no public suffix list here).
+/// The registered domain by the Public Suffix List (a name that is itself a public suffix, or an
+/// address, stands for itself).
 fn registered(host: &str) -> String {
-    let labels: Vec<&str> = host.trim_end_matches('.').rsplitn(3, '.').collect();
-    match labels.as_slice() {
-        [tld, second, ..] => format!("{second}.{tld}").to_ascii_lowercase(),
-        _ => host.to_ascii_lowercase(),
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return host;
     }
+    psl::domain_str(&host).unwrap_or(&host).to_string()
 }
 
 #[cfg(test)]
@@ -70,7 +72,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_registered_domain_is_the_last_two_labels() {
+    fn the_registered_domain_follows_the_public_suffix_list() {
         assert_eq!(registered("a.b.example.com"), "example.com");
+        assert_eq!(registered("www.Example.co.uk."), "example.co.uk");
+        assert_ne!(registered("a.co.uk"), registered("b.co.uk"));
+        assert_eq!(registered("shop.example.test"), "example.test");
+        assert_eq!(registered("co.uk"), "co.uk");
+        assert_eq!(registered("192.0.2.1"), "192.0.2.1");
+        assert_ne!(registered("192.0.2.1"), registered("198.51.2.1"));
+        assert_eq!(registered("[2001:db8::1]"), "[2001:db8::1]");
     }
 }
