@@ -71,7 +71,7 @@ struct HttpProbe {
     port: u16,
     client: Client,
     /// An answer waiting will not fix, and since when it has been given (see [`GIVE_UP_AFTER`]).
-    seen: std::sync::Mutex<Option<(String, std::time::Instant)>>,
+    seen: std::sync::Mutex<Option<(Unserved, std::time::Instant)>>,
 }
 
 /// A client that sends every request for `host` to `address`, following at most one redirect.
@@ -132,28 +132,47 @@ const MAX_BODY: u64 = 64 * 1024;
 /// up on it.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
+/// What a web address answered instead of the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unserved {
+    /// A status other than 2xx.
+    Status(u16),
+    /// A 2xx with a body that is not the token (its first characters).
+    OtherContent(u16, String),
+    /// A redirect beyond the one followed.
+    TooManyRedirects,
+}
+
+impl std::fmt::Display for Unserved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unserved::Status(status) => write!(f, "HTTP {status}"),
+            Unserved::OtherContent(status, start) => {
+                write!(f, "HTTP {status} with other content {start:?}")
+            }
+            Unserved::TooManyRedirects => f.write_str("more than one redirect"),
+        }
+    }
+}
+
 /// The doctor's code and fix for an answer that means the web server will not serve the file however
 /// long one waits (401, 403, 5xx, a redirect not followed); `None` for answers that may still change
 /// (404: the file is not there yet).
-pub fn advice(answer: &str) -> Option<(&'static str, &'static str)> {
-    let status: Option<u16> = answer
-        .strip_prefix("HTTP ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|code| code.parse().ok());
-    match status {
-        Some(403) => Some((
+pub fn advice(answer: &Unserved) -> Option<(&'static str, &'static str)> {
+    match answer {
+        Unserved::Status(403) => Some((
             "http.status.403",
             "let the web server's user read the file and its directories (mode, owner, SELinux) and drop deny rules for /.well-known/",
         )),
-        Some(401) => Some((
+        Unserved::Status(401) => Some((
             "http.status.401",
             "exempt /.well-known/ from authentication",
         )),
-        Some(500..=599) => Some((
+        Unserved::Status(500..=599) => Some((
             "http.status.5xx",
             "fix the web server (its error log says why) so it serves static files under /.well-known/",
         )),
-        _ if answer.contains("redirect") => Some((
+        Unserved::TooManyRedirects => Some((
             "http.redirect.too_many",
             "serve the file with at most one redirect, on the same name, to port 80 or 443",
         )),
@@ -161,21 +180,36 @@ pub fn advice(answer: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
+/// One answer of a web address.
+enum Answer {
+    Served,
+    Unserved(Unserved),
+    Unreachable(String),
+}
+
 impl HttpProbe {
     /// Reports an answer waiting will not fix at once (on stderr, also under certbot) and turns it
     /// into [`Observation::Failed`] once it has lasted [`GIVE_UP_AFTER`].
-    fn persisting(&self, observation: Observation) -> Observation {
+    fn persisting(&self, answer: Answer) -> Observation {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let Observation::Missing(answer) = &observation else {
-            *seen = None;
-            return observation;
+        let answer = match answer {
+            Answer::Served => {
+                *seen = None;
+                return Observation::Served;
+            }
+            Answer::Unreachable(why) => {
+                *seen = None;
+                return Observation::Unreachable(why);
+            }
+            Answer::Unserved(answer) => answer,
         };
-        let Some((code, fix)) = advice(answer) else {
+        let observation = Observation::Missing(answer.to_string());
+        let Some((code, fix)) = advice(&answer) else {
             *seen = None;
             return observation;
         };
         match seen.as_ref() {
-            Some((same, since)) if same == answer => {
+            Some((same, since)) if *same == answer => {
                 if since.elapsed() >= GIVE_UP_AFTER {
                     return Observation::Failed(format!(
                         "{answer} for {}s ({code}): {fix}",
@@ -190,41 +224,36 @@ impl HttpProbe {
                     self.url,
                     GIVE_UP_AFTER.as_secs()
                 ));
-                *seen = Some((answer.clone(), std::time::Instant::now()));
+                *seen = Some((answer, std::time::Instant::now()));
             }
         }
         observation
     }
 
-    fn ask(&self, within: Duration) -> Observation {
+    fn ask(&self, within: Duration) -> Answer {
         stats::count_http_request();
         let response = match self.client.get(&self.url).timeout(within).send() {
             Ok(r) => r,
-            Err(e) if e.is_redirect() => {
-                return Observation::Missing("more than one redirect".into());
-            }
-            Err(e) if e.is_timeout() => return Observation::Unreachable("timed out".into()),
-            Err(e) if e.is_connect() => {
-                return Observation::Unreachable("connection failed".into());
-            }
-            Err(e) => return Observation::Unreachable(e.to_string()),
+            Err(e) if e.is_redirect() => return Answer::Unserved(Unserved::TooManyRedirects),
+            Err(e) if e.is_timeout() => return Answer::Unreachable("timed out".into()),
+            Err(e) if e.is_connect() => return Answer::Unreachable("connection failed".into()),
+            Err(e) => return Answer::Unreachable(e.to_string()),
         };
         let status = response.status();
         if !status.is_success() {
-            return Observation::Missing(format!("HTTP {}", status.as_u16()));
+            return Answer::Unserved(Unserved::Status(status.as_u16()));
         }
         // A token file is a few dozen bytes and DigiCert reads at most 5000: read no more than
         // MAX_BODY, so a huge page is "other content" at once, not a slow read against the deadline.
         let mut body = Vec::new();
         let read = response.take(MAX_BODY).read_to_end(&mut body);
         match read.map(|_| String::from_utf8_lossy(&body)) {
-            Ok(body) if body.trim() == self.record.value.trim() => Observation::Served,
-            Ok(body) => Observation::Missing(format!(
-                "HTTP {} with other content {:?}",
+            Ok(body) if body.trim() == self.record.value.trim() => Answer::Served,
+            Ok(body) => Answer::Unserved(Unserved::OtherContent(
                 status.as_u16(),
-                body.trim().chars().take(40).collect::<String>()
+                body.trim().chars().take(40).collect(),
             )),
-            Err(e) => Observation::Unreachable(format!("body could not be read: {e}")),
+            Err(e) => Answer::Unreachable(format!("body could not be read: {e}")),
         }
     }
 }

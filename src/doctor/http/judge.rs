@@ -3,7 +3,7 @@
 //! fetches.
 
 use crate::doctor::{Finding, Severity};
-use crate::propagation::http::advice;
+use crate::propagation::http::{Unserved, advice};
 use std::net::IpAddr;
 
 /// DigiCert reads at most this much of the body.
@@ -99,7 +99,7 @@ fn judge_status(status: u16, expect: Option<&str>, subject: &str, via: &str) -> 
         401 | 403 | 500..=599 => {
             // The same words as auth's wait uses when it gives up on this answer.
             let (code, fix) =
-                advice(&format!("HTTP {status}")).unwrap_or(("http.status.other", ""));
+                advice(&Unserved::Status(status)).unwrap_or(("http.status.other", ""));
             let why = match status {
                 403 => ": the web server refuses the file",
                 401 => ": the file is behind authentication",
