@@ -229,12 +229,31 @@ impl Client {
 
     /// What the credentials are and where they came from (never the secret).
     /// The API base URL, for messages.
-    pub fn api_url(&self) -> &str {
-        &self.api_url
-    }
-
     pub fn credentials(&self) -> &str {
         &self.credentials
+    }
+
+    /// The dcv-hook error for `failure` while doing `what` (`creating TXT x in zone y`).
+    pub fn error_for(&self, failure: Failure, what: &str) -> Error {
+        let described = failure.describe();
+        if failure.auth {
+            return Error::no_perm(format!(
+                "cloudflare: {what}: {described}: Cloudflare refused the {}; check it, and that it has Zone:Read and DNS:Edit permission for the zone",
+                self.credentials
+            ));
+        }
+        if failure.status == Some(429) {
+            return Error::unavailable(format!(
+                "cloudflare: {what}: {described}: Cloudflare limits API calls per user (1200 per 5 minutes); wait a few minutes, then retry"
+            ));
+        }
+        if failure.retryable || failure.detail.is_some() {
+            return Error::unavailable(format!(
+                "cloudflare: {what}: {described}; check --cloudflare-api-url ({}) and Cloudflare's status, then retry",
+                self.api_url
+            ));
+        }
+        Error::data(format!("cloudflare: {what}: {described}"))
     }
 
     /// The retry policy, for callers that retry on their own (create).
@@ -290,7 +309,7 @@ impl Client {
         for page in 1..=MAX_PAGES {
             let success = self
                 .call(&endpoint(page))
-                .map_err(|f| f.into_error(self, what))?;
+                .map_err(|f| self.error_for(f, what))?;
             let count = success.result.0.len();
             items.extend(success.result.0);
             let info = success.result_info.unwrap_or_default();
@@ -381,7 +400,7 @@ impl Client {
         }) {
             Ok(_) => Ok(()),
             Err(f) if f.status == Some(404) => Ok(()),
-            Err(f) => Err(f.into_error(self, what)),
+            Err(f) => Err(self.error_for(f, what)),
         }
     }
 }

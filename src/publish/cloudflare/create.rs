@@ -33,7 +33,7 @@ impl Cloudflare {
                 Err(failure) => failure,
             };
             if failure.auth {
-                return Err(failure.into_error(&self.client, &what));
+                return Err(self.client.error_for(failure, &what));
             }
             ours_may_exist |= failure.may_have_landed;
             if (ours_may_exist || failure.status == Some(400))
@@ -50,8 +50,7 @@ impl Cloudflare {
             let Some(pause) = pause else {
                 let mut failure = failure;
                 failure.attempts = attempt;
-                let error =
-                    self.explain(zone, name, record, failure.into_error(&self.client, &what));
+                let error = self.explain(zone, name, record, self.client.error_for(failure, &what));
                 // An attempt whose answer was lost may have created the record after all.
                 return Err(if ours_may_exist {
                     error.with_leftovers()

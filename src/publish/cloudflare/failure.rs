@@ -1,9 +1,8 @@
 //! What a failed Cloudflare call means: a [`Failure`] classifies the crate's error (status,
 //! Cloudflare's codes, whether the credentials were refused, whether to retry, whether the request
-//! may have landed) and turns it into dcv-hook's error kind and one-line message.
+//! may have landed) and says it in one line; the client turns it into dcv-hook's error, naming its
+//! credentials and API.
 
-use super::client::Client;
-use crate::error::Error;
 use cloudflare::framework::response::{ApiFailure, ResponseInfo};
 
 /// Cloudflare's error codes that mean the credentials were refused (a malformed or unknown
@@ -120,29 +119,6 @@ impl Failure {
             text.push_str(&format!(", after {} attempts", self.attempts));
         }
         text
-    }
-
-    /// The dcv-hook error for this failure while doing `what` (`creating TXT x in zone y`).
-    pub fn into_error(self, client: &Client, what: &str) -> Error {
-        let described = self.describe();
-        if self.auth {
-            return Error::no_perm(format!(
-                "cloudflare: {what}: {described}: Cloudflare refused the {}; check it, and that it has Zone:Read and DNS:Edit permission for the zone",
-                client.credentials()
-            ));
-        }
-        if self.status == Some(429) {
-            return Error::unavailable(format!(
-                "cloudflare: {what}: {described}: Cloudflare limits API calls per user (1200 per 5 minutes); wait a few minutes, then retry"
-            ));
-        }
-        if self.retryable || self.detail.is_some() {
-            return Error::unavailable(format!(
-                "cloudflare: {what}: {described}; check --cloudflare-api-url ({}) and Cloudflare's status, then retry",
-                client.api_url()
-            ));
-        }
-        Error::data(format!("cloudflare: {what}: {described}"))
     }
 }
 
