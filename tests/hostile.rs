@@ -102,6 +102,15 @@ impl Case {
     }
 }
 
+/// Makes a FIFO at `path` (a name that blocks a reader until a writer comes).
+fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+}
+
 /// Lets `n` requests through, then answers `status` with `body`.
 fn answer_after(n: usize, status: u16, body: impl Into<String>) -> Vec<Fault> {
     let mut faults = vec![Fault::Slow(Duration::ZERO); n];
@@ -449,6 +458,14 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
         case("env: DCV_HOOK_CONFIG names a missing file", 78, "cannot read config file")
             .auth_order(&[])
             .env("DCV_HOOK_CONFIG", "{dir}/missing.toml"),
+        // Read without end before (24 GB, then killed); a FIFO waited in open for a writer.
+        case("env: DCV_HOOK_CONFIG is /dev/zero", 78, "/dev/zero: it is a character device")
+            .auth_order(&[])
+            .env("DCV_HOOK_CONFIG", "/dev/zero"),
+        case("env: DCV_HOOK_CONFIG is a FIFO", 78, "c.toml: it is a FIFO, not a regular file")
+            .setup(|d| mkfifo(&d.join("c.toml")))
+            .auth_order(&[])
+            .env("DCV_HOOK_CONFIG", "{dir}/c.toml"),
         // --- config file ---
         case("config: unknown key", 78, "unknown key \"ttll\"")
             .file("c.toml", "ttll = 1\n")
@@ -464,6 +481,9 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .auth_order(&["--config", "{dir}/c.toml"]),
         case("config: a directory", 78, "cannot read config file")
             .file("c.toml/x", "")
+            .auth_order(&["--config", "{dir}/c.toml"]),
+        case("config: larger than 1 MiB", 78, "c.toml: it is larger than 1024 KiB")
+            .file("c.toml", format!("ttl = 60\n{}", "#".repeat(1 << 20)))
             .auth_order(&["--config", "{dir}/c.toml"]),
         case("config: domain with NUL", 65, "invalid domain name")
             .file("c.toml", "domain = [\"www.example.test\\u0000.evil\"]\n")
@@ -519,6 +539,16 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .auth_order(&["--api-key-file", "{dir}/key"]),
         case("api key file: missing", 78, "cannot read --api-key-file")
             .auth_order(&["--api-key-file", "{dir}/nope"]),
+        case("api key file: /dev/zero", 78, "/dev/zero: it is a character device")
+            .auth_order(&["--api-key-file", "/dev/zero"]),
+        case("ini: a FIFO", 78, "r.ini: it is a FIFO")
+            .setup(|d| mkfifo(&d.join("r.ini")))
+            .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--provider", "rfc2136"])
+            .args(&["--rfc2136-credentials", "{dir}/r.ini"]),
+        case("tsig secret file: a FIFO", 78, "tsig: it is a FIFO")
+            .setup(|d| mkfifo(&d.join("tsig")))
+            .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--provider", "rfc2136"])
+            .args(&["--rfc2136-server", "127.0.0.1:9", "--tsig-key", "k", "--tsig-secret-file", "{dir}/tsig"]),
         case("tsig secret file: not base64", 78, "base64")
             .file("tsig", "}}}not-base64{{{\n")
             .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--provider", "rfc2136"])
@@ -701,11 +731,7 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .setup(|d| {
                 let dir = d.join("wr/.well-known");
                 std::fs::create_dir_all(&dir).unwrap();
-                let made = std::process::Command::new("mkfifo")
-                    .arg(dir.join("acme-challenge"))
-                    .status()
-                    .unwrap();
-                assert!(made.success());
+                mkfifo(&dir.join("acme-challenge"));
             })
             .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--acme-token", "t"])
             .args(&["--provider", "webroot", "--webroot", "{dir}/wr"]),

@@ -179,9 +179,9 @@ fn api_url(o: &Options) -> Result<String> {
 fn read_api_key(file: Option<&Path>, env: &dyn Env) -> std::result::Result<Secret, Error> {
     let (key, from) = match file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            let text = crate::fsutil::read_small_file(path).map_err(|e| {
                 Error::config(format!(
-                    "cannot read --api-key-file {}: {e}",
+                    "cannot read --api-key-file {}: {e}; name a readable file holding the key",
                     path.display()
                 ))
             })?;

@@ -3,7 +3,7 @@
 //! Reads a file only through [`read_trusted`], so what is checked is what is read; never writes.
 
 use crate::error::{Error, Result};
-use std::fs::{self, File};
+use std::fs;
 use std::path::Path;
 
 /// Checks that `root` and its `records` directory are only ours (or root's) to write.
@@ -23,8 +23,7 @@ pub(super) fn check_dirs(root: &Path) -> Result<()> {
 /// A state file's text (`Ok(Err)` when it cannot be read), or `Err` when another user could have
 /// written it. Checked on the open file, so what is checked is what is read.
 pub(super) fn read_trusted(path: &Path) -> Result<std::io::Result<String>> {
-    use std::io::Read;
-    let mut file = match File::open(path) {
+    let file = match crate::fsutil::open_small_file(path) {
         Ok(file) => file,
         Err(e) => return Ok(Err(e)),
     };
@@ -32,8 +31,7 @@ pub(super) fn read_trusted(path: &Path) -> Result<std::io::Result<String>> {
         Ok(meta) => check_trusted(path, &meta)?,
         Err(e) => return Ok(Err(e)),
     }
-    let mut text = String::new();
-    Ok(file.read_to_string(&mut text).map(|_| text))
+    Ok(crate::fsutil::read_text(file))
 }
 
 /// Refuses a state directory or file that a user other than this one or root owns or could write.
