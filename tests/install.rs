@@ -107,6 +107,38 @@ fn the_man_pages_cover_every_command_and_option() {
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }
 
+#[test]
+fn man_dir_replaces_a_planted_symlink_and_leaves_its_target_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let man1 = dir.path().join("man1");
+    std::fs::create_dir(&man1).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    for page in ["dcv-hook.1", "dcv-hook-auth.1"] {
+        std::os::unix::fs::symlink(&victim, man1.join(page)).unwrap();
+    }
+    let out = bare_cmd()
+        .args(["man", "--dir"])
+        .arg(&man1)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    for page in ["dcv-hook.1", "dcv-hook-auth.1"] {
+        let meta = std::fs::symlink_metadata(man1.join(page)).unwrap();
+        assert!(meta.file_type().is_file(), "{page} is not a regular file");
+        let text = std::fs::read_to_string(man1.join(page)).unwrap();
+        assert!(text.contains(".TH dcv-hook"), "{page}: {text}");
+    }
+    // Nothing but the pages: no temporary file left behind.
+    let names: Vec<String> = std::fs::read_dir(&man1)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| n.ends_with(".1")), "{names:?}");
+    assert_eq!(names.len(), commands().len() + 1, "{names:?}");
+}
+
 /// `[package.metadata.deb].assets` of Cargo.toml: (source, destination, mode).
 fn deb_assets() -> Vec<(String, String, String)> {
     let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();

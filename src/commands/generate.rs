@@ -67,6 +67,10 @@ pub fn man_page() -> Vec<u8> {
 }
 
 /// Writes dcv-hook.1 and dcv-hook-COMMAND.1 for every command into `dir` (created if missing).
+/// Each page is a new file renamed into place (`fsutil::write_atomically`), so a name already in
+/// `dir` is replaced, never written through: a symbolic link planted there (`dcv-hook.1 ->
+/// /etc/passwd`) is itself replaced and its target left alone, as clap_mangen's own `generate_to`
+/// (which opens the name and follows it) would not.
 pub fn man_pages(dir: &Path) -> crate::error::Result<()> {
     let cannot = |e: std::io::Error| {
         Error::cant_create(format!(
@@ -75,7 +79,26 @@ pub fn man_pages(dir: &Path) -> crate::error::Result<()> {
         ))
     };
     std::fs::create_dir_all(dir).map_err(cannot)?;
-    clap_mangen::generate_to(cli::command(), dir).map_err(cannot)
+    let mut root = cli::command().disable_help_subcommand(true);
+    root.build();
+    for page in pages(root) {
+        let mut roff = Vec::new();
+        page.render(&mut roff).map_err(cannot)?;
+        crate::fsutil::write_atomically(&dir.join(page.get_filename()), &roff, 0o644)
+            .map_err(cannot)?;
+    }
+    Ok(())
+}
+
+/// The page of `cmd` and of every visible command below it, as clap_mangen's `generate_to` makes.
+fn pages(cmd: clap::Command) -> Vec<clap_mangen::Man> {
+    let mut all: Vec<clap_mangen::Man> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .flat_map(|s| pages(s.clone()))
+        .collect();
+    all.push(clap_mangen::Man::new(cmd));
+    all
 }
 
 /// Writes `bytes` to stdout; a reader that went away early (`| head`) is not an error.
