@@ -63,6 +63,83 @@ fn completions_know_every_command_and_its_flags() {
     assert!(err.contains("tcsh") && err.lines().count() == 1, "{err}");
 }
 
+/// The script `dcv-hook completions SHELL` prints, in a file of `dir`.
+fn completion_script(dir: &std::path::Path, shell: &str) -> std::path::PathBuf {
+    let out = bare_cmd().args(["completions", shell]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let file = dir.join(format!("dcv-hook.{shell}"));
+    std::fs::write(&file, out.stdout).unwrap();
+    file
+}
+
+/// What bash completes for the last word of `words` (the word under the cursor), by calling the
+/// completion function as bash does on TAB: COMP_WORDS, COMP_CWORD, then (command, word, previous).
+fn bash_completes(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={}\n_dcv__hook dcv-hook \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// What fish completes for the command line `line` (`complete -C`), the candidates without their
+/// descriptions.
+fn fish_completes(script: &std::path::Path, line: &str) -> Vec<String> {
+    let program = format!("source '{}'; complete -C '{line}'", script.display());
+    let out = std::process::Command::new("fish")
+        .args(["--no-config", "-c", &program])
+        .output()
+        .expect("fish (scripts/test installs it)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn completions_complete_commands_their_flags_and_values_in_bash_and_fish() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = completion_script(dir.path(), "bash");
+    let fish = completion_script(dir.path(), "fish");
+    // (words typed, the last one under the cursor; a candidate that must be offered)
+    let cases: &[(&[&str], &str)] = &[
+        (&["dcv-hook", "au"], "auth"),
+        (&["dcv-hook", "auth", "--ord"], "--order-id"),
+        (&["dcv-hook", "cleanup", "--state"], "--state-dir"),
+        (
+            &["dcv-hook", "revalidate", "--expiring"],
+            "--expiring-within",
+        ),
+        (&["dcv-hook", "auth", "--provider", ""], "webroot"),
+        (&["dcv-hook", "doctor", "--output", ""], "json"),
+    ];
+    for (words, expected) in cases {
+        let got = bash_completes(&bash, words);
+        assert!(
+            got.iter().any(|c| c == expected),
+            "bash: {words:?} offers {got:?}, not {expected}"
+        );
+        let got = fish_completes(&fish, &words.join(" "));
+        assert!(
+            got.iter().any(|c| c == expected),
+            "fish: {words:?} offers {got:?}, not {expected}"
+        );
+    }
+}
+
 #[test]
 fn the_man_pages_cover_every_command_and_option() {
     let out = bare_cmd().arg("man").output().unwrap();

@@ -51,11 +51,31 @@ pub fn generate(args: &[OsString]) -> Option<u8> {
     })
 }
 
+/// The name the completions are for.
+const BIN: &str = "dcv-hook";
+
 /// The completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut cli::command(), "dcv-hook", &mut out);
-    out
+    clap_complete::generate(shell, &mut cli::command(), BIN, &mut out);
+    match shell {
+        clap_complete::Shell::Bash => bash_case_labels(&out, BIN),
+        _ => out,
+    }
+}
+
+/// clap_complete's bash script (4.6.12, the newest release; clap issue #6421) names the state of
+/// `dcv-hook auth` `dcv__hook__subcmd__auth` where it walks the words, but labels that state's case
+/// `dcv__subcmd__hook__subcmd__auth` (the bin name's hyphen escaped as a command separator), so no
+/// option of any command ever completed. The labels are spelled the way the walk spells them; a
+/// script generated right already (a fixed release) is left as it is.
+fn bash_case_labels(script: &[u8], bin: &str) -> Vec<u8> {
+    let sep = "__subcmd__";
+    let wrong = format!("{}{sep}", bin.replace('-', sep));
+    let right = format!("{}{sep}", bin.replace('-', "__"));
+    String::from_utf8_lossy(script)
+        .replace(&wrong, &right)
+        .into_bytes()
 }
 
 /// dcv-hook(1): the overview, every command named with its own page.
