@@ -452,9 +452,18 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .args(&["auth", "-d", "www.example.test", "--acme-value", "v"])
             .rfc2136()
             .env("DCV_TSIG_SECRET", "not base64 !"),
-        case("env: DIGICERT_API_URL not a URL", 64, "--api-url")
+        case("env: DIGICERT_API_URL not a URL", 78, "DIGICERT_API_URL")
             .auth_order(&[])
             .env("DIGICERT_API_URL", "javascript:alert(1)"),
+        // Each was tried 5 times before, then 69 "builder error".
+        case("env: DIGICERT_API_URL with port 99999", 78, "DIGICERT_API_URL \"http://127.0.0.1:99999/\" is not a URL")
+            .auth_order(&[])
+            .env("DIGICERT_API_URL", "http://127.0.0.1:99999/"),
+        case("env: DIGICERT_API_URL with an open bracket", 78, "DIGICERT_API_URL \"http://[::1:8080/\" is not a URL")
+            .auth_order(&[])
+            .env("DIGICERT_API_URL", "http://[::1:8080/"),
+        case("flag: --api-url with port 99999", 64, "--api-url \"http://127.0.0.1:99999/\" is not a URL")
+            .auth_order(&["--api-url", "http://127.0.0.1:99999/"]),
         case("env: DCV_HOOK_CONFIG names a missing file", 78, "cannot read config file")
             .auth_order(&[])
             .env("DCV_HOOK_CONFIG", "{dir}/missing.toml"),
