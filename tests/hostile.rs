@@ -562,6 +562,23 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .file("tsig", "}}}not-base64{{{\n")
             .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--provider", "rfc2136"])
             .args(&["--rfc2136-server", "127.0.0.1:9", "--tsig-key", "k", "--tsig-secret-file", "{dir}/tsig"]),
+        // --- the way to the state directory (followed, and created through, before) ---
+        case("state: --state-dir is another user's link in a sticky dir", 78, "a symbolic link on the way")
+            .setup(|d| {
+                let sticky = d.join("tmp");
+                std::fs::create_dir(&sticky).unwrap();
+                chmod(&sticky, 0o1777);
+                std::fs::create_dir(d.join("mine")).unwrap();
+                std::os::unix::fs::symlink(d.join("mine"), sticky.join("state")).unwrap();
+                std::os::unix::fs::lchown(sticky.join("state"), Some(65534), None).unwrap();
+            })
+            .auth_order(&["--state-dir", "{dir}/tmp/state"]),
+        case("state: --state-dir under a world-writable dir", 78, "is not sticky (mode 777)")
+            .setup(|d| {
+                std::fs::create_dir(d.join("open")).unwrap();
+                chmod(&d.join("open"), 0o777);
+            })
+            .auth_order(&["--state-dir", "{dir}/open/state"]),
         // --- state files ---
         case("state: garbage file is skipped, cleanup works", 0, "skipping state file")
             .file("state/records/txt-0000000000000000.json", "{\"version\":1,\"status\":")
