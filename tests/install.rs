@@ -109,11 +109,55 @@ fn fish_completes(script: &std::path::Path, line: &str) -> Vec<String> {
         .collect()
 }
 
+/// Completes a command line in an interactive zsh (compinit, the script on $fpath) run in a
+/// pseudo-terminal (zpty), as TAB does: `compadd` is wrapped to print each candidate it is given,
+/// then ^X prints a marker and ends. The markers are split in the typed text so its echo never
+/// matches them.
+const ZSH_CAPTURE: &str = r#"zmodload zsh/zpty || exit 2
+zpty z zsh -f -i
+zpty -w z "PROMPT= ; RPROMPT= ; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D"
+zpty -w z 'compadd () { builtin compadd -O __hits "$@"; (( $#__hits )) && print -l -- "<h""it>"${^__hits}; builtin compadd "$@"; }'
+zpty -w z 'finish () { print "<d""one>"; zle send-break }; zle -N finish; bindkey "^X" finish'
+zpty -n -w z "$2"$'\t\x18'
+while zpty -r z line; do
+  [[ $line == *'<done>'* ]] && break
+  [[ $line == *'<hit>'* ]] && print -r -- "${${line##*<hit>}%%$'\r'}"
+done
+zpty -d z
+"#;
+
+/// What zsh completes for the command line `line`; `fpath` holds `_dcv-hook`.
+fn zsh_completes(fpath: &std::path::Path, line: &str) -> Vec<String> {
+    let capture = fpath.join("capture.zsh");
+    std::fs::write(&capture, ZSH_CAPTURE).unwrap();
+    // A zsh that never sees the marker would wait on the terminal for good.
+    let out = std::process::Command::new("timeout")
+        .args(["20", "zsh", "-f"])
+        .arg(&capture)
+        .arg(fpath)
+        .arg(line)
+        .output()
+        .expect("zsh (scripts/test installs it)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 #[test]
-fn completions_complete_commands_their_flags_and_values_in_bash_and_fish() {
+fn completions_complete_commands_their_flags_and_values_in_bash_zsh_and_fish() {
     let dir = tempfile::tempdir().unwrap();
     let bash = completion_script(dir.path(), "bash");
     let fish = completion_script(dir.path(), "fish");
+    let fpath = dir.path().join("zsh");
+    std::fs::create_dir(&fpath).unwrap();
+    std::fs::rename(
+        completion_script(dir.path(), "zsh"),
+        fpath.join("_dcv-hook"),
+    )
+    .unwrap();
     // (words typed, the last one under the cursor; a candidate that must be offered)
     let cases: &[(&[&str], &str)] = &[
         (&["dcv-hook", "au"], "auth"),
@@ -136,6 +180,11 @@ fn completions_complete_commands_their_flags_and_values_in_bash_and_fish() {
         assert!(
             got.iter().any(|c| c == expected),
             "fish: {words:?} offers {got:?}, not {expected}"
+        );
+        let got = zsh_completes(&fpath, &words.join(" "));
+        assert!(
+            got.iter().any(|c| c == expected),
+            "zsh: {words:?} offers {got:?}, not {expected}"
         );
     }
 }
