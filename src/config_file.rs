@@ -100,8 +100,12 @@ fn is_file_only(arg: &clap::Arg) -> bool {
 }
 
 pub(crate) fn read_table(path: &Path) -> Result<toml::Table> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
+    let text = crate::fsutil::read_small_file(path).map_err(|e| {
+        Error::config(format!(
+            "cannot read config file {}: {e}; name a readable TOML file of at most 1 MiB with --config or DCV_HOOK_CONFIG",
+            path.display()
+        ))
+    })?;
     text.parse::<toml::Table>().map_err(|e| {
         Error::config(format!(
             "config file {}: {}; keys are the long option names, e.g. rfc2136-server = \"192.0.2.1\"",

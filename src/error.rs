@@ -153,6 +153,13 @@ impl Error {
         self.leftovers
     }
 
+    /// Appends what followed the failure ("...; cleanup then removed the 1 record(s) it had
+    /// published").
+    pub fn note(mut self, text: impl fmt::Display) -> Self {
+        self.message = format!("{}; {text}", self.message);
+        self
+    }
+
     /// Prefixes the message with where it happened ("rfc2136: ...").
     pub fn context(mut self, prefix: impl fmt::Display) -> Self {
         self.message = format!("{prefix}: {}", self.message);

@@ -173,10 +173,43 @@ fn sigterm_to_run_cleans_up_before_exiting_with_143() {
     signal(&child, "TERM");
     let (code, err) = finish(child);
     assert_eq!(code, Some(143), "{err}");
-    assert!(err.contains("interrupted by SIGTERM"), "{err}");
     let (name, token) = token_name(&w, order);
     assert!(!w.primary_txt(&name).contains(&token), "run must clean up");
     assert_eq!(w.state_files(), 0);
+    // The last line says what happened: the records are gone, not "stay published".
+    let last = err.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        "dcv-hook: error: stopped waiting for propagation: interrupted by SIGTERM; cleanup then removed the 1 record(s) it had published",
+        "{err}"
+    );
+}
+
+#[test]
+fn sigterm_to_run_whose_cleanup_fails_says_the_records_stay() {
+    let w = World::new(None);
+    let (order, child) = waiting(&w, "run");
+    // The key file gone, the cleanup run starts after the signal cannot sign its UPDATE.
+    let secret = w.dir.path().join("tsig.secret");
+    let key = std::fs::read(&secret).unwrap();
+    std::fs::remove_file(&secret).unwrap();
+    signal(&child, "TERM");
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(143), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("dcv-hook: error: stopped waiting for propagation: interrupted by SIGTERM; cleanup failed too (")
+            && last.contains("tsig.secret")
+            && last.ends_with("what it could not remove stays recorded: run `dcv-hook cleanup`"),
+        "{err}"
+    );
+    let (name, token) = token_name(&w, order);
+    assert!(w.primary_txt(&name).contains(&token));
+    assert_eq!(w.state_files(), 1);
+    std::fs::write(&secret, key).unwrap();
+    let out = w.cleanup();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!w.primary_txt(&name).contains(&token));
 }
 
 #[test]

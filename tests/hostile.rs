@@ -102,6 +102,15 @@ impl Case {
     }
 }
 
+/// Makes a FIFO at `path` (a name that blocks a reader until a writer comes).
+fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+}
+
 /// Lets `n` requests through, then answers `status` with `body`.
 fn answer_after(n: usize, status: u16, body: impl Into<String>) -> Vec<Fault> {
     let mut faults = vec![Fault::Slow(Duration::ZERO); n];
@@ -443,12 +452,29 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .args(&["auth", "-d", "www.example.test", "--acme-value", "v"])
             .rfc2136()
             .env("DCV_TSIG_SECRET", "not base64 !"),
-        case("env: DIGICERT_API_URL not a URL", 64, "--api-url")
+        case("env: DIGICERT_API_URL not a URL", 78, "DIGICERT_API_URL")
             .auth_order(&[])
             .env("DIGICERT_API_URL", "javascript:alert(1)"),
+        // Each was tried 5 times before, then 69 "builder error".
+        case("env: DIGICERT_API_URL with port 99999", 78, "DIGICERT_API_URL \"http://127.0.0.1:99999/\" is not a URL")
+            .auth_order(&[])
+            .env("DIGICERT_API_URL", "http://127.0.0.1:99999/"),
+        case("env: DIGICERT_API_URL with an open bracket", 78, "DIGICERT_API_URL \"http://[::1:8080/\" is not a URL")
+            .auth_order(&[])
+            .env("DIGICERT_API_URL", "http://[::1:8080/"),
+        case("flag: --api-url with port 99999", 64, "--api-url \"http://127.0.0.1:99999/\" is not a URL")
+            .auth_order(&["--api-url", "http://127.0.0.1:99999/"]),
         case("env: DCV_HOOK_CONFIG names a missing file", 78, "cannot read config file")
             .auth_order(&[])
             .env("DCV_HOOK_CONFIG", "{dir}/missing.toml"),
+        // Read without end before (24 GB, then killed); a FIFO waited in open for a writer.
+        case("env: DCV_HOOK_CONFIG is /dev/zero", 78, "/dev/zero: it is a character device")
+            .auth_order(&[])
+            .env("DCV_HOOK_CONFIG", "/dev/zero"),
+        case("env: DCV_HOOK_CONFIG is a FIFO", 78, "c.toml: it is a FIFO, not a regular file")
+            .setup(|d| mkfifo(&d.join("c.toml")))
+            .auth_order(&[])
+            .env("DCV_HOOK_CONFIG", "{dir}/c.toml"),
         // --- config file ---
         case("config: unknown key", 78, "unknown key \"ttll\"")
             .file("c.toml", "ttll = 1\n")
@@ -464,6 +490,9 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .auth_order(&["--config", "{dir}/c.toml"]),
         case("config: a directory", 78, "cannot read config file")
             .file("c.toml/x", "")
+            .auth_order(&["--config", "{dir}/c.toml"]),
+        case("config: larger than 1 MiB", 78, "c.toml: it is larger than 1024 KiB")
+            .file("c.toml", format!("ttl = 60\n{}", "#".repeat(1 << 20)))
             .auth_order(&["--config", "{dir}/c.toml"]),
         case("config: domain with NUL", 65, "invalid domain name")
             .file("c.toml", "domain = [\"www.example.test\\u0000.evil\"]\n")
@@ -519,10 +548,37 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .auth_order(&["--api-key-file", "{dir}/key"]),
         case("api key file: missing", 78, "cannot read --api-key-file")
             .auth_order(&["--api-key-file", "{dir}/nope"]),
+        case("api key file: /dev/zero", 78, "/dev/zero: it is a character device")
+            .auth_order(&["--api-key-file", "/dev/zero"]),
+        case("ini: a FIFO", 78, "r.ini: it is a FIFO")
+            .setup(|d| mkfifo(&d.join("r.ini")))
+            .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--provider", "rfc2136"])
+            .args(&["--rfc2136-credentials", "{dir}/r.ini"]),
+        case("tsig secret file: a FIFO", 78, "tsig: it is a FIFO")
+            .setup(|d| mkfifo(&d.join("tsig")))
+            .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--provider", "rfc2136"])
+            .args(&["--rfc2136-server", "127.0.0.1:9", "--tsig-key", "k", "--tsig-secret-file", "{dir}/tsig"]),
         case("tsig secret file: not base64", 78, "base64")
             .file("tsig", "}}}not-base64{{{\n")
             .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--provider", "rfc2136"])
             .args(&["--rfc2136-server", "127.0.0.1:9", "--tsig-key", "k", "--tsig-secret-file", "{dir}/tsig"]),
+        // --- the way to the state directory (followed, and created through, before) ---
+        case("state: --state-dir is another user's link in a sticky dir", 78, "a symbolic link on the way")
+            .setup(|d| {
+                let sticky = d.join("tmp");
+                std::fs::create_dir(&sticky).unwrap();
+                chmod(&sticky, 0o1777);
+                std::fs::create_dir(d.join("mine")).unwrap();
+                std::os::unix::fs::symlink(d.join("mine"), sticky.join("state")).unwrap();
+                std::os::unix::fs::lchown(sticky.join("state"), Some(65534), None).unwrap();
+            })
+            .auth_order(&["--state-dir", "{dir}/tmp/state"]),
+        case("state: --state-dir under a world-writable dir", 78, "is not sticky (mode 777)")
+            .setup(|d| {
+                std::fs::create_dir(d.join("open")).unwrap();
+                chmod(&d.join("open"), 0o777);
+            })
+            .auth_order(&["--state-dir", "{dir}/open/state"]),
         // --- state files ---
         case("state: garbage file is skipped, cleanup works", 0, "skipping state file")
             .file("state/records/txt-0000000000000000.json", "{\"version\":1,\"status\":")
@@ -701,11 +757,7 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
             .setup(|d| {
                 let dir = d.join("wr/.well-known");
                 std::fs::create_dir_all(&dir).unwrap();
-                let made = std::process::Command::new("mkfifo")
-                    .arg(dir.join("acme-challenge"))
-                    .status()
-                    .unwrap();
-                assert!(made.success());
+                mkfifo(&dir.join("acme-challenge"));
             })
             .args(&["auth", "-d", "www.example.test", "--acme-value", "v", "--acme-token", "t"])
             .args(&["--provider", "webroot", "--webroot", "{dir}/wr"]),

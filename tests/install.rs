@@ -63,6 +63,132 @@ fn completions_know_every_command_and_its_flags() {
     assert!(err.contains("tcsh") && err.lines().count() == 1, "{err}");
 }
 
+/// The script `dcv-hook completions SHELL` prints, in a file of `dir`.
+fn completion_script(dir: &std::path::Path, shell: &str) -> std::path::PathBuf {
+    let out = bare_cmd().args(["completions", shell]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let file = dir.join(format!("dcv-hook.{shell}"));
+    std::fs::write(&file, out.stdout).unwrap();
+    file
+}
+
+/// What bash completes for the last word of `words` (the word under the cursor), by calling the
+/// completion function as bash does on TAB: COMP_WORDS, COMP_CWORD, then (command, word, previous).
+fn bash_completes(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={}\n_dcv__hook dcv-hook \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// What fish completes for the command line `line` (`complete -C`), the candidates without their
+/// descriptions.
+fn fish_completes(script: &std::path::Path, line: &str) -> Vec<String> {
+    let program = format!("source '{}'; complete -C '{line}'", script.display());
+    let out = std::process::Command::new("fish")
+        .args(["--no-config", "-c", &program])
+        .output()
+        .expect("fish (scripts/test installs it)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Completes a command line in an interactive zsh (compinit, the script on $fpath) run in a
+/// pseudo-terminal (zpty), as TAB does: `compadd` is wrapped to print each candidate it is given,
+/// then ^X prints a marker and ends. The markers are split in the typed text so its echo never
+/// matches them.
+const ZSH_CAPTURE: &str = r#"zmodload zsh/zpty || exit 2
+zpty z zsh -f -i
+zpty -w z "PROMPT= ; RPROMPT= ; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D"
+zpty -w z 'compadd () { builtin compadd -O __hits "$@"; (( $#__hits )) && print -l -- "<h""it>"${^__hits}; builtin compadd "$@"; }'
+zpty -w z 'finish () { print "<d""one>"; zle send-break }; zle -N finish; bindkey "^X" finish'
+zpty -n -w z "$2"$'\t\x18'
+while zpty -r z line; do
+  [[ $line == *'<done>'* ]] && break
+  [[ $line == *'<hit>'* ]] && print -r -- "${${line##*<hit>}%%$'\r'}"
+done
+zpty -d z
+"#;
+
+/// What zsh completes for the command line `line`; `fpath` holds `_dcv-hook`.
+fn zsh_completes(fpath: &std::path::Path, line: &str) -> Vec<String> {
+    let capture = fpath.join("capture.zsh");
+    std::fs::write(&capture, ZSH_CAPTURE).unwrap();
+    // A zsh that never sees the marker would wait on the terminal for good.
+    let out = std::process::Command::new("timeout")
+        .args(["20", "zsh", "-f"])
+        .arg(&capture)
+        .arg(fpath)
+        .arg(line)
+        .output()
+        .expect("zsh (scripts/test installs it)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn completions_complete_commands_their_flags_and_values_in_bash_zsh_and_fish() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = completion_script(dir.path(), "bash");
+    let fish = completion_script(dir.path(), "fish");
+    let fpath = dir.path().join("zsh");
+    std::fs::create_dir(&fpath).unwrap();
+    std::fs::rename(
+        completion_script(dir.path(), "zsh"),
+        fpath.join("_dcv-hook"),
+    )
+    .unwrap();
+    // (words typed, the last one under the cursor; a candidate that must be offered)
+    let cases: &[(&[&str], &str)] = &[
+        (&["dcv-hook", "au"], "auth"),
+        (&["dcv-hook", "auth", "--ord"], "--order-id"),
+        (&["dcv-hook", "cleanup", "--state"], "--state-dir"),
+        (
+            &["dcv-hook", "revalidate", "--expiring"],
+            "--expiring-within",
+        ),
+        (&["dcv-hook", "auth", "--provider", ""], "webroot"),
+        (&["dcv-hook", "doctor", "--output", ""], "json"),
+    ];
+    for (words, expected) in cases {
+        let got = bash_completes(&bash, words);
+        assert!(
+            got.iter().any(|c| c == expected),
+            "bash: {words:?} offers {got:?}, not {expected}"
+        );
+        let got = fish_completes(&fish, &words.join(" "));
+        assert!(
+            got.iter().any(|c| c == expected),
+            "fish: {words:?} offers {got:?}, not {expected}"
+        );
+        let got = zsh_completes(&fpath, &words.join(" "));
+        assert!(
+            got.iter().any(|c| c == expected),
+            "zsh: {words:?} offers {got:?}, not {expected}"
+        );
+    }
+}
+
 #[test]
 fn the_man_pages_cover_every_command_and_option() {
     let out = bare_cmd().arg("man").output().unwrap();
@@ -105,6 +231,38 @@ fn the_man_pages_cover_every_command_and_option() {
         .unwrap();
     assert_eq!(out.status.code(), Some(73), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}
+
+#[test]
+fn man_dir_replaces_a_planted_symlink_and_leaves_its_target_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let man1 = dir.path().join("man1");
+    std::fs::create_dir(&man1).unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    for page in ["dcv-hook.1", "dcv-hook-auth.1"] {
+        std::os::unix::fs::symlink(&victim, man1.join(page)).unwrap();
+    }
+    let out = bare_cmd()
+        .args(["man", "--dir"])
+        .arg(&man1)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    for page in ["dcv-hook.1", "dcv-hook-auth.1"] {
+        let meta = std::fs::symlink_metadata(man1.join(page)).unwrap();
+        assert!(meta.file_type().is_file(), "{page} is not a regular file");
+        let text = std::fs::read_to_string(man1.join(page)).unwrap();
+        assert!(text.contains(".TH dcv-hook"), "{page}: {text}");
+    }
+    // Nothing but the pages: no temporary file left behind.
+    let names: Vec<String> = std::fs::read_dir(&man1)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| n.ends_with(".1")), "{names:?}");
+    assert_eq!(names.len(), commands().len() + 1, "{names:?}");
 }
 
 /// `[package.metadata.deb].assets` of Cargo.toml: (source, destination, mode).

@@ -18,7 +18,19 @@ use crate::source::{self, Batch, Plan};
 use crate::state::StateDir;
 use crate::ui;
 
+/// The `auth` command: [`publish_and_check`], and a stop by a signal says the records stay.
 pub fn auth(ctx: &Context, report: &mut Report) -> Result<()> {
+    publish_and_check(ctx, report).map_err(|e| match e.kind() {
+        crate::error::Kind::Interrupted(_) if !report.records.is_empty() => {
+            e.note("the records stay published and recorded for cleanup")
+        }
+        _ => e,
+    })
+}
+
+/// auth's work, for `auth` and `run` (which cleans up after it, so says what became of the records
+/// itself).
+pub fn publish_and_check(ctx: &Context, report: &mut Report) -> Result<()> {
     let outcome = auth_inner(ctx, report);
     match (outcome, &ctx.cfg.target) {
         // ACME clients (certbot above all) only warn when a hook fails and then let the CA fail the

@@ -51,11 +51,31 @@ pub fn generate(args: &[OsString]) -> Option<u8> {
     })
 }
 
+/// The name the completions are for.
+const BIN: &str = "dcv-hook";
+
 /// The completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut cli::command(), "dcv-hook", &mut out);
-    out
+    clap_complete::generate(shell, &mut cli::command(), BIN, &mut out);
+    match shell {
+        clap_complete::Shell::Bash => bash_case_labels(&out, BIN),
+        _ => out,
+    }
+}
+
+/// clap_complete's bash script (4.6.12, the newest release; clap issue #6421) names the state of
+/// `dcv-hook auth` `dcv__hook__subcmd__auth` where it walks the words, but labels that state's case
+/// `dcv__subcmd__hook__subcmd__auth` (the bin name's hyphen escaped as a command separator), so no
+/// option of any command ever completed. The labels are spelled the way the walk spells them; a
+/// script generated right already (a fixed release) is left as it is.
+fn bash_case_labels(script: &[u8], bin: &str) -> Vec<u8> {
+    let sep = "__subcmd__";
+    let wrong = format!("{}{sep}", bin.replace('-', sep));
+    let right = format!("{}{sep}", bin.replace('-', "__"));
+    String::from_utf8_lossy(script)
+        .replace(&wrong, &right)
+        .into_bytes()
 }
 
 /// dcv-hook(1): the overview, every command named with its own page.
@@ -67,6 +87,10 @@ pub fn man_page() -> Vec<u8> {
 }
 
 /// Writes dcv-hook.1 and dcv-hook-COMMAND.1 for every command into `dir` (created if missing).
+/// Each page is a new file renamed into place (`fsutil::write_atomically`), so a name already in
+/// `dir` is replaced, never written through: a symbolic link planted there (`dcv-hook.1 ->
+/// /etc/passwd`) is itself replaced and its target left alone, as clap_mangen's own `generate_to`
+/// (which opens the name and follows it) would not.
 pub fn man_pages(dir: &Path) -> crate::error::Result<()> {
     let cannot = |e: std::io::Error| {
         Error::cant_create(format!(
@@ -75,7 +99,26 @@ pub fn man_pages(dir: &Path) -> crate::error::Result<()> {
         ))
     };
     std::fs::create_dir_all(dir).map_err(cannot)?;
-    clap_mangen::generate_to(cli::command(), dir).map_err(cannot)
+    let mut root = cli::command().disable_help_subcommand(true);
+    root.build();
+    for page in pages(root) {
+        let mut roff = Vec::new();
+        page.render(&mut roff).map_err(cannot)?;
+        crate::fsutil::write_atomically(&dir.join(page.get_filename()), &roff, 0o644)
+            .map_err(cannot)?;
+    }
+    Ok(())
+}
+
+/// The page of `cmd` and of every visible command below it, as clap_mangen's `generate_to` makes.
+fn pages(cmd: clap::Command) -> Vec<clap_mangen::Man> {
+    let mut all: Vec<clap_mangen::Man> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .flat_map(|s| pages(s.clone()))
+        .collect();
+    all.push(clap_mangen::Man::new(cmd));
+    all
 }
 
 /// Writes `bytes` to stdout; a reader that went away early (`| head`) is not an error.

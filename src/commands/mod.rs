@@ -34,19 +34,41 @@ pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
 }
 
 pub fn run(ctx: &Context, report: &mut Report) -> Result<()> {
-    let auth_outcome = auth(ctx, report);
-    let verify_outcome = match &auth_outcome {
-        Ok(()) => crate::signals::check().and_then(|()| verify::verify_with(ctx, report, true)),
-        Err(_) => Ok(()),
-    };
+    let outcome = auth::publish_and_check(ctx, report)
+        .and_then(|()| crate::signals::check())
+        .and_then(|()| verify::verify_with(ctx, report, true));
     if crate::signals::pending().is_some() {
         crate::ui::progress(
             "interrupted: cleaning up before exiting (a second signal exits at once)",
         );
     }
+    let before = removed(report);
     let cleanup_outcome = cleanup(ctx, report);
-    auth_outcome
-        .and(verify_outcome)
-        .and(cleanup_outcome)
-        .and(crate::signals::check())
+    match outcome {
+        Ok(()) => cleanup_outcome.and(crate::signals::check()),
+        Err(e) => Err(e.note(after_cleanup(cleanup_outcome, removed(report) - before))),
+    }
+}
+
+/// How many records the report says were removed.
+fn removed(report: &Report) -> usize {
+    report
+        .records
+        .iter()
+        .filter(|r| r.action == "removed")
+        .count()
+}
+
+/// What run's cleanup did after auth or verify failed, for the end of that failure's line: the
+/// failure no longer tells the whole story (auth's "the records stay published" is no longer true
+/// once cleanup removed them).
+fn after_cleanup(cleanup: Result<()>, removed: usize) -> String {
+    match (cleanup, removed) {
+        (Ok(()), 0) => "cleanup then found nothing to remove".to_string(),
+        (Ok(()), n) => format!("cleanup then removed the {n} record(s) it had published"),
+        (Err(e), _) => format!(
+            "cleanup failed too ({}); what it could not remove stays recorded: run `dcv-hook cleanup`",
+            e.message()
+        ),
+    }
 }

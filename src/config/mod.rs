@@ -160,28 +160,35 @@ fn resolvers(texts: &[String]) -> Result<Vec<SocketAddr>> {
         .collect()
 }
 
-/// `--api-url`, an http(s) URL.
+/// `--api-url` (or DIGICERT_API_URL), checked as every API base is (`publish::api_url`), so a URL
+/// that does not parse (`http://127.0.0.1:99999/`) is refused here, naming where it came from, and
+/// not retried as a failing request: a usage error (64) from the flag, a configuration error (78)
+/// from the environment.
 fn api_url(o: &Options) -> Result<String> {
-    let url = o
-        .api_url
-        .clone()
-        .unwrap_or_else(|| DEFAULT_API_URL.to_string());
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(url)
+    let Some(text) = &o.api_url else {
+        return Ok(DEFAULT_API_URL.to_string());
+    };
+    let from_env = o
+        .providers
+        .matches
+        .as_ref()
+        .and_then(|m| m.value_source("api_url"))
+        == Some(clap::parser::ValueSource::EnvVariable);
+    let (setting, kind) = if from_env {
+        ("DIGICERT_API_URL", crate::error::Kind::Config)
     } else {
-        Err(Error::usage(format!(
-            "--api-url {url:?} is not an http(s) URL"
-        )))
-    }
+        ("--api-url", crate::error::Kind::Usage)
+    };
+    publish::api_url::check_as(setting, text, kind)
 }
 
 /// The API key from DIGICERT_API_KEY or the key file; the error is kept until a command needs a key.
 fn read_api_key(file: Option<&Path>, env: &dyn Env) -> std::result::Result<Secret, Error> {
     let (key, from) = match file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            let text = crate::fsutil::read_small_file(path).map_err(|e| {
                 Error::config(format!(
-                    "cannot read --api-key-file {}: {e}",
+                    "cannot read --api-key-file {}: {e}; name a readable file holding the key",
                     path.display()
                 ))
             })?;

@@ -202,3 +202,34 @@ fn a_bad_number_is_blamed_where_it_was_given() {
     assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
     assert!(err.to_string().contains("--ttl must be between"), "{err}");
 }
+
+#[test]
+fn an_api_url_is_checked_before_any_request() {
+    // (--api-url, words in the message): refused when resolved, naming the flag (64).
+    let cases = [
+        ("http://127.0.0.1:99999/", "invalid port number"),
+        ("http://[::1:8080/", "invalid IPv6 address"),
+        ("http://192.0.2.1/services/v2", "unencrypted"),
+        ("https://u:p@www.digicert.com/services/v2", "user name"),
+    ];
+    for (url, words) in cases {
+        let err = resolve_args(&["verify", "--order-id", "1", "--api-url", url], &[]).unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::Usage, "{url}: {err}");
+        assert!(
+            err.message().starts_with(&format!("--api-url {url:?}"))
+                && err.message().contains(words),
+            "{err}"
+        );
+    }
+    let c = resolve_args(
+        &[
+            "verify",
+            "--order-id",
+            "1",
+            "--api-url",
+            "http://127.0.0.1:8080/v2",
+        ],
+        &[],
+    );
+    assert_eq!(c.unwrap().api_url, "http://127.0.0.1:8080/v2/");
+}

@@ -36,11 +36,8 @@ pub fn poll_all(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<Option<Observation>>> {
     let outcomes = poll_each(probes, polling, progress, &|_| {});
-    crate::signals::check().map_err(|e| {
-        e.context(
-            "stopped waiting for propagation; the records stay published and recorded for cleanup",
-        )
-    })?;
+    // What becomes of the records is the command's to say (`auth` keeps them, `run` cleans up).
+    crate::signals::check().map_err(|e| e.context("stopped waiting for propagation"))?;
     Ok(outcomes)
 }
 

@@ -37,8 +37,11 @@ pub struct Lock {
 }
 
 impl StateDir {
-    /// Opens `root`, creating it (mode 0700) when missing; refuses one another user could write.
+    /// Opens `root`, creating it (mode 0700) when missing; refuses one another user could write, or
+    /// could redirect (a directory or link on the way that is not ours or root's, see `trust.rs`).
     pub fn open(root: &Path) -> Result<StateDir> {
+        // Checked before creating, so nothing is created through another user's link.
+        trust::check_path(root)?;
         private_dir(&root.join("records")).map_err(|e| cant_write(root, &e))?;
         StateDir::trusted(root)
     }
@@ -52,8 +55,10 @@ impl StateDir {
         }
     }
 
-    /// `root` after checking it and its `records` directory are only ours to write.
+    /// `root` after checking the way to it, and that it and its `records` directory are only ours
+    /// to write.
     fn trusted(root: &Path) -> Result<StateDir> {
+        trust::check_path(root)?;
         trust::check_dirs(root)?;
         Ok(StateDir {
             root: root.to_path_buf(),

@@ -1,5 +1,5 @@
 //! The state store's tests: round trips, damaged and old files, ids, and refusing state another
-//! user could write.
+//! user could write, or could redirect on the way to it.
 
 use super::*;
 use crate::record::{Published, Record, RecordType};
@@ -125,6 +125,96 @@ fn state_another_user_could_write_is_refused_as_config() {
         let err = StateDir::open_existing(&root).err().expect("refused");
         assert!(err.message().contains("belongs to uid 65534"), "{err}");
     }
+}
+
+/// The user the tests plant things as (nobody), when the tests run as root and can.
+const OTHER: u32 = 65534;
+
+/// `dir` with `mode` (set after creating it, so the umask does not apply).
+fn dir_with_mode(dir: &Path, mode: u32) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).unwrap();
+    dir.to_path_buf()
+}
+
+/// `open` refuses `root` as a config error whose message holds `words`, and so does
+/// `open_existing` unless it finds no state there.
+fn refused(root: &Path, words: &[&str]) {
+    let check = |err: crate::error::Error| {
+        assert_eq!(err.kind(), crate::error::Kind::Config, "{err}");
+        for w in words {
+            assert!(err.message().contains(w), "{w:?} not in: {err}");
+        }
+    };
+    check(StateDir::open(root).err().expect("open refuses"));
+    match StateDir::open_existing(root) {
+        Ok(Some(_)) => panic!("open_existing accepts {}", root.display()),
+        Ok(None) => {}
+        Err(err) => check(err),
+    }
+}
+
+#[test]
+fn a_world_writable_directory_on_the_way_is_refused_unless_sticky() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = dir_with_mode(&dir.path().join("open"), 0o777);
+    refused(
+        &open.join("state"),
+        &[&open.display().to_string(), "not sticky", "chmod go-w"],
+    );
+    assert!(!open.join("state").exists(), "nothing is created under it");
+    // Deeper down, through a relative path with `..`, still on the way.
+    let deep = open.join("a/../b/state");
+    refused(&deep, &[&open.display().to_string()]);
+
+    // Sticky, like /tmp: others may add names but not replace ours.
+    let sticky = dir_with_mode(&dir.path().join("sticky"), 0o1777);
+    let state = StateDir::open(&sticky.join("state")).unwrap();
+    state.save(&entry("a", 1), &state.lock().unwrap()).unwrap();
+    assert!(
+        StateDir::open_existing(&sticky.join("state"))
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn a_link_or_directory_another_user_owns_on_the_way_is_refused() {
+    if !rustix::process::geteuid().is_root() {
+        return; // planting as another user needs root
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sticky = dir_with_mode(&dir.path().join("tmp"), 0o1777);
+    // Ours: a link of ours in a sticky directory leads to a state dir of ours.
+    let mine = dir_with_mode(&dir.path().join("mine"), 0o700);
+    std::os::unix::fs::symlink(&mine, sticky.join("ours")).unwrap();
+    StateDir::open(&sticky.join("ours")).unwrap();
+    assert!(mine.join("records").is_dir());
+
+    // Another user's link in the sticky directory, to a directory of ours: refused, nothing made.
+    let victim = dir_with_mode(&dir.path().join("victim"), 0o700);
+    let planted = sticky.join("dcv-hook");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    std::os::unix::fs::lchown(&planted, Some(OTHER), None).unwrap();
+    refused(
+        &planted,
+        &["a symbolic link on the way", "belongs to uid 65534"],
+    );
+    refused(&planted.join("state"), &["belongs to uid 65534"]);
+    assert_eq!(
+        fs::read_dir(&victim).unwrap().count(),
+        0,
+        "nothing made through the link"
+    );
+
+    // Another user's directory on the way, private as it is.
+    let theirs = dir_with_mode(&sticky.join("theirs"), 0o755);
+    std::os::unix::fs::chown(&theirs, Some(OTHER), None).unwrap();
+    refused(
+        &theirs.join("state"),
+        &[&theirs.display().to_string(), "belongs to uid 65534"],
+    );
+    assert!(!theirs.join("state").exists());
 }
 
 #[test]

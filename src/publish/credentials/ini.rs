@@ -44,7 +44,7 @@ impl fmt::Debug for Ini {
 /// `dns-cloudflare` or `dns_cloudflare_`; all mean the same). A file that cannot be read is a
 /// `Config` error naming it; a malformed one is a `DataErr` naming the line.
 pub fn read_ini(path: &Path, prefix: &str) -> Result<Ini> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::fsutil::read_small_file(path).map_err(|e| {
         // Text that is no UTF-8 is a broken file (65), not a missing one (78).
         let kind = match e.kind() {
             std::io::ErrorKind::InvalidData => crate::error::Kind::DataErr,
@@ -53,7 +53,7 @@ pub fn read_ini(path: &Path, prefix: &str) -> Result<Ini> {
         Error::new(
             kind,
             format!(
-                "cannot read credentials file {}: {e}; check the path and its permissions",
+                "cannot read credentials file {}: {e}; name a regular file of at most 1 MiB, and check its permissions",
                 path.display()
             ),
         )

@@ -20,9 +20,9 @@ use std::path::Path;
 /// role in messages (`--tsig-secret-file`). An unreadable or empty file is a `Config` error naming
 /// it; the content never appears in a message.
 pub fn read_secret_file(path: &Path, what: &str) -> Result<Secret> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::fsutil::read_small_file(path).map_err(|e| {
         Error::config(format!(
-            "cannot read {what} {}: {e}; check the path and its permissions",
+            "cannot read {what} {}: {e}; name a regular file of at most 1 MiB, and check its permissions",
             path.display()
         ))
     })?;
