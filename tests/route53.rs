@@ -146,6 +146,20 @@ fn refusals_name_what_to_fix() {
     assert_eq!(out.status.code(), Some(78), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--route53-zone-id"));
 
+    // An endpoint from the environment that does not parse: 78 naming the variable, no request.
+    let out = bare_cmd()
+        .envs(moto.env())
+        .env("AWS_ENDPOINT_URL", "http://[::1:8080/")
+        .env("HOME", state.path())
+        .args(["auth", "-d", "example.test", "--acme-value", "tok"])
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--no-propagation-check", "--provider", "route53"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AWS_ENDPOINT_URL"));
+
     // moto checking credentials against its IAM, where ours are unknown: refused, 77, no key shown.
     let strict = MotoFixture::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
     let out = run(&strict, state.path(), "auth", "tok", &[]);

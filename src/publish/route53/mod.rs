@@ -104,7 +104,7 @@ impl Route53Settings {
         };
         let endpoint = match &undo.route53_endpoint {
             Some(url) => {
-                super::api_url::check("AWS_ENDPOINT_URL", url)?;
+                super::api_url::check_as("AWS_ENDPOINT_URL", url, crate::error::Kind::Config)?;
                 Some(url.trim().trim_end_matches('/').to_string())
             }
             None => None,
