@@ -1,8 +1,8 @@
 //! What a run reports: the table (text) and rows (JSON), the exit decision when some domain is not
 //! validated, and the per-domain metrics and counts for `--metrics-file`. Never talks to DigiCert.
 
-use super::Work;
 use super::select::{earliest_expiry_time, types_of};
+use super::{NOT_CHECKED, NOT_SUBMITTED, Work};
 use crate::certcentral::types::DomainSummary;
 use crate::error::{Error, Result};
 use crate::metrics::DomainMetric;
@@ -85,10 +85,12 @@ pub(super) fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<Domain
 
 /// The selected domains by outcome, for the metrics file and the JSON report.
 pub(super) fn counts_of(work: &[Work]) -> Vec<(String, usize)> {
-    let mut counts: Vec<(String, usize)> = ["validated", "failed", "skipped"]
-        .iter()
-        .map(|o| (o.to_string(), 0))
-        .collect();
+    // Always these, so each has a series to alert on; they and any others add up to the selection.
+    let mut counts: Vec<(String, usize)> =
+        ["validated", "failed", "skipped", NOT_CHECKED, NOT_SUBMITTED]
+            .iter()
+            .map(|o| (o.to_string(), 0))
+            .collect();
     for w in work {
         match counts.iter_mut().find(|(o, _)| *o == w.row.outcome) {
             Some((_, n)) => *n += 1,
