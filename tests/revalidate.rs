@@ -620,13 +620,21 @@ fn sigterm_while_digicert_is_slow_to_check_waits_for_no_check_and_every_domain_h
     assert_eq!(counts.values().sum::<usize>(), 6, "{text}");
 }
 
-#[test]
-fn with_digicert_down_revalidate_stops_starting_domains_and_ends_69() {
-    let domains = 150;
-    let f = Fleet::new(domains, 0);
-    // Every request about a domain is turned away (the listing still answers), as in an outage.
+/// What a run through an outage of part of DigiCert's API did.
+struct Outage {
+    doc: serde_json::Value,
+    metrics: String,
+    /// The requests that failed (each retried), and the paths among them: one per domain tried.
+    failed: usize,
+    tried: Vec<String>,
+}
+
+/// `revalidate --output json ARGS` on `f` while every request whose path holds `failing` is turned
+/// away (503 with Retry-After, so even a POST is tried 5 times), checked to end 69 with the breaker
+/// named and its rows and counts adding up.
+fn through_outage(f: &Fleet, failing: &str, args: &[&str]) -> Outage {
     f.sim.fail_matching(
-        "/domain/",
+        failing,
         Fault::Unavailable {
             retry_after_secs: 1,
         },
@@ -635,6 +643,7 @@ fn with_digicert_down_revalidate_stops_starting_domains_and_ends_69() {
     let out = f
         .cmd()
         .args(["revalidate", "--output", "json"])
+        .args(args)
         .arg("--metrics-file")
         .arg(&metrics)
         .timeout(Duration::from_secs(300))
@@ -646,35 +655,68 @@ fn with_digicert_down_revalidate_stops_starting_domains_and_ends_69() {
         stderr.contains("DigiCert failed 5 domains in a row"),
         "{stderr}"
     );
-    let submissions: Vec<String> = f
+    let failed: Vec<String> = f
         .sim
         .requests()
         .into_iter()
-        .filter(|r| r.method == "POST")
+        .filter(|r| r.path.contains(failing) && r.status == 503)
         .map(|r| r.path)
         .collect();
-    let mut started = submissions.clone();
-    started.sort();
-    started.dedup();
-    // Each domain is tried 5 times (503 with Retry-After turns a POST away); without the breaker
-    // every one of the 150 would be: 750 requests.
-    assert!(
-        submissions.len() < domains * 5 / 3 && started.len() < domains / 3,
-        "{} requests for {} domains",
-        submissions.len(),
-        started.len()
-    );
+    let mut tried = failed.clone();
+    tried.sort();
+    tried.dedup();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = rows_that_add_up(&doc, domains);
-    let not_submitted = rows
-        .iter()
-        .filter(|r| r["outcome"] == "not submitted")
-        .count();
-    assert_eq!(not_submitted, domains - started.len(), "{doc:#}");
-    assert_eq!(doc["counts"]["failed"], started.len(), "{doc:#}");
-    let counts = metric_counts(&std::fs::read_to_string(&metrics).unwrap());
-    assert_eq!(counts["not submitted"], not_submitted);
+    let selected = f.healthy.len() + f.stale.len();
+    rows_that_add_up(&doc, selected);
+    assert_eq!(doc["counts"]["failed"], tried.len(), "{doc:#}");
+    assert_eq!(f.left_in_dns(), Vec::<String>::new());
+    assert_eq!(f.state_entries(), 0);
+    Outage {
+        doc,
+        metrics: std::fs::read_to_string(&metrics).unwrap(),
+        failed: failed.len(),
+        tried,
+    }
+}
+
+#[test]
+fn with_digicert_down_revalidate_stops_starting_domains_and_ends_69() {
+    let domains = 150;
+    let f = Fleet::new(domains, 0);
+    // Every request about a domain is turned away (the listing still answers).
+    let run = through_outage(&f, "/domain/", &[]);
+    // Each domain is tried 5 times; without the breaker every one of the 150 would be: 750
+    // requests.
+    assert!(
+        run.failed < domains * 5 / 3 && run.tried.len() < domains / 3,
+        "{} requests for {} domains",
+        run.failed,
+        run.tried.len()
+    );
+    assert_eq!(
+        run.doc["counts"]["not submitted"],
+        domains - run.tried.len(),
+        "{:#}",
+        run.doc
+    );
+    let counts = metric_counts(&run.metrics);
+    assert_eq!(counts["not submitted"], domains - run.tried.len());
     assert_eq!(counts.values().sum::<usize>(), domains);
     assert!(f.sim.checks().is_empty());
-    assert_eq!(f.left_in_dns(), Vec::<String>::new());
+}
+
+#[test]
+fn with_digicerts_checks_failing_no_more_checks_start_and_the_records_go() {
+    // Five checks at a time: the breaker trips once five failed, with up to four more started.
+    let domains = 20;
+    let f = Fleet::new(domains, 0);
+    // Submissions work; every check is turned away.
+    let run = through_outage(&f, "/dcv/validate-token", &["--check-concurrency", "5"]);
+    assert!(run.tried.len() < domains, "{:?}", run.tried);
+    assert_eq!(
+        run.doc["counts"]["not checked"],
+        domains - run.tried.len(),
+        "{:#}",
+        run.doc
+    );
 }
