@@ -47,10 +47,12 @@ pub(super) fn stop(program: u32) -> Vec<String> {
             stopped.kill(pid);
         }
     }
-    if let Some(group) = pid_of(program) {
-        let _ = kill_process_group(group, Signal::KILL);
+    if let Some(leader) = pid_of(program) {
+        let _ = kill_process_group(leader, Signal::KILL);
+        // The program itself too, should it have moved to another group.
+        let _ = kill_process(leader, Signal::KILL);
         // Once the program is gone, what it still had is re-parented (to us when adopting).
-        wait_until_exited(group);
+        wait_until_exited(leader);
     }
     let mut running = running();
     running.0.retain(|&p| p != program);
