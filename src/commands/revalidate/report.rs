@@ -44,6 +44,9 @@ pub(super) fn finish(report: &mut Report, work: Vec<Work>, strict: bool) -> Resu
             not_done.push(r.domain.clone());
         }
     }
+    if strict {
+        report.say(tally(&work));
+    }
     let mut counts = serde_json::Map::new();
     counts.insert("selected".into(), work.len().into());
     for (outcome, n) in counts_of(&work) {
@@ -81,6 +84,25 @@ pub(super) fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<Domain
                 .filter(|o| !o.is_empty()),
         })
         .collect()
+}
+
+/// How many domains ended in each outcome (validated always named, the others when any did), of the
+/// number selected: they add up.
+pub(super) fn tally(work: &[Work]) -> String {
+    let counts: Vec<String> = counts_of(work)
+        .into_iter()
+        .filter(|(o, n)| *n > 0 || o == "validated")
+        .enumerate()
+        .map(|(k, (o, n))| match k {
+            0 => format!("{n} domain(s) {o}"),
+            _ => format!("{n} {o}"),
+        })
+        .collect();
+    format!(
+        "{} (of {} domain(s) selected)",
+        counts.join(", "),
+        work.len()
+    )
 }
 
 /// The selected domains by outcome, for the metrics file and the JSON report.

@@ -3,7 +3,7 @@
 //! with. Starts no thread and sends no request.
 
 use super::breaker::Breaker;
-use super::report::counts_of;
+use super::report::tally;
 use super::{NOT_CHECKED, NOT_SUBMITTED, Work, fail, give_up};
 use crate::error::{Error, Kind, Result};
 use crate::output::Report;
@@ -310,22 +310,9 @@ pub(super) fn stopped(signal: i32, work: &mut [Work], removed: &str) -> Error {
     )
 }
 
-/// `what` with N domain(s) in each outcome, of the number selected (they add up).
+/// `what` with N domain(s) in each outcome, of the number selected.
 fn summary(work: &[Work], what: &str) -> String {
-    let counts: Vec<String> = counts_of(work)
-        .into_iter()
-        .filter(|(o, n)| *n > 0 || o == "validated")
-        .enumerate()
-        .map(|(k, (o, n))| match k {
-            0 => format!("{n} domain(s) {o}"),
-            _ => format!("{n} {o}"),
-        })
-        .collect();
-    format!(
-        "{what} with {} (of {} domain(s) selected)",
-        counts.join(", "),
-        work.len()
-    )
+    format!("{what} with {}", tally(work))
 }
 
 #[cfg(test)]
