@@ -14,8 +14,9 @@
 //! published removed, the message says what was done (130/143). At most 3 requests per domain plus
 //! retries; when DigiCert fails a run of domains in a row, no new domain starts (`breaker`) and the
 //! run ends 69. Every selected domain ends with an outcome: `validated`, `failed`, `skipped`, or
-//! `not checked` / `not submitted` for one the run stopped short of. Domains on email DCV are not switched unless `--method`
-//! says so (switching changes the domain at DigiCert); they are reported as still needing validation.
+//! `not checked` / `not submitted` for one the run stopped short of. Domains on email DCV are not
+//! switched unless `--method` says so (switching changes the domain at DigiCert); they are reported
+//! as still needing validation.
 //! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run.
 //!
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
@@ -103,17 +104,21 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
     }
     // Every provider setting is checked before DigiCert is asked to change anything; when that
     // fails, nothing is attempted: each domain says so, and the error says why, once.
+    let breaker = Breaker::default();
     let (outcome, attempted) = if work.is_empty() {
         (Ok(()), false)
     } else {
         match Publishers::build(ctx) {
-            Ok(mut publishers) => (validate_all(ctx, &mut publishers, &mut work, report), true),
+            Ok(mut publishers) => (
+                validate_all(ctx, &mut publishers, &mut work, report, &breaker),
+                true,
+            ),
             Err(e) => (Err(e), false),
         }
     };
     // Stopped by a signal, or DigiCert is down: no more requests, and no list of every domain.
-    let cut_short =
-        matches!(&outcome, Err(e) if matches!(e.kind(), Kind::Interrupted(_) | Kind::Unavailable));
+    let cut_short = breaker.tripped().is_some()
+        || matches!(&outcome, Err(e) if matches!(e.kind(), Kind::Interrupted(_)));
     if let Err(e) = &outcome {
         settle(&mut work, e);
     }
@@ -156,16 +161,16 @@ fn expiry_after(api: &CertCentral, work: &mut [Work]) -> Option<Vec<DomainSummar
 }
 
 /// Submits, publishes, waits, checks and cleans up (see the module docs); `Err` only when a signal
-/// stopped the run (after cleaning up) or nothing could start.
+/// or `breaker` stopped the run (after cleaning up), a cleanup failed, or nothing could start.
 fn validate_all(
     ctx: &Context,
     publishers: &mut Publishers,
     work: &mut [Work],
     report: &mut Report,
+    breaker: &Breaker,
 ) -> Result<()> {
     // 1. Submit each domain and get its token (1-2 requests each), side by side, until DigiCert
     //    fails a run of them.
-    let breaker = Breaker::default();
     let todo: Vec<usize> = (0..work.len())
         .filter(|&i| work[i].row.outcome.is_empty())
         .collect();
@@ -202,7 +207,7 @@ fn validate_all(
     let published = publish_all(ctx, publishers, work, report)?;
 
     // 3. Check each domain as soon as it is served; clean up as domains finish.
-    check_as_served(ctx, work, &published, report, &breaker)
+    check_as_served(ctx, work, &published, report, breaker)
 }
 
 /// `status --expiring-within DAYS`: the same selection, read-only.
