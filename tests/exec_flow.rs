@@ -502,16 +502,16 @@ fn lock_is_free(lock: &std::path::Path) -> bool {
         .success()
 }
 
-/// `auth` of one ACME record through `program`, then `cleanup`, each under `flock`: after each
-/// (its exit code and stderr), `check` runs.
+/// `auth` of one ACME record through `program` (`--exec-timeout timeout`), then `cleanup`, each
+/// under `flock`: after each (its exit code and stderr), `check` runs.
 fn auth_then_cleanup(
     dir: &std::path::Path,
-    program: &std::path::Path,
+    (program, timeout): (&std::path::Path, &str),
     lock: &std::path::Path,
     check: impl Fn(&str, Option<i32>, &str),
 ) {
     let state = dir.join("state");
-    let mut auth: Vec<&std::ffi::OsStr> = [
+    let words = [
         "auth",
         "-d",
         "n.example.test",
@@ -521,12 +521,10 @@ fn auth_then_cleanup(
         "exec",
         "--no-propagation-check",
         "--exec-timeout",
-        "1",
+        timeout,
         "--exec",
-    ]
-    .iter()
-    .map(std::ffi::OsStr::new)
-    .collect();
+    ];
+    let mut auth: Vec<&std::ffi::OsStr> = words.iter().map(std::ffi::OsStr::new).collect();
     auth.push(program.as_os_str());
     let cleanup = vec![std::ffi::OsStr::new("cleanup")];
     for (step, mut args) in [("auth", auth), ("cleanup", cleanup)] {
@@ -556,7 +554,7 @@ fn a_child_that_leaves_the_group_or_session_is_stopped_and_frees_a_cron_lines_lo
         );
         let lock = dir.path().join("cron.lock");
         let started = std::time::Instant::now();
-        auth_then_cleanup(dir.path(), &program, &lock, |step, code, stderr| {
+        auth_then_cleanup(dir.path(), (&program, "60"), &lock, |step, code, stderr| {
             assert_eq!(code, Some(0), "{how}: {step}: {stderr}");
             marker.assert_gone(how);
             assert!(
@@ -586,7 +584,7 @@ fn a_child_that_left_the_session_of_a_program_killed_at_exec_timeout_is_stopped_
         ),
     );
     let lock = dir.path().join("cron.lock");
-    auth_then_cleanup(dir.path(), &program, &lock, |step, code, stderr| {
+    auth_then_cleanup(dir.path(), (&program, "1"), &lock, |step, code, stderr| {
         if step == "cleanup" {
             assert_eq!(code, Some(0), "{stderr}");
             return;
