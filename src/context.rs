@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 pub struct Context {
     pub cfg: Config,
     resolver: OnceLock<Arc<Resolver>>,
-    api: OnceLock<CertCentral>,
+    api: OnceLock<Arc<CertCentral>>,
 }
 
 impl Context {
@@ -33,10 +33,20 @@ impl Context {
 
     /// The CertCentral API (needs the API key).
     pub fn api(&self) -> Result<&CertCentral> {
+        Ok(self.api_handle()?)
+    }
+
+    /// The same API as a handle a thread may keep after the caller stops waiting for it (an
+    /// idempotent request given up on at a signal).
+    pub fn api_shared(&self) -> Result<Arc<CertCentral>> {
+        Ok(self.api_handle()?.clone())
+    }
+
+    fn api_handle(&self) -> Result<&Arc<CertCentral>> {
         if let Some(api) = self.api.get() {
             return Ok(api);
         }
         let client = Client::new(&self.cfg.api_url, self.cfg.api_key()?, self.cfg.api_timeout)?;
-        Ok(self.api.get_or_init(|| CertCentral::new(client)))
+        Ok(self.api.get_or_init(|| Arc::new(CertCentral::new(client))))
     }
 }

@@ -17,7 +17,8 @@ pub struct DomainMetric {
     pub domain_id: u64,
     /// The earliest DCV expiry of its validation types (Unix seconds); `None`: never validated.
     pub expiry: Option<i64>,
-    /// What this run did to it (`validated`, `failed`, `skipped`); `None`: it was not due.
+    /// What this run did to it (`validated`, `failed`, `skipped`, `not checked`, `not submitted`);
+    /// `None`: it was not due.
     pub outcome: Option<String>,
 }
 

@@ -402,3 +402,201 @@ fn a_state_dir_or_file_another_user_could_write_is_refused_and_nothing_runs() {
         "{calls}"
     );
 }
+
+/// The ways a program's child escapes its process group (`{m}`: the marker its `sleep` runs for).
+const ESCAPES: [(&str, &str); 4] = [
+    ("setsid in the background", "setsid sleep {m} &"),
+    ("a double fork", "( (sleep {m} &) & )"),
+    ("setsid -f", "setsid -f sleep {m}"),
+    (
+        "a group of its own, ignoring SIGTERM",
+        "perl -e '$SIG{TERM} = \"IGNORE\"; setpgrp(0, 0); exec \"sleep\", \"{m}\"' &",
+    ),
+];
+
+/// A `sleep` argument no other test uses, found in /proc to tell whether the sleep still runs;
+/// on drop, whatever still runs with it is killed (a failing run leaves it for 100 minutes).
+struct Marker(String);
+
+impl Marker {
+    fn new(n: usize) -> Marker {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        Marker(format!("{}.{nanos:09}", 6001 + n))
+    }
+
+    /// The running processes whose command line holds the marker.
+    fn running(&self) -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| {
+                let pid = e.ok()?.file_name().into_string().ok()?;
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                (String::from_utf8_lossy(&cmdline).contains(&self.0) && process_running(&pid))
+                    .then_some(pid)
+            })
+            .collect()
+    }
+
+    /// Fails unless nothing runs with the marker (polled: a kill takes effect in its own time).
+    fn assert_gone(&self, what: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.running().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: `sleep {}` outlived its call: {:?}",
+                self.0,
+                self.running()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        for pid in self.running() {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid])
+                .status();
+        }
+    }
+}
+
+/// An exec program in `dir` running `body` for every call (`$1` is the action).
+fn program_running(dir: &std::path::Path, body: &str) -> PathBuf {
+    let program = dir.join("escapes");
+    std::fs::write(&program, format!("#!/bin/sh\n{body}\nexit 0\n")).unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    program
+}
+
+/// `dcv-hook ARGS` under `flock LOCK`, as a cron line runs it: the lock is held as long as some
+/// process keeps the file descriptor dcv-hook inherited. Returns its output.
+fn under_flock(lock: &std::path::Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let mut cmd = std::process::Command::new("flock");
+    cmd.arg(lock)
+        .arg(assert_cmd::cargo::cargo_bin("dcv-hook"))
+        .args(args)
+        .env_remove("DCV_HOOK_CONFIG")
+        .env_remove("DCV_HOOK_STATE_DIR")
+        .stdin(std::process::Stdio::null());
+    // Output is read to its end: a leftover holding stdout or stderr would hold this up too.
+    cmd.output().unwrap()
+}
+
+/// Whether nobody holds `lock` any more.
+fn lock_is_free(lock: &std::path::Path) -> bool {
+    std::process::Command::new("flock")
+        .args(["-n"])
+        .arg(lock)
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// `auth` of one ACME record through `program` (`--exec-timeout timeout`), then `cleanup`, each
+/// under `flock`: after each (its exit code and stderr), `check` runs.
+fn auth_then_cleanup(
+    dir: &std::path::Path,
+    (program, timeout): (&std::path::Path, &str),
+    lock: &std::path::Path,
+    check: impl Fn(&str, Option<i32>, &str),
+) {
+    let state = dir.join("state");
+    let words = [
+        "auth",
+        "-d",
+        "n.example.test",
+        "--acme-value",
+        "v",
+        "--provider",
+        "exec",
+        "--no-propagation-check",
+        "--exec-timeout",
+        timeout,
+        "--exec",
+    ];
+    let mut auth: Vec<&std::ffi::OsStr> = words.iter().map(std::ffi::OsStr::new).collect();
+    auth.push(program.as_os_str());
+    let cleanup = vec![std::ffi::OsStr::new("cleanup")];
+    for (step, mut args) in [("auth", auth), ("cleanup", cleanup)] {
+        args.extend([std::ffi::OsStr::new("--state-dir"), state.as_os_str()]);
+        let out = under_flock(lock, &args);
+        check(
+            step,
+            out.status.code(),
+            &String::from_utf8_lossy(&out.stderr),
+        );
+    }
+}
+
+#[test]
+fn a_child_that_leaves_the_group_or_session_is_stopped_and_frees_a_cron_lines_lock() {
+    for (n, (how, line)) in ESCAPES.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = Marker::new(n);
+        // The program exits once its child runs `sleep`, so there is always one to stop.
+        let program = program_running(
+            dir.path(),
+            &format!(
+                "{}\nuntil pgrep -f 'sleep {m}' >/dev/null; do sleep 0.01; done",
+                line.replace("{m}", &marker.0),
+                m = marker.0
+            ),
+        );
+        let lock = dir.path().join("cron.lock");
+        let started = std::time::Instant::now();
+        auth_then_cleanup(dir.path(), (&program, "60"), &lock, |step, code, stderr| {
+            assert_eq!(code, Some(0), "{how}: {step}: {stderr}");
+            marker.assert_gone(how);
+            assert!(
+                lock_is_free(&lock),
+                "{how}: {step} left the cron line's lock held"
+            );
+            assert!(
+                stderr.contains("after it exited; they were stopped: ")
+                    && stderr.contains(" (sleep)"),
+                "{how}: {step} names what it stopped: {stderr}"
+            );
+        });
+        // A bound for a regression (each leftover sleeps 100 minutes), not a measure of speed.
+        assert!(started.elapsed() < Duration::from_secs(60), "{how}");
+    }
+}
+
+#[test]
+fn a_child_that_left_the_session_of_a_program_killed_at_exec_timeout_is_stopped_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = Marker::new(9);
+    let program = program_running(
+        dir.path(),
+        &format!(
+            "[ \"$1\" = present ] || exit 0\nsetsid -f sleep {}\nsleep 30",
+            marker.0
+        ),
+    );
+    let lock = dir.path().join("cron.lock");
+    auth_then_cleanup(dir.path(), (&program, "1"), &lock, |step, code, stderr| {
+        if step == "cleanup" {
+            assert_eq!(code, Some(0), "{stderr}");
+            return;
+        }
+        assert_eq!(code, Some(69), "{stderr}");
+        assert!(stderr.contains("--exec-timeout"), "{stderr}");
+        marker.assert_gone("after --exec-timeout");
+        assert!(lock_is_free(&lock));
+        assert!(
+            stderr.contains("when it was stopped; they were stopped: ")
+                && stderr.contains(" (sleep)"),
+            "{stderr}"
+        );
+    });
+}

@@ -7,7 +7,7 @@
 use crate::support::bind::{BindFixture, BindOptions, STALE_ZONE};
 use crate::support::world::{API_KEY, bare_cmd};
 use assert_cmd::Command;
-use dcv_sim::{DomainSpec, SimConfig, Simulator};
+use dcv_sim::{DomainSpec, Fault, SimConfig, Simulator};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -178,7 +178,19 @@ fn revalidate_validates_every_due_domain_together_and_reports_the_rest() {
     assert!(stderr.contains("mail.example.test"), "{stderr}");
     assert!(stderr.contains("x.locked.test"), "{stderr}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rows = doc["domains"].as_array().unwrap();
+    let rows = rows_that_add_up(&doc, a.due.len() + 2);
+    // The table ends with the tally, which adds up too.
+    let tally = format!(
+        "{} domain(s) validated, 1 failed, 1 skipped (of {} domain(s) selected)",
+        a.due.len(),
+        a.due.len() + 2
+    );
+    assert!(
+        doc["messages"]
+            .as_array()
+            .is_some_and(|m| m.last().is_some_and(|l| *l == tally.as_str())),
+        "{doc:#}"
+    );
     for (name, id) in &a.due {
         let row = rows.iter().find(|r| r["domain"] == name.as_str()).unwrap();
         assert_eq!(row["outcome"], "validated", "{row}");
@@ -279,10 +291,19 @@ struct Fleet {
 
 impl Fleet {
     fn new(healthy: usize, stale: usize) -> Fleet {
+        Fleet::with_sim(healthy, stale, |c| c)
+    }
+
+    /// A fleet whose simulator is set up by `config` (slow checks, say).
+    fn with_sim(
+        healthy: usize,
+        stale: usize,
+        config: impl FnOnce(SimConfig) -> SimConfig,
+    ) -> Fleet {
         let bind = BindFixture::start(BindOptions {
             lag: Some(Duration::from_millis(500)),
         });
-        let sim = Simulator::start(SimConfig::new(API_KEY, bind.primary_addr()));
+        let sim = Simulator::start(config(SimConfig::new(API_KEY, bind.primary_addr())));
         let mut fleet = Fleet {
             bind,
             sim,
@@ -432,6 +453,18 @@ fn a_stale_zone_fails_only_its_own_domains_and_holds_up_no_check() {
     assert!(text.contains("dcv_hook_revalidate_success 0"), "{text}");
 }
 
+/// Sends SIGTERM to `child` and waits for it: its output, and how long it took after the signal.
+fn sigterm(child: Child) -> (std::process::Output, Duration) {
+    let signalled = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    (out, signalled.elapsed())
+}
+
 #[test]
 fn sigterm_mid_revalidate_stops_at_once_cleans_up_and_says_what_was_done() {
     let f = Fleet::new(4, 2);
@@ -453,17 +486,11 @@ fn sigterm_mid_revalidate_stops_at_once_cleans_up_and_says_what_was_done() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let signalled = Instant::now();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
+    let (out, took) = sigterm(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(143), "{stderr}");
     // Not a speed goal: without stopping, the run would wait out its 120 s timeout.
-    assert!(signalled.elapsed() < Duration::from_secs(60));
+    assert!(took < Duration::from_secs(60));
     assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
     assert!(
         stderr.contains(&format!("{} domain(s) validated", f.healthy.len())),
@@ -498,17 +525,210 @@ fn a_run_that_cannot_start_names_why_for_every_selected_domain() {
     let rows = doc["domains"].as_array().unwrap();
     assert_eq!(rows.len(), f.healthy.len(), "{doc:#}");
     for row in rows {
-        assert_eq!(row["outcome"], "failed", "{row}");
+        assert_eq!(row["outcome"], "not submitted", "{row}");
         assert!(
             row["reason"]
                 .as_str()
-                .is_some_and(|r| r.starts_with("not submitted: ") && r.contains("tsig-secret-file")),
+                .is_some_and(|r| r.contains("tsig-secret-file")),
             "{row}"
         );
     }
-    assert_eq!(doc["counts"]["failed"], f.healthy.len(), "{doc:#}");
+    assert_eq!(doc["counts"]["not submitted"], f.healthy.len(), "{doc:#}");
+    assert_eq!(doc["counts"]["failed"], 0, "{doc:#}");
     assert!(f.sim.requests().iter().all(|r| r.method == "GET"));
     let text = std::fs::read_to_string(&metrics).unwrap();
     assert!(!text.contains("outcome=\"\""), "{text}");
     assert!(text.contains("dcv_hook_revalidate_success 0"), "{text}");
+}
+
+/// The JSON report's rows, after checking that every selected domain has an outcome and that the
+/// counts (per outcome) add up to the selection.
+fn rows_that_add_up(doc: &serde_json::Value, selected: usize) -> Vec<serde_json::Value> {
+    let rows = doc["domains"].as_array().expect("domains").clone();
+    assert_eq!(rows.len(), selected, "{doc:#}");
+    assert!(
+        rows.iter()
+            .all(|r| r["outcome"].as_str().is_some_and(|o| !o.is_empty())),
+        "{doc:#}"
+    );
+    let counts = doc["counts"].as_object().expect("counts");
+    assert_eq!(counts["selected"], selected, "{doc:#}");
+    let sum: u64 = counts
+        .iter()
+        .filter(|(k, _)| *k != "selected")
+        .map(|(_, n)| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(sum as usize, selected, "the counts add up: {doc:#}");
+    rows
+}
+
+/// `dcv_hook_revalidate_domains{outcome=...}` of a metrics file, by outcome.
+fn metric_counts(text: &str) -> BTreeMap<String, usize> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("dcv_hook_revalidate_domains{outcome=\""))
+        .filter_map(|l| {
+            let (outcome, n) = l.split_once("\"} ")?;
+            Some((outcome.to_string(), n.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn sigterm_while_digicert_is_slow_to_check_waits_for_no_check_and_every_domain_has_an_outcome() {
+    // Each check takes DigiCert 30 s; two at a time, the other four queued.
+    let f = Fleet::with_sim(6, 0, |c| c.check_latency(Duration::from_secs(30)));
+    let metrics = f.dir.path().join("dcv.prom");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dcv-hook"));
+    cmd.env_clear()
+        .env("DIGICERT_API_KEY", API_KEY)
+        .args(revalidate_args(&f.bind, &f.sim, f.dir.path()))
+        .args(["revalidate", "--output", "json", "--check-concurrency", "2"])
+        .arg("--metrics-file")
+        .arg(&metrics)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child: Child = cmd.spawn().unwrap();
+    let checking = || {
+        f.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/dcv/validate-token"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while checking() < 2 {
+        assert!(Instant::now() < deadline, "no check ever started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (out, took) = sigterm(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    // Not a speed goal: waiting for the checks in flight would take their 30 s.
+    assert!(took < Duration::from_secs(15), "{took:?}: {stderr}");
+    assert_eq!(checking(), 2, "no check starts after the signal");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for row in rows_that_add_up(&doc, f.healthy.len()) {
+        assert_eq!(row["outcome"], "not checked", "{row}");
+        assert_eq!(row["reason"], "interrupted by SIGTERM", "{row}");
+    }
+    assert!(
+        stderr.contains("0 domain(s) validated, 6 not checked (of 6 domain(s) selected)"),
+        "{stderr}"
+    );
+    assert_eq!(f.left_in_dns(), Vec::<String>::new());
+    assert_eq!(f.state_entries(), 0);
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(!text.contains("outcome=\"failed\"} 1"), "{text}");
+    for (name, id) in &f.healthy {
+        assert!(
+            text.contains(&format!(
+                "dcv_hook_domain_last_outcome{{domain=\"{name}\",domain_id=\"{id}\",outcome=\"not checked\"}} 1"
+            )),
+            "{text}"
+        );
+    }
+    let counts = metric_counts(&text);
+    assert_eq!(counts["not checked"], 6, "{text}");
+    assert_eq!(counts.values().sum::<usize>(), 6, "{text}");
+}
+
+/// What a run through an outage of part of DigiCert's API did.
+struct Outage {
+    doc: serde_json::Value,
+    metrics: String,
+    /// The requests that failed (each retried), and the paths among them: one per domain tried.
+    failed: usize,
+    tried: Vec<String>,
+}
+
+/// `revalidate --output json ARGS` on `f` while every request whose path holds `failing` is turned
+/// away (503 with Retry-After, so even a POST is tried 5 times), checked to end 69 with the breaker
+/// named and its rows and counts adding up.
+fn through_outage(f: &Fleet, failing: &str, args: &[&str]) -> Outage {
+    f.sim.fail_matching(
+        failing,
+        Fault::Unavailable {
+            retry_after_secs: 1,
+        },
+    );
+    let metrics = f.dir.path().join("dcv.prom");
+    let out = f
+        .cmd()
+        .args(["revalidate", "--output", "json"])
+        .args(args)
+        .arg("--metrics-file")
+        .arg(&metrics)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(
+        stderr.contains("DigiCert failed 5 domains in a row"),
+        "{stderr}"
+    );
+    let failed: Vec<String> = f
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains(failing) && r.status == 503)
+        .map(|r| r.path)
+        .collect();
+    let mut tried = failed.clone();
+    tried.sort();
+    tried.dedup();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let selected = f.healthy.len() + f.stale.len();
+    rows_that_add_up(&doc, selected);
+    assert_eq!(doc["counts"]["failed"], tried.len(), "{doc:#}");
+    assert_eq!(f.left_in_dns(), Vec::<String>::new());
+    assert_eq!(f.state_entries(), 0);
+    Outage {
+        doc,
+        metrics: std::fs::read_to_string(&metrics).unwrap(),
+        failed: failed.len(),
+        tried,
+    }
+}
+
+#[test]
+fn with_digicert_down_revalidate_stops_starting_domains_and_ends_69() {
+    let domains = 150;
+    let f = Fleet::new(domains, 0);
+    // Every request about a domain is turned away (the listing still answers).
+    let run = through_outage(&f, "/domain/", &[]);
+    // Each domain is tried 5 times; without the breaker every one of the 150 would be: 750
+    // requests.
+    assert!(
+        run.failed < domains * 5 / 3 && run.tried.len() < domains / 3,
+        "{} requests for {} domains",
+        run.failed,
+        run.tried.len()
+    );
+    assert_eq!(
+        run.doc["counts"]["not submitted"],
+        domains - run.tried.len(),
+        "{:#}",
+        run.doc
+    );
+    let counts = metric_counts(&run.metrics);
+    assert_eq!(counts["not submitted"], domains - run.tried.len());
+    assert_eq!(counts.values().sum::<usize>(), domains);
+    assert!(f.sim.checks().is_empty());
+}
+
+#[test]
+fn with_digicerts_checks_failing_no_more_checks_start_and_the_records_go() {
+    // Five checks at a time: the breaker trips once five failed, with up to four more started.
+    let domains = 20;
+    let f = Fleet::new(domains, 0);
+    // Submissions work; every check is turned away.
+    let run = through_outage(&f, "/dcv/validate-token", &["--check-concurrency", "5"]);
+    assert!(run.tried.len() < domains, "{:?}", run.tried);
+    assert_eq!(
+        run.doc["counts"]["not checked"],
+        domains - run.tried.len(),
+        "{:#}",
+        run.doc
+    );
 }

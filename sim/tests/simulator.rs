@@ -196,6 +196,30 @@ fn injected_faults_then_success() {
 }
 
 #[test]
+fn a_standing_fault_fails_every_matching_request_after_the_queued_ones() {
+    let sim = sim_without_dns(|c| c);
+    let id = sim.add_domain(DomainSpec::new("down.example.test").expires_in_days("ov", 3));
+    sim.fail_matching(
+        "/domain/",
+        Fault::Unavailable {
+            retry_after_secs: 2,
+        },
+    );
+    sim.fail_next(1, Fault::Status(500));
+    let path = format!("/domain/{id}/dcv/validate-token");
+    assert_eq!(api(&sim, "PUT", &path, None).status, 500, "queued first");
+    for _ in 0..3 {
+        let r = api(&sim, "PUT", &path, None);
+        assert_eq!((r.status, r.error_code()), (503, "service_unavailable"));
+        assert_eq!(r.header("Retry-After").as_deref(), Some("2"));
+    }
+    // The listing does not match, and is served.
+    let r = api(&sim, "GET", "/domain?limit=1000&offset=0", None);
+    assert_eq!(r.status, 200);
+    assert_eq!(names(&r), ["down.example.test"]);
+}
+
+#[test]
 fn order_dns_txt_fails_before_the_record_and_passes_after() {
     let dns = zone(4);
     let sim = sim_for(&dns);

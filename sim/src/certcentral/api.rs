@@ -122,7 +122,13 @@ pub(crate) fn handle(shared: &Shared, mut request: tiny_http::Request) {
             state.rate_limited += 1;
             (index, Some(wait), None)
         } else {
-            (index, None, state.faults.pop_front())
+            let standing = state
+                .standing_faults
+                .iter()
+                .find(|(part, _)| target.contains(part.as_str()))
+                .map(|(_, fault)| fault.clone());
+            let fault = state.faults.pop_front().or(standing);
+            (index, None, fault)
         }
     };
 
@@ -149,6 +155,10 @@ pub(crate) fn handle(shared: &Shared, mut request: tiny_http::Request) {
                 Reply::error(code, c, "Simulated server failure.")
             }
             Some(Fault::RateLimited { retry_after_secs }) => Reply::rate_limited(retry_after_secs),
+            Some(Fault::Unavailable { retry_after_secs }) => Reply {
+                retry_after: Some(retry_after_secs),
+                ..Reply::error(503, "service_unavailable", "Simulated outage.")
+            },
             Some(Fault::Slow(delay)) => {
                 sleep_unless_stopping(shared, delay);
                 route(shared, &method, &target, &body)
@@ -471,7 +481,7 @@ fn order_check(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Reply 
         targets.extend(results);
     }
     let all_passed = passed_idx.len() == pending.len();
-    std::thread::sleep(shared.config.check_latency);
+    sleep_unless_stopping(shared, shared.config.check_latency);
 
     let mut state = shared.state.lock().unwrap();
     let certificate_id = (all_passed
@@ -944,7 +954,7 @@ fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
     };
     let passed = targets.iter().all(|t| t.ok);
     // The time DigiCert's multi-perspective queries take (the lock is not held).
-    std::thread::sleep(shared.config.check_latency);
+    sleep_unless_stopping(shared, shared.config.check_latency);
     let mut state = shared.state.lock().unwrap();
     record_check(
         &mut state,

@@ -49,7 +49,8 @@ pub struct SimConfig {
     /// How long each DCV check (`validate-token`, `check-dcv`) takes to answer, on top of its DNS
     /// queries: DigiCert queries every nameserver from several network perspectives, so a real
     /// answer takes from a few hundred milliseconds to seconds. Zero by default. Requests are served
-    /// side by side, so concurrent checks overlap as they do at DigiCert.
+    /// side by side, so concurrent checks overlap as they do at DigiCert. Cut short when the
+    /// simulator is dropped, so a test whose client stopped waiting does not wait either.
     pub check_latency: Duration,
 }
 
@@ -232,6 +233,12 @@ impl DomainSpec {
 pub enum Fault {
     /// Answer with this status (5xx expected) and an error body.
     Status(u16),
+    /// Answer 503 `service_unavailable` with `Retry-After`: DigiCert down for a while, turning
+    /// requests away (so a client may send even a POST again).
+    Unavailable {
+        /// The Retry-After value, in seconds.
+        retry_after_secs: u64,
+    },
     /// Answer 429 `request_limit_exceeded` with `Retry-After`.
     RateLimited {
         /// The Retry-After value, in seconds.
@@ -426,6 +433,8 @@ pub(crate) struct State {
     pub orders: BTreeMap<u64, Order>,
     pub domains: BTreeMap<u64, Domain>,
     pub faults: VecDeque<Fault>,
+    /// Faults for every request whose path contains the text, after the queued ones.
+    pub standing_faults: Vec<(String, Fault)>,
     pub requests: Vec<ApiRequest>,
     pub checks: Vec<CheckRecord>,
     /// When each request the rate limit let through arrived (valid key only), oldest first;
@@ -466,6 +475,7 @@ impl Simulator {
                 orders: BTreeMap::new(),
                 domains: BTreeMap::new(),
                 faults: VecDeque::new(),
+                standing_faults: Vec::new(),
                 requests: Vec::new(),
                 checks: Vec::new(),
                 served: VecDeque::new(),
@@ -577,6 +587,16 @@ impl Simulator {
     pub fn fail_next(&self, n: usize, fault: Fault) {
         let mut state = self.state();
         state.faults.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// From now on every request with a valid key whose path contains `path_part` gets `fault`
+    /// (an outage of part of the API: `fail_matching("/domain/", Fault::Status(503))` fails every
+    /// domain request and lets the listing through). Queued faults ([`Simulator::fail_next`]) come
+    /// first.
+    pub fn fail_matching(&self, path_part: &str, fault: Fault) {
+        self.state()
+            .standing_faults
+            .push((path_part.to_string(), fault));
     }
 
     /// Every request received, in order.

@@ -1,12 +1,15 @@
 //! The concurrent part of a run: waiting for every published record, checking each domain at
 //! DigiCert as soon as its record is served, and removing records as domains finish. Starts the
 //! poller, checker and cleaner threads and hands their reports to [`Run`]; decides no outcome itself.
+//! A check in flight when a signal arrives is no longer waited for (a check is an idempotent
+//! request, and DigiCert may take many seconds to answer): its thread finishes on its own, unheard.
 
+use super::breaker::Breaker;
 use super::run::{Event, Run};
 use super::{Work, fail};
 use crate::certcentral::CertCentral;
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::output::Report;
 use crate::pipeline::{cleanup_where, discover_servers};
 use crate::progress::StatusLine;
@@ -14,33 +17,31 @@ use crate::propagation::{Polling, Probe, poll_each};
 use crate::record::Record;
 use crate::source::certcentral::check_domain;
 use crate::ui;
-use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Waits for every published record, checks each domain at DigiCert the moment its record is
 /// served everywhere (up to `--check-concurrency` at once), and removes each domain's record once it
-/// is done, a batch at a time. `Err` only for a signal (everything published is cleaned up first)
-/// or a cleanup that failed (what is left stays recorded for `cleanup`).
+/// is done, a batch at a time. `Err` only for a signal (everything published is cleaned up first),
+/// the breaker (DigiCert failing domain after domain) or a cleanup that failed (what is left stays
+/// recorded for `cleanup`).
 pub(super) fn check_as_served(
     ctx: &Context,
     work: &mut [Work],
     published: &[usize],
     report: &mut Report,
+    breaker: &Breaker,
 ) -> Result<()> {
     let cfg = &ctx.cfg;
-    let api = ctx.api()?;
+    let api = ctx.api_shared()?;
     let (probes, owner) = find_servers(ctx, work, published);
     let ids: Vec<u64> = work.iter().map(|w| w.row.domain_id).collect();
     let records: Vec<Option<Record>> = work.iter().map(|w| w.record.clone()).collect();
     let started = Instant::now();
     let mut status = StatusLine::new();
     if !probes.is_empty() {
-        ui::progress(&format!(
-            "waiting for {} record(s) on every authoritative server, up to {}s; each domain is checked as soon as its record is served",
-            published.len(),
-            crate::propagation::seconds(cfg.polling.timeout)
-        ));
+        announce_wait(published.len(), cfg.polling);
     }
     let mut run = Run::new(work, published, !probes.is_empty());
     let (events, inbox) = mpsc::channel::<Event>();
@@ -55,8 +56,8 @@ pub(super) fn check_as_served(
         }
         for _ in 0..cfg.check_concurrency.max(1) {
             let events = events.clone();
-            let (job_queue, ids) = (&job_queue, &ids);
-            scope.spawn(move || checker(api, job_queue, ids, &events));
+            let (job_queue, ids, api) = (&job_queue, &ids, &api);
+            scope.spawn(move || checker(api, job_queue, ids, breaker, &events));
         }
         let cleaner_events = events.clone();
         let (ids, records) = (&ids, &records);
@@ -70,12 +71,26 @@ pub(super) fn check_as_served(
         }
         let watched = (&probes[..], &owner[..], cfg.polling);
         let channels = (&inbox, jobs, &cleanups);
-        run.coordinate(work, report, watched, channels, &mut status, started);
+        run.coordinate(
+            work,
+            report,
+            watched,
+            channels,
+            (&mut status, started, breaker),
+        );
         drop(cleanups);
     });
     status.finish(&run.line(started));
     report.changed = true;
-    run.outcome(work)
+    run.outcome(work, breaker)
+}
+
+/// Says what the run waits for, and how long at most.
+fn announce_wait(records: usize, polling: Polling) {
+    ui::progress(&format!(
+        "waiting for {records} record(s) on every authoritative server, up to {}s; each domain is checked as soon as its record is served",
+        crate::propagation::seconds(polling.timeout)
+    ));
 }
 
 /// Polls every probe, telling the coordinating thread each domain served and when the wait ends.
@@ -93,17 +108,53 @@ pub(super) fn poller(
 
 /// Checks the domains queued (by index) at DigiCert until the queue closes.
 pub(super) fn checker(
-    api: &CertCentral,
+    api: &Arc<CertCentral>,
     queue: &Mutex<Receiver<usize>>,
     ids: &[u64],
+    breaker: &Breaker,
     events: &Sender<Event>,
 ) {
     loop {
         let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
         let Ok(i) = job else { return };
-        // Queued before a signal, but no request starts after one.
-        let result = crate::signals::check().and_then(|()| check_domain(api, ids[i]).map(|_| ()));
-        let _ = events.send(Event::Checked(i, result));
+        // Queued before a signal or the breaker, but no request starts after either.
+        let stop = crate::signals::pending()
+            .map(Error::interrupted)
+            .or_else(|| breaker.tripped());
+        let event = match stop {
+            Some(why) => Event::NotChecked(i, why),
+            None => match check_until_signal(api, ids[i]) {
+                Err(e) if matches!(e.kind(), crate::error::Kind::Interrupted(_)) => {
+                    Event::NotChecked(i, e)
+                }
+                result => {
+                    breaker.record(&result);
+                    Event::Checked(i, result)
+                }
+            },
+        };
+        let _ = events.send(event);
+    }
+}
+
+/// DigiCert's check of domain `id`, or `Err(interrupted)` as soon as a signal arrives: the request
+/// runs on a thread of its own, left to finish unheard.
+fn check_until_signal(api: &Arc<CertCentral>, id: u64) -> Result<()> {
+    let (answer, answered) = mpsc::channel();
+    let api = Arc::clone(api);
+    std::thread::spawn(move || {
+        let _ = answer.send(check_domain(&api, id).map(|_| ()));
+    });
+    loop {
+        match answered.recv_timeout(Duration::from_millis(50)) {
+            Ok(result) => return result,
+            Err(mpsc::RecvTimeoutError::Timeout) => crate::signals::check()?,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(Error::software(format!(
+                    "the check of domain {id} ended without an answer"
+                )));
+            }
+        }
     }
 }
 

@@ -10,17 +10,23 @@
 //! missing at `--propagation-timeout` fails alone, naming the servers and what they answered. Records
 //! are removed as their domains finish (one cleanup at a time, batched per zone), so a run killed late
 //! leaves little behind, and what is left is in the state for `cleanup`. SIGINT/SIGTERM stop it at
-//! once: no new request, everything published removed, the message says what was done (130/143).
-//! At most 3 requests per domain plus retries. Domains on email DCV are not switched unless `--method`
-//! says so (switching changes the domain at DigiCert); they are reported as still needing validation.
+//! once: no new request, the checks in flight no longer waited for (they are idempotent), everything
+//! published removed, the message says what was done (130/143). At most 3 requests per domain plus
+//! retries; when DigiCert fails a run of domains in a row, no new domain starts (`breaker`) and the
+//! run ends 69. Every selected domain ends with an outcome: `validated`, `failed`, `skipped`, or
+//! `not checked` / `not submitted` for one the run stopped short of. Domains on email DCV are not
+//! switched unless `--method` says so (switching changes the domain at DigiCert); they are reported
+//! as still needing validation.
 //! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run.
 //!
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
 //!
 //! This file holds the command's steps; each step's work is in its own file: `select` (which domains
 //! are due), `submit` (their tokens), `publish` (their records), `check` (the concurrent wait, check
-//! and cleanup), `run` (its bookkeeping) and `report` (the table, JSON and metrics).
+//! and cleanup), `run` (its bookkeeping), `breaker` (when DigiCert is down) and `report` (the table,
+//! JSON and metrics).
 
+mod breaker;
 mod check;
 mod publish;
 mod report;
@@ -38,6 +44,7 @@ use crate::metrics::RunMetric;
 use crate::output::Report;
 use crate::pipeline::Publishers;
 use crate::record::Record;
+use breaker::Breaker;
 use check::check_as_served;
 use publish::publish_all;
 use report::{counts_of, finish, metrics_of};
@@ -62,9 +69,10 @@ pub struct Row {
     pub expires_before: Option<String>,
     /// The same after the run (re-read from DigiCert).
     pub expires_after: Option<String>,
-    /// `validated`, `skipped`, `failed`, `would validate`, `expiring`, `expired`.
+    /// `validated`, `skipped`, `failed`, `not checked`, `not submitted`, `would validate`,
+    /// `expiring`, `expired`.
     pub outcome: String,
-    /// Why, for skipped and failed.
+    /// Why, for every outcome but validated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -96,20 +104,26 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
     }
     // Every provider setting is checked before DigiCert is asked to change anything; when that
     // fails, nothing is attempted: each domain says so, and the error says why, once.
+    let breaker = Breaker::default();
     let (outcome, attempted) = if work.is_empty() {
         (Ok(()), false)
     } else {
         match Publishers::build(ctx) {
-            Ok(mut publishers) => (validate_all(ctx, &mut publishers, &mut work, report), true),
+            Ok(mut publishers) => (
+                validate_all(ctx, &mut publishers, &mut work, report, &breaker),
+                true,
+            ),
             Err(e) => (Err(e), false),
         }
     };
-    let interrupted = matches!(&outcome, Err(e) if matches!(e.kind(), Kind::Interrupted(_)));
+    // Stopped by a signal, or DigiCert is down: no more requests, and no list of every domain.
+    let cut_short = breaker.tripped().is_some()
+        || matches!(&outcome, Err(e) if matches!(e.kind(), Kind::Interrupted(_)));
     if let Err(e) = &outcome {
         settle(&mut work, e);
     }
     // The expiry DigiCert reports now, unless told to stop or nothing was attempted.
-    let after = if attempted && !interrupted {
+    let after = if attempted && !cut_short {
         expiry_after(api, &mut work)
     } else {
         None
@@ -121,7 +135,7 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
             counts_of(&work),
         )
     });
-    let result = finish(report, work, attempted && !interrupted);
+    let result = finish(report, work, attempted && !cut_short);
     if let Some((path, domains, counts)) = metrics {
         let run = RunMetric {
             ok: outcome.is_ok() && result.is_ok(),
@@ -147,30 +161,45 @@ fn expiry_after(api: &CertCentral, work: &mut [Work]) -> Option<Vec<DomainSummar
 }
 
 /// Submits, publishes, waits, checks and cleans up (see the module docs); `Err` only when a signal
-/// stopped the run (after cleaning up) or nothing could start.
+/// or `breaker` stopped the run (after cleaning up), a cleanup failed, or nothing could start.
 fn validate_all(
     ctx: &Context,
     publishers: &mut Publishers,
     work: &mut [Work],
     report: &mut Report,
+    breaker: &Breaker,
 ) -> Result<()> {
-    // 1. Submit each domain and get its token (1-2 requests each), side by side.
+    // 1. Submit each domain and get its token (1-2 requests each), side by side, until DigiCert
+    //    fails a run of them.
     let todo: Vec<usize> = (0..work.len())
         .filter(|&i| work[i].row.outcome.is_empty())
         .collect();
     let snapshot: &[Work] = work;
-    let submitted = side_by_side(ctx.cfg.check_concurrency, &todo, |i| {
-        let w = &snapshot[i];
-        submit(ctx, w, w.method.expect("selected with a method"))
-    });
+    let submitted = side_by_side(
+        ctx.cfg.check_concurrency,
+        &todo,
+        || breaker.tripped().is_some(),
+        |i| {
+            let w = &snapshot[i];
+            let token = submit(ctx, w, w.method.expect("selected with a method"));
+            breaker.record(&token);
+            token
+        },
+    );
     for (i, result) in submitted {
         match result {
             Ok(record) => work[i].record = Some(record),
+            // Cut short: the others left unsubmitted say so (`settle`).
+            Err(e) if matches!(e.kind(), Kind::Interrupted(_)) => {}
             Err(e) => fail(&mut work[i], &e),
         }
     }
     if let Some(signal) = crate::signals::pending() {
         return Err(stopped(signal, work, "nothing was published"));
+    }
+    if let Some(down) = breaker.tripped() {
+        // Publishing what was submitted would only wait for checks that cannot start.
+        return Err(down);
     }
 
     // 2. Publish all records together, each group with its provider; a group that fails is tried
@@ -178,7 +207,7 @@ fn validate_all(
     let published = publish_all(ctx, publishers, work, report)?;
 
     // 3. Check each domain as soon as it is served; clean up as domains finish.
-    check_as_served(ctx, work, &published, report)
+    check_as_served(ctx, work, &published, report, breaker)
 }
 
 /// `status --expiring-within DAYS`: the same selection, read-only.
@@ -204,8 +233,19 @@ pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
     finish(report, work, false)
 }
 
+/// The outcome of a domain whose record was published (or submitted) but which a signal or the
+/// breaker left unchecked.
+const NOT_CHECKED: &str = "not checked";
+/// The outcome of a domain the run stopped before submitting.
+const NOT_SUBMITTED: &str = "not submitted";
+
 /// Marks `w` failed, with `e` as the reason.
 fn fail(w: &mut Work, e: &Error) {
-    w.row.outcome = "failed".into();
-    w.row.reason = Some(e.to_string());
+    give_up(w, "failed", e);
+}
+
+/// Gives `w` its `outcome` (not validated), with `why` as the reason.
+fn give_up(w: &mut Work, outcome: &str, why: &Error) {
+    w.row.outcome = outcome.into();
+    w.row.reason = Some(why.to_string());
 }

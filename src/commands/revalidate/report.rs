@@ -1,8 +1,8 @@
 //! What a run reports: the table (text) and rows (JSON), the exit decision when some domain is not
 //! validated, and the per-domain metrics and counts for `--metrics-file`. Never talks to DigiCert.
 
-use super::Work;
 use super::select::{earliest_expiry_time, types_of};
+use super::{NOT_CHECKED, NOT_SUBMITTED, Work};
 use crate::certcentral::types::DomainSummary;
 use crate::error::{Error, Result};
 use crate::metrics::DomainMetric;
@@ -44,6 +44,9 @@ pub(super) fn finish(report: &mut Report, work: Vec<Work>, strict: bool) -> Resu
             not_done.push(r.domain.clone());
         }
     }
+    if strict {
+        report.say(tally(&work));
+    }
     let mut counts = serde_json::Map::new();
     counts.insert("selected".into(), work.len().into());
     for (outcome, n) in counts_of(&work) {
@@ -83,12 +86,33 @@ pub(super) fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<Domain
         .collect()
 }
 
+/// How many domains ended in each outcome (validated always named, the others when any did), of the
+/// number selected: they add up.
+pub(super) fn tally(work: &[Work]) -> String {
+    let counts: Vec<String> = counts_of(work)
+        .into_iter()
+        .filter(|(o, n)| *n > 0 || o == "validated")
+        .enumerate()
+        .map(|(k, (o, n))| match k {
+            0 => format!("{n} domain(s) {o}"),
+            _ => format!("{n} {o}"),
+        })
+        .collect();
+    format!(
+        "{} (of {} domain(s) selected)",
+        counts.join(", "),
+        work.len()
+    )
+}
+
 /// The selected domains by outcome, for the metrics file and the JSON report.
 pub(super) fn counts_of(work: &[Work]) -> Vec<(String, usize)> {
-    let mut counts: Vec<(String, usize)> = ["validated", "failed", "skipped"]
-        .iter()
-        .map(|o| (o.to_string(), 0))
-        .collect();
+    // Always these, so each has a series to alert on; they and any others add up to the selection.
+    let mut counts: Vec<(String, usize)> =
+        ["validated", "failed", "skipped", NOT_CHECKED, NOT_SUBMITTED]
+            .iter()
+            .map(|o| (o.to_string(), 0))
+            .collect();
     for w in work {
         match counts.iter_mut().find(|(o, _)| *o == w.row.outcome) {
             Some((_, n)) => *n += 1,

@@ -1,12 +1,15 @@
-//! The coordinating thread's bookkeeping of a run ([`Run`]): which domain is served, checked, failed
-//! or cleaned up, fed by the [`Event`]s the threads send, and the errors a run ends with. Starts no
-//! thread and sends no request.
+//! The coordinating thread's bookkeeping of a run ([`Run`]): which domain is served, checked, failed,
+//! left unchecked or cleaned up, fed by the [`Event`]s the threads send, and the errors a run ends
+//! with. Starts no thread and sends no request.
 
-use super::{Work, fail};
+use super::breaker::Breaker;
+use super::report::tally;
+use super::{NOT_CHECKED, NOT_SUBMITTED, Work, fail, give_up};
 use crate::error::{Error, Kind, Result};
 use crate::output::Report;
 use crate::progress::StatusLine;
 use crate::propagation::{Observation, Polling, Probe, shortfall};
+use signal_hook::consts::SIGTERM;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
@@ -18,6 +21,8 @@ pub(super) enum Event {
     Waited(Vec<Option<Observation>>),
     /// DigiCert's check of this domain returned.
     Checked(usize, Result<()>),
+    /// This domain's check was not started, or no longer waited for (a signal, the breaker): why.
+    NotChecked(usize, Error),
     /// A cleanup of these domains' records finished.
     Cleaned(Vec<usize>, Result<()>, Box<Report>),
 }
@@ -32,6 +37,7 @@ pub(super) struct Run {
     served: usize,
     validated: usize,
     failed: usize,
+    unchecked: usize,
     in_flight: usize,
     /// The propagation wait is still going on.
     waiting: bool,
@@ -41,6 +47,8 @@ pub(super) struct Run {
     cleaned: usize,
     cleanup_error: Option<Error>,
     signal: Option<i32>,
+    /// Why no new check starts (a signal, the breaker), once that is so.
+    stop: Option<Error>,
 }
 
 impl Run {
@@ -56,6 +64,7 @@ impl Run {
             served: 0,
             validated: 0,
             failed: finished.len(),
+            unchecked: 0,
             in_flight: 0,
             waiting,
             to_clean: finished,
@@ -63,10 +72,11 @@ impl Run {
             cleaned: 0,
             cleanup_error: None,
             signal: None,
+            stop: None,
         }
     }
 
-    /// Domain `i` is served everywhere: check it (or, after a signal, give up on it).
+    /// Domain `i` is served everywhere: check it (or, after a signal or the breaker, give up on it).
     pub(super) fn served(
         &mut self,
         work: &mut [Work],
@@ -78,13 +88,15 @@ impl Run {
         }
         self.ready[i] = true;
         self.served += 1;
-        match (jobs, self.signal) {
-            (Some(queue), _) if queue.send(i).is_ok() => self.in_flight += 1,
-            (_, signal) => self.done(
-                work,
-                i,
-                Err(not_checked(signal.unwrap_or(signal_hook::consts::SIGTERM))),
-            ),
+        match jobs {
+            Some(queue) if queue.send(i).is_ok() => self.in_flight += 1,
+            _ => {
+                let why = self
+                    .stop
+                    .clone()
+                    .unwrap_or_else(|| Error::interrupted(SIGTERM));
+                self.not_checked(work, i, &why);
+            }
         }
     }
 
@@ -95,11 +107,24 @@ impl Run {
                 work[i].row.outcome = "validated".into();
                 self.validated += 1;
             }
+            // Stopped while DigiCert checked it: the check may or may not have happened.
+            Err(e) if matches!(e.kind(), Kind::Interrupted(_)) => {
+                give_up(&mut work[i], NOT_CHECKED, &e);
+                self.unchecked += 1;
+            }
             Err(e) => {
                 fail(&mut work[i], &e);
                 self.failed += 1;
             }
         }
+        self.open -= 1;
+        self.to_clean.push(i);
+    }
+
+    /// Domain `i` was not checked, because of `why`; its record is to be removed.
+    fn not_checked(&mut self, work: &mut [Work], i: usize, why: &Error) {
+        give_up(&mut work[i], NOT_CHECKED, why);
+        self.unchecked += 1;
         self.open -= 1;
         self.to_clean.push(i);
     }
@@ -120,7 +145,7 @@ impl Run {
                 for (k, &i) in owner.iter().enumerate() {
                     if !self.ready[i] && work[i].row.outcome.is_empty() {
                         let why = match self.signal.or_else(crate::signals::pending) {
-                            Some(signal) => not_checked(signal),
+                            Some(signal) => Error::interrupted(signal),
                             None => missing(probes, owner, &outcomes, k, polling),
                         };
                         self.done(work, i, Err(why));
@@ -129,11 +154,11 @@ impl Run {
             }
             Event::Checked(i, result) => {
                 self.in_flight -= 1;
-                let result = result.map_err(|e| match e.kind() {
-                    Kind::Interrupted(signal) => not_checked(signal),
-                    _ => e,
-                });
                 self.done(work, i, result);
+            }
+            Event::NotChecked(i, why) => {
+                self.in_flight -= 1;
+                self.not_checked(work, i, &why);
             }
             Event::Cleaned(batch, result, cleaned) => {
                 self.cleaning = false;
@@ -150,14 +175,20 @@ impl Run {
     }
 
     /// The run's result once everything is done (see [`check_as_served`](super::check::check_as_served)).
-    pub(super) fn outcome(&mut self, work: &[Work]) -> Result<()> {
+    pub(super) fn outcome(&mut self, work: &mut [Work], breaker: &Breaker) -> Result<()> {
         let cleanup = self.cleanup_error.take();
+        let removed = match &cleanup {
+            None => "every record this run published was removed".to_string(),
+            Some(e) => format!("some records stay recorded for `dcv-hook cleanup` ({e})"),
+        };
         if let Some(signal) = self.signal {
-            let removed = match &cleanup {
-                None => "every record this run published was removed".to_string(),
-                Some(e) => format!("some records stay recorded for `dcv-hook cleanup` ({e})"),
-            };
             return Err(stopped(signal, work, &removed));
+        }
+        if let Some(down) = breaker.tripped() {
+            return Err(down.context(format!(
+                "{}; {removed}",
+                summary(work, "revalidate stopped checking")
+            )));
         }
         cleanup.map_or(Ok(()), |e| {
             Err(e.context(
@@ -167,22 +198,28 @@ impl Run {
     }
 
     /// Hands out checks and cleanups and takes in what the poller, the checkers and the cleaner
-    /// report, until every domain is done or they all stopped. At the first signal no new check
-    /// starts (`jobs` is dropped): the queued ones come back at once as not checked.
+    /// report, until every domain is done or they all stopped. At the first signal, or once the
+    /// breaker trips, no new check starts (`jobs` is dropped): the queued ones come back at once as
+    /// not checked, and so do those in flight at a signal.
     pub(super) fn coordinate(
         &mut self,
         work: &mut [Work],
         report: &mut Report,
         watched: (&[Box<dyn Probe>], &[usize], Polling),
         (inbox, jobs, cleanups): (&Receiver<Event>, Sender<usize>, &Sender<Vec<usize>>),
-        status: &mut StatusLine,
-        started: Instant,
+        (status, started, breaker): (&mut StatusLine, Instant, &Breaker),
     ) {
         let mut jobs = Some(jobs);
         loop {
             if self.signal.is_none() {
                 self.signal = crate::signals::pending();
-                if self.signal.is_some() {
+            }
+            if self.stop.is_none() {
+                self.stop = self
+                    .signal
+                    .map(Error::interrupted)
+                    .or_else(|| breaker.tripped());
+                if self.stop.is_some() {
                     jobs = None;
                 }
             }
@@ -212,11 +249,12 @@ impl Run {
 
     pub(super) fn line(&self, started: Instant) -> String {
         format!(
-            "served {}/{}, validated {}, failed {}, checking {}, cleaned up {}, {:.0}s",
+            "served {}/{}, validated {}, failed {}, not checked {}, checking {}, cleaned up {}, {:.0}s",
             self.served,
             self.total,
             self.validated,
             self.failed,
+            self.unchecked,
             self.in_flight,
             self.cleaned,
             started.elapsed().as_secs_f64()
@@ -244,46 +282,37 @@ pub(super) fn missing(
     ))
 }
 
-/// The reason of a domain left unchecked because of `signal`.
-pub(super) fn not_checked(signal: i32) -> Error {
-    Error::temp_fail(format!(
-        "not checked: {}",
-        Error::interrupted(signal).message()
-    ))
-}
-
-/// Every domain of `work` the run ended without getting to, after `e` ended it: failed, and why (not
-/// checked because of a signal, else not submitted because of `e`).
+/// Every domain of `work` the run ended without getting to, after `e` ended it: not checked when
+/// it was submitted, else not submitted, with `e` as the reason.
 pub(super) fn settle(work: &mut [Work], e: &Error) {
-    let why = match e.kind() {
-        Kind::Interrupted(signal) => not_checked(signal),
-        _ => Error::new(e.kind(), format!("not submitted: {e}")),
-    };
     for w in work.iter_mut().filter(|w| w.row.outcome.is_empty()) {
-        fail(w, &why);
+        let outcome = if w.record.is_some() {
+            NOT_CHECKED
+        } else {
+            NOT_SUBMITTED
+        };
+        give_up(w, outcome, e);
     }
 }
 
-/// The error of a run stopped by `signal`, saying what was done and `removed`.
-pub(super) fn stopped(signal: i32, work: &[Work], removed: &str) -> Error {
-    let validated = work.iter().filter(|w| w.row.outcome == "validated").count();
-    let unchecked = work
-        .iter()
-        .filter(|w| {
-            w.row.outcome.is_empty()
-                || w.row
-                    .reason
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with("not checked"))
-        })
-        .count();
+/// The error of a run stopped by `signal` (every domain settled first), saying what was done and
+/// `removed`.
+pub(super) fn stopped(signal: i32, work: &mut [Work], removed: &str) -> Error {
+    let interrupted = Error::interrupted(signal);
+    settle(work, &interrupted);
     Error::new(
         Kind::Interrupted(signal),
         format!(
-            "{}: revalidate stopped; {validated} domain(s) validated, {unchecked} not checked; {removed}; run revalidate again for the rest",
-            Error::interrupted(signal).message()
+            "{}: {}; {removed}; run revalidate again for the rest",
+            interrupted.message(),
+            summary(work, "revalidate stopped")
         ),
     )
+}
+
+/// `what` with N domain(s) in each outcome, of the number selected.
+fn summary(work: &[Work], what: &str) -> String {
+    format!("{what} with {}", tally(work))
 }
 
 #[cfg(test)]
@@ -311,17 +340,21 @@ mod tests {
     #[test]
     fn settle_gives_every_domain_the_run_never_got_to_an_outcome_and_a_reason() {
         let sigterm = signal_hook::consts::SIGTERM;
+        let submitted = || {
+            let mut w = work("");
+            w.record = Some(crate::record::Record {
+                domain: "a.example.test".into(),
+                rtype: crate::record::RecordType::Txt,
+                name: "a.example.test".into(),
+                value: "token".into(),
+            });
+            w
+        };
         for (error, reason) in [
-            (
-                Error::interrupted(sigterm),
-                "not checked: interrupted by SIGTERM",
-            ),
-            (
-                Error::config("cannot read x"),
-                "not submitted: cannot read x",
-            ),
+            (Error::interrupted(sigterm), "interrupted by SIGTERM"),
+            (Error::config("cannot read x"), "cannot read x"),
         ] {
-            let mut all = vec![work("validated"), work(""), work("skipped")];
+            let mut all = vec![work("validated"), work(""), submitted(), work("skipped")];
             settle(&mut all, &error);
             let rows: Vec<(&str, Option<&str>)> = all
                 .iter()
@@ -331,17 +364,19 @@ mod tests {
                 rows,
                 [
                     ("validated", None),
-                    ("failed", Some(reason)),
+                    ("not submitted", Some(reason)),
+                    ("not checked", Some(reason)),
                     ("skipped", None)
                 ]
             );
         }
-        // A domain left unchecked by a signal still counts as not checked.
-        let mut all = vec![work("")];
-        settle(&mut all, &Error::interrupted(sigterm));
-        let message = stopped(sigterm, &all, "removed").to_string();
+        // The message counts every domain, and the counts add up to the selection.
+        let mut all = vec![work("validated"), work("failed"), work(""), submitted()];
+        let message = stopped(sigterm, &mut all, "removed").to_string();
         assert!(
-            message.contains("0 domain(s) validated, 1 not checked"),
+            message.contains(
+                "1 domain(s) validated, 1 failed, 1 not checked, 1 not submitted (of 4 domain(s) selected)"
+            ),
             "{message}"
         );
     }

@@ -13,10 +13,11 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 /// Runs `job` for each of `items` on up to `threads` threads; returns (item, result) for every item
-/// started (none is started once a signal arrived).
+/// started (none is started once a signal arrived or `stop` says so).
 pub(super) fn side_by_side<T: Send>(
     threads: usize,
     items: &[usize],
+    stop: impl Fn() -> bool + Sync,
     job: impl Fn(usize) -> T + Sync,
 ) -> Vec<(usize, T)> {
     let next = Mutex::new(items.iter().copied());
@@ -27,7 +28,7 @@ pub(super) fn side_by_side<T: Send>(
         for _ in 0..threads.clamp(1, items.len().max(1)) {
             scope.spawn(|| {
                 loop {
-                    if crate::signals::pending().is_some() {
+                    if crate::signals::pending().is_some() || stop() {
                         return;
                     }
                     let Some(i) = next.lock().unwrap_or_else(|e| e.into_inner()).next() else {

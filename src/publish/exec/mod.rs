@@ -9,16 +9,19 @@
 //! is a failure reported with the tail of the program's stderr (never its environment): a sysexits
 //! code (64-78) keeps its meaning, anything else is "unavailable" (69). `--exec-timeout` (60 s) bounds
 //! each whole call: the program runs in a process group of its own, and when the call ends (the
-//! program exits, overruns the timeout, or SIGINT/SIGTERM reaches dcv-hook) the group is killed, so
-//! nothing it started outlives the call or holds dcv-hook up. A program that is killed may have
+//! program exits, overruns the timeout, or SIGINT/SIGTERM reaches dcv-hook) the group is killed,
+//! and so is every process it started that left the group or its session (a double fork,
+//! `setsid`), each named in a warning, so nothing it started outlives the call, holds dcv-hook up
+//! or keeps what it inherited (a cron line's `flock`). A program that is killed may have
 //! published already: its state is kept for cleanup. `present` is all or nothing: when a record
 //! fails, those published before it are cleaned up again.
 //!
 //! Flags: `--exec PROGRAM`, `--exec-timeout SECONDS` (default 60). Cleanup reuses both from the state.
 //!
 //! This file is the provider (flags, settings, the calls per record); `run.rs` runs one call,
-//! `trust.rs` decides which program may run.
+//! `leftovers.rs` stops what a call left running, `trust.rs` decides which program may run.
 
+mod leftovers;
 mod run;
 mod trust;
 

@@ -1,9 +1,9 @@
 //! Running the program once: `PROGRAM action NAME VALUE` in a process group of its own, bounded
-//! by `--exec-timeout` and by SIGINT/SIGTERM, the whole group killed when the call ends, and its
-//! exit status and stderr tail turned into the call's result. Knows nothing of which program is
-//! trusted or of records beyond the one call.
+//! by `--exec-timeout` and by SIGINT/SIGTERM, everything it started stopped when the call ends
+//! (`leftovers.rs`), and its exit status and stderr tail turned into the call's result. Knows
+//! nothing of which program is trusted or of records beyond the one call.
 
-use super::{Exec, argument_name};
+use super::{Exec, argument_name, leftovers};
 use crate::error::{Error, Kind, Result};
 use crate::record::Record;
 use std::io::Read;
@@ -30,11 +30,23 @@ impl Exec {
         let (mut child, mut log) = self.start(&what, action, &name, record)?;
         let end = wait_for_exit(&child, Instant::now() + self.timeout);
         // Its leftovers would outlive the call (and hold what it inherited, such as a cron line's
-        // `flock`): the group goes whichever way the call ended. The program is not reaped yet, so
-        // its group id cannot have been reused.
-        let leftovers = kill_group(child.id());
+        // `flock`): they go whichever way the call ended. The program is not reaped yet, so its
+        // pid and group id cannot have been reused.
+        let stopped = leftovers::stop(child.id());
         let status = child.wait();
         let stderr = read_tail(&mut log);
+        if !stopped.is_empty() {
+            // Named without the record: the pids say which call it was.
+            let when = match end {
+                End::Exited => "after it exited",
+                _ => "when it was stopped",
+            };
+            crate::ui::warn(&format!(
+                "exec: {} {action} left processes running {when}; they were stopped: {} (a program must finish its work before it exits)",
+                self.program.display(),
+                stopped.join(", ")
+            ));
+        }
         match end {
             End::Interrupted(signal) => {
                 return Err(Error::interrupted(signal)
@@ -58,13 +70,6 @@ impl Exec {
         }
         let status =
             status.map_err(|e| Error::software(format!("{what}: cannot wait for it: {e}")))?;
-        if leftovers {
-            // Named without the record, so a batch of calls warns once.
-            crate::ui::warn(&format!(
-                "exec: {} {action} left processes running after it exited; they were stopped (a program must finish its work before it exits)",
-                self.program.display()
-            ));
-        }
         exit_result(&what, status, &stderr)
     }
 
@@ -84,6 +89,8 @@ impl Exec {
         };
         let log = tempfile::tempfile().map_err(no_file)?;
         let stderr = log.try_clone().map_err(no_file)?;
+        // Started while no sweep runs, and known as a program (not a leftover) before one can.
+        let mut running = leftovers::running();
         let child = Command::new(&self.program)
             .args([action, name, record.value.as_str()])
             .env("DCV_RECORD_TYPE", record.rtype.as_str())
@@ -93,6 +100,7 @@ impl Exec {
             .stderr(stderr)
             .spawn()
             .map_err(|e| Error::config(format!("{what}: cannot start it: {e}; check --exec")))?;
+        running.add(child.id());
         Ok((child, log))
     }
 }
@@ -151,20 +159,6 @@ fn wait_for_exit(child: &std::process::Child, deadline: Instant) -> End {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// SIGKILLs the process group `leader` started; true when a process other than the leader was in
-/// it (the leader, exited but not reaped, always is).
-fn kill_group(leader: u32) -> bool {
-    use rustix::process::{Pid, Signal, kill_process_group};
-    let Some(group) = i32::try_from(leader).ok().and_then(Pid::from_raw) else {
-        return false;
-    };
-    let others = crate::process::all()
-        .into_iter()
-        .any(|pid| pid != leader && crate::process::group(pid) == Some(leader));
-    let _ = kill_process_group(group, Signal::KILL);
-    others
 }
 
 /// Longest part of a program's stderr kept: its end, which says why it failed.

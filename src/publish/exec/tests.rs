@@ -85,6 +85,23 @@ fn a_program_that_hangs_is_killed_and_its_state_kept() {
 }
 
 #[test]
+fn a_program_that_hangs_in_another_group_is_killed_too() {
+    let dir = tempfile::tempdir().unwrap();
+    // It joins our own group: its group is empty, so only a kill of the program itself stops it.
+    let program = script(
+        dir.path(),
+        "exec perl -MPOSIX -e 'POSIX::setpgid(0, getpgrp(getppid())) or die; sleep 30'",
+    );
+    let started = Instant::now();
+    let err = Exec::new(&program, Duration::from_millis(300))
+        .unwrap()
+        .present(&[txt("a.example.test", "v")])
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    assert!(err.message().contains("--exec-timeout"), "{err}");
+}
+
+#[test]
 fn what_the_program_leaves_running_is_stopped_when_its_call_ends() {
     let dir = tempfile::tempdir().unwrap();
     let pid = dir.path().join("pid");
