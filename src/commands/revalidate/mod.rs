@@ -28,6 +28,7 @@
 
 mod breaker;
 mod check;
+mod outcome;
 mod publish;
 mod report;
 mod run;
@@ -46,6 +47,7 @@ use crate::pipeline::Publishers;
 use crate::record::Record;
 use breaker::Breaker;
 use check::check_as_served;
+use outcome::Outcome;
 use publish::publish_all;
 use report::{counts_of, finish, metrics_of};
 use run::{settle, stopped};
@@ -69,9 +71,8 @@ pub struct Row {
     pub expires_before: Option<String>,
     /// The same after the run (re-read from DigiCert).
     pub expires_after: Option<String>,
-    /// `validated`, `skipped`, `failed`, `not checked`, `not submitted`, `would validate`,
-    /// `expiring`, `expired`.
-    pub outcome: String,
+    /// What became of it (`None` only while the run is at it).
+    pub outcome: Option<Outcome>,
     /// Why, for every outcome but validated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -97,8 +98,8 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
         cfg.expiring_within
     ));
     if cfg.dry_run {
-        for w in work.iter_mut().filter(|w| w.row.outcome.is_empty()) {
-            w.row.outcome = "would validate".into();
+        for w in work.iter_mut().filter(|w| w.row.outcome.is_none()) {
+            w.row.outcome = Some(Outcome::WouldValidate);
         }
         return finish(report, work, false);
     }
@@ -132,7 +133,10 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
         (
             path,
             metrics_of(after.as_deref().unwrap_or(&domains), &work),
-            counts_of(&work),
+            counts_of(&work)
+                .into_iter()
+                .map(|(o, n)| (o.as_str().to_string(), n))
+                .collect(),
         )
     });
     let result = finish(report, work, attempted && !cut_short);
@@ -172,7 +176,7 @@ fn validate_all(
     // 1. Submit each domain and get its token (1-2 requests each), side by side, until DigiCert
     //    fails a run of them.
     let todo: Vec<usize> = (0..work.len())
-        .filter(|&i| work[i].row.outcome.is_empty())
+        .filter(|&i| work[i].row.outcome.is_none())
         .collect();
     let snapshot: &[Work] = work;
     let submitted = side_by_side(
@@ -215,14 +219,18 @@ pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
     let domains = ctx.api()?.list_domains()?;
     let mut work = select(ctx, &domains)?;
     let now = dates::now();
-    for w in work.iter_mut().filter(|w| w.row.outcome.is_empty()) {
+    for w in work.iter_mut().filter(|w| w.row.outcome.is_none()) {
         let expired = w
             .row
             .expires_before
             .as_deref()
             .and_then(dates::parse)
             .is_none_or(|t| t <= now);
-        w.row.outcome = if expired { "expired" } else { "expiring" }.into();
+        w.row.outcome = Some(if expired {
+            Outcome::Expired
+        } else {
+            Outcome::Expiring
+        });
     }
     report.say(format!(
         "{} of {} domains expire within {} days or have expired",
@@ -233,19 +241,13 @@ pub fn status(ctx: &Context, report: &mut Report) -> Result<()> {
     finish(report, work, false)
 }
 
-/// The outcome of a domain whose record was published (or submitted) but which a signal or the
-/// breaker left unchecked.
-const NOT_CHECKED: &str = "not checked";
-/// The outcome of a domain the run stopped before submitting.
-const NOT_SUBMITTED: &str = "not submitted";
-
 /// Marks `w` failed, with `e` as the reason.
 fn fail(w: &mut Work, e: &Error) {
-    give_up(w, "failed", e);
+    give_up(w, Outcome::Failed, e);
 }
 
 /// Gives `w` its `outcome` (not validated), with `why` as the reason.
-fn give_up(w: &mut Work, outcome: &str, why: &Error) {
-    w.row.outcome = outcome.into();
+fn give_up(w: &mut Work, outcome: Outcome, why: &Error) {
+    w.row.outcome = Some(outcome);
     w.row.reason = Some(why.to_string());
 }

@@ -1,8 +1,9 @@
 //! What a run reports: the table (text) and rows (JSON), the exit decision when some domain is not
 //! validated, and the per-domain metrics and counts for `--metrics-file`. Never talks to DigiCert.
 
+use super::Work;
+use super::outcome::Outcome;
 use super::select::{earliest_expiry_time, types_of};
-use super::{NOT_CHECKED, NOT_SUBMITTED, Work};
 use crate::certcentral::types::DomainSummary;
 use crate::error::{Error, Result};
 use crate::metrics::DomainMetric;
@@ -24,9 +25,10 @@ pub(super) fn finish(report: &mut Report, work: Vec<Work>, strict: bool) -> Resu
             r.expires_before.as_deref().unwrap_or("none"),
             r.expires_after.as_deref().unwrap_or("-")
         );
+        let shown = r.outcome.map_or("", Outcome::as_str);
         let outcome = match &r.reason {
-            Some(why) => format!("{}: {why}", r.outcome),
-            None => r.outcome.clone(),
+            Some(why) => format!("{shown}: {why}"),
+            None => shown.to_string(),
         };
         report.say(format!(
             "{:<32} {:<16} {:<6} {:<25} {}",
@@ -36,7 +38,7 @@ pub(super) fn finish(report: &mut Report, work: Vec<Work>, strict: bool) -> Resu
             expiry,
             outcome
         ));
-        if strict && r.outcome != "validated" {
+        if strict && r.outcome != Some(Outcome::Validated) {
             ui::warn(&format!(
                 "{} ({}) is not validated: {outcome}",
                 r.domain, r.domain_id
@@ -50,7 +52,7 @@ pub(super) fn finish(report: &mut Report, work: Vec<Work>, strict: bool) -> Resu
     let mut counts = serde_json::Map::new();
     counts.insert("selected".into(), work.len().into());
     for (outcome, n) in counts_of(&work) {
-        counts.insert(outcome, n.into());
+        counts.insert(outcome.as_str().into(), n.into());
     }
     report.counts = Some(counts.into());
     report.domains = work
@@ -80,8 +82,8 @@ pub(super) fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<Domain
             outcome: work
                 .iter()
                 .find(|w| w.row.domain_id == d.id)
-                .map(|w| w.row.outcome.clone())
-                .filter(|o| !o.is_empty()),
+                .and_then(|w| w.row.outcome)
+                .map(|o| o.as_str().to_string()),
         })
         .collect()
 }
@@ -91,7 +93,7 @@ pub(super) fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<Domain
 pub(super) fn tally(work: &[Work]) -> String {
     let counts: Vec<String> = counts_of(work)
         .into_iter()
-        .filter(|(o, n)| *n > 0 || o == "validated")
+        .filter(|(o, n)| *n > 0 || *o == Outcome::Validated)
         .enumerate()
         .map(|(k, (o, n))| match k {
             0 => format!("{n} domain(s) {o}"),
@@ -106,17 +108,14 @@ pub(super) fn tally(work: &[Work]) -> String {
 }
 
 /// The selected domains by outcome, for the metrics file and the JSON report.
-pub(super) fn counts_of(work: &[Work]) -> Vec<(String, usize)> {
-    // Always these, so each has a series to alert on; they and any others add up to the selection.
-    let mut counts: Vec<(String, usize)> =
-        ["validated", "failed", "skipped", NOT_CHECKED, NOT_SUBMITTED]
-            .iter()
-            .map(|o| (o.to_string(), 0))
-            .collect();
-    for w in work {
-        match counts.iter_mut().find(|(o, _)| *o == w.row.outcome) {
+pub(super) fn counts_of(work: &[Work]) -> Vec<(Outcome, usize)> {
+    // Always these, so each has a series to alert on; they and any others add up to the selection
+    // (every way a run ends gives each domain an outcome).
+    let mut counts: Vec<(Outcome, usize)> = Outcome::COUNTED.iter().map(|&o| (o, 0)).collect();
+    for outcome in work.iter().filter_map(|w| w.row.outcome) {
+        match counts.iter_mut().find(|(o, _)| *o == outcome) {
             Some((_, n)) => *n += 1,
-            None => counts.push((w.row.outcome.clone(), 1)),
+            None => counts.push((outcome, 1)),
         }
     }
     counts

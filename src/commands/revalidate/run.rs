@@ -3,8 +3,9 @@
 //! with. Starts no thread and sends no request.
 
 use super::breaker::Breaker;
+use super::outcome::Outcome;
 use super::report::tally;
-use super::{NOT_CHECKED, NOT_SUBMITTED, Work, fail, give_up};
+use super::{Work, fail, give_up};
 use crate::error::{Error, Kind, Result};
 use crate::output::Report;
 use crate::progress::StatusLine;
@@ -56,7 +57,7 @@ impl Run {
         // A domain that failed before the wait (no server found) is only cleaned up.
         let (open, finished): (Vec<usize>, Vec<usize>) = published
             .iter()
-            .partition(|&&i| work[i].row.outcome.is_empty());
+            .partition(|&&i| work[i].row.outcome.is_none());
         Run {
             open: open.len(),
             total: published.len(),
@@ -83,7 +84,7 @@ impl Run {
         i: usize,
         jobs: Option<&mpsc::Sender<usize>>,
     ) {
-        if self.ready[i] || !work[i].row.outcome.is_empty() {
+        if self.ready[i] || work[i].row.outcome.is_some() {
             return;
         }
         self.ready[i] = true;
@@ -104,12 +105,12 @@ impl Run {
     fn done(&mut self, work: &mut [Work], i: usize, result: Result<()>) {
         match result {
             Ok(()) => {
-                work[i].row.outcome = "validated".into();
+                work[i].row.outcome = Some(Outcome::Validated);
                 self.validated += 1;
             }
             // Stopped while DigiCert checked it: the check may or may not have happened.
             Err(e) if matches!(e.kind(), Kind::Interrupted(_)) => {
-                give_up(&mut work[i], NOT_CHECKED, &e);
+                give_up(&mut work[i], Outcome::NotChecked, &e);
                 self.unchecked += 1;
             }
             Err(e) => {
@@ -123,7 +124,7 @@ impl Run {
 
     /// Domain `i` was not checked, because of `why`; its record is to be removed.
     fn not_checked(&mut self, work: &mut [Work], i: usize, why: &Error) {
-        give_up(&mut work[i], NOT_CHECKED, why);
+        give_up(&mut work[i], Outcome::NotChecked, why);
         self.unchecked += 1;
         self.open -= 1;
         self.to_clean.push(i);
@@ -143,7 +144,7 @@ impl Run {
             Event::Waited(outcomes) => {
                 self.waiting = false;
                 for (k, &i) in owner.iter().enumerate() {
-                    if !self.ready[i] && work[i].row.outcome.is_empty() {
+                    if !self.ready[i] && work[i].row.outcome.is_none() {
                         let why = match self.signal.or_else(crate::signals::pending) {
                             Some(signal) => Error::interrupted(signal),
                             None => missing(probes, owner, &outcomes, k, polling),
@@ -285,11 +286,11 @@ pub(super) fn missing(
 /// Every domain of `work` the run ended without getting to, after `e` ended it: not checked when
 /// it was submitted, else not submitted, with `e` as the reason.
 pub(super) fn settle(work: &mut [Work], e: &Error) {
-    for w in work.iter_mut().filter(|w| w.row.outcome.is_empty()) {
+    for w in work.iter_mut().filter(|w| w.row.outcome.is_none()) {
         let outcome = if w.record.is_some() {
-            NOT_CHECKED
+            Outcome::NotChecked
         } else {
-            NOT_SUBMITTED
+            Outcome::NotSubmitted
         };
         give_up(w, outcome, e);
     }
@@ -320,7 +321,7 @@ mod tests {
     use super::super::Row;
     use super::*;
 
-    fn work(outcome: &str) -> Work {
+    fn work(outcome: Option<Outcome>) -> Work {
         Work {
             row: Row {
                 domain: "a.example.test".into(),
@@ -329,7 +330,7 @@ mod tests {
                 validation_types: vec!["ov".into()],
                 expires_before: None,
                 expires_after: None,
-                outcome: outcome.into(),
+                outcome,
                 reason: None,
             },
             method: None,
@@ -341,7 +342,7 @@ mod tests {
     fn settle_gives_every_domain_the_run_never_got_to_an_outcome_and_a_reason() {
         let sigterm = signal_hook::consts::SIGTERM;
         let submitted = || {
-            let mut w = work("");
+            let mut w = work(None);
             w.record = Some(crate::record::Record {
                 domain: "a.example.test".into(),
                 rtype: crate::record::RecordType::Txt,
@@ -354,11 +355,21 @@ mod tests {
             (Error::interrupted(sigterm), "interrupted by SIGTERM"),
             (Error::config("cannot read x"), "cannot read x"),
         ] {
-            let mut all = vec![work("validated"), work(""), submitted(), work("skipped")];
+            let mut all = vec![
+                work(Some(Outcome::Validated)),
+                work(None),
+                submitted(),
+                work(Some(Outcome::Skipped)),
+            ];
             settle(&mut all, &error);
             let rows: Vec<(&str, Option<&str>)> = all
                 .iter()
-                .map(|w| (w.row.outcome.as_str(), w.row.reason.as_deref()))
+                .map(|w| {
+                    (
+                        w.row.outcome.map_or("", Outcome::as_str),
+                        w.row.reason.as_deref(),
+                    )
+                })
                 .collect();
             assert_eq!(
                 rows,
@@ -371,7 +382,12 @@ mod tests {
             );
         }
         // The message counts every domain, and the counts add up to the selection.
-        let mut all = vec![work("validated"), work("failed"), work(""), submitted()];
+        let mut all = vec![
+            work(Some(Outcome::Validated)),
+            work(Some(Outcome::Failed)),
+            work(None),
+            submitted(),
+        ];
         let message = stopped(sigterm, &mut all, "removed").to_string();
         assert!(
             message.contains(

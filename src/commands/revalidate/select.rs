@@ -2,6 +2,7 @@
 //! `--expiring-within` days (or has expired), narrowed by `-d` and `--validation-type`, and the DCV
 //! method each is validated with. Reads the listing only; never asks DigiCert anything.
 
+use super::outcome::Outcome;
 use super::{Row, Work};
 use crate::certcentral::types::DomainSummary;
 use crate::config::Target;
@@ -69,14 +70,14 @@ pub(super) fn select(ctx: &Context, domains: &[DomainSummary]) -> Result<Vec<Wor
 pub(super) fn method_for(
     ctx: &Context,
     d: &DomainSummary,
-) -> (Option<Method>, String, Option<String>) {
+) -> (Option<Method>, Option<Outcome>, Option<String>) {
     match (ctx.cfg.method, d.dcv_method.as_deref().map(Method::parse)) {
-        (Some(m), _) => (Some(m), String::new(), None),
-        (None, Some(Ok(m))) => (Some(m), String::new(), None),
-        (None, None) => (Some(default_method(ctx)), String::new(), None),
+        (Some(m), _) => (Some(m), None, None),
+        (None, Some(Ok(m))) => (Some(m), None, None),
+        (None, None) => (Some(default_method(ctx)), None, None),
         (None, Some(Err(_))) => (
             None,
-            "skipped".to_string(),
+            Some(Outcome::Skipped),
             Some(format!(
                 "uses {} DCV, which dcv-hook cannot publish; pass --method to switch it (that changes the domain at DigiCert)",
                 d.dcv_method.as_deref().unwrap_or("another")
