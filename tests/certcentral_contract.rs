@@ -12,6 +12,7 @@
 use crate::support::front::read_request;
 use dcv_hook::certcentral::types::DcvToken;
 use dcv_hook::certcentral::{CertCentral, Client};
+use dcv_hook::dates;
 use dcv_hook::secret::Secret;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -76,6 +77,8 @@ impl Seen {
             (method, path, query)
         );
         assert_eq!(self.header("X-DC-DEVKEY"), Some(KEY), "{self:?}");
+        let agent = self.header("User-Agent").unwrap_or_default();
+        assert!(agent.starts_with("dcv-hook/"), "{self:?}");
         let content_type = self.header("Content-Type").unwrap_or_default();
         assert!(content_type.starts_with("application/json"), "{self:?}");
         match body {
@@ -219,9 +222,10 @@ fn order_validation_status_is_read_with_ids_as_strings() {
         ["contract.example", "www.contract.example"]
     );
     assert_eq!(approved.approval_scope.as_deref(), Some("subdomains"));
+    let approval_ends = approved.approval_expiration_date.as_deref().unwrap();
     assert_eq!(
-        approved.approval_expiration_date.as_deref(),
-        Some("2027-01-20T08:00:00+00:00")
+        dates::parse(approval_ends),
+        dates::parse("2027-01-20T08:00:00Z")
     );
     assert_eq!(
         (pending.domain_id, pending.method.as_deref()),
@@ -354,6 +358,10 @@ fn domains_are_found_by_search_and_listed_page_by_page_with_their_dcv_expiration
             (5514, Some("2026-09-30T06:00:00+00:00"), None)
         ]
     );
+    // Each expiry is a time revalidate can compare (the date-time form dcv-hook asks for).
+    let expiry = dates::parse(ov).map(dates::format_date);
+    assert_eq!(expiry.as_deref(), Some("2026-11-27"));
+    assert_eq!(dates::parse(ov), dates::parse("2026-11-27T12:00:00Z"));
     assert_eq!(domains[1].dcv_method.as_deref(), Some("email"));
     assert_eq!(domains[2].is_active, Some(false));
 }
