@@ -6,8 +6,8 @@
 //! the request is the documented one (method, path, query, `X-DC-DEVKEY`, JSON content type, the
 //! body's exact fields or no body), the documented answer parses into what dcv-hook uses, and the
 //! documented error bodies end in README's exit codes with DigiCert's code and message in one line.
-//! The simulator (sim/) is checked against the same pages by its own tests; this module needs
-//! neither it nor a network.
+//! The last test holds the simulator (sim/) to the same pages: every field dcv-hook reads present,
+//! none of another JSON type than documented. All of it on loopback, no DNS.
 
 use crate::support::front::read_request;
 use dcv_hook::certcentral::types::DcvToken;
@@ -583,4 +583,120 @@ fn the_rate_limit_answer_is_retried_as_retry_after_says_then_exits_69() {
         "{err}"
     );
     assert_eq!(docs.seen().len(), 1);
+}
+
+/// Where `got` has a value of another JSON type than the documented `doc` (keys both have, arrays
+/// by their first items; `null` stands for an absent optional value and matches anything).
+fn type_differences(at: &str, doc: &Value, got: &Value, out: &mut Vec<String>) {
+    match (doc, got) {
+        (Value::Object(d), Value::Object(g)) => {
+            for (key, value) in d {
+                if let Some(v) = g.get(key) {
+                    type_differences(&format!("{at}.{key}"), value, v, out);
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(g)) => {
+            if let (Some(d), Some(g)) = (d.first(), g.first()) {
+                type_differences(&format!("{at}[0]"), d, g, out);
+            }
+        }
+        (Value::Null, _) | (_, Value::Null) => {}
+        (d, g) if std::mem::discriminant(d) != std::mem::discriminant(g) => {
+            out.push(format!("{at}: documented {d}, simulated {g}"));
+        }
+        _ => {}
+    }
+}
+
+/// The simulator's answer to one call next to the documented one: every field dcv-hook reads from
+/// it (`read`, JSON pointers) present, and no field of another type than the page shows.
+fn like_the_docs(fixture_name: &str, got: Option<Value>, read: &str) -> Vec<String> {
+    let doc: Value = serde_json::from_str(&fixture(fixture_name)).unwrap();
+    let got = got.unwrap_or(Value::Null);
+    let mut out = Vec::new();
+    type_differences(fixture_name, &doc, &got, &mut out);
+    for pointer in read.split_whitespace() {
+        if doc.pointer(pointer).is_some() && got.pointer(pointer).is_none() {
+            out.push(format!("{fixture_name}{pointer} missing"));
+        }
+    }
+    out
+}
+
+/// What dcv-hook reads from each answer: JSON pointers into the fixture of the same name.
+const READS: [(&str, &str); 9] = [
+    (
+        "order_validation.json",
+        "/order_id /order_status /order_dcv_method /dns_name_validations/0/domain_id \
+         /dns_name_validations/0/name_scope /dns_name_validations/0/status \
+         /dns_name_validations/0/dns_names /dns_name_validations/0/approval_expiration_date",
+    ),
+    ("order_dcv_random_value.json", "/dcv_random_value"),
+    ("order_dcv_method.json", "/dcv_random_value"),
+    ("domain_search.json", "/domains/0/id /domains/0/name"),
+    (
+        "domain_list_page1.json",
+        "/domains/0/id /domains/0/name /domains/0/is_active /domains/0/dcv_method \
+         /domains/0/dcv_expiration/ov /domains/0/dcv_expiration/ev /domains/0/validations/0/type \
+         /page/total /page/limit",
+    ),
+    (
+        "domain_validation.json",
+        "/validations/0/type /validations/0/status /validations/0/dcv_status \
+         /validations/0/validated_until",
+    ),
+    ("domain_submit_dns.json", "/dcv_token/token"),
+    (
+        "domain_info.json",
+        "/id /name /dcv_method /validations/0/type /validations/0/status \
+         /validations/0/dcv_status /dcv_token/token",
+    ),
+    ("domain_dcv_token.json", "/token"),
+];
+
+#[test]
+fn the_simulator_answers_in_the_documented_shapes() {
+    use dcv_sim::certcentral::{DomainSpec, OrderSpec, SimConfig, Simulator};
+    // No DCV check is asked for, so the resolver is never used.
+    let sim = Simulator::start(SimConfig::new(KEY, "127.0.0.1:9".parse().unwrap()));
+    let names = ["contract.example", "www.contract.example"];
+    let order = sim.add_order(OrderSpec::new(names).approved(["contract.example"]));
+    let spec = DomainSpec::new("contract.example").validation_types(["ov", "ev"]);
+    let domain = sim.add_domain(spec.expires_in_days("ov", 90).expires_in_days("ev", 90));
+    let client = Client::new(&sim.url(), Secret::new(KEY), Duration::from_secs(5)).unwrap();
+    let (o, d) = (
+        format!("/order/certificate/{order}"),
+        format!("/domain/{domain}"),
+    );
+    let get = |path: &str| client.get::<Value>(path).ok();
+    let put = |path: &str, body: Value| client.put::<Value>(path, Some(&body)).ok().flatten();
+    let post = |path: &str, body: Option<Value>| client.post::<Value>(path, body.as_ref());
+    let submit = json!({"validations": [{"type": "ov"}], "dcv_method": "dns-txt-token"});
+    // In the order of READS; the domain's info is asked for once it has a token.
+    let answers = [
+        get(&format!("{o}/validation")),
+        client
+            .put(&format!("{o}/dcv-random-value"), None)
+            .ok()
+            .flatten(),
+        put(
+            &format!("{o}/dcv-method"),
+            json!({"dcv_method": "dns-txt-token"}),
+        ),
+        get("/domain?filters[search]=contract.example"),
+        get("/domain?include_dcv_expiration_time=true"),
+        get(&format!("{d}/validation")),
+        post(&format!("{d}/validation"), Some(submit))
+            .ok()
+            .flatten(),
+        get(&format!("{d}?include_dcv=true&include_validation=true")),
+        post(&format!("{d}/dcv/token"), None).ok().flatten(),
+    ];
+    let differences: Vec<String> = READS
+        .iter()
+        .zip(answers)
+        .flat_map(|((fixture, read), got)| like_the_docs(fixture, got, read))
+        .collect();
+    assert!(differences.is_empty(), "{differences:#?}");
 }
