@@ -10,6 +10,9 @@ mod architecture;
 // Cleanup undoes each record with the settings that published it (two TSIG keys on one primary).
 mod undo_groups;
 
+// The CertCentral client against the requests and answers DigiCert's API documentation shows.
+mod certcentral_contract;
+
 // The http-token flow through the binary: orders, domains, errors, state, cleanup.
 mod http_flow;
 

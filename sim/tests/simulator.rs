@@ -242,6 +242,10 @@ fn order_dns_txt_fails_before_the_record_and_passes_after() {
     assert_eq!(validations[0]["name_scope"], "example.test");
     assert_eq!(validations[0]["status"], "pending");
     assert_eq!(validations[0]["dns_names"].as_array().unwrap().len(), 3);
+    // Ids are strings, as in DigiCert's "Order validation status" example.
+    assert_eq!(v.json["order_id"], id.to_string());
+    assert!(validations[0]["domain_id"].is_string(), "{v:?}", v = v.json);
+    assert!(v.json["organization_id"].is_string());
 
     let r = api(
         &sim,
@@ -275,6 +279,24 @@ fn order_dns_txt_fails_before_the_record_and_passes_after() {
     assert_eq!(sim.order_status(id).as_deref(), Some("issued"));
     assert_eq!(sim.checks().len(), 2);
     assert_eq!(sim.premature_checks().len(), 1);
+}
+
+#[test]
+fn order_method_change_answers_a_value_or_for_email_nothing() {
+    let sim = sim_without_dns(|c| c);
+    let id = sim.add_order(OrderSpec::new(["example.test"]));
+    let path = format!("/order/certificate/{id}/dcv-method");
+    let r = api(
+        &sim,
+        "PUT",
+        &path,
+        Some(json!({"dcv_method": "dns-txt-token"})),
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.json["dcv_random_value"].is_string() && r.json["expiration_date"].is_string());
+    // "DV SSL: Change DCV method" shows an empty answer for email.
+    let r = api(&sim, "PUT", &path, Some(json!({"dcv_method": "email"})));
+    assert_eq!((r.status, &r.json), (204, &Value::Null), "{}", r.head);
 }
 
 #[test]
@@ -455,7 +477,7 @@ fn domain_prevalidation_with_cname_token() {
     );
     let r = api(&sim, "PUT", &validate, None);
     assert_eq!(r.status, 200, "{}", sim.checks().last().unwrap());
-    assert_eq!(r.json, json!({"token": token, "status": "active"}));
+    assert_eq!(r.json, json!({"status": "active"}));
     assert_eq!(sim.domain_status(id).as_deref(), Some("active"));
 
     let r = api(
@@ -904,6 +926,9 @@ fn rate_limit_answers_429_past_100_in_5_s_and_recovers() {
     }
     assert_eq!(last.status, 429);
     assert_eq!(last.error_code(), "request_limit_exceeded");
+    // The message DigiCert's "Rate limits" page shows.
+    let message = &last.json["errors"][0]["message"];
+    assert_eq!(message, "Service unavailable, please limit request volume");
     assert_eq!(log[100].status, 429);
     assert_eq!(sim.rate_limited_count(), 1);
     let retry_after: u64 = last.header("Retry-After").unwrap().parse().unwrap();

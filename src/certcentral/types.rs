@@ -1,7 +1,8 @@
 //! Wire types of the CertCentral Services API v2, as far as DCV needs them.
 //!
 //! Every struct tolerates unknown fields and marks as optional whatever DigiCert's pages leave
-//! unconfirmed, so a response shape that differs slightly still parses.
+//! unconfirmed, so a response shape that differs slightly still parses. Ids DigiCert's pages show as
+//! strings in one answer and numbers in another are read either way (`number_or_string`).
 
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +31,12 @@ pub struct RandomValue {
 /// One entry of `dns_name_validations`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct DnsNameValidation {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A string in DigiCert's "Order validation status" example (`"domain_id": "1234"`).
+    #[serde(
+        default,
+        deserialize_with = "number_or_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub domain_id: Option<u64>,
     #[serde(default, alias = "dns_name")]
     pub name_scope: String,
@@ -58,7 +64,8 @@ impl DnsNameValidation {
 /// `GET /order/certificate/{id}/validation`.
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub struct OrderValidation {
-    #[serde(default)]
+    /// A string in DigiCert's example (`"order_id": "112211"`).
+    #[serde(default, deserialize_with = "number_or_string")]
     pub order_id: Option<u64>,
     #[serde(default)]
     pub order_status: Option<String>,
@@ -201,6 +208,26 @@ pub struct DomainValidations {
     pub validations: Vec<DomainValidation>,
 }
 
+/// An id written as a JSON number or as a string of digits (DigiCert's pages show both); `null`
+/// is no id. Anything else is an error, so a garbled answer is not read as "no id".
+fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Number(u64),
+        Text(String),
+    }
+    match Option::<Id>::deserialize(d)? {
+        None => Ok(None),
+        Some(Id::Number(n)) => Ok(Some(n)),
+        Some(Id::Text(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("an id must be digits, not {s:?}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +242,22 @@ mod tests {
         assert!(v.order_dcv_method.is_none());
         let t: ValidateToken = serde_json::from_str(r#"{"status":"active"}"#).unwrap();
         assert_eq!(t.status.as_deref(), Some("active"));
+    }
+
+    #[test]
+    fn ids_are_read_as_numbers_or_digit_strings_and_nothing_else() {
+        let ids = |json: &str| {
+            serde_json::from_str::<OrderValidation>(json).map(|v| {
+                let domain = v.dns_name_validations.first().and_then(|d| d.domain_id);
+                (v.order_id, domain)
+            })
+        };
+        let strings = r#"{"order_id":"112211","dns_name_validations":[{"domain_id":"1234"}]}"#;
+        assert_eq!(ids(strings).unwrap(), (Some(112211), Some(1234)));
+        let numbers = r#"{"order_id":112211,"dns_name_validations":[{"domain_id":1234}]}"#;
+        assert_eq!(ids(numbers).unwrap(), (Some(112211), Some(1234)));
+        assert_eq!(ids(r#"{"order_id":null}"#).unwrap(), (None, None));
+        assert!(ids(r#"{"order_id":"12ab"}"#).is_err());
+        assert!(ids(r#"{"order_id":-1}"#).is_err());
     }
 }

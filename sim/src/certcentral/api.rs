@@ -65,7 +65,8 @@ impl Reply {
             ..Reply::error(
                 429,
                 "request_limit_exceeded",
-                "Request limit exceeded. Please try again later.",
+                // The body DigiCert's "Rate limits" page shows.
+                "Service unavailable, please limit request volume",
             )
         }
     }
@@ -336,8 +337,9 @@ fn order_validation(shared: &Shared, id: Option<u64>) -> Reply {
             .validations
             .iter()
             .map(|v| {
+                // Ids are strings in DigiCert's "Order validation status" example.
                 let mut item = json!({
-                    "domain_id": v.domain_id,
+                    "domain_id": v.domain_id.to_string(),
                     "name_scope": v.name_scope,
                     "approval_scope": "subdomains",
                     "status": v.status(),
@@ -354,10 +356,10 @@ fn order_validation(shared: &Shared, id: Option<u64>) -> Reply {
         Reply::json(
             200,
             json!({
-                "order_id": id,
+                "order_id": id.to_string(),
                 "order_status": order.status(),
                 "order_dcv_method": order.method,
-                "organization_id": 112233,
+                "organization_id": "112233",
                 "organization_name": "Example Org",
                 "organization_validations": [{
                     "type": "ov",
@@ -399,7 +401,8 @@ fn order_method(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Reply
     with_order(shared, id, |_, order| {
         order.method = method;
         if order.method == "email" {
-            Reply::json(200, json!({}))
+            // "DV SSL: Change DCV method" answers email with an empty body.
+            Reply::empty(204)
         } else {
             Reply::json(200, random_value_body(order))
         }
@@ -971,7 +974,8 @@ fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
         return domain_not_found();
     };
     domain.complete(SystemTime::now(), shared.config.reuse_period);
-    Reply::json(200, json!({"token": token, "status": "active"}))
+    // The current "Check domain DCV" page answers with the status only (older copies added the token).
+    Reply::json(200, json!({"status": "active"}))
 }
 
 #[cfg(test)]
