@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Runs `dcv-hook doctor ARGS --output json` with the fixture's primary as resolver; returns the
 /// exit code, the findings and stderr.
@@ -536,6 +536,7 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
     for h in hosts {
         dns.add(&format!("{h}.example.test"), RecordData::A(ip));
     }
+    let probe_state = tempfile::tempdir().unwrap();
     let run = |webroot: &Path, args: &[&str]| {
         let out = bare_cmd()
             .args([
@@ -547,6 +548,8 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
             ])
             .args(["--provider", "webroot", "--webroot"])
             .arg(webroot)
+            .arg("--state-dir")
+            .arg(probe_state.path())
             .args(args)
             .output()
             .unwrap();
@@ -578,6 +581,7 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
         "probe left behind: {:?}",
         tree(root.path())
     );
+    assert_eq!(state_entries(probe_state.path()), 0, "probe state kept");
 
     // A web root the server does not serve: the probe is not found.
     let elsewhere = tempfile::tempdir().unwrap();
@@ -640,7 +644,7 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
         "http.status.403",
         Some("forbidden.example.test"),
     );
-    assert!(tree(root.path()).is_empty() && tree(state.path()).is_empty());
+    assert!(tree(root.path()).is_empty() && state_entries(state.path()) == 0);
 
     // Under certbot, auth's wait reports the 403 at once and gives up on it after 30 s, long before
     // --propagation-timeout, with the doctor's line.
@@ -670,6 +674,14 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
         "probe left behind: {:?}",
         tree(root.path())
     );
+}
+
+/// How many state entries (records/*.json) `state_dir` holds.
+fn state_entries(state_dir: &Path) -> usize {
+    tree(state_dir)
+        .iter()
+        .filter(|p| p.starts_with("records/") && p.ends_with(".json"))
+        .count()
 }
 
 /// `date -u` for a relative time such as `-1 day`, as dnssec-signzone takes it (YYYYMMDDHHMMSS).
@@ -750,4 +762,186 @@ fn rfc2136_args(bind: &BindFixture, secret: &Path, name: &str) -> Vec<String> {
     args.extend(["--rfc2136-server".into(), bind.primary_addr().to_string()]);
     args.extend(["--tsig-secret-file".into(), secret.display().to_string()]);
     args
+}
+
+/// A `dcv-hook doctor` started in the background (stderr kept), with when it started.
+fn spawn_doctor(args: &[String]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("dcv-hook"));
+    cmd.arg("doctor")
+        .args(args)
+        .env_remove("DCV_HOOK_STATE_DIR")
+        .env_remove("DCV_HOOK_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+/// Sends `signal` (TERM, INT) to `child`.
+fn send(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal}");
+}
+
+/// The exit code of `child` and how long after `since` it came, waiting at most `limit` (then
+/// it is killed and the code is `None`).
+fn exit_after(
+    child: &mut std::process::Child,
+    since: Instant,
+    limit: Duration,
+) -> (Option<i32>, Duration) {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), since.elapsed());
+        }
+        if since.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, since.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The doctor's probe files under `root`.
+fn probes_in(root: &Path) -> Vec<String> {
+    tree(root)
+        .into_iter()
+        .filter(|p| p.contains("dcv-hook-doctor-"))
+        .collect()
+}
+
+/// A web server that takes connections and never answers (its backlog accepts them), with a name
+/// in `dns` for it: the doctor's probe stays live for the whole read timeout.
+fn slow_web_server(dns: &MiniDns, net: u8) -> TcpListener {
+    let ip = Ipv4Addr::new(127, 80, net, 7);
+    dns.add("example.test", RecordData::soa("ns.example.test"));
+    dns.add("slow.example.test", RecordData::A(ip));
+    TcpListener::bind((ip, 0)).unwrap()
+}
+
+#[test]
+fn a_probe_killed_mid_check_is_removed_by_cleanup_and_a_signal_removes_it_at_once() {
+    let (net, _claim) = claim_net();
+    let dns = MiniDns::start(SocketAddr::new(Ipv4Addr::new(127, 80, net, 53).into(), 0)).unwrap();
+    let web = slow_web_server(&dns, net);
+    let (root, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args: Vec<String> = [
+        "--resolver",
+        &dns.addr().to_string(),
+        "--http-port",
+        &web.local_addr().unwrap().port().to_string(),
+        "-d",
+        "slow.example.test",
+        "--method",
+        "http-token",
+        "--provider",
+        "webroot",
+        "--webroot",
+        &root.path().display().to_string(),
+        "--state-dir",
+        &state.path().display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let live = |child: &mut std::process::Child| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while probes_in(root.path()).is_empty() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "doctor ended before its probe was live"
+            );
+            assert!(Instant::now() < deadline, "no probe file appeared");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    // kill -9 while the probe is live: the file stays, and its state entry names it for cleanup.
+    let mut doctor = spawn_doctor(&args);
+    live(&mut doctor);
+    doctor.kill().unwrap();
+    doctor.wait().unwrap();
+    assert_eq!(probes_in(root.path()).len(), 1, "{:?}", tree(root.path()));
+    assert_eq!(state_entries(state.path()), 1);
+    bare_cmd()
+        .args(["cleanup", "--state-dir"])
+        .arg(state.path())
+        .assert()
+        .success();
+    assert!(
+        tree(root.path()).is_empty(),
+        "left: {:?}",
+        tree(root.path())
+    );
+    assert_eq!(state_entries(state.path()), 0);
+
+    // SIGTERM while the probe is live: 143 at once (not after the 5 s read timeout), probe gone.
+    let mut doctor = spawn_doctor(&args);
+    live(&mut doctor);
+    let sent = Instant::now();
+    send(&doctor, "TERM");
+    let (code, took) = exit_after(&mut doctor, sent, Duration::from_secs(15));
+    assert_eq!(code, Some(143), "after {took:?}");
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert!(
+        tree(root.path()).is_empty(),
+        "left: {:?}",
+        tree(root.path())
+    );
+    assert_eq!(state_entries(state.path()), 0);
+}
+
+#[test]
+fn a_silent_resolver_costs_one_timeout_and_a_signal_stops_doctor_at_once() {
+    let (net, _claim) = claim_net();
+    // Bound, never answering: every question to it times out.
+    let silent = UdpSocket::bind((Ipv4Addr::new(127, 80, net, 53), 0)).unwrap();
+    let mut args: Vec<String> = ["--resolver", &silent.local_addr().unwrap().to_string()]
+        .map(String::from)
+        .to_vec();
+    for i in 0..10 {
+        args.extend(["-d".into(), format!("n{i}.example.test")]);
+    }
+    args.extend(["--method", "dns-txt-token", "--output", "json"].map(String::from));
+
+    // Ten names: one timeout for all (it was 27 s per name, one name after another).
+    let started = Instant::now();
+    let out = bare_cmd().arg("doctor").args(&args).output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(69));
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?}, over doctor's time limit"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    for i in 0..10 {
+        let name = format!("n{i}.example.test");
+        assert!(
+            !with_code(&findings, "doctor.unchecked", Some(&name)).is_empty(),
+            "{name} not reported: {findings:#?}"
+        );
+    }
+
+    // A signal while doctor waits on the resolver (its question has arrived) ends it at once.
+    let mut buf = [0u8; 512];
+    for (signal, want) in [("TERM", 143), ("INT", 130)] {
+        // The questions of the runs before are no sign of this one.
+        silent.set_nonblocking(true).unwrap();
+        while silent.recv(&mut buf).is_ok() {}
+        silent.set_nonblocking(false).unwrap();
+        silent
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut doctor = spawn_doctor(&args);
+        silent.recv(&mut buf).expect("doctor asks the resolver");
+        let sent = Instant::now();
+        send(&doctor, signal);
+        let (code, took) = exit_after(&mut doctor, sent, Duration::from_secs(40));
+        assert_eq!(code, Some(want), "SIG{signal} after {took:?}");
+        assert!(took < Duration::from_secs(5), "SIG{signal} took {took:?}");
+    }
 }
