@@ -438,20 +438,30 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
     assert_eq!(code, Some(0), "{findings:#?}");
     the_one(&findings, "credentials.ok", Some("clean.example.test"));
 
-    // An exec program that is not there.
-    let (code, findings, _) = doctor(
-        &bind,
-        &[
+    // An exec program that is not there blocks; one that is cannot prove its credentials without
+    // changing DNS, so they are reported unchecked (a warning), never ok.
+    let exec_doctor = |program: &str| {
+        let args = [
             "-d",
             "clean.example.test",
             "--provider",
             "exec",
             "--exec",
-            "/nonexistent/dcv-publish",
-        ],
-    );
+            program,
+        ];
+        doctor(&bind, &args)
+    };
+    let (code, findings, _) = exec_doctor("/nonexistent/dcv-publish");
     assert_eq!(code, 75, "{findings:#?}");
     the_one(&findings, "credentials.exec", None);
+    let (_, findings, _) = exec_doctor("/bin/true");
+    let unchecked = the_one(
+        &findings,
+        "credentials.unchecked",
+        Some("clean.example.test"),
+    );
+    assert_eq!(unchecked["severity"], "warns");
+    assert!(with_code(&findings, "credentials.ok", None).is_empty());
 
     // The TSIG key with this machine's clock 10 minutes ahead (faketime): BADTIME, with the offset.
     let good = bind.dir().join("good.secret");
@@ -944,4 +954,135 @@ fn a_silent_resolver_costs_one_timeout_and_a_signal_stops_doctor_at_once() {
         assert_eq!(code, Some(want), "SIG{signal} after {took:?}");
         assert!(took < Duration::from_secs(5), "SIG{signal} took {took:?}");
     }
+}
+
+/// `dcv-hook doctor --output json ARGS` with `env`: the exit code and the findings.
+fn doctor_with(env: &[(&str, String)], args: &[&str]) -> (i32, Vec<Value>) {
+    let out = bare_cmd()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["doctor", "--output", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    (out.status.code().unwrap_or(-1), findings)
+}
+
+#[test]
+fn a_powerdns_key_is_proven_by_reading_the_zone_and_a_wrong_one_blocks() {
+    let pdns = crate::support::pdns::PdnsFixture::start();
+    let name = "_dnsauth.www.example.test";
+    pdns.add_foreign_txt("example.test", name, "foreign");
+    let state = tempfile::tempdir().unwrap();
+    let (resolver, url) = (pdns.dns_addr().to_string(), pdns.api_url());
+    let args = [
+        "-d",
+        "www.example.test",
+        "--method",
+        "dns-txt-token",
+        "--resolver",
+        &resolver,
+        "--provider",
+        "powerdns",
+        "--powerdns-url",
+        &url,
+        "--state-dir",
+        &state.path().display().to_string(),
+    ];
+    let (code, findings) = doctor_with(&[("PDNS_API_KEY", "not-the-key".into())], &args);
+    assert_eq!(code, 75, "{findings:#?}");
+    let rejected = the_one(&findings, "credentials.rejected", Some("www.example.test"));
+    assert_eq!(rejected["subject"], "powerdns");
+    assert!(with_code(&findings, "credentials.ok", None).is_empty());
+
+    let (_, findings) = doctor_with(&[("PDNS_API_KEY", pdns.api_key().into())], &args);
+    let ok = the_one(&findings, "credentials.ok", Some("www.example.test"));
+    assert!(
+        ok["seen"].as_str().unwrap().contains("example.test"),
+        "{ok}"
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| !f["code"].as_str().unwrap().starts_with("credentials.") || f == ok),
+        "{findings:#?}"
+    );
+    assert_eq!(
+        pdns.txt_values(name),
+        ["foreign"],
+        "doctor changed the zone"
+    );
+}
+
+#[cfg(feature = "route53")]
+#[test]
+fn route53_credentials_and_zones_are_proven_by_reading_and_nothing_changes() {
+    use crate::support::moto::MotoFixture;
+    let (net, _claim) = claim_net();
+    let dns = MiniDns::start(SocketAddr::new(Ipv4Addr::new(127, 80, net, 53).into(), 0)).unwrap();
+    dns.add("example.test", RecordData::soa("ns.example.test"));
+    let moto = MotoFixture::start();
+    let zone = moto.zone_id("example.test").to_string();
+    let name = "_acme-challenge.example.test";
+    moto.add_foreign_txt(&zone, name, "foreign");
+    let home = tempfile::tempdir().unwrap();
+    let resolver = dns.addr().to_string();
+    let run = |moto: &MotoFixture, domain: &str, extra: &[&str]| {
+        let mut env = moto.env();
+        env.push(("HOME", home.path().display().to_string()));
+        let mut args = vec!["-d", domain, "--acme-value", "tok", "--resolver", &resolver];
+        args.extend(["--provider", "route53", "--state-dir"]);
+        let state = home.path().display().to_string();
+        args.push(&state);
+        args.extend(extra);
+        doctor_with(&env, &args)
+    };
+
+    let (_, findings) = run(&moto, "example.test", &[]);
+    let ok = the_one(&findings, "credentials.ok", Some("example.test"));
+    assert_eq!(ok["subject"], "route53");
+    assert!(
+        ok["seen"].as_str().unwrap().contains("example.test"),
+        "{ok}"
+    );
+
+    // A hosted zone id that is not there, and a name in no hosted zone: each blocks, named.
+    let (code, findings) = run(
+        &moto,
+        "example.test",
+        &["--route53-zone-id", "ZNOSUCHZONE0000"],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    let missing = the_one(&findings, "credentials.config", Some("example.test"));
+    assert!(
+        missing["seen"]
+            .as_str()
+            .unwrap()
+            .contains("--route53-zone-id"),
+        "{missing}"
+    );
+    let (code, findings) = run(&moto, "shop.nowhere.test", &[]);
+    assert_eq!(code, 75, "{findings:#?}");
+    let none = the_one(&findings, "credentials.config", Some("shop.nowhere.test"));
+    assert!(
+        none["seen"]
+            .as_str()
+            .unwrap()
+            .contains("no public hosted zone"),
+        "{none}"
+    );
+
+    // moto checking credentials against its IAM, where ours are unknown: refused.
+    let strict = MotoFixture::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let (code, findings) = run(&strict, "example.test", &[]);
+    assert_eq!(code, 75, "{findings:#?}");
+    the_one(&findings, "credentials.rejected", Some("example.test"));
+
+    assert_eq!(
+        moto.txt_values(&zone, name),
+        ["foreign"],
+        "doctor changed the zone"
+    );
 }

@@ -46,6 +46,7 @@ pub mod rfc2136;
 #[cfg(feature = "route53")]
 pub mod route53;
 mod rrset;
+mod set_access;
 pub mod txt;
 pub mod webroot;
 pub mod zones;
@@ -151,7 +152,8 @@ pub trait Publisher {
 
     /// The doctor's question, answered changing nothing: are the credentials accepted for the zone
     /// of `names`? `Some(Ok(what was checked))`, `Some(Err(why not))`, or `None` when the provider
-    /// has nothing to check beyond what building it checked.
+    /// cannot tell without changing something (the doctor then reports it unchecked, never ok).
+    /// Set-API providers answer through `set_access.rs`, by reading.
     fn check_access(&mut self, _names: &[String]) -> Option<Result<String>> {
         None
     }
