@@ -43,6 +43,8 @@ pub enum Outcome<T> {
 enum Event<T> {
     Done(usize, T),
     Skipped(usize),
+    /// The job panicked (a bug): unfinished, but not waited for.
+    Failed,
 }
 
 type Queue<T> = Arc<Mutex<VecDeque<(usize, Job<T>)>>>;
@@ -80,7 +82,10 @@ fn work<T>(
         let event = if start_by.is_some_and(|t| Instant::now() >= t) {
             Event::Skipped(index)
         } else {
-            Event::Done(index, job())
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
+                Ok(value) => Event::Done(index, value),
+                Err(_) => Event::Failed,
+            }
         };
         if events.send(event).is_err() {
             return;
@@ -105,8 +110,8 @@ fn wait<T>(
         match inbox.recv_timeout(time_left.min(SLICE)) {
             Ok(Event::Done(i, value)) => outcomes[i] = Outcome::Done(value),
             Ok(Event::Skipped(i)) => outcomes[i] = Outcome::NotStarted,
+            Ok(Event::Failed) => {}
             Err(RecvTimeoutError::Timeout) => continue,
-            // Every worker is gone (a job panicked in each): the rest stays unfinished.
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
         left -= 1;
@@ -161,6 +166,15 @@ mod tests {
         ];
         let outcomes = run(jobs, limits(None, Duration::from_millis(300))).unwrap();
         assert_eq!(outcomes, vec![Outcome::Done(1), Outcome::Unfinished]);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_job_that_panics_is_unfinished_and_not_waited_for() {
+        let started = Instant::now();
+        let jobs: Vec<Job<u8>> = vec![Box::new(|| panic!("a bug")), Box::new(|| 2)];
+        let outcomes = run(jobs, limits(None, Duration::from_secs(30))).unwrap();
+        assert_eq!(outcomes, vec![Outcome::Unfinished, Outcome::Done(2)]);
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
