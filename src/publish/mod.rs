@@ -23,7 +23,8 @@
 //!   `Secret`. [`Provider::publisher`] turns the settings into the [`Publisher`].
 //!
 //! A provider whose API replaces a record set whole implements `rrset::SetApi` (find a zone, read
-//! and write a set) instead of [`Publisher`]: the shared flow in `rrset.rs` is its publisher.
+//! and write a set) instead of [`Publisher`]: the shared flow in `rrset.rs` is its publisher, and
+//! `set_access.rs` answers the doctor's [`Publisher::check_access`] by reading.
 //!
 //! Providers see neither the config nor the run's context: only their flags, the environment, the
 //! TTL, the resolver and what the state remembered ([`Setup`]).
