@@ -824,26 +824,37 @@ fn probes_in(root: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A web server that takes connections and never answers (its backlog accepts them), with a name
-/// in `dns` for it: the doctor's probe stays live for the whole read timeout.
-fn slow_web_server(dns: &MiniDns, net: u8) -> TcpListener {
-    let ip = Ipv4Addr::new(127, 80, net, 7);
+/// Web servers on four addresses of `slow.example.test` (in `dns`), one port, that take
+/// connections and never answer (their backlog accepts them): the doctor's probe stays live for the
+/// whole read timeout.
+fn slow_web_servers(dns: &MiniDns, net: u8) -> Vec<TcpListener> {
     dns.add("example.test", RecordData::soa("ns.example.test"));
-    dns.add("slow.example.test", RecordData::A(ip));
-    TcpListener::bind((ip, 0)).unwrap()
+    let first = TcpListener::bind((Ipv4Addr::new(127, 80, net, 7), 0)).unwrap();
+    let port = first.local_addr().unwrap().port();
+    let mut servers = vec![first];
+    for last in 8..=10 {
+        servers.push(TcpListener::bind((Ipv4Addr::new(127, 80, net, last), port)).unwrap());
+    }
+    for last in 7..=10 {
+        dns.add(
+            "slow.example.test",
+            RecordData::A(Ipv4Addr::new(127, 80, net, last)),
+        );
+    }
+    servers
 }
 
 #[test]
 fn a_probe_killed_mid_check_is_removed_by_cleanup_and_a_signal_removes_it_at_once() {
     let (net, _claim) = claim_net();
     let dns = MiniDns::start(SocketAddr::new(Ipv4Addr::new(127, 80, net, 53).into(), 0)).unwrap();
-    let web = slow_web_server(&dns, net);
+    let web = slow_web_servers(&dns, net);
     let (root, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let args: Vec<String> = [
         "--resolver",
         &dns.addr().to_string(),
         "--http-port",
-        &web.local_addr().unwrap().port().to_string(),
+        &web[0].local_addr().unwrap().port().to_string(),
         "-d",
         "slow.example.test",
         "--method",
@@ -896,6 +907,26 @@ fn a_probe_killed_mid_check_is_removed_by_cleanup_and_a_signal_removes_it_at_onc
     let (code, took) = exit_after(&mut doctor, sent, Duration::from_secs(15));
     assert_eq!(code, Some(143), "after {took:?}");
     assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert!(
+        tree(root.path()).is_empty(),
+        "left: {:?}",
+        tree(root.path())
+    );
+    assert_eq!(state_entries(state.path()), 0);
+
+    // Left to finish: each silent address is named, all asked at once (5 s, where one after
+    // another took 20 s), and the probe is gone.
+    let started = Instant::now();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, findings) = doctor_with(&[], &args);
+    let took = started.elapsed();
+    assert_eq!(code, 75, "{findings:#?}");
+    assert_eq!(
+        with_code(&findings, "http.timeout", None).len(),
+        4,
+        "{findings:#?}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
     assert!(
         tree(root.path()).is_empty(),
         "left: {:?}",
