@@ -6,8 +6,10 @@
 //! order read from the API, the nameservers of both zones over UDP and TCP, serials, NS sets, the
 //! challenge names, CAA for every name, DNSSEC where the parent has a DS, and the TSIG key. Prints
 //! each run's time, exit code and DNS queries, then the median. Needs root, bind9 and iproute2.
+//! With `--silent` the resolver is a bound UDP socket that never answers (what the doctor must
+//! bear within its time limit: one resolver timeout for the whole run).
 //!
-//!     cargo run --release --example bench_doctor [-- --names 10 --runs 5]
+//!     cargo run --release --example bench_doctor [-- --names 10 --runs 5 --silent]
 
 #[allow(dead_code)]
 #[path = "../tests/support/bind.rs"]
@@ -32,6 +34,9 @@ struct Bench {
     /// Runs.
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Ask a resolver that never answers instead of the fixture's primary.
+    #[arg(long)]
+    silent: bool,
 }
 
 const KEY: &str = "bench-doctor-key";
@@ -59,6 +64,13 @@ fn main() {
     let state = tempfile::tempdir().unwrap();
     let order_id = order.to_string();
     let primary = bind.primary_addr().to_string();
+    // Bound and never read: every question to it times out.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let resolver = if bench.silent {
+        silent.local_addr().unwrap().to_string()
+    } else {
+        primary.clone()
+    };
     let state_dir = state.path().display().to_string();
     let url = sim.url();
     let args = [
@@ -70,7 +82,7 @@ fn main() {
         "--api-url",
         &url,
         "--resolver",
-        &primary,
+        &resolver,
         "--provider",
         "rfc2136",
         "--rfc2136-server",
@@ -80,7 +92,15 @@ fn main() {
         "--state-dir",
         &state_dir,
     ];
-    println!("doctor on an order of {} names over 2 zones", names.len());
+    println!(
+        "doctor on an order of {} names over 2 zones, {} resolver",
+        names.len(),
+        if bench.silent {
+            "a silent"
+        } else {
+            "the fixture's"
+        }
+    );
     let mut times = Vec::new();
     // The query counter counts for the whole process: each run's share is the difference.
     let mut queries_before = 0;

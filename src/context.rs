@@ -22,6 +22,14 @@ impl Context {
         }
     }
 
+    /// A context for `cfg` whose resolver is `resolver` (one set up its own way, e.g. the
+    /// doctor's, which gives up on a silent server after its first timeout).
+    pub fn with_resolver(cfg: Config, resolver: Arc<Resolver>) -> Context {
+        let context = Context::new(cfg);
+        let _ = context.resolver.set(resolver);
+        context
+    }
+
     /// The resolver from `--resolver` (or the system's).
     pub fn resolver(&self) -> Result<Arc<Resolver>> {
         if let Some(r) = self.resolver.get() {

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::stats;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashMap;
@@ -28,6 +29,9 @@ pub struct Resolver {
     inner: TokioResolver,
     description: String,
     answers: Mutex<HashMap<(String, RecordType), Vec<Record>>>,
+    /// Set by [`Resolver::remembering_silence`]: the failure of the first question the resolver
+    /// left unanswered (a timeout, no connection), returned at once for every later question.
+    silence: Option<Mutex<Option<String>>>,
 }
 
 impl Resolver {
@@ -77,7 +81,17 @@ impl Resolver {
             inner,
             description,
             answers: Mutex::new(HashMap::new()),
+            silence: None,
         })
+    }
+
+    /// This resolver, giving up at once on every question after the first it left unanswered, so
+    /// a silent resolver costs its timeout once per run rather than once per question (the
+    /// doctor: many questions, each worth asking only while the resolver answers). Not for a long
+    /// run that should outlive a brief outage.
+    pub fn remembering_silence(mut self) -> Self {
+        self.silence = Some(Mutex::new(None));
+        self
     }
 
     /// Records of `rtype` at `name` (the answer section, CNAMEs included); empty when the name or type
@@ -93,6 +107,12 @@ impl Resolver {
             return Ok(known.clone());
         }
         let fqdn = fqdn(name)?;
+        if let Some(why) = self.silent() {
+            return Err(Error::unavailable(format!(
+                "{} did not answer earlier ({why}), so {rtype} {name} was not asked; check --resolver",
+                self.description
+            )));
+        }
         stats::count_dns_query();
         crate::ui::verbose(&format!(
             "dns: {rtype} {name}? (asking {})",
@@ -102,6 +122,7 @@ impl Resolver {
             Ok(lookup) => lookup.answers().to_vec(),
             Err(e) if e.is_no_records_found() => Vec::new(),
             Err(e) => {
+                self.remember_silence(&e);
                 return Err(Error::unavailable(format!(
                     "{} could not answer {rtype} {name}: {e}; check --resolver",
                     self.description
@@ -113,6 +134,26 @@ impl Resolver {
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, answer.clone());
         Ok(answer)
+    }
+
+    /// Why the resolver is taken as silent, once a question went unanswered (when remembering).
+    fn silent(&self) -> Option<String> {
+        let silence = self.silence.as_ref()?;
+        silence.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Remembers `e` when it says the resolver did not answer at all (not an answer it gave).
+    fn remember_silence(&self, e: &NetError) {
+        let unanswered = matches!(
+            e,
+            NetError::Timeout | NetError::NoConnections | NetError::Io(_) | NetError::Busy
+        );
+        if let (Some(silence), true) = (&self.silence, unanswered) {
+            silence
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(|| e.to_string());
+        }
     }
 
     /// The end of the CNAME chain that starts at `name` (`name` itself when it is no alias).

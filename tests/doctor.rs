@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Runs `dcv-hook doctor ARGS --output json` with the fixture's primary as resolver; returns the
 /// exit code, the findings and stderr.
@@ -438,20 +438,30 @@ fn finds_caa_that_forbids_and_challenge_names_that_dangle_or_loop() {
     assert_eq!(code, Some(0), "{findings:#?}");
     the_one(&findings, "credentials.ok", Some("clean.example.test"));
 
-    // An exec program that is not there.
-    let (code, findings, _) = doctor(
-        &bind,
-        &[
+    // An exec program that is not there blocks; one that is cannot prove its credentials without
+    // changing DNS, so they are reported unchecked (a warning), never ok.
+    let exec_doctor = |program: &str| {
+        let args = [
             "-d",
             "clean.example.test",
             "--provider",
             "exec",
             "--exec",
-            "/nonexistent/dcv-publish",
-        ],
-    );
+            program,
+        ];
+        doctor(&bind, &args)
+    };
+    let (code, findings, _) = exec_doctor("/nonexistent/dcv-publish");
     assert_eq!(code, 75, "{findings:#?}");
     the_one(&findings, "credentials.exec", None);
+    let (_, findings, _) = exec_doctor("/bin/true");
+    let unchecked = the_one(
+        &findings,
+        "credentials.unchecked",
+        Some("clean.example.test"),
+    );
+    assert_eq!(unchecked["severity"], "warns");
+    assert!(with_code(&findings, "credentials.ok", None).is_empty());
 
     // The TSIG key with this machine's clock 10 minutes ahead (faketime): BADTIME, with the offset.
     let good = bind.dir().join("good.secret");
@@ -536,6 +546,7 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
     for h in hosts {
         dns.add(&format!("{h}.example.test"), RecordData::A(ip));
     }
+    let probe_state = tempfile::tempdir().unwrap();
     let run = |webroot: &Path, args: &[&str]| {
         let out = bare_cmd()
             .args([
@@ -547,6 +558,8 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
             ])
             .args(["--provider", "webroot", "--webroot"])
             .arg(webroot)
+            .arg("--state-dir")
+            .arg(probe_state.path())
             .args(args)
             .output()
             .unwrap();
@@ -578,6 +591,7 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
         "probe left behind: {:?}",
         tree(root.path())
     );
+    assert_eq!(state_entries(probe_state.path()), 0, "probe state kept");
 
     // A web root the server does not serve: the probe is not found.
     let elsewhere = tempfile::tempdir().unwrap();
@@ -640,7 +654,7 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
         "http.status.403",
         Some("forbidden.example.test"),
     );
-    assert!(tree(root.path()).is_empty() && tree(state.path()).is_empty());
+    assert!(tree(root.path()).is_empty() && state_entries(state.path()) == 0);
 
     // Under certbot, auth's wait reports the 403 at once and gives up on it after 30 s, long before
     // --propagation-timeout, with the doctor's line.
@@ -670,6 +684,14 @@ fn judges_each_web_answer_by_digicerts_rules_and_removes_its_probe() {
         "probe left behind: {:?}",
         tree(root.path())
     );
+}
+
+/// How many state entries (records/*.json) `state_dir` holds.
+fn state_entries(state_dir: &Path) -> usize {
+    tree(state_dir)
+        .iter()
+        .filter(|p| p.starts_with("records/") && p.ends_with(".json"))
+        .count()
 }
 
 /// `date -u` for a relative time such as `-1 day`, as dnssec-signzone takes it (YYYYMMDDHHMMSS).
@@ -750,4 +772,348 @@ fn rfc2136_args(bind: &BindFixture, secret: &Path, name: &str) -> Vec<String> {
     args.extend(["--rfc2136-server".into(), bind.primary_addr().to_string()]);
     args.extend(["--tsig-secret-file".into(), secret.display().to_string()]);
     args
+}
+
+/// A `dcv-hook doctor` started in the background (stderr kept), with when it started.
+fn spawn_doctor(args: &[String]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("dcv-hook"));
+    cmd.arg("doctor")
+        .args(args)
+        .env_remove("DCV_HOOK_STATE_DIR")
+        .env_remove("DCV_HOOK_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+/// Sends `signal` (TERM, INT) to `child`.
+fn send(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal}");
+}
+
+/// The exit code of `child` and how long after `since` it came, waiting at most `limit` (then
+/// it is killed and the code is `None`).
+fn exit_after(
+    child: &mut std::process::Child,
+    since: Instant,
+    limit: Duration,
+) -> (Option<i32>, Duration) {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), since.elapsed());
+        }
+        if since.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, since.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The doctor's probe files under `root`.
+fn probes_in(root: &Path) -> Vec<String> {
+    tree(root)
+        .into_iter()
+        .filter(|p| p.contains("dcv-hook-doctor-"))
+        .collect()
+}
+
+/// Web servers on four addresses of `slow.example.test` (in `dns`), one port, that take
+/// connections and never answer (their backlog accepts them): the doctor's probe stays live for the
+/// whole read timeout.
+fn slow_web_servers(dns: &MiniDns, net: u8) -> Vec<TcpListener> {
+    dns.add("example.test", RecordData::soa("ns.example.test"));
+    let first = TcpListener::bind((Ipv4Addr::new(127, 80, net, 7), 0)).unwrap();
+    let port = first.local_addr().unwrap().port();
+    let mut servers = vec![first];
+    for last in 8..=10 {
+        servers.push(TcpListener::bind((Ipv4Addr::new(127, 80, net, last), port)).unwrap());
+    }
+    for last in 7..=10 {
+        dns.add(
+            "slow.example.test",
+            RecordData::A(Ipv4Addr::new(127, 80, net, last)),
+        );
+    }
+    servers
+}
+
+#[test]
+fn a_probe_killed_mid_check_is_removed_by_cleanup_and_a_signal_removes_it_at_once() {
+    let (net, _claim) = claim_net();
+    let dns = MiniDns::start(SocketAddr::new(Ipv4Addr::new(127, 80, net, 53).into(), 0)).unwrap();
+    let web = slow_web_servers(&dns, net);
+    let (root, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args: Vec<String> = [
+        "--resolver",
+        &dns.addr().to_string(),
+        "--http-port",
+        &web[0].local_addr().unwrap().port().to_string(),
+        "-d",
+        "slow.example.test",
+        "--method",
+        "http-token",
+        "--provider",
+        "webroot",
+        "--webroot",
+        &root.path().display().to_string(),
+        "--state-dir",
+        &state.path().display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let live = |child: &mut std::process::Child| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while probes_in(root.path()).is_empty() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "doctor ended before its probe was live"
+            );
+            assert!(Instant::now() < deadline, "no probe file appeared");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    // kill -9 while the probe is live: the file stays, and its state entry names it for cleanup.
+    let mut doctor = spawn_doctor(&args);
+    live(&mut doctor);
+    doctor.kill().unwrap();
+    doctor.wait().unwrap();
+    assert_eq!(probes_in(root.path()).len(), 1, "{:?}", tree(root.path()));
+    assert_eq!(state_entries(state.path()), 1);
+    bare_cmd()
+        .args(["cleanup", "--state-dir"])
+        .arg(state.path())
+        .assert()
+        .success();
+    assert!(
+        tree(root.path()).is_empty(),
+        "left: {:?}",
+        tree(root.path())
+    );
+    assert_eq!(state_entries(state.path()), 0);
+
+    // SIGTERM while the probe is live: 143 at once (not after the 5 s read timeout), probe gone.
+    let mut doctor = spawn_doctor(&args);
+    live(&mut doctor);
+    let sent = Instant::now();
+    send(&doctor, "TERM");
+    let (code, took) = exit_after(&mut doctor, sent, Duration::from_secs(15));
+    assert_eq!(code, Some(143), "after {took:?}");
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert!(
+        tree(root.path()).is_empty(),
+        "left: {:?}",
+        tree(root.path())
+    );
+    assert_eq!(state_entries(state.path()), 0);
+
+    // Left to finish: each silent address is named, all asked at once (5 s, where one after
+    // another took 20 s), and the probe is gone.
+    let started = Instant::now();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, findings) = doctor_with(&[], &args);
+    let took = started.elapsed();
+    assert_eq!(code, 75, "{findings:#?}");
+    assert_eq!(
+        with_code(&findings, "http.timeout", None).len(),
+        4,
+        "{findings:#?}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(
+        tree(root.path()).is_empty(),
+        "left: {:?}",
+        tree(root.path())
+    );
+    assert_eq!(state_entries(state.path()), 0);
+}
+
+#[test]
+fn a_silent_resolver_costs_one_timeout_and_a_signal_stops_doctor_at_once() {
+    let (net, _claim) = claim_net();
+    // Bound, never answering: every question to it times out.
+    let silent = UdpSocket::bind((Ipv4Addr::new(127, 80, net, 53), 0)).unwrap();
+    let mut args: Vec<String> = ["--resolver", &silent.local_addr().unwrap().to_string()]
+        .map(String::from)
+        .to_vec();
+    for i in 0..10 {
+        args.extend(["-d".into(), format!("n{i}.example.test")]);
+    }
+    args.extend(["--method", "dns-txt-token", "--output", "json"].map(String::from));
+
+    // Ten names: one timeout for all (it was 27 s per name, one name after another).
+    let started = Instant::now();
+    let out = bare_cmd().arg("doctor").args(&args).output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(69));
+    assert!(
+        took < Duration::from_secs(30),
+        "took {took:?}, over doctor's time limit"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    for i in 0..10 {
+        let name = format!("n{i}.example.test");
+        assert!(
+            !with_code(&findings, "doctor.unchecked", Some(&name)).is_empty(),
+            "{name} not reported: {findings:#?}"
+        );
+    }
+
+    // A signal while doctor waits on the resolver (its question has arrived) ends it at once.
+    let mut buf = [0u8; 512];
+    for (signal, want) in [("TERM", 143), ("INT", 130)] {
+        // The questions of the runs before are no sign of this one.
+        silent.set_nonblocking(true).unwrap();
+        while silent.recv(&mut buf).is_ok() {}
+        silent.set_nonblocking(false).unwrap();
+        silent
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut doctor = spawn_doctor(&args);
+        silent.recv(&mut buf).expect("doctor asks the resolver");
+        let sent = Instant::now();
+        send(&doctor, signal);
+        let (code, took) = exit_after(&mut doctor, sent, Duration::from_secs(40));
+        assert_eq!(code, Some(want), "SIG{signal} after {took:?}");
+        assert!(took < Duration::from_secs(5), "SIG{signal} took {took:?}");
+    }
+}
+
+/// `dcv-hook doctor --output json ARGS` with `env`: the exit code and the findings.
+fn doctor_with(env: &[(&str, String)], args: &[&str]) -> (i32, Vec<Value>) {
+    let out = bare_cmd()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["doctor", "--output", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = doc["findings"].as_array().cloned().unwrap_or_default();
+    (out.status.code().unwrap_or(-1), findings)
+}
+
+#[test]
+fn a_powerdns_key_is_proven_by_reading_the_zone_and_a_wrong_one_blocks() {
+    let pdns = crate::support::pdns::PdnsFixture::start();
+    let name = "_dnsauth.www.example.test";
+    pdns.add_foreign_txt("example.test", name, "foreign");
+    let state = tempfile::tempdir().unwrap();
+    let (resolver, url) = (pdns.dns_addr().to_string(), pdns.api_url());
+    let args = [
+        "-d",
+        "www.example.test",
+        "--method",
+        "dns-txt-token",
+        "--resolver",
+        &resolver,
+        "--provider",
+        "powerdns",
+        "--powerdns-url",
+        &url,
+        "--state-dir",
+        &state.path().display().to_string(),
+    ];
+    let (code, findings) = doctor_with(&[("PDNS_API_KEY", "not-the-key".into())], &args);
+    assert_eq!(code, 75, "{findings:#?}");
+    let rejected = the_one(&findings, "credentials.rejected", Some("www.example.test"));
+    assert_eq!(rejected["subject"], "powerdns");
+    assert!(with_code(&findings, "credentials.ok", None).is_empty());
+
+    let (_, findings) = doctor_with(&[("PDNS_API_KEY", pdns.api_key().into())], &args);
+    let ok = the_one(&findings, "credentials.ok", Some("www.example.test"));
+    assert!(
+        ok["seen"].as_str().unwrap().contains("example.test"),
+        "{ok}"
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| !f["code"].as_str().unwrap().starts_with("credentials.") || f == ok),
+        "{findings:#?}"
+    );
+    assert_eq!(
+        pdns.txt_values(name),
+        ["foreign"],
+        "doctor changed the zone"
+    );
+}
+
+#[cfg(feature = "route53")]
+#[test]
+fn route53_credentials_and_zones_are_proven_by_reading_and_nothing_changes() {
+    use crate::support::moto::MotoFixture;
+    let (net, _claim) = claim_net();
+    let dns = MiniDns::start(SocketAddr::new(Ipv4Addr::new(127, 80, net, 53).into(), 0)).unwrap();
+    dns.add("example.test", RecordData::soa("ns.example.test"));
+    let moto = MotoFixture::start();
+    let zone = moto.zone_id("example.test").to_string();
+    let name = "_acme-challenge.example.test";
+    moto.add_foreign_txt(&zone, name, "foreign");
+    let home = tempfile::tempdir().unwrap();
+    let resolver = dns.addr().to_string();
+    let run = |moto: &MotoFixture, domain: &str, extra: &[&str]| {
+        let mut env = moto.env();
+        env.push(("HOME", home.path().display().to_string()));
+        let mut args = vec!["-d", domain, "--acme-value", "tok", "--resolver", &resolver];
+        args.extend(["--provider", "route53", "--state-dir"]);
+        let state = home.path().display().to_string();
+        args.push(&state);
+        args.extend(extra);
+        doctor_with(&env, &args)
+    };
+
+    let (_, findings) = run(&moto, "example.test", &[]);
+    let ok = the_one(&findings, "credentials.ok", Some("example.test"));
+    assert_eq!(ok["subject"], "route53");
+    assert!(
+        ok["seen"].as_str().unwrap().contains("example.test"),
+        "{ok}"
+    );
+
+    // A hosted zone id that is not there, and a name in no hosted zone: each blocks, named.
+    let (code, findings) = run(
+        &moto,
+        "example.test",
+        &["--route53-zone-id", "ZNOSUCHZONE0000"],
+    );
+    assert_eq!(code, 75, "{findings:#?}");
+    let missing = the_one(&findings, "credentials.config", Some("example.test"));
+    assert!(
+        missing["seen"]
+            .as_str()
+            .unwrap()
+            .contains("--route53-zone-id"),
+        "{missing}"
+    );
+    let (code, findings) = run(&moto, "shop.nowhere.test", &[]);
+    assert_eq!(code, 75, "{findings:#?}");
+    let none = the_one(&findings, "credentials.config", Some("shop.nowhere.test"));
+    assert!(
+        none["seen"]
+            .as_str()
+            .unwrap()
+            .contains("no public hosted zone"),
+        "{none}"
+    );
+
+    // moto checking credentials against its IAM, where ours are unknown: refused.
+    let strict = MotoFixture::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let (code, findings) = run(&strict, "example.test", &[]);
+    assert_eq!(code, 75, "{findings:#?}");
+    the_one(&findings, "credentials.rejected", Some("example.test"));
+
+    assert_eq!(
+        moto.txt_values(&zone, name),
+        ["foreign"],
+        "doctor changed the zone"
+    );
 }

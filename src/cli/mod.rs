@@ -62,6 +62,12 @@ pub enum CommandArgs {
     Revalidate(Options),
     /// Find what will make the CA's check fail, changing nothing (exit 0 all clear, 75 something
     /// blocks, 69 something could not be checked).
+    ///
+    /// Names are checked 8 at a time, each zone once, and doctor waits at most 30 s for the checks
+    /// (DNS, HTTP, CAA, credentials), whatever the servers do: what is not checked by then is
+    /// reported unchecked (69). A resolver that does not answer costs its timeout (about 9 s) once
+    /// for the whole run. SIGINT or SIGTERM stop doctor at once (130, 143), removing its HTTP probe
+    /// files; after kill -9, `dcv-hook cleanup` removes them (they are recorded in the state).
     Doctor(Options),
 }
 

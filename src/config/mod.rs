@@ -48,7 +48,7 @@ pub const DEFAULT_EXPIRING_WITHIN_DAYS: u32 = 30;
 pub const DEFAULT_CHECK_CONCURRENCY: u32 = 24;
 
 /// Everything a command needs, resolved.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub command: Command,
     pub target: Target,

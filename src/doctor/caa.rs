@@ -41,42 +41,33 @@ const KNOWN_TAGS: &[&str] = &[
     "issuevmc",
 ];
 
-/// One CAA finding per subject name.
-pub fn check(resolver: &Resolver, subjects: &[Subject], ca: Option<&str>) -> Vec<Finding> {
-    let mut done: Vec<String> = Vec::new();
-    let mut findings = Vec::new();
-    for s in subjects {
-        if done.contains(&s.domain) {
-            continue;
-        }
-        done.push(s.domain.clone());
-        let identifiers: Vec<String> = match (ca, s.acme) {
-            (Some(ca), _) => vec![ca.to_ascii_lowercase()],
-            (None, true) => vec![super::DEFAULT_ACME_CA.to_string()],
-            (None, false) => DIGICERT_IDENTIFIERS.iter().map(|s| s.to_string()).collect(),
-        };
-        let method = match (s.acme, s.record.rtype.is_dns()) {
-            (false, _) => None,
-            (true, true) => Some("dns-01"),
-            (true, false) => Some("http-01"),
-        };
-        let finding = match relevant_set(resolver, s.base()) {
-            Ok(None) => Finding::new(
-                "caa.ok",
-                Severity::Ok,
-                s.base(),
-                format!(
-                    "no CAA record at {} or any parent: any CA may issue",
-                    s.base()
-                ),
-                "",
+/// The CAA finding for `s`'s name (the caller asks once per name).
+pub fn check_one(resolver: &Resolver, s: &Subject, ca: Option<&str>) -> Finding {
+    let identifiers: Vec<String> = match (ca, s.acme) {
+        (Some(ca), _) => vec![ca.to_ascii_lowercase()],
+        (None, true) => vec![super::DEFAULT_ACME_CA.to_string()],
+        (None, false) => DIGICERT_IDENTIFIERS.iter().map(|s| s.to_string()).collect(),
+    };
+    let method = match (s.acme, s.record.rtype.is_dns()) {
+        (false, _) => None,
+        (true, true) => Some("dns-01"),
+        (true, false) => Some("http-01"),
+    };
+    let finding = match relevant_set(resolver, s.base()) {
+        Ok(None) => Finding::new(
+            "caa.ok",
+            Severity::Ok,
+            s.base(),
+            format!(
+                "no CAA record at {} or any parent: any CA may issue",
+                s.base()
             ),
-            Ok(Some((owner, set))) => judge(&owner, &set, s.is_wildcard(), &identifiers, method),
-            Err(e) => Finding::unchecked(format!("CAA {}", s.base()), &e),
-        };
-        findings.push(finding.about(&s.domain));
-    }
-    findings
+            "",
+        ),
+        Ok(Some((owner, set))) => judge(&owner, &set, s.is_wildcard(), &identifiers, method),
+        Err(e) => Finding::unchecked(format!("CAA {}", s.base()), &e),
+    };
+    finding.about(&s.domain)
 }
 
 /// The first non-empty CAA set climbing from `name`, with the name it was found at.

@@ -1,7 +1,10 @@
 //! Credential checks that change nothing: every provider the run would use is built (settings
-//! checked, secrets read), an exec program must exist and be executable, and each is asked whether its credentials are accepted
-//! ([`crate::publish::Publisher::check_access`]: for rfc2136 an UPDATE that changes nothing, which
-//! the primary must still authenticate, so BADKEY, BADSIG, BADTIME, NOTAUTH and REFUSED show).
+//! checked, secrets read), an exec program must exist and be executable, and each is asked whether
+//! its credentials are accepted ([`crate::publish::Publisher::check_access`]: for rfc2136 an UPDATE
+//! that changes nothing, which the primary must still authenticate, so BADKEY, BADSIG, BADTIME,
+//! NOTAUTH and REFUSED show; for cloudflare, powerdns and route53 reading the zone and the record
+//! set at the name). A provider that cannot tell without changing something (exec) is reported
+//! `credentials.unchecked`, never ok.
 
 use super::{Finding, Severity, Subject};
 use crate::context::Context;
@@ -97,7 +100,7 @@ fn access(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
         let provider = publisher.provider();
         let names: Vec<String> = group.iter().map(|r| r.name.clone()).collect();
         match publisher.check_access(&names) {
-            None => {}
+            None => findings.push(unchecked(provider).about(&group[0].domain)),
             Some(Ok(what)) => findings.push(
                 Finding::new("credentials.ok", Severity::Ok, provider, what, "")
                     .about(&group[0].domain),
@@ -106,6 +109,20 @@ fn access(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// The finding for a provider that cannot prove its credentials without changing something (exec
+/// runs a program of the user's): not ok, but nothing that blocks either.
+fn unchecked(provider: &str) -> Finding {
+    Finding::new(
+        "credentials.unchecked",
+        Severity::Warns,
+        provider,
+        format!(
+            "the {provider} provider cannot prove its credentials without changing DNS: whether it may publish is not known"
+        ),
+        "check by hand that it may publish (auth fails at the first record if it may not)",
+    )
 }
 
 /// The finding for a provider that failed to build or to be accepted.

@@ -8,20 +8,23 @@
 //! signed zones; `caa.rs`: CAA per RFC 8659; `http/`: every web address, a throwaway probe file and
 //! the CA's redirect rules) and returns [`Finding`]s with a stable code, a severity, what it
 //! concerns, what was seen and one line on what to do. [`examine`] runs the families for every
-//! subject, each zone and host once, and never fails: a check that cannot run is itself a finding
-//! ([`Severity::Unchecked`]). The only change anywhere is the HTTP probe file, removed again.
+//! subject, several at once (`pool.rs`), each zone and host once, within [`TIME_LIMIT`], and fails
+//! only on a signal: a check that cannot run is itself a finding ([`Severity::Unchecked`]). The
+//! only change anywhere is the HTTP probe file, recorded in the state and removed again.
 
 pub mod caa;
 pub mod credentials;
 pub mod dns;
 pub mod dnssec;
 pub mod http;
+pub mod pool;
 pub mod target;
 
 use crate::context::Context;
 use crate::error::{Kind, Result};
 use crate::record::Record;
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Timeout of one DNS question or HTTP connect, as DigiCert's own checker uses (2 s).
@@ -153,7 +156,7 @@ pub const DEFAULT_ACME_CA: &str = "letsencrypt.org";
 /// The doctor's whole run for the configured target: how many names, and the findings sorted.
 pub fn run(ctx: &Context) -> Result<(usize, Vec<Finding>)> {
     let (subjects, mut findings) = target::subjects_and_findings(ctx)?;
-    findings.extend(examine(ctx, &subjects, None));
+    findings.extend(examine(ctx, &subjects, None)?);
     sort(&mut findings);
     Ok((subjects.len(), findings))
 }
@@ -177,8 +180,9 @@ pub fn preflight(ctx: &Context, report: &mut crate::output::Report) -> Result<()
 
 /// What the doctor finds wrong with `records`, published already and not (all) served: the checks
 /// run on the published records themselves (no probe file, no credentials), starting no new name
-/// after `budget`. Only what is not fine is returned, what blocks first.
-pub fn diagnose(ctx: &Context, records: &[Record], budget: Duration) -> Vec<Finding> {
+/// after `budget`. Only what is not fine is returned, what blocks first; an error (interrupted) on
+/// a signal.
+pub fn diagnose(ctx: &Context, records: &[Record], budget: Duration) -> Result<Vec<Finding>> {
     let acme = matches!(ctx.cfg.target, crate::config::Target::Acme(_));
     let mut subjects: Vec<Subject> = Vec::new();
     for r in records {
@@ -192,10 +196,10 @@ pub fn diagnose(ctx: &Context, records: &[Record], budget: Duration) -> Vec<Find
             subjects.push(s);
         }
     }
-    let mut findings = examine(ctx, &subjects, Some(Instant::now() + budget));
+    let mut findings = examine(ctx, &subjects, Some(Instant::now() + budget))?;
     findings.retain(|f| f.severity != Severity::Ok);
     sort(&mut findings);
-    findings
+    Ok(findings)
 }
 
 /// How long a diagnosis after a failed wait or check may start new checks.
@@ -213,7 +217,10 @@ pub fn explain(
     if error.kind() != Kind::TempFail || records.is_empty() {
         return error;
     }
-    let findings = diagnose(ctx, records, DIAGNOSIS_BUDGET);
+    let findings = match diagnose(ctx, records, DIAGNOSIS_BUDGET) {
+        Ok(findings) => findings,
+        Err(stopped) => return stopped,
+    };
     for f in &findings {
         crate::ui::warn(&format!("doctor: {}", f.line()));
     }
@@ -237,39 +244,134 @@ pub fn explain(
     }
 }
 
-/// Runs every check that applies to `subjects`, each zone and host once; with a `deadline`, no new
-/// name is started after it and the credentials are not checked (a diagnosis after the fact).
-pub fn examine(ctx: &Context, subjects: &[Subject], deadline: Option<Instant>) -> Vec<Finding> {
+/// How long the doctor waits for its checks (names checked [`pool::WIDTH`] at a time): what has
+/// not finished by then is reported unchecked, so a run ends within this whatever the servers do.
+pub const TIME_LIMIT: Duration = Duration::from_secs(30);
+
+/// The findings of one job: DNS, HTTP, CAA, credentials (kept apart so the report lists them by
+/// family, as the checks ran before they ran at once).
+type Families = [Vec<Finding>; 4];
+
+/// Runs every check that applies to `subjects`, several names at once and each zone and host
+/// once, within [`TIME_LIMIT`]; with `start_by`, no new name is started after it and the
+/// credentials are not checked (a diagnosis after the fact). Stops at once on a signal (the
+/// error), removing its probe files.
+pub fn examine(
+    ctx: &Context,
+    subjects: &[Subject],
+    start_by: Option<Instant>,
+) -> Result<Vec<Finding>> {
+    let resolver = match crate::resolver::Resolver::new(&ctx.cfg.resolvers) {
+        Ok(r) => Arc::new(r.remembering_silence()),
+        Err(e) => return Ok(vec![Finding::unchecked("resolver", &e)]),
+    };
+    let shared = Arc::new(Context::with_resolver(ctx.cfg.clone(), resolver));
+    let probes = Arc::new(http::Probes::default());
+    let jobs = jobs(&shared, subjects, &probes, start_by.is_none());
+    let limits = pool::Limits {
+        start_by,
+        give_up: Instant::now() + TIME_LIMIT,
+    };
+    let outcomes = pool::run(jobs, limits);
+    let leftovers = probes.stop(ctx);
+    let outcomes = outcomes.inspect_err(|_| {
+        for f in &leftovers {
+            crate::ui::warn(&format!("doctor: {}", f.line()));
+        }
+    })?;
+    let mut families: Families = Default::default();
+    families[1] = leftovers;
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            pool::Outcome::Done(found) => {
+                for (family, f) in families.iter_mut().zip(found) {
+                    family.extend(f);
+                }
+            }
+            pool::Outcome::NotStarted => {}
+            pool::Outcome::Unfinished => families[0].push(too_slow(subjects.get(i))),
+        }
+    }
+    Ok(families.into_iter().flatten().collect())
+}
+
+/// One job per subject (its DNS or HTTP checks, and CAA for the first subject of each name),
+/// and one for the credentials when `credentials`.
+fn jobs(
+    ctx: &Arc<Context>,
+    subjects: &[Subject],
+    probes: &Arc<http::Probes>,
+    credentials: bool,
+) -> Vec<pool::Job<Families>> {
+    let zones = Arc::new(dns::Zones::default());
+    let mut jobs: Vec<pool::Job<Families>> = Vec::new();
+    for (i, subject) in subjects.iter().enumerate() {
+        let caa = !subjects[..i].iter().any(|s| s.domain == subject.domain);
+        let (ctx, probes, zones, subject) =
+            (ctx.clone(), probes.clone(), zones.clone(), subject.clone());
+        jobs.push(Box::new(move || {
+            check_subject(&ctx, &subject, &zones, &probes, caa)
+        }));
+    }
+    if credentials {
+        let (ctx, subjects) = (ctx.clone(), subjects.to_vec());
+        jobs.push(Box::new(move || {
+            [
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                credentials::check(&ctx, &subjects),
+            ]
+        }));
+    }
+    jobs
+}
+
+/// Every check of one subject.
+fn check_subject(
+    ctx: &Context,
+    subject: &Subject,
+    zones: &dns::Zones,
+    probes: &http::Probes,
+    caa: bool,
+) -> Families {
+    let mut found: Families = Default::default();
     let resolver = match ctx.resolver() {
         Ok(r) => r,
-        Err(e) => return vec![Finding::unchecked("resolver", &e)],
+        Err(e) => {
+            found[0].push(Finding::unchecked("resolver", &e).about(&subject.domain));
+            return found;
+        }
     };
-    let mut findings = Vec::new();
-    let dns_subjects: Vec<&Subject> = subjects
-        .iter()
-        .filter(|s| s.record.rtype.is_dns())
-        .collect();
-    let http_subjects: Vec<&Subject> = subjects
-        .iter()
-        .filter(|s| !s.record.rtype.is_dns())
-        .collect();
-    if !dns_subjects.is_empty() {
-        findings.extend(dns::check(&resolver, &dns_subjects, deadline));
+    if subject.record.rtype.is_dns() {
+        found[0] = dns::check_one(&resolver, subject, zones);
+    } else {
+        found[1] = http::check_one(ctx, &resolver, subject, probes);
     }
-    if !http_subjects.is_empty() {
-        findings.extend(http::check(ctx, &resolver, &http_subjects, deadline));
+    if caa {
+        found[2].push(caa::check_one(
+            &resolver,
+            subject,
+            ctx.cfg.ca_identifier.as_deref(),
+        ));
     }
-    let ca = ctx.cfg.ca_identifier.as_deref();
-    let caa_subjects: Vec<Subject> = subjects
-        .iter()
-        .take_while(|_| in_time(deadline))
-        .cloned()
-        .collect();
-    findings.extend(caa::check(&resolver, &caa_subjects, ca));
-    if deadline.is_none() {
-        findings.extend(credentials::check(ctx, subjects));
-    }
-    findings
+    found
+}
+
+/// The finding for a job not finished within [`TIME_LIMIT`]: `subject`'s, or the credentials'.
+fn too_slow(subject: Option<&Subject>) -> Finding {
+    let what = subject.map_or("credentials", |s| s.domain.as_str());
+    Finding::new(
+        "doctor.unchecked",
+        Severity::Unchecked,
+        what,
+        format!(
+            "not checked within {}s: a server answers too slowly or not at all",
+            TIME_LIMIT.as_secs()
+        ),
+        "make the resolver (--resolver) and the servers answer in time, then run doctor again",
+    )
+    .about(subject.map_or("", |s| s.domain.as_str()))
 }
 
 /// Puts `findings` into the report: table lines for text, objects for JSON.
@@ -282,11 +384,6 @@ pub fn record(report: &mut crate::output::Report, findings: &[Finding]) {
             .iter()
             .map(|f| serde_json::to_value(f).unwrap_or_default()),
     );
-}
-
-/// Whether a check may still start: always without a deadline.
-fn in_time(deadline: Option<Instant>) -> bool {
-    deadline.is_none_or(|d| Instant::now() < d)
 }
 
 /// What blocks first, then what could not be checked, warnings, and what is fine; stable within.

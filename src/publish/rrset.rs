@@ -150,6 +150,10 @@ impl<A: SetApi> Publisher for A {
     fn cleanup(&mut self, published: &[Published]) -> Result<()> {
         cleanup(self, published)
     }
+
+    fn check_access(&mut self, names: &[String]) -> Option<Result<String>> {
+        Some(super::set_access::check(self, names))
+    }
 }
 
 fn holds<A: SetApi>(set: &A::Set, record: &Record) -> bool {

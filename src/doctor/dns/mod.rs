@@ -1,7 +1,8 @@
 //! DNS checks, run for each challenge name: its CNAME chain (`chain.rs`), and for the zone that
 //! holds the end of it every nameserver address over UDP and over TCP with the SOA serials
 //! (`servers.rs`), the NS sets at the servers and at the parent (`delegation.rs`), and what the
-//! name holds now (`name.rs`). This file only finds the zone and runs them, each zone once.
+//! name holds now (`name.rs`). This file only finds the zone and runs them, each zone once
+//! however many names are checked at the same time ([`Zones`]).
 //!
 //! Zones, nameservers and addresses are found through the resolver (`--resolver`); each nameserver
 //! address is then asked directly with recursion off (`dnsquery`), every address of a zone at once,
@@ -18,9 +19,9 @@ pub(in crate::doctor) use delegation::first_addresses;
 use super::{Finding, Severity, Subject};
 use crate::error::Kind;
 use crate::resolver::{self, Resolver};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// What the zone checks learned that the name checks reuse: the addresses that answered.
 #[derive(Clone, Debug, Default)]
@@ -29,41 +30,63 @@ struct ZoneFacts {
     answering: Vec<(String, IpAddr)>,
 }
 
-/// Every DNS finding for `subjects` (DNS records: TXT or CNAME at their names).
-/// No new subject is started after `deadline`.
-pub fn check(
-    resolver: &Resolver,
-    subjects: &[&Subject],
-    deadline: Option<Instant>,
-) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let mut zones: BTreeMap<String, ZoneFacts> = BTreeMap::new();
-    for subject in subjects.iter().take_while(|_| super::in_time(deadline)) {
-        let name = subject.domain.as_str();
-        let mut found = Vec::new();
-        let Some(end) = chain::follow_chain(resolver, subject, &mut found) else {
-            findings.extend(found.into_iter().map(|f| f.about(name)));
-            continue;
-        };
-        let zone = match zone_of(resolver, subject, &end) {
-            Ok(zone) => zone,
-            Err(f) => {
-                found.push(f);
-                findings.extend(found.into_iter().map(|f| f.about(name)));
-                continue;
-            }
-        };
-        if !zones.contains_key(&zone) {
-            let (facts, mut zone_findings) = check_zone(resolver, &zone);
-            if let Some((_, addr)) = facts.answering.first() {
-                zone_findings.extend(super::dnssec::check_zone(resolver, &zone, *addr));
-            }
-            findings.extend(zone_findings.into_iter().map(|f| f.about(&zone)));
-            zones.insert(zone.clone(), facts);
-        }
-        found.extend(name::check_name(subject, &end, &zones[&zone]));
-        findings.extend(found.into_iter().map(|f| f.about(name)));
+/// The zones checked so far in a run, shared by the names checked at once: each zone is checked
+/// by the first name that needs it while the others in it wait for its facts.
+#[derive(Default)]
+pub struct Zones {
+    checked: Mutex<HashMap<String, Arc<OnceLock<ZoneFacts>>>>,
+}
+
+impl Zones {
+    /// The facts of `zone`, and what checking it found: checked now by `check` when no name did
+    /// before (else no findings: they are that name's).
+    fn facts(
+        &self,
+        zone: &str,
+        check: impl FnOnce() -> (ZoneFacts, Vec<Finding>),
+    ) -> (ZoneFacts, Vec<Finding>) {
+        let cell = self
+            .checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(zone.to_string())
+            .or_default()
+            .clone();
+        let mut findings = Vec::new();
+        let facts = cell.get_or_init(|| {
+            let (facts, found) = check();
+            findings = found;
+            facts
+        });
+        (facts.clone(), findings)
     }
+}
+
+/// Every DNS finding for `subject` (a DNS record: TXT or CNAME at its name), and for its zone
+/// when no other name checked that zone before.
+pub fn check_one(resolver: &Resolver, subject: &Subject, zones: &Zones) -> Vec<Finding> {
+    let name = subject.domain.as_str();
+    let mut found = Vec::new();
+    let Some(end) = chain::follow_chain(resolver, subject, &mut found) else {
+        return found.into_iter().map(|f| f.about(name)).collect();
+    };
+    let zone = match zone_of(resolver, subject, &end) {
+        Ok(zone) => zone,
+        Err(f) => {
+            found.push(f);
+            return found.into_iter().map(|f| f.about(name)).collect();
+        }
+    };
+    let (facts, zone_findings) = zones.facts(&zone, || {
+        let (facts, mut zone_findings) = check_zone(resolver, &zone);
+        if let Some((_, addr)) = facts.answering.first() {
+            zone_findings.extend(super::dnssec::check_zone(resolver, &zone, *addr));
+        }
+        (facts, zone_findings)
+    });
+    found.extend(name::check_name(subject, &end, &facts));
+    let mut findings: Vec<Finding> = zone_findings.into_iter().map(|f| f.about(&zone)).collect();
+    findings.extend(found.into_iter().map(|f| f.about(name)));
     findings
 }
 

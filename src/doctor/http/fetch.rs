@@ -1,5 +1,5 @@
-//! Fetching what every address of a name serves: one GET at a time with the `Host` header of the
-//! real name, redirects followed one by one (each judged by `redirect.rs`), the end judged by
+//! Fetching what every address of a name serves: all addresses at once, each one GET at a time
+//! with the `Host` header of the real name, redirects followed one by one (each judged by `redirect.rs`), the end judged by
 //! `judge.rs`, and port 443 tried as DigiCert does. Reads only; never publishes.
 
 use super::{judge, redirect};
@@ -23,7 +23,8 @@ pub(super) struct Asked<'a> {
     pub(super) acme: bool,
 }
 
-/// Asks every address in `addrs` (and its port 443), then warns when they answer differently.
+/// Asks every address in `addrs` (and its port 443) at the same time, then warns when they answer
+/// differently.
 pub(super) fn fetch_each(
     ctx: &Context,
     resolver: &Resolver,
@@ -37,17 +38,30 @@ pub(super) fn fetch_each(
     } else {
         format!("http://{host}:{port}{url_path}")
     };
+    // Every address at once, so silent ones cost one timeout in all.
+    let answers: Vec<(Finding, Option<Finding>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = addrs
+            .iter()
+            .map(|addr| {
+                let url = url.as_str();
+                scope.spawn(move || {
+                    let f = fetch(resolver, url, host, *addr, asked.expect, asked.acme);
+                    let tls = (port == 80).then(|| try_https(host, url_path, *addr));
+                    (f, tls.flatten())
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let outcomes: Vec<(IpAddr, &'static str)> = addrs
+        .iter()
+        .zip(&answers)
+        .map(|(addr, (f, _))| (*addr, f.code))
+        .collect();
     let mut findings = Vec::new();
-    let mut outcomes: Vec<(IpAddr, &'static str)> = Vec::new();
-    for addr in addrs {
-        let f = fetch(resolver, &url, host, *addr, asked.expect, asked.acme);
-        outcomes.push((*addr, f.code));
+    for (f, tls) in answers {
         findings.push(f);
-        if port == 80
-            && let Some(f) = try_https(host, url_path, *addr)
-        {
-            findings.push(f);
-        }
+        findings.extend(tls);
     }
     findings.extend(judge::disagreement(host, &outcomes));
     findings

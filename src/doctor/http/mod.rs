@@ -10,7 +10,8 @@
 //! since DigiCert tries https first: a TLS failure there is a warning. Reserved and private
 //! addresses are refused by DigiCert and block; loopback is only warned about, as in a lab it is
 //! the one address there is (the propagation check asks it too).
-//! Without a provider that serves HTTP no probe is published: a missing file must then answer 404.
+//! Without a provider that serves HTTP (or with --dry-run) no probe is published: a missing file
+//! must then answer 404.
 
 mod address;
 mod fetch;
@@ -22,29 +23,27 @@ use super::{Finding, Severity, Subject};
 use crate::context::Context;
 use crate::resolver::Resolver;
 use fetch::Asked;
-use std::time::Instant;
+pub use probe::Probes;
 
-/// Every HTTP finding for `subjects`.
-/// No new subject is started after `deadline`.
-pub fn check(
+/// Every HTTP finding for `subject`; its probe file is published through `probes`, which remove
+/// it when the run ends.
+pub fn check_one(
     ctx: &Context,
     resolver: &Resolver,
-    subjects: &[&Subject],
-    deadline: Option<Instant>,
+    subject: &Subject,
+    probes: &Probes,
 ) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for subject in subjects.iter().take_while(|_| super::in_time(deadline)) {
-        let name = subject.domain.as_str();
-        findings.extend(
-            check_one(ctx, resolver, subject)
-                .into_iter()
-                .map(|f| f.about(name)),
-        );
-    }
-    findings
+    let name = subject.domain.as_str();
+    let findings = check_name(ctx, resolver, subject, probes);
+    findings.into_iter().map(|f| f.about(name)).collect()
 }
 
-fn check_one(ctx: &Context, resolver: &Resolver, subject: &Subject) -> Vec<Finding> {
+fn check_name(
+    ctx: &Context,
+    resolver: &Resolver,
+    subject: &Subject,
+    probes: &Probes,
+) -> Vec<Finding> {
     let Some((host, path)) = subject.record.http_host_and_path() else {
         return Vec::new();
     };
@@ -57,24 +56,19 @@ fn check_one(ctx: &Context, resolver: &Resolver, subject: &Subject) -> Vec<Findi
         .filter_map(|a| address::judge_address(*a, subject.acme))
         .collect();
     let probe = probe::probe_record(subject, host, path);
-    // Diagnosing a failed wait: the real file is there already; ask for it as it is.
-    let published = if subject.published {
-        Ok(None)
+    // Diagnosing a failed wait: the real file is there already; ask for it as it is. A dry run
+    // publishes nothing, not even the probe.
+    let published = if subject.published || ctx.cfg.dry_run {
+        Ok(false)
     } else {
-        probe::publish_probe(ctx, &probe)
+        probes.publish(ctx, &probe)
     };
     let probe_path = &probe.name["http://".len() + host.len()..];
     let (url_path, expect) = match &published {
-        Ok(Some(_)) => (probe_path, Some(probe.value.as_str())),
-        Ok(None) if subject.published => (path, Some(subject.record.value.as_str())),
-        Ok(None) => {
-            findings.push(Finding::new(
-                "http.probe.skipped",
-                Severity::Warns,
-                host,
-                "no provider that serves HTTP (--provider webroot): no probe file published, only a missing file asked for",
-                "give --provider and its settings to check that the web server serves what is published",
-            ));
+        Ok(true) => (probe_path, Some(probe.value.as_str())),
+        Ok(false) if subject.published => (path, Some(subject.record.value.as_str())),
+        Ok(false) => {
+            findings.push(skipped(ctx, host));
             (probe_path, None)
         }
         Err(e) => {
@@ -95,8 +89,21 @@ fn check_one(ctx: &Context, resolver: &Resolver, subject: &Subject) -> Vec<Findi
         acme: subject.acme,
     };
     findings.extend(fetch::fetch_each(ctx, resolver, &asked, &addrs));
-    if let Ok(Some(published)) = published {
-        findings.extend(probe::cleanup_probe(published, &probe));
-    }
     findings
+}
+
+/// The warning that no probe file was published, so only a missing file was asked for.
+fn skipped(ctx: &Context, host: &str) -> Finding {
+    let (seen, fix) = if ctx.cfg.dry_run {
+        (
+            "--dry-run: no probe file published, only a missing file asked for",
+            "run doctor without --dry-run to check that the web server serves what is published",
+        )
+    } else {
+        (
+            "no provider that serves HTTP (--provider webroot): no probe file published, only a missing file asked for",
+            "give --provider and its settings to check that the web server serves what is published",
+        )
+    };
+    Finding::new("http.probe.skipped", Severity::Warns, host, seen, fix)
 }

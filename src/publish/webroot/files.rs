@@ -38,6 +38,23 @@ impl Webroot {
         Ok(published)
     }
 
+    /// What `prepare` records for `record` at `file`: its snapshot, and the directories writing
+    /// it would create, so cleanup after a crash between the write and the state update removes
+    /// them too (only when empty, as always).
+    pub(super) fn prepared(&self, record: &Record, file: &Path) -> Result<Published> {
+        let mut published = self.snapshot(record, file)?;
+        let Some(parent) = file.parent().filter(|_| !published.preexisting) else {
+            return Ok(published);
+        };
+        let mut undo: Undo = published.undo()?;
+        undo.created_dirs = missing_dirs(&self.root, parent)
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        published.set_undo(&undo);
+        Ok(published)
+    }
+
     /// Writes `record`'s value to `file` (a path `file_for` gave), creating the directories it
     /// needs; the entry records what the file held and which directories were created.
     pub(super) fn write_one(&self, record: &Record, file: &Path) -> Result<Published> {
@@ -120,8 +137,8 @@ fn restore_meta(file: &Path, meta: Option<&FileMeta>) {
     }
 }
 
-/// Creates the missing directories between `root` and `dir`; returns those it created, outermost first.
-fn create_dirs(root: &Path, dir: &Path) -> Result<Vec<String>> {
+/// The directories between `root` and `dir` that do not exist yet, outermost first.
+fn missing_dirs(root: &Path, dir: &Path) -> Vec<PathBuf> {
     let mut missing = Vec::new();
     let mut current = dir;
     while current != root && !current.exists() {
@@ -129,8 +146,13 @@ fn create_dirs(root: &Path, dir: &Path) -> Result<Vec<String>> {
         current = current.parent().unwrap_or(root);
     }
     missing.reverse();
+    missing
+}
+
+/// Creates the missing directories between `root` and `dir`; returns those it created, outermost first.
+fn create_dirs(root: &Path, dir: &Path) -> Result<Vec<String>> {
     let mut created = Vec::new();
-    for d in &missing {
+    for d in &missing_dirs(root, dir) {
         if let Err(e) = fs::DirBuilder::new().mode(0o755).create(d) {
             remove_empty_dirs(&created);
             return Err(cant_write(d, &e));

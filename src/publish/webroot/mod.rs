@@ -145,7 +145,7 @@ impl Publisher for Webroot {
     fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
         records
             .iter()
-            .map(|r| self.snapshot(r, &self.file_for(r)?))
+            .map(|r| self.prepared(r, &self.file_for(r)?))
             .collect()
     }
 

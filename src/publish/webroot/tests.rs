@@ -91,6 +91,19 @@ fn what_prepare_saw_is_enough_to_undo_an_interrupted_present() {
 }
 
 #[test]
+fn directories_an_interrupted_present_created_are_removed_from_what_prepare_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Webroot::new(dir.path()).unwrap();
+    let prepared = w.prepare(&[record("a.example", "tok")]).unwrap();
+    // The process dies right after creating the directories and writing the token.
+    let file = dir.path().join(".well-known/pki-validation/fileauth.txt");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, "tok").unwrap();
+    w.cleanup(&prepared).unwrap();
+    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+}
+
+#[test]
 fn two_tokens_for_one_file_are_refused_before_writing() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = Webroot::new(dir.path()).unwrap();
