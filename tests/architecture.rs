@@ -6,7 +6,8 @@
 //! module, and no command imports another (what they share lives in `pipeline`).
 //!
 //! A new module goes in the layer that matches what it is; the test fails for a module it does not
-//! know, so the map stays complete.
+//! know, so the map stays complete. Below the layers, files never import each other in a circle
+//! either, at any depth ([`no_two_files_import_each_other_at_any_depth`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -305,4 +306,169 @@ fn only_backoff_jitter_uses_the_fast_generator() {
         users.iter().all(|f| f.ends_with("src/retry.rs")),
         "fastrand outside retry.rs: {users:?}; use crate::random"
     );
+}
+
+/// The file of module `segments` under `src/` (`a/b.rs` or `a/b/mod.rs`; `lib.rs` for none).
+fn module_file(src: &Path, segments: &[String]) -> Option<PathBuf> {
+    if segments.is_empty() {
+        return Some(PathBuf::from("lib.rs"));
+    }
+    let joined: PathBuf = segments.iter().collect();
+    [joined.with_extension("rs"), joined.join("mod.rs")]
+        .into_iter()
+        .find(|f| src.join(f).is_file())
+}
+
+/// The module path of a file under `src/` (`publish/rrset.rs` -> [publish, rrset]).
+fn module_path(relative: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = relative
+        .iter()
+        .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The deepest module file a path (`crate::a::b::C`, `super::x::y`, from the module `here`) names.
+fn file_of_path(src: &Path, here: &[String], path: &str) -> Option<PathBuf> {
+    let mut segments: Vec<String> = Vec::new();
+    let mut words = path.split("::").map(|w| {
+        w.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .to_string()
+    });
+    match words.next()?.as_str() {
+        "crate" => {}
+        "super" => {
+            segments.extend(here.iter().cloned());
+            segments.pop()?;
+            while let Some(w) = words.clone().next().filter(|w| w == "super") {
+                let _ = w;
+                words.next();
+                segments.pop()?;
+            }
+        }
+        _ => return None,
+    }
+    let mut best = None;
+    for word in words.filter(|w| !w.is_empty()) {
+        segments.push(word);
+        match module_file(src, &segments) {
+            Some(file) => best = Some(file),
+            None => break,
+        }
+    }
+    best.or_else(|| module_file(src, &segments[..segments.len().saturating_sub(1)]))
+}
+
+/// Every `crate::`/`super::` path in `text` (comments left out), a `{...}` group split into one path
+/// per item.
+fn paths_in(text: &str) -> Vec<String> {
+    let code: String = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = Vec::new();
+    for start in ["crate::", "super::"] {
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find(start) {
+            let before = &rest[..at];
+            rest = &rest[at..];
+            // `super::super::x` is one path, found once from its first `super::`.
+            if start == "super::" && before.ends_with("super::") {
+                rest = &rest[start.len()..];
+                continue;
+            }
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            let head = rest[..end].trim_end_matches(':').to_string();
+            if rest[end..].starts_with('{') {
+                let group = &rest[end + 1..];
+                let close = group.find('}').unwrap_or(group.len());
+                for item in group[..close].split(',') {
+                    found.push(format!("{head}::{}", item.trim()));
+                }
+            } else {
+                found.push(head);
+            }
+            rest = &rest[end..];
+        }
+    }
+    found
+}
+
+/// File -> the files it imports, leaving out a module's own files below it (a parent declaring and
+/// re-exporting its children is ownership, not a dependency).
+fn file_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut graph: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).expect("under src").to_path_buf();
+        let here = module_path(&relative);
+        let text = std::fs::read_to_string(&file).expect("source reads");
+        let from = relative.display().to_string();
+        let edges = graph.entry(from.clone()).or_default();
+        for path in paths_in(&text) {
+            let Some(to) = file_of_path(&src, &here, &path) else {
+                continue;
+            };
+            let below = module_path(&to).starts_with(&here) && module_path(&to) != here;
+            if !below && to != relative {
+                edges
+                    .entry(to.display().to_string())
+                    .or_insert_with(|| relative.clone());
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn no_two_files_import_each_other_at_any_depth() {
+    let graph = file_graph();
+    let mut cycles: Vec<String> = graph
+        .keys()
+        .filter_map(|file| cycle_from(&graph, file, &mut vec![file.clone()]))
+        .map(|cycle| cycle.join(" -> "))
+        .collect();
+    cycles.sort();
+    assert!(
+        cycles.is_empty(),
+        "import cycles between files (move what both need into one of them or a third file):\n{}",
+        cycles.join("\n")
+    );
+}
+
+#[test]
+fn the_file_graph_resolves_crate_and_super_paths_and_sees_a_planted_cycle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let here = module_path(Path::new("publish/powerdns/client.rs"));
+    assert_eq!(here, ["publish", "powerdns", "client"]);
+    let file = |p: &str| file_of_path(&src, &here, p).map(|f| f.display().to_string());
+    assert_eq!(
+        file("super::PowerDns").as_deref(),
+        Some("publish/powerdns/mod.rs")
+    );
+    assert_eq!(
+        file("super::super::rrset::SetApi").as_deref(),
+        Some("publish/rrset.rs")
+    );
+    assert_eq!(file("crate::error::Result").as_deref(), Some("error.rs"));
+    assert_eq!(
+        paths_in("use super::{a::B, c};\nlet x = crate::d::e(); // crate::f\n"),
+        ["crate::d::e", "super::a::B", "super::c"]
+    );
+    let mut graph = BTreeMap::new();
+    for (a, b) in [("x.rs", "y.rs"), ("y.rs", "x.rs")] {
+        graph
+            .entry(a.to_string())
+            .or_insert_with(BTreeMap::new)
+            .insert(b.to_string(), PathBuf::new());
+    }
+    assert!(cycle_from(&graph, "x.rs", &mut vec!["x.rs".to_string()]).is_some());
 }

@@ -15,7 +15,6 @@
 pub mod caa;
 pub mod credentials;
 pub mod dns;
-pub mod dnssec;
 pub mod http;
 pub mod pool;
 pub mod target;

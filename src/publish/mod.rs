@@ -24,7 +24,7 @@
 //!
 //! A provider whose API replaces a record set whole implements `rrset::SetApi` (find a zone, read
 //! and write a set) instead of [`Publisher`]: the shared flow in `rrset.rs` is its publisher, and
-//! `set_access.rs` answers the doctor's [`Publisher::check_access`] by reading.
+//! answers the doctor's [`Publisher::check_access`] by reading.
 //!
 //! Providers see neither the config nor the run's context: only their flags, the environment, the
 //! TTL, the resolver and what the state remembered ([`Setup`]).
@@ -47,7 +47,6 @@ pub mod rfc2136;
 #[cfg(feature = "route53")]
 pub mod route53;
 mod rrset;
-mod set_access;
 pub mod txt;
 pub mod webroot;
 pub mod zones;
@@ -154,7 +153,7 @@ pub trait Publisher {
     /// The doctor's question, answered changing nothing: are the credentials accepted for the zone
     /// of `names`? `Some(Ok(what was checked))`, `Some(Err(why not))`, or `None` when the provider
     /// cannot tell without changing something (the doctor then reports it unchecked, never ok).
-    /// Set-API providers answer through `set_access.rs`, by reading.
+    /// Set-API providers answer in `rrset.rs`, by reading.
     fn check_access(&mut self, _names: &[String]) -> Option<Result<String>> {
         None
     }

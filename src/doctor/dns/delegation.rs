@@ -2,27 +2,13 @@
 //! found, and the parent's delegation against both; also where the doctor asks a parent zone about
 //! a child. Asks only.
 
-use super::servers::Asked;
+use super::servers::{Asked, ns_names};
 use crate::dnsquery;
 use crate::doctor::{Finding, QUERY_TIMEOUT, Severity};
 use crate::resolver::{self, Resolver};
-use hickory_proto::op::Message;
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::RecordType;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
-
-/// The NS names at `zone` in an answer (answer or authority section).
-pub(super) fn ns_names(m: &Message, zone: &Name) -> BTreeSet<String> {
-    m.answers
-        .iter()
-        .chain(m.authorities.iter())
-        .filter(|r| r.name == *zone)
-        .filter_map(|r| match &r.data {
-            RData::NS(ns) => Some(resolver::normalize(&ns.0.to_ascii())),
-            _ => None,
-        })
-        .collect()
-}
 
 /// The NS set each server gives, and the parent's delegation, against the resolver's.
 pub(super) fn compare_ns_sets(

@@ -11,6 +11,7 @@
 
 mod chain;
 mod delegation;
+mod dnssec;
 mod name;
 mod servers;
 
@@ -80,7 +81,7 @@ pub fn check_one(resolver: &Resolver, subject: &Subject, zones: &Zones) -> Vec<F
     let (facts, zone_findings) = zones.facts(&zone, || {
         let (facts, mut zone_findings) = check_zone(resolver, &zone);
         if let Some((_, addr)) = facts.answering.first() {
-            zone_findings.extend(super::dnssec::check_zone(resolver, &zone, *addr));
+            zone_findings.extend(dnssec::check_zone(resolver, &zone, *addr));
         }
         (facts, zone_findings)
     });

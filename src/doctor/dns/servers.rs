@@ -3,7 +3,6 @@
 //! newest are findings. Asks only; the NS sets they give are compared in `delegation.rs`.
 
 use super::ZoneFacts;
-use super::delegation::ns_names;
 use crate::dnsquery::{self, QueryError};
 use crate::doctor::{Finding, QUERY_TIMEOUT, Severity};
 use crate::error::Kind;
@@ -12,6 +11,19 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
+
+/// The NS names at `zone` in an answer (answer or authority section).
+pub(super) fn ns_names(m: &Message, zone: &Name) -> BTreeSet<String> {
+    m.answers
+        .iter()
+        .chain(m.authorities.iter())
+        .filter(|r| r.name == *zone)
+        .filter_map(|r| match &r.data {
+            RData::NS(ns) => Some(resolver::normalize(&ns.0.to_ascii())),
+            _ => None,
+        })
+        .collect()
+}
 
 /// One server's answers to `SOA zone?` over UDP and over TCP.
 pub(super) struct Asked {

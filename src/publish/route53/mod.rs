@@ -360,7 +360,10 @@ mod tests {
             },
         ];
         // The endpoint comes from the environment (AWS_ENDPOINT_URL): a bad one is 78, not 64.
-        for (undo, kind) in bad.into_iter().zip([Kind::Usage, Kind::Usage, Kind::Config]) {
+        for (undo, kind) in bad
+            .into_iter()
+            .zip([Kind::Usage, Kind::Usage, Kind::Config])
+        {
             let err = Route53Settings::new(&undo, &keys, 60).unwrap_err();
             assert_eq!(err.kind(), kind, "{undo:?}: {err}");
         }

@@ -7,8 +7,8 @@
 //! hickory-proto's DNSSEC code (ring). A zone without a DS is unsigned as far as CAs care; a zone
 //! whose parent cannot be found through the resolver (a lab's top-level zone) is not judged.
 
-use super::{Finding, QUERY_TIMEOUT, Severity};
 use crate::dnsquery;
+use crate::doctor::{Finding, QUERY_TIMEOUT, Severity};
 use crate::resolver::{self, Resolver};
 use hickory_proto::dnssec::Verifier;
 use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
@@ -113,7 +113,7 @@ fn trusted_keys<'a>(
 fn parent_ds(resolver: &Resolver, zone: &str, name: &Name) -> Option<Vec<DS>> {
     let (_, parent) = zone.split_once('.')?;
     let parent_zone = resolver.find_zone(parent).ok()?;
-    for (_, addr) in super::dns::first_addresses(resolver, &parent_zone) {
+    for (_, addr) in super::first_addresses(resolver, &parent_zone) {
         let Ok(m) = dnsquery::query_dnssec(
             SocketAddr::new(addr, 53),
             name,
