@@ -41,6 +41,9 @@ pub(super) fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Re
             "revalidate works on the whole account; narrow it with --domain NAME, not --order-id/--domain-id",
         ));
     }
+    if command == Command::Persist {
+        return persist_target(o, domains);
+    }
     if let Some(acme) = acme_target(o, &domains, env)? {
         return Ok(Target::Acme(acme));
     }
@@ -88,6 +91,22 @@ pub(super) fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Re
         },
     };
     Ok(target)
+}
+
+/// `persist`: the names given with --domain and nothing else (a persistent record belongs to no
+/// order and no ACME challenge).
+fn persist_target(o: &Options, domains: Vec<DomainName>) -> Result<Target> {
+    if o.order_id.is_some() || o.domain_id.is_some() || !o.acme_value.is_empty() {
+        return Err(Error::usage(
+            "persist publishes for --domain NAME alone; drop --order-id, --domain-id and --acme-value",
+        ));
+    }
+    if domains.is_empty() {
+        return Err(Error::usage(
+            "persist needs the names to publish for: --domain NAME (repeatable)",
+        ));
+    }
+    Ok(Target::Unspecified { names: domains })
 }
 
 /// The ACME client's challenges (flags or certbot's environment), `None` outside host-tool mode.

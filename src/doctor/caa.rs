@@ -80,7 +80,7 @@ pub fn check(resolver: &Resolver, subjects: &[Subject], ca: Option<&str>) -> Vec
 }
 
 /// The first non-empty CAA set climbing from `name`, with the name it was found at.
-fn relevant_set(
+pub(super) fn relevant_set(
     resolver: &Resolver,
     name: &str,
 ) -> crate::error::Result<Option<(String, Vec<CAA>)>> {
@@ -142,7 +142,7 @@ fn allowed_issuer(domain: &str, identifiers: &[String]) -> bool {
 }
 
 /// Whether `set` (found at `owner`) lets one of `identifiers` issue for the name.
-fn judge(
+pub(super) fn judge(
     owner: &str,
     set: &[CAA],
     wildcard: bool,

@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod dns;
 pub mod dnssec;
 pub mod http;
+pub mod persist;
 pub mod target;
 
 use crate::context::Context;
@@ -154,6 +155,7 @@ pub const DEFAULT_ACME_CA: &str = "letsencrypt.org";
 pub fn run(ctx: &Context) -> Result<(usize, Vec<Finding>)> {
     let (subjects, mut findings) = target::subjects_and_findings(ctx)?;
     findings.extend(examine(ctx, &subjects, None));
+    findings.extend(persist::check(ctx, &subjects));
     sort(&mut findings);
     Ok((subjects.len(), findings))
 }
