@@ -53,6 +53,15 @@ impl World {
         run(cmd)
     }
 
+    /// `persist --remove` for shop.example.test with only the state to go by.
+    fn remove_without_provider_flags(&self) -> (i32, Value, String) {
+        let mut remove = self.bare();
+        remove
+            .args(["persist", "-d", "shop.example.test", "--issuer", ISSUER])
+            .args(["--account-uri", ACCOUNT, "--remove"]);
+        run(remove)
+    }
+
     fn primary_txt(&self, name: &str) -> Vec<String> {
         self.bind.txt_values(self.bind.primary(), name)
     }
@@ -116,9 +125,19 @@ const UNTIL_2099: &str = "4070908800";
 #[test]
 fn publishes_on_every_server_and_an_identical_second_run_changes_nothing() {
     let w = World::new(Some(Duration::from_secs(1)));
+    let value = ours(&format!("; persistUntil={UNTIL_2099}"));
+    // --dry-run shows the record and changes nothing.
+    let (code, doc, stderr) =
+        w.persist("shop.example.test", &["--until", "2099-01-01", "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    let would = with_action(&doc, "would publish");
+    assert_eq!(would.len(), 1, "{doc:#}");
+    assert_eq!(would[0]["value"], value.as_str());
+    assert_eq!(w.bind.update_messages("example.test"), 0);
+    assert_eq!(w.state_files(), 0);
+
     let (code, doc, stderr) = w.persist("shop.example.test", &["--until", "2099-01-01"]);
     assert_eq!(code, 0, "{stderr}");
-    let value = ours(&format!("; persistUntil={UNTIL_2099}"));
     let published = with_action(&doc, "published");
     assert_eq!(published.len(), 1, "{doc:#}");
     assert_eq!(published[0]["name"], NAME);
@@ -188,11 +207,7 @@ fn a_changed_value_replaces_only_ours_and_remove_takes_only_ours() {
     assert_eq!(w.state_files(), 1, "the replaced value's entry is gone");
 
     // --remove needs no provider flags for what the state knows...
-    let mut remove = w.bare();
-    remove
-        .args(["persist", "-d", "shop.example.test", "--issuer", ISSUER])
-        .args(["--account-uri", ACCOUNT, "--remove"]);
-    let (code, doc, stderr) = run(remove);
+    let (code, doc, stderr) = w.remove_without_provider_flags();
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(with_action(&doc, "removed").len(), 1, "{doc:#}");
     let mut want = foreign.to_vec();
@@ -203,11 +218,7 @@ fn a_changed_value_replaces_only_ours_and_remove_takes_only_ours() {
     // ...but a value of ours put there by another tool takes the provider's flags.
     let by_hand = ours("; persistUntil=4102444800");
     w.add_foreign("example.test", NAME, &by_hand);
-    let mut remove = w.bare();
-    remove
-        .args(["persist", "-d", "shop.example.test", "--issuer", ISSUER])
-        .args(["--account-uri", ACCOUNT, "--remove"]);
-    let (code, _, stderr) = run(remove);
+    let (code, _, stderr) = w.remove_without_provider_flags();
     assert_eq!(code, 64, "{stderr}");
     assert!(w.primary_txt(NAME).contains(&by_hand));
     let (code, _, stderr) = w.persist("shop.example.test", &["--remove"]);
@@ -233,11 +244,7 @@ fn a_secondary_still_holding_the_replaced_value_does_not_count_as_ours() {
         w.bind
             .has_record(w.bind.secondary(), RecordType::Txt, NAME, &old)
     );
-    let mut remove = w.bare();
-    remove
-        .args(["persist", "-d", "shop.example.test", "--issuer", ISSUER])
-        .args(["--account-uri", ACCOUNT, "--remove"]);
-    let (code, doc, stderr) = run(remove);
+    let (code, doc, stderr) = w.remove_without_provider_flags();
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(with_action(&doc, "removed").len(), 1, "{doc:#}");
     assert!(w.primary_txt(NAME).is_empty());
@@ -320,8 +327,13 @@ fn bad_values_are_65_naming_them_and_nothing_is_published() {
 
 /// `doctor -d NAME... --issuer --account-uri` as JSON: the exit code and the persist findings.
 fn doctor(w: &World, names: &[&str]) -> (i32, Vec<Value>) {
+    doctor_with(w, &["--issuer", ISSUER, "--account-uri", ACCOUNT], names)
+}
+
+/// `doctor ARGS -d NAME...` as JSON: the exit code and the persist findings.
+fn doctor_with(w: &World, args: &[&str], names: &[&str]) -> (i32, Vec<Value>) {
     let mut cmd = w.bare();
-    cmd.args(["doctor", "--issuer", ISSUER, "--account-uri", ACCOUNT]);
+    cmd.arg("doctor").args(args);
     for n in names {
         cmd.args(["-d", n]);
     }
@@ -444,6 +456,17 @@ fn doctor_judges_good_expired_conflicting_lagging_and_forbidden_records() {
     assert_eq!(
         codes(&findings, "none.example.test"),
         ["persist.missing"],
+        "{findings:#?}"
+    );
+    // Asked about no issuer, the doctor judges the records it finds and is silent where none is.
+    let (_, findings) = doctor_with(&w, &[], &["two.example.test", "none.example.test"]);
+    assert_eq!(
+        codes(&findings, "two.example.test"),
+        ["persist.conflict", "persist.ok", "persist.ok"],
+        "{findings:#?}"
+    );
+    assert!(
+        codes(&findings, "none.example.test").is_empty(),
         "{findings:#?}"
     );
 }

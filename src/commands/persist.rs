@@ -33,17 +33,7 @@ pub fn persist(ctx: &Context, report: &mut Report) -> Result<()> {
     }
     let groups = publishers.route(ctx, &records)?;
     if cfg.dry_run {
-        for r in &records {
-            let action = if live.contains(r) {
-                "already present"
-            } else {
-                "would publish"
-            };
-            report.add_record(RecordReport::new(r, "", action));
-        }
-        stale
-            .iter()
-            .for_each(|r| report.add_record(RecordReport::new(r, "", "would remove")));
+        would(report, &records, &live, &stale);
         return Ok(());
     }
     // Every server to wait for is found before anything changes.
@@ -68,12 +58,24 @@ pub fn persist(ctx: &Context, report: &mut Report) -> Result<()> {
     if !report.changed {
         report.say("already in place: nothing changed");
     }
-    match probes {
-        Some(probes) => pipeline::wait_for_propagation(ctx, &probes, report),
-        None => {
-            report.say("not waiting for propagation (--no-propagation-check)");
-            Ok(())
-        }
+    let Some(probes) = probes else {
+        report.say("not waiting for propagation (--no-propagation-check)");
+        return Ok(());
+    };
+    pipeline::wait_for_propagation(ctx, &probes, report)
+}
+
+/// `--dry-run`: what would be published (or is there already) and which older values would go.
+fn would(report: &mut Report, records: &[Record], live: &[Record], stale: &[Record]) {
+    for r in records {
+        let action = match live.contains(r) {
+            true => "already present",
+            false => "would publish",
+        };
+        report.add_record(RecordReport::new(r, "", action));
+    }
+    for r in stale {
+        report.add_record(RecordReport::new(r, "", "would remove"));
     }
 }
 

@@ -107,7 +107,10 @@ impl Config {
 /// Resolves `cli` with `env` into a [`Config`].
 pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     let (command, o) = cli.command.split();
-    let target = target::resolve_target(command, &o, env)?;
+    let target = match command {
+        Command::Persist => target::persist_target(&o)?,
+        _ => target::resolve_target(command, &o, env)?,
+    };
     let spec = o.provider.as_deref().map(publish::spec).transpose()?;
     let method = method::resolve_method(command, &o, &target, spec)?;
     method::check_provider(command, &o, &target, spec)?;

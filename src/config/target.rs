@@ -30,19 +30,12 @@ pub enum Target {
 /// What `command` is to work on: an ACME client's challenges, an order, a domain, the account, or
 /// (cleanup) whatever was recorded; every contradiction between the flags is a usage error.
 pub(super) fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target> {
-    let domains = o
-        .domains
-        .iter()
-        .map(|d| DomainName::parse(d))
-        .collect::<Result<Vec<_>>>()?;
+    let domains = domain_names(o)?;
     let (order_id, domain_id) = (o.order_id, o.domain_id);
     if command == Command::Revalidate && (order_id.is_some() || domain_id.is_some()) {
         return Err(Error::usage(
             "revalidate works on the whole account; narrow it with --domain NAME, not --order-id/--domain-id",
         ));
-    }
-    if command == Command::Persist {
-        return persist_target(o, domains);
     }
     if let Some(acme) = acme_target(o, &domains, env)? {
         return Ok(Target::Acme(acme));
@@ -93,9 +86,15 @@ pub(super) fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Re
     Ok(target)
 }
 
+/// The `--domain` names, checked.
+fn domain_names(o: &Options) -> Result<Vec<DomainName>> {
+    o.domains.iter().map(|d| DomainName::parse(d)).collect()
+}
+
 /// `persist`: the names given with --domain and nothing else (a persistent record belongs to no
 /// order and no ACME challenge).
-fn persist_target(o: &Options, domains: Vec<DomainName>) -> Result<Target> {
+pub(super) fn persist_target(o: &Options) -> Result<Target> {
+    let domains = domain_names(o)?;
     if o.order_id.is_some() || o.domain_id.is_some() || !o.acme_value.is_empty() {
         return Err(Error::usage(
             "persist publishes for --domain NAME alone; drop --order-id, --domain-id and --acme-value",
