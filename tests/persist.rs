@@ -133,6 +133,7 @@ fn publishes_on_every_server_and_an_identical_second_run_changes_nothing() {
     let would = with_action(&doc, "would publish");
     assert_eq!(would.len(), 1, "{doc:#}");
     assert_eq!(would[0]["value"], value.as_str());
+    assert_eq!(would[0]["provider"], "rfc2136");
     assert_eq!(w.bind.update_messages("example.test"), 0);
     assert_eq!(w.state_files(), 0);
 
@@ -248,6 +249,33 @@ fn a_secondary_still_holding_the_replaced_value_does_not_count_as_ours() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(with_action(&doc, "removed").len(), 1, "{doc:#}");
     assert!(w.primary_txt(NAME).is_empty());
+}
+
+#[test]
+fn a_zone_table_routes_the_record_to_its_provider() {
+    let w = World::new(Some(Duration::ZERO));
+    // The command line's provider would fail (false exits 1); example.test has its own.
+    let config = w.dir.path().join("fleet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "provider = \"exec\"\nexec = \"/bin/false\"\n\n[[zone]]\nname = \"example.test\"\nprovider = \"rfc2136\"\nrfc2136-server = \"{}\"\ntsig-key = \"{}\"\ntsig-secret-file = \"{}\"\n",
+            w.bind.primary(),
+            w.bind.key_name(),
+            w.dir.path().join("tsig.secret").display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = w.bare();
+    cmd.args(["persist", "-d", "shop.example.test", "--issuer", ISSUER])
+        .args(["--account-uri", ACCOUNT, "--config"])
+        .arg(&config);
+    let (code, doc, stderr) = run(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    let published = with_action(&doc, "published");
+    assert_eq!(published.len(), 1, "{doc:#}");
+    assert_eq!(published[0]["provider"], "rfc2136", "{doc:#}");
+    assert_eq!(w.primary_txt(NAME), vec![ours("")]);
 }
 
 #[test]

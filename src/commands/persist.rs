@@ -33,7 +33,7 @@ pub fn persist(ctx: &Context, report: &mut Report) -> Result<()> {
     }
     let groups = publishers.route(ctx, &records)?;
     if cfg.dry_run {
-        would(report, &records, &live, &stale);
+        would(report, &mut publishers, &groups, &live, &stale);
         return Ok(());
     }
     // Every server to wait for is found before anything changes.
@@ -65,14 +65,24 @@ pub fn persist(ctx: &Context, report: &mut Report) -> Result<()> {
     pipeline::wait_for_propagation(ctx, &probes, report)
 }
 
-/// `--dry-run`: what would be published (or is there already) and which older values would go.
-fn would(report: &mut Report, records: &[Record], live: &[Record], stale: &[Record]) {
-    for r in records {
-        let action = match live.contains(r) {
-            true => "already present",
-            false => "would publish",
-        };
-        report.add_record(RecordReport::new(r, "", action));
+/// `--dry-run`: what would be published (or is there already), by which provider, and which
+/// older values would go.
+fn would(
+    report: &mut Report,
+    publishers: &mut Publishers,
+    groups: &[(usize, Vec<Record>)],
+    live: &[Record],
+    stale: &[Record],
+) {
+    for (index, group) in groups {
+        let provider = publishers.get(*index).provider();
+        for r in group {
+            let action = match live.contains(r) {
+                true => "already present",
+                false => "would publish",
+            };
+            report.add_record(RecordReport::new(r, provider, action));
+        }
     }
     for r in stale {
         report.add_record(RecordReport::new(r, "", "would remove"));

@@ -1,7 +1,7 @@
 //! Persistent DCV records (`_validation-persist.NAME`, BR 3.2.2.4.22, ACME dns-persist-01): what
 //! every authoritative server holds at each name (its CNAME followed, as a CA may), judged as the
 //! CA will judge it. Per value: its syntax (an RFC 8659 issue-value, `accounturi` required,
-//! `persistUntil` an integer), whether every server serves it (multi-perspective checks reach them
+//! `persistUntil` an integer; a broken value warns, as the CA passes over it), whether every server serves it (multi-perspective checks reach them
 //! all), `persistUntil` past (blocks) or within 30 days (warns), and whether the issuer's CAA lets
 //! it issue with `dns-persist-01`; per name, several values for one issuer (warns: an old value
 //! left behind, or another account). With `--issuer` and `--account-uri` a missing record of that
@@ -142,9 +142,11 @@ fn judge_value(
     let p = match parsed {
         Ok(p) => p,
         Err(why) => {
+            // The CA passes over it to the next value; with --issuer, persist.missing says when
+            // no usable one is left.
             return vec![Finding::new(
                 "persist.syntax",
-                Severity::Blocks,
+                Severity::Warns,
                 subject,
                 format!("not a valid persistent DCV value: {why}"),
                 "publish `<issuer>; accounturi=<uri>[; policy=wildcard][; persistUntil=<unix seconds>]` (dcv-hook persist does)",
