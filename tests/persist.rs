@@ -181,6 +181,19 @@ fn publishes_on_every_server_and_an_identical_second_run_changes_nothing() {
 }
 
 #[test]
+fn a_secondary_that_never_serves_it_is_75_naming_it_and_the_record_stays() {
+    let w = World::new(Some(Duration::ZERO));
+    let name = "_validation-persist.x.stale.test";
+    let (code, _, stderr) = w.persist("x.stale.test", &["--propagation-timeout", "1"]);
+    assert_eq!(code, 75, "{stderr}");
+    let error = stderr.lines().last().unwrap();
+    assert!(error.contains(&w.bind.secondary().to_string()), "{error}");
+    // Left in place and recorded: the next run waits again, and cleanup still leaves it.
+    assert_eq!(w.primary_txt(name), vec![ours("")]);
+    assert_eq!(w.state_files(), 1);
+}
+
+#[test]
 fn a_changed_value_replaces_only_ours_and_remove_takes_only_ours() {
     let w = World::new(Some(Duration::ZERO));
     let foreign = [

@@ -63,6 +63,7 @@ pub fn persist(ctx: &Context, report: &mut Report) -> Result<()> {
         return Ok(());
     };
     pipeline::wait_for_propagation(ctx, &probes, report)
+        .map_err(|e| crate::doctor::explain(ctx, &records, e, report))
 }
 
 /// `--dry-run`: what would be published (or is there already), by which provider, and which
