@@ -46,7 +46,7 @@ pub fn persist(ctx: &Context, report: &mut Report) -> Result<()> {
         let sources = vec![source.clone(); group.len()];
         publish_recorded(ctx, publishers.get(*index), group, &sources, report)?;
     }
-    // Published first, then the older value goes: the CA never finds neither.
+    // Published first, then the older value goes: every copy of the zone holds one or the other.
     pipeline::remove_values(
         ctx,
         &mut publishers,
