@@ -292,6 +292,30 @@ fn a_zone_table_routes_the_record_to_its_provider() {
 }
 
 #[test]
+fn a_cname_at_the_name_is_followed_by_persist_and_doctor() {
+    let w = World::new(Some(Duration::ZERO));
+    let target = "_validation-persist.shared.other.test";
+    w.bind.update(
+        "example.test",
+        &["update add _validation-persist.alias.example.test. 60 IN CNAME _validation-persist.shared.other.test."],
+    );
+    w.bind.wait_in_sync();
+    let (code, doc, stderr) = w.persist("alias.example.test", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let published = with_action(&doc, "published");
+    assert_eq!(published.len(), 1, "{doc:#}");
+    assert_eq!(published[0]["name"], target, "{doc:#}");
+    assert_eq!(w.primary_txt(target), vec![ours("")]);
+    let (code, findings) = doctor(&w, &["alias.example.test"]);
+    assert_eq!(
+        codes(&findings, "alias.example.test"),
+        ["persist.ok"],
+        "{findings:#?}"
+    );
+    assert_eq!(code, 0, "{findings:#?}");
+}
+
+#[test]
 fn plain_cleanup_leaves_a_persist_record_alone() {
     let w = World::new(Some(Duration::ZERO));
     let (code, _, stderr) = w.persist("shop.example.test", &[]);
