@@ -119,5 +119,6 @@ fn dispatch(ctx: &Context, report: &mut Report) -> Result<()> {
         Command::Status => commands::status(ctx, report),
         Command::Revalidate => commands::revalidate(ctx, report),
         Command::Doctor => commands::doctor(ctx, report),
+        Command::Persist => commands::persist(ctx, report),
     }
 }

@@ -24,6 +24,7 @@ pub mod fsutil;
 pub mod http_client;
 pub mod metrics;
 pub mod output;
+pub mod persist;
 pub mod pipeline;
 pub mod process;
 pub mod progress;

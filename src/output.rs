@@ -19,7 +19,8 @@ pub struct RecordReport {
     pub provider: String,
     /// The servers (or web addresses) seen serving it.
     pub servers: Vec<String>,
-    /// `published`, `already present`, `would publish`, `removed`, `would remove`, `kept (shared)`.
+    /// `published`, `already present`, `would publish`, `removed`, `would remove`, `kept (shared)`;
+    /// persist also `removed (replaced)`.
     pub action: String,
 }
 

@@ -36,7 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "vocabulary: records, DCV methods, ACME challenges, zone rules, the report",
-        &["record", "dcv", "acme", "zones", "output"],
+        &["record", "dcv", "acme", "zones", "output", "persist"],
     ),
     (
         "I/O, each behind its own type",

@@ -317,6 +317,7 @@ fn entry_with(text: BoxedStrategy<String>) -> impl Strategy<Value = Entry> {
                         order_id: ids.0,
                         domain_id: ids.1,
                         acme: ids.2.map(|batch| AcmeSource { batch }),
+                        persist: None,
                     },
                     created,
                     published: Published {

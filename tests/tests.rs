@@ -67,3 +67,6 @@ mod powerdns;
 // The route53 publisher through the binary against moto's Route 53.
 #[cfg(feature = "route53")]
 mod route53;
+
+// Persistent DCV records (persist) and the doctor's persist findings against BIND.
+mod persist;

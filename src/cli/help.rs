@@ -4,7 +4,7 @@
 //! completions never disagree.
 
 use super::Cli;
-use super::options::{ACME, API, COMMON, PROVIDER_HEADING};
+use super::options::{ACME, API, COMMON, PERSIST, PROPAGATION, PROVIDER_HEADING, PUBLISHING};
 use clap::CommandFactory;
 use std::path::PathBuf;
 
@@ -15,6 +15,11 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
         return true;
     }
     let provider_flag = heading.starts_with(PROVIDER_HEADING);
+    // The record's parts are persist's; the doctor looks for a record of that issuer and account.
+    if heading == PERSIST {
+        return command == "persist"
+            || (command == "doctor" && matches!(id, "issuer" | "account_uri"));
+    }
     let selects = matches!(id, "order_id" | "domain_id" | "domains");
     if matches!(id, "check_concurrency" | "metrics_file") && command != "revalidate" {
         return false;
@@ -40,6 +45,12 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
         }
         "revalidate" => {
             !matches!(id, "wait" | "timeout" | "order_id" | "domain_id") && heading != ACME
+        }
+        "persist" => {
+            id == "domains"
+                || heading == PUBLISHING
+                || provider_flag
+                || (heading == PROPAGATION && id != "http_port")
         }
         // The doctor waits for nothing and publishes nothing but its probe file.
         "doctor" => !matches!(

@@ -15,7 +15,7 @@ mod options;
 
 pub use help::{command, generator_commands};
 pub use options::{
-    ACME, API, COMMON, Options, OutputFormat, PROPAGATION, PROVIDER_HEADING, PUBLISHING,
+    ACME, API, COMMON, Options, OutputFormat, PERSIST, PROPAGATION, PROVIDER_HEADING, PUBLISHING,
     ProviderArgs, TARGET, TxtName,
 };
 
@@ -69,6 +69,10 @@ pub enum CommandArgs {
     /// for the whole run. SIGINT or SIGTERM stop doctor at once (130, 143), removing its HTTP probe
     /// files; after kill -9, `dcv-hook cleanup` removes them (they are recorded in the state).
     Doctor(Options),
+    /// Publish a persistent DCV record (_validation-persist, BR 3.2.2.4.22, ACME dns-persist-01)
+    /// for each --domain, replacing only an older value of the same issuer and account, and wait
+    /// until every authoritative server serves it; it stays (--remove takes it away).
+    Persist(Options),
 }
 
 /// Which command, without its options.
@@ -81,6 +85,7 @@ pub enum Command {
     Status,
     Revalidate,
     Doctor,
+    Persist,
 }
 
 impl Command {
@@ -93,6 +98,7 @@ impl Command {
             Command::Status => "status",
             Command::Revalidate => "revalidate",
             Command::Doctor => "doctor",
+            Command::Persist => "persist",
         }
     }
 }
@@ -108,6 +114,7 @@ impl CommandArgs {
             CommandArgs::Status(o) => (Command::Status, o),
             CommandArgs::Revalidate(o) => (Command::Revalidate, o),
             CommandArgs::Doctor(o) => (Command::Doctor, o),
+            CommandArgs::Persist(o) => (Command::Persist, o),
         }
     }
 
@@ -120,6 +127,7 @@ impl CommandArgs {
             CommandArgs::Status(_) => Command::Status,
             CommandArgs::Revalidate(_) => Command::Revalidate,
             CommandArgs::Doctor(_) => Command::Doctor,
+            CommandArgs::Persist(_) => Command::Persist,
         }
     }
 
@@ -131,7 +139,8 @@ impl CommandArgs {
             | CommandArgs::Run(o)
             | CommandArgs::Status(o)
             | CommandArgs::Revalidate(o)
-            | CommandArgs::Doctor(o) => o,
+            | CommandArgs::Doctor(o)
+            | CommandArgs::Persist(o) => o,
         }
     }
 }

@@ -12,6 +12,7 @@ pub const PUBLISHING: &str = "Publishing";
 pub const PROPAGATION: &str = "Propagation";
 pub const API: &str = "DigiCert API";
 pub const COMMON: &str = "Common";
+pub const PERSIST: &str = "Persistent DCV record";
 /// Provider flags use this heading followed by the provider's name.
 pub const PROVIDER_HEADING: &str = "Provider: ";
 
@@ -164,6 +165,25 @@ pub struct Options {
     /// each domain's DCV expiry and last outcome, the run's counts and duration.
     #[arg(long, value_name = "PATH", help_heading = API)]
     pub metrics_file: Option<PathBuf>,
+
+    // --- persistent DCV record ---
+    /// persist, doctor: the issuer domain name the CA discloses for persistent DCV records (e.g.
+    /// letsencrypt.org).
+    #[arg(long, value_name = "DOMAIN", help_heading = PERSIST)]
+    pub issuer: Option<String>,
+    /// persist, doctor: the ACME account URI the record binds the names to (https://...).
+    #[arg(long, value_name = "URI", help_heading = PERSIST)]
+    pub account_uri: Option<String>,
+    /// persist: add policy=wildcard, so the record also validates *.NAME and names below NAME.
+    #[arg(long, help_heading = PERSIST)]
+    pub wildcard: bool,
+    /// persist: add persistUntil, a date or date-time (UTC unless an offset is given) after which
+    /// the CA no longer relies on the record.
+    #[arg(long, value_name = "DATE", help_heading = PERSIST)]
+    pub until: Option<String>,
+    /// persist: remove our record (same issuer and account) instead of publishing one.
+    #[arg(long, help_heading = PERSIST)]
+    pub remove: bool,
 
     // --- common ---
     /// State directory [default: $XDG_STATE_HOME/dcv-hook, /var/lib/dcv-hook for root].

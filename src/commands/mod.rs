@@ -5,6 +5,7 @@ mod auth;
 mod cleanup;
 mod doctor;
 mod generate;
+mod persist;
 pub mod revalidate;
 mod status;
 mod verify;
@@ -13,6 +14,7 @@ pub use auth::auth;
 pub use cleanup::cleanup;
 pub use doctor::doctor;
 pub use generate::{completions, generate, man_page, man_pages};
+pub use persist::persist;
 pub use revalidate::revalidate;
 pub use verify::verify;
 

@@ -20,7 +20,7 @@ pub(super) fn resolve_method(
     spec: Option<&publish::ProviderSpec>,
 ) -> Result<Option<Method>> {
     let method = match o.method.clone() {
-        _ if matches!(target, Target::Acme(_)) => None,
+        _ if matches!(target, Target::Acme(_)) || command == Command::Persist => None,
         None if command == Command::Revalidate => None,
         Some(text) => Some(Method::parse(&text)?),
         None => spec.map(|s| {
@@ -66,8 +66,15 @@ pub(super) fn check_provider(
     spec: Option<&publish::ProviderSpec>,
 ) -> Result<()> {
     let publishes = matches!(command, Command::Auth | Command::Run)
-        || (command == Command::Revalidate && !o.dry_run);
+        || (command == Command::Revalidate && !o.dry_run)
+        || (command == Command::Persist && !o.remove);
     match (spec, target) {
+        (Some(s), _) if command == Command::Persist && !s.serves.dns() => {
+            Err(Error::usage(format!(
+                "persist publishes a DNS TXT record, which --provider {} cannot; use a DNS provider such as rfc2136",
+                s.name
+            )))
+        }
         (None, _) if publishes => {
             let names: Vec<&str> = publish::PROVIDERS.iter().map(|p| p.name).collect();
             Err(Error::usage(format!(

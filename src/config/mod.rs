@@ -11,6 +11,7 @@
 //! validated, `method.rs` the DCV method and checks that the provider fits both.
 
 mod method;
+mod persist;
 mod target;
 
 pub use target::Target;
@@ -89,6 +90,11 @@ pub struct Config {
     pub ca_identifier: Option<String>,
     /// `auth --preflight`: the doctor runs first and stops auth when something blocks.
     pub preflight: bool,
+    /// `persist`: the record's value, every part checked; `doctor`: the issuer and account whose
+    /// record to look for (`None` when not given).
+    pub persist: Option<crate::persist::PersistValue>,
+    /// `persist --remove`.
+    pub persist_remove: bool,
 }
 
 impl Config {
@@ -101,11 +107,17 @@ impl Config {
 /// Resolves `cli` with `env` into a [`Config`].
 pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     let (command, o) = cli.command.split();
-    let target = target::resolve_target(command, &o, env)?;
+    let target = match command {
+        Command::Persist => target::persist_target(&o)?,
+        _ => target::resolve_target(command, &o, env)?,
+    };
     let spec = o.provider.as_deref().map(publish::spec).transpose()?;
     let method = method::resolve_method(command, &o, &target, spec)?;
     method::check_provider(command, &o, &target, spec)?;
+    let persist = persist::resolve(command, &o, &target)?;
     Ok(Config {
+        persist,
+        persist_remove: o.remove,
         command,
         method,
         txt_name: o.txt_name.unwrap_or(TxtName::Apex),

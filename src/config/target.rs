@@ -30,11 +30,7 @@ pub enum Target {
 /// What `command` is to work on: an ACME client's challenges, an order, a domain, the account, or
 /// (cleanup) whatever was recorded; every contradiction between the flags is a usage error.
 pub(super) fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Result<Target> {
-    let domains = o
-        .domains
-        .iter()
-        .map(|d| DomainName::parse(d))
-        .collect::<Result<Vec<_>>>()?;
+    let domains = domain_names(o)?;
     let (order_id, domain_id) = (o.order_id, o.domain_id);
     if command == Command::Revalidate && (order_id.is_some() || domain_id.is_some()) {
         return Err(Error::usage(
@@ -88,6 +84,28 @@ pub(super) fn resolve_target(command: Command, o: &Options, env: &dyn Env) -> Re
         },
     };
     Ok(target)
+}
+
+/// The `--domain` names, checked.
+fn domain_names(o: &Options) -> Result<Vec<DomainName>> {
+    o.domains.iter().map(|d| DomainName::parse(d)).collect()
+}
+
+/// `persist`: the names given with --domain and nothing else (a persistent record belongs to no
+/// order and no ACME challenge).
+pub(super) fn persist_target(o: &Options) -> Result<Target> {
+    let domains = domain_names(o)?;
+    if o.order_id.is_some() || o.domain_id.is_some() || !o.acme_value.is_empty() {
+        return Err(Error::usage(
+            "persist publishes for --domain NAME alone; drop --order-id, --domain-id and --acme-value",
+        ));
+    }
+    if domains.is_empty() {
+        return Err(Error::usage(
+            "persist needs the names to publish for: --domain NAME (repeatable)",
+        ));
+    }
+    Ok(Target::Unspecified { names: domains })
 }
 
 /// The ACME client's challenges (flags or certbot's environment), `None` outside host-tool mode.

@@ -71,7 +71,7 @@ pub fn check_one(resolver: &Resolver, s: &Subject, ca: Option<&str>) -> Finding 
 }
 
 /// The first non-empty CAA set climbing from `name`, with the name it was found at.
-fn relevant_set(
+pub(super) fn relevant_set(
     resolver: &Resolver,
     name: &str,
 ) -> crate::error::Result<Option<(String, Vec<CAA>)>> {
@@ -133,7 +133,7 @@ fn allowed_issuer(domain: &str, identifiers: &[String]) -> bool {
 }
 
 /// Whether `set` (found at `owner`) lets one of `identifiers` issue for the name.
-fn judge(
+pub(super) fn judge(
     owner: &str,
     set: &[CAA],
     wildcard: bool,

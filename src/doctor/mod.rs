@@ -16,6 +16,7 @@ pub mod caa;
 pub mod credentials;
 pub mod dns;
 pub mod http;
+pub mod persist;
 pub mod pool;
 pub mod target;
 
@@ -247,9 +248,9 @@ pub fn explain(
 /// not finished by then is reported unchecked, so a run ends within this whatever the servers do.
 pub const TIME_LIMIT: Duration = Duration::from_secs(30);
 
-/// The findings of one job: DNS, HTTP, CAA, credentials (kept apart so the report lists them by
-/// family, as the checks ran before they ran at once).
-type Families = [Vec<Finding>; 4];
+/// The findings of one job: DNS, HTTP, CAA, credentials, persistent records (kept apart so the
+/// report lists them by family, as the checks ran before they ran at once).
+type Families = [Vec<Finding>; 5];
 
 /// Runs every check that applies to `subjects`, several names at once and each zone and host
 /// once, within [`TIME_LIMIT`]; with `start_by`, no new name is started after it and the
@@ -266,7 +267,7 @@ pub fn examine(
     };
     let shared = Arc::new(Context::with_resolver(ctx.cfg.clone(), resolver));
     let probes = Arc::new(http::Probes::default());
-    let jobs = jobs(&shared, subjects, &probes, start_by.is_none());
+    let (jobs, names) = jobs(&shared, subjects, &probes, start_by.is_none());
     let limits = pool::Limits {
         start_by,
         give_up: Instant::now() + TIME_LIMIT,
@@ -288,42 +289,53 @@ pub fn examine(
                 }
             }
             pool::Outcome::NotStarted => {}
-            pool::Outcome::Unfinished => families[0].push(too_slow(subjects.get(i))),
+            pool::Outcome::Unfinished => families[0].push(too_slow(names[i].as_deref())),
         }
     }
     Ok(families.into_iter().flatten().collect())
 }
 
-/// One job per subject (its DNS or HTTP checks, and CAA for the first subject of each name),
-/// and one for the credentials when `credentials`.
+/// One job per subject (its DNS or HTTP checks, and CAA for the first subject of each name); for a
+/// `whole` run (not a diagnosis), one for the credentials and one per name for its persistent
+/// record. With the name each job is about (`None`: the credentials).
 fn jobs(
     ctx: &Arc<Context>,
     subjects: &[Subject],
     probes: &Arc<http::Probes>,
-    credentials: bool,
-) -> Vec<pool::Job<Families>> {
+    whole: bool,
+) -> (Vec<pool::Job<Families>>, Vec<Option<String>>) {
     let zones = Arc::new(dns::Zones::default());
     let mut jobs: Vec<pool::Job<Families>> = Vec::new();
+    let mut names = Vec::new();
     for (i, subject) in subjects.iter().enumerate() {
         let caa = !subjects[..i].iter().any(|s| s.domain == subject.domain);
+        names.push(Some(subject.domain.clone()));
         let (ctx, probes, zones, subject) =
             (ctx.clone(), probes.clone(), zones.clone(), subject.clone());
         jobs.push(Box::new(move || {
             check_subject(&ctx, &subject, &zones, &probes, caa)
         }));
     }
-    if credentials {
-        let (ctx, subjects) = (ctx.clone(), subjects.to_vec());
+    if !whole {
+        return (jobs, names);
+    }
+    names.push(None);
+    let (shared, all) = (ctx.clone(), subjects.to_vec());
+    jobs.push(Box::new(move || {
+        let mut found: Families = Default::default();
+        found[3] = credentials::check(&shared, &all);
+        found
+    }));
+    for base in persist::names(subjects) {
+        names.push(Some(base.clone()));
+        let ctx = ctx.clone();
         jobs.push(Box::new(move || {
-            [
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                credentials::check(&ctx, &subjects),
-            ]
+            let mut found: Families = Default::default();
+            found[4] = persist::check(&ctx, &base);
+            found
         }));
     }
-    jobs
+    (jobs, names)
 }
 
 /// Every check of one subject.
@@ -357,9 +369,10 @@ fn check_subject(
     found
 }
 
-/// The finding for a job not finished within [`TIME_LIMIT`]: `subject`'s, or the credentials'.
-fn too_slow(subject: Option<&Subject>) -> Finding {
-    let what = subject.map_or("credentials", |s| s.domain.as_str());
+/// The finding for a job not finished within [`TIME_LIMIT`]: about a name, or (`None`) the
+/// credentials.
+fn too_slow(name: Option<&str>) -> Finding {
+    let what = name.unwrap_or("credentials");
     Finding::new(
         "doctor.unchecked",
         Severity::Unchecked,
@@ -370,7 +383,7 @@ fn too_slow(subject: Option<&Subject>) -> Finding {
         ),
         "make the resolver (--resolver) and the servers answer in time, then run doctor again",
     )
-    .about(subject.map_or("", |s| s.domain.as_str()))
+    .about(name.unwrap_or(""))
 }
 
 /// Puts `findings` into the report: table lines for text, objects for JSON.

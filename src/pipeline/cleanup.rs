@@ -62,7 +62,7 @@ fn cleanup_selected(
 
 /// `entries` grouped by what undoes them: the provider and everything it recorded about how it
 /// published (server, key, credentials file, API, program), so what published a record removes it.
-fn cleanup_groups(entries: &[Entry]) -> Vec<Vec<&Entry>> {
+pub(super) fn cleanup_groups(entries: &[Entry]) -> Vec<Vec<&Entry>> {
     let mut groups: Vec<(String, Vec<&Entry>)> = Vec::new();
     for e in entries {
         let key = publish::group_key(&e.published);

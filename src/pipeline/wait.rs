@@ -10,7 +10,7 @@ use crate::ui;
 use std::time::Duration;
 
 /// Timeout of one query or request made by a propagation check.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+pub(super) const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The records with TXT names moved to the end of their CNAME chain (the CA follows it, so the record
 /// must go where it ends), deduplicated.

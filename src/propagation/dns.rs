@@ -60,6 +60,83 @@ impl DnsCheck {
         }
         Ok(servers)
     }
+
+    /// What every authoritative server of `name`'s zone holds at `name` as TXT, asked directly:
+    /// one entry per server, its values or why it could not be asked. For reading what is there
+    /// before changing or judging it (persistent DCV records), never for waiting.
+    pub fn txt_everywhere(&self, name: &str) -> Result<Vec<Held>> {
+        let zone = self.resolver.find_zone(name)?;
+        let qname = resolver::fqdn(name)?;
+        let zone_name = resolver::fqdn(&zone)?;
+        let held = self
+            .servers(&zone)?
+            .into_iter()
+            .map(|(ns, addr)| {
+                let addr = SocketAddr::new(addr, self.port);
+                let probe = DnsProbe {
+                    record: Record {
+                        domain: name.to_string(),
+                        rtype: crate::record::RecordType::Txt,
+                        name: name.to_string(),
+                        value: String::new(),
+                    },
+                    name: qname.clone(),
+                    rtype: hickory_proto::rr::RecordType::TXT,
+                    ns,
+                    addr,
+                    timeout: self.query_timeout,
+                };
+                Held {
+                    server: probe.server(),
+                    txt: txt_at(&probe),
+                    serial: serial_at(addr, &zone_name, self.query_timeout),
+                }
+            })
+            .collect();
+        Ok(held)
+    }
+}
+
+/// What one authoritative server holds at a name ([`DnsCheck::txt_everywhere`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    /// As shown to the user, e.g. `ns2.example.com (192.0.2.2)`.
+    pub server: String,
+    /// Its TXT values (none for NXDOMAIN), or why it gave none.
+    pub txt: std::result::Result<Vec<String>, String>,
+    /// The zone's SOA serial it serves, asked right after: which copy is the newest.
+    pub serial: Option<u32>,
+}
+
+/// The SOA serial of `zone` that `server` serves, if it answers with one.
+fn serial_at(server: SocketAddr, zone: &Name, timeout: Duration) -> Option<u32> {
+    let answer = dnsquery::query(server, zone, hickory_proto::rr::RecordType::SOA, timeout).ok()?;
+    answer.answers.iter().find_map(|r| match &r.data {
+        RData::SOA(soa) => Some(soa.serial),
+        _ => None,
+    })
+}
+
+/// The TXT values `probe`'s server holds at its name, or why it could not say.
+fn txt_at(probe: &DnsProbe) -> std::result::Result<Vec<String>, String> {
+    let answer = dnsquery::query(probe.addr, &probe.name, probe.rtype, probe.timeout)
+        .map_err(|e| e.to_string())?;
+    match answer.response_code {
+        ResponseCode::NoError => Ok(answer
+            .answers
+            .iter()
+            .filter(|r| r.name.zone_of(&probe.name) && probe.name.zone_of(&r.name))
+            .filter_map(|r| match &r.data {
+                RData::TXT(t) => Some(txt_text(t)),
+                _ => None,
+            })
+            .collect()),
+        ResponseCode::NXDomain => Ok(Vec::new()),
+        code => Err(format!(
+            "answered {}",
+            code.to_string().to_ascii_uppercase()
+        )),
+    }
 }
 
 impl PropagationCheck for DnsCheck {

@@ -15,6 +15,17 @@ pub struct Source {
     pub domain_id: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acme: Option<AcmeSource>,
+    /// A persistent DCV record (`persist`): never `cleanup`'s to remove, only `persist --remove`'s
+    /// or a later `persist` that replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persist: Option<PersistSource>,
+}
+
+/// Whose persistent DCV record an entry is: the issuer and account its value names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistSource {
+    pub issuer: String,
+    pub account_uri: String,
 }
 
 /// An ACME client's challenge (host-tool mode).
@@ -91,6 +102,9 @@ impl Entry {
         if let Some(acme) = &self.source.acme {
             key.push_str(&format!("\0acme\0{}", acme.batch.as_deref().unwrap_or("")));
         }
+        if let Some(p) = &self.source.persist {
+            key.push_str(&format!("\0persist\0{}\0{}", p.issuer, p.account_uri));
+        }
         // FNV-1a: tiny, stable across Rust versions (unlike DefaultHasher), and collisions only matter
         // within one state directory.
         let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -100,6 +114,11 @@ impl Entry {
             "{}-{hash:016x}",
             p.record.rtype.as_str().to_ascii_lowercase()
         )
+    }
+
+    /// A persistent DCV record, which only `persist` removes.
+    pub fn is_persistent(&self) -> bool {
+        self.source.persist.is_some()
     }
 
     /// True when both entries describe the same change in the outside world (ignoring the source).

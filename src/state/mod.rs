@@ -16,7 +16,7 @@
 mod entry;
 mod trust;
 
-pub use entry::{AcmeSource, Entry, Owner, Source, Status, pending_entry};
+pub use entry::{AcmeSource, Entry, Owner, PersistSource, Source, Status, pending_entry};
 
 use crate::error::{Error, Result};
 use std::fs;
