@@ -57,8 +57,8 @@ pub struct Config {
     pub method: Option<Method>,
     pub txt_name: TxtName,
     pub validation_types: Vec<String>,
-    /// The `--provider` name (one of `publish::PROVIDERS`).
-    pub provider: Option<String>,
+    /// The `--provider`, looked up once in `publish::PROVIDERS`.
+    pub provider: Option<&'static publish::ProviderSpec>,
     /// The command's flags as clap matched them, from which each provider reads its own.
     pub provider_matches: Option<clap::ArgMatches>,
     /// The config file's `[[zone]]` rules: other providers for names in those zones.
@@ -122,7 +122,7 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         method,
         txt_name: o.txt_name.unwrap_or(TxtName::Apex),
         validation_types: o.validation_type.clone(),
-        provider: o.provider.clone(),
+        provider: spec,
         provider_matches: o.providers.matches.clone(),
         zones: match &o.config {
             Some(path) => crate::config_file::zones(path)?,

@@ -22,7 +22,10 @@ pub fn check(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
 /// executable: auth would otherwise fail at the first record.
 fn exec_programs(ctx: &Context) -> Vec<Finding> {
     let mut settings: Vec<(&str, &clap::ArgMatches)> = Vec::new();
-    if ctx.cfg.provider.as_deref() == Some("exec")
+    if ctx
+        .cfg
+        .provider
+        .is_some_and(|p| p.name == crate::publish::exec::NAME)
         && let Some(m) = ctx.cfg.provider_matches.as_ref()
     {
         settings.push(("exec", m));
@@ -81,11 +84,7 @@ fn access(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
     if records.is_empty() || (ctx.cfg.provider.is_none() && ctx.cfg.zones.is_empty()) {
         return Vec::new();
     }
-    let subject = ctx
-        .cfg
-        .provider
-        .clone()
-        .unwrap_or_else(|| "[[zone]]".into());
+    let subject = ctx.cfg.provider.map_or("[[zone]]", |p| p.name).to_string();
     let mut publishers = match Publishers::build(ctx) {
         Ok(p) => p,
         Err(e) => return vec![judge(&subject, &e)],

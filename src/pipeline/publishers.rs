@@ -18,7 +18,7 @@ pub struct Publishers {
 impl Publishers {
     pub fn build(ctx: &Context) -> Result<Publishers> {
         let mut all = Vec::new();
-        if let Some(name) = ctx.cfg.provider.as_deref() {
+        if let Some(name) = ctx.cfg.provider.map(|p| p.name) {
             all.push((None, build(ctx, name, None, &[])?));
         }
         for zone in &ctx.cfg.zones {

@@ -211,6 +211,12 @@ pub struct ProviderSpec {
     pub how_published: fn(&Published) -> Result<String>,
 }
 
+impl std::fmt::Debug for ProviderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ProviderSpec").field(&self.name).finish()
+    }
+}
+
 /// What a provider is built from.
 pub struct Setup<'a> {
     /// The flags it reads: a `[[zone]]`'s settings, else the command line's.

@@ -88,8 +88,8 @@ pub(super) fn method_for(
 
 /// The method for a domain that has none yet: what the command line's provider publishes.
 pub(super) fn default_method(ctx: &Context) -> Method {
-    match ctx.cfg.provider.as_deref().map(crate::publish::spec) {
-        Some(Ok(spec)) if !spec.serves.dns() => Method::HttpToken,
+    match ctx.cfg.provider {
+        Some(spec) if !spec.serves.dns() => Method::HttpToken,
         _ => Method::DnsTxtToken,
     }
 }
