@@ -58,7 +58,7 @@ impl Severity {
 /// One thing the doctor found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// Stable code, `family.what[.detail]` (README "Doctor findings" lists them).
+    /// Stable code, `family.what[.detail]` (docs/doctor.md lists them).
     pub code: &'static str,
     pub severity: Severity,
     /// The name being validated it concerns.
