@@ -439,6 +439,38 @@ fn powerdns_conforms() {
     conformance(case);
 }
 
+#[test]
+fn azure_conforms() {
+    let fake = crate::support::azure::FakeAzure::start();
+    let seed = || fake.add_foreign_txt("example.test", "conf.example.test", "foreign");
+    let read = |r: &Record| {
+        let zone = r.name.rsplitn(3, '.').take(2).collect::<Vec<_>>();
+        fake.txt_values(&format!("{}.{}", zone[1], zone[0]), &r.name)
+    };
+    // Azure writes set by set: a refused set takes back the sets written before it, in its zone
+    // and in the zones before.
+    fake.refuse_writes_at("refused");
+    conformance(Case {
+        provider: "azure",
+        flags: fake.flags(),
+        resolver: None,
+        ours: vec![
+            txt("conf.example.test", "ours-1"),
+            txt("conf.example.test", "ours-3"),
+            txt("conf.other.test", "ours-2"),
+        ],
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        env: fake.env(),
+        failing: vec![
+            txt("fail.example.test", "ours-4"),
+            txt("fail.other.test", "ours-5"),
+            txt("refused.other.test", "ours-6"),
+        ],
+    });
+}
+
 #[cfg(feature = "route53")]
 #[test]
 fn route53_conforms() {

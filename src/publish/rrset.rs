@@ -131,6 +131,10 @@ pub trait SetApi {
     fn add(&self, set: &mut Self::Set, content: String);
     /// Removes the values that are `record`'s; whether any was.
     fn remove(set: &mut Self::Set, record: &Record) -> bool;
+    /// The doctor's question ([`Publisher::check_access`]), answered with reads only.
+    fn check_access(&mut self, _names: &[String]) -> Option<Result<String>> {
+        None
+    }
 }
 
 /// A set-API provider's publishing is this module's flow, whole.
@@ -149,6 +153,10 @@ impl<A: SetApi> Publisher for A {
 
     fn cleanup(&mut self, published: &[Published]) -> Result<()> {
         cleanup(self, published)
+    }
+
+    fn check_access(&mut self, names: &[String]) -> Option<Result<String>> {
+        SetApi::check_access(self, names)
     }
 }
 

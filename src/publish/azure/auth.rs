@@ -1,0 +1,415 @@
+//! Azure credentials, found the way Azure's own tools find them, and the access token for the
+//! management API they are exchanged for.
+//!
+//! Sources, in order (azure-identity's `EnvironmentCredential`, `WorkloadIdentityCredential`, then
+//! `ManagedIdentityCredential`):
+//! - a service principal: `AZURE_CLIENT_SECRET` (or the file `--azure-client-secret-file` /
+//!   `AZURE_CLIENT_SECRET_FILE`) with `AZURE_TENANT_ID` and `AZURE_CLIENT_ID`: the client
+//!   credentials grant at `{authority}/{tenant}/oauth2/v2.0/token`;
+//! - a federated token (AKS workload identity): `AZURE_FEDERATED_TOKEN_FILE` with tenant and
+//!   client, sent as the `client_assertion` of the same grant (the file is read for each token, as
+//!   the cluster rotates it);
+//! - a managed identity, only when chosen: `--azure-managed-identity`, or `IDENTITY_ENDPOINT` in the
+//!   environment (App Service, Container Apps and Arc set it, with `IDENTITY_HEADER`). Without
+//!   `IDENTITY_ENDPOINT`, `--azure-managed-identity` asks the VM's instance metadata service
+//!   (169.254.169.254); nothing ever probes it otherwise.
+//!
+//! A token is asked for on first use and kept until a minute before it expires. Secrets (client
+//! secret, federated token, identity header, access token) are [`Secret`]s: they go only into the
+//! request that needs them, never into a message.
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::publish::{credentials, recorded_path, rest};
+use crate::retry::Policy;
+use crate::secret::Secret;
+use reqwest::blocking::Client as HttpClient;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What the management API's tokens are for.
+const SCOPE: &str = "https://management.azure.com/.default";
+const RESOURCE: &str = "https://management.azure.com/";
+/// The VM's instance metadata service: asked only with `--azure-managed-identity`.
+const IMDS: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Where a token comes from.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A service principal's secret (`source`: the variable or file it came from).
+    Secret {
+        tenant: String,
+        client_id: String,
+        secret: Secret,
+        source: String,
+    },
+    /// A federated token in a file (workload identity).
+    Federated {
+        tenant: String,
+        client_id: String,
+        token_file: PathBuf,
+    },
+    /// A managed identity's endpoint (`IDENTITY_ENDPOINT` with its header, or the IMDS).
+    Managed {
+        endpoint: String,
+        header: Option<Secret>,
+        client_id: Option<String>,
+    },
+}
+
+/// The settings a credential is chosen from (flags, or what the state remembered).
+#[derive(Clone, Debug, Default)]
+pub struct Choice {
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    pub managed_identity: bool,
+}
+
+/// What is tried, for the message when nothing is found.
+const TRIED: &str = "tried AZURE_CLIENT_SECRET / AZURE_CLIENT_SECRET_FILE / --azure-client-secret-file (a service principal, with AZURE_TENANT_ID and AZURE_CLIENT_ID), AZURE_FEDERATED_TOKEN_FILE (workload identity) and IDENTITY_ENDPOINT (App Service managed identity)";
+
+impl Credential {
+    /// The credential `choice` and the environment give; no network.
+    pub fn choose(choice: &Choice, env: &dyn Env) -> Result<Credential> {
+        let var = |name: &str| env.var(name).filter(|v| !v.trim().is_empty());
+        let tenant = choice.tenant.clone().or_else(|| var("AZURE_TENANT_ID"));
+        let client_id = choice.client_id.clone().or_else(|| var("AZURE_CLIENT_ID"));
+        if choice.managed_identity {
+            return managed(var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER"), client_id);
+        }
+        let secret_file = choice
+            .secret_file
+            .clone()
+            .or_else(|| var("AZURE_CLIENT_SECRET_FILE").map(PathBuf::from));
+        let secret = match (&secret_file, var("AZURE_CLIENT_SECRET")) {
+            (Some(file), _) => Some((
+                credentials::read_secret_file(file, "the Azure client secret file")?,
+                recorded_path(file),
+            )),
+            (None, Some(secret)) => Some((Secret::new(secret), "AZURE_CLIENT_SECRET".into())),
+            (None, None) => None,
+        };
+        let federated = var("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from);
+        let what = match (&secret, &federated) {
+            (Some((_, source)), _) => source.clone(),
+            (None, Some(_)) => "AZURE_FEDERATED_TOKEN_FILE".to_string(),
+            (None, None) if var("IDENTITY_ENDPOINT").is_some() => {
+                return managed(var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER"), client_id);
+            }
+            (None, None) => {
+                return Err(Error::config(format!(
+                    "azure: no credentials found ({TRIED}); set one of them, or pass --azure-managed-identity on an Azure VM"
+                )));
+            }
+        };
+        let tenant = identifier(tenant, "AZURE_TENANT_ID", "--azure-tenant-id", &what)?;
+        let client_id = identifier(client_id, "AZURE_CLIENT_ID", "--azure-client-id", &what)?;
+        Ok(match (secret, federated) {
+            (Some((secret, source)), _) => Credential::Secret {
+                tenant,
+                client_id,
+                secret,
+                source,
+            },
+            (None, Some(token_file)) => {
+                read_assertion(&token_file)?;
+                Credential::Federated {
+                    tenant,
+                    client_id,
+                    token_file,
+                }
+            }
+            (None, None) => unreachable!("handled above"),
+        })
+    }
+
+    /// What the credential is, for messages (never a secret).
+    pub fn describe(&self) -> String {
+        match self {
+            Credential::Secret {
+                client_id, source, ..
+            } => format!("service principal {client_id} (secret from {source})"),
+            Credential::Federated { client_id, .. } => {
+                format!(
+                    "service principal {client_id} (federated token from AZURE_FEDERATED_TOKEN_FILE)"
+                )
+            }
+            Credential::Managed { endpoint, .. } => format!("the managed identity at {endpoint}"),
+        }
+    }
+}
+
+/// A managed identity: at `IDENTITY_ENDPOINT` (https, or http to loopback) when set, else the IMDS.
+fn managed(
+    endpoint: Option<String>,
+    header: Option<String>,
+    client_id: Option<String>,
+) -> Result<Credential> {
+    let endpoint = match endpoint {
+        Some(url) => crate::publish::api_url::check("IDENTITY_ENDPOINT", &url)?
+            .trim_end_matches('/')
+            .to_string(),
+        None => IMDS.to_string(),
+    };
+    Ok(Credential::Managed {
+        endpoint,
+        header: header.map(Secret::new),
+        client_id,
+    })
+}
+
+/// A tenant or client id from its flag or variable: letters, digits, `-` and `.` (a GUID or a
+/// tenant's domain), as it goes into a URL path.
+fn identifier(value: Option<String>, var: &str, flag: &str, with: &str) -> Result<String> {
+    let value = value.ok_or_else(|| {
+        Error::config(format!(
+            "azure: a service principal from {with} needs {var} (or {flag}); set it"
+        ))
+    })?;
+    if value.is_empty()
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err(Error::usage(format!(
+            "azure: {var} {value:?} is not an id (a GUID, or the tenant's domain name)"
+        )));
+    }
+    Ok(value)
+}
+
+/// The federated token in `file`, checked non-empty.
+fn read_assertion(file: &Path) -> Result<Secret> {
+    credentials::read_secret_file(file, "AZURE_FEDERATED_TOKEN_FILE")
+}
+
+/// The management API's bearer tokens for one credential, asked once and kept until near expiry.
+pub struct Tokens {
+    http: HttpClient,
+    /// `https://login.microsoftonline.com` or the sovereign cloud's (no trailing `/`).
+    authority: String,
+    credential: Credential,
+    retry: Policy,
+    cached: RefCell<Option<(Secret, Instant)>>,
+}
+
+/// The token endpoint's answer (`expires_in` is a number from Entra ID, a string from some
+/// managed identity endpoints, which may give `expires_on` instead).
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+impl Tokens {
+    pub fn new(http: HttpClient, authority: &str, credential: Credential, retry: Policy) -> Tokens {
+        Tokens {
+            http,
+            authority: authority.trim_end_matches('/').to_string(),
+            credential,
+            retry,
+            cached: RefCell::new(None),
+        }
+    }
+
+    pub fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
+    /// A token valid for at least another minute.
+    pub fn token(&self) -> Result<Secret> {
+        if let Some((token, until)) = self.cached.borrow().as_ref()
+            && Instant::now() + Duration::from_secs(60) < *until
+        {
+            return Ok(token.clone());
+        }
+        let (token, lifetime) = self.ask()?;
+        let until = Instant::now() + lifetime;
+        *self.cached.borrow_mut() = Some((token.clone(), until));
+        Ok(token)
+    }
+
+    /// One token from the credential's endpoint, and how long it lives.
+    fn ask(&self) -> Result<(Secret, Duration)> {
+        let describe = Describe {
+            who: self.credential.describe(),
+        };
+        let answer = match &self.credential {
+            Credential::Managed {
+                endpoint,
+                header,
+                client_id,
+            } => rest::send(self.retry, &describe, || {
+                // App Service's endpoint speaks 2019-08-01; the IMDS 2018-02-01.
+                let version = if header.is_some() {
+                    "2019-08-01"
+                } else {
+                    "2018-02-01"
+                };
+                let mut query = vec![("resource", RESOURCE), ("api-version", version)];
+                if let Some(id) = client_id {
+                    query.push(("client_id", id));
+                }
+                let request = self.http.get(endpoint).query(&query);
+                match header {
+                    Some(h) => request.header("X-IDENTITY-HEADER", h.expose()),
+                    None => request.header("Metadata", "true"),
+                }
+            })?,
+            Credential::Secret {
+                tenant, client_id, ..
+            }
+            | Credential::Federated {
+                tenant, client_id, ..
+            } => {
+                let proof = match &self.credential {
+                    Credential::Secret { secret, .. } => ("client_secret", secret.clone()),
+                    Credential::Federated { token_file, .. } => {
+                        ("client_assertion", read_assertion(token_file)?)
+                    }
+                    Credential::Managed { .. } => unreachable!("matched above"),
+                };
+                let url = format!("{}/{tenant}/oauth2/v2.0/token", self.authority);
+                rest::send(self.retry, &describe, || {
+                    let mut form = vec![
+                        ("grant_type", "client_credentials"),
+                        ("client_id", client_id.as_str()),
+                        ("scope", SCOPE),
+                        (proof.0, proof.1.expose()),
+                    ];
+                    if proof.0 == "client_assertion" {
+                        form.push(("client_assertion_type", JWT_BEARER));
+                    }
+                    self.http.post(&url).form(&form)
+                })?
+            }
+        };
+        if !answer.is_success() {
+            return Err(describe.refused(&answer));
+        }
+        let token: TokenAnswer = serde_json::from_str(&answer.body).map_err(|_| {
+            Error::unavailable(format!(
+                "azure: the token endpoint's answer for {} holds no access_token; check --azure-authority-host",
+                describe.who
+            ))
+        })?;
+        let seconds = match token.expires_in {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.parse().ok(),
+            _ => None,
+        };
+        Ok((
+            Secret::new(token.access_token),
+            Duration::from_secs(seconds.unwrap_or(300)),
+        ))
+    }
+}
+
+/// How the token endpoint's failures read.
+struct Describe {
+    who: String,
+}
+
+impl Describe {
+    /// A token refused: a bad secret or unknown client 77, an unknown tenant or bad request 78.
+    fn refused(&self, answer: &rest::Answer) -> Error {
+        let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap_or_default();
+        let code = body["error"].as_str().unwrap_or_default();
+        let said = body["error_description"]
+            .as_str()
+            .or(body["error"]["message"].as_str())
+            .unwrap_or(code);
+        let said = crate::ui::one_line(said)
+            .chars()
+            .take(200)
+            .collect::<String>();
+        let msg = format!(
+            "azure: getting a token for {}: HTTP {} {code}: {said}",
+            self.who, answer.status
+        );
+        match (answer.status, code) {
+            (_, "invalid_client" | "unauthorized_client" | "invalid_grant") | (401 | 403, _) => {
+                Error::no_perm(format!(
+                    "{msg}; the credentials are refused: check the client secret (or federated token) and AZURE_CLIENT_ID"
+                ))
+            }
+            _ => Error::config(format!(
+                "{msg}; check AZURE_TENANT_ID, AZURE_CLIENT_ID and --azure-authority-host"
+            )),
+        }
+    }
+}
+
+impl rest::Describe for Describe {
+    fn busy(&self, answer: &rest::Answer) -> Error {
+        Error::unavailable(format!(
+            "azure: getting a token for {}: HTTP {}",
+            self.who, answer.status
+        ))
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> Error {
+        Error::unavailable(format!(
+            "azure: getting a token for {}: {}; check --azure-authority-host (or IDENTITY_ENDPOINT) and the network",
+            self.who,
+            crate::error::chain(error)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::FakeEnv;
+    use crate::error::Kind;
+
+    #[test]
+    fn the_sources_are_tried_in_order_and_the_metadata_service_only_when_chosen() {
+        let sp = FakeEnv::of(&[
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "s3cret"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/nonexistent"),
+        ]);
+        let chosen = Credential::choose(&Choice::default(), &sp).unwrap();
+        assert!(matches!(chosen, Credential::Secret { .. }), "{chosen:?}");
+        assert!(!format!("{chosen:?} {}", chosen.describe()).contains("s3cret"));
+
+        // Nothing configured: 78 naming what was tried, and no metadata service.
+        let err = Credential::choose(&Choice::default(), &FakeEnv::of(&[])).unwrap_err();
+        assert_eq!(err.kind(), Kind::Config);
+        assert!(
+            err.message().contains("AZURE_FEDERATED_TOKEN_FILE"),
+            "{err}"
+        );
+
+        let chosen = Credential::choose(
+            &Choice {
+                managed_identity: true,
+                ..Choice::default()
+            },
+            &FakeEnv::of(&[]),
+        )
+        .unwrap();
+        assert!(matches!(chosen, Credential::Managed { ref endpoint, .. } if endpoint == IMDS));
+
+        // A secret without its tenant names the variable.
+        let err = Credential::choose(
+            &Choice::default(),
+            &FakeEnv::of(&[("AZURE_CLIENT_SECRET", "s")]),
+        )
+        .unwrap_err();
+        assert!(err.message().contains("AZURE_TENANT_ID"), "{err}");
+        // App Service's endpoint is used when set, but not over the network in clear.
+        let err = Credential::choose(
+            &Choice::default(),
+            &FakeEnv::of(&[("IDENTITY_ENDPOINT", "http://192.0.2.1/msi/token")]),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), Kind::Usage);
+    }
+}
