@@ -174,12 +174,17 @@ fn a_set_changed_between_read_and_write_is_read_again_and_no_value_is_lost() {
         fake.txt_values("example.test", NAME),
         ["racer-1", "racer-1", "v=foreign"]
     );
-    // A set that changes under every write: 69, naming it, and the state kept for cleanup.
+    // A set that changes under every write: 69 naming it; none of those writes took.
     fake.race(100);
     let out = run(&fake, state.path(), "auth", "never", &[]);
     assert_eq!(out.status.code(), Some(69), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("412"), "{stderr}");
+    assert!(
+        !fake
+            .txt_values("example.test", NAME)
+            .contains(&"never".to_string())
+    );
 }
 
 #[test]
@@ -333,14 +338,19 @@ fn parallel_auths_and_cleanups_at_one_name_lose_and_leave_nothing() {
 /// credentials are its finding.
 #[test]
 fn doctor_proves_the_credentials_and_the_zone_with_reads_only() {
+    use crate::support::bind::{BindFixture, BindOptions};
     let fake = FakeAzure::start();
+    let bind = BindFixture::start(BindOptions {
+        lag: Some(Duration::ZERO),
+    });
+    let resolver = bind.primary_addr().to_string();
     let state = tempfile::tempdir().unwrap();
     let doctor = |secret: &str| {
         let mut cmd = command(&fake, state.path(), "doctor", "tok");
         cmd.env("AZURE_CLIENT_SECRET", secret)
             .args(["--provider", "azure"])
             .args(fake.flags())
-            .args(["--resolver", "127.0.0.1:9", "--output", "json"]);
+            .args(["--resolver", &resolver, "--output", "json"]);
         cmd.output().unwrap()
     };
     let out = doctor(SECRET);

@@ -27,11 +27,11 @@ mod auth;
 mod client;
 
 use super::rrset::{SetApi, SetLocks};
-use super::txt::{content_matches, normalize};
+use super::txt::normalize;
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup, api_url, recorded_path};
 use crate::error::{Error, Result};
-use crate::record::{Published, Record};
+use crate::record::Published;
 use crate::retry::Policy;
 use auth::{Choice, Credential, Tokens};
 use client::{Client, Condition, Set, Written, Zone};
@@ -249,10 +249,8 @@ impl Provider for Azure {
         (settings, remember): Self::Settings,
         setup: &Setup,
     ) -> Result<Box<dyn Publisher>> {
-        let mut publisher = Azure::new(settings)?;
-        publisher.remember = remember;
-        publisher.locks = SetLocks::beside_state(setup.state_dir);
-        Ok(Box::new(publisher))
+        let locks = SetLocks::beside_state(setup.state_dir);
+        Ok(Box::new(Azure::new(settings, remember, locks)?))
     }
 }
 
@@ -281,8 +279,8 @@ impl std::fmt::Debug for Azure {
 }
 
 impl Azure {
-    /// Sets up the client; sends nothing.
-    pub fn new(settings: AzureSettings) -> Result<Azure> {
+    /// Sets up the client, to record `remember` with each record and take `locks`; sends nothing.
+    pub fn new(settings: AzureSettings, remember: Undo, locks: SetLocks) -> Result<Azure> {
         let http = crate::http_client::builder("")
             .timeout(settings.timeout)
             .connect_timeout(Duration::from_secs(10).min(settings.timeout))
@@ -308,8 +306,8 @@ impl Azure {
             zone: settings.zone,
             group: settings.resource_group,
             zones: Zones::default(),
-            remember: Undo::default(),
-            locks: SetLocks::default(),
+            remember,
+            locks,
             written: RefCell::new(HashMap::new()),
         })
     }
@@ -393,6 +391,7 @@ fn rebase(now: &Set, after: &Set, before: &Set) -> Set {
 impl SetApi for Azure {
     type Zone = Zone;
     type Set = Set;
+    type Undo = Undo;
     type Sent = ();
     const NAME: &'static str = NAME;
     const PUTTING_BACK: &'static str = "putting the record sets back";
@@ -451,12 +450,12 @@ impl SetApi for Azure {
         })
     }
 
-    fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        let mut p = Published::new(record, NAME);
-        p.location = zone.name.clone();
-        p.preexisting = preexisting;
-        p.set_undo(&self.remember);
-        p
+    fn location(zone: &Zone) -> String {
+        zone.name.clone()
+    }
+
+    fn remembered(&self) -> &Undo {
+        &self.remember
     }
 
     fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<Set> {
@@ -523,10 +522,8 @@ impl SetApi for Azure {
         set.ttl = set.ttl.or(Some(self.ttl));
     }
 
-    fn remove(set: &mut Set, record: &Record) -> bool {
-        let before = set.values.len();
-        set.values.retain(|v| !content_matches(record, &v.text));
-        set.values.len() != before
+    fn retain_values(set: &mut Set, keep: &mut dyn FnMut(&str) -> bool) {
+        set.values.retain(|v| keep(&v.text));
     }
 }
 
