@@ -1,4 +1,4 @@
-//! The flow shared by the providers whose API replaces a record set whole (powerdns, route53):
+//! The flow shared by the providers whose API replaces a record set whole (powerdns, route53, azure):
 //! read the set, add or remove our value, write the set back, one write per zone; when a later
 //! zone's write fails, the zones already written are put back as they were read.
 //!

@@ -1,4 +1,4 @@
-//! The zones an API provider (cloudflare, powerdns, route53) has looked up this run: each exact name asked
+//! The zones an API provider (cloudflare, powerdns, route53, azure) has looked up this run: each exact name asked
 //! once, and the search for the zone holding a record name, longest candidate first. The provider
 //! supplies how to ask its API and what to say when no candidate is a zone.
 
