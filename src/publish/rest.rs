@@ -38,6 +38,38 @@ pub trait Describe {
     fn unreachable(&self, error: &reqwest::Error) -> Error;
 }
 
+/// The plain description: `{provider}: {what}: HTTP {status} (throttled | a server error)`, and
+/// for no answer the cause and `check {check} and the network`.
+pub struct Plain<'a> {
+    pub provider: &'a str,
+    pub what: &'a str,
+    pub check: &'a str,
+}
+
+impl Describe for Plain<'_> {
+    fn busy(&self, answer: &Answer) -> Error {
+        let why = if answer.status == 429 {
+            "throttled"
+        } else {
+            "a server error"
+        };
+        Error::unavailable(format!(
+            "{}: {}: HTTP {} ({why}); try again later",
+            self.provider, self.what, answer.status
+        ))
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> Error {
+        Error::unavailable(format!(
+            "{}: {}: {}; check {} and the network",
+            self.provider,
+            self.what,
+            crate::error::chain(error),
+            self.check
+        ))
+    }
+}
+
 /// Sends the request `build` makes until it gets an answer that is not "try later".
 pub fn send(
     retry: Policy,

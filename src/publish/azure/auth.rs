@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::publish::{credentials, recorded_path, rest};
 use crate::retry::Policy;
 use crate::secret::Secret;
-use reqwest::blocking::Client as HttpClient;
+use reqwest::blocking::{Client as HttpClient, RequestBuilder};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -196,15 +196,6 @@ pub struct Tokens {
     cached: RefCell<Option<(Secret, Instant)>>,
 }
 
-/// The token endpoint's answer (`expires_in` is a number from Entra ID, a string from some
-/// managed identity endpoints, which may give `expires_on` instead).
-#[derive(serde::Deserialize)]
-struct TokenAnswer {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<serde_json::Value>,
-}
-
 impl Tokens {
     pub fn new(http: HttpClient, authority: &str, credential: Credential, retry: Policy) -> Tokens {
         Tokens {
@@ -235,8 +226,12 @@ impl Tokens {
 
     /// One token from the credential's endpoint, and how long it lives.
     fn ask(&self) -> Result<(Secret, Duration)> {
-        let describe = Describe {
-            who: self.credential.describe(),
+        let who = self.credential.describe();
+        let what = format!("getting a token for {who}");
+        let describe = rest::Plain {
+            provider: "azure",
+            what: &what,
+            check: "--azure-authority-host (or IDENTITY_ENDPOINT)",
         };
         let answer = match &self.credential {
             Credential::Managed {
@@ -244,120 +239,113 @@ impl Tokens {
                 header,
                 client_id,
             } => rest::send(self.retry, &describe, || {
-                // App Service's endpoint speaks 2019-08-01; the IMDS 2018-02-01.
-                let version = if header.is_some() {
-                    "2019-08-01"
-                } else {
-                    "2018-02-01"
-                };
-                let mut query = vec![("resource", RESOURCE), ("api-version", version)];
-                if let Some(id) = client_id {
-                    query.push(("client_id", id));
-                }
-                let request = self.http.get(endpoint).query(&query);
-                match header {
-                    Some(h) => request.header("X-IDENTITY-HEADER", h.expose()),
-                    None => request.header("Metadata", "true"),
-                }
+                self.identity_request(endpoint, header.as_ref(), client_id.as_deref())
             })?,
             Credential::Secret {
-                tenant, client_id, ..
-            }
-            | Credential::Federated {
-                tenant, client_id, ..
+                tenant,
+                client_id,
+                secret,
+                ..
+            } => rest::send(self.retry, &describe, || {
+                self.grant(tenant, client_id, &[("client_secret", secret.expose())])
+            })?,
+            Credential::Federated {
+                tenant,
+                client_id,
+                token_file,
             } => {
-                let proof = match &self.credential {
-                    Credential::Secret { secret, .. } => ("client_secret", secret.clone()),
-                    Credential::Federated { token_file, .. } => {
-                        ("client_assertion", read_assertion(token_file)?)
-                    }
-                    Credential::Managed { .. } => unreachable!("matched above"),
-                };
-                let url = format!("{}/{tenant}/oauth2/v2.0/token", self.authority);
+                let assertion = read_assertion(token_file)?;
                 rest::send(self.retry, &describe, || {
-                    let mut form = vec![
-                        ("grant_type", "client_credentials"),
-                        ("client_id", client_id.as_str()),
-                        ("scope", SCOPE),
-                        (proof.0, proof.1.expose()),
+                    let proof = [
+                        ("client_assertion", assertion.expose()),
+                        ("client_assertion_type", JWT_BEARER),
                     ];
-                    if proof.0 == "client_assertion" {
-                        form.push(("client_assertion_type", JWT_BEARER));
-                    }
-                    self.http.post(&url).form(&form)
+                    self.grant(tenant, client_id, &proof)
                 })?
             }
         };
         if !answer.is_success() {
-            return Err(describe.refused(&answer));
+            return Err(refused(&answer, &what));
         }
-        let token: TokenAnswer = serde_json::from_str(&answer.body).map_err(|_| {
+        lifetime(&answer.body).ok_or_else(|| {
             Error::unavailable(format!(
-                "azure: the token endpoint's answer for {} holds no access_token; check --azure-authority-host",
-                describe.who
+                "azure: {what}: the answer holds no access_token; check --azure-authority-host"
             ))
-        })?;
-        let seconds = match token.expires_in {
-            Some(serde_json::Value::Number(n)) => n.as_u64(),
-            Some(serde_json::Value::String(s)) => s.parse().ok(),
-            _ => None,
-        };
-        Ok((
-            Secret::new(token.access_token),
-            Duration::from_secs(seconds.unwrap_or(300)),
-        ))
+        })
     }
-}
 
-/// How the token endpoint's failures read.
-struct Describe {
-    who: String,
-}
+    /// The client credentials grant at the tenant's token endpoint, proven by `proof`.
+    fn grant(&self, tenant: &str, client_id: &str, proof: &[(&str, &str)]) -> RequestBuilder {
+        let url = format!("{}/{tenant}/oauth2/v2.0/token", self.authority);
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("scope", SCOPE),
+        ];
+        form.extend_from_slice(proof);
+        self.http.post(url).form(&form)
+    }
 
-impl Describe {
-    /// A token refused: a bad secret or unknown client 77, an unknown tenant or bad request 78.
-    fn refused(&self, answer: &rest::Answer) -> Error {
-        let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap_or_default();
-        let code = body["error"].as_str().unwrap_or_default();
-        let said = body["error_description"]
-            .as_str()
-            .or(body["error"]["message"].as_str())
-            .unwrap_or(code);
-        let said = crate::ui::one_line(said)
-            .chars()
-            .take(200)
-            .collect::<String>();
-        let msg = format!(
-            "azure: getting a token for {}: HTTP {} {code}: {said}",
-            self.who, answer.status
-        );
-        match (answer.status, code) {
-            (_, "invalid_client" | "unauthorized_client" | "invalid_grant") | (401 | 403, _) => {
-                Error::no_perm(format!(
-                    "{msg}; the credentials are refused: check the client secret (or federated token) and AZURE_CLIENT_ID"
-                ))
-            }
-            _ => Error::config(format!(
-                "{msg}; check AZURE_TENANT_ID, AZURE_CLIENT_ID and --azure-authority-host"
-            )),
+    /// A managed identity's token request: App Service's endpoint (2019-08-01, with its header) or
+    /// the IMDS (2018-02-01, with `Metadata: true`).
+    fn identity_request(
+        &self,
+        endpoint: &str,
+        header: Option<&Secret>,
+        client_id: Option<&str>,
+    ) -> RequestBuilder {
+        let version = if header.is_some() {
+            "2019-08-01"
+        } else {
+            "2018-02-01"
+        };
+        let mut query = vec![("resource", RESOURCE), ("api-version", version)];
+        if let Some(id) = client_id {
+            query.push(("client_id", id));
+        }
+        let request = self.http.get(endpoint).query(&query);
+        match header {
+            Some(h) => request.header("X-IDENTITY-HEADER", h.expose()),
+            None => request.header("Metadata", "true"),
         }
     }
 }
 
-impl rest::Describe for Describe {
-    fn busy(&self, answer: &rest::Answer) -> Error {
-        Error::unavailable(format!(
-            "azure: getting a token for {}: HTTP {}",
-            self.who, answer.status
-        ))
-    }
+/// The token and how long it lives, from a token endpoint's answer: `expires_in` seconds (a
+/// number from Entra ID, a string from some identity endpoints) or `expires_on` (a Unix time);
+/// five minutes when it says neither.
+fn lifetime(body: &str) -> Option<(Secret, Duration)> {
+    let answer: serde_json::Value = serde_json::from_str(body).ok()?;
+    let token = answer["access_token"].as_str()?;
+    let number = |v: &serde_json::Value| v.as_u64().or_else(|| v.as_str()?.parse().ok());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let seconds = number(&answer["expires_in"])
+        .or_else(|| number(&answer["expires_on"]).map(|on| on.saturating_sub(now)))
+        .unwrap_or(300);
+    Some((Secret::new(token), Duration::from_secs(seconds)))
+}
 
-    fn unreachable(&self, error: &reqwest::Error) -> Error {
-        Error::unavailable(format!(
-            "azure: getting a token for {}: {}; check --azure-authority-host (or IDENTITY_ENDPOINT) and the network",
-            self.who,
-            crate::error::chain(error)
-        ))
+/// A token refused: a bad secret or unknown client 77, an unknown tenant or bad request 78.
+fn refused(answer: &rest::Answer, what: &str) -> Error {
+    let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap_or_default();
+    let code = body["error"].as_str().unwrap_or_default();
+    let said = body["error_description"]
+        .as_str()
+        .or(body["error"]["message"].as_str())
+        .unwrap_or(code);
+    let said: String = crate::ui::one_line(said).chars().take(200).collect();
+    let msg = format!("azure: {what}: HTTP {} {code}: {said}", answer.status);
+    match (answer.status, code) {
+        (_, "invalid_client" | "unauthorized_client" | "invalid_grant") | (401 | 403, _) => {
+            Error::no_perm(format!(
+                "{msg}; the credentials are refused: check the client secret (or federated token) and AZURE_CLIENT_ID"
+            ))
+        }
+        _ => Error::config(format!(
+            "{msg}; check AZURE_TENANT_ID, AZURE_CLIENT_ID and --azure-authority-host"
+        )),
     }
 }
 
@@ -411,5 +399,22 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.kind(), Kind::Usage);
+    }
+
+    #[test]
+    fn a_token_lives_as_long_as_its_answer_says_however_it_says_it() {
+        let (token, life) = lifetime(r#"{"access_token":"t1","expires_in":3599}"#).unwrap();
+        assert_eq!((token.expose(), life.as_secs()), ("t1", 3599));
+        let (_, life) = lifetime(r#"{"access_token":"t","expires_in":"600"}"#).unwrap();
+        assert_eq!(life.as_secs(), 600);
+        let on = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 1200;
+        let (_, life) =
+            lifetime(&format!(r#"{{"access_token":"t","expires_on":"{on}"}}"#)).unwrap();
+        assert!((1190..=1200).contains(&life.as_secs()), "{life:?}");
+        assert!(lifetime(r#"{"error":"x"}"#).is_none());
     }
 }

@@ -214,7 +214,11 @@ impl Client {
         what: &str,
     ) -> Result<rest::Answer> {
         let token = self.tokens.token()?;
-        let describe = Describe { what };
+        let describe = rest::Plain {
+            provider: "azure",
+            what,
+            check: "--azure-endpoint",
+        };
         rest::send(self.retry, &describe, || {
             let mut request = self
                 .http
@@ -260,33 +264,6 @@ impl Client {
             (404, _) => Error::config(format!("{msg}; check --azure-endpoint")),
             _ => Error::unavailable(msg),
         }
-    }
-}
-
-/// How a call's retried failures read.
-struct Describe<'a> {
-    what: &'a str,
-}
-
-impl rest::Describe for Describe<'_> {
-    fn busy(&self, answer: &rest::Answer) -> Error {
-        let busy = if answer.status == 429 {
-            "throttled by Azure Resource Manager"
-        } else {
-            "Azure answered with a server error"
-        };
-        Error::unavailable(format!(
-            "azure: {}: HTTP {} ({busy}); try again later",
-            self.what, answer.status
-        ))
-    }
-
-    fn unreachable(&self, error: &reqwest::Error) -> Error {
-        Error::unavailable(format!(
-            "azure: {}: {}; check --azure-endpoint and the network",
-            self.what,
-            crate::error::chain(error)
-        ))
     }
 }
 
