@@ -149,9 +149,11 @@ fn managed(
     client_id: Option<String>,
 ) -> Result<Credential> {
     let endpoint = match endpoint {
-        Some(url) => crate::publish::api_url::check("IDENTITY_ENDPOINT", &url)?
-            .trim_end_matches('/')
-            .to_string(),
+        // Checked like an API base, but used as given (its path is the endpoint's own).
+        Some(url) => {
+            crate::publish::api_url::check("IDENTITY_ENDPOINT", &url)?;
+            url.trim().to_string()
+        }
         None => IMDS.to_string(),
     };
     Ok(Credential::Managed {

@@ -82,8 +82,8 @@ pub struct AzureArgs {
     /// never a flag value).
     #[arg(long, value_name = "FILE", help_heading = HEADING)]
     pub azure_client_secret_file: Option<PathBuf>,
-    /// Use the managed identity (IDENTITY_ENDPOINT when set, else the VM's instance metadata
-    /// service), never tried unless chosen.
+    /// Use the managed identity: IDENTITY_ENDPOINT when set, else the VM's instance metadata
+    /// service (169.254.169.254, never asked without this flag).
     #[arg(long, help_heading = HEADING)]
     pub azure_managed_identity: bool,
 }
