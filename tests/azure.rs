@@ -206,6 +206,24 @@ fn throttling_is_retried_as_retry_after_says_then_69() {
     assert!(stderr.contains("after 5 attempts"), "{stderr}");
 }
 
+/// Tokens that live one second, and two 429s of `Retry-After: 1` before the first DNS call
+/// succeeds: the retry asks for a new token instead of sending the expired one (401, 77).
+#[test]
+fn an_expired_token_is_renewed_between_retries() {
+    let fake = FakeAzure::start();
+    let state = tempfile::tempdir().unwrap();
+    fake.token_lifetime(1);
+    fake.throttle(2);
+    assert_ok(&run(&fake, state.path(), "auth", "renewed", &[]));
+    assert_eq!(fake.txt_values("example.test", NAME), ["renewed"]);
+    let tokens = fake
+        .log()
+        .iter()
+        .filter(|l| l.ends_with("/oauth2/v2.0/token"))
+        .count();
+    assert!(tokens > 2, "{:?}", fake.log());
+}
+
 #[test]
 fn refusals_name_what_to_fix_with_their_exit_codes() {
     let fake = FakeAzure::start();

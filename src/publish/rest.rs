@@ -70,15 +70,16 @@ impl Describe for Plain<'_> {
     }
 }
 
-/// Sends the request `build` makes until it gets an answer that is not "try later".
+/// Sends the request `build` makes (anew for each attempt, so a credential it adds may be renewed
+/// in between) until it gets an answer that is not "try later".
 pub fn send(
     retry: Policy,
     describe: &dyn Describe,
-    build: impl Fn() -> RequestBuilder,
+    build: impl Fn() -> Result<RequestBuilder>,
 ) -> Result<Answer> {
     let mut tries = Retry::new(retry, None);
     loop {
-        let (failure, retry_after) = match build().send() {
+        let (failure, retry_after) = match build()?.send() {
             Ok(response) => {
                 let answer = read(response);
                 if answer.status != 429 && answer.status < 500 {

@@ -241,7 +241,7 @@ impl Tokens {
                 header,
                 client_id,
             } => rest::send(self.retry, &describe, || {
-                self.identity_request(endpoint, header.as_ref(), client_id.as_deref())
+                Ok(self.identity_request(endpoint, header.as_ref(), client_id.as_deref()))
             })?,
             Credential::Secret {
                 tenant,
@@ -249,7 +249,7 @@ impl Tokens {
                 secret,
                 ..
             } => rest::send(self.retry, &describe, || {
-                self.grant(tenant, client_id, &[("client_secret", secret.expose())])
+                Ok(self.grant(tenant, client_id, &[("client_secret", secret.expose())]))
             })?,
             Credential::Federated {
                 tenant,
@@ -262,7 +262,7 @@ impl Tokens {
                         ("client_assertion", assertion.expose()),
                         ("client_assertion_type", JWT_BEARER),
                     ];
-                    self.grant(tenant, client_id, &proof)
+                    Ok(self.grant(tenant, client_id, &proof))
                 })?
             }
         };

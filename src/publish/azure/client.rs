@@ -213,13 +213,14 @@ impl Client {
         body: Option<&Json>,
         what: &str,
     ) -> Result<rest::Answer> {
-        let token = self.tokens.token()?;
         let describe = rest::Plain {
             provider: "azure",
             what,
             check: "--azure-endpoint",
         };
         rest::send(self.retry, &describe, || {
+            // Asked for each attempt: a pause for a 429 may outlast the token.
+            let token = self.tokens.token()?;
             let mut request = self
                 .http
                 .request(method.clone(), url)
@@ -230,10 +231,10 @@ impl Client {
                 Some(Condition::Absent) => request.header("If-None-Match", "*"),
                 None => request,
             };
-            match body {
+            Ok(match body {
                 Some(body) => request.json(body),
                 None => request,
-            }
+            })
         })
     }
 

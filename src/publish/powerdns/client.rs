@@ -159,10 +159,10 @@ impl Client {
                 .http
                 .request(method.clone(), url.clone())
                 .header("X-API-Key", self.key.expose());
-            match body {
+            Ok(match body {
                 Some(body) => request.json(body),
                 None => request,
-            }
+            })
         })?;
         if answer.is_success() {
             return Ok(serde_json::from_str(&answer.body).unwrap_or(serde_json::Value::Null));
