@@ -279,6 +279,15 @@ fn refusals_name_what_to_fix_with_their_exit_codes() {
         &["--azure-endpoint", "http://192.0.2.1:8080"],
     );
     expect(out, 64, "--azure-endpoint");
+    // An endpoint that redirects: 78, the token never sent on.
+    let out = run(
+        &fake,
+        state.path(),
+        "auth",
+        "tok",
+        &["--azure-endpoint", &redirector()],
+    );
+    expect(out, 78, "never followed");
     // A change Azure refuses: 65 with its message.
     fake.refuse_writes_at("_acme-challenge");
     expect(
@@ -294,6 +303,21 @@ fn refusals_name_what_to_fix_with_their_exit_codes() {
         "DNS Zone Contributor",
     );
     assert!(fake.txt_values("example.test", NAME).is_empty());
+}
+
+/// A loopback server answering every request with a redirect to another host; its URL.
+fn redirector() -> String {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            if crate::support::front::read_request(&mut client).is_some() {
+                let _ = client.write_all(b"HTTP/1.1 301 Moved\r\nLocation: https://elsewhere.test/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        }
+    });
+    url
 }
 
 /// The federated token of workload identity and App Service's managed identity endpoint, each

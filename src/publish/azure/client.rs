@@ -261,6 +261,9 @@ impl Client {
                     "{msg}; check --azure-subscription-id (or AZURE_SUBSCRIPTION_ID) and --azure-resource-group"
                 ))
             }
+            (300..=399, _) => Error::config(format!(
+                "{msg}; a redirect, never followed with the token: give --azure-endpoint the address it points to"
+            )),
             (400 | 409 | 422, _) => Error::data(msg),
             (404, _) => Error::config(format!("{msg}; check --azure-endpoint")),
             _ => Error::unavailable(msg),
