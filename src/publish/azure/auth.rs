@@ -72,58 +72,58 @@ pub struct Choice {
 const TRIED: &str = "tried AZURE_CLIENT_SECRET / AZURE_CLIENT_SECRET_FILE / --azure-client-secret-file (a service principal, with AZURE_TENANT_ID and AZURE_CLIENT_ID), AZURE_FEDERATED_TOKEN_FILE (workload identity) and IDENTITY_ENDPOINT (App Service managed identity)";
 
 impl Credential {
-    /// The credential `choice` and the environment give; no network.
+    /// The credential `choice` and the environment give, the first source found; no network.
     pub fn choose(choice: &Choice, env: &dyn Env) -> Result<Credential> {
         let var = |name: &str| env.var(name).filter(|v| !v.trim().is_empty());
         let tenant = choice.tenant.clone().or_else(|| var("AZURE_TENANT_ID"));
         let client_id = choice.client_id.clone().or_else(|| var("AZURE_CLIENT_ID"));
+        let identity = || {
+            managed(
+                var("IDENTITY_ENDPOINT"),
+                var("IDENTITY_HEADER"),
+                client_id.clone(),
+            )
+        };
         if choice.managed_identity {
-            return managed(var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER"), client_id);
+            return identity();
         }
         let secret_file = choice
             .secret_file
             .clone()
             .or_else(|| var("AZURE_CLIENT_SECRET_FILE").map(PathBuf::from));
-        let secret = match (&secret_file, var("AZURE_CLIENT_SECRET")) {
+        let secret = match (secret_file, var("AZURE_CLIENT_SECRET")) {
             (Some(file), _) => Some((
-                credentials::read_secret_file(file, "the Azure client secret file")?,
-                recorded_path(file),
+                credentials::read_secret_file(&file, "the Azure client secret file")?,
+                recorded_path(&file),
             )),
             (None, Some(secret)) => Some((Secret::new(secret), "AZURE_CLIENT_SECRET".into())),
             (None, None) => None,
         };
-        let federated = var("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from);
-        let what = match (&secret, &federated) {
-            (Some((_, source)), _) => source.clone(),
-            (None, Some(_)) => "AZURE_FEDERATED_TOKEN_FILE".to_string(),
-            (None, None) if var("IDENTITY_ENDPOINT").is_some() => {
-                return managed(var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER"), client_id);
-            }
-            (None, None) => {
-                return Err(Error::config(format!(
-                    "azure: no credentials found ({TRIED}); set one of them, or pass --azure-managed-identity on an Azure VM"
-                )));
-            }
-        };
-        let tenant = identifier(tenant, "AZURE_TENANT_ID", "--azure-tenant-id", &what)?;
-        let client_id = identifier(client_id, "AZURE_CLIENT_ID", "--azure-client-id", &what)?;
-        Ok(match (secret, federated) {
-            (Some((secret, source)), _) => Credential::Secret {
+        if let Some((secret, source)) = secret {
+            let (tenant, client_id) = principal(tenant, client_id.clone(), &source)?;
+            return Ok(Credential::Secret {
                 tenant,
                 client_id,
                 secret,
                 source,
-            },
-            (None, Some(token_file)) => {
-                read_assertion(&token_file)?;
-                Credential::Federated {
-                    tenant,
-                    client_id,
-                    token_file,
-                }
-            }
-            (None, None) => unreachable!("handled above"),
-        })
+            });
+        }
+        if let Some(token_file) = var("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from) {
+            let (tenant, client_id) =
+                principal(tenant, client_id.clone(), "AZURE_FEDERATED_TOKEN_FILE")?;
+            read_assertion(&token_file)?;
+            return Ok(Credential::Federated {
+                tenant,
+                client_id,
+                token_file,
+            });
+        }
+        if var("IDENTITY_ENDPOINT").is_some() {
+            return identity();
+        }
+        Err(Error::config(format!(
+            "azure: no credentials found ({TRIED}); set one of them, or pass --azure-managed-identity on an Azure VM"
+        )))
     }
 
     /// What the credential is, for messages (never a secret).
@@ -163,24 +163,34 @@ fn managed(
     })
 }
 
-/// A tenant or client id from its flag or variable: letters, digits, `-` and `.` (a GUID or a
-/// tenant's domain), as it goes into a URL path.
-fn identifier(value: Option<String>, var: &str, flag: &str, with: &str) -> Result<String> {
-    let value = value.ok_or_else(|| {
-        Error::config(format!(
-            "azure: a service principal from {with} needs {var} (or {flag}); set it"
-        ))
-    })?;
-    if value.is_empty()
-        || !value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-    {
-        return Err(Error::usage(format!(
-            "azure: {var} {value:?} is not an id (a GUID, or the tenant's domain name)"
-        )));
-    }
-    Ok(value)
+/// The tenant and client id a service principal from `with` needs: letters, digits, `-` and `.`
+/// (a GUID, or the tenant's domain name), as they go into a URL path.
+fn principal(
+    tenant: Option<String>,
+    client_id: Option<String>,
+    with: &str,
+) -> Result<(String, String)> {
+    let check = |value: Option<String>, var: &str, flag: &str| {
+        let value = value.ok_or_else(|| {
+            Error::config(format!(
+                "azure: a service principal from {with} needs {var} (or {flag}); set it"
+            ))
+        })?;
+        if value.is_empty()
+            || !value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return Err(Error::usage(format!(
+                "azure: {var} {value:?} is not an id (a GUID, or the tenant's domain name)"
+            )));
+        }
+        Ok(value)
+    };
+    Ok((
+        check(tenant, "AZURE_TENANT_ID", "--azure-tenant-id")?,
+        check(client_id, "AZURE_CLIENT_ID", "--azure-client-id")?,
+    ))
 }
 
 /// The federated token in `file`, checked non-empty.
