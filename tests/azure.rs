@@ -280,14 +280,37 @@ fn refusals_name_what_to_fix_with_their_exit_codes() {
     );
     expect(out, 64, "--azure-endpoint");
     // An endpoint that redirects: 78, the token never sent on.
+    let redirect = answering(
+        "HTTP/1.1 301 Moved\r\nLocation: https://elsewhere.test/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
     let out = run(
         &fake,
         state.path(),
         "auth",
         "tok",
-        &["--azure-endpoint", &redirector()],
+        &["--azure-endpoint", &redirect],
     );
     expect(out, 78, "never followed");
+    // Something else than Azure answering 200 with a web page: one line, 69.
+    let page = answering(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>",
+    );
+    let out = run(
+        &fake,
+        state.path(),
+        "auth",
+        "tok",
+        &["--azure-endpoint", &page],
+    );
+    expect(out, 69, "is --azure-endpoint Azure Resource Manager?");
+    let out = run(
+        &fake,
+        state.path(),
+        "auth",
+        "tok",
+        &["--azure-authority-host", &page],
+    );
+    expect(out, 69, "holds no access_token");
     // A change Azure refuses: 65 with its message.
     fake.refuse_writes_at("_acme-challenge");
     expect(
@@ -305,15 +328,16 @@ fn refusals_name_what_to_fix_with_their_exit_codes() {
     assert!(fake.txt_values("example.test", NAME).is_empty());
 }
 
-/// A loopback server answering every request with a redirect to another host; its URL.
-fn redirector() -> String {
+/// A loopback server answering every request with `answer` (status line, headers and body); its
+/// URL.
+fn answering(answer: &'static str) -> String {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for mut client in listener.incoming().flatten() {
             if crate::support::front::read_request(&mut client).is_some() {
-                let _ = client.write_all(b"HTTP/1.1 301 Moved\r\nLocation: https://elsewhere.test/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = client.write_all(answer.as_bytes());
             }
         }
     });
