@@ -234,6 +234,8 @@ fn refusals_name_what_to_fix_with_their_exit_codes() {
         assert!(stderr.contains(says), "{says:?} not in {stderr}");
         assert_no_secret(&out, state.path());
     };
+    // `auth` with `extra` flags.
+    let auth = |extra: &[&str]| run(&fake, state.path(), "auth", "tok", extra);
     // A wrong secret: 77, the secret never shown.
     let mut cmd = command(&fake, state.path(), "auth", "tok");
     cmd.env("AZURE_CLIENT_SECRET", "wrong-secret-value");
@@ -252,14 +254,11 @@ fn refusals_name_what_to_fix_with_their_exit_codes() {
         "tried _acme-challenge.shop.nowhere.test, shop.nowhere.test, nowhere.test",
     );
     // Another resource group: 78 naming the flag.
-    let out = run(
-        &fake,
-        state.path(),
-        "auth",
-        "tok",
-        &["--azure-resource-group", "other-rg"],
+    expect(
+        auth(&["--azure-resource-group", "other-rg"]),
+        78,
+        "--azure-resource-group",
     );
-    expect(out, 78, "--azure-resource-group");
     // No resource group at all: 64, before any call.
     let out = base(&fake, state.path())
         .args(["auth", "-d", "example.test", "--acme-value", "tok"])
@@ -271,60 +270,36 @@ fn refusals_name_what_to_fix_with_their_exit_codes() {
         .unwrap();
     expect(out, 64, "--azure-resource-group");
     // Plain http to another host would carry the token in clear: 64.
-    let out = run(
-        &fake,
-        state.path(),
-        "auth",
-        "tok",
-        &["--azure-endpoint", "http://192.0.2.1:8080"],
+    expect(
+        auth(&["--azure-endpoint", "http://192.0.2.1:8080"]),
+        64,
+        "--azure-endpoint",
     );
-    expect(out, 64, "--azure-endpoint");
     // An endpoint that redirects: 78, the token never sent on.
     let redirect = answering(
         "HTTP/1.1 301 Moved\r\nLocation: https://elsewhere.test/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     );
-    let out = run(
-        &fake,
-        state.path(),
-        "auth",
-        "tok",
-        &["--azure-endpoint", &redirect],
-    );
-    expect(out, 78, "never followed");
+    expect(auth(&["--azure-endpoint", &redirect]), 78, "never followed");
     // Something else than Azure answering 200 with a web page: one line, 69.
     let page = answering(
         "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>",
     );
-    let out = run(
-        &fake,
-        state.path(),
-        "auth",
-        "tok",
-        &["--azure-endpoint", &page],
+    expect(
+        auth(&["--azure-endpoint", &page]),
+        69,
+        "is --azure-endpoint Azure Resource Manager?",
     );
-    expect(out, 69, "is --azure-endpoint Azure Resource Manager?");
-    let out = run(
-        &fake,
-        state.path(),
-        "auth",
-        "tok",
-        &["--azure-authority-host", &page],
+    expect(
+        auth(&["--azure-authority-host", &page]),
+        69,
+        "holds no access_token",
     );
-    expect(out, 69, "holds no access_token");
     // A change Azure refuses: 65 with its message.
     fake.refuse_writes_at("_acme-challenge");
-    expect(
-        run(&fake, state.path(), "auth", "tok", &[]),
-        65,
-        "refused by the test",
-    );
+    expect(auth(&[]), 65, "refused by the test");
     // A role that may read but not write: 77 naming the role to give.
     fake.deny_writes();
-    expect(
-        run(&fake, state.path(), "auth", "tok", &[]),
-        77,
-        "DNS Zone Contributor",
-    );
+    expect(auth(&[]), 77, "DNS Zone Contributor");
     assert!(fake.txt_values("example.test", NAME).is_empty());
 }
 
