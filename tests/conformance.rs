@@ -183,6 +183,13 @@ fn ours(prefix: &str) -> Vec<Record> {
     ]
 }
 
+/// [`ours`] with a second value at conf.example.test (for the whole-set providers).
+fn two_at_one_name() -> Vec<Record> {
+    let mut records = ours("conf");
+    records.insert(1, txt("conf.example.test", "ours-3"));
+    records
+}
+
 /// A batch whose first value goes to example.test and whose second fails in `zone`.
 fn failing_at(zone: &str) -> Vec<Record> {
     vec![
@@ -421,11 +428,7 @@ fn powerdns_conforms() {
             key_file.to_str().unwrap(),
         ]),
         resolver: None,
-        ours: vec![
-            txt("conf.example.test", "ours-1"),
-            txt("conf.example.test", "ours-3"),
-            txt("conf.other.test", "ours-2"),
-        ],
+        ours: two_at_one_name(),
         seed: &seed,
         read: &read,
         sees_its_values: true,
@@ -437,6 +440,34 @@ fn powerdns_conforms() {
         ],
     };
     conformance(case);
+}
+
+#[test]
+fn azure_conforms() {
+    let fake = crate::support::azure::FakeAzure::start();
+    let seed = || fake.add_foreign_txt("example.test", "conf.example.test", "foreign");
+    let read = |r: &Record| {
+        let zone = r.name.rsplitn(3, '.').take(2).collect::<Vec<_>>();
+        fake.txt_values(&format!("{}.{}", zone[1], zone[0]), &r.name)
+    };
+    // Azure writes set by set: a refused set takes back the sets written before it, in its zone
+    // and in the zones before.
+    fake.refuse_writes_at("refused");
+    conformance(Case {
+        provider: "azure",
+        flags: fake.flags(),
+        resolver: None,
+        ours: two_at_one_name(),
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        env: fake.env(),
+        failing: vec![
+            txt("fail.example.test", "ours-4"),
+            txt("fail.other.test", "ours-5"),
+            txt("refused.other.test", "ours-6"),
+        ],
+    });
 }
 
 #[cfg(feature = "route53")]
@@ -458,11 +489,7 @@ fn route53_conforms() {
         provider: "route53",
         flags: Vec::new(),
         resolver: None,
-        ours: vec![
-            txt("conf.example.test", "ours-1"),
-            txt("conf.example.test", "ours-3"),
-            txt("conf.other.test", "ours-2"),
-        ],
+        ours: two_at_one_name(),
         seed: &seed,
         read: &read,
         sees_its_values: true,

@@ -49,7 +49,7 @@ fn an_order_validates_end_to_end_through_powerdns_and_foreign_values_survive() {
         String::from_utf8_lossy(&out.stderr)
     );
     // The state remembers where the key comes from, never the key.
-    let files = walk(state.path());
+    let files = crate::support::files_under(state.path());
     assert!(!files.is_empty(), "auth saved no state");
     for entry in files {
         let text = std::fs::read_to_string(&entry).unwrap_or_default();
@@ -88,20 +88,6 @@ fn an_order_validates_end_to_end_through_powerdns_and_foreign_values_survive() {
     assert!(pdns.txt_values("www.other.test").is_empty());
     let output = format!("{out:?}");
     assert!(!output.contains(pdns.api_key()), "the key leaked: {output}");
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// Parallel runs at one name, all reading the set before any writes it (a front holds each read

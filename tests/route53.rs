@@ -56,7 +56,7 @@ fn foreign_values_and_a_second_run_at_the_same_name_survive_each_cleanup() {
     );
     // The state remembers the endpoint, never the secret key.
     for dir in [one.path(), two.path()] {
-        for entry in walk(dir) {
+        for entry in crate::support::files_under(dir) {
             let text = std::fs::read_to_string(&entry).unwrap_or_default();
             assert!(!text.contains(SECRET), "{} holds the key", entry.display());
         }
@@ -255,18 +255,4 @@ fn an_order_validates_end_to_end_with_route53_mirrored_into_bind() {
         bind.txt_values(bind.primary(), "www.example.test"),
         ["someone-else"]
     );
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -64,6 +64,9 @@ mod install;
 // The powerdns publisher against a real PowerDNS Authoritative server, and an order through it.
 mod powerdns;
 
+// The azure publisher through the binary against a fake Azure (Entra ID, managed identity, Azure DNS).
+mod azure;
+
 // The route53 publisher through the binary against moto's Route 53.
 #[cfg(feature = "route53")]
 mod route53;

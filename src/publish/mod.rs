@@ -39,10 +39,12 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 pub mod api_url;
+pub mod azure;
 pub mod cloudflare;
 pub mod credentials;
 pub mod exec;
 pub mod powerdns;
+pub mod rest;
 pub mod rfc2136;
 #[cfg(feature = "route53")]
 pub mod route53;
@@ -67,6 +69,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     ProviderSpec::of::<webroot::Webroot>(),
     ProviderSpec::of::<exec::Exec>(),
     ProviderSpec::of::<powerdns::PowerDns>(),
+    ProviderSpec::of::<azure::Azure>(),
     #[cfg(feature = "route53")]
     ProviderSpec::of::<route53::Route53>(),
 ];

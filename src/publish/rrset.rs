@@ -1,4 +1,4 @@
-//! The flow shared by the providers whose API replaces a record set whole (powerdns, route53):
+//! The flow shared by the providers whose API replaces a record set whole (powerdns, route53, azure):
 //! read the set, add or remove our value, write the set back, one write per zone; when a later
 //! zone's write fails, the zones already written are put back as they were read.
 //!
@@ -95,6 +95,8 @@ type Change<A> = ZoneChange<<A as SetApi>::Zone, <A as SetApi>::Set>;
 pub trait SetApi {
     type Zone: Clone;
     type Set: Clone;
+    /// The provider's undo data ([`super::Provider::Undo`]).
+    type Undo: serde::Serialize;
     /// What a write returns, for [`SetApi::settle`].
     type Sent;
     /// The provider name, for messages and as [`Publisher::provider`].
@@ -110,8 +112,10 @@ pub trait SetApi {
     fn zone_for(&mut self, name: &str) -> Result<Self::Zone>;
     /// The zone `published` went to.
     fn zone_of(&mut self, published: &Published) -> Result<Self::Zone>;
-    /// The state entry for `record` published in `zone`.
-    fn entry_for(&self, record: &Record, zone: &Self::Zone, preexisting: bool) -> Published;
+    /// What the state records as where a record in `zone` went (`Published::location`).
+    fn location(zone: &Self::Zone) -> String;
+    /// The provider's undo data, recorded with each record.
+    fn remembered(&self) -> &Self::Undo;
     /// The set at `name` (normalized) and `rtype` in `zone`, empty when there is none.
     fn read(&self, zone: &Self::Zone, name: &str, rtype: &'static str) -> Result<Self::Set>;
     /// Writes each (after, before) set of one zone at once: `after`, or a delete when it is empty.
@@ -129,8 +133,16 @@ pub trait SetApi {
     fn values(set: &Self::Set) -> Vec<&str>;
     /// Adds `content` to the set (with the run's TTL when the set has none).
     fn add(&self, set: &mut Self::Set, content: String);
-    /// Removes the values that are `record`'s; whether any was.
-    fn remove(set: &mut Self::Set, record: &Record) -> bool;
+    /// Keeps the values (in zone-file text) for which `keep` says so.
+    fn retain_values(set: &mut Self::Set, keep: &mut dyn FnMut(&str) -> bool);
+    /// The doctor's question ([`Publisher::check_access`]), answered with reads only: by default
+    /// the zone of each name and the TXT set at the first name in each ([`read_access`]).
+    fn check_access(&mut self, names: &[String]) -> Option<Result<String>>
+    where
+        Self: Sized,
+    {
+        Some(read_access(self, names))
+    }
 }
 
 /// A set-API provider's publishing is this module's flow, whole.
@@ -152,7 +164,7 @@ impl<A: SetApi> Publisher for A {
     }
 
     fn check_access(&mut self, names: &[String]) -> Option<Result<String>> {
-        Some(check_access(self, names))
+        SetApi::check_access(self, names)
     }
 }
 
@@ -160,7 +172,7 @@ impl<A: SetApi> Publisher for A {
 /// each name and the TXT set at the first name in each zone. A wrong key fails here as it would in
 /// `auth` (77), a missing zone too (78); write access shows only when `auth` writes. What was
 /// read for `names`, or the first failure.
-fn check_access<A: SetApi>(api: &mut A, names: &[String]) -> Result<String> {
+fn read_access<A: SetApi>(api: &mut A, names: &[String]) -> Result<String> {
     let mut zones: Vec<(String, String)> = Vec::new();
     for name in names {
         let zone = api.zone_for(name)?;
@@ -182,7 +194,23 @@ fn holds<A: SetApi>(set: &A::Set, record: &Record) -> bool {
     A::values(set).iter().any(|v| content_matches(record, v))
 }
 
-/// Looks before adding: the zone, the provider's undo data (see [`SetApi::entry_for`]) and
+/// Removes the values that are `record`'s; whether any was.
+fn remove<A: SetApi>(set: &mut A::Set, record: &Record) -> bool {
+    let before = A::values(set).len();
+    A::retain_values(set, &mut |v| !content_matches(record, v));
+    A::values(set).len() != before
+}
+
+/// The state entry for `record` published in `zone`, with the provider's undo data.
+fn entry<A: SetApi>(api: &A, record: &Record, zone: &A::Zone, preexisting: bool) -> Published {
+    let mut p = Published::new(record, A::NAME);
+    p.location = A::location(zone);
+    p.preexisting = preexisting;
+    p.set_undo(api.remembered());
+    p
+}
+
+/// Looks before adding: the zone, the provider's undo data (see [`entry`]) and
 /// whether the value is there already, recorded before the write that may publish.
 fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>> {
     records
@@ -195,7 +223,7 @@ fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
                 super::txt::dns_type(A::NAME, record.rtype)?,
             )?;
             let there = holds::<A>(&set, record);
-            Ok(api.entry_for(record, &zone, there))
+            Ok(entry(api, record, &zone, there))
         })
         .collect()
 }
@@ -239,7 +267,7 @@ fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
         .iter()
         .zip(zones)
         .zip(preexisting)
-        .map(|((record, zone), preexisting)| api.entry_for(record, &zone, preexisting))
+        .map(|((record, zone), preexisting)| entry(api, record, &zone, preexisting))
         .collect())
 }
 
@@ -268,7 +296,7 @@ fn cleanup<A: SetApi>(api: &mut A, published: &[Published]) -> Result<()> {
     for (zone, records) in by_zone {
         let items: Vec<(A::Zone, &Record)> = records.iter().map(|r| (zone.clone(), *r)).collect();
         let outcome = write_confirmed(api, &items, false, "removing records", |_, set, _, r, _| {
-            Ok(A::remove(set, r))
+            Ok(remove::<A>(set, r))
         })
         .and_then(|sent| api.settle(&sent));
         if let Err(e) = outcome {
@@ -455,6 +483,7 @@ mod tests {
     impl SetApi for Fake {
         type Zone = String;
         type Set = (String, Vec<String>);
+        type Undo = ();
         type Sent = ();
         const NAME: &'static str = "fake";
         const PUTTING_BACK: &'static str = "putting back";
@@ -474,10 +503,11 @@ mod tests {
         fn zone_of(&mut self, published: &Published) -> Result<String> {
             self.zone_for(&published.record.name)
         }
-        fn entry_for(&self, record: &Record, _: &String, preexisting: bool) -> Published {
-            let mut p = Published::new(record, Self::NAME);
-            p.preexisting = preexisting;
-            p
+        fn location(_: &String) -> String {
+            String::new()
+        }
+        fn remembered(&self) -> &() {
+            &()
         }
         fn read(&self, zone: &String, name: &str, _: &'static str) -> Result<Self::Set> {
             let key = (zone.clone(), name.to_string());
@@ -504,10 +534,8 @@ mod tests {
         fn add(&self, set: &mut Self::Set, content: String) {
             set.1.push(content);
         }
-        fn remove(set: &mut Self::Set, record: &Record) -> bool {
-            let before = set.1.len();
-            set.1.retain(|v| !content_matches(record, v));
-            set.1.len() != before
+        fn retain_values(set: &mut Self::Set, keep: &mut dyn FnMut(&str) -> bool) {
+            set.1.retain(|v| keep(v));
         }
     }
 

@@ -1,6 +1,6 @@
 //! Records as DNS APIs write them (zone-file text): TXT values as RFC 1035 character-strings, names
 //! without the trailing dot, and the parent names a zone is looked for at. Shared by the providers
-//! that talk to an API (cloudflare, powerdns, route53) rather than sending DNS UPDATEs.
+//! that talk to an API (cloudflare, powerdns, route53, azure) rather than sending DNS UPDATEs.
 
 use crate::error::{Error, Result};
 use crate::record::{Record, RecordType};

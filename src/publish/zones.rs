@@ -1,6 +1,6 @@
-//! The zones an API provider (cloudflare, powerdns, route53) has looked up this run: each exact name asked
-//! once, and the search for the zone holding a record name, longest candidate first. The provider
-//! supplies how to ask its API and what to say when no candidate is a zone.
+//! The zones an API provider (cloudflare, powerdns, route53, azure) has looked up this run: each
+//! exact name asked once, and the search for the zone holding a record name, longest candidate
+//! first. The provider supplies how to ask its API and what to say when no candidate is a zone.
 
 use super::txt::zone_candidates;
 use crate::error::{Error, Result};

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod acme;
+pub mod azure;
 pub mod bind;
 pub mod front;
 #[cfg(feature = "route53")]
@@ -81,4 +82,18 @@ pub fn parallel_runs_keep_every_value(
         let records = std::fs::read_dir(state.join("records")).unwrap().count();
         assert_eq!(records, 0, "round {round}: state entries left");
     }
+}
+
+/// Every file under `dir` (for looking for a secret in a state directory).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -1,10 +1,11 @@
 //! The PowerDNS Authoritative HTTP API calls the provider makes (`/api/v1/servers/{id}/...`): find
-//! a zone, read one RRset, PATCH a zone's RRsets. Every call is retried on 5xx and network errors;
-//! every failure becomes one [`Error`] whose kind says what to do (401/403 77, 404 78, 422 65 with
-//! PowerDNS's own message). The API key only ever goes into the `X-API-Key` header.
+//! a zone, read one RRset, PATCH a zone's RRsets. Every call is retried on 5xx, 429 and network
+//! errors (`rest.rs`); every failure becomes one [`Error`] whose kind says what to do (401/403 77,
+//! 404 78, 422 65 with PowerDNS's own message). The API key only ever goes into the `X-API-Key` header.
 
 use crate::error::{Error, Result};
-use crate::retry::{Policy, Retry};
+use crate::publish::rest;
+use crate::retry::Policy;
 use crate::secret::Secret;
 use reqwest::Method;
 use reqwest::blocking::Client as HttpClient;
@@ -135,7 +136,7 @@ impl Client {
     }
 
     fn zone_url(&self, zone: &Zone) -> String {
-        format!("{}/zones/{}", self.server, path_segment(&zone.id))
+        format!("{}/zones/{}", self.server, rest::path_segment(&zone.id))
     }
 
     /// One API call with retries; the JSON answer (`Null` for 204).
@@ -152,47 +153,21 @@ impl Client {
                 "powerdns: --powerdns-url gives a bad URL {url:?}: {e}"
             ))
         })?;
-        let mut tries = Retry::new(self.retry, None);
-        loop {
-            let mut request = self
+        let describe = Describe { client: self, what };
+        let answer = rest::send(self.retry, &describe, || {
+            let request = self
                 .http
                 .request(method.clone(), url.clone())
                 .header("X-API-Key", self.key.expose());
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let retryable = match request.send() {
-                Ok(response) => {
-                    let status = response.status();
-                    let text = response.text().unwrap_or_default();
-                    if status.is_success() {
-                        return Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null));
-                    }
-                    let failure = self.failure(status.as_u16(), &text, what);
-                    if !status.is_server_error() {
-                        return Err(failure);
-                    }
-                    failure
-                }
-                Err(e) => Error::unavailable(format!(
-                    "powerdns: {what}: {}; check --powerdns-url and that the API is on (webserver=yes, api=yes)",
-                    crate::error::chain(&e)
-                )),
-            };
-            match tries.pause(None) {
-                Some(pause) => crate::signals::sleep(pause)?,
-                None => {
-                    return Err(Error::new(
-                        retryable.kind(),
-                        format!(
-                            "{} (after {} attempts)",
-                            retryable.message(),
-                            tries.attempt()
-                        ),
-                    ));
-                }
-            }
+            Ok(match body {
+                Some(body) => request.json(body),
+                None => request,
+            })
+        })?;
+        if answer.is_success() {
+            return Ok(serde_json::from_str(&answer.body).unwrap_or(serde_json::Value::Null));
         }
+        Err(self.failure(answer.status, &answer.body, what))
     }
 
     /// What an error status means, with PowerDNS's message (`{"error": ...}`) when it sent one.
@@ -221,22 +196,31 @@ impl Client {
     }
 }
 
+/// How a call's retried failures read.
+struct Describe<'a> {
+    client: &'a Client,
+    what: &'a str,
+}
+
+impl rest::Describe for Describe<'_> {
+    fn busy(&self, answer: &rest::Answer) -> Error {
+        let failure = self.client.failure(answer.status, &answer.body, self.what);
+        Error::unavailable(failure.message())
+    }
+
+    fn unreachable(&self, error: &reqwest::Error) -> Error {
+        Error::unavailable(format!(
+            "powerdns: {}: {}; check --powerdns-url and that the API is on (webserver=yes, api=yes)",
+            self.what,
+            crate::error::chain(error)
+        ))
+    }
+}
+
 fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T> {
     serde_json::from_value(value).map_err(|e| {
         Error::unavailable(format!(
             "powerdns: {what} is not what the API sends ({e}); is --powerdns-url a PowerDNS Authoritative API?"
         ))
     })
-}
-
-/// A zone id as one URL path segment (ids are names, `=2F`-escaped by PowerDNS where needed).
-fn path_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'=' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -23,12 +23,12 @@
 mod client;
 
 use super::rrset::{SetApi, SetLocks};
-use super::txt::{content_matches, normalize};
+use super::txt::normalize;
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup, credentials, recorded_path};
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::record::{Published, Record};
+use crate::record::Published;
 use crate::retry::Policy;
 use crate::secret::Secret;
 use client::{Client, Content, RRSet, Zone};
@@ -241,6 +241,7 @@ impl PowerDns {
 impl SetApi for PowerDns {
     type Zone = Zone;
     type Set = RRSet;
+    type Undo = Undo;
     type Sent = ();
     const NAME: &'static str = NAME;
     const PUTTING_BACK: &'static str = "putting the RRsets back";
@@ -286,12 +287,12 @@ impl SetApi for PowerDns {
     }
 
     /// The state entry for `record` published in `zone`.
-    fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        let mut p = Published::new(record, NAME);
-        p.location = zone.name.trim_end_matches('.').to_string();
-        p.preexisting = preexisting;
-        p.set_undo(&self.remember);
-        p
+    fn location(zone: &Zone) -> String {
+        zone.name.trim_end_matches('.').to_string()
+    }
+
+    fn remembered(&self) -> &Undo {
+        &self.remember
     }
 
     fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<RRSet> {
@@ -316,10 +317,8 @@ impl SetApi for PowerDns {
         set.ttl = set.ttl.or(Some(self.ttl));
     }
 
-    fn remove(set: &mut RRSet, record: &Record) -> bool {
-        let before = set.records.len();
-        set.records.retain(|c| !content_matches(record, &c.content));
-        set.records.len() != before
+    fn retain_values(set: &mut RRSet, keep: &mut dyn FnMut(&str) -> bool) {
+        set.records.retain(|v| keep(&v.content));
     }
 }
 

@@ -26,11 +26,11 @@
 mod client;
 
 use super::rrset::{SetApi, SetLocks};
-use super::txt::{content_matches, normalize};
+use super::txt::normalize;
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup};
 use crate::error::{Error, Result};
-use crate::record::{Published, Record};
+use crate::record::Published;
 use aws_sdk_route53::config::Credentials;
 use client::{Access, Client, Set, Zone};
 use serde::{Deserialize, Serialize};
@@ -248,6 +248,7 @@ impl Route53 {
 impl SetApi for Route53 {
     type Zone = Zone;
     type Set = Set;
+    type Undo = Undo;
     type Sent = String;
     const NAME: &'static str = NAME;
     const PUTTING_BACK: &'static str = "putting the record sets back";
@@ -299,12 +300,12 @@ impl SetApi for Route53 {
         self.zone_by_id(&published.location)
     }
 
-    fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        let mut p = Published::new(record, NAME);
-        p.location = zone.id.clone();
-        p.preexisting = preexisting;
-        p.set_undo(&self.remember);
-        p
+    fn location(zone: &Zone) -> String {
+        zone.id.clone()
+    }
+
+    fn remembered(&self) -> &Undo {
+        &self.remember
     }
 
     fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<Set> {
@@ -329,10 +330,8 @@ impl SetApi for Route53 {
         set.values.push(content);
     }
 
-    fn remove(set: &mut Set, record: &Record) -> bool {
-        let before = set.values.len();
-        set.values.retain(|v| !content_matches(record, v));
-        set.values.len() != before
+    fn retain_values(set: &mut Set, keep: &mut dyn FnMut(&str) -> bool) {
+        set.values.retain(|v| keep(v));
     }
 }
 
