@@ -183,6 +183,16 @@ fn ours(prefix: &str) -> Vec<Record> {
     ]
 }
 
+/// Two values at one name in example.test and one in other.test: a whole-set provider keeps both
+/// in one set.
+fn two_at_one_name() -> Vec<Record> {
+    vec![
+        txt("conf.example.test", "ours-1"),
+        txt("conf.example.test", "ours-3"),
+        txt("conf.other.test", "ours-2"),
+    ]
+}
+
 /// A batch whose first value goes to example.test and whose second fails in `zone`.
 fn failing_at(zone: &str) -> Vec<Record> {
     vec![
@@ -421,11 +431,7 @@ fn powerdns_conforms() {
             key_file.to_str().unwrap(),
         ]),
         resolver: None,
-        ours: vec![
-            txt("conf.example.test", "ours-1"),
-            txt("conf.example.test", "ours-3"),
-            txt("conf.other.test", "ours-2"),
-        ],
+        ours: two_at_one_name(),
         seed: &seed,
         read: &read,
         sees_its_values: true,
@@ -458,11 +464,7 @@ fn route53_conforms() {
         provider: "route53",
         flags: Vec::new(),
         resolver: None,
-        ours: vec![
-            txt("conf.example.test", "ours-1"),
-            txt("conf.example.test", "ours-3"),
-            txt("conf.other.test", "ours-2"),
-        ],
+        ours: two_at_one_name(),
         seed: &seed,
         read: &read,
         sees_its_values: true,
@@ -471,6 +473,41 @@ fn route53_conforms() {
         failing: vec![
             txt("fail.example.test", "ours-4"),
             txt("fail.nowhere.test", "ours-5"),
+        ],
+    });
+}
+
+#[test]
+fn google_conforms() {
+    let fake = crate::support::google::FakeGoogle::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = fake.service_account_file(dir.path());
+    let seed = || fake.add_foreign_txt("example-test", "conf.example.test", "foreign");
+    let read = |r: &Record| {
+        let zone = if r.name.ends_with("other.test") {
+            "other-test"
+        } else {
+            "example-test"
+        };
+        fake.txt_values(zone, &r.name)
+    };
+    // other.test refuses the batch's second value: example.test's change is put back.
+    fake.refuse_value("ours-5");
+    conformance(Case {
+        provider: "google",
+        flags: flags(&["--google-endpoint", &fake.endpoint()]),
+        resolver: None,
+        ours: two_at_one_name(),
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        env: vec![
+            ("GOOGLE_APPLICATION_CREDENTIALS", key.display().to_string()),
+            ("HOME", dir.path().display().to_string()),
+        ],
+        failing: vec![
+            txt("fail.example.test", "ours-4"),
+            txt("fail.other.test", "ours-5"),
         ],
     });
 }

@@ -64,3 +64,6 @@ mod powerdns;
 // The route53 publisher through the binary against moto's Route 53.
 #[cfg(feature = "route53")]
 mod route53;
+
+// The google provider through the binary against a fake Cloud DNS and token endpoint.
+mod google;

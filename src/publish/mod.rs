@@ -41,6 +41,7 @@ pub mod api_url;
 pub mod cloudflare;
 pub mod credentials;
 pub mod exec;
+pub mod google;
 pub mod powerdns;
 pub mod rfc2136;
 #[cfg(feature = "route53")]
@@ -68,6 +69,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     ProviderSpec::of::<powerdns::PowerDns>(),
     #[cfg(feature = "route53")]
     ProviderSpec::of::<route53::Route53>(),
+    ProviderSpec::of::<google::Google>(),
 ];
 
 /// A provider: its flags, its settings and its undo data (see the module docs).

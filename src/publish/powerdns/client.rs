@@ -4,6 +4,7 @@
 //! PowerDNS's own message). The API key only ever goes into the `X-API-Key` header.
 
 use crate::error::{Error, Result};
+use crate::publish::api_url::path_segment;
 use crate::retry::{Policy, Retry};
 use crate::secret::Secret;
 use reqwest::Method;
@@ -227,16 +228,4 @@ fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value, what: &str) -
             "powerdns: {what} is not what the API sends ({e}); is --powerdns-url a PowerDNS Authoritative API?"
         ))
     })
-}
-
-/// A zone id as one URL path segment (ids are names, `=2F`-escaped by PowerDNS where needed).
-fn path_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'=' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -1,0 +1,414 @@
+//! Google credentials, found the way Google's tools find them, turned into OAuth2 access tokens for
+//! Cloud DNS (scope `ndev.clouddns.readwrite`), fetched when first needed and kept until shortly
+//! before they expire.
+//!
+//! Where they come from, first found wins: `--google-credentials FILE`, `--google-metadata`, what
+//! the state remembered (for cleanup), `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's application
+//! default credentials (`$CLOUDSDK_CONFIG` or `~/.config/gcloud`, `application_default_credentials.json`),
+//! and `GCE_METADATA_HOST` set (the metadata server). A file is a service account key (`type
+//! service_account`: a JWT signed RS256 with its `private_key`, exchanged at its `token_uri`) or
+//! gcloud's `authorized_user` (its refresh token exchanged at its `token_uri`); `external_account`
+//! (workload identity federation) is refused naming what to use instead. The metadata server is
+//! never asked unless chosen: it is a link-local address off this machine.
+//!
+//! Secrets (the private key, the refresh token, the client secret, access tokens) stay in
+//! [`Secret`]s or a parsed key and never reach a message; a file that does not parse is named with
+//! the line and column only. Token URIs are https, or http to loopback only.
+
+use super::client::{Answer, send};
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::retry::Policy;
+use crate::secret::Secret;
+use data_encoding::{BASE64, BASE64URL_NOPAD};
+use reqwest::blocking::Client as HttpClient;
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What the tokens may do: read and change Cloud DNS records.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/ndev.clouddns.readwrite";
+
+/// Google's token endpoint, when a credentials file names none.
+const TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+
+/// The metadata server's name on Google Cloud (169.254.169.254), unless `GCE_METADATA_HOST` says.
+pub const METADATA_HOST: &str = "metadata.google.internal";
+
+/// A token is renewed this long before it expires.
+const EARLY: Duration = Duration::from_secs(60);
+
+/// How access tokens are obtained.
+pub enum Source {
+    /// A service account key: a signed JWT exchanged at `token_uri`.
+    ServiceAccount {
+        email: String,
+        key_id: String,
+        key: Box<RsaKeyPair>,
+        token_uri: String,
+    },
+    /// gcloud's application default credentials: a refresh token exchanged at `token_uri`.
+    AuthorizedUser {
+        client_id: String,
+        client_secret: Secret,
+        refresh_token: Secret,
+        token_uri: String,
+    },
+    /// The metadata server at `host` (Compute Engine, GKE, Cloud Run).
+    Metadata { host: String },
+}
+
+/// Credentials, where they came from (for messages and the state), and the project they name.
+pub struct Credentials {
+    pub source: Source,
+    /// A file's path, or "the metadata server at HOST".
+    pub origin: String,
+    /// The file's `project_id` (a service account key's project).
+    pub project: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The fields of the credential files read here (the rest ignored).
+#[derive(Deserialize)]
+struct File {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    project_id: Option<String>,
+    #[serde(default)]
+    client_email: String,
+    #[serde(default)]
+    private_key_id: String,
+    #[serde(default)]
+    private_key: String,
+    #[serde(default)]
+    token_uri: Option<String>,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    refresh_token: String,
+}
+
+impl Credentials {
+    /// The first source found (see the module docs): `file` (a flag or the state's), else
+    /// `metadata` chosen, else the environment's.
+    /// `remembered_host` is the metadata server an earlier run used (`GCE_METADATA_HOST` wins).
+    pub fn find(
+        file: Option<&Path>,
+        metadata: bool,
+        remembered_host: Option<&str>,
+        env: &dyn Env,
+    ) -> Result<Credentials> {
+        if let Some(file) = file {
+            return Credentials::from_file(file, "--google-credentials");
+        }
+        let metadata_host = env
+            .var("GCE_METADATA_HOST")
+            .or(remembered_host.map(str::to_string));
+        if metadata {
+            return Ok(Credentials::metadata(metadata_host.as_deref()));
+        }
+        if let Some(path) = env.var("GOOGLE_APPLICATION_CREDENTIALS") {
+            return Credentials::from_file(Path::new(&path), "GOOGLE_APPLICATION_CREDENTIALS");
+        }
+        let adc = adc_file(env);
+        if let Some(adc) = adc.as_deref().filter(|p| p.exists()) {
+            return Credentials::from_file(adc, "gcloud's application default credentials");
+        }
+        if metadata_host.is_some() {
+            return Ok(Credentials::metadata(metadata_host.as_deref()));
+        }
+        let adc = adc.map_or(
+            "~/.config/gcloud/application_default_credentials.json".into(),
+            |p| p.display().to_string(),
+        );
+        Err(Error::config(format!(
+            "google: no credentials (tried --google-credentials, GOOGLE_APPLICATION_CREDENTIALS, {adc}); set GOOGLE_APPLICATION_CREDENTIALS to a service account key, run `gcloud auth application-default login`, or pass --google-metadata on Google Cloud"
+        )))
+    }
+
+    /// The metadata server at `host` (default `metadata.google.internal`).
+    pub fn metadata(host: Option<&str>) -> Credentials {
+        let host = host.unwrap_or(METADATA_HOST).trim().to_string();
+        Credentials {
+            origin: format!("the metadata server at {host}"),
+            source: Source::Metadata { host },
+            project: None,
+        }
+    }
+
+    /// A service account key or gcloud's `authorized_user` file; `what` names where its path
+    /// came from.
+    pub fn from_file(path: &Path, what: &str) -> Result<Credentials> {
+        let text = crate::publish::credentials::read_secret_file(path, what)?;
+        let origin = path.display().to_string();
+        let bad = |why: &str| {
+            Error::config(format!(
+                "google: {what} {origin}: {why}; download a service account key (JSON) or run `gcloud auth application-default login`"
+            ))
+        };
+        let file: File = serde_json::from_str(text.expose()).map_err(|e| {
+            bad(&format!(
+                "not a JSON credentials file (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let token_uri = match &file.token_uri {
+            Some(uri) => super::super::api_url::check(&format!("token_uri in {origin}"), uri)?
+                .trim_end_matches('/')
+                .to_string(),
+            None => TOKEN_URI.to_string(),
+        };
+        let source = match file.kind.as_str() {
+            "service_account" => {
+                if file.client_email.is_empty() {
+                    return Err(bad("client_email is missing"));
+                }
+                Source::ServiceAccount {
+                    key: Box::new(private_key(&file.private_key).map_err(&bad)?),
+                    email: file.client_email,
+                    key_id: file.private_key_id,
+                    token_uri,
+                }
+            }
+            "authorized_user" => {
+                if file.client_id.is_empty() || file.refresh_token.is_empty() {
+                    return Err(bad("client_id or refresh_token is missing"));
+                }
+                Source::AuthorizedUser {
+                    client_id: file.client_id,
+                    client_secret: Secret::new(file.client_secret),
+                    refresh_token: Secret::new(file.refresh_token),
+                    token_uri,
+                }
+            }
+            "external_account" | "impersonated_service_account" => {
+                return Err(bad(&format!(
+                    "type {} is not supported (yet); use a service account key, gcloud's application default credentials, or --google-metadata",
+                    file.kind
+                )));
+            }
+            other => return Err(bad(&format!("unknown type {other:?}"))),
+        };
+        Ok(Credentials {
+            source,
+            origin,
+            project: file.project_id.filter(|p| !p.is_empty()),
+        })
+    }
+}
+
+/// gcloud's application default credentials file (it need not exist).
+fn adc_file(env: &dyn Env) -> Option<PathBuf> {
+    let dir = match env.var("CLOUDSDK_CONFIG") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env.var("HOME")?).join(".config/gcloud"),
+    };
+    Some(dir.join("application_default_credentials.json"))
+}
+
+/// The RSA key of a PEM private key (PKCS#8, or PKCS#1 `RSA PRIVATE KEY`).
+fn private_key(pem: &str) -> std::result::Result<RsaKeyPair, &'static str> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+        .collect();
+    if body.is_empty() {
+        return Err("private_key is missing");
+    }
+    let der = BASE64
+        .decode(body.as_bytes())
+        .map_err(|_| "private_key is not a PEM key")?;
+    let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
+        RsaKeyPair::from_der(&der)
+    } else {
+        RsaKeyPair::from_pkcs8(&der)
+    };
+    key.map_err(|_| "private_key is not an RSA private key (PKCS#8 PEM)")
+}
+
+/// Access tokens for one set of credentials, fetched when needed.
+pub struct Tokens {
+    credentials: Credentials,
+    http: HttpClient,
+    retry: Policy,
+    current: RefCell<Option<(Secret, Instant)>>,
+}
+
+/// A token endpoint's answer.
+#[derive(Deserialize)]
+struct Granted {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl Tokens {
+    pub fn new(credentials: Credentials, http: HttpClient, retry: Policy) -> Tokens {
+        Tokens {
+            credentials,
+            http,
+            retry,
+            current: RefCell::new(None),
+        }
+    }
+
+    /// Where the credentials came from.
+    pub fn origin(&self) -> &str {
+        &self.credentials.origin
+    }
+
+    /// A token valid for at least a minute more.
+    pub fn bearer(&self) -> Result<Secret> {
+        if let Some((token, until)) = self.current.borrow().as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let granted = self.fetch()?;
+        let lifetime = Duration::from_secs(granted.expires_in.unwrap_or(3600));
+        let token = Secret::new(granted.access_token);
+        if token.is_empty() {
+            return Err(Error::unavailable(format!(
+                "google: the token endpoint for {} sent an empty access token",
+                self.origin()
+            )));
+        }
+        let until = Instant::now() + lifetime.saturating_sub(EARLY);
+        *self.current.borrow_mut() = Some((token.clone(), until));
+        Ok(token)
+    }
+
+    /// The project the metadata server's instance belongs to.
+    pub fn metadata_project(&self) -> Result<Option<String>> {
+        let Source::Metadata { host } = &self.credentials.source else {
+            return Ok(None);
+        };
+        let url = format!("http://{host}/computeMetadata/v1/project/project-id");
+        let answer = self.ask(
+            || self.http.get(&url).header("Metadata-Flavor", "Google"),
+            "asking the metadata server for the project",
+        )?;
+        Ok(Some(answer.body.trim().to_string()).filter(|p| !p.is_empty()))
+    }
+
+    fn fetch(&self) -> Result<Granted> {
+        let what = "getting an access token";
+        let answer = match &self.credentials.source {
+            Source::ServiceAccount { token_uri, .. } => {
+                let jwt = self.assertion()?;
+                let form = [
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                    ("assertion", jwt.expose()),
+                ];
+                self.ask(|| self.http.post(token_uri).form(&form), what)?
+            }
+            Source::AuthorizedUser {
+                client_id,
+                client_secret,
+                refresh_token,
+                token_uri,
+            } => {
+                let form = [
+                    ("grant_type", "refresh_token"),
+                    ("client_id", client_id.as_str()),
+                    ("client_secret", client_secret.expose()),
+                    ("refresh_token", refresh_token.expose()),
+                ];
+                self.ask(|| self.http.post(token_uri).form(&form), what)?
+            }
+            Source::Metadata { host } => {
+                let url = format!(
+                    "http://{host}/computeMetadata/v1/instance/service-accounts/default/token"
+                );
+                let ask = || {
+                    self.http
+                        .get(&url)
+                        .query(&[("scopes", SCOPE)])
+                        .header("Metadata-Flavor", "Google")
+                };
+                self.ask(ask, what)?
+            }
+        };
+        serde_json::from_str(&answer.body).map_err(|_| {
+            Error::unavailable(format!(
+                "google: {what} for {}: the answer is not a token (HTTP {})",
+                self.origin(),
+                answer.status
+            ))
+        })
+    }
+
+    /// A service account's signed JWT (RS256), valid for an hour.
+    fn assertion(&self) -> Result<Secret> {
+        let Source::ServiceAccount {
+            email,
+            key_id,
+            key,
+            token_uri,
+        } = &self.credentials.source
+        else {
+            return Err(Error::software("google: a JWT without a service account"));
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": key_id});
+        let claims = serde_json::json!({
+            "iss": email, "scope": SCOPE, "aud": token_uri, "iat": now, "exp": now + 3600,
+        });
+        let part = |v: &serde_json::Value| BASE64URL_NOPAD.encode(v.to_string().as_bytes());
+        let signed = format!("{}.{}", part(&header), part(&claims));
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|_| Error::software("google: cannot sign the token request"))?;
+        Ok(Secret::new(format!(
+            "{signed}.{}",
+            BASE64URL_NOPAD.encode(&signature)
+        )))
+    }
+
+    /// One token or metadata request with retries; a refusal is the credentials' fault (77),
+    /// with the endpoint's `error` and `error_description`.
+    fn ask(
+        &self,
+        request: impl Fn() -> reqwest::blocking::RequestBuilder,
+        what: &str,
+    ) -> Result<Answer> {
+        let context = format!("google: {what} for {}", self.origin());
+        let answer = send(request, self.retry, &context)?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer);
+        }
+        let said: serde_json::Value = serde_json::from_str(&answer.body).unwrap_or_default();
+        let field = |k: &str| said.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+        let said = format!("{} {}", field("error"), field("error_description"));
+        Err(Error::no_perm(format!(
+            "{context}: HTTP {}{}; the credentials are refused: check the key or run `gcloud auth application-default login` again",
+            answer.status,
+            match said.trim() {
+                "" => String::new(),
+                s => format!(": {}", crate::ui::one_line(s)),
+            }
+        )))
+    }
+}
