@@ -516,3 +516,31 @@ fn an_order_validates_end_to_end_with_the_fake_mirrored_into_bind() {
         ["someone-else"]
     );
 }
+
+/// A `[[zone]]` table routes its zone to google with its own keys (credentials file, project,
+/// endpoint), beside another default provider, with nothing in the environment.
+#[test]
+fn a_zone_table_publishes_through_google_with_its_own_keys() {
+    let w = World::new();
+    let state = tempfile::tempdir().unwrap();
+    let config = w.dir.path().join("dcv-hook.toml");
+    let text = format!(
+        "provider = \"exec\"\nexec = \"/bin/false\"\n[[zone]]\nname = \"example.test\"\nprovider = \"google\"\ngoogle-project = \"{PROJECT}\"\ngoogle-credentials = \"{}\"\ngoogle-endpoint = \"{}\"\n",
+        w.key.display(),
+        w.fake.endpoint()
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = w
+        .bare(state.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["auth", "-d", "www.example.test", "--acme-value", "zoned"])
+        .arg("--no-propagation-check")
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let name = "_acme-challenge.www.example.test";
+    assert_eq!(w.fake.txt_values(ZONE, name), ["zoned"]);
+    assert_code(&w.cleanup(state.path()), 0);
+    assert!(w.fake.txt_values(ZONE, name).is_empty());
+}

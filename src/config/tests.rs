@@ -71,6 +71,10 @@ fn the_sample_configs_are_accepted_by_every_command() {
             "rfc2136.toml",
             include_str!("../../examples/config/rfc2136.toml"),
         ),
+        (
+            "google.toml",
+            include_str!("../../examples/config/google.toml"),
+        ),
     ] {
         let file = dir.path().join(name);
         std::fs::write(&file, text).unwrap();
