@@ -264,6 +264,23 @@ fn refusals_have_their_exit_codes_and_name_what_to_fix() {
     assert!(stderr(&out).contains("invalid_grant"), "{}", stderr(&out));
     assert_no_secret(&format!("{out:?}"), "output");
 
+    // A key whose signature the token endpoint cannot verify (rotated away): 77.
+    json["client_email"] = crate::support::google::EMAIL.into();
+    json["private_key"] = crate::support::google::unknown_key().pem.clone().into();
+    std::fs::write(&other, json.to_string()).unwrap();
+    let out = w.run(
+        path,
+        "auth",
+        "tok",
+        &["--google-credentials", other.to_str().unwrap()],
+    );
+    assert_code(&out, 77);
+    assert!(
+        stderr(&out).contains("Invalid JWT Signature"),
+        "{}",
+        stderr(&out)
+    );
+
     // A file that is not a key: 78 naming it, its content not shown.
     std::fs::write(&other, "{\"type\": \"service_account\", \"private_key\": \"-----BEGIN PRIVATE KEY-----\\nnot-base64!\\n\"").unwrap();
     let out = w.run(

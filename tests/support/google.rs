@@ -44,43 +44,51 @@ pub struct TestKey {
 
 pub fn test_key() -> &'static TestKey {
     static KEY: OnceLock<TestKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let pem = dir.path().join("key.pem");
-        let pub_der = dir.path().join("pub.der");
-        let run = |args: &[&str]| {
-            let status = std::process::Command::new("openssl")
-                .args(args)
-                .stderr(std::process::Stdio::null())
-                .status()
-                .expect("openssl (scripts/test installs it)");
-            assert!(status.success(), "openssl {args:?}");
-        };
-        let (pem_s, pub_s) = (pem.to_str().unwrap(), pub_der.to_str().unwrap());
-        run(&[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            pem_s,
-        ]);
-        run(&[
-            "rsa",
-            "-in",
-            pem_s,
-            "-RSAPublicKey_out",
-            "-outform",
-            "DER",
-            "-out",
-            pub_s,
-        ]);
-        TestKey {
-            pem: std::fs::read_to_string(&pem).unwrap(),
-            public: std::fs::read(&pub_der).unwrap(),
-        }
-    })
+    KEY.get_or_init(generate_key)
+}
+
+/// Another key, which the fake does not know (its service account's key was rotated).
+pub fn unknown_key() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(generate_key)
+}
+
+fn generate_key() -> TestKey {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("key.pem");
+    let pub_der = dir.path().join("pub.der");
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl (scripts/test installs it)");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    let (pem_s, pub_s) = (pem.to_str().unwrap(), pub_der.to_str().unwrap());
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        pem_s,
+    ]);
+    run(&[
+        "rsa",
+        "-in",
+        pem_s,
+        "-RSAPublicKey_out",
+        "-outform",
+        "DER",
+        "-out",
+        pub_s,
+    ]);
+    TestKey {
+        pem: std::fs::read_to_string(&pem).unwrap(),
+        public: std::fs::read(&pub_der).unwrap(),
+    }
 }
 
 /// A managed zone of the fake.
