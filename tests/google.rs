@@ -7,7 +7,7 @@
 //! the BIND fixture, so the real propagation check and the CertCentral simulator see it.
 
 use crate::support::google::{
-    CLIENT_SECRET, FakeGoogle, PROJECT, REFRESH_TOKEN, TOKEN_PREFIX, test_key,
+    CLIENT_SECRET, FakeGoogle, PROJECT, REFRESH_TOKEN, SUBJECT_TOKEN, TOKEN_PREFIX, test_key,
 };
 use crate::support::parallel_runs_keep_every_value;
 use crate::support::world::bare_cmd;
@@ -560,4 +560,40 @@ fn a_zone_table_publishes_through_google_with_its_own_keys() {
     assert_eq!(w.fake.txt_values(ZONE, name), ["zoned"]);
     assert_code(&w.cleanup(state.path()), 0);
     assert!(w.fake.txt_values(ZONE, name).is_empty());
+}
+
+/// Workload identity federation: the subject token from a JSON file exchanged at STS and then for
+/// the service account's token; and from a URL, as text, used directly.
+#[test]
+fn workload_identity_federation_files_exchange_their_subject_token() {
+    let w = World::new();
+    for from_url in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = w.fake.external_account_file(dir.path(), from_url);
+        let state = tempfile::tempdir().unwrap();
+        let value = format!("federated-{from_url}");
+        let out = w
+            .bare(state.path())
+            .env("GOOGLE_APPLICATION_CREDENTIALS", &file)
+            .args(["auth", "-d", "example.test", "--acme-value", &value])
+            .args(["--no-propagation-check", "--provider", "google"])
+            .args(["--google-project", PROJECT])
+            .args(["--google-endpoint", &w.fake.endpoint()])
+            .output()
+            .unwrap();
+        assert_code(&out, 0);
+        assert_eq!(w.values(), [value.as_str()]);
+        assert_no_secret(&format!("{out:?}"), "output");
+        for (path, text) in texts(state.path()) {
+            assert!(
+                !text.contains(SUBJECT_TOKEN),
+                "{} holds the subject token",
+                path.display()
+            );
+        }
+        assert_code(&w.cleanup(state.path()), 0);
+        assert!(w.values().is_empty());
+    }
+    // The file source named the impersonation URL: both its auth and its cleanup used it.
+    assert_eq!(w.fake.impersonations(), 2);
 }

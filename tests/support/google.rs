@@ -5,6 +5,10 @@
 //!   test time, [`TestKey`]) and its `iss`, `aud`, `scope` and `exp` are right; and gcloud's refresh
 //!   token grant with the right client and token. Tokens expire after [`FakeGoogle::set_token_lifetime`].
 //! - The metadata server's token and project id, only with `Metadata-Flavor: Google`.
+//! - Workload identity federation: STS (`POST /sts/v1/token`) takes the token exchange of
+//!   [`SUBJECT_TOKEN`] for [`AUDIENCE`], IAM credentials' `generateAccessToken` a federated
+//!   token for the service account with the Cloud DNS scope; `/subject-token` serves the subject
+//!   token (with `Metadata: True`, as Azure's IMDS wants).
 //! - Cloud DNS under `/dns/v1/projects/{project}/`: `managedZones?dnsName=`, `managedZones/{zone}`,
 //!   `.../rrsets?name=&type=`, `POST .../changes` and `GET .../changes/{id}`, each with a valid
 //!   bearer token (else 401), an unknown project or zone 404. A change is applied whole or not at
@@ -32,6 +36,11 @@ pub const EMAIL: &str = "dcv-hook@dcv-test-project.iam.gserviceaccount.com";
 pub const CLIENT_ID: &str = "fake-client.apps.googleusercontent.com";
 pub const CLIENT_SECRET: &str = "fake-client-secret-d-not-use";
 pub const REFRESH_TOKEN: &str = "1//fake-refresh-token-0123456789";
+/// Workload identity federation: the pool provider's audience and the other platform's token the
+/// fake's STS accepts (the fake also serves it at `/subject-token`, as an OIDC provider would).
+pub const AUDIENCE: &str =
+    "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/dcv/providers/test";
+pub const SUBJECT_TOKEN: &str = "eyJ.fake-oidc-subject-token.sig";
 /// Every access token the fake hands out starts with this (to look for leaks).
 pub const TOKEN_PREFIX: &str = "ya29.fake-";
 
@@ -127,6 +136,7 @@ struct State {
     seen: Vec<Seen>,
     mirror: Option<Weak<BindFixture>>,
     token_grants: usize,
+    impersonations: usize,
 }
 
 pub struct FakeGoogle {
@@ -207,6 +217,35 @@ impl FakeGoogle {
         file
     }
 
+    /// A workload identity federation file for the fake, written to `dir`: the subject token from
+    /// a JSON file (written too) and impersonating the service account, or (`from_url`) from the
+    /// fake's `/subject-token` as text, used directly.
+    pub fn external_account_file(&self, dir: &Path, from_url: bool) -> std::path::PathBuf {
+        let file = dir.join("external-account.json");
+        let mut json = json!({
+            "type": "external_account",
+            "audience": AUDIENCE,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "token_url": format!("http://{}/sts/v1/token", self.addr),
+        });
+        if from_url {
+            json["credential_source"] = json!({"url": format!("http://{}/subject-token", self.addr),
+                "headers": {"Metadata": "True"}});
+        } else {
+            let token = dir.join("oidc-token.json");
+            private_file(&token, &json!({"id_token": SUBJECT_TOKEN}).to_string());
+            json["credential_source"] = json!({"file": token,
+                "format": {"type": "json", "subject_token_field_name": "id_token"}});
+            json["service_account_impersonation_url"] = format!(
+                "http://{}/iam/v1/projects/-/serviceAccounts/{EMAIL}:generateAccessToken",
+                self.addr
+            )
+            .into();
+        }
+        private_file(&file, &json.to_string());
+        file
+    }
+
     /// gcloud's application default credentials for the fake (authorized_user), written to `dir`.
     pub fn authorized_user_file(&self, dir: &Path) -> std::path::PathBuf {
         let file = dir.join("application_default_credentials.json");
@@ -272,6 +311,11 @@ impl FakeGoogle {
     /// How many tokens were granted.
     pub fn token_grants(&self) -> usize {
         self.state().token_grants
+    }
+
+    /// How many service account tokens were made by impersonation.
+    pub fn impersonations(&self) -> usize {
+        self.state().impersonations
     }
 
     /// Every request so far.
@@ -357,6 +401,12 @@ fn handle(shared: &Mutex<State>, addr: std::net::SocketAddr, mut request: tiny_h
     let mut state = shared.lock().unwrap();
     let (status, reply, retry_after) = if path == "/token" {
         token(&mut state, &body, &format!("http://{addr}/token"))
+    } else if path == "/sts/v1/token" {
+        sts(&mut state, &body)
+    } else if path == "/subject-token" && header("metadata").as_deref() == Some("True") {
+        (200, Value::String(SUBJECT_TOKEN.into()), None)
+    } else if path.starts_with("/iam/v1/projects/-/serviceAccounts/") {
+        impersonate(&mut state, path, &body, bearer.as_deref())
     } else if let Some(what) = path.strip_prefix("/computeMetadata/v1/") {
         metadata(&mut state, what, flavor.as_deref())
     } else if let Some(rest) = path.strip_prefix("/dns/v1/projects/") {
@@ -438,6 +488,57 @@ fn token(state: &mut State, body: &str, audience: &str) -> Reply {
         }
         _ => oauth_error("unsupported_grant_type", "Invalid grant_type"),
     }
+}
+
+/// Google's STS: the other platform's token for a federated token.
+fn sts(state: &mut State, body: &str) -> Reply {
+    let form = form(body);
+    let field = |k: &str| form.get(k).map_or("", String::as_str);
+    let right = field("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange"
+        && field("audience") == AUDIENCE
+        && field("subject_token_type") == "urn:ietf:params:oauth:token-type:jwt"
+        && field("requested_token_type") == "urn:ietf:params:oauth:token-type:access_token"
+        && field("subject_token") == SUBJECT_TOKEN
+        && !field("scope").is_empty();
+    if right {
+        grant(state)
+    } else {
+        oauth_error(
+            "invalid_grant",
+            "The subject token or its audience is not accepted.",
+        )
+    }
+}
+
+/// IAM credentials' generateAccessToken: a federated token for the service account's token.
+fn impersonate(state: &mut State, path: &str, body: &str, bearer: Option<&str>) -> Reply {
+    let token = bearer.and_then(|b| b.strip_prefix("Bearer ")).unwrap_or("");
+    if !state.tokens.iter().any(|(t, _)| t == token) {
+        return error(
+            401,
+            "authError",
+            "Request had invalid authentication credentials.",
+        );
+    }
+    let body: Value = serde_json::from_str(body).unwrap_or_default();
+    let scoped = body["scope"].as_array().is_some_and(|s| {
+        s.iter().any(|s| {
+            s.as_str()
+                .is_some_and(|s| s.ends_with("ndev.clouddns.readwrite"))
+        })
+    });
+    if !path.ends_with(&format!("{EMAIL}:generateAccessToken")) || !scoped {
+        return error(
+            403,
+            "forbidden",
+            "Permission 'iam.serviceAccounts.getAccessToken' denied",
+        );
+    }
+    state.impersonations += 1;
+    let (_, granted, _) = grant(state);
+    let reply =
+        json!({"accessToken": granted["access_token"], "expireTime": "2099-01-01T00:00:00Z"});
+    (200, reply, None)
 }
 
 /// A JWT signed with the test key for the fake's token endpoint, for Cloud DNS, not expired.

@@ -7,15 +7,16 @@
 //! default credentials (`$CLOUDSDK_CONFIG` or `~/.config/gcloud`, `application_default_credentials.json`),
 //! and `GCE_METADATA_HOST` set (the metadata server). A file is a service account key (`type
 //! service_account`: a JWT signed RS256 with its `private_key`, exchanged at its `token_uri`) or
-//! gcloud's `authorized_user` (its refresh token exchanged at its `token_uri`); `external_account`
-//! (workload identity federation) is refused naming what to use instead. The metadata server is
-//! never asked unless chosen: it is a link-local address off this machine.
+//! gcloud's `authorized_user` (its refresh token exchanged at its `token_uri`) or an
+//! `external_account` (workload identity federation, `external.rs`). The metadata server is never
+//! asked unless chosen: it is a link-local address off this machine.
 //!
 //! Secrets (the private key, the refresh token, the client secret, access tokens) stay in
 //! [`Secret`]s or a parsed key and never reach a message; a file that does not parse is named with
 //! the line and column only. Token URIs are https, or http to loopback only.
 
 use super::client::{Answer, send};
+use super::external::{External, ExternalFile};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::retry::Policy;
@@ -59,6 +60,8 @@ pub enum Source {
     },
     /// The metadata server at `host` (Compute Engine, GKE, Cloud Run).
     Metadata { host: String },
+    /// Workload identity federation: another platform's token exchanged at Google's STS.
+    External(Box<External>),
 }
 
 /// Credentials, where they came from (for messages and the state), and the project they name.
@@ -99,6 +102,8 @@ struct File {
     client_secret: String,
     #[serde(default)]
     refresh_token: String,
+    #[serde(flatten)]
+    external: ExternalFile,
 }
 
 impl Credentials {
@@ -195,7 +200,10 @@ impl Credentials {
                     token_uri,
                 }
             }
-            "external_account" | "impersonated_service_account" => {
+            "external_account" => {
+                Source::External(Box::new(External::new(file.external).map_err(|w| bad(&w))?))
+            }
+            "impersonated_service_account" => {
                 return Err(bad(&format!(
                     "type {} is not supported (yet); use a service account key, gcloud's application default credentials, or --google-metadata",
                     file.kind
@@ -343,10 +351,51 @@ impl Tokens {
                 };
                 self.ask(ask, what)?
             }
+            Source::External(external) => return self.federated(external),
         };
+        self.token_in(&answer, "the token endpoint")
+    }
+
+    /// Workload identity federation: the subject token exchanged at STS, then (when the file
+    /// says) the federated token exchanged for a service account's token.
+    fn federated(&self, external: &External) -> Result<Granted> {
+        let subject = external.subject_token(&self.http)?;
+        let form = external.exchange_form(&subject, SCOPE);
+        let sts = self.ask(
+            || self.http.post(&external.token_url).form(&form),
+            "exchanging the subject token at STS",
+        )?;
+        let sts: Granted = self.token_in(&sts, "STS")?;
+        let Some(url) = &external.impersonation_url else {
+            return Ok(sts);
+        };
+        #[derive(Deserialize)]
+        struct Impersonated {
+            #[serde(rename = "accessToken")]
+            access_token: String,
+        }
+        let body = serde_json::json!({"scope": [SCOPE], "lifetime": "3600s"});
+        let answer = self.ask(
+            || {
+                self.http
+                    .post(url)
+                    .bearer_auth(&sts.access_token)
+                    .json(&body)
+            },
+            "impersonating the service account",
+        )?;
+        let token: Impersonated = self.token_in(&answer, "the impersonation")?;
+        Ok(Granted {
+            access_token: token.access_token,
+            expires_in: Some(3600),
+        })
+    }
+
+    /// A token endpoint's answer read as `T`.
+    fn token_in<T: serde::de::DeserializeOwned>(&self, answer: &Answer, from: &str) -> Result<T> {
         serde_json::from_str(&answer.body).map_err(|_| {
             Error::unavailable(format!(
-                "google: {what} for {}: the answer is not a token (HTTP {})",
+                "google: getting an access token for {}: {from} answered no token (HTTP {})",
                 self.origin(),
                 answer.status
             ))
@@ -532,6 +581,12 @@ mod tests {
             ),
             (
                 serde_json::json!({"type": "external_account"}),
+                Kind::Config,
+                "audience",
+            ),
+            (
+                serde_json::json!({"type": "external_account", "audience": "a",
+                    "subject_token_type": "t", "credential_source": {"executable": {}}}),
                 Kind::Config,
                 "not supported",
             ),

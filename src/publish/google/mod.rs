@@ -26,6 +26,7 @@
 
 pub mod auth;
 mod client;
+mod external;
 
 use super::rrset::{SetApi, SetLocks};
 use super::txt::{content_matches, normalize};
