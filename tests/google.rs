@@ -597,3 +597,24 @@ fn workload_identity_federation_files_exchange_their_subject_token() {
     // The file source named the impersonation URL: both its auth and its cleanup used it.
     assert_eq!(w.fake.impersonations(), 2);
 }
+
+/// Tokens expire (the fake's after 2 s here): one that expired while a call waited out a 429's
+/// `Retry-After: 3` is renewed for the retry, never sent stale.
+#[test]
+fn a_token_that_expired_during_a_pause_is_renewed_for_the_retry() {
+    let w = World::new();
+    w.fake.set_token_lifetime(2);
+    w.fake.throttle(1, 3);
+    let state = tempfile::tempdir().unwrap();
+    let out = w.run(state.path(), "auth", "renewed", &[]);
+    assert_code(&out, 0);
+    assert_eq!(w.values(), ["renewed"]);
+    let refused: Vec<_> = w
+        .fake
+        .seen()
+        .into_iter()
+        .filter(|s| s.status == 401)
+        .collect();
+    assert!(refused.is_empty(), "a stale token was sent: {refused:?}");
+    assert!(w.fake.token_grants() > 1);
+}

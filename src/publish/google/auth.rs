@@ -444,7 +444,7 @@ impl Tokens {
         what: &str,
     ) -> Result<Answer> {
         let context = format!("google: {what} for {}", self.origin());
-        let answer = send(request, self.retry, &context)?;
+        let answer = send(|| Ok(request()), self.retry, &context)?;
         if (200..300).contains(&answer.status) {
             return Ok(answer);
         }

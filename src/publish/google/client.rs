@@ -83,12 +83,17 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Sends the request `request` builds, again after network errors, 5xx and throttling (backoff,
-/// `Retry-After` honoured) as `retry` allows; the first other answer. `context` starts messages.
-pub fn send(request: impl Fn() -> RequestBuilder, retry: Policy, context: &str) -> Result<Answer> {
+/// Sends the request `request` builds (anew for each attempt, so a token that expired during a
+/// pause is renewed), again after network errors, 5xx and throttling (backoff, `Retry-After`
+/// honoured) as `retry` allows; the first other answer. `context` starts messages.
+pub fn send(
+    request: impl Fn() -> Result<RequestBuilder>,
+    retry: Policy,
+    context: &str,
+) -> Result<Answer> {
     let mut tries = Retry::new(retry, None);
     loop {
-        let (failure, wait) = match request().send() {
+        let (failure, wait) = match request()?.send() {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let wait = response
@@ -312,17 +317,16 @@ impl Client {
             self.endpoint,
             segment(self.project()?)
         );
-        let token = self.tokens.bearer()?;
         let request = || {
             let request = self
                 .http
                 .request(method.clone(), &url)
                 .query(query)
-                .bearer_auth(token.expose());
-            match body {
+                .bearer_auth(self.tokens.bearer()?.expose());
+            Ok(match body {
                 Some(body) => request.json(body),
                 None => request,
-            }
+            })
         };
         send(request, self.retry, &format!("google: {what}"))
     }
