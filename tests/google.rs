@@ -57,14 +57,20 @@ impl World {
         cmd
     }
 
-    /// `dcv-hook COMMAND -d example.test --acme-value VALUE --provider google` with the service
-    /// account key and the fake's endpoint.
-    fn run(&self, state: &Path, command: &str, value: &str, extra: &[&str]) -> Output {
+    /// `dcv-hook COMMAND -d DOMAIN --acme-value VALUE --provider google` with the fake's
+    /// endpoint and no credentials yet.
+    fn google(&self, state: &Path, command: &str, domain: &str, value: &str) -> Command {
         let mut cmd = self.bare(state);
-        cmd.env("GOOGLE_APPLICATION_CREDENTIALS", &self.key)
-            .args([command, "-d", "example.test", "--acme-value", value])
+        cmd.args([command, "-d", domain, "--acme-value", value])
             .args(["--no-propagation-check", "--provider", "google"])
-            .args(["--google-endpoint", &self.fake.endpoint()])
+            .args(["--google-endpoint", &self.fake.endpoint()]);
+        cmd
+    }
+
+    /// [`World::google`] at example.test with the service account key and `extra` flags.
+    fn run(&self, state: &Path, command: &str, value: &str, extra: &[&str]) -> Output {
+        let mut cmd = self.google(state, command, "example.test", value);
+        cmd.env("GOOGLE_APPLICATION_CREDENTIALS", &self.key)
             .args(extra);
         cmd.output().unwrap()
     }
@@ -199,12 +205,9 @@ fn refusals_have_their_exit_codes_and_name_what_to_fix() {
     let path = state.path();
 
     // No zone for the name: 78, naming every name tried.
-    let mut cmd = w.bare(path);
-    let out = cmd
+    let out = w
+        .google(path, "auth", "shop.nowhere.test", "tok")
         .env("GOOGLE_APPLICATION_CREDENTIALS", &w.key)
-        .args(["auth", "-d", "shop.nowhere.test", "--acme-value", "tok"])
-        .args(["--no-propagation-check", "--provider", "google"])
-        .args(["--google-endpoint", &w.fake.endpoint()])
         .output()
         .unwrap();
     assert_code(&out, 78);
@@ -217,11 +220,8 @@ fn refusals_have_their_exit_codes_and_name_what_to_fix() {
 
     // No credentials anywhere: 78, naming what was tried; the metadata server is not asked.
     let asked = w.fake.seen().len();
-    let mut cmd = w.bare(path);
-    let out = cmd
-        .args(["auth", "-d", "example.test", "--acme-value", "tok"])
-        .args(["--no-propagation-check", "--provider", "google"])
-        .args(["--google-endpoint", &w.fake.endpoint()])
+    let out = w
+        .google(path, "auth", "example.test", "tok")
         .output()
         .unwrap();
     assert_code(&out, 78);
@@ -248,38 +248,37 @@ fn refusals_have_their_exit_codes_and_name_what_to_fix() {
         stderr(&out)
     );
 
-    // A key the token endpoint does not accept (another account's email): 77, no secret shown.
-    let mut json: serde_json::Value =
+    // Keys the token endpoint refuses (another account's email; a key it cannot verify, rotated
+    // away): 77, no secret shown.
+    let original: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&w.key).unwrap()).unwrap();
-    json["client_email"] = "someone-else@dcv-test-project.iam.gserviceaccount.com".into();
     let other = w.dir.path().join("other.json");
-    std::fs::write(&other, json.to_string()).unwrap();
-    let out = w.run(
-        path,
-        "auth",
-        "tok",
-        &["--google-credentials", other.to_str().unwrap()],
-    );
-    assert_code(&out, 77);
-    assert!(stderr(&out).contains("invalid_grant"), "{}", stderr(&out));
-    assert_no_secret(&format!("{out:?}"), "output");
-
-    // A key whose signature the token endpoint cannot verify (rotated away): 77.
-    json["client_email"] = crate::support::google::EMAIL.into();
-    json["private_key"] = crate::support::google::unknown_key().pem.clone().into();
-    std::fs::write(&other, json.to_string()).unwrap();
-    let out = w.run(
-        path,
-        "auth",
-        "tok",
-        &["--google-credentials", other.to_str().unwrap()],
-    );
-    assert_code(&out, 77);
-    assert!(
-        stderr(&out).contains("Invalid JWT Signature"),
-        "{}",
-        stderr(&out)
-    );
+    let refused = [
+        (
+            "client_email",
+            "someone-else@dcv-test-project.iam.gserviceaccount.com",
+            "invalid_grant",
+        ),
+        (
+            "private_key",
+            &crate::support::google::unknown_key().pem,
+            "Invalid JWT Signature",
+        ),
+    ];
+    for (field, value, says) in refused {
+        let mut json = original.clone();
+        json[field] = value.into();
+        std::fs::write(&other, json.to_string()).unwrap();
+        let out = w.run(
+            path,
+            "auth",
+            "tok",
+            &["--google-credentials", other.to_str().unwrap()],
+        );
+        assert_code(&out, 77);
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+        assert_no_secret(&format!("{out:?}"), "output");
+    }
 
     // A file that is not a key: 78 naming it, its content not shown.
     std::fs::write(&other, "{\"type\": \"service_account\", \"private_key\": \"-----BEGIN PRIVATE KEY-----\\nnot-base64!\\n\"").unwrap();
@@ -398,12 +397,9 @@ fn gcloud_application_default_credentials_and_the_metadata_server_when_chosen() 
     let gcloud = w.home().join(".config/gcloud");
     std::fs::create_dir_all(&gcloud).unwrap();
     w.fake.authorized_user_file(&gcloud);
-    let mut cmd = w.bare(state.path());
-    let out = cmd
+    let out = w
+        .google(state.path(), "auth", "example.test", "from-gcloud")
         .env("GOOGLE_CLOUD_PROJECT", PROJECT)
-        .args(["auth", "-d", "example.test", "--acme-value", "from-gcloud"])
-        .args(["--no-propagation-check", "--provider", "google"])
-        .args(["--google-endpoint", &w.fake.endpoint()])
         .output()
         .unwrap();
     assert_code(&out, 0);
@@ -413,18 +409,9 @@ fn gcloud_application_default_credentials_and_the_metadata_server_when_chosen() 
     std::fs::remove_dir_all(&gcloud).unwrap();
 
     // The metadata server, chosen by GCE_METADATA_HOST (here the fake): token and project.
-    let mut cmd = w.bare(state.path());
-    let out = cmd
+    let out = w
+        .google(state.path(), "auth", "example.test", "from-metadata")
         .env("GCE_METADATA_HOST", w.fake.metadata_host())
-        .args([
-            "auth",
-            "-d",
-            "example.test",
-            "--acme-value",
-            "from-metadata",
-        ])
-        .args(["--no-propagation-check", "--provider", "google"])
-        .args(["--google-endpoint", &w.fake.endpoint()])
         .output()
         .unwrap();
     assert_code(&out, 0);
@@ -573,12 +560,9 @@ fn workload_identity_federation_files_exchange_their_subject_token() {
         let state = tempfile::tempdir().unwrap();
         let value = format!("federated-{from_url}");
         let out = w
-            .bare(state.path())
+            .google(state.path(), "auth", "example.test", &value)
             .env("GOOGLE_APPLICATION_CREDENTIALS", &file)
-            .args(["auth", "-d", "example.test", "--acme-value", &value])
-            .args(["--no-propagation-check", "--provider", "google"])
             .args(["--google-project", PROJECT])
-            .args(["--google-endpoint", &w.fake.endpoint()])
             .output()
             .unwrap();
         assert_code(&out, 0);

@@ -176,6 +176,22 @@ fn check_access<A: SetApi>(api: &mut A, names: &[String]) -> Result<String> {
     ))
 }
 
+/// The state entry for `record` that `provider` published at `location` (its zone, as the
+/// provider finds it again), with `undo` (see [`SetApi::entry_for`]).
+pub fn entry(
+    record: &Record,
+    provider: &str,
+    location: String,
+    preexisting: bool,
+    undo: &impl serde::Serialize,
+) -> Published {
+    let mut p = Published::new(record, provider);
+    p.location = location;
+    p.preexisting = preexisting;
+    p.set_undo(undo);
+    p
+}
+
 fn holds<A: SetApi>(set: &A::Set, record: &Record) -> bool {
     A::values(set).iter().any(|v| content_matches(record, v))
 }

@@ -171,50 +171,57 @@ impl Credentials {
                 e.column()
             ))
         })?;
-        let token_uri = match &file.token_uri {
+        let project = file.project_id.clone().filter(|p| !p.is_empty());
+        let source = file.source(&origin, &bad)?;
+        Ok(Credentials {
+            source,
+            origin,
+            project,
+        })
+    }
+}
+
+impl File {
+    /// What the file's `type` says to do, its fields checked (`bad` makes the error of a why).
+    fn source(self, origin: &str, bad: &dyn Fn(&str) -> Error) -> Result<Source> {
+        let token_uri = match &self.token_uri {
             Some(uri) => super::super::api_url::check(&format!("token_uri in {origin}"), uri)?
                 .trim_end_matches('/')
                 .to_string(),
             None => TOKEN_URI.to_string(),
         };
-        let source = match file.kind.as_str() {
+        Ok(match self.kind.as_str() {
             "service_account" => {
-                if file.client_email.is_empty() {
+                if self.client_email.is_empty() {
                     return Err(bad("client_email is missing"));
                 }
                 Source::ServiceAccount {
-                    key: Box::new(private_key(&file.private_key).map_err(&bad)?),
-                    email: file.client_email,
-                    key_id: file.private_key_id,
+                    key: Box::new(private_key(&self.private_key).map_err(bad)?),
+                    email: self.client_email,
+                    key_id: self.private_key_id,
                     token_uri,
                 }
             }
             "authorized_user" => {
-                if file.client_id.is_empty() || file.refresh_token.is_empty() {
+                if self.client_id.is_empty() || self.refresh_token.is_empty() {
                     return Err(bad("client_id or refresh_token is missing"));
                 }
                 Source::AuthorizedUser {
-                    client_id: file.client_id,
-                    client_secret: Secret::new(file.client_secret),
-                    refresh_token: Secret::new(file.refresh_token),
+                    client_id: self.client_id,
+                    client_secret: Secret::new(self.client_secret),
+                    refresh_token: Secret::new(self.refresh_token),
                     token_uri,
                 }
             }
             "external_account" => {
-                Source::External(Box::new(External::new(file.external).map_err(|w| bad(&w))?))
+                Source::External(Box::new(External::new(self.external).map_err(|w| bad(&w))?))
             }
             "impersonated_service_account" => {
-                return Err(bad(&format!(
-                    "type {} is not supported (yet); use a service account key, gcloud's application default credentials, or --google-metadata",
-                    file.kind
-                )));
+                return Err(bad(
+                    "type impersonated_service_account is not supported (yet); use a service account key, gcloud's application default credentials, or --google-metadata",
+                ));
             }
             other => return Err(bad(&format!("unknown type {other:?}"))),
-        };
-        Ok(Credentials {
-            source,
-            origin,
-            project: file.project_id.filter(|p| !p.is_empty()),
         })
     }
 }

@@ -28,7 +28,7 @@ pub mod auth;
 mod client;
 mod external;
 
-use super::rrset::{SetApi, SetLocks};
+use super::rrset::{SetApi, SetLocks, entry};
 use super::txt::{content_matches, normalize};
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup, recorded_path};
@@ -356,15 +356,11 @@ impl SetApi for Google {
     }
 
     fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        let mut p = Published::new(record, NAME);
-        p.location = zone.name.clone();
-        p.preexisting = preexisting;
         let mut remember = self.remember.clone();
         if remember.google_project.is_none() {
             remember.google_project = self.client.project().ok().map(str::to_string);
         }
-        p.set_undo(&remember);
-        p
+        entry(record, NAME, zone.name.clone(), preexisting, &remember)
     }
 
     fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<Set> {

@@ -22,7 +22,7 @@
 
 mod client;
 
-use super::rrset::{SetApi, SetLocks};
+use super::rrset::{SetApi, SetLocks, entry};
 use super::txt::{content_matches, normalize};
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup, credentials, recorded_path};
@@ -287,11 +287,13 @@ impl SetApi for PowerDns {
 
     /// The state entry for `record` published in `zone`.
     fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        let mut p = Published::new(record, NAME);
-        p.location = zone.name.trim_end_matches('.').to_string();
-        p.preexisting = preexisting;
-        p.set_undo(&self.remember);
-        p
+        entry(
+            record,
+            NAME,
+            zone.name.trim_end_matches('.').to_string(),
+            preexisting,
+            &self.remember,
+        )
     }
 
     fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<RRSet> {

@@ -25,7 +25,7 @@
 
 mod client;
 
-use super::rrset::{SetApi, SetLocks};
+use super::rrset::{SetApi, SetLocks, entry};
 use super::txt::{content_matches, normalize};
 use super::zones::Zones;
 use super::{Provider, Publisher, Serves, Setup};
@@ -300,11 +300,7 @@ impl SetApi for Route53 {
     }
 
     fn entry_for(&self, record: &Record, zone: &Zone, preexisting: bool) -> Published {
-        let mut p = Published::new(record, NAME);
-        p.location = zone.id.clone();
-        p.preexisting = preexisting;
-        p.set_undo(&self.remember);
-        p
+        entry(record, NAME, zone.id.clone(), preexisting, &self.remember)
     }
 
     fn read(&self, zone: &Zone, name: &str, rtype: &'static str) -> Result<Set> {
