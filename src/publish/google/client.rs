@@ -344,7 +344,11 @@ impl Client {
         let said = format!("HTTP {} {reason}: {message}", answer.status);
         let project = self.project.get().map_or("", String::as_str);
         Err(match answer.status {
-            401 | 403 => Error::no_perm(format!(
+            401 => Error::no_perm(format!(
+                "google: {what}: {said}; the access token from {} is refused: check the credentials",
+                self.tokens.origin()
+            )),
+            403 => Error::no_perm(format!(
                 "google: {what}: {said}; the credentials from {} are refused: give the account the DNS Administrator role (roles/dns.admin) on project {project}",
                 self.tokens.origin()
             )),
