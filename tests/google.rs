@@ -383,6 +383,12 @@ fn throttling_is_retried_honouring_retry_after_then_fails_69() {
         "Retry-After: 1 honoured: {gap:?}"
     );
 
+    // Cloud DNS's quota refusal (403 rateLimitExceeded) is throttling too, not a denial.
+    w.fake.throttle_403(2);
+    let out = w.run(state.path(), "auth", "after-quota", &[]);
+    assert_code(&out, 0);
+    assert_eq!(w.values(), ["after-quota", "after-throttling"]);
+
     w.fake.throttle(1000, 0);
     let out = w.run(state.path(), "auth", "never", &[]);
     assert_code(&out, 69);

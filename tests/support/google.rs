@@ -130,6 +130,8 @@ struct State {
     changes: u64,
     throttle: usize,
     retry_after: u64,
+    /// Throttle with 403 `rateLimitExceeded` (Cloud DNS's per-user quota) instead of 429.
+    throttle_403: bool,
     meddle: Option<(String, String)>,
     forbid_changes: bool,
     refused_value: Option<String>,
@@ -285,6 +287,13 @@ impl FakeGoogle {
         let mut state = self.state();
         state.throttle = n;
         state.retry_after = retry_after;
+        state.throttle_403 = false;
+    }
+
+    /// The next `n` Cloud DNS calls are answered 403 `rateLimitExceeded` (no `Retry-After`).
+    pub fn throttle_403(&self, n: usize) {
+        self.throttle(n, 0);
+        self.state().throttle_403 = true;
     }
 
     /// Just before the next change is looked at, another writer adds `value` at `name` in `zone`
@@ -616,6 +625,9 @@ fn dns(
     }
     if state.throttle > 0 {
         state.throttle -= 1;
+        if state.throttle_403 {
+            return error(403, "rateLimitExceeded", "Rate Limit Exceeded");
+        }
         let mut reply = error(429, "rateLimitExceeded", "Rate Limit Exceeded");
         reply.2 = Some(state.retry_after);
         return reply;

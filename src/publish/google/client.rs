@@ -124,26 +124,22 @@ pub fn send(
 
 /// Why an answer is worth asking again for: throttled or a server error.
 fn retryable(answer: &Answer) -> Option<&'static str> {
-    let reason = reason(&answer.body);
+    let rate_limit = |body: &str| {
+        matches!(
+            said(body).0.as_str(),
+            "rateLimitExceeded" | "userRateLimitExceeded"
+        )
+    };
     match answer.status {
         429 => Some("throttled"),
-        403 if matches!(
-            reason.as_str(),
-            "rateLimitExceeded" | "userRateLimitExceeded"
-        ) =>
-        {
-            Some("throttled")
-        }
+        403 if rate_limit(&answer.body) => Some("throttled"),
         500..=599 => Some("the service is unavailable"),
         _ => None,
     }
 }
 
-/// Google's error reason (`error.errors[0].reason`) and message of an error answer.
-fn reason(body: &str) -> String {
-    said(body).0
-}
-
+/// Google's error reason (`error.errors[0].reason`) and message of an error answer (the start
+/// of the body when it is not Google's JSON).
 fn said(body: &str) -> (String, String) {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     let error = &v["error"];
