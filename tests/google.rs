@@ -608,3 +608,41 @@ fn a_token_that_expired_during_a_pause_is_renewed_for_the_retry() {
     assert!(refused.is_empty(), "a stale token was sent: {refused:?}");
     assert!(w.fake.token_grants() > 1);
 }
+
+/// Several names of one zone go in one change (and one cleanup change); another zone's in its own.
+#[test]
+fn a_runs_names_go_to_each_zone_in_one_change() {
+    let w = World::new();
+    let state = tempfile::tempdir().unwrap();
+    let out = w
+        .google(state.path(), "auth", "a.example.test", "batched")
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &w.key)
+        .args(["-d", "b.example.test", "--acme-value", "batched"])
+        .args(["-d", "c.other.test", "--acme-value", "batched"])
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    for name in ["a.example.test", "b.example.test"] {
+        let values = w.fake.txt_values(ZONE, &format!("_acme-challenge.{name}"));
+        assert_eq!(values, ["batched"]);
+    }
+    assert_code(&w.cleanup(state.path()), 0);
+    let posts = |zone: &str| {
+        let path = format!("/managedZones/{zone}/changes");
+        w.fake
+            .seen()
+            .iter()
+            .filter(|s| s.method == "POST" && s.path.ends_with(&path))
+            .count()
+    };
+    assert_eq!(
+        (posts(ZONE), posts("other-test")),
+        (2, 2),
+        "one change per zone each way"
+    );
+    assert!(
+        w.fake
+            .txt_values("other-test", "_acme-challenge.c.other.test")
+            .is_empty()
+    );
+}
