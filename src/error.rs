@@ -85,6 +85,9 @@ pub struct Error {
     /// A change may have happened even though it failed (a lost reply, a failed rollback): whoever
     /// recorded it must keep the record so cleanup can still undo it.
     leftovers: bool,
+    /// A conditional change was refused because what it was computed from changed since it was
+    /// read: nothing was changed, and reading again and recomputing it may succeed.
+    conflict: bool,
 }
 
 /// Result with dcv-hook's [`Error`].
@@ -97,6 +100,7 @@ impl Error {
             kind,
             message: message.into(),
             leftovers: false,
+            conflict: false,
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {
@@ -158,6 +162,19 @@ impl Error {
     pub fn note(mut self, text: impl fmt::Display) -> Self {
         self.message = format!("{}; {text}", self.message);
         self
+    }
+
+    /// Marks a conditional change refused because its data changed since it was read (see
+    /// [`Error::is_conflict`]).
+    pub fn with_conflict(mut self) -> Self {
+        self.conflict = true;
+        self
+    }
+
+    /// Whether the change was refused, changing nothing, because what it was computed from
+    /// changed meanwhile: a caller may read again and retry.
+    pub fn is_conflict(&self) -> bool {
+        self.conflict
     }
 
     /// Prefixes the message with where it happened ("rfc2136: ...").

@@ -501,3 +501,38 @@ fn route53_conforms() {
         ],
     });
 }
+
+#[test]
+fn google_conforms() {
+    let fake = crate::support::google::FakeGoogle::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = fake.service_account_file(dir.path());
+    let seed = || fake.add_foreign_txt("example-test", "conf.example.test", "foreign");
+    let read = |r: &Record| {
+        let zone = if r.name.ends_with("other.test") {
+            "other-test"
+        } else {
+            "example-test"
+        };
+        fake.txt_values(zone, &r.name)
+    };
+    // other.test refuses the batch's second value: example.test's change is put back.
+    fake.refuse_value("ours-5");
+    conformance(Case {
+        provider: "google",
+        flags: flags(&["--google-endpoint", &fake.endpoint()]),
+        resolver: None,
+        ours: two_at_one_name(),
+        seed: &seed,
+        read: &read,
+        sees_its_values: true,
+        env: vec![
+            ("GOOGLE_APPLICATION_CREDENTIALS", key.display().to_string()),
+            ("HOME", dir.path().display().to_string()),
+        ],
+        failing: vec![
+            txt("fail.example.test", "ours-4"),
+            txt("fail.other.test", "ours-5"),
+        ],
+    });
+}

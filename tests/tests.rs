@@ -73,3 +73,5 @@ mod route53;
 
 // Persistent DCV records (persist) and the doctor's persist findings against BIND.
 mod persist;
+// The google provider through the binary against a fake Cloud DNS and token endpoint.
+mod google;

@@ -75,6 +75,10 @@ fn the_sample_configs_are_accepted_by_every_command() {
             "azure.toml",
             include_str!("../../examples/config/azure.toml"),
         ),
+        (
+            "google.toml",
+            include_str!("../../examples/config/google.toml"),
+        ),
     ] {
         let file = dir.path().join(name);
         std::fs::write(&file, text).unwrap();

@@ -43,6 +43,7 @@ pub mod azure;
 pub mod cloudflare;
 pub mod credentials;
 pub mod exec;
+pub mod google;
 pub mod powerdns;
 pub mod rest;
 pub mod rfc2136;
@@ -72,6 +73,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     ProviderSpec::of::<azure::Azure>(),
     #[cfg(feature = "route53")]
     ProviderSpec::of::<route53::Route53>(),
+    ProviderSpec::of::<google::Google>(),
 ];
 
 /// A provider: its flags, its settings and its undo data (see the module docs).

@@ -1,5 +1,5 @@
 //! One request to a provider's REST API, tried again while the answer says "later": for the
-//! providers that call their API with reqwest themselves (powerdns, azure). A network error, a 5xx
+//! providers that call their API with reqwest themselves (powerdns, azure, google). A network error, a 5xx
 //! and a 429 are retried under a [`Policy`], honouring the server's `Retry-After` (in seconds);
 //! every other answer, success or not, goes back to the provider, which alone knows what its
 //! statuses and error bodies mean. When the attempts run out the last failure is returned as the
@@ -32,6 +32,11 @@ impl Answer {
 
 /// How a provider describes what went wrong (its name, the call, what to check).
 pub trait Describe {
+    /// Whether `answer` means "try later": 429 and 5xx, and whatever else the API says so with
+    /// (Google's 403 `rateLimitExceeded`).
+    fn is_busy(&self, answer: &Answer) -> bool {
+        answer.status == 429 || answer.status >= 500
+    }
     /// A 429 or 5xx `answer`, should it be the last.
     fn busy(&self, answer: &Answer) -> Error;
     /// A request that got no answer.
@@ -82,7 +87,7 @@ pub fn send(
         let (failure, retry_after) = match build()?.send() {
             Ok(response) => {
                 let answer = read(response);
-                if answer.status != 429 && answer.status < 500 {
+                if !describe.is_busy(&answer) {
                     return Ok(answer);
                 }
                 (describe.busy(&answer), answer.retry_after)

@@ -1,12 +1,14 @@
-//! The flow shared by the providers whose API replaces a record set whole (powerdns, route53, azure):
-//! read the set, add or remove our value, write the set back, one write per zone; when a later
-//! zone's write fails, the zones already written are put back as they were read.
+//! The flow shared by the providers whose API replaces a record set whole (powerdns, route53, azure,
+//! google): read the set, add or remove our value, write the set back, one write per zone; when a
+//! later zone's write fails, the zones already written are put back as they were read.
 //!
 //! A read-modify-write of a whole set loses a value when another writer's change lands between the
 //! read and the write, so each zone's changes hold a lock beside the state ([`SetLocks`]: two
 //! invocations on this machine sharing a state directory change one zone one after the other), and
 //! every write is read back: a value of ours missing after an add (or still there after a removal)
-//! is written again, at most [`WRITE_ATTEMPTS`] times, then the run fails naming it.
+//! is written again, at most [`WRITE_ATTEMPTS`] times, then the run fails naming it. An API with
+//! conditional writes refuses a write whose set changed since the read ([`Error::is_conflict`]):
+//! the sets are read again and the write made again, within the same attempts.
 //!
 //! Each provider keeps its own API client and error messages; it only says how to find a zone,
 //! read and write a set, and look at a set's values ([`SetApi`]). Implementing [`SetApi`] makes it
@@ -327,18 +329,20 @@ fn write_confirmed<A: SetApi>(
         .and_then(|changes| apply(api, &changes, what));
         match written {
             Ok(done) => sent.extend(done),
+            // A conditional write refused, changing nothing: the set changed since it was read.
+            Err(e) if e.is_conflict() && attempt < WRITE_ATTEMPTS => {
+                crate::ui::warn(&format!(
+                    "{}: {what}: {}; reading the set again",
+                    A::NAME,
+                    e.message()
+                ));
+                continue;
+            }
             // An earlier attempt's write is live: the state must stay for cleanup.
-            Err(e) if attempt > 1 => return Err(e.with_leftovers()),
+            Err(e) if !sent.is_empty() => return Err(e.with_leftovers()),
             Err(e) => return Err(e),
         }
-        let mut off: Vec<String> = Vec::new();
-        edit_sets(api, items.iter().cloned(), |_, set, _, record| {
-            if holds::<A>(set, record) != wanted {
-                off.push(format!("{} {}", normalize(&record.name), record.value));
-            }
-            Ok(false)
-        })
-        .map_err(Error::with_leftovers)?;
+        let off = read_back(api, items, wanted)?;
         if off.is_empty() {
             return Ok(sent);
         }
@@ -364,6 +368,23 @@ fn write_confirmed<A: SetApi>(
         .with_leftovers());
     }
     Ok(sent)
+}
+
+/// Reads the sets back: the records (`name value`) that are not in their set (`wanted`) or are.
+fn read_back<A: SetApi>(
+    api: &A,
+    items: &[(A::Zone, &Record)],
+    wanted: bool,
+) -> Result<Vec<String>> {
+    let mut off: Vec<String> = Vec::new();
+    edit_sets(api, items.iter().cloned(), |_, set, _, record| {
+        if holds::<A>(set, record) != wanted {
+            off.push(format!("{} {}", normalize(&record.name), record.value));
+        }
+        Ok(false)
+    })
+    .map_err(Error::with_leftovers)?;
+    Ok(off)
 }
 
 /// Reads the set at each (zone, name, type) once and lets `edit` change it (given each item's
@@ -478,6 +499,8 @@ mod tests {
         locks: SetLocks,
         /// This many writes are accepted and then undone, as by another writer's older copy.
         lost_writes: std::cell::Cell<usize>,
+        /// This many writes are refused as conditional writes whose set changed meanwhile.
+        conflicts: std::cell::Cell<usize>,
     }
 
     impl SetApi for Fake {
@@ -517,6 +540,10 @@ mod tests {
         fn write(&self, zone: &String, sets: &[(Self::Set, Self::Set)], _: &str) -> Result<()> {
             if zone == self.failing {
                 return Err(Error::unavailable(format!("{zone} refused")));
+            }
+            if self.conflicts.get() > 0 {
+                self.conflicts.set(self.conflicts.get() - 1);
+                return Err(Error::unavailable("precondition failed").with_conflict());
             }
             if self.lost_writes.get() > 0 {
                 self.lost_writes.set(self.lost_writes.get() - 1);
@@ -599,5 +626,24 @@ mod tests {
         let err = present(&mut api, &records).unwrap_err();
         assert!(err.may_have_left_records(), "{err}");
         assert!(err.message().contains("still missing"), "{err}");
+    }
+
+    #[test]
+    fn a_conditional_write_refused_is_read_again_and_written_again_within_the_attempts() {
+        let mut api = Fake::default();
+        let key = ("a.test".to_string(), "x.a.test".to_string());
+        let records = [txt("x.a.test", "ours")];
+        api.conflicts.set(WRITE_ATTEMPTS - 1);
+        let published = present(&mut api, &records).unwrap();
+        assert_eq!(api.sets.borrow()[&key], vec!["\"ours\"".to_string()]);
+        api.conflicts.set(1);
+        cleanup(&mut api, &published).unwrap();
+        assert!(api.sets.borrow()[&key].is_empty());
+
+        api.conflicts.set(WRITE_ATTEMPTS);
+        let err = present(&mut api, &records).unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        assert!(!err.may_have_left_records(), "nothing was written: {err}");
+        assert!(api.sets.borrow()[&key].is_empty());
     }
 }

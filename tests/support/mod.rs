@@ -7,6 +7,7 @@ pub mod acme;
 pub mod azure;
 pub mod bind;
 pub mod front;
+pub mod google;
 #[cfg(feature = "route53")]
 pub mod moto;
 pub mod nginx;

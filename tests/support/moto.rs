@@ -104,6 +104,8 @@ impl MotoFixture {
             ("AWS_ACCESS_KEY_ID", KEY_ID.into()),
             ("AWS_SECRET_ACCESS_KEY", SECRET.into()),
             ("AWS_REGION", "us-east-1".into()),
+            // The SDK's chain never asks the instance metadata service (169.254.169.254).
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
         ]
     }
 
