@@ -70,3 +70,6 @@ mod route53;
 
 // Persistent DCV records (persist) and the doctor's persist findings against BIND.
 mod persist;
+
+// Several CertCentral accounts in one config file: two simulators, each its own key.
+mod accounts;

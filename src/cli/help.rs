@@ -37,7 +37,12 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
                 || heading == API
                 || matches!(id, "wait" | "timeout" | "poll_interval")
         }
-        "cleanup" => selects || heading == ACME || provider_flag || id == "resolver",
+        "cleanup" => {
+            selects
+                || heading == ACME
+                || provider_flag
+                || matches!(id, "resolver" | "account" | "region")
+        }
         "status" => {
             selects
                 || matches!(id, "expiring_within" | "validation_type")

@@ -17,7 +17,8 @@
 //! `not checked` / `not submitted` for one the run stopped short of. Domains on email DCV are not
 //! switched unless `--method` says so (switching changes the domain at DigiCert); they are reported
 //! as still needing validation.
-//! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run.
+//! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run (or,
+//! over several accounts, the caller writes one file for all).
 //!
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
 //!
@@ -41,7 +42,7 @@ use crate::context::Context;
 use crate::dates;
 use crate::dcv::Method;
 use crate::error::{Error, Kind, Result};
-use crate::metrics::RunMetric;
+use crate::metrics::{AccountRun, RunMetric};
 use crate::output::Report;
 use crate::pipeline::Publishers;
 use crate::record::Record;
@@ -147,7 +148,12 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
             seconds: started.elapsed().as_secs_f64(),
             finished: dates::now(),
         };
-        crate::metrics::write(path, &crate::metrics::render(&domains, &run))?;
+        let run = AccountRun {
+            account: cfg.account.clone(),
+            domains,
+            run,
+        };
+        crate::metrics::deliver(path, cfg.metrics_sink.as_ref(), run)?;
     }
     outcome.and(result)
 }

@@ -1,0 +1,119 @@
+//! A command run over every configured CertCentral account in one process (`status`, `revalidate`
+//! and `doctor` when the config file names several `[[account]]`s and `--account` none).
+//!
+//! Each account gets its own context, and so its own CertCentral client and rate limiter (DigiCert
+//! counts requests per key), and its own report, folded into the command's under a line naming the
+//! account. One account failing (its key refused, 77; DigiCert unavailable, 69) never stops the
+//! next; only a signal does. The exit code is the worst outcome, in [`rank`]'s order. With
+//! `--metrics-file`, one file holds every account's run, an account that failed before writing
+//! any counted as a failed run.
+
+use crate::config::{Account, Config};
+use crate::context::Context;
+use crate::error::{Error, Kind, Result};
+use crate::metrics::{AccountRun, RunMetric, Sink};
+use crate::output::Report;
+use std::time::Instant;
+
+/// Runs one command with its resolved configuration.
+pub type Dispatch = fn(&Context, &mut Report) -> Result<()>;
+
+/// Runs `dispatch` for `cfg`: once, or once per account when the command runs over all of them.
+pub fn run(cfg: Config, report: &mut Report, dispatch: Dispatch) -> Result<()> {
+    let over_all = cfg.account.is_none()
+        && cfg.accounts.len() > 1
+        && crate::config::accounts::usage(cfg.command, &cfg.target)
+            == crate::config::accounts::Use::Each;
+    if !over_all {
+        return dispatch(&Context::new(cfg), report);
+    }
+    let sink: Sink = Sink::default();
+    let mut failures: Vec<(String, Error)> = Vec::new();
+    for account in &cfg.accounts {
+        if let Err(e) = crate::signals::check() {
+            failures.push((account.name.clone(), e));
+            break;
+        }
+        let started = Instant::now();
+        let mut one = cfg.for_account(account);
+        one.metrics_sink = Some(sink.clone());
+        let mut sub = Report::new(report.command, cfg.dry_run);
+        let outcome = dispatch(&Context::new(one), &mut sub);
+        sub.finish(&outcome, started.elapsed().as_secs_f64());
+        report.absorb(&account.name, &account.api_url, sub);
+        if let Err(e) = outcome {
+            failed_run(&cfg, &sink, account, started);
+            failures.push((account.name.clone(), e));
+        }
+    }
+    // A dry run writes no metrics file, as with one account.
+    if let Some(path) = cfg.metrics_file.as_ref().filter(|_| !cfg.dry_run) {
+        let runs = sink.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Err(e) = crate::metrics::write(path, &crate::metrics::render(&runs)) {
+            failures.push(("(all)".into(), e));
+        }
+    }
+    worst(failures, cfg.accounts.len())
+}
+
+/// A failed account's run for the metrics file, when revalidate wrote none for it.
+fn failed_run(cfg: &Config, sink: &Sink, account: &Account, started: Instant) {
+    if cfg.metrics_file.is_none() || cfg.command != crate::cli::Command::Revalidate {
+        return;
+    }
+    let mut runs = sink.lock().unwrap_or_else(|e| e.into_inner());
+    if runs
+        .iter()
+        .any(|r| r.account.as_deref() == Some(account.name.as_str()))
+    {
+        return;
+    }
+    runs.push(AccountRun {
+        account: Some(account.name.clone()),
+        domains: Vec::new(),
+        run: RunMetric {
+            counts: Vec::new(),
+            seconds: started.elapsed().as_secs_f64(),
+            finished: crate::dates::now(),
+            ok: false,
+        },
+    });
+}
+
+/// How bad an outcome is: a signal, then a broken configuration (78), a refused key (77), the
+/// other errors, DigiCert unavailable (69), and last some domains not validated / something
+/// blocking (75).
+fn rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::Interrupted(_) => 9,
+        Kind::Config => 8,
+        Kind::NoPerm => 7,
+        Kind::Software => 6,
+        Kind::CantCreat => 5,
+        Kind::Usage => 4,
+        Kind::DataErr => 3,
+        Kind::Unavailable => 2,
+        Kind::TempFail => 1,
+    }
+}
+
+/// The run's outcome: `Ok` when every account succeeded, else the worst failure, its message
+/// naming the account and the others that failed.
+fn worst(failures: Vec<(String, Error)>, accounts: usize) -> Result<()> {
+    let summary: Vec<String> = failures
+        .iter()
+        .map(|(name, e)| format!("{name} ({})", e.exit_code()))
+        .collect();
+    let Some((name, e)) = failures.into_iter().max_by_key(|(_, e)| rank(e.kind())) else {
+        return Ok(());
+    };
+    Err(Error::new(
+        e.kind(),
+        format!(
+            "account {name}: {}; {} of {accounts} account(s) failed: {}",
+            e.message(),
+            summary.len(),
+            summary.join(", ")
+        ),
+    ))
+}
