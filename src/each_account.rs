@@ -1,5 +1,7 @@
 //! A command run over every configured CertCentral account in one process (`status`, `revalidate`
 //! and `doctor` when the config file names several `[[account]]`s and `--account` none).
+//! The doctor's checks of names ask DigiCert nothing, so they run once, and then each account (or
+//! the one `--account` names) is looked at by `doctor::account`.
 //!
 //! Each account gets its own context, and so its own CertCentral client and rate limiter (DigiCert
 //! counts requests per key), and its own report, folded into the command's under a line naming the
@@ -20,18 +22,52 @@ pub type Dispatch = fn(&Context, &mut Report) -> Result<()>;
 
 /// Runs `dispatch` for `cfg`: once, or once per account when the command runs over all of them.
 pub fn run(cfg: Config, report: &mut Report, dispatch: Dispatch) -> Result<()> {
-    let over_all = cfg.account.is_none()
-        && cfg.accounts.len() > 1
-        && crate::config::accounts::usage(cfg.command, &cfg.target)
-            == crate::config::accounts::Use::Each;
-    if !over_all {
+    use crate::config::accounts::{Use, usage};
+    let uses = usage(cfg.command, &cfg.target);
+    if cfg.command == crate::cli::Command::Doctor
+        && uses == Use::Neither
+        && !cfg.accounts.is_empty()
+    {
+        return doctor_then_accounts(cfg, report, dispatch);
+    }
+    if cfg.account.is_some() || cfg.accounts.len() < 2 || uses != Use::Each {
         return dispatch(&Context::new(cfg), report);
     }
+    let accounts: Vec<&Account> = cfg.accounts.iter().collect();
+    let failures = over(&cfg, &accounts, report, dispatch);
+    worst(failures, accounts.len())
+}
+
+/// The doctor's checks of names once, then each account (the chosen one, or all) looked at.
+fn doctor_then_accounts(cfg: Config, report: &mut Report, dispatch: Dispatch) -> Result<()> {
+    let names = dispatch(&Context::new(cfg.clone()), report);
+    let chosen: Vec<&Account> = match &cfg.account {
+        Some(name) => cfg.accounts.iter().filter(|a| &a.name == name).collect(),
+        None => cfg.accounts.iter().collect(),
+    };
+    let accounts = over(&cfg, &chosen, report, crate::doctor::account::check);
+    match names {
+        Err(e) if accounts.is_empty() => Err(e),
+        names => {
+            let names = names.err().map(|e| ("the names' checks".to_string(), e));
+            worst(accounts.into_iter().chain(names).collect(), chosen.len())
+        }
+    }
+}
+
+/// Runs `dispatch` for each of `accounts`, each with its own context and report folded into
+/// `report`; the failures, by account (and the metrics file's, when it cannot be written).
+fn over(
+    cfg: &Config,
+    accounts: &[&Account],
+    report: &mut Report,
+    dispatch: Dispatch,
+) -> Vec<(String, Error)> {
     let sink: Sink = Sink::default();
     let mut failures: Vec<(String, Error)> = Vec::new();
-    for account in &cfg.accounts {
+    for &account in accounts {
         if let Err(e) = crate::signals::check() {
-            failures.push((account.name.clone(), e));
+            failures.push((format!("account {}", account.name), e));
             break;
         }
         let started = Instant::now();
@@ -42,18 +78,18 @@ pub fn run(cfg: Config, report: &mut Report, dispatch: Dispatch) -> Result<()> {
         sub.finish(&outcome, started.elapsed().as_secs_f64());
         report.absorb(&account.name, &account.api_url, sub);
         if let Err(e) = outcome {
-            failed_run(&cfg, &sink, account, started);
-            failures.push((account.name.clone(), e));
+            failed_run(cfg, &sink, account, started);
+            failures.push((format!("account {}", account.name), e));
         }
     }
     // A dry run writes no metrics file, as with one account.
     if let Some(path) = cfg.metrics_file.as_ref().filter(|_| !cfg.dry_run) {
         let runs = sink.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Err(e) = crate::metrics::write(path, &crate::metrics::render(&runs)) {
-            failures.push(("(all)".into(), e));
+            failures.push(("--metrics-file".into(), e));
         }
     }
-    worst(failures, cfg.accounts.len())
+    failures
 }
 
 /// A failed account's run for the metrics file, when revalidate wrote none for it.
@@ -98,7 +134,7 @@ fn rank(kind: Kind) -> u8 {
 }
 
 /// The run's outcome: `Ok` when every account succeeded, else the worst failure, its message
-/// naming the account and the others that failed.
+/// naming the account (or part) and the others that failed.
 fn worst(failures: Vec<(String, Error)>, accounts: usize) -> Result<()> {
     let summary: Vec<String> = failures
         .iter()
@@ -110,7 +146,7 @@ fn worst(failures: Vec<(String, Error)>, accounts: usize) -> Result<()> {
     Err(Error::new(
         e.kind(),
         format!(
-            "account {name}: {}; {} of {accounts} account(s) failed: {}",
+            "{name}: {}; {} failure(s) over {accounts} account(s): {}",
             e.message(),
             summary.len(),
             summary.join(", ")

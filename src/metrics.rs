@@ -99,27 +99,36 @@ pub fn render(runs: &[AccountRun]) -> String {
             let _ = writeln!(out, "{DOMAINS}{} {n}", braces(r, &outcome));
         }
     }
-    header(&mut out, DURATION, "How long the last revalidate run took.");
-    for r in runs {
-        let _ = writeln!(out, "{DURATION}{} {:.3}", braces(r, ""), r.run.seconds);
-    }
-    header(
+    per_run(
         &mut out,
-        FINISHED,
-        "When the last revalidate run finished (Unix time).",
+        DURATION,
+        "How long the last revalidate run took.",
+        runs,
+        |r| format!("{:.3}", r.seconds),
     );
-    for r in runs {
-        let _ = writeln!(out, "{FINISHED}{} {}", braces(r, ""), r.run.finished);
-    }
-    header(
-        &mut out,
-        SUCCESS,
-        "1 when every selected domain ended validated, else 0.",
-    );
-    for r in runs {
-        let _ = writeln!(out, "{SUCCESS}{} {}", braces(r, ""), u8::from(r.run.ok));
-    }
+    let finished = "When the last revalidate run finished (Unix time).";
+    per_run(&mut out, FINISHED, finished, runs, |r| {
+        r.finished.to_string()
+    });
+    let success = "1 when every selected domain ended validated, else 0.";
+    per_run(&mut out, SUCCESS, success, runs, |r| {
+        u8::from(r.ok).to_string()
+    });
     out
+}
+
+/// One metric with one line per run (labelled by its account, if any), under its header.
+fn per_run(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    runs: &[AccountRun],
+    value: impl Fn(&RunMetric) -> String,
+) {
+    header(out, name, help);
+    for r in runs {
+        let _ = writeln!(out, "{name}{} {}", braces(r, ""), value(&r.run));
+    }
 }
 
 /// Every domain of every run, with its run.

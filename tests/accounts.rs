@@ -262,3 +262,52 @@ fn no_key_reaches_the_output_of_a_run_over_accounts() {
     }
     assert!(Path::new(&t.dir.path().join("dcv.toml")).exists());
 }
+
+#[test]
+fn the_doctor_checks_names_once_then_looks_in_every_account() {
+    let t = TwoAccounts::new(EU_KEY);
+    let args = [
+        "doctor",
+        "-d",
+        "www.due.eu.test",
+        "--resolver",
+        "127.0.0.1:9",
+    ];
+    let (code, doc, stderr) = json(t.cmd(), &args);
+    let findings = doc["findings"].as_array().unwrap();
+    let about = |account: &str| -> Vec<&str> {
+        findings
+            .iter()
+            .filter(|f| f["account"] == account)
+            .map(|f| f["code"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(about("eu"), ["digicert.account.domain"], "{doc:#}");
+    assert_eq!(about("main"), ["digicert.account.absent"], "{doc:#}");
+    // The names' checks ran once, unlabelled; their verdict (nothing answers at the resolver) stands.
+    let unlabelled: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.get("account").is_none())
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unlabelled,
+        [
+            "doctor.unchecked",
+            "doctor.unchecked",
+            "credentials.unchecked"
+        ],
+        "{doc:#}"
+    );
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("account "), "{stderr}");
+    t.no_key_crossed();
+    assert!(t.eu.requests().iter().all(|r| r.key_ok));
+
+    // One account refusing its key fails the run with 77, the other still looked at.
+    let t = TwoAccounts::new("not-the-eu-key");
+    let (code, doc, stderr) = json(t.cmd(), &args);
+    assert_eq!(code, Some(77), "{stderr}");
+    assert!(stderr.contains("account eu"), "{stderr}");
+    assert_eq!(doc["accounts"][0]["ok"], true, "{doc:#}");
+}

@@ -20,7 +20,7 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
         return command == "persist"
             || (command == "doctor" && matches!(id, "issuer" | "account_uri"));
     }
-    let selects = matches!(id, "order_id" | "domain_id" | "domains");
+    let selects = matches!(id, "order_id" | "domain_id" | "domains" | "account");
     if matches!(id, "check_concurrency" | "metrics_file") && command != "revalidate" {
         return false;
     }
@@ -37,12 +37,7 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
                 || heading == API
                 || matches!(id, "wait" | "timeout" | "poll_interval")
         }
-        "cleanup" => {
-            selects
-                || heading == ACME
-                || provider_flag
-                || matches!(id, "resolver" | "account" | "region")
-        }
+        "cleanup" => selects || heading == ACME || provider_flag || id == "resolver",
         "status" => {
             selects
                 || matches!(id, "expiring_within" | "validation_type")

@@ -55,7 +55,8 @@ pub enum Use {
 pub fn usage(command: Command, target: &super::Target) -> Use {
     use super::Target;
     match (command, target) {
-        (Command::Persist, _) => Use::Neither,
+        // Cleanup works from the state; an ACME client's challenge is none of DigiCert's.
+        (Command::Persist | Command::Cleanup, _) | (_, Target::Acme(_)) => Use::Neither,
         // An order and a domain id belong to one account; a domain's name may be in several.
         (_, Target::Order { .. } | Target::Domain { id: Some(_), .. }) => Use::One,
         (Command::Status | Command::Doctor, Target::Domain { .. }) => Use::Each,
@@ -173,26 +174,29 @@ fn account(
             Some(region) => region_url(region).to_string(),
             None => fallback_url.to_string(),
         });
-    let key = match (text(t, "api-key-file"), text(t, "api-key-env")) {
-        (Ok(Some(file)), Ok(None)) => key_from_file(path, name, Path::new(file)),
-        (Ok(None), Ok(Some(var))) => key_from_env(path, name, var, env),
-        (Ok(Some(_)), Ok(Some(_))) => {
-            return Err(in_account(
-                "give api-key-file or api-key-env, not both".into(),
-            ));
-        }
-        (Ok(None), Ok(None)) => {
-            return Err(in_account(
-                "has neither api-key-file = \"FILE\" nor api-key-env = \"VARIABLE\"".into(),
-            ));
-        }
-        (Err(e), _) | (_, Err(e)) => return Err(in_account(e)),
-    };
     Ok(Account {
         name: name.to_string(),
         api_url,
-        api_key: key,
+        api_key: key_of(path, name, t, env).map_err(in_account)?,
     })
+}
+
+/// Where `t` (account `name`) says its key is, read: `Err` when the table says it wrongly, `Ok`
+/// holding the key or why it could not be read.
+fn key_of(
+    path: &Path,
+    name: &str,
+    t: &toml::Table,
+    env: &dyn Env,
+) -> std::result::Result<std::result::Result<Secret, Error>, String> {
+    match (text(t, "api-key-file")?, text(t, "api-key-env")?) {
+        (Some(file), None) => Ok(key_from_file(path, name, Path::new(file))),
+        (None, Some(var)) => Ok(key_from_env(path, name, var, env)),
+        (Some(_), Some(_)) => Err("give api-key-file or api-key-env, not both".into()),
+        (None, None) => {
+            Err("has neither api-key-file = \"FILE\" nor api-key-env = \"VARIABLE\"".into())
+        }
+    }
 }
 
 /// The string at `key` (`None` when absent); any other type is an error naming the key.

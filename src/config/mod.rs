@@ -133,11 +133,8 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     let method = method::resolve_method(command, &o, &target, spec)?;
     method::check_provider(command, &o, &target, spec)?;
     let persist = persist::resolve(command, &o, &target)?;
-    let api_url = api_url(&o)?;
-    let accounts = accounts::accounts(&o, o.api_url.is_some().then_some(api_url.as_str()), env)?;
-    let chosen = accounts::choose(&accounts, o.account.as_deref(), command, &target)?;
     let cfg = Config {
-        accounts: accounts.clone(),
+        accounts: Vec::new(),
         account: None,
         metrics_sink: None,
         persist,
@@ -160,7 +157,7 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         },
         propagation_check: !o.no_propagation_check,
         http_port: o.http_port.unwrap_or(DEFAULT_HTTP_PORT),
-        api_url,
+        api_url: api_url(&o)?,
         api_key: read_api_key(o.api_key_file.as_deref(), env),
         verify_wait: o.wait,
         expiring_within: o.expiring_within.unwrap_or(DEFAULT_EXPIRING_WITHIN_DAYS),
@@ -180,6 +177,19 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         preflight: o.preflight,
         target,
     };
+    with_accounts(cfg, &o, env)
+}
+
+/// `cfg` with the config file's accounts, set up for the one it runs as (if one).
+fn with_accounts(mut cfg: Config, o: &Options, env: &dyn Env) -> Result<Config> {
+    let explicit_url = o.api_url.is_some().then_some(cfg.api_url.as_str());
+    cfg.accounts = accounts::accounts(o, explicit_url, env)?;
+    let chosen = accounts::choose(
+        &cfg.accounts,
+        o.account.as_deref(),
+        cfg.command,
+        &cfg.target,
+    )?;
     Ok(match chosen {
         Some(account) => cfg.for_account(account),
         None => cfg,
