@@ -444,3 +444,23 @@ fn bad_account_tables_and_keys_are_config_errors_naming_file_account_and_key() {
         assert!(!m.contains("0123456789ABCDEF"), "{m}");
     }
 }
+
+#[test]
+fn the_sample_accounts_config_names_two_accounts_on_two_platforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = include_str!("../../examples/config/accounts.toml");
+    let cfg = resolve_with_file(dir.path(), text, &["revalidate"], &[]).unwrap();
+    let got: Vec<(&str, &str)> = cfg
+        .accounts
+        .iter()
+        .map(|a| (a.name.as_str(), a.api_url.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("corp", DEFAULT_API_URL),
+            ("retail-eu", accounts::EU_API_URL)
+        ]
+    );
+    assert_eq!(cfg.zones.len(), 1);
+}
