@@ -20,7 +20,8 @@ use std::time::Instant;
 /// Runs one command with its resolved configuration.
 pub type Dispatch = fn(&Context, &mut Report) -> Result<()>;
 
-/// Runs `dispatch` for `cfg`: once, or once per account when the command runs over all of them.
+/// Runs `dispatch` for `cfg`: once, or once per account (the chosen one, or all) when accounts
+/// are configured and the command runs over them.
 pub fn run(cfg: Config, report: &mut Report, dispatch: Dispatch) -> Result<()> {
     use crate::config::accounts::{Use, usage};
     let uses = usage(cfg.command, &cfg.target);
@@ -30,10 +31,11 @@ pub fn run(cfg: Config, report: &mut Report, dispatch: Dispatch) -> Result<()> {
     {
         return doctor_then_accounts(cfg, report, dispatch);
     }
-    if cfg.account.is_some() || cfg.accounts.len() < 2 || uses != Use::Each {
+    if cfg.accounts.is_empty() || uses != Use::Each {
         return dispatch(&Context::new(cfg), report);
     }
-    let accounts: Vec<&Account> = cfg.accounts.iter().collect();
+    // With accounts configured the report is labelled, for one account as for all.
+    let accounts = chosen(&cfg);
     let failures = over(&cfg, &accounts, report, dispatch);
     worst(failures, accounts.len())
 }
@@ -41,10 +43,7 @@ pub fn run(cfg: Config, report: &mut Report, dispatch: Dispatch) -> Result<()> {
 /// The doctor's checks of names once, then each account (the chosen one, or all) looked at.
 fn doctor_then_accounts(cfg: Config, report: &mut Report, dispatch: Dispatch) -> Result<()> {
     let names = dispatch(&Context::new(cfg.clone()), report);
-    let chosen: Vec<&Account> = match &cfg.account {
-        Some(name) => cfg.accounts.iter().filter(|a| &a.name == name).collect(),
-        None => cfg.accounts.iter().collect(),
-    };
+    let chosen = chosen(&cfg);
     let accounts = over(&cfg, &chosen, report, crate::doctor::account::check);
     match names {
         Err(e) if accounts.is_empty() => Err(e),
@@ -52,6 +51,14 @@ fn doctor_then_accounts(cfg: Config, report: &mut Report, dispatch: Dispatch) ->
             let names = names.err().map(|e| ("the names' checks".to_string(), e));
             worst(accounts.into_iter().chain(names).collect(), chosen.len())
         }
+    }
+}
+
+/// The account `--account` names (or the only one), else every account.
+fn chosen(cfg: &Config) -> Vec<&Account> {
+    match &cfg.account {
+        Some(name) => cfg.accounts.iter().filter(|a| &a.name == name).collect(),
+        None => cfg.accounts.iter().collect(),
     }
 }
 
@@ -143,13 +150,41 @@ fn worst(failures: Vec<(String, Error)>, accounts: usize) -> Result<()> {
     let Some((name, e)) = failures.into_iter().max_by_key(|(_, e)| rank(e.kind())) else {
         return Ok(());
     };
-    Err(Error::new(
-        e.kind(),
-        format!(
-            "{name}: {}; {} failure(s) over {accounts} account(s): {}",
+    let message = match summary.len() {
+        1 => format!("{name}: {}", e.message()),
+        n => format!(
+            "{name}: {}; {n} failure(s) over {accounts} account(s): {}",
             e.message(),
-            summary.len(),
             summary.join(", ")
         ),
-    ))
+    };
+    Err(Error::new(e.kind(), message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_outcome_wins_and_the_line_names_every_failure() {
+        let failures = vec![
+            (
+                "account a".to_string(),
+                Error::temp_fail("2 domains not validated"),
+            ),
+            ("account b".to_string(), Error::no_perm("key refused")),
+            ("account c".to_string(), Error::unavailable("DigiCert down")),
+        ];
+        let e = worst(failures, 4).unwrap_err();
+        assert_eq!(e.exit_code(), 77);
+        assert_eq!(
+            e.message(),
+            "account b: key refused; 3 failure(s) over 4 account(s): account a (75), account b (77), account c (69)"
+        );
+        let one = worst(vec![("account a".into(), Error::unavailable("down"))], 2);
+        assert_eq!(one.unwrap_err().message(), "account a: down");
+        assert!(worst(Vec::new(), 2).is_ok());
+        assert!(rank(Kind::Config) > rank(Kind::NoPerm));
+        assert!(rank(Kind::Unavailable) > rank(Kind::TempFail));
+    }
 }

@@ -236,7 +236,8 @@ fn account_picks_one_and_a_one_order_command_asks_for_it() {
         &["status", "--expiring-within", "30", "--account", "eu"],
     );
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(rows(&doc), [pair("-", "due.eu.test")]);
+    assert_eq!(rows(&doc), [pair("eu", "due.eu.test")]);
+    assert_eq!(doc["accounts"].as_array().unwrap().len(), 1, "{doc:#}");
     assert!(t.main.requests().is_empty(), "main was asked");
     assert!(t.eu.requests().iter().all(|r| r.key_ok));
 
