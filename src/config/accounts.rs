@@ -109,12 +109,12 @@ pub fn choose<'a>(
     };
     match (chosen, accounts) {
         (Some(name), []) => Err(Error::usage(format!(
-            "--account {name}: the config file names no [[account]]; add one or leave out --account"
+            "--account {name:?}: the config file names no [[account]]; add one or leave out --account"
         ))),
         (Some(name), _) => match accounts.iter().find(|a| a.name == name) {
             Some(a) => Ok(Some(a)),
             None => Err(Error::usage(format!(
-                "--account {name}: no such [[account]] in the config file; its accounts are {}",
+                "--account {name:?}: no such [[account]] in the config file; its accounts are {}",
                 names()
             ))),
         },
