@@ -57,9 +57,8 @@ pub fn usage(command: Command, target: &super::Target) -> Use {
     match (command, target) {
         // Cleanup works from the state; an ACME client's challenge is none of DigiCert's.
         (Command::Persist | Command::Cleanup, _) | (_, Target::Acme(_)) => Use::Neither,
-        // An order and a domain id belong to one account; a domain's name may be in several.
-        (_, Target::Order { .. } | Target::Domain { id: Some(_), .. }) => Use::One,
-        (Command::Status | Command::Doctor, Target::Domain { .. }) => Use::Each,
+        // An order or a domain (by id or name) is asked about in one account.
+        (_, Target::Order { .. } | Target::Domain { .. }) => Use::One,
         // The doctor's checks of names alone ask DigiCert nothing.
         (Command::Doctor, _) => Use::Neither,
         (Command::Status | Command::Revalidate, _) => Use::Each,

@@ -361,6 +361,10 @@ fn a_command_for_one_order_needs_an_account_named_when_several_are_configured() 
             "pick one with --account NAME",
         ),
         (
+            vec!["status", "--domain", "a.example"],
+            "pick one with --account NAME",
+        ),
+        (
             vec!["status", "--expiring-within", "1", "--account", "asia"],
             "its accounts are main, eu",
         ),
