@@ -102,7 +102,7 @@ pub fn run_cli(cli: Cli) -> (Report, OutputFormat) {
                 ui::progress_only_with_verbose();
             }
             format = cfg.output;
-            dispatch(&Context::new(cfg), &mut report)
+            crate::each_account::run(cfg, &mut report, dispatch)
         }
         Err(e) => Err(e),
     };

@@ -64,8 +64,9 @@ fn file_flags(
 ) -> Result<Vec<OsString>> {
     let mut extra: Vec<OsString> = Vec::new();
     for (key, value) in table {
-        // Providers per zone are read by [`zones`], not flags.
-        if key == "zone" {
+        // Providers per zone are read by [`zones`], accounts by `config::accounts`, not flags.
+        // (A plain `account = "NAME"` is the --account option.)
+        if key == "zone" || (key == "account" && value.is_array()) {
             continue;
         }
         let arg = sub
@@ -174,21 +175,42 @@ pub fn zones(path: &Path) -> Result<Vec<ZoneRule>> {
     let list = zones
         .as_array()
         .ok_or_else(|| bad("must be an array of tables: write [[zone]] before each".into()))?;
-    let mut rules: Vec<ZoneRule> = Vec::new();
-    for (i, zone) in list.iter().enumerate() {
-        let zone = zone
+    named_tables(
+        path,
+        "zone",
+        list,
+        |zone| zone_rule(path, zone),
+        |r| &r.name,
+    )
+}
+
+/// The `[[kind]]` tables `list` of the config file at `path`, each made an item by `parse` (whose
+/// error is the reason alone) and named by `name_of`; a table that is not one, that `parse`
+/// refuses, or whose name comes twice is a config error (78) naming the file and the table.
+pub(crate) fn named_tables<T>(
+    path: &Path,
+    kind: &str,
+    list: &[toml::Value],
+    parse: impl Fn(&toml::Table) -> std::result::Result<T, String>,
+    name_of: fn(&T) -> &str,
+) -> Result<Vec<T>> {
+    let bad =
+        |why: String| Error::config(format!("config file {}: [[{kind}]] {why}", path.display()));
+    let mut items: Vec<T> = Vec::new();
+    for (i, value) in list.iter().enumerate() {
+        let t = value
             .as_table()
             .ok_or_else(|| bad(format!("number {} is not a table", i + 1)))?;
-        let rule = zone_rule(path, zone).map_err(|e| bad(format!("number {}: {e}", i + 1)))?;
-        if rules.iter().any(|r| r.name == rule.name) {
+        let item = parse(t).map_err(|e| bad(format!("number {}: {e}", i + 1)))?;
+        if items.iter().any(|other| name_of(other) == name_of(&item)) {
             return Err(bad(format!(
-                "{} is given twice; keep one table per zone",
-                rule.name
+                "{} is given twice; give each {kind} one table",
+                name_of(&item)
             )));
         }
-        rules.push(rule);
+        items.push(item);
     }
-    Ok(rules)
+    Ok(items)
 }
 
 /// One `[[zone]]` table; the error is the reason alone (the caller names file and table).

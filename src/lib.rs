@@ -17,6 +17,7 @@ pub mod dates;
 pub mod dcv;
 pub mod dnsquery;
 pub mod doctor;
+pub mod each_account;
 pub mod env;
 pub mod error;
 pub mod filelock;

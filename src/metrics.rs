@@ -4,11 +4,36 @@
 //!
 //! Per domain: its DCV expiry as a Unix timestamp (the earliest of its OV/EV validations, when
 //! known) and, for the domains the run selected, the outcome. Per run: counts by outcome, the
-//! duration, when it finished and whether it succeeded.
+//! duration, when it finished and whether it succeeded. With several CertCentral accounts, one
+//! file holds every account's run, each line labelled `account="NAME"` (unlabelled without
+//! accounts, as before).
 
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// One account's run (`account` `None`: no accounts are configured).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountRun {
+    pub account: Option<String>,
+    pub domains: Vec<DomainMetric>,
+    pub run: RunMetric,
+}
+
+/// Where runs are collected when one file is written for several accounts.
+pub type Sink = Arc<Mutex<Vec<AccountRun>>>;
+
+/// Hands `run` to `sink` when there is one, else writes it alone to `path`.
+pub fn deliver(path: &Path, sink: Option<&Sink>, run: AccountRun) -> Result<()> {
+    match sink {
+        Some(sink) => {
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(run);
+            Ok(())
+        }
+        None => write(path, &render(&[run])),
+    }
+}
 
 /// One domain of the account.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,8 +58,9 @@ pub struct RunMetric {
     pub ok: bool,
 }
 
-/// The file's text, in the Prometheus exposition format.
-pub fn render(domains: &[DomainMetric], run: &RunMetric) -> String {
+/// The file's text, in the Prometheus exposition format: each metric's lines together, under one
+/// header, as the format requires.
+pub fn render(runs: &[AccountRun]) -> String {
     const EXPIRY: &str = "dcv_hook_domain_dcv_expiry_timestamp_seconds";
     const OUTCOME: &str = "dcv_hook_domain_last_outcome";
     const DOMAINS: &str = "dcv_hook_revalidate_domains";
@@ -47,9 +73,9 @@ pub fn render(domains: &[DomainMetric], run: &RunMetric) -> String {
         EXPIRY,
         "When the domain's earliest OV/EV domain validation expires (Unix time).",
     );
-    for d in domains {
+    for (a, d) in each_domain(runs) {
         if let Some(t) = d.expiry {
-            let _ = writeln!(out, "{EXPIRY}{} {t}", labels(d, None));
+            let _ = writeln!(out, "{EXPIRY}{} {t}", labels(a, d, None));
         }
     }
     header(
@@ -57,9 +83,9 @@ pub fn render(domains: &[DomainMetric], run: &RunMetric) -> String {
         OUTCOME,
         "The outcome of the last revalidate run for the domain (1 for the outcome it had).",
     );
-    for d in domains {
+    for (a, d) in each_domain(runs) {
         if let Some(o) = &d.outcome {
-            let _ = writeln!(out, "{OUTCOME}{} 1", labels(d, Some(o)));
+            let _ = writeln!(out, "{OUTCOME}{} 1", labels(a, d, Some(o)));
         }
     }
     header(
@@ -67,24 +93,66 @@ pub fn render(domains: &[DomainMetric], run: &RunMetric) -> String {
         DOMAINS,
         "Domains the last revalidate run selected, by outcome.",
     );
-    for (o, n) in &run.counts {
-        let _ = writeln!(out, "{DOMAINS}{{outcome=\"{}\"}} {n}", escape(o));
+    for r in runs {
+        for (o, n) in &r.run.counts {
+            let outcome = format!("outcome=\"{}\"", escape(o));
+            let _ = writeln!(out, "{DOMAINS}{} {n}", braces(r, &outcome));
+        }
     }
-    header(&mut out, DURATION, "How long the last revalidate run took.");
-    let _ = writeln!(out, "{DURATION} {:.3}", run.seconds);
-    header(
+    per_run(
         &mut out,
-        FINISHED,
-        "When the last revalidate run finished (Unix time).",
+        DURATION,
+        "How long the last revalidate run took.",
+        runs,
+        |r| format!("{:.3}", r.seconds),
     );
-    let _ = writeln!(out, "{FINISHED} {}", run.finished);
-    header(
-        &mut out,
-        SUCCESS,
-        "1 when every selected domain ended validated, else 0.",
-    );
-    let _ = writeln!(out, "{SUCCESS} {}", u8::from(run.ok));
+    let finished = "When the last revalidate run finished (Unix time).";
+    per_run(&mut out, FINISHED, finished, runs, |r| {
+        r.finished.to_string()
+    });
+    let success = "1 when every selected domain ended validated, else 0.";
+    per_run(&mut out, SUCCESS, success, runs, |r| {
+        u8::from(r.ok).to_string()
+    });
     out
+}
+
+/// One metric with one line per run (labelled by its account, if any), under its header.
+fn per_run(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    runs: &[AccountRun],
+    value: impl Fn(&RunMetric) -> String,
+) {
+    header(out, name, help);
+    for r in runs {
+        let _ = writeln!(out, "{name}{} {}", braces(r, ""), value(&r.run));
+    }
+}
+
+/// Every domain of every run, with its run.
+fn each_domain(runs: &[AccountRun]) -> impl Iterator<Item = (&AccountRun, &DomainMetric)> {
+    runs.iter()
+        .flat_map(|r| r.domains.iter().map(move |d| (r, d)))
+}
+
+/// `{account="NAME",rest}` (either part left out when empty; nothing at all when both are).
+fn braces(run: &AccountRun, rest: &str) -> String {
+    let account = run
+        .account
+        .as_deref()
+        .map(|a| format!("account=\"{}\"", escape(a)));
+    let parts: Vec<&str> = account
+        .as_deref()
+        .into_iter()
+        .chain(Some(rest).filter(|r| !r.is_empty()))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", parts.join(","))
+    }
 }
 
 fn header(out: &mut String, name: &str, help: &str) {
@@ -107,17 +175,16 @@ pub fn write(path: &Path, text: &str) -> Result<()> {
     })
 }
 
-fn labels(d: &DomainMetric, outcome: Option<&str>) -> String {
+fn labels(run: &AccountRun, d: &DomainMetric, outcome: Option<&str>) -> String {
     let mut text = format!(
-        "{{domain=\"{}\",domain_id=\"{}\"",
+        "domain=\"{}\",domain_id=\"{}\"",
         escape(&d.domain),
         d.domain_id
     );
     if let Some(o) = outcome {
         let _ = write!(text, ",outcome=\"{}\"", escape(o));
     }
-    text.push('}');
-    text
+    braces(run, &text)
 }
 
 /// A label value as the exposition format wants it: backslash, quote and newline escaped.
@@ -154,7 +221,12 @@ mod tests {
             finished: 1_800_000_000,
             ok: true,
         };
-        let text = render(&domains, &run);
+        let single = AccountRun {
+            account: None,
+            domains,
+            run,
+        };
+        let text = render(std::slice::from_ref(&single));
         assert!(text.contains(
             "dcv_hook_domain_dcv_expiry_timestamp_seconds{domain=\"a.example\",domain_id=\"7\"} 1900000000\n"
         ), "{text}");
@@ -173,5 +245,51 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
         let err = write(&dir.path().join("missing/dcv.prom"), &text).unwrap_err();
         assert!(err.message().contains("--metrics-file"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod account_tests {
+    use super::*;
+
+    fn run(account: &str, ok: bool) -> AccountRun {
+        AccountRun {
+            account: Some(account.into()),
+            domains: vec![DomainMetric {
+                domain: format!("{account}.example"),
+                domain_id: 1,
+                expiry: Some(1_900_000_000),
+                outcome: Some("validated".into()),
+            }],
+            run: RunMetric {
+                counts: vec![("validated".into(), 1)],
+                seconds: 2.0,
+                finished: 1_800_000_000,
+                ok,
+            },
+        }
+    }
+
+    #[test]
+    fn several_accounts_share_one_header_per_metric_and_label_every_line() {
+        let text = render(&[run("us", true), run("eu", false)]);
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains("account=\""), "unlabelled: {line}");
+        }
+        assert_eq!(
+            text.matches("# TYPE dcv_hook_revalidate_success gauge")
+                .count(),
+            1
+        );
+        assert!(
+            text.contains("dcv_hook_revalidate_success{account=\"eu\"} 0\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "dcv_hook_domain_last_outcome{account=\"us\",domain=\"us.example\",domain_id=\"1\",outcome=\"validated\"} 1\n"
+        ), "{text}");
+        assert!(
+            text.contains("dcv_hook_revalidate_domains{account=\"us\",outcome=\"validated\"} 1\n")
+        );
     }
 }

@@ -75,6 +75,10 @@ pub struct Report {
     /// seen, fix).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<serde_json::Value>,
+    /// A command run over several CertCentral accounts: each account's outcome (name, api_url,
+    /// ok, exit_code, counts, validation, error); its domains and findings carry `account`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
     pub stats: Stats,
@@ -104,6 +108,7 @@ impl Report {
             domains: Vec::new(),
             counts: None,
             findings: Vec::new(),
+            accounts: Vec::new(),
             error: None,
             stats: Stats::default(),
             events: Vec::new(),
@@ -119,6 +124,40 @@ impl Report {
     pub fn add_record(&mut self, record: RecordReport) {
         self.events.push(Event::Record(self.records.len()));
         self.records.push(record);
+    }
+
+    /// Adds `sub`, the finished report of this command for `account` (one of several), under a
+    /// line naming the account: its lines indented, its domains and findings labelled `account`,
+    /// its outcome in `accounts`.
+    pub fn absorb(&mut self, account: &str, api_url: &str, sub: Report) {
+        self.say(format!("account {account} ({api_url}):"));
+        for event in &sub.events {
+            match *event {
+                Event::Message(i) => self.say(format!("  {}", sub.messages[i])),
+                Event::Record(i) => self.add_record(sub.records[i].clone()),
+            }
+        }
+        if let Some(e) = &sub.error {
+            self.say(format!("  account {account} failed: {}", e.message));
+        }
+        let label = |mut v: serde_json::Value| {
+            if let Some(object) = v.as_object_mut() {
+                object.insert("account".into(), account.into());
+            }
+            v
+        };
+        self.domains.extend(sub.domains.into_iter().map(label));
+        self.findings.extend(sub.findings.into_iter().map(label));
+        self.changed |= sub.changed;
+        self.accounts.push(serde_json::json!({
+            "name": account,
+            "api_url": api_url,
+            "ok": sub.ok,
+            "exit_code": sub.exit_code,
+            "counts": sub.counts,
+            "validation": sub.validation,
+            "error": sub.error,
+        }));
     }
 
     /// Records the final outcome.

@@ -65,7 +65,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["doctor"],
     ),
     ("one thin file per command", &["commands"]),
-    ("the program", &["app", "lib", "main"]),
+    ("the program", &["app", "each_account", "lib", "main"]),
 ];
 
 /// The layer index of a top-level module.

@@ -75,3 +75,6 @@ mod route53;
 mod persist;
 // The google provider through the binary against a fake Cloud DNS and token endpoint.
 mod google;
+
+// Several CertCentral accounts in one config file: two simulators, each its own key.
+mod accounts;

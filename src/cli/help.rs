@@ -20,7 +20,7 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
         return command == "persist"
             || (command == "doctor" && matches!(id, "issuer" | "account_uri"));
     }
-    let selects = matches!(id, "order_id" | "domain_id" | "domains");
+    let selects = matches!(id, "order_id" | "domain_id" | "domains" | "account");
     if matches!(id, "check_concurrency" | "metrics_file") && command != "revalidate" {
         return false;
     }

@@ -16,7 +16,7 @@ mod options;
 pub use help::{command, generator_commands};
 pub use options::{
     ACME, API, COMMON, Options, OutputFormat, PERSIST, PROPAGATION, PROVIDER_HEADING, PUBLISHING,
-    ProviderArgs, TARGET, TxtName,
+    ProviderArgs, Region, TARGET, TxtName,
 };
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};

@@ -57,6 +57,13 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The CertCentral platform an account lives on (`config` maps it to its API base).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Region {
+    Us,
+    Eu,
+}
+
 /// Every option. They may stand before or after the command (see `options_after_the_command`);
 /// each command's `--help` shows those it uses.
 #[derive(Debug, Default, Args)]
@@ -148,6 +155,14 @@ pub struct Options {
     /// CertCentral API base URL [default: https://www.digicert.com/services/v2].
     #[arg(long, value_name = "URL", env = "DIGICERT_API_URL", help_heading = API)]
     pub api_url: Option<String>,
+    /// CertCentral platform when --api-url is not given: us (www.digicert.com) or eu (CertCentral
+    /// Europe, certcentral.digicert.eu) [default: us].
+    #[arg(long, value_enum, help_heading = API)]
+    pub region: Option<Region>,
+    /// The config file's [[account]] whose key and region to use; status, revalidate and doctor run
+    /// over every account when none is named.
+    #[arg(long, value_name = "NAME", help_heading = API)]
+    pub account: Option<String>,
     /// verify: keep asking until DCV is valid or --timeout passes.
     #[arg(long, help_heading = API)]
     pub wait: bool,

@@ -10,10 +10,12 @@
 //! This file holds [`Config`], the defaults and the plain values; `target.rs` resolves what is
 //! validated, `method.rs` the DCV method and checks that the provider fits both.
 
+pub mod accounts;
 mod method;
 mod persist;
 mod target;
 
+pub use accounts::Account;
 pub use target::Target;
 
 use crate::cli::{Cli, Command, Options, OutputFormat};
@@ -31,7 +33,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const DEFAULT_API_URL: &str = "https://www.digicert.com/services/v2";
+pub const DEFAULT_API_URL: &str = accounts::US_API_URL;
 pub const DEFAULT_TTL: u32 = 60;
 pub use crate::record::MAX_TTL;
 pub const DEFAULT_PROPAGATION_TIMEOUT: f64 = 600.0;
@@ -69,8 +71,14 @@ pub struct Config {
     pub propagation_check: bool,
     pub http_port: u16,
     pub api_url: String,
-    /// Read from DIGICERT_API_KEY or --api-key-file; see [`Config::api_key`].
+    /// Read from DIGICERT_API_KEY or --api-key-file, or the chosen account's; see [`Config::api_key`].
     api_key: std::result::Result<Secret, Error>,
+    /// The config file's `[[account]]`s (empty: none, the key comes as above).
+    pub accounts: Vec<Account>,
+    /// The account this run uses (`None`: none configured, or the command runs once per account).
+    pub account: Option<String>,
+    /// Where revalidate leaves its metrics when the caller writes one file for several accounts.
+    pub metrics_sink: Option<crate::metrics::Sink>,
     pub verify_wait: bool,
     /// `--expiring-within DAYS` (revalidate, status).
     pub expiring_within: u32,
@@ -102,6 +110,16 @@ impl Config {
     pub fn api_key(&self) -> Result<Secret> {
         self.api_key.clone()
     }
+
+    /// This configuration for `account` (its key, API base and name).
+    pub fn for_account(&self, account: &Account) -> Config {
+        Config {
+            api_url: account.api_url.clone(),
+            api_key: account.api_key(),
+            account: Some(account.name.clone()),
+            ..self.clone()
+        }
+    }
 }
 
 /// Resolves `cli` with `env` into a [`Config`].
@@ -115,7 +133,10 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
     let method = method::resolve_method(command, &o, &target, spec)?;
     method::check_provider(command, &o, &target, spec)?;
     let persist = persist::resolve(command, &o, &target)?;
-    Ok(Config {
+    let cfg = Config {
+        accounts: Vec::new(),
+        account: None,
+        metrics_sink: None,
         persist,
         persist_remove: o.remove,
         command,
@@ -155,6 +176,23 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         ca_identifier: o.ca_identifier.clone(),
         preflight: o.preflight,
         target,
+    };
+    with_accounts(cfg, &o, env)
+}
+
+/// `cfg` with the config file's accounts, set up for the one it runs as (if one).
+fn with_accounts(mut cfg: Config, o: &Options, env: &dyn Env) -> Result<Config> {
+    let explicit_url = o.api_url.is_some().then_some(cfg.api_url.as_str());
+    cfg.accounts = accounts::accounts(o, explicit_url, env)?;
+    let chosen = accounts::choose(
+        &cfg.accounts,
+        o.account.as_deref(),
+        cfg.command,
+        &cfg.target,
+    )?;
+    Ok(match chosen {
+        Some(account) => cfg.for_account(account),
+        None => cfg,
     })
 }
 
@@ -172,13 +210,14 @@ fn resolvers(texts: &[String]) -> Result<Vec<SocketAddr>> {
         .collect()
 }
 
-/// `--api-url` (or DIGICERT_API_URL), checked as every API base is (`publish::api_url`), so a URL
+/// `--api-url` (or DIGICERT_API_URL), else `--region`'s base; the URL is checked as every API base is (`publish::api_url`), so a URL
 /// that does not parse (`http://127.0.0.1:99999/`) is refused here, naming where it came from, and
 /// not retried as a failing request: a usage error (64) from the flag, a configuration error (78)
 /// from the environment.
 fn api_url(o: &Options) -> Result<String> {
     let Some(text) = &o.api_url else {
-        return Ok(DEFAULT_API_URL.to_string());
+        let region = o.region.unwrap_or(crate::cli::Region::Us);
+        return Ok(accounts::region_url(region).to_string());
     };
     let from_env = o
         .providers
@@ -219,6 +258,11 @@ fn read_api_key(file: Option<&Path>, env: &dyn Env) -> std::result::Result<Secre
             }
         },
     };
+    checked_key(key, &from)
+}
+
+/// `key` (read from `from`) unless it is empty or not one line.
+fn checked_key(key: Secret, from: &str) -> std::result::Result<Secret, Error> {
     if key.is_empty() {
         return Err(Error::config(format!(
             "{from} is empty; put the API key in it"

@@ -241,3 +241,238 @@ fn an_api_url_is_checked_before_any_request() {
     );
     assert_eq!(c.unwrap().api_url, "http://127.0.0.1:8080/v2/");
 }
+
+/// `args` resolved with a config file holding `file` (in `dir`) and `env`.
+fn resolve_with_file(
+    dir: &Path,
+    file: &str,
+    args: &[&str],
+    env: &[(&'static str, &'static str)],
+) -> Result<Config> {
+    let path = dir.join("accounts.toml");
+    std::fs::write(&path, file).unwrap();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--config", path.to_str().unwrap()]);
+    let mut env = env.to_vec();
+    env.push(("HOME", "/h"));
+    resolve_args(&all, &env)
+}
+
+#[test]
+fn the_region_picks_the_platform_and_api_url_still_wins() {
+    let table = [
+        (vec![], DEFAULT_API_URL),
+        (
+            vec!["--region", "us"],
+            "https://www.digicert.com/services/v2",
+        ),
+        (
+            vec!["--region", "eu"],
+            "https://certcentral.digicert.eu/services/v2",
+        ),
+        (
+            vec!["--region", "eu", "--api-url", "https://proxy.example/v2"],
+            "https://proxy.example/v2/",
+        ),
+    ];
+    for (flags, want) in table {
+        let mut args = vec!["status", "--order-id", "1"];
+        args.extend(flags.iter().copied());
+        let cfg = resolve_args(&args, &[("HOME", "/h")]).unwrap();
+        assert_eq!(cfg.api_url, want, "{flags:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = resolve_with_file(
+        dir.path(),
+        "region = \"eu\"\n",
+        &["status", "-d", "a.example"],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cfg.api_url, accounts::EU_API_URL);
+}
+
+/// Two accounts: `main` (key in env DCV_KEY_MAIN, US) and `eu` (key in `dir`/eu.key, region eu).
+fn two_accounts(dir: &Path) -> String {
+    let key = dir.join("eu.key");
+    std::fs::write(&key, "eu-key\n").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    format!(
+        "[[account]]\nname = \"main\"\napi-key-env = \"DCV_KEY_MAIN\"\n\n[[account]]\nname = \"eu\"\napi-key-file = \"{}\"\nregion = \"eu\"\n",
+        key.display()
+    )
+}
+
+#[test]
+fn accounts_resolve_each_key_and_platform_and_one_is_chosen_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_accounts(dir.path());
+    let env = [("DCV_KEY_MAIN", "main-key")];
+    let all = resolve_with_file(
+        dir.path(),
+        &file,
+        &["status", "--expiring-within", "30"],
+        &env,
+    )
+    .unwrap();
+    assert_eq!(all.account, None);
+    let got: Vec<(&str, &str)> = all
+        .accounts
+        .iter()
+        .map(|a| (a.name.as_str(), a.api_url.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [("main", DEFAULT_API_URL), ("eu", accounts::EU_API_URL)]
+    );
+    assert_eq!(all.accounts[0].api_key().unwrap().expose(), "main-key");
+    let eu = resolve_with_file(
+        dir.path(),
+        &file,
+        &["verify", "--order-id", "1", "--account", "eu"],
+        &env,
+    )
+    .unwrap();
+    assert_eq!(eu.account.as_deref(), Some("eu"));
+    assert_eq!(eu.api_url, accounts::EU_API_URL);
+    assert_eq!(eu.api_key().unwrap().expose(), "eu-key");
+    // --api-url wins over an account's region, not over its own api-url.
+    let proxied = resolve_with_file(
+        dir.path(),
+        &file,
+        &[
+            "status",
+            "--order-id",
+            "1",
+            "--account",
+            "eu",
+            "--api-url",
+            "https://proxy.example/v2",
+        ],
+        &env,
+    )
+    .unwrap();
+    assert_eq!(proxied.api_url, "https://proxy.example/v2/");
+}
+
+#[test]
+fn a_command_for_one_order_needs_an_account_named_when_several_are_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = two_accounts(dir.path());
+    for (args, want) in [
+        (
+            vec!["verify", "--order-id", "1"],
+            "pick one with --account NAME",
+        ),
+        (
+            vec!["status", "--order-id", "1"],
+            "pick one with --account NAME",
+        ),
+        (
+            vec!["status", "--domain", "a.example"],
+            "pick one with --account NAME",
+        ),
+        (
+            vec!["status", "--expiring-within", "1", "--account", "asia"],
+            "its accounts are main, eu",
+        ),
+    ] {
+        let err = resolve_with_file(dir.path(), &file, &args, &[]).unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::Usage, "{args:?}");
+        assert!(err.message().contains(want), "{args:?}: {err}");
+    }
+    let err = resolve_args(
+        &["status", "--expiring-within", "1", "--account", "eu"],
+        &[("HOME", "/h")],
+    )
+    .unwrap_err();
+    assert!(err.message().contains("names no [[account]]"), "{err}");
+}
+
+#[test]
+fn bad_account_tables_and_keys_are_config_errors_naming_file_account_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = two_accounts(dir.path());
+    let open = dir.path().join("open.key");
+    std::fs::write(&open, "k").unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let main = "[[account]]\nname = \"main\"\napi-key-env = \"DCV_KEY_MAIN\"\n";
+    let table: Vec<(String, &str)> = vec![
+        (
+            format!("{main}api-keyfile = \"x\"\n"),
+            "unknown key \"api-keyfile\"",
+        ),
+        (format!("{good}{main}"), "main is given twice"),
+        (format!("{main}region = \"asia\"\n"), "region \"asia\""),
+        (format!("{main}api-key-file = \"/k\"\n"), "not both"),
+        ("[[account]]\nname = \"x\"\n".into(), "neither api-key-file"),
+        ("[[account]]\napi-key-env = \"K\"\n".into(), "has no name"),
+        (format!("{main}api-url = \"ftp://x\"\n"), "api-url"),
+    ];
+    for (file, want) in &table {
+        let err = resolve_with_file(
+            dir.path(),
+            file,
+            &["status", "--expiring-within", "30"],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::Config, "{file}");
+        let m = err.message();
+        assert!(
+            m.contains(want) && m.contains("accounts.toml"),
+            "{file}: {m}"
+        );
+    }
+    // Keys: kept until the account is used, then 78 naming the account and what to fix.
+    let keys = [
+        (
+            "api-key-env = \"DCV_KEY_UNSET\"",
+            "DCV_KEY_UNSET is not set",
+        ),
+        ("api-key-file = \"/nonexistent/k\"", "/nonexistent/k"),
+        (
+            &*format!("api-key-file = \"{}\"", open.display()),
+            "too open (mode 0644)",
+        ),
+        (
+            "api-key-env = \"0123456789ABCDEF0123456789ABCDEF0123\"",
+            "not an environment variable's name",
+        ),
+    ];
+    for (key, want) in keys {
+        let file = format!("[[account]]\nname = \"solo\"\n{key}\n");
+        let cfg = resolve_with_file(
+            dir.path(),
+            &file,
+            &["status", "--expiring-within", "30"],
+            &[],
+        )
+        .unwrap();
+        let err = cfg.api_key().unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::Config, "{key}");
+        let m = err.message();
+        assert!(m.contains(want) && m.contains("account solo"), "{key}: {m}");
+        assert!(!m.contains("0123456789ABCDEF"), "{m}");
+    }
+}
+
+#[test]
+fn the_sample_accounts_config_names_two_accounts_on_two_platforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = include_str!("../../examples/config/accounts.toml");
+    let cfg = resolve_with_file(dir.path(), text, &["revalidate"], &[]).unwrap();
+    let got: Vec<(&str, &str)> = cfg
+        .accounts
+        .iter()
+        .map(|a| (a.name.as_str(), a.api_url.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("corp", DEFAULT_API_URL),
+            ("retail-eu", accounts::EU_API_URL)
+        ]
+    );
+    assert_eq!(cfg.zones.len(), 1);
+}

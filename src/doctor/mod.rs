@@ -12,6 +12,7 @@
 //! only on a signal: a check that cannot run is itself a finding ([`Severity::Unchecked`]). The
 //! only change anywhere is the HTTP probe file, recorded in the state and removed again.
 
+pub mod account;
 pub mod caa;
 pub mod credentials;
 pub mod dns;

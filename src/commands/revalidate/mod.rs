@@ -17,7 +17,8 @@
 //! `not checked` / `not submitted` for one the run stopped short of. Domains on email DCV are not
 //! switched unless `--method` says so (switching changes the domain at DigiCert); they are reported
 //! as still needing validation.
-//! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run.
+//! A terminal shows one status line; `--metrics-file` gets a Prometheus textfile after the run (or,
+//! over several accounts, the caller writes one file for all).
 //!
 //! Exit 0 when every selected domain ends validated, 75 when some do not (each named on stderr).
 //!
@@ -41,7 +42,6 @@ use crate::context::Context;
 use crate::dates;
 use crate::dcv::Method;
 use crate::error::{Error, Kind, Result};
-use crate::metrics::RunMetric;
 use crate::output::Report;
 use crate::pipeline::Publishers;
 use crate::record::Record;
@@ -49,7 +49,7 @@ use breaker::Breaker;
 use check::check_as_served;
 use outcome::Outcome;
 use publish::publish_all;
-use report::{counts_of, finish, metrics_of};
+use report::{finish, run_metrics};
 use run::{settle, stopped};
 use select::{earliest_expiry, select};
 use serde::Serialize;
@@ -130,24 +130,14 @@ pub fn revalidate(ctx: &Context, report: &mut Report) -> Result<()> {
         None
     };
     let metrics = cfg.metrics_file.as_ref().map(|path| {
-        (
-            path,
-            metrics_of(after.as_deref().unwrap_or(&domains), &work),
-            counts_of(&work)
-                .into_iter()
-                .map(|(o, n)| (o.as_str().to_string(), n))
-                .collect(),
-        )
+        let listing = after.as_deref().unwrap_or(&domains);
+        (path, run_metrics(cfg.account.clone(), listing, &work))
     });
     let result = finish(report, work, attempted && !cut_short);
-    if let Some((path, domains, counts)) = metrics {
-        let run = RunMetric {
-            ok: outcome.is_ok() && result.is_ok(),
-            counts,
-            seconds: started.elapsed().as_secs_f64(),
-            finished: dates::now(),
-        };
-        crate::metrics::write(path, &crate::metrics::render(&domains, &run))?;
+    if let Some((path, mut run)) = metrics {
+        run.run.ok = outcome.is_ok() && result.is_ok();
+        run.run.seconds = started.elapsed().as_secs_f64();
+        crate::metrics::deliver(path, cfg.metrics_sink.as_ref(), run)?;
     }
     outcome.and(result)
 }

@@ -6,7 +6,7 @@ use super::outcome::Outcome;
 use super::select::{earliest_expiry_time, types_of};
 use crate::certcentral::types::DomainSummary;
 use crate::error::{Error, Result};
-use crate::metrics::DomainMetric;
+use crate::metrics::{AccountRun, DomainMetric, RunMetric};
 use crate::output::Report;
 use crate::ui;
 
@@ -70,8 +70,30 @@ pub(super) fn finish(report: &mut Report, work: Vec<Work>, strict: bool) -> Resu
     }
 }
 
+/// The run for the metrics file, as account `account`: each domain of `listing` (see
+/// [`metrics_of`]) and the counts of `work`; `ok` and `seconds` are the caller's to fill in.
+pub(super) fn run_metrics(
+    account: Option<String>,
+    listing: &[DomainSummary],
+    work: &[Work],
+) -> AccountRun {
+    AccountRun {
+        account,
+        domains: metrics_of(listing, work),
+        run: RunMetric {
+            counts: counts_of(work)
+                .into_iter()
+                .map(|(o, n)| (o.as_str().to_string(), n))
+                .collect(),
+            seconds: 0.0,
+            finished: crate::dates::now(),
+            ok: false,
+        },
+    }
+}
+
 /// Each active domain of `listing` with its DCV expiry, and what this run did to the selected ones.
-pub(super) fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<DomainMetric> {
+fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<DomainMetric> {
     listing
         .iter()
         .filter(|d| d.is_active != Some(false))
