@@ -76,12 +76,7 @@ enum Attempt {
 impl Client {
     /// A client for `base_url` (e.g. `https://www.digicert.com/services/v2`).
     pub fn new(base_url: &str, key: Secret, timeout: Duration) -> Result<Client> {
-        let http = crate::http_client::builder("")
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10).min(timeout))
-            .build()
-            .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))?;
+        let http = crate::http_client::api_client("", timeout)?;
         Ok(Client {
             http,
             base: base_url.trim_end_matches('/').to_string(),

@@ -281,12 +281,7 @@ impl std::fmt::Debug for Azure {
 impl Azure {
     /// Sets up the client, to record `remember` with each record and take `locks`; sends nothing.
     pub fn new(settings: AzureSettings, remember: Undo, locks: SetLocks) -> Result<Azure> {
-        let http = crate::http_client::builder("")
-            .timeout(settings.timeout)
-            .connect_timeout(Duration::from_secs(10).min(settings.timeout))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))?;
+        let http = crate::http_client::api_client("", settings.timeout)?;
         let tokens = Tokens::new(
             http.clone(),
             &settings.authority,

@@ -264,12 +264,7 @@ impl Google {
     /// Sets up the client; sends nothing. `remember` goes with each record, the zones' `locks`
     /// serialize this machine's changes.
     pub fn new(settings: GoogleSettings, remember: Undo, locks: SetLocks) -> Result<Google> {
-        let http = crate::http_client::builder("google")
-            .timeout(settings.timeout)
-            .connect_timeout(Duration::from_secs(10).min(settings.timeout))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))?;
+        let http = crate::http_client::api_client("google", settings.timeout)?;
         let tokens = Tokens::new(settings.credentials, http.clone(), settings.retry);
         Ok(Google {
             client: Client::new(

@@ -67,12 +67,7 @@ impl Client {
         timeout: Duration,
         retry: Policy,
     ) -> Result<Client> {
-        let http = crate::http_client::builder("")
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10).min(timeout))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))?;
+        let http = crate::http_client::api_client("", timeout)?;
         let base = api_url.trim_end_matches('/');
         let base = base.strip_suffix("/api/v1").unwrap_or(base);
         Ok(Client {
