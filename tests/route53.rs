@@ -256,3 +256,52 @@ fn an_order_validates_end_to_end_with_route53_mirrored_into_bind() {
         ["someone-else"]
     );
 }
+
+/// With no credentials configured, the instance metadata service is never asked (a loopback fake
+/// stands in for 169.254.169.254 and counts connections): 78 at once. `--route53-instance-role`
+/// asks it.
+#[test]
+fn the_instance_metadata_service_is_asked_only_when_chosen() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let moto = MotoFixture::start();
+    let imds = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let imds_url = format!("http://{}", imds.local_addr().unwrap());
+    let asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = asked.clone();
+    std::thread::spawn(move || {
+        for stream in imds.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let state = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dcv-hook"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", state.path())
+            .env("AWS_ENDPOINT_URL", moto.url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds_url)
+            .args(["auth", "-d", "example.test", "--acme-value", "tok"])
+            .arg("--state-dir")
+            .arg(state.path())
+            .args(["--no-propagation-check", "--provider", "route53"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        0,
+        "IMDS asked without the flag"
+    );
+    let out = run(&["--route53-instance-role"]);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        asked.load(Ordering::SeqCst) > 0,
+        "IMDS not asked with the flag"
+    );
+}

@@ -6,13 +6,18 @@
 
 use crate::error::{Error, Result};
 use aws_config::BehaviorVersion;
+use aws_config::ecs::EcsCredentialsProvider;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::imds::credentials::ImdsCredentialsProvider;
+use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::profile::region::ProfileFileRegionProvider;
 use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
 use aws_sdk_route53::Client as Sdk;
 use aws_sdk_route53::config::Credentials;
 use aws_sdk_route53::config::Region;
@@ -34,6 +39,44 @@ pub struct Access {
     pub endpoint: Option<String>,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` from the environment.
     pub static_keys: Option<Credentials>,
+    /// `--route53-instance-role`: the EC2 instance metadata service (169.254.169.254) may be asked
+    /// for credentials; never otherwise.
+    pub instance_role: bool,
+}
+
+/// The SDK's default credential chain (environment, profile with SSO and credential_process, web
+/// identity, the ECS container endpoint when its variables say so) without the EC2 instance
+/// metadata service, unless `instance_role`: a link-local address is never probed by default, so a
+/// machine with no credentials fails at once naming what was tried instead of waiting on it.
+fn chain(conf: &ProviderConfig, instance_role: bool) -> CredentialsProviderChain {
+    let chain = CredentialsProviderChain::first_try(
+        "Environment",
+        EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else(
+        "Profile",
+        ProfileFileCredentialsProvider::builder()
+            .configure(conf)
+            .build(),
+    )
+    .or_else(
+        "WebIdentityToken",
+        WebIdentityTokenCredentialsProvider::builder()
+            .configure(conf)
+            .build(),
+    )
+    .or_else(
+        "EcsContainer",
+        EcsCredentialsProvider::builder().configure(conf).build(),
+    );
+    if instance_role {
+        chain.or_else(
+            "Ec2InstanceMetadata",
+            ImdsCredentialsProvider::builder().configure(conf).build(),
+        )
+    } else {
+        chain
+    }
 }
 
 /// A hosted zone: its id (without `/hostedzone/`) and name (no trailing dot).
@@ -91,11 +134,14 @@ impl Client {
                     .operation_attempt_timeout(timeout)
                     .build(),
             );
+        let conf = ProviderConfig::without_region()
+            .with_http_client(http)
+            .with_region(Some(region));
+        if access.profile.is_none() {
+            loader = loader.credentials_provider(chain(&conf, access.instance_role));
+        }
         if let Some(profile) = &access.profile {
             // That profile only (as `aws --profile`): the environment's keys do not override it.
-            let conf = ProviderConfig::without_region()
-                .with_http_client(http)
-                .with_region(Some(region));
             let credentials = ProfileFileCredentialsProvider::builder()
                 .configure(&conf)
                 .profile_name(profile)

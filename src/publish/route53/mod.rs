@@ -50,13 +50,17 @@ const SYNC_POLL: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct Route53Args {
     /// The AWS profile to take credentials from (~/.aws/config and credentials: keys, SSO, roles)
-    /// [default: the SDK's chain: env, AWS_PROFILE, web identity, instance role].
+    /// [default: the SDK's chain: env, AWS_PROFILE, web identity, ECS container credentials].
     #[arg(long, value_name = "NAME", help_heading = HEADING)]
     pub route53_profile: Option<String>,
     /// The hosted zone to publish in, e.g. Z0123456789ABCDEFGHIJ (needed for a private zone)
     /// [default: the public zone of the record's name or its nearest parent].
     #[arg(long, value_name = "ID", help_heading = HEADING)]
     pub route53_zone_id: Option<String>,
+    /// Also ask the EC2 instance metadata service (169.254.169.254) for the instance role's
+    /// credentials; never asked without this flag.
+    #[arg(long, help_heading = HEADING)]
+    pub route53_instance_role: bool,
 }
 
 /// What the state keeps, so cleanup needs no flags: the profile, the zone id given and the
@@ -69,6 +73,8 @@ pub struct Undo {
     pub route53_zone_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route53_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub route53_instance_role: bool,
 }
 
 /// Everything the provider needs, checked.
@@ -131,6 +137,7 @@ impl Route53Settings {
                 profile: undo.route53_profile.clone(),
                 endpoint,
                 static_keys,
+                instance_role: undo.route53_instance_role,
             },
             zone_id,
             ttl,
@@ -161,6 +168,7 @@ impl Provider for Route53 {
             route53_profile: args.route53_profile.or(remembered.route53_profile),
             route53_zone_id: args.route53_zone_id.or(remembered.route53_zone_id),
             route53_endpoint: endpoint.or(remembered.route53_endpoint),
+            route53_instance_role: args.route53_instance_role || remembered.route53_instance_role,
         };
         Ok((Route53Settings::new(&undo, setup.env, setup.ttl)?, undo))
     }
