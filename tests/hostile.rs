@@ -781,7 +781,7 @@ fn hostile_web_answers_time_out_with_the_server_named() {
         case(
             "http: fileauth.txt redirects to itself",
             75,
-            "more than one redirect",
+            "more than 5 redirects",
         )
         .auth_order(&[])
         .publishes(),
