@@ -18,6 +18,15 @@ use super::TargetCheck;
 
 /// Where a CA fetches the http-token file.
 pub(crate) const FILEAUTH_PATH: &str = "/.well-known/pki-validation/fileauth.txt";
+/// The URL path of a domain's validation file: `fileauth.txt`, or for http-token-dynamic the
+/// `file` chosen with its token.
+pub(crate) fn token_path(method: &str, file: &str) -> String {
+    match method {
+        "http-token-dynamic" => format!("/.well-known/pki-validation/{file}"),
+        _ => FILEAUTH_PATH.to_string(),
+    }
+}
+
 /// The CNAME target domain of dns-cname-token.
 pub(crate) const CNAME_SUFFIX: &str = "dcv.digicert.com";
 /// How many CNAMEs a check follows before giving up (lego caps at 50; a test needs few).
@@ -45,7 +54,7 @@ impl Checker {
         match method {
             "dns-txt-token" => self.dns_txt(name, token),
             "dns-cname-token" => self.dns_cname(name, token),
-            "http-token" => self.http(name, token),
+            "http-token" => self.http(name, token, FILEAUTH_PATH),
             other => vec![TargetCheck::failed(
                 name,
                 "-",
@@ -151,7 +160,8 @@ impl Checker {
             .collect()
     }
 
-    fn http(&self, name: &str, token: &str) -> Vec<TargetCheck> {
+    /// Fetches `path` of `name` from every address, as for http-token (and its dynamic file).
+    pub(crate) fn http(&self, name: &str, token: &str, path: &str) -> Vec<TargetCheck> {
         if name.starts_with("*.") {
             return vec![TargetCheck::failed(
                 name,
@@ -176,7 +186,7 @@ impl Checker {
             .into_iter()
             .map(|ip| {
                 let addr = SocketAddr::new(ip, self.http_port);
-                match self.fetch(addr, name) {
+                match self.fetch(addr, name, path) {
                     Ok((status, body, via)) => {
                         let ok = status == 200 && body.trim().contains(token);
                         let via = via.map(|v| format!(" via {v}")).unwrap_or_default();
@@ -186,9 +196,7 @@ impl Checker {
                             server: addr.to_string(),
                             ok,
                             reached: true,
-                            detail: format!(
-                                "GET http://{name}{FILEAUTH_PATH}{via}: {status} {shown:?}"
-                            ),
+                            detail: format!("GET http://{name}{path}{via}: {status} {shown:?}"),
                         }
                     }
                     Err(e) => TargetCheck::failed(name, &addr.to_string(), false, e),
@@ -199,9 +207,13 @@ impl Checker {
 
     /// Fetches the validation file from one address, following at most one redirect. Returns
     /// status, body and the redirect target when one was followed.
-    fn fetch(&self, addr: SocketAddr, host: &str) -> Result<(u16, String, Option<String>), String> {
-        let first =
-            http::get(addr, host, FILEAUTH_PATH, self.timeout).map_err(|e| e.to_string())?;
+    fn fetch(
+        &self,
+        addr: SocketAddr,
+        host: &str,
+        path: &str,
+    ) -> Result<(u16, String, Option<String>), String> {
+        let first = http::get(addr, host, path, self.timeout).map_err(|e| e.to_string())?;
         let Some(location) = redirect_of(&first) else {
             return Ok((first.status, first.body, None));
         };
