@@ -133,7 +133,21 @@ fn a_central_validation_server_on_the_registered_domain_is_followed_and_another_
         .code(75)
         .stderr(predicate::str::contains("outside example.test"));
     assert!(tree(w.webroot.path()).is_empty(), "run cleans up");
+    // The simulator, like DigiCert, does not follow it either, even with the file in place.
+    let path = w.sim.domain_token_path(id).unwrap();
+    let file = w.webroot.path().join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, w.sim.domain_token(id).unwrap()).unwrap();
+    w.webroot_cmd()
+        .args(["verify", "--domain-id", &id.to_string()])
+        .assert()
+        .code(75);
     assert_ne!(w.sim.domain_status(id).as_deref(), Some("active"));
+    let details: Vec<String> = w.sim.checks().iter().flat_map(|c| c.details()).collect();
+    assert!(
+        details.iter().any(|d| d.contains("outside example.test")),
+        "{details:?}"
+    );
 }
 
 #[test]
