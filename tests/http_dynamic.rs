@@ -251,3 +251,25 @@ fn doctor_and_revalidate_take_the_method_from_digicert() {
     );
     assert!(tree(w.webroot.path()).is_empty());
 }
+
+#[test]
+fn a_chain_of_two_redirects_on_the_registered_domain_is_followed_by_the_wait_and_the_ca() {
+    let (w, _central, _site) = central_world("http://hop.example.test$request_uri");
+    let hop = Ipv4Addr::new(127, 81, w.net, 3);
+    let _hop = Nginx::start(
+        hop,
+        w.webroot.path(),
+        "location /.well-known/pki-validation/ { return 301 http://central.example.test$request_uri; }",
+    );
+    w.dns.add("hop.example.test", RecordData::A(hop));
+    let id = w
+        .sim
+        .add_domain(DomainSpec::new("shop.example.test").method(DYNAMIC));
+    w.webroot_cmd()
+        .args(["run", "--domain-id", &id.to_string(), "--method", DYNAMIC])
+        .args(["--propagation-timeout", "20"])
+        .assert()
+        .success();
+    assert_eq!(w.sim.domain_status(id).as_deref(), Some("active"));
+    assert!(tree(w.webroot.path()).is_empty());
+}
