@@ -17,6 +17,15 @@ fn the_file_digicert_names_is_published_waited_for_validated_and_removed() {
         .sim
         .add_domain(DomainSpec::new("shop.example.test").method(DYNAMIC));
     let id = id.to_string();
+    // A dry run fetches no token, so no file name: it says where the file will go.
+    w.webroot_cmd()
+        .args(["auth", "--domain-id", &id, "--method", DYNAMIC, "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "/.well-known/pki-validation/chosen-by-digicert.txt",
+        ));
+    assert!(tree(w.webroot.path()).is_empty());
     w.webroot_cmd()
         .args(["auth", "--domain-id", &id, "--method", DYNAMIC])
         .assert()
