@@ -68,7 +68,7 @@ pub enum Outcome {
 pub struct Fetched {
     pub outcome: Outcome,
     pub hops: Vec<Hop>,
-    pub last: Url,
+    pub last: String,
 }
 
 /// What to fetch.
@@ -208,13 +208,13 @@ impl Fetcher {
         let mut fetched = Fetched {
             outcome: Outcome::Unreachable(format!("not a URL: {}", request.url)),
             hops: Vec::new(),
-            last: Url::parse("http://invalid./").expect("a URL"),
+            last: request.url.to_string(),
         };
         let Ok(mut url) = Url::parse(request.url) else {
             return fetched;
         };
         loop {
-            fetched.last = url.clone();
+            fetched.last = url.to_string();
             let response = match self.get(request, &url, deadline, resolve) {
                 Ok(r) => r,
                 Err(outcome) => break Fetched { outcome, ..fetched },
