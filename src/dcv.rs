@@ -21,6 +21,11 @@ pub enum TxtName {
 pub const CNAME_TARGET_SUFFIX: &str = "dcv.digicert.com";
 /// Where DigiCert looks for an `http-token`.
 pub const HTTP_TOKEN_PATH: &str = "/.well-known/pki-validation/fileauth.txt";
+/// The directory of every DigiCert validation file.
+pub const HTTP_TOKEN_DIR: &str = "/.well-known/pki-validation/";
+/// Stands for the file name DigiCert chooses for `http-token-dynamic` where it is not known yet (a
+/// dry run, the doctor): it names the directory the file goes to.
+pub const UNKNOWN_FILE_NAME: &str = "chosen-by-digicert.txt";
 
 /// A DCV method that publishes a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,6 +33,8 @@ pub enum Method {
     DnsTxtToken,
     DnsCnameToken,
     HttpToken,
+    /// http-token with the file name chosen by DigiCert (`http_token_url`; OV/EV only).
+    HttpTokenDynamic,
 }
 
 impl Method {
@@ -45,8 +52,9 @@ impl Method {
             "dns-txt-token" => Ok(Method::DnsTxtToken),
             "dns-cname-token" => Ok(Method::DnsCnameToken),
             "http-token" => Ok(Method::HttpToken),
+            "http-token-dynamic" => Ok(Method::HttpTokenDynamic),
             _ => Err(Error::usage(format!(
-                "unknown --method {text:?}: use dns-txt-token, dns-cname-token or http-token"
+                "unknown --method {text:?}: use dns-txt-token, dns-cname-token, http-token or http-token-dynamic"
             ))),
         }
     }
@@ -56,11 +64,12 @@ impl Method {
             Method::DnsTxtToken => "dns-txt-token",
             Method::DnsCnameToken => "dns-cname-token",
             Method::HttpToken => "http-token",
+            Method::HttpTokenDynamic => "http-token-dynamic",
         }
     }
 
     pub fn is_dns(self) -> bool {
-        !matches!(self, Method::HttpToken)
+        !matches!(self, Method::HttpToken | Method::HttpTokenDynamic)
     }
 }
 
@@ -223,15 +232,19 @@ pub fn placement(
                 format!("{}.{CNAME_TARGET_SUFFIX}", token.to_ascii_lowercase()),
             )
         }
-        Method::HttpToken => {
+        Method::HttpToken | Method::HttpTokenDynamic => {
             if domain.is_wildcard() {
                 return Err(Error::data(format!(
-                    "{domain} is a wildcard, which http-token cannot validate; use a DNS method (--method dns-txt-token)"
+                    "{domain} is a wildcard, which {method} cannot validate; use a DNS method (--method dns-txt-token)"
                 )));
             }
+            let path = match method {
+                Method::HttpToken => HTTP_TOKEN_PATH.to_string(),
+                _ => format!("{HTTP_TOKEN_DIR}{UNKNOWN_FILE_NAME}"),
+            };
             (
                 RecordType::Http,
-                format!("http://{base}{HTTP_TOKEN_PATH}"),
+                format!("http://{base}{path}"),
                 token.to_string(),
             )
         }
@@ -242,6 +255,54 @@ pub fn placement(
         name,
         value,
     })
+}
+
+/// Whether `name` is a file name DigiCert may choose for `http-token-dynamic`: one plain name (a
+/// letter or digit first, then letters, digits, `.`, `_` or `-`) ending in `.txt`. The webroot's
+/// cleanup accepts exactly these beside `fileauth.txt`.
+pub fn is_dynamic_file_name(name: &str) -> bool {
+    let stem = name.strip_suffix(".txt").unwrap_or("");
+    name.len() <= 255
+        && stem.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `record` (an http-token-dynamic placement) moved to the file DigiCert's `http_token_url` names.
+/// The URL is untrusted input: it is taken only as `http(s)://NAME/.well-known/pki-validation/FILE.txt`
+/// with NAME the name validated and FILE a plain name (no other directory, `..`, query or port);
+/// anything else is 65 naming it.
+pub fn at_token_url(mut record: Record, url: &str) -> Result<Record> {
+    let host = record
+        .http_host_and_path()
+        .map_or("", |(h, _)| h)
+        .to_string();
+    let bad = |why: &str| {
+        Error::data(format!(
+            "DigiCert's http_token_url {:?} for {host} is refused: {why}; nothing was written (ask DigiCert for a new token, or use --method http-token)",
+            url.chars().take(120).collect::<String>()
+        ))
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| bad("it is not an http:// URL"))?;
+    let (url_host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if !url_host.eq_ignore_ascii_case(&host) {
+        return Err(bad(&format!("its host {url_host:?} is not {host}")));
+    }
+    let file = path
+        .strip_prefix(HTTP_TOKEN_DIR)
+        .filter(|f| !f.contains(['/', '\\']))
+        .ok_or_else(|| bad("the file is not directly under /.well-known/pki-validation/"))?;
+    if !is_dynamic_file_name(file) {
+        return Err(bad(
+            "the file name is not one plain name ending in .txt (letters, digits, '.', '_', '-')",
+        ));
+    }
+    record.name = format!("http://{host}{HTTP_TOKEN_DIR}{file}");
+    Ok(record)
 }
 
 #[cfg(test)]
@@ -278,6 +339,38 @@ mod tests {
             if let Err(e) = got {
                 assert_eq!(e.kind(), crate::error::Kind::DataErr);
             }
+        }
+    }
+
+    #[test]
+    fn only_a_plain_txt_file_under_pki_validation_on_the_name_is_taken_from_digicert() {
+        let d = DomainName::parse("www.example.com").unwrap();
+        let r = placement(Method::HttpTokenDynamic, TxtName::Apex, &d, "tok").unwrap();
+        let at = |url: &str| at_token_url(r.clone(), url).map(|r| r.name);
+        assert_eq!(
+            at("http://www.example.com/.well-known/pki-validation/a1b2C3.txt").unwrap(),
+            "http://www.example.com/.well-known/pki-validation/a1b2C3.txt"
+        );
+        assert!(at("https://WWW.example.com/.well-known/pki-validation/x_y-z.1.txt").is_ok());
+        for hostile in [
+            "http://www.example.com/.well-known/other/a.txt",
+            "http://www.example.com/.well-known/pki-validation/../a.txt",
+            "http://www.example.com/.well-known/pki-validation/sub/a.txt",
+            "http://www.example.com/.well-known/pki-validation/..txt",
+            "http://www.example.com/.well-known/pki-validation/.txt",
+            "http://www.example.com/.well-known/pki-validation/a.html",
+            "http://www.example.com/.well-known/pki-validation/a.txt?x=1",
+            "http://www.example.com/.well-known/pki-validation/a.txt#f",
+            "http://www.example.com/.well-known/pki-validation/%2e%2e.txt",
+            "http://www.example.com:8080/.well-known/pki-validation/a.txt",
+            "http://evil.example.net/.well-known/pki-validation/a.txt",
+            "http://user@www.example.com/.well-known/pki-validation/a.txt",
+            "ftp://www.example.com/.well-known/pki-validation/a.txt",
+            "/.well-known/pki-validation/a.txt",
+            "",
+        ] {
+            let err = at(hostile).unwrap_err();
+            assert_eq!(err.kind(), crate::error::Kind::DataErr, "{hostile}");
         }
     }
 

@@ -23,6 +23,7 @@ pub mod error;
 pub mod filelock;
 pub mod fsutil;
 pub mod http_client;
+pub mod http_fetch;
 pub mod metrics;
 pub mod output;
 pub mod persist;

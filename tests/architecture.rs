@@ -44,6 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "certcentral",
             "resolver",
             "dnsquery",
+            "http_fetch",
             "state",
             "publish",
             "propagation",

@@ -630,6 +630,52 @@ fn hostile_input_gets_one_clear_line_and_its_exit_code() {
                 state_entry("webroot", &http_record("/index.html"), "{dir}/wr/index.html"),
             )
             .args(&["cleanup"]),
+        // http-token-dynamic widens cleanup by exactly one plain .txt name in pki-validation.
+        case("state: dynamic file name with .. in its URL", 65, "would leave the web root")
+            .file("wr/.well-known/pki-validation/keep.txt", "tok")
+            .file("wr/victim.txt", "tok")
+            .file(
+                "state/records/http-0000000000000010.json",
+                state_entry(
+                    "webroot",
+                    &http_record("/.well-known/pki-validation/../../victim.txt"),
+                    "{dir}/wr/.well-known/pki-validation/../../victim.txt",
+                ),
+            )
+            .args(&["cleanup"]),
+        case("state: dynamic file name in another directory", 65, "never writes")
+            .file("wr/.well-known/other/a1b2.txt", "tok")
+            .file(
+                "state/records/http-0000000000000011.json",
+                state_entry(
+                    "webroot",
+                    &http_record("/.well-known/other/a1b2.txt"),
+                    "{dir}/wr/.well-known/other/a1b2.txt",
+                ),
+            )
+            .args(&["cleanup"]),
+        case("state: dynamic file name one level down", 65, "never writes")
+            .file("wr/.well-known/pki-validation/sub/a1b2.txt", "tok")
+            .file(
+                "state/records/http-0000000000000012.json",
+                state_entry(
+                    "webroot",
+                    &http_record("/.well-known/pki-validation/sub/a1b2.txt"),
+                    "{dir}/wr/.well-known/pki-validation/sub/a1b2.txt",
+                ),
+            )
+            .args(&["cleanup"]),
+        case("state: dynamic file name not ending in .txt", 65, "never writes")
+            .file("wr/.well-known/pki-validation/a1b2.html", "tok")
+            .file(
+                "state/records/http-0000000000000013.json",
+                state_entry(
+                    "webroot",
+                    &http_record("/.well-known/pki-validation/a1b2.html"),
+                    "{dir}/wr/.well-known/pki-validation/a1b2.html",
+                ),
+            )
+            .args(&["cleanup"]),
         case("state: webroot directory outside .well-known", 65, "the directory")
             .file("wr/index.html", "home")
             .setup(|d| std::fs::create_dir(d.join("wr/empty")).unwrap())
@@ -781,7 +827,7 @@ fn hostile_web_answers_time_out_with_the_server_named() {
         case(
             "http: fileauth.txt redirects to itself",
             75,
-            "more than one redirect",
+            "more than 5 redirects",
         )
         .auth_order(&[])
         .publishes(),

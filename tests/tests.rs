@@ -16,6 +16,9 @@ mod certcentral_contract;
 // The http-token flow through the binary: orders, domains, errors, state, cleanup.
 mod http_flow;
 
+// http-token-dynamic: the file DigiCert names, hostile URLs, the central-server pattern.
+mod http_dynamic;
+
 // The rfc2136 publisher and the DNS propagation check against real BIND servers (library level).
 mod rfc2136;
 

@@ -389,46 +389,45 @@ fn http_token_waits_for_the_lagging_node() {
 }
 
 #[test]
-fn http_token_follows_one_redirect_only() {
+fn http_token_follows_redirects_as_digicert_does() {
     let net = 7;
     let root = temp_root("redirect");
     let path = "/.well-known/pki-validation/fileauth.txt";
     let target = WebServer::start(SocketAddr::from((ip(net, 3), 80)), root.clone()).unwrap();
     let front = WebServer::start(SocketAddr::from((ip(net, 1), 80)), root.clone())
         .unwrap()
-        .with_redirect(path, &format!("http://{}{path}", ip(net, 3)));
+        .with_redirect(path, &format!("http://central.example.test{path}"));
     let dns = zone(net);
     dns.add("www.example.test", RecordData::A(ip(net, 1)));
+    dns.add("central.example.test", RecordData::A(ip(net, 3)));
     let sim = sim_for(&dns);
-    let id = sim.add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
-    std::fs::write(
-        root.join(".well-known/pki-validation/fileauth.txt"),
-        sim.order_random_value(id).unwrap(),
-    )
-    .unwrap();
-    let check = format!("/order/certificate/{id}/check-dcv");
-    let r = api(&sim, "PUT", &check, None);
-    assert_eq!(r.status, 200, "{}", sim.checks().last().unwrap());
+    let check = |sim: &Simulator| {
+        let id = sim.add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
+        std::fs::write(
+            root.join(".well-known/pki-validation/fileauth.txt"),
+            sim.order_random_value(id).unwrap(),
+        )
+        .unwrap();
+        let check = format!("/order/certificate/{id}/check-dcv");
+        let r = api(sim, "PUT", &check, None);
+        (r.status, sim.checks().last().unwrap().to_string())
+    };
+    let (status, seen) = check(&sim);
+    assert_eq!(status, 200, "{seen}");
     assert_eq!(front.requests()[0].status, 301);
     assert_eq!(target.requests()[0].status, 200);
 
-    // A second hop is one too many.
+    // Off the registered domain (an address is a domain of its own) is not followed.
     target.redirect(path, &format!("http://{}/elsewhere", ip(net, 1)));
-    let id = sim.add_order(OrderSpec::new(["www.example.test"]).method("http-token"));
-    let r = api(
-        &sim,
-        "PUT",
-        &format!("/order/certificate/{id}/check-dcv"),
-        None,
-    );
-    assert_eq!(r.status, 400);
-    assert!(
-        sim.checks()
-            .last()
-            .unwrap()
-            .to_string()
-            .contains("redirected twice")
-    );
+    let (status, seen) = check(&sim);
+    assert_eq!(status, 400);
+    assert!(seen.contains("outside example.test"), "{seen}");
+
+    // Nor more than 5 hops.
+    target.redirect(path, &format!("http://central.example.test{path}"));
+    let (status, seen) = check(&sim);
+    assert_eq!(status, 400);
+    assert!(seen.contains("more than 5 redirects"), "{seen}");
     std::fs::remove_dir_all(root).unwrap();
 }
 

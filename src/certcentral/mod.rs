@@ -16,6 +16,14 @@ use types::*;
 use crate::error::{Error, Result};
 use serde_json::json;
 
+/// A domain's DCV token and, for http-token-dynamic, the URL of the file DigiCert chose (as DigiCert
+/// sent it: untrusted until `dcv::at_token_url` accepts it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainToken {
+    pub token: String,
+    pub http_token_url: Option<String>,
+}
+
 /// The DCV part of the CertCentral API.
 pub struct CertCentral {
     client: Client,
@@ -151,26 +159,49 @@ impl CertCentral {
         types: &[String],
         method: &str,
     ) -> Result<String> {
+        Ok(self
+            .submit_for_domain_token(domain_id, types, method)?
+            .token)
+    }
+
+    /// [`Self::submit_for_token`], with the file DigiCert chose when it said (`http_token_url`).
+    pub fn submit_for_domain_token(
+        &self,
+        domain_id: u64,
+        types: &[String],
+        method: &str,
+    ) -> Result<DomainToken> {
         match self.submit_domain_validation(domain_id, types, method)? {
             Some(DcvToken {
-                token: Some(token), ..
-            }) => Ok(token),
-            _ => self.new_domain_token(domain_id),
+                token: Some(token),
+                http_token_url,
+                ..
+            }) => Ok(DomainToken {
+                token,
+                http_token_url,
+            }),
+            _ => self.fresh_domain_token(domain_id),
         }
     }
 
     /// `POST /domain/{id}/dcv/token`: a new token, replacing the previous one.
     pub fn new_domain_token(&self, domain_id: u64) -> Result<String> {
+        Ok(self.fresh_domain_token(domain_id)?.token)
+    }
+
+    fn fresh_domain_token(&self, domain_id: u64) -> Result<DomainToken> {
         let path = format!("/domain/{domain_id}/dcv/token");
-        let token: Option<DcvToken> = self.client.post(&path, None)?;
-        token
-            .and_then(|t| t.token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Error::unavailable(format!(
-                    "certcentral: POST {path} returned no token; try again later"
-                ))
-            })
+        let answer: Option<DcvToken> = self.client.post(&path, None)?;
+        let (token, http_token_url) = answer.map_or((None, None), |t| (t.token, t.http_token_url));
+        let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
+            Error::unavailable(format!(
+                "certcentral: POST {path} returned no token; try again later"
+            ))
+        })?;
+        Ok(DomainToken {
+            token,
+            http_token_url,
+        })
     }
 
     /// `PUT /domain/{id}/dcv/validate-token`.

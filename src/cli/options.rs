@@ -79,8 +79,9 @@ pub struct Options {
     /// ACME mode, the name each --acme-value is for.
     #[arg(short = 'd', long = "domain", value_name = "NAME", help_heading = TARGET)]
     pub domains: Vec<String>,
-    /// DCV method: dns-txt-token, dns-cname-token or http-token [default: dns-txt-token with a DNS
-    /// provider, http-token with webroot].
+    /// DCV method: dns-txt-token, dns-cname-token, http-token or http-token-dynamic (file name
+    /// chosen by DigiCert; domains, OV/EV) [default: dns-txt-token with a DNS provider, http-token
+    /// with webroot].
     #[arg(long, value_name = "METHOD", help_heading = TARGET)]
     pub method: Option<String>,
     /// Where a dns-txt-token TXT record goes [default: apex].

@@ -48,12 +48,17 @@ pub(super) fn resolve_method(
         Target::Domain { name: Some(n), .. } => std::slice::from_ref(n),
         _ => &[],
     };
-    if method == Some(Method::HttpToken)
+    if let Some(m) = method.filter(|m| !m.is_dns())
         && let Some(w) = named.iter().find(|n| n.is_wildcard())
     {
         return Err(Error::usage(format!(
-            "{w} is a wildcard, which http-token cannot validate; use --method dns-txt-token or dns-cname-token"
+            "{w} is a wildcard, which {m} cannot validate; use --method dns-txt-token or dns-cname-token"
         )));
+    }
+    if method == Some(Method::HttpTokenDynamic) && matches!(target, Target::Order { .. }) {
+        return Err(Error::usage(
+            "http-token-dynamic validates a domain, not an order: DigiCert names the file only in a domain's token (http_token_url); give --domain NAME or --domain-id ID (the order then uses the domain's validation)",
+        ));
     }
     Ok(method)
 }

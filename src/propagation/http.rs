@@ -1,17 +1,17 @@
 //! HTTP propagation check: every A/AAAA address of a host must serve the token.
 //!
 //! For each HTTP record the host's addresses come from the resolver (`--resolver`); one probe per
-//! address GETs the URL from exactly that address (DNS overridden for the host, so the `Host` header
-//! is the real name), follows at most one redirect (as DigiCert does), and compares the body, trimmed,
-//! with the token. Connects to port 80 unless `--http-port` says otherwise.
+//! address fetches the URL from exactly that address through [`crate::http_fetch`] (the `Host`
+//! header is the real name), following redirects by the CA's rule (DigiCert's for http-token: 301,
+//! 302, 307, 308, at most 5 hops, same registered domain, ports 80 and 443; Let's Encrypt's for
+//! ACME http-01), and compares the body, trimmed, with the token. Connects to port 80 unless
+//! `--http-port` says otherwise.
 
 use super::{Observation, Probe, PropagationCheck};
 use crate::error::{Error, Result};
+use crate::http_fetch::{Broken, Fetcher, Outcome, RedirectRule, Request};
 use crate::record::{Record, RecordType};
 use crate::resolver::Resolver;
-use crate::stats;
-use reqwest::blocking::Client;
-use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use std::time::Duration;
 pub struct HttpCheck {
     resolver: Arc<Resolver>,
     port: u16,
-    request_timeout: Duration,
+    fetcher: Arc<Fetcher>,
 }
 
 impl HttpCheck {
@@ -28,7 +28,12 @@ impl HttpCheck {
         HttpCheck {
             resolver,
             port,
-            request_timeout,
+            // One client (and its runtime thread) per (host, address), shared by the probes.
+            fetcher: Arc::new(Fetcher::new(
+                "propagation check",
+                request_timeout,
+                request_timeout,
+            )),
         }
     }
 }
@@ -36,9 +41,6 @@ impl HttpCheck {
 impl PropagationCheck for HttpCheck {
     fn probes(&self, records: &[Record]) -> Result<Vec<Box<dyn Probe>>> {
         let mut probes: Vec<Box<dyn Probe>> = Vec::new();
-        // One client (and its runtime thread) per (host, address), shared by that host's records.
-        let mut clients: std::collections::HashMap<(String, IpAddr), Client> =
-            std::collections::HashMap::new();
         for record in records {
             let (host, path) = record
                 .http_host_and_path()
@@ -46,17 +48,22 @@ impl PropagationCheck for HttpCheck {
                 .ok_or_else(|| Error::software(format!("the HTTP check cannot check {record}")))?;
             let addresses = super::keep_routable(host, self.resolver.addresses(host)?);
             for address in addresses {
-                let client = match clients.get(&(host.to_string(), address)) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = client_for(host, address, self.request_timeout)?;
-                        clients.insert((host.to_string(), address), c.clone());
-                        c
-                    }
+                let url = if self.port == 80 {
+                    format!("http://{host}{path}")
+                } else {
+                    format!("http://{host}:{}{path}", self.port)
                 };
-                probes.push(Box::new(HttpProbe::new(
-                    record, host, path, address, self.port, client,
-                )));
+                probes.push(Box::new(HttpProbe {
+                    record: record.clone(),
+                    host: host.to_string(),
+                    rule: RedirectRule::for_path(path),
+                    url,
+                    address,
+                    port: self.port,
+                    fetcher: self.fetcher.clone(),
+                    resolver: self.resolver.clone(),
+                    seen: std::sync::Mutex::new(None),
+                }));
             }
         }
         Ok(probes)
@@ -66,49 +73,16 @@ impl PropagationCheck for HttpCheck {
 /// GETs one URL from one address.
 struct HttpProbe {
     record: Record,
+    host: String,
+    rule: RedirectRule,
     url: String,
     address: IpAddr,
     port: u16,
-    client: Client,
+    fetcher: Arc<Fetcher>,
+    /// Finds the address of a name a redirect leads to.
+    resolver: Arc<Resolver>,
     /// An answer waiting will not fix, and since when it has been given (see [`GIVE_UP_AFTER`]).
     seen: std::sync::Mutex<Option<(Unserved, std::time::Instant)>>,
-}
-
-/// A client that sends every request for `host` to `address`, following at most one redirect.
-fn client_for(host: &str, address: IpAddr, timeout: Duration) -> Result<Client> {
-    // Port 0 lets reqwest use each scheme's own port, so a redirect to https goes to 443 of the same
-    // address; a non-default --http-port is put into the URL instead.
-    crate::http_client::builder("propagation check")
-        .resolve(host, SocketAddr::new(address, 0))
-        .redirect(reqwest::redirect::Policy::limited(1))
-        .timeout(timeout)
-        .build()
-        .map_err(|e| Error::software(format!("cannot build the HTTP client: {e}")))
-}
-
-impl HttpProbe {
-    fn new(
-        record: &Record,
-        host: &str,
-        path: &str,
-        address: IpAddr,
-        port: u16,
-        client: Client,
-    ) -> HttpProbe {
-        let url = if port == 80 {
-            format!("http://{host}{path}")
-        } else {
-            format!("http://{host}:{port}{path}")
-        };
-        HttpProbe {
-            record: record.clone(),
-            url,
-            address,
-            port,
-            client,
-            seen: std::sync::Mutex::new(None),
-        }
-    }
 }
 
 impl Probe for HttpProbe {
@@ -139,8 +113,8 @@ pub enum Unserved {
     Status(u16),
     /// A 2xx with a body that is not the token (its first characters).
     OtherContent(u16, String),
-    /// A redirect beyond the one followed.
-    TooManyRedirects,
+    /// A redirect the CA does not follow.
+    Redirect(Broken),
 }
 
 impl std::fmt::Display for Unserved {
@@ -150,13 +124,13 @@ impl std::fmt::Display for Unserved {
             Unserved::OtherContent(status, start) => {
                 write!(f, "HTTP {status} with other content {start:?}")
             }
-            Unserved::TooManyRedirects => f.write_str("more than one redirect"),
+            Unserved::Redirect(broken) => f.write_str(&broken.seen),
         }
     }
 }
 
 /// The doctor's code and fix for an answer that means the web server will not serve the file however
-/// long one waits (401, 403, 5xx, a redirect not followed); `None` for answers that may still change
+/// long one waits (401, 403, 5xx, a redirect the CA does not follow); `None` for answers that may still change
 /// (404: the file is not there yet).
 pub fn advice(answer: &Unserved) -> Option<(&'static str, &'static str)> {
     match answer {
@@ -172,10 +146,7 @@ pub fn advice(answer: &Unserved) -> Option<(&'static str, &'static str)> {
             "http.status.5xx",
             "fix the web server (its error log says why) so it serves static files under /.well-known/",
         )),
-        Unserved::TooManyRedirects => Some((
-            "http.redirect.too_many",
-            "serve the file with at most one redirect, on the same name, to port 80 or 443",
-        )),
+        Unserved::Redirect(broken) => Some((broken.code, broken.fix)),
         _ => None,
     }
 }
@@ -231,29 +202,36 @@ impl HttpProbe {
     }
 
     fn ask(&self, within: Duration) -> Answer {
-        stats::count_http_request();
-        let response = match self.client.get(&self.url).timeout(within).send() {
-            Ok(r) => r,
-            Err(e) if e.is_redirect() => return Answer::Unserved(Unserved::TooManyRedirects),
-            Err(e) if e.is_timeout() => return Answer::Unreachable("timed out".into()),
-            Err(e) if e.is_connect() => return Answer::Unreachable("connection failed".into()),
-            Err(e) => return Answer::Unreachable(e.to_string()),
+        let request = Request {
+            url: &self.url,
+            host: &self.host,
+            addr: self.address,
+            rule: self.rule,
+            max_body: MAX_BODY,
+            within,
         };
-        let status = response.status();
-        if !status.is_success() {
-            return Answer::Unserved(Unserved::Status(status.as_u16()));
+        let resolve = |name: &str| {
+            let found = self.resolver.addresses(name).ok()?;
+            found.first().copied()
+        };
+        let (status, body) = match self.fetcher.fetch(&request, &resolve).outcome {
+            Outcome::Answered { status, body, .. } => (status, body),
+            Outcome::Refused(broken) => return Answer::Unserved(Unserved::Redirect(broken)),
+            Outcome::TimedOut => return Answer::Unreachable("timed out".into()),
+            Outcome::NoConnection(why) | Outcome::Unreachable(why) => {
+                return Answer::Unreachable(why);
+            }
+        };
+        if !(200..300).contains(&status) {
+            return Answer::Unserved(Unserved::Status(status));
         }
-        // A token file is a few dozen bytes and DigiCert reads at most 5000: read no more than
-        // MAX_BODY, so a huge page is "other content" at once, not a slow read against the deadline.
-        let mut body = Vec::new();
-        let read = response.take(MAX_BODY).read_to_end(&mut body);
-        match read.map(|_| String::from_utf8_lossy(&body)) {
-            Ok(body) if body.trim() == self.record.value.trim() => Answer::Served,
-            Ok(body) => Answer::Unserved(Unserved::OtherContent(
-                status.as_u16(),
-                body.trim().chars().take(40).collect(),
-            )),
-            Err(e) => Answer::Unreachable(format!("body could not be read: {e}")),
+        let body = String::from_utf8_lossy(&body);
+        if body.trim() == self.record.value.trim() {
+            return Answer::Served;
         }
+        Answer::Unserved(Unserved::OtherContent(
+            status,
+            body.trim().chars().take(40).collect(),
+        ))
     }
 }

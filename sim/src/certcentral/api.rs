@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
-use super::check::{CNAME_SUFFIX, Checker, FILEAUTH_PATH};
+use super::check::{self, CNAME_SUFFIX, Checker};
 use super::{
     ApiRequest, CheckRecord, DAY_SECS, Domain, Fault, METHODS, Order, Shared, State, TargetCheck,
     Token, date, iso8601,
@@ -87,7 +87,7 @@ fn bad_method() -> Reply {
 /// The "token not found" error DigiCert gives for a method.
 fn not_found_error(method: &str) -> Reply {
     let (code, message) = match method {
-        "http-token" => FILE_NOT_FOUND,
+        "http-token" | "http-token-dynamic" => FILE_NOT_FOUND,
         _ => INVALID_DNS_TXT,
     };
     Reply::error(400, code, message)
@@ -770,8 +770,12 @@ fn token_json(domain: &Domain, token: &Token) -> Value {
     });
     match domain.method.as_str() {
         "dns-cname-token" => body["verification_value"] = json!(CNAME_SUFFIX),
-        "http-token" => {
-            body["http_token_url"] = json!(format!("http://{}{FILEAUTH_PATH}", domain.name));
+        "http-token" | "http-token-dynamic" => {
+            let url = domain.token_url.clone().unwrap_or_else(|| {
+                let path = check::token_path(&domain.method, &token.file);
+                format!("http://{}{path}", domain.name)
+            });
+            body["http_token_url"] = json!(url);
         }
         _ => {}
     }
@@ -927,7 +931,7 @@ fn domain_method(shared: &Shared, id: Option<u64>, body: Option<&Value>) -> Repl
 }
 
 fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
-    let (did, name, method, token) = {
+    let (did, name, method, token, file) = {
         let state = shared.state.lock().unwrap();
         let Some((did, domain)) = id.and_then(|id| state.domains.get(&id).map(|d| (id, d))) else {
             return domain_not_found();
@@ -937,6 +941,11 @@ fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
             domain.name.clone(),
             domain.method.clone(),
             domain.token.as_ref().map(|t| t.value.clone()),
+            domain
+                .token
+                .as_ref()
+                .map(|t| t.file.clone())
+                .unwrap_or_default(),
         )
     };
     if method == "email" {
@@ -947,6 +956,9 @@ fn domain_check(shared: &Shared, id: Option<u64>) -> Reply {
         );
     }
     let targets = match &token {
+        Some(token) if method == "http-token-dynamic" => {
+            checker(shared).http(&name, token, &check::token_path(&method, &file))
+        }
         Some(token) => checker(shared).check(&method, &name, token),
         None => vec![TargetCheck::failed(
             &name,

@@ -3,8 +3,9 @@
 //! dns-txt-token and dns-cname-token find the zone of the name by an SOA walk through the
 //! configured resolver, resolve every NS name to all its addresses, and ask every address directly
 //! (RD off, on `dns_port`); the token must be on every one. http-token resolves the name's A and
-//! AAAA records and fetches the validation file from every address with the name as Host,
-//! following at most one redirect. Each server or address yields one `TargetCheck`, so a failing
+//! AAAA records and fetches the validation file (`fileauth.txt`, or the file chosen for
+//! http-token-dynamic) from every address with the name as Host, following redirects as DigiCert
+//! does (at most 5, on the same registered domain). Each server or address yields one `TargetCheck`, so a failing
 //! test can say which one lacked the token. This module holds no simulator state.
 
 use std::collections::BTreeSet;
@@ -18,8 +19,19 @@ use super::TargetCheck;
 
 /// Where a CA fetches the http-token file.
 pub(crate) const FILEAUTH_PATH: &str = "/.well-known/pki-validation/fileauth.txt";
+/// The URL path of a domain's validation file: `fileauth.txt`, or for http-token-dynamic the
+/// `file` chosen with its token.
+pub(crate) fn token_path(method: &str, file: &str) -> String {
+    match method {
+        "http-token-dynamic" => format!("/.well-known/pki-validation/{file}"),
+        _ => FILEAUTH_PATH.to_string(),
+    }
+}
+
 /// The CNAME target domain of dns-cname-token.
 pub(crate) const CNAME_SUFFIX: &str = "dcv.digicert.com";
+/// How many redirects an http-token check follows (DigiCert's limit).
+const MAX_REDIRECTS: usize = 5;
 /// How many CNAMEs a check follows before giving up (lego caps at 50; a test needs few).
 const MAX_CNAME_DEPTH: usize = 4;
 
@@ -45,7 +57,7 @@ impl Checker {
         match method {
             "dns-txt-token" => self.dns_txt(name, token),
             "dns-cname-token" => self.dns_cname(name, token),
-            "http-token" => self.http(name, token),
+            "http-token" => self.http(name, token, FILEAUTH_PATH),
             other => vec![TargetCheck::failed(
                 name,
                 "-",
@@ -151,7 +163,8 @@ impl Checker {
             .collect()
     }
 
-    fn http(&self, name: &str, token: &str) -> Vec<TargetCheck> {
+    /// Fetches `path` of `name` from every address, as for http-token (and its dynamic file).
+    pub(crate) fn http(&self, name: &str, token: &str, path: &str) -> Vec<TargetCheck> {
         if name.starts_with("*.") {
             return vec![TargetCheck::failed(
                 name,
@@ -176,7 +189,7 @@ impl Checker {
             .into_iter()
             .map(|ip| {
                 let addr = SocketAddr::new(ip, self.http_port);
-                match self.fetch(addr, name) {
+                match self.fetch(addr, name, path) {
                     Ok((status, body, via)) => {
                         let ok = status == 200 && body.trim().contains(token);
                         let via = via.map(|v| format!(" via {v}")).unwrap_or_default();
@@ -186,9 +199,7 @@ impl Checker {
                             server: addr.to_string(),
                             ok,
                             reached: true,
-                            detail: format!(
-                                "GET http://{name}{FILEAUTH_PATH}{via}: {status} {shown:?}"
-                            ),
+                            detail: format!("GET http://{name}{path}{via}: {status} {shown:?}"),
                         }
                     }
                     Err(e) => TargetCheck::failed(name, &addr.to_string(), false, e),
@@ -197,34 +208,44 @@ impl Checker {
             .collect()
     }
 
-    /// Fetches the validation file from one address, following at most one redirect. Returns
-    /// status, body and the redirect target when one was followed.
-    fn fetch(&self, addr: SocketAddr, host: &str) -> Result<(u16, String, Option<String>), String> {
-        let first =
-            http::get(addr, host, FILEAUTH_PATH, self.timeout).map_err(|e| e.to_string())?;
-        let Some(location) = redirect_of(&first) else {
-            return Ok((first.status, first.body, None));
-        };
-        let (next_host, port, path) = parse_location(&location, host, addr.port())?;
-        let next_addr = match next_host.parse::<IpAddr>() {
-            Ok(ip) => SocketAddr::new(ip, port),
-            Err(_) if next_host.eq_ignore_ascii_case(host) => SocketAddr::new(addr.ip(), port),
-            Err(_) => {
-                let ip = *self
+    /// Fetches the validation file from one address, following redirects as DigiCert does (at
+    /// most [`MAX_REDIRECTS`], on the same registered domain). Returns status, body and the last
+    /// redirect target when one was followed.
+    fn fetch(
+        &self,
+        addr: SocketAddr,
+        host: &str,
+        path: &str,
+    ) -> Result<(u16, String, Option<String>), String> {
+        let (mut at, mut here, mut path) = (addr, host.to_string(), path.to_string());
+        let mut via = None;
+        for _ in 0..=MAX_REDIRECTS {
+            let answer = http::get(at, &here, &path, self.timeout).map_err(|e| e.to_string())?;
+            let Some(location) = redirect_of(&answer) else {
+                return Ok((answer.status, answer.body, via));
+            };
+            let (next_host, port, next_path) = parse_location(&location, &here, at.port())?;
+            if registered(&next_host) != registered(host) {
+                return Err(format!(
+                    "redirected to {location}, outside {}: DigiCert follows redirects on the same registered domain only",
+                    registered(host)
+                ));
+            }
+            let ip = if next_host.eq_ignore_ascii_case(host) {
+                addr.ip()
+            } else {
+                *self
                     .resolve(&next_host)?
                     .first()
-                    .ok_or_else(|| format!("redirect host {next_host} has no address"))?;
-                SocketAddr::new(ip, port)
-            }
-        };
-        let second =
-            http::get(next_addr, &next_host, &path, self.timeout).map_err(|e| e.to_string())?;
-        if redirect_of(&second).is_some() {
-            return Err(format!(
-                "redirected twice ({location}, then again); a CA follows one redirect"
-            ));
+                    .ok_or_else(|| format!("redirect host {next_host} has no address"))?
+            };
+            (at, here, path) = (SocketAddr::new(ip, port), next_host, next_path);
+            via = Some(location);
         }
-        Ok((second.status, second.body, Some(location)))
+        Err(format!(
+            "more than {MAX_REDIRECTS} redirects (last to {}); DigiCert gives up",
+            via.unwrap_or_default()
+        ))
     }
 
     /// A and AAAA addresses of `name` through the resolver (CNAMEs chased by the resolver).
@@ -337,6 +358,21 @@ fn soa_owner(answer: &Message, name: &str) -> Option<String> {
         .find(|o| name == o || name.ends_with(&format!(".{o}")))
 }
 
+/// The registered domain of `host`, approximated as its last two labels (the simulator serves test
+/// names such as `example.test`, where that is what the Public Suffix List gives); an address stands
+/// for itself.
+fn registered(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.parse::<IpAddr>().is_ok() {
+        return host;
+    }
+    let labels: Vec<&str> = host.rsplitn(3, '.').collect();
+    match labels.as_slice() {
+        [tld, name, ..] => format!("{name}.{tld}"),
+        _ => host,
+    }
+}
+
 fn redirect_of(response: &http::HttpResponse) -> Option<String> {
     matches!(response.status, 301 | 302 | 303 | 307 | 308)
         .then(|| response.location.clone())
@@ -389,6 +425,17 @@ fn describe(result: &Result<Vec<String>, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registered_domains_of_test_names() {
+        assert_eq!(registered("shop.example.test"), "example.test");
+        assert_eq!(registered("central.Example.test."), "example.test");
+        assert_ne!(
+            registered("central.example.net"),
+            registered("shop.example.test")
+        );
+        assert_eq!(registered("127.0.0.1"), "127.0.0.1");
+    }
 
     #[test]
     fn locations() {

@@ -21,7 +21,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::serve::HttpThread;
 
 /// The DCV methods the simulator knows.
-pub(crate) const METHODS: [&str; 4] = ["dns-txt-token", "dns-cname-token", "http-token", "email"];
+pub(crate) const METHODS: [&str; 5] = [
+    "dns-txt-token",
+    "dns-cname-token",
+    "http-token",
+    "http-token-dynamic",
+    "email",
+];
 
 /// How the simulator is set up.
 #[derive(Clone, Debug)]
@@ -167,6 +173,9 @@ pub struct DomainSpec {
     /// When each validation type's reuse period ends, by type (`"ov"`, `"ev"`). A type missing
     /// here has no completed validation.
     pub dcv_expiration: BTreeMap<String, SystemTime>,
+    /// The `http_token_url` to answer with verbatim instead of the file the simulator chose (for
+    /// hostile-input tests).
+    pub http_token_url: Option<String>,
 }
 
 impl DomainSpec {
@@ -179,7 +188,14 @@ impl DomainSpec {
             answer_validation_with_204: false,
             is_active: true,
             dcv_expiration: BTreeMap::new(),
+            http_token_url: None,
         }
+    }
+
+    /// Answers `http_token_url` with `url`, verbatim (hostile-input tests).
+    pub fn http_token_url(mut self, url: &str) -> DomainSpec {
+        self.http_token_url = Some(url.to_string());
+        self
     }
 
     /// Sets the validation types the domain has (replacing the default `["ov"]`).
@@ -370,6 +386,8 @@ impl fmt::Display for CheckRecord {
 pub(crate) struct Token {
     pub value: String,
     pub expires: SystemTime,
+    /// The file name chosen for http-token-dynamic (`{random}.txt`).
+    pub file: String,
 }
 
 impl Token {
@@ -378,9 +396,13 @@ impl Token {
         let value = (0..32)
             .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
             .collect();
+        let file: String = (0..24)
+            .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
+            .collect();
         Token {
             value,
             expires: SystemTime::now() + Duration::from_secs(30 * 86400),
+            file: format!("{file}.txt"),
         }
     }
 
@@ -425,6 +447,8 @@ pub(crate) struct Domain {
     pub submitted_at: Option<SystemTime>,
     /// The types of the open submission, until a validate-token passes.
     pub submitted: Option<Vec<String>>,
+    /// A verbatim `http_token_url` answer (see [`DomainSpec::http_token_url`]).
+    pub token_url: Option<String>,
 }
 
 /// The simulated account and logs, behind one lock.
@@ -578,6 +602,7 @@ impl Simulator {
                 approved_at,
                 submitted_at: None,
                 submitted: None,
+                token_url: spec.http_token_url,
             },
         );
         id
@@ -666,6 +691,15 @@ impl Simulator {
             .domains
             .get(&id)
             .and_then(|d| d.token.as_ref().map(|t| t.value.clone()))
+    }
+
+    /// The URL path of the domain's current validation file: `fileauth.txt`, or the file chosen
+    /// for http-token-dynamic.
+    pub fn domain_token_path(&self, id: u64) -> Option<String> {
+        let state = self.state();
+        let domain = state.domains.get(&id)?;
+        let token = domain.token.as_ref()?;
+        Some(check::token_path(&domain.method, &token.file))
     }
 
     /// `pending` until validate-token passes, then `active`; None for an unknown domain.

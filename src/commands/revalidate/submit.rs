@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::pipeline::follow_cnames;
 use crate::progress::StatusLine;
 use crate::record::Record;
+use crate::source::certcentral::at_file;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -65,8 +66,9 @@ pub(super) fn side_by_side<T: Send>(
 pub(super) fn submit(ctx: &Context, w: &Work, method: Method) -> Result<Record> {
     let api = ctx.api()?;
     let id = w.row.domain_id;
-    let token = api.submit_for_token(id, &w.row.validation_types, method.as_str())?;
+    let token = api.submit_for_domain_token(id, &w.row.validation_types, method.as_str())?;
     let domain = DomainName::parse(&w.row.domain)?;
-    let record = placement(method, ctx.cfg.txt_name, &domain, &token)?;
+    let record = placement(method, ctx.cfg.txt_name, &domain, &token.token)?;
+    let record = at_file(record, method, token.http_token_url.as_deref())?;
     Ok(follow_cnames(ctx, &[record])?.remove(0))
 }

@@ -7,7 +7,14 @@ use crate::propagation::http::{Unserved, advice};
 use std::net::IpAddr;
 
 /// DigiCert reads at most this much of the body.
-const MAX_BODY: usize = 5000;
+pub(super) const MAX_BODY: usize = 5000;
+
+/// A final answer as fetched: its status and the start of its body (`more` when it went on).
+pub(super) struct Answer<'a> {
+    pub(super) status: u16,
+    pub(super) body: &'a [u8],
+    pub(super) more: bool,
+}
 
 /// A warning when the addresses of `host` did not all end with the same finding.
 pub(super) fn disagreement(host: &str, outcomes: &[(IpAddr, &'static str)]) -> Option<Finding> {
@@ -26,27 +33,26 @@ pub(super) fn disagreement(host: &str, outcomes: &[(IpAddr, &'static str)]) -> O
     })
 }
 
-/// The finding for the final answer `status` with `body`.
+/// The finding for the final `answer`.
 pub(super) fn judge_response(
-    status: u16,
-    body: &[u8],
+    answer: &Answer,
     expect: Option<&str>,
     acme: bool,
     subject: String,
     via: &str,
     hops: usize,
 ) -> Finding {
+    let (status, body) = (answer.status, answer.body);
     if let Some(f) = judge_status(status, expect, &subject, via) {
         return f;
     }
-    if !acme && body.len() > MAX_BODY {
+    if !acme && answer.more {
         return Finding::new(
             "http.body.too_big",
             Severity::Blocks,
             &subject,
             format!(
-                "HTTP {status}{via} with a {}-byte body: DigiCert reads at most {MAX_BODY}",
-                body.len()
+                "HTTP {status}{via} with a body over {MAX_BODY} bytes: DigiCert reads at most {MAX_BODY}"
             ),
             "serve the file itself, not a page",
         );
@@ -142,7 +148,13 @@ mod tests {
     #[test]
     fn judges_answers() {
         let j = |status, body: &[u8], expect| {
-            judge_response(status, body, expect, false, "s".into(), "", 0).code
+            let more = body.len() > MAX_BODY;
+            let answer = Answer {
+                status,
+                body: &body[..body.len().min(MAX_BODY)],
+                more,
+            };
+            judge_response(&answer, expect, false, "s".into(), "", 0).code
         };
         assert_eq!(j(200, b"tok\n", Some("tok")), "http.ok");
         assert_eq!(j(200, b"other", Some("tok")), "http.probe.content");

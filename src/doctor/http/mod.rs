@@ -1,7 +1,8 @@
 //! HTTP checks (http-token, http-01), run for each name: its A and AAAA addresses (`address.rs`),
 //! a throwaway probe file published through the configured provider and removed again
-//! (`probe.rs`), and what each address serves for it (`fetch.rs`), redirects judged by the CA's
-//! rules (`redirect.rs`) and answers by what the CA accepts (`judge.rs`). This file only runs them.
+//! (`probe.rs`), and what each address serves for it (`fetch.rs`, through [`crate::http_fetch`],
+//! which holds the CA's redirect rules) and answers by what the CA accepts (`judge.rs`). This file
+//! only runs them.
 //!
 //! Each address is asked on its own (the `Host` header is the real name), redirects followed one by
 //! one and judged by the CA's rules: DigiCert's (301, 302, 307, 308 only, at most 5 hops, absolute
@@ -17,7 +18,6 @@ mod address;
 mod fetch;
 mod judge;
 mod probe;
-mod redirect;
 
 use super::{Finding, Severity, Subject};
 use crate::context::Context;

@@ -116,15 +116,17 @@ impl Webroot {
     }
 }
 
-/// The only files dcv-hook serves, relative to the web root: DigiCert's `fileauth.txt` and the
-/// doctor's probe beside it, and an ACME http-01 token (one plain name below `acme-challenge`).
+/// The only files dcv-hook serves, relative to the web root: DigiCert's `fileauth.txt`, a file name
+/// DigiCert chose for http-token-dynamic (one plain name ending in `.txt`) and the doctor's probe
+/// beside them, and an ACME http-01 token (one plain name below `acme-challenge`).
 fn is_validation_file(relative: &Path) -> bool {
     let parts: Vec<_> = relative.components().collect();
     let is = |c: &Component, name: &str| matches!(c, Component::Normal(p) if *p == name);
     let probe = |c: &Component| matches!(c, Component::Normal(p) if p.as_bytes().starts_with(DOCTOR_PROBE_PREFIX.as_bytes()));
+    let dynamic = |c: &Component| matches!(c, Component::Normal(p) if p.to_str().is_some_and(crate::dcv::is_dynamic_file_name));
     match parts.as_slice() {
         [w, d, f] if is(w, ".well-known") => {
-            (is(d, "pki-validation") && (is(f, "fileauth.txt") || probe(f)))
+            (is(d, "pki-validation") && (is(f, "fileauth.txt") || probe(f) || dynamic(f)))
                 || (is(d, "acme-challenge") && matches!(f, Component::Normal(_)))
         }
         _ => false,

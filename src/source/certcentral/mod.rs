@@ -4,7 +4,8 @@
 //! Orders: the names not approved yet (`dns_name_validations`), DNS methods at each `name_scope`,
 //! http-token at each of `dns_names`; the order's one random value, after switching the order's
 //! method when it differs. Domains: the id (looked up by name, trying parents), a validation submitted
-//! with the validation types, and the token it returned or a fresh one. In `--dry-run` only GETs are
+//! with the validation types, and the token it returned or a fresh one; with http-token-dynamic the
+//! record moves to the file the token's `http_token_url` names, once `dcv::at_token_url` accepts it. In `--dry-run` only GETs are
 //! made and the token is a placeholder. Verify is DigiCert's check (`check-dcv`,
 //! `validate-token`); "not valid yet" is `TempFail` (75) and only that is retried with `--wait`.
 //!
@@ -21,9 +22,10 @@ use super::{Plan, TokenSource};
 use crate::certcentral::CertCentral;
 use crate::config::Target;
 use crate::context::Context;
-use crate::dcv::{DomainName, placement};
+use crate::dcv::{DomainName, Method, at_token_url, placement};
 use crate::error::{Error, Kind, Result};
 use crate::output::Report;
+use crate::record::Record;
 use crate::retry::{Policy, Retry};
 use crate::state::Entry;
 use crate::ui;
@@ -61,7 +63,10 @@ impl TokenSource for CertCentralSource {
         let records = found
             .items
             .iter()
-            .map(|(domain, token)| placement(method, cfg.txt_name, domain, token))
+            .map(|(domain, token)| {
+                let record = placement(method, cfg.txt_name, domain, token)?;
+                at_file(record, method, found.token_url.as_deref())
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Plan {
             source: found.source,
@@ -166,6 +171,20 @@ impl CertCentralSource {
                 "verify needs --order-id, --domain-id or --domain",
             )),
         }
+    }
+}
+
+/// An http-token-dynamic `record` moved to the file DigiCert named (`url`); other records as they
+/// are. In a dry run no token, so no file name, was fetched: the record keeps its stand-in name.
+pub fn at_file(record: Record, method: Method, url: Option<&str>) -> Result<Record> {
+    match url {
+        _ if method != Method::HttpTokenDynamic => Ok(record),
+        Some(url) => at_token_url(record, url),
+        None if record.value == DRY_RUN_TOKEN => Ok(record),
+        None => Err(Error::data(format!(
+            "DigiCert's token for {} names no file (http_token_url is missing), so http-token-dynamic has nowhere to put it; use --method http-token",
+            record.domain
+        ))),
     }
 }
 

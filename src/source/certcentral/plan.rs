@@ -19,6 +19,8 @@ pub(super) struct Found {
     pub notes: Vec<String>,
     pub source: Source,
     pub items: Vec<(DomainName, String)>,
+    /// Where DigiCert wants an http-token-dynamic file (a domain's `http_token_url`, untrusted).
+    pub token_url: Option<String>,
     /// Names skipped because DigiCert already approved them.
     pub already_approved: Vec<String>,
 }
@@ -234,6 +236,7 @@ fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) 
             ..Source::default()
         },
         items: vec![(name.clone(), token)],
+        token_url: None,
         already_approved: Vec::new(),
     };
     if cfg.dry_run {
@@ -261,6 +264,21 @@ fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) 
             existing
         }
     };
-    let token = api.submit_for_token(domain_id, &types, method.as_str())?;
-    Ok(plan(token, switch.map(|w| format!("switched {w}"))))
+    check_types(method, &types)?;
+    let token = api.submit_for_domain_token(domain_id, &types, method.as_str())?;
+    Ok(Found {
+        token_url: token.http_token_url,
+        ..plan(token.token, switch.map(|w| format!("switched {w}")))
+    })
+}
+
+/// http-token-dynamic is for OV and EV validation only (DigiCert's rule): any other type is 64
+/// before anything is submitted.
+fn check_types(method: Method, types: &[String]) -> Result<()> {
+    match types.iter().find(|t| !matches!(t.as_str(), "ov" | "ev")) {
+        Some(t) if method == Method::HttpTokenDynamic => Err(Error::usage(format!(
+            "{method} is for OV and EV validation only, not {t}; use --method http-token"
+        ))),
+        _ => Ok(()),
+    }
 }
