@@ -156,16 +156,28 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Module -> the modules it imports, with one file that does it.
-fn import_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
+/// Every `.rs` file under `src/`: its path relative to `src/`, and its text.
+fn sources() -> Vec<(PathBuf, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).expect("source reads");
+            (
+                file.strip_prefix(&src).expect("under src").to_path_buf(),
+                text,
+            )
+        })
+        .collect()
+}
+
+/// Module -> the modules it imports, with one file that does it.
+fn import_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
     let mut graph: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
-    for file in files {
-        let relative = file.strip_prefix(&src).expect("under src").to_path_buf();
+    for (relative, mut text) in sources() {
         let from = module_of(&relative);
-        let mut text = std::fs::read_to_string(&file).expect("source reads");
         if is_a_command_file(&relative) {
             // In a command's own file `super::` is `commands`: `super::auth::f` imports a command.
             text = text.replace("super::", "crate::commands::");
@@ -405,13 +417,9 @@ fn paths_in(text: &str) -> Vec<String> {
 /// re-exporting its children is ownership, not a dependency).
 fn file_graph() -> BTreeMap<String, BTreeMap<String, PathBuf>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let mut graph: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
-    for file in files {
-        let relative = file.strip_prefix(&src).expect("under src").to_path_buf();
+    for (relative, text) in sources() {
         let here = module_path(&relative);
-        let text = std::fs::read_to_string(&file).expect("source reads");
         let from = relative.display().to_string();
         let edges = graph.entry(from.clone()).or_default();
         for path in paths_in(&text) {
