@@ -10,7 +10,6 @@
 
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::zones::ZoneRule;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -64,7 +63,7 @@ fn file_flags(
 ) -> Result<Vec<OsString>> {
     let mut extra: Vec<OsString> = Vec::new();
     for (key, value) in table {
-        // Providers per zone are read by [`zones`], accounts by `config::accounts`, not flags.
+        // Providers per zone are read by `config::zones`, accounts by `config::accounts`, not flags.
         // (A plain `account = "NAME"` is the --account option.)
         if key == "zone" || (key == "account" && value.is_array()) {
             continue;
@@ -129,8 +128,8 @@ fn on_command_line(args: &[OsString], key: &str, short: Option<char>) -> bool {
     })
 }
 
-/// The flags one key stands for (also a `[[zone]]`'s keys, `zones.rs`).
-pub(crate) fn flags_for(
+/// The flags one key stands for.
+fn flags_for(
     path: &Path,
     key: &str,
     value: &toml::Value,
@@ -161,29 +160,6 @@ pub(crate) fn flags_for(
     }
 }
 
-/// The `[[zone]]` tables of the config file at `path` (none when it has none). A zone's keys other
-/// than `name` and `provider` are that provider's own settings, checked by clap like its flags; any
-/// other key (`ttl`, `state-dir`), a zone named twice or a bad value is a config error (78) naming
-/// the file, the zone and the key.
-pub fn zones(path: &Path) -> Result<Vec<ZoneRule>> {
-    let table = read_table(path)?;
-    let Some(zones) = table.get("zone") else {
-        return Ok(Vec::new());
-    };
-    let bad =
-        |why: String| Error::config(format!("config file {}: [[zone]] {why}", path.display()));
-    let list = zones
-        .as_array()
-        .ok_or_else(|| bad("must be an array of tables: write [[zone]] before each".into()))?;
-    named_tables(
-        path,
-        "zone",
-        list,
-        |zone| zone_rule(path, zone),
-        |r| &r.name,
-    )
-}
-
 /// The `[[kind]]` tables `list` of the config file at `path`, each made an item by `parse` (whose
 /// error is the reason alone) and named by `name_of`; a table that is not one, that `parse`
 /// refuses, or whose name comes twice is a config error (78) naming the file and the table.
@@ -211,51 +187,6 @@ pub(crate) fn named_tables<T>(
         items.push(item);
     }
     Ok(items)
-}
-
-/// One `[[zone]]` table; the error is the reason alone (the caller names file and table).
-fn zone_rule(path: &Path, zone: &toml::Table) -> std::result::Result<ZoneRule, String> {
-    let name = zone
-        .get("name")
-        .and_then(|v| v.as_str())
-        .ok_or("has no name = \"ZONE\"")?;
-    let name = crate::dcv::DomainName::parse(name)
-        .map_err(|e| format!("name {name:?}: {}", e.message()))?
-        .as_str()
-        .to_string();
-    let provider = zone
-        .get("provider")
-        .and_then(|v| v.as_str())
-        .ok_or(format!("{name} has no provider = \"NAME\""))?;
-    let spec = crate::publish::spec(provider).map_err(|e| format!("{name}: {}", e.message()))?;
-    let cmd = (spec.args)(clap::Command::new("zone").no_binary_name(true));
-    let mut args: Vec<OsString> = Vec::new();
-    for (key, value) in zone
-        .iter()
-        .filter(|(k, _)| *k != "name" && *k != "provider")
-    {
-        let arg = cmd
-            .get_arguments()
-            .find(|a| a.get_long() == Some(key.as_str()))
-            .ok_or_else(|| {
-                let keys: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
-                format!(
-                    "{name}: key {key:?} is not a setting of provider {provider} (a zone takes name, provider and {}); put other options at the top of the file",
-                    keys.join(", ")
-                )
-            })?;
-        let flags = flags_for(path, key, value, arg.get_action().takes_values())
-            .map_err(|e| format!("{name}: {}", e.message()))?;
-        args.extend(flags);
-    }
-    let matches = cmd
-        .try_get_matches_from(&args)
-        .map_err(|e| format!("{name}: {}", crate::cli::error_line(&e)))?;
-    Ok(ZoneRule {
-        name,
-        provider: spec.name.to_string(),
-        matches,
-    })
 }
 
 #[cfg(test)]
@@ -328,33 +259,5 @@ mod tests {
     fn a_key_another_command_uses_is_accepted_by_every_command() {
         let got = expand("webroot = \"/srv\"\nwait = true\n", &["cleanup"], &[]).unwrap();
         assert!(got.contains(&"--webroot=/srv".to_string()), "{got:?}");
-    }
-
-    #[test]
-    fn a_zone_takes_its_providers_settings_only_once_each() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        let zone = "[[zone]]\nname = \"Shop.Example.com\"\nprovider = \"rfc2136\"\nrfc2136-server = \"192.0.2.9\"\n";
-        std::fs::write(&path, zone).unwrap();
-        let rules = zones(&path).unwrap();
-        assert_eq!(rules[0].name, "shop.example.com");
-        let server: Option<&String> = rules[0].matches.get_one("rfc2136_server");
-        assert_eq!(server.map(String::as_str), Some("192.0.2.9"));
-        for (extra, named) in [
-            ("ttl = 300\n", "\"ttl\""),
-            ("propagation-timeout = 1\n", "propagation-timeout"),
-            ("state-dir = \"/tmp\"\n", "state-dir"),
-            ("exec = \"/bin/true\"\n", "\"exec\""),
-            ("rfc2136-serverr = \"x\"\n", "rfc2136-serverr"),
-            (zone, "given twice"),
-        ] {
-            std::fs::write(&path, format!("{zone}{extra}")).unwrap();
-            let err = zones(&path).unwrap_err();
-            assert_eq!(err.kind(), crate::error::Kind::Config, "{extra}");
-            let message = err.message();
-            assert!(message.contains(named), "{extra}: {message}");
-            assert!(message.contains("shop.example.com"), "{message}");
-            assert!(message.contains("c.toml"), "{message}");
-        }
     }
 }

@@ -43,4 +43,3 @@ pub mod source;
 pub mod state;
 pub mod stats;
 pub mod ui;
-pub mod zones;

@@ -35,8 +35,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "vocabulary: records, DCV methods, ACME challenges, zone rules, the report",
-        &["record", "dcv", "acme", "zones", "output", "persist"],
+        "vocabulary: records, DCV methods, ACME challenges, the report",
+        &["record", "dcv", "acme", "output", "persist"],
     ),
     (
         "I/O, each behind its own type",

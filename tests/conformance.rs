@@ -83,16 +83,16 @@ fn build_in(
     remembered: &[Published],
 ) -> Box<dyn Publisher> {
     let spec = publish::spec(name).unwrap();
-    let matches = (spec.args)(clap::Command::new("conformance").no_binary_name(true))
-        .try_get_matches_from(flags)
-        .unwrap();
+    let line = ["dcv-hook", "auth"].into_iter().map(String::from);
+    let cli = dcv_hook::cli::parse(line.chain(flags.iter().cloned())).unwrap();
+    let provider_flags = cli.command.options().providers.clone();
     let resolver = || -> Result<Arc<Resolver>> {
         resolver
             .clone()
             .ok_or_else(|| Error::software("no resolver in this test"))
     };
     let setup = Setup {
-        matches: &matches,
+        flags: &provider_flags,
         env: &CaseEnv(env),
         remembered,
         ttl: 60,

@@ -131,6 +131,19 @@ impl CommandArgs {
         }
     }
 
+    pub fn options_mut(&mut self) -> &mut Options {
+        match self {
+            CommandArgs::Auth(o)
+            | CommandArgs::Verify(o)
+            | CommandArgs::Cleanup(o)
+            | CommandArgs::Run(o)
+            | CommandArgs::Status(o)
+            | CommandArgs::Revalidate(o)
+            | CommandArgs::Doctor(o)
+            | CommandArgs::Persist(o) => o,
+        }
+    }
+
     pub fn options(&self) -> &Options {
         match self {
             CommandArgs::Auth(o)
@@ -215,7 +228,12 @@ where
 {
     let args = options_after_the_command(args.into_iter().map(Into::into).collect());
     let matches = command().try_get_matches_from(args)?;
-    Cli::from_arg_matches(&matches)
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let Some((_, sub)) = matches.subcommand() {
+        cli.command.options_mut().api_url_from_env =
+            sub.value_source("api_url") == Some(clap::parser::ValueSource::EnvVariable);
+    }
+    Ok(cli)
 }
 
 #[cfg(test)]

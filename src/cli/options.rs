@@ -1,8 +1,8 @@
 //! Every option, as clap declares it: the flag contract scripts depend on (add, never rename), with
 //! its help text and heading. No flag has a clap default (`config/` applies them); provider flags
-//! come from the provider table through [`ProviderArgs`]. Declares only: no parsing, no checks.
+//! come from the provider table (`publish::ProviderArgs`). Declares only: no parsing, no checks.
 
-use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
+use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
 /// Help headings, in the order `--help` shows them.
@@ -16,39 +16,8 @@ pub const PERSIST: &str = "Persistent DCV record";
 /// Provider flags use this heading followed by the provider's name.
 pub const PROVIDER_HEADING: &str = "Provider: ";
 
-/// The provider flags, as clap matched them: each provider's table entry adds its flags
-/// (`publish::ProviderSpec::args`) and reads its own back when it is built.
-#[derive(Clone, Debug, Default)]
-pub struct ProviderArgs {
-    pub matches: Option<ArgMatches>,
-}
-
-impl FromArgMatches for ProviderArgs {
-    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        Ok(ProviderArgs {
-            matches: Some(matches.clone()),
-        })
-    }
-
-    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
-        self.matches = Some(matches.clone());
-        Ok(())
-    }
-}
-
-impl Args for ProviderArgs {
-    fn augment_args(cmd: clap::Command) -> clap::Command {
-        crate::publish::PROVIDERS
-            .iter()
-            .fold(cmd, |cmd, provider| (provider.args)(cmd))
-    }
-
-    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        Self::augment_args(cmd)
-    }
-}
-
 pub use crate::dcv::TxtName;
+pub use crate::publish::ProviderArgs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -156,6 +125,10 @@ pub struct Options {
     /// CertCentral API base URL [default: https://www.digicert.com/services/v2].
     #[arg(long, value_name = "URL", env = "DIGICERT_API_URL", help_heading = API)]
     pub api_url: Option<String>,
+    /// Whether `api_url` came from DIGICERT_API_URL rather than the flag (a bad one is then a
+    /// configuration error, 78, not a usage error); set by `cli::parse`.
+    #[arg(skip)]
+    pub api_url_from_env: bool,
     /// CertCentral platform when --api-url is not given: us (www.digicert.com) or eu (CertCentral
     /// Europe, certcentral.digicert.eu) [default: us].
     #[arg(long, value_enum, help_heading = API)]

@@ -29,11 +29,7 @@ fn options_may_come_before_or_after_the_command_and_a_repeated_flag_takes_the_la
     let cli = parse(["dcv-hook", "--tsig-key", "k", "-d", "a.test", "cleanup"]).unwrap();
     let (_, o) = cli.command.split();
     assert_eq!(o.domains, ["a.test"]);
-    let matches = o.providers.matches.unwrap();
-    assert_eq!(
-        matches.get_one::<String>("tsig_key").map(String::as_str),
-        Some("k")
-    );
+    assert_eq!(o.providers.rfc2136.tsig_key.as_deref(), Some("k"));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! `config_file.rs`); this module applies the defaults, validates shape and combinations once, so
 //! later code never re-checks, and every error names the flag (64) or the file (78) at fault.
 //! Provider settings stay with the providers (`publish/`), which read their own flags from
-//! [`Config::provider_matches`]. Secrets are read from env or files, never flags.
+//! [`Config::provider_flags`]. Secrets are read from env or files, never flags.
 //!
 //! This file holds [`Config`], the defaults and the plain values; `target.rs` resolves what is
 //! validated, `method.rs` the DCV method and checks that the provider fits both.
@@ -14,6 +14,7 @@ pub mod accounts;
 mod method;
 mod persist;
 mod target;
+pub mod zones;
 
 pub use accounts::Account;
 pub use target::Target;
@@ -61,10 +62,10 @@ pub struct Config {
     pub validation_types: Vec<String>,
     /// The `--provider`, looked up once in `publish::PROVIDERS`.
     pub provider: Option<&'static publish::ProviderSpec>,
-    /// The command's flags as clap matched them, from which each provider reads its own.
-    pub provider_matches: Option<clap::ArgMatches>,
+    /// Every provider's flags, typed; each provider reads its own.
+    pub provider_flags: publish::ProviderArgs,
     /// The config file's `[[zone]]` rules: other providers for names in those zones.
-    pub zones: Vec<crate::zones::ZoneRule>,
+    pub zones: Vec<crate::config::zones::ZoneRule>,
     pub ttl: u32,
     pub resolvers: Vec<SocketAddr>,
     pub polling: Polling,
@@ -144,9 +145,9 @@ pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
         txt_name: o.txt_name.unwrap_or(TxtName::Apex),
         validation_types: o.validation_type.clone(),
         provider: spec,
-        provider_matches: o.providers.matches.clone(),
+        provider_flags: o.providers.clone(),
         zones: match &o.config {
-            Some(path) => crate::config_file::zones(path)?,
+            Some(path) => zones::zones(path)?,
             None => Vec::new(),
         },
         ttl: o.ttl.unwrap_or(DEFAULT_TTL),
@@ -219,13 +220,7 @@ fn api_url(o: &Options) -> Result<String> {
         let region = o.region.unwrap_or(crate::cli::Region::Us);
         return Ok(accounts::region_url(region).to_string());
     };
-    let from_env = o
-        .providers
-        .matches
-        .as_ref()
-        .and_then(|m| m.value_source("api_url"))
-        == Some(clap::parser::ValueSource::EnvVariable);
-    let (setting, kind) = if from_env {
+    let (setting, kind) = if o.api_url_from_env {
         ("DIGICERT_API_URL", crate::error::Kind::Config)
     } else {
         ("--api-url", crate::error::Kind::Usage)

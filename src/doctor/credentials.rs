@@ -10,6 +10,7 @@ use super::{Finding, Severity, Subject};
 use crate::context::Context;
 use crate::error::Kind;
 use crate::pipeline::Publishers;
+use crate::publish::exec;
 
 /// Findings on the providers that would publish `subjects`' records.
 pub fn check(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
@@ -21,30 +22,24 @@ pub fn check(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
 /// Every exec provider's program (the command line's and each `[[zone]]`'s) must exist and be
 /// executable: auth would otherwise fail at the first record.
 fn exec_programs(ctx: &Context) -> Vec<Finding> {
-    let mut settings: Vec<(&str, &clap::ArgMatches)> = Vec::new();
-    if ctx
-        .cfg
-        .provider
-        .is_some_and(|p| p.name == crate::publish::exec::NAME)
-        && let Some(m) = ctx.cfg.provider_matches.as_ref()
+    let mut programs: Vec<&std::path::Path> = Vec::new();
+    if ctx.cfg.provider.is_some_and(|p| p.name == exec::NAME)
+        && let Some(program) = &ctx.cfg.provider_flags.exec.exec
     {
-        settings.push(("exec", m));
+        programs.push(program);
     }
-    for z in ctx.cfg.zones.iter().filter(|z| z.provider == "exec") {
-        settings.push(("exec", &z.matches));
+    for z in ctx.cfg.zones.iter().filter(|z| z.provider == exec::NAME) {
+        programs.extend(z.flags.exec.exec.as_deref());
     }
     let mut findings = Vec::new();
-    for (provider, m) in settings {
-        let Ok(Some(program)) = m.try_get_one::<std::path::PathBuf>("exec") else {
-            continue;
-        };
+    for program in programs {
         let Some(problem) = not_runnable(program) else {
             continue;
         };
         findings.push(Finding::new(
             "credentials.exec",
             Severity::Blocks,
-            provider,
+            exec::NAME,
             format!("--exec {}: {problem}", program.display()),
             "give --exec the path of an executable program",
         ));

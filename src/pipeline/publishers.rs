@@ -1,12 +1,12 @@
 //! The publishers of a run: the command line's provider and one per `[[zone]]`, each built from
 //! its own flags; for cleanup, one built from what the records to remove remember.
 
+use crate::config::zones::{self, ZoneRule};
 use crate::context::Context;
 use crate::env::ProcessEnv;
 use crate::error::{Error, Result};
 use crate::publish::{self, Publisher, Setup};
 use crate::record::{Published, Record};
-use crate::zones::{self, ZoneRule};
 
 /// The publishers a run needs: the command line's provider and one per `[[zone]]` of the config
 /// file, all built (so every setting checked, every secret read) before anything changes anywhere.
@@ -67,13 +67,12 @@ fn build(
     zone: Option<&ZoneRule>,
     remembered: &[Published],
 ) -> Result<Box<dyn Publisher>> {
-    let empty = clap::ArgMatches::default();
-    let matches = match zone {
-        Some(z) => &z.matches,
-        None => ctx.cfg.provider_matches.as_ref().unwrap_or(&empty),
+    let flags = match zone {
+        Some(z) => &z.flags,
+        None => &ctx.cfg.provider_flags,
     };
     (publish::spec(name)?.build)(&Setup {
-        matches,
+        flags,
         env: &ProcessEnv,
         remembered,
         ttl: ctx.cfg.ttl,

@@ -7,10 +7,12 @@
 //! # How to write a provider now
 //! A provider is a type implementing [`Provider`] (usually its publisher itself), in
 //! `publish/<name>.rs` (a folder `publish/<name>/` when it has more than one job, such as an API
-//! client, one file each), plus one line `ProviderSpec::of::<YourType>()` in [`PROVIDERS`]. Its
-//! associated types:
-//! - `Args`: its flags, a `#[derive(clap::Args)]` struct with `help_heading = "Provider: NAME"`; they
-//!   show in `--help`, and the config file (top level and `[[zone]]` tables) takes them as keys.
+//! client, one file each), plus one line `name: module::YourType;` in the `providers!` table, which
+//! makes both its row in [`PROVIDERS`] and its field in [`ProviderArgs`]. Its associated types:
+//! - `Args`: its flags, a `#[derive(clap::Args, serde::Deserialize)]` struct with
+//!   `help_heading = "Provider: NAME"` and `#[serde(rename_all = "kebab-case", default,
+//!   deny_unknown_fields)]`; they show in `--help`, the config file takes them as keys at the top
+//!   level, and a `[[zone]]` table is read into it by serde.
 //! - `Undo`: what it records with each record for cleanup, a serde struct (non-secret: where a
 //!   secret is read from, never the secret). Written with [`Published::set_undo`] by `prepare` and
 //!   `present`, stored flattened beside the common fields of the state file. Cleanup groups records
@@ -33,7 +35,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::record::{Published, Record};
 use crate::resolver::Resolver;
-use clap::{ArgMatches, FromArgMatches};
+use serde::Deserialize;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -63,26 +65,57 @@ pub fn recorded_path(p: &std::path::Path) -> String {
         .to_string()
 }
 
-/// Every provider: its name, what it serves, its flags, how to build it.
-pub const PROVIDERS: &[ProviderSpec] = &[
-    ProviderSpec::of::<rfc2136::Rfc2136>(),
-    ProviderSpec::of::<cloudflare::Cloudflare>(),
-    ProviderSpec::of::<webroot::Webroot>(),
-    ProviderSpec::of::<exec::Exec>(),
-    ProviderSpec::of::<powerdns::PowerDns>(),
-    ProviderSpec::of::<azure::Azure>(),
+/// The provider table: each line gives a provider's field in [`ProviderArgs`] and its type, and so
+/// both its flags (on every command, under its own `--help` heading, and as the keys of a
+/// `[[zone]]`) and its row in [`PROVIDERS`].
+macro_rules! providers {
+    ($($(#[$cfg:meta])* $field:ident: $provider:ty;)*) => {
+        /// Every provider's flags, typed: each provider's `Args`, flattened.
+        #[derive(Clone, Debug, Default, clap::Args)]
+        pub struct ProviderArgs {
+            $($(#[$cfg])* #[command(flatten)] pub $field: <$provider as Provider>::Args,)*
+        }
+
+        $($(#[$cfg])* impl FlagsOf<$provider> for ProviderArgs {
+            fn flags(&self) -> &<$provider as Provider>::Args {
+                &self.$field
+            }
+            fn flags_mut(&mut self) -> &mut <$provider as Provider>::Args {
+                &mut self.$field
+            }
+        })*
+
+        /// Every provider: its name, what it serves, how to build it.
+        pub const PROVIDERS: &[ProviderSpec] = &[$($(#[$cfg])* ProviderSpec::of::<$provider>(),)*];
+    };
+}
+
+providers! {
+    rfc2136: rfc2136::Rfc2136;
+    cloudflare: cloudflare::Cloudflare;
+    webroot: webroot::Webroot;
+    exec: exec::Exec;
+    powerdns: powerdns::PowerDns;
+    azure: azure::Azure;
     #[cfg(feature = "route53")]
-    ProviderSpec::of::<route53::Route53>(),
-    ProviderSpec::of::<google::Google>(),
-];
+    route53: route53::Route53;
+    google: google::Google;
+}
+
+/// Where provider `P`'s flags are in [`ProviderArgs`] (the table writes one impl per provider).
+pub trait FlagsOf<P: Provider> {
+    fn flags(&self) -> &P::Args;
+    fn flags_mut(&mut self) -> &mut P::Args;
+}
 
 /// A provider: its flags, its settings and its undo data (see the module docs).
 pub trait Provider {
     /// The name `--provider` takes and the state records.
     const NAME: &'static str;
     const SERVES: Serves;
-    /// Its flags.
-    type Args: clap::Args + FromArgMatches;
+    /// Its flags: a `clap::Args` struct whose serde names are the long option names (a `[[zone]]`
+    /// table is read into it).
+    type Args: clap::Args + Clone + std::fmt::Debug + Default + DeserializeOwned;
     /// Everything its publisher needs, checked.
     type Settings;
     /// What it records with each record for cleanup.
@@ -110,21 +143,48 @@ pub trait Provider {
 
 impl ProviderSpec {
     /// The table line of provider `P`.
-    pub const fn of<P: Provider>() -> ProviderSpec {
+    pub const fn of<P: Provider>() -> ProviderSpec
+    where
+        ProviderArgs: FlagsOf<P>,
+    {
         ProviderSpec {
             name: P::NAME,
             serves: P::SERVES,
-            args: <P::Args as clap::Args>::augment_args,
+            zone_flags: zone_flags::<P>,
             build: build::<P>,
             how_published: P::how_published,
         }
     }
 }
 
-/// Builds `P`'s publisher: its flags read back from the matches, its undo data decoded once.
-fn build<P: Provider>(setup: &Setup) -> Result<Box<dyn Publisher>> {
-    let args = P::Args::from_arg_matches(setup.matches)
-        .map_err(|e| Error::usage(format!("bad {} flags: {}", P::NAME, e.kind())))?;
+/// A `[[zone]]` table's settings (its keys but `name` and `provider`) as provider `P`'s flags; the
+/// error is the reason alone, naming the key (the caller names the file and the zone).
+fn zone_flags<P: Provider>(table: &toml::Table) -> std::result::Result<ProviderArgs, String>
+where
+    ProviderArgs: FlagsOf<P>,
+{
+    let cmd = <P::Args as clap::Args>::augment_args(clap::Command::new(P::NAME));
+    let keys: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+    if let Some(key) = table.keys().find(|k| !keys.contains(&k.as_str())) {
+        return Err(format!(
+            "key {key:?} is not a setting of provider {} (a zone takes name, provider and {}); put other options at the top of the file",
+            P::NAME,
+            keys.join(", ")
+        ));
+    }
+    let flags = P::Args::deserialize(toml::Value::Table(table.clone()))
+        .map_err(|e| e.to_string().trim().replace('\n', " "))?;
+    let mut all = ProviderArgs::default();
+    *all.flags_mut() = flags;
+    Ok(all)
+}
+
+/// Builds `P`'s publisher from its flags, its undo data decoded once.
+fn build<P: Provider>(setup: &Setup) -> Result<Box<dyn Publisher>>
+where
+    ProviderArgs: FlagsOf<P>,
+{
+    let args = FlagsOf::<P>::flags(setup.flags).clone();
     let remembered: Option<P::Undo> = setup.remembered.first().map(|p| p.undo()).transpose()?;
     let settings = P::settings(args, setup, remembered.as_ref())?;
     P::publisher(settings, setup)
@@ -208,8 +268,8 @@ pub struct ProviderSpec {
     /// The name `--provider` takes and the state records.
     pub name: &'static str,
     pub serves: Serves,
-    /// Adds the provider's flags to a command (its `clap::Args::augment_args`).
-    pub args: fn(clap::Command) -> clap::Command,
+    /// A `[[zone]]` table read as this provider's flags.
+    pub zone_flags: fn(&toml::Table) -> std::result::Result<ProviderArgs, String>,
     /// Builds the publisher, validating every setting before anything changes anywhere.
     pub build: fn(&Setup) -> Result<Box<dyn Publisher>>,
     /// How a record was published, for grouping cleanups ([`Provider::how_published`]).
@@ -225,7 +285,7 @@ impl std::fmt::Debug for ProviderSpec {
 /// What a provider is built from.
 pub struct Setup<'a> {
     /// The flags it reads: a `[[zone]]`'s settings, else the command line's.
-    pub matches: &'a ArgMatches,
+    pub flags: &'a ProviderArgs,
     pub env: &'a dyn Env,
     /// Records an earlier `auth` published (for cleanup; empty for auth), all published alike: what
     /// the provider recorded in their undo data stands in for flags cleanup was not given.

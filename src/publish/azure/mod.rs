@@ -52,7 +52,8 @@ const ENDPOINT: &str = "https://management.azure.com";
 const AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// The azure flags.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct AzureArgs {
     /// The subscription of the DNS zones [default: env AZURE_SUBSCRIPTION_ID].
     #[arg(long, value_name = "ID", help_heading = HEADING)]

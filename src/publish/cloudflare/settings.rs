@@ -20,7 +20,8 @@ pub const TOKEN_ENV: [&str; 3] = ["CLOUDFLARE_API_TOKEN", "CF_DNS_API_TOKEN", "C
 const INI_PREFIX: &str = "dns_cloudflare";
 
 /// The flags of the cloudflare provider.
-#[derive(clap::Args, Debug, Default, Clone)]
+#[derive(clap::Args, Debug, Default, Clone, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct CloudflareArgs {
     /// certbot-dns-cloudflare credentials ini: dns_cloudflare_api_token (or the legacy
     /// dns_cloudflare_email + dns_cloudflare_api_key); wins over CLOUDFLARE_API_TOKEN, CF_DNS_API_TOKEN

@@ -40,7 +40,8 @@ const HEADING: &str = "Provider: exec";
 const DEFAULT_TIMEOUT: f64 = 60.0;
 
 /// The exec flags.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct ExecArgs {
     /// Program for provider exec, run as `PROGRAM present|cleanup NAME VALUE` (lego exec style; NAME
     /// is the record's FQDN with a trailing dot, or the URL of an http-token file).
@@ -48,6 +49,7 @@ pub struct ExecArgs {
     pub exec: Option<PathBuf>,
     /// Kill the program after this many seconds [default: 60].
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = HEADING)]
+    #[serde(deserialize_with = "crate::dates::seconds_setting")]
     pub exec_timeout: Option<f64>,
 }
 

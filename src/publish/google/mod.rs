@@ -64,7 +64,8 @@ const CHANGE_TIMEOUT: Duration = Duration::from_secs(300);
 const CHANGE_POLL: Duration = Duration::from_millis(500);
 
 /// The google flags.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct GoogleArgs {
     /// The Google Cloud project holding the zones [default: project_id of the credentials file,
     /// else GOOGLE_CLOUD_PROJECT].

@@ -45,7 +45,8 @@ pub const KEY_ENV: &str = "PDNS_API_KEY";
 const HEADING: &str = "Provider: powerdns";
 
 /// The powerdns flags.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct PowerDnsArgs {
     /// PowerDNS Authoritative's API, e.g. http://127.0.0.1:8081 (https, or http to loopback only).
     #[arg(long, value_name = "URL", help_heading = HEADING)]

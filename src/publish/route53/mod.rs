@@ -47,7 +47,8 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
 const SYNC_POLL: Duration = Duration::from_secs(2);
 
 /// The route53 flags.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct Route53Args {
     /// The AWS profile to take credentials from (~/.aws/config and credentials: keys, SSO, roles)
     /// [default: the SDK's chain: env, AWS_PROFILE, web identity, ECS container credentials].

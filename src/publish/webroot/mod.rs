@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 pub const NAME: &str = "webroot";
 
 /// The webroot flags.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
 pub struct WebrootArgs {
     /// Web root directory: http-token and http-01 files go below it (provider webroot).
     #[arg(long, value_name = "DIR", help_heading = "Provider: webroot")]
