@@ -1,10 +1,10 @@
 //! The program around the commands: parse, resolve the configuration, dispatch one command, render
 //! the report, and pick the exit code. The only place that prints the final outcome or error.
 
+use crate::cli::config_file;
 use crate::cli::{self, Cli, Command, OutputFormat};
 use crate::commands;
 use crate::config::{self, ProcessEnv};
-use crate::config_file;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::output::Report;

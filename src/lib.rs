@@ -11,7 +11,6 @@ pub mod certcentral;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod config_file;
 pub mod context;
 pub mod dates;
 pub mod dcv;

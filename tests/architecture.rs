@@ -53,7 +53,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "command line, env and config file -> plain settings",
-        &["cli", "config_file", "config"],
+        &["cli", "config"],
     ),
     ("the resolved run", &["context"]),
     ("token sources", &["source"]),

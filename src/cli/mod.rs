@@ -8,8 +8,12 @@
 //! The config file's keys reach clap as flags too (`config_file.rs`). Secrets are never flag values.
 //!
 //! This file is the command tree and the parsing; `options.rs` declares every option, `help.rs`
-//! decides what each command's `--help` (and so the man page and completions) presents.
+//! decides what each command's `--help` (and so the man page and completions) presents, and
+//! `config_file.rs` reads the config file's top-level keys as flags, so clap checks a file's
+//! value exactly as it checks the flag. Only this folder sees clap's matches: the rest of the
+//! program gets typed structs.
 
+pub mod config_file;
 mod help;
 mod options;
 

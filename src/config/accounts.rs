@@ -80,12 +80,12 @@ pub fn accounts(o: &Options, explicit_url: Option<&str>, env: &dyn Env) -> Resul
     let Some(path) = &o.config else {
         return Ok(Vec::new());
     };
-    let table = crate::config_file::read_table(path)?;
+    let table = crate::cli::config_file::read_table(path)?;
     let Some(list) = table.get("account").and_then(|v| v.as_array()) else {
         return Ok(Vec::new());
     };
     let fallback = explicit_url.unwrap_or(region_url(o.region.unwrap_or(Region::Us)));
-    crate::config_file::named_tables(
+    crate::cli::config_file::named_tables(
         path,
         "account",
         list,

@@ -2,7 +2,7 @@
 //! any network or file work starts (flag > env > config file > default).
 //!
 //! clap already applied flag > env > config file (the file's keys reach clap as flags, see
-//! `config_file.rs`); this module applies the defaults, validates shape and combinations once, so
+//! `cli/config_file.rs`); this module applies the defaults, validates shape and combinations once, so
 //! later code never re-checks, and every error names the flag (64) or the file (78) at fault.
 //! Provider settings stay with the providers (`publish/`), which read their own flags from
 //! [`Config::provider_flags`]. Secrets are read from env or files, never flags.

@@ -11,7 +11,7 @@ fn resolve_args(args: &[&str], env: &[(&'static str, &'static str)]) -> Result<C
         .chain(args.iter().copied())
         .map(std::ffi::OsString::from)
         .collect();
-    let args = crate::config_file::with_file_args(args, &env)?;
+    let args = crate::cli::config_file::with_file_args(args, &env)?;
     let cli = crate::cli::parse(args).expect("parses");
     resolve(cli, &env)
 }

@@ -11,10 +11,10 @@
 //! exec = "/usr/local/bin/other-dns"
 //! ```
 //! A zone's other keys are that provider's own long option names, read into its typed flags (any
-//! other key is a config error naming it; `config_file::zones` reads them). They do not inherit
+//! other key is a config error naming it; `zones` reads them). They do not inherit
 //! the top-level provider settings.
 
-use crate::config_file::{named_tables, read_table};
+use crate::cli::config_file::{named_tables, read_table};
 use crate::error::{Error, Result};
 use std::path::Path;
 

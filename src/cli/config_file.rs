@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 /// `args` (the program name first) with the config file's options appended; unchanged when no
 /// file is named or the command line does not parse (clap then reports that error itself).
 pub fn with_file_args(args: Vec<OsString>, env: &dyn Env) -> Result<Vec<OsString>> {
-    let args = crate::cli::options_after_the_command(args);
-    let cmd = crate::cli::command();
+    let args = super::options_after_the_command(args);
+    let cmd = super::command();
     let Ok(matches) = cmd.clone().try_get_matches_from(&args) else {
         return Ok(args);
     };
@@ -31,7 +31,7 @@ pub fn with_file_args(args: Vec<OsString>, env: &dyn Env) -> Result<Vec<OsString
         .find_subcommand(sub_name)
         .expect("the parsed subcommand exists");
     let table = read_table(&path)?;
-    let extra = file_flags(sub, &args, &path, &table, env)?;
+    let extra = file_flags(sub, sub_matches, &path, &table, env)?;
     if extra.is_empty() {
         return Ok(args);
     }
@@ -40,11 +40,11 @@ pub fn with_file_args(args: Vec<OsString>, env: &dyn Env) -> Result<Vec<OsString
         .into_iter()
         .chain(extra.iter().cloned())
         .collect();
-    if let Err(e) = crate::cli::command().try_get_matches_from(alone) {
+    if let Err(e) = super::command().try_get_matches_from(alone) {
         return Err(Error::config(format!(
             "config file {}: {}",
             path.display(),
-            crate::cli::error_line(&e)
+            super::error_line(&e)
         )));
     }
     let mut all = args;
@@ -56,7 +56,7 @@ pub fn with_file_args(args: Vec<OsString>, env: &dyn Env) -> Result<Vec<OsString
 /// command line or the environment already gives.
 fn file_flags(
     sub: &clap::Command,
-    args: &[OsString],
+    given: &clap::ArgMatches,
     path: &Path,
     table: &toml::Table,
     env: &dyn Env,
@@ -81,7 +81,9 @@ fn file_flags(
             .get_env()
             .and_then(|name| name.to_str())
             .is_some_and(|name| env.var(name).is_some());
-        if env_set || on_command_line(args, key, arg.get_short()) {
+        let on_command_line = given.value_source(arg.get_id().as_str())
+            == Some(clap::parser::ValueSource::CommandLine);
+        if env_set || on_command_line {
             continue;
         }
         extra.extend(flags_for(
@@ -112,19 +114,6 @@ pub(crate) fn read_table(path: &Path) -> Result<toml::Table> {
             path.display(),
             e.message().trim()
         ))
-    })
-}
-
-/// Whether the command line itself gives `--key` (or its short form).
-fn on_command_line(args: &[OsString], key: &str, short: Option<char>) -> bool {
-    let long = format!("--{key}");
-    let long_eq = format!("--{key}=");
-    args.iter().skip(1).filter_map(|a| a.to_str()).any(|a| {
-        a == long
-            || a.starts_with(&long_eq)
-            || short.is_some_and(|c| {
-                a.len() > 1 && a.starts_with('-') && !a.starts_with("--") && a[1..].starts_with(c)
-            })
     })
 }
 
