@@ -481,3 +481,104 @@ fn the_file_graph_resolves_crate_and_super_paths_and_sees_a_planted_cycle() {
     }
     assert!(cycle_from(&graph, "x.rs", &mut vec!["x.rs".to_string()]).is_some());
 }
+
+/// The longest function allowed in `src/`: past it a function does more than one thing.
+const MAX_FUNCTION_LINES: usize = 60;
+
+/// The functions of `text` longer than `max` lines, as (name, first line, lines). A function is
+/// counted from its `fn` line to the line its body's braces close on; braces in strings, chars and
+/// comments are ignored (enough for rustfmt-formatted code).
+fn long_functions(text: &str, max: usize) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let Some(name) = fn_name(line) else { continue };
+        let mut depth = 0i64;
+        let mut opened = false;
+        for (end, body) in lines.iter().enumerate().skip(start) {
+            let code = code_of(body);
+            if !opened && code.contains(';') && !code.contains('{') {
+                break; // a declaration without a body
+            }
+            depth += code.matches('{').count() as i64 - code.matches('}').count() as i64;
+            opened |= code.contains('{');
+            if opened && depth <= 0 {
+                if end - start + 1 > max {
+                    found.push((name.to_string(), start + 1, end - start + 1));
+                }
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// The name of the function `line` starts, if it starts one.
+fn fn_name(line: &str) -> Option<&str> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "fn")?;
+    let before_ok = words[..at].iter().all(|w| {
+        w.starts_with("pub") || matches!(*w, "const" | "async" | "unsafe" | "extern" | "\"C\"")
+    });
+    let name = words.get(at + 1)?;
+    let end = name.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+    (before_ok && end > 0).then(|| &name[..end])
+}
+
+/// `line` without its comment, string and char contents.
+fn code_of(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => break,
+            '"' => {
+                while let Some(s) = chars.next() {
+                    match s {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '\'' if matches!(chars.clone().nth(1), Some('\'')) => {
+                chars.nth(1);
+            }
+            '\'' if chars.peek() == Some(&'\\') => {
+                chars.by_ref().take_while(|s| *s != '\'').for_each(drop);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_in_src_is_longer_than_60_lines() {
+    let mut long = Vec::new();
+    for (relative, text) in sources() {
+        for (name, line, lines) in long_functions(&text, MAX_FUNCTION_LINES) {
+            long.push(format!(
+                "{}:{line} {name} ({lines} lines)",
+                relative.display()
+            ));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "split these functions (at most {MAX_FUNCTION_LINES} lines each):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn the_function_measure_sees_a_long_body_and_ignores_braces_in_strings() {
+    let body = "    let x = 1;\n".repeat(60);
+    let long = format!("pub(crate) fn long() {{\n{body}}}\nfn short() {{ \"}}\"; '{{'; }}\n");
+    assert_eq!(long_functions(&long, 60), [("long".to_string(), 1, 62)]);
+    assert!(long_functions("fn f() {\n    let s = \"{{{\";\n}\n", 1).len() == 1);
+    assert!(long_functions("fn f() {\n    let s = \"{{{\";\n}\n", 3).is_empty());
+    assert!(long_functions("    fn declared(&self);\n", 0).is_empty());
+}

@@ -393,9 +393,6 @@ fn a_command_for_one_order_needs_an_account_named_when_several_are_configured() 
 fn bad_account_tables_and_keys_are_config_errors_naming_file_account_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let good = two_accounts(dir.path());
-    let open = dir.path().join("open.key");
-    std::fs::write(&open, "k").unwrap();
-    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let main = "[[account]]\nname = \"main\"\napi-key-env = \"DCV_KEY_MAIN\"\n";
     let table: Vec<(String, &str)> = vec![
         (
@@ -424,7 +421,14 @@ fn bad_account_tables_and_keys_are_config_errors_naming_file_account_and_key() {
             "{file}: {m}"
         );
     }
-    // Keys: kept until the account is used, then 78 naming the account and what to fix.
+}
+
+#[test]
+fn an_accounts_bad_key_is_kept_until_the_account_is_used_then_78_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = dir.path().join("open.key");
+    std::fs::write(&open, "k").unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let keys = [
         (
             "api-key-env = \"DCV_KEY_UNSET\"",

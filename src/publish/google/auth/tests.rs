@@ -73,17 +73,20 @@ fn sources_are_tried_in_order_and_the_metadata_server_only_when_chosen() {
     assert_eq!(by_env.origin, "the metadata server at 127.0.0.2:80");
 }
 
+/// A service account file with a key that is no RSA key, changed by `extra`.
+fn service_account(extra: serde_json::Value) -> serde_json::Value {
+    let mut json = serde_json::json!({"type": "service_account", "client_email": "a@b",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n"});
+    json.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    json
+}
+
 #[test]
 fn bad_files_are_refused_naming_the_file_never_a_secret() {
     let dir = tempfile::tempdir().unwrap();
-    let sa = |extra: serde_json::Value| {
-        let mut json = serde_json::json!({"type": "service_account", "client_email": "a@b",
-            "private_key": "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n"});
-        json.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        json
-    };
+    let sa = service_account;
     let cases = [
         (
             sa(serde_json::json!({})),
@@ -138,6 +141,11 @@ fn bad_files_are_refused_naming_the_file_never_a_secret() {
             }
         }
     }
+}
+
+#[test]
+fn a_file_that_is_no_json_is_refused_naming_the_line_never_its_text() {
+    let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\"private_key\": \"s3cret").unwrap();
     let err = Credentials::from_file(&broken, "--google-credentials").unwrap_err();
