@@ -369,4 +369,64 @@ mod tests {
         );
         assert_eq!(parts.concat(), wide);
     }
+    #[test]
+    fn each_kind_keeps_the_stored_shape_and_a_bad_http_name_is_refused() {
+        let url = HttpUrl {
+            host: "www.example.com".into(),
+            path: "/.well-known/pki-validation/fileauth.txt".into(),
+        };
+        let table = [
+            (
+                Record::new_dns(
+                    "example.com",
+                    RecordType::Txt,
+                    "_dnsauth.example.com",
+                    "tok",
+                ),
+                r#"{"domain":"example.com","type":"TXT","name":"_dnsauth.example.com","value":"tok"}"#,
+            ),
+            (
+                Record::new_dns(
+                    "www.example.com",
+                    RecordType::Cname,
+                    "_dnsauth.www.example.com",
+                    "tok.dcv.digicert.com",
+                ),
+                r#"{"domain":"www.example.com","type":"CNAME","name":"_dnsauth.www.example.com","value":"tok.dcv.digicert.com"}"#,
+            ),
+            (
+                Record::new_http("www.example.com", url.clone(), "tok"),
+                r#"{"domain":"www.example.com","type":"HTTP","name":"http://www.example.com/.well-known/pki-validation/fileauth.txt","value":"tok"}"#,
+            ),
+        ];
+        for (record, text) in &table {
+            assert_eq!(serde_json::to_string(record).unwrap(), *text);
+            assert_eq!(serde_json::from_str::<Record>(text).unwrap(), *record);
+        }
+        let http: Record = serde_json::from_str(table[2].1).unwrap();
+        assert_eq!(http.http(), Some(&url));
+        assert_eq!(http.dns(), None);
+        assert_eq!(http.name(), url.to_string());
+
+        // Read from a state file, so untrusted: an error, never a panic or a guess.
+        for name in [
+            "_dnsauth.example.com",
+            "https://www.example.com/a.txt",
+            "http://www.example.com",
+            "http:///a.txt",
+            "",
+        ] {
+            let text = format!(
+                r#"{{"domain":"example.com","type":"HTTP","name":{name:?},"value":"tok"}}"#
+            );
+            let err = serde_json::from_str::<Record>(&text).unwrap_err();
+            assert!(
+                err.to_string().contains("http://HOST/PATH"),
+                "{name}: {err}"
+            );
+        }
+        let unknown =
+            r#"{"domain":"example.com","type":"A","name":"example.com","value":"192.0.2.1"}"#;
+        assert!(serde_json::from_str::<Record>(unknown).is_err());
+    }
 }
