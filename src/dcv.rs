@@ -4,7 +4,7 @@
 //! and a (method, domain, token) becomes the provider-neutral [`Record`] to publish.
 
 use crate::error::{Error, Result};
-use crate::record::{Record, RecordType};
+use crate::record::{HttpUrl, Place, Record, RecordType};
 use std::fmt;
 
 /// Where a dns-txt-token record goes (`--txt-name`).
@@ -208,13 +208,18 @@ pub fn placement(
 ) -> Result<Record> {
     check_token(token)?;
     let base = domain.base();
-    let (rtype, name, value) = match method {
+    match method {
         Method::DnsTxtToken => {
             let name = match txt_name {
                 TxtName::Apex => base.to_string(),
                 TxtName::Dnsauth => format!("_dnsauth.{base}"),
             };
-            (RecordType::Txt, name, token.to_string())
+            Ok(Record::new_dns(
+                domain.to_string(),
+                RecordType::Txt,
+                name,
+                token,
+            ))
         }
         Method::DnsCnameToken => {
             let label_ok = token.len() <= 63
@@ -226,11 +231,14 @@ pub fn placement(
                     "the DCV token {token:?} cannot be a DNS label, so dns-cname-token cannot carry it; use dns-txt-token"
                 )));
             }
-            (
+            let target = format!("{}.{CNAME_TARGET_SUFFIX}", token.to_ascii_lowercase());
+            let name = format!("_dnsauth.{base}");
+            Ok(Record::new_dns(
+                domain.to_string(),
                 RecordType::Cname,
-                format!("_dnsauth.{base}"),
-                format!("{}.{CNAME_TARGET_SUFFIX}", token.to_ascii_lowercase()),
-            )
+                name,
+                target,
+            ))
         }
         Method::HttpToken | Method::HttpTokenDynamic => {
             if domain.is_wildcard() {
@@ -242,19 +250,13 @@ pub fn placement(
                 Method::HttpToken => HTTP_TOKEN_PATH.to_string(),
                 _ => format!("{HTTP_TOKEN_DIR}{UNKNOWN_FILE_NAME}"),
             };
-            (
-                RecordType::Http,
-                format!("http://{base}{path}"),
-                token.to_string(),
-            )
+            let url = HttpUrl {
+                host: base.to_string(),
+                path,
+            };
+            Ok(Record::new_http(domain.to_string(), url, token))
         }
-    };
-    Ok(Record {
-        domain: domain.to_string(),
-        rtype,
-        name,
-        value,
-    })
+    }
 }
 
 /// Whether `name` is a file name DigiCert may choose for `http-token-dynamic`: one plain name (a
@@ -274,10 +276,12 @@ pub fn is_dynamic_file_name(name: &str) -> bool {
 /// with NAME the name validated and FILE a plain name (no other directory, `..`, query or port);
 /// anything else is 65 naming it.
 pub fn at_token_url(mut record: Record, url: &str) -> Result<Record> {
-    let host = record
-        .http_host_and_path()
-        .map_or("", |(h, _)| h)
-        .to_string();
+    let Place::Http(at) = &mut record.at else {
+        return Err(Error::software(format!(
+            "only an http-token-dynamic file moves to DigiCert's http_token_url, not {record}"
+        )));
+    };
+    let host = at.host.clone();
     let bad = |why: &str| {
         Error::data(format!(
             "DigiCert's http_token_url {:?} for {host} is refused: {why}; nothing was written (ask DigiCert for a new token, or use --method http-token)",
@@ -301,7 +305,7 @@ pub fn at_token_url(mut record: Record, url: &str) -> Result<Record> {
             "the file name is not one plain name ending in .txt (letters, digits, '.', '_', '-')",
         ));
     }
-    record.name = format!("http://{host}{HTTP_TOKEN_DIR}{file}");
+    at.path = format!("{HTTP_TOKEN_DIR}{file}");
     Ok(record)
 }
 
@@ -346,7 +350,7 @@ mod tests {
     fn only_a_plain_txt_file_under_pki_validation_on_the_name_is_taken_from_digicert() {
         let d = DomainName::parse("www.example.com").unwrap();
         let r = placement(Method::HttpTokenDynamic, TxtName::Apex, &d, "tok").unwrap();
-        let at = |url: &str| at_token_url(r.clone(), url).map(|r| r.name);
+        let at = |url: &str| at_token_url(r.clone(), url).map(|r| r.name().into_owned());
         assert_eq!(
             at("http://www.example.com/.well-known/pki-validation/a1b2C3.txt").unwrap(),
             "http://www.example.com/.well-known/pki-validation/a1b2C3.txt"
@@ -395,7 +399,7 @@ mod tests {
                 Method::DnsTxtToken,
                 TxtName::Apex,
                 "*.example.com",
-                RecordType::Txt,
+                "TXT",
                 "example.com",
                 "tok",
             ),
@@ -403,7 +407,7 @@ mod tests {
                 Method::DnsTxtToken,
                 TxtName::Dnsauth,
                 "example.com",
-                RecordType::Txt,
+                "TXT",
                 "_dnsauth.example.com",
                 "tok",
             ),
@@ -411,7 +415,7 @@ mod tests {
                 Method::DnsCnameToken,
                 TxtName::Apex,
                 "www.example.com",
-                RecordType::Cname,
+                "CNAME",
                 "_dnsauth.www.example.com",
                 "tok.dcv.digicert.com",
             ),
@@ -419,7 +423,7 @@ mod tests {
                 Method::HttpToken,
                 TxtName::Apex,
                 "www.example.com",
-                RecordType::Http,
+                "HTTP",
                 "http://www.example.com/.well-known/pki-validation/fileauth.txt",
                 "tok",
             ),
@@ -427,7 +431,7 @@ mod tests {
         for (method, txt, domain, rtype, name, value) in table {
             let r = placement(method, txt, &d(domain), "tok").unwrap();
             assert_eq!(
-                (r.rtype, r.name.as_str(), r.value.as_str()),
+                (r.type_name(), r.name().as_ref(), r.value.as_str()),
                 (rtype, name, value),
                 "{method} {domain}"
             );

@@ -19,14 +19,11 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-/// The one mapping from a [`Record`]'s type to the DNS type that carries it (HTTP files have none).
-pub fn hickory_type(kind: Kind) -> crate::error::Result<RecordType> {
+/// The one mapping from a [`Record`]'s DNS type to hickory's.
+pub fn hickory_type(kind: Kind) -> RecordType {
     match kind {
-        Kind::Txt => Ok(RecordType::TXT),
-        Kind::Cname => Ok(RecordType::CNAME),
-        Kind::Http => Err(crate::error::Error::software(
-            "an HTTP file has no DNS record type",
-        )),
+        Kind::Txt => RecordType::TXT,
+        Kind::Cname => RecordType::CNAME,
     }
 }
 
@@ -271,11 +268,12 @@ pub fn txt_text(txt: &TXT) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// Whether `data` is exactly `record`'s value (TXT: same text; CNAME: same target, any case).
+/// Whether `data` is exactly `record`'s value (TXT: same text; CNAME: same target, any case; an
+/// HTTP file is no DNS data).
 pub fn matches(record: &Record, data: &RData) -> bool {
-    match (record.rtype, data) {
-        (Kind::Txt, RData::TXT(t)) => txt_text(t) == record.value,
-        (Kind::Cname, RData::CNAME(c)) => {
+    match (record.dns_type(), data) {
+        (Some(Kind::Txt), RData::TXT(t)) => txt_text(t) == record.value,
+        (Some(Kind::Cname), RData::CNAME(c)) => {
             resolver::normalize(&c.0.to_ascii()) == resolver::normalize(&record.value)
         }
         _ => false,

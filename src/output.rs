@@ -28,8 +28,8 @@ impl RecordReport {
     pub fn new(record: &Record, provider: &str, action: &str) -> RecordReport {
         RecordReport {
             domain: record.domain.clone(),
-            rtype: record.rtype.as_str().to_string(),
-            name: record.name.clone(),
+            rtype: record.type_name().to_string(),
+            name: record.name().into_owned(),
             value: record.value.clone(),
             provider: provider.to_string(),
             servers: Vec::new(),
@@ -224,12 +224,7 @@ mod tests {
 
     /// A TXT record for a.test published at `name`.
     fn txt(name: &str) -> Record {
-        Record {
-            domain: "a.test".into(),
-            rtype: RecordType::Txt,
-            name: name.into(),
-            value: "v".into(),
-        }
+        Record::new_dns("a.test", RecordType::Txt, name, "v")
     }
 
     #[test]

@@ -61,12 +61,12 @@ impl PersistValue {
 
     /// The record for `name` (a wildcard's base: the record covers `*.` names with `policy=wildcard`).
     pub fn record(&self, name: &DomainName) -> Record {
-        Record {
-            domain: name.to_string(),
-            rtype: RecordType::Txt,
-            name: record_name(name.base()),
-            value: self.text(),
-        }
+        Record::new_dns(
+            name.to_string(),
+            RecordType::Txt,
+            record_name(name.base()),
+            self.text(),
+        )
     }
 
     /// Whether `text` is a value of the same issuer and account (whatever its other parameters).
@@ -248,7 +248,7 @@ mod tests {
             format!("letsencrypt.org; accounturi={ACCOUNT}")
         );
         let name = DomainName::parse("*.Example.com").unwrap();
-        assert_eq!(v.record(&name).name, "_validation-persist.example.com");
+        assert_eq!(v.record(&name).name(), "_validation-persist.example.com");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The largest TTL DNS allows (RFC 2181 section 8: at most 2^31 - 1).
@@ -56,16 +57,11 @@ pub fn txt_strings(value: &str) -> Vec<&str> {
     strings
 }
 
-/// The kind of record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The kind of DNS record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordType {
-    #[serde(rename = "TXT")]
     Txt,
-    #[serde(rename = "CNAME")]
     Cname,
-    /// A file served over HTTP; `name` is its URL.
-    #[serde(rename = "HTTP")]
-    Http,
 }
 
 impl RecordType {
@@ -73,12 +69,7 @@ impl RecordType {
         match self {
             RecordType::Txt => "TXT",
             RecordType::Cname => "CNAME",
-            RecordType::Http => "HTTP",
         }
-    }
-
-    pub fn is_dns(self) -> bool {
-        !matches!(self, RecordType::Http)
     }
 }
 
@@ -88,32 +79,207 @@ impl fmt::Display for RecordType {
     }
 }
 
+/// Where an HTTP file is served: `http://{host}{path}`. The host has no `/` and is not empty; the
+/// path starts with `/`. That is what [`HttpUrl::parse`] accepts, so the text form reads back.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HttpUrl {
+    pub host: String,
+    pub path: String,
+}
+
+impl HttpUrl {
+    /// `http://HOST/PATH` as host and path (`None` for anything else: another scheme, no path, no
+    /// host).
+    pub fn parse(text: &str) -> Option<HttpUrl> {
+        let rest = text.strip_prefix("http://")?;
+        let slash = rest.find('/').filter(|&i| i > 0)?;
+        Some(HttpUrl {
+            host: rest[..slash].to_string(),
+            path: rest[slash..].to_string(),
+        })
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}{}", self.host, self.path)
+    }
+}
+
+/// Where a record goes: a DNS owner name with its type, or an HTTP file's URL.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Place {
+    /// `name`: the owner name actually published (after following CNAMEs), lowercase, no trailing
+    /// dot.
+    Dns {
+        rtype: RecordType,
+        name: String,
+    },
+    Http(HttpUrl),
+}
+
 /// One thing to publish.
+///
+/// Stored in state files as `{"domain", "type", "name", "value"}` with `type` `TXT`, `CNAME` or
+/// `HTTP` and an HTTP file's URL as `name`: the shape 0.1.0 wrote, which must still read (see
+/// `WireRecord`). `--output json` reports the same fields the same way ([`Record::type_name`],
+/// [`Record::name`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "WireRecord", into = "WireRecord")]
 pub struct Record {
     /// The domain being validated (A-label, lowercase, no trailing dot).
     pub domain: String,
-    #[serde(rename = "type")]
-    pub rtype: RecordType,
-    /// DNS: the owner name actually published (after following CNAMEs), lowercase, no trailing dot.
-    /// HTTP: the full URL, e.g. `http://example.com/.well-known/pki-validation/fileauth.txt`.
-    pub name: String,
+    pub at: Place,
     /// TXT: the text; CNAME: the target name without trailing dot; HTTP: the file body.
     pub value: String,
 }
 
 impl Record {
-    /// Host and path of an HTTP record's URL (`None` for DNS records or a malformed URL).
-    pub fn http_host_and_path(&self) -> Option<(&str, &str)> {
-        let rest = self.name.strip_prefix("http://")?;
-        let slash = rest.find('/')?;
-        Some((&rest[..slash], &rest[slash..]))
+    /// A DNS record of `rtype` at `name`.
+    pub fn new_dns(
+        domain: impl Into<String>,
+        rtype: RecordType,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Record {
+        Record {
+            domain: domain.into(),
+            at: Place::Dns {
+                rtype,
+                name: name.into(),
+            },
+            value: value.into(),
+        }
+    }
+
+    /// An HTTP file at `url`.
+    pub fn new_http(domain: impl Into<String>, url: HttpUrl, value: impl Into<String>) -> Record {
+        Record {
+            domain: domain.into(),
+            at: Place::Http(url),
+            value: value.into(),
+        }
+    }
+
+    /// The DNS type and owner name; `None` for an HTTP file.
+    pub fn dns(&self) -> Option<(RecordType, &str)> {
+        match &self.at {
+            Place::Dns { rtype, name } => Some((*rtype, name)),
+            Place::Http(_) => None,
+        }
+    }
+
+    /// The DNS type; `None` for an HTTP file.
+    pub fn dns_type(&self) -> Option<RecordType> {
+        self.dns().map(|(rtype, _)| rtype)
+    }
+
+    /// The URL of an HTTP file; `None` for a DNS record.
+    pub fn http(&self) -> Option<&HttpUrl> {
+        match &self.at {
+            Place::Http(url) => Some(url),
+            Place::Dns { .. } => None,
+        }
+    }
+
+    pub fn is_dns(&self) -> bool {
+        matches!(self.at, Place::Dns { .. })
+    }
+
+    /// The DNS type and owner name, for `who` that handles DNS records only (a DNS provider, the
+    /// DNS check): routing never gives it an HTTP file, so one reaching it is a bug.
+    pub fn dns_for(&self, who: &str) -> Result<(RecordType, &str)> {
+        self.dns().ok_or_else(|| {
+            Error::software(format!(
+                "{who} handles DNS records only, not the HTTP file {self}; http-token goes to --provider webroot or exec"
+            ))
+        })
+    }
+
+    /// The DNS owner name, or an HTTP file's URL: the record's name in messages, reports and state.
+    pub fn name(&self) -> Cow<'_, str> {
+        match &self.at {
+            Place::Dns { name, .. } => Cow::Borrowed(name),
+            Place::Http(url) => Cow::Owned(url.to_string()),
+        }
+    }
+
+    /// `TXT`, `CNAME` or `HTTP`, as reports, state files and exec programs name the kind.
+    pub fn type_name(&self) -> &'static str {
+        match &self.at {
+            Place::Dns { rtype, .. } => rtype.as_str(),
+            Place::Http(_) => HTTP_TYPE,
+        }
     }
 }
 
+/// The `type` of an HTTP file in the stored and reported form.
+const HTTP_TYPE: &str = "HTTP";
+
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} \"{}\"", self.name, self.rtype, self.value)
+        write!(f, "{} {} \"{}\"", self.name(), self.type_name(), self.value)
+    }
+}
+
+/// A [`Record`] as state files and reports carry it (the fields in this order). Reading one is
+/// reading untrusted input: an unknown type or an HTTP name that is not `http://HOST/PATH` is
+/// refused, so a damaged state file is named and skipped rather than acted on.
+#[derive(Serialize, Deserialize)]
+struct WireRecord {
+    domain: String,
+    #[serde(rename = "type")]
+    rtype: String,
+    name: String,
+    value: String,
+}
+
+impl From<Record> for WireRecord {
+    fn from(record: Record) -> WireRecord {
+        let rtype = record.type_name().to_string();
+        let name = match record.at {
+            Place::Dns { name, .. } => name,
+            Place::Http(url) => url.to_string(),
+        };
+        WireRecord {
+            domain: record.domain,
+            rtype,
+            name,
+            value: record.value,
+        }
+    }
+}
+
+impl TryFrom<WireRecord> for Record {
+    type Error = String;
+
+    fn try_from(wire: WireRecord) -> std::result::Result<Record, String> {
+        let at = match wire.rtype.as_str() {
+            "TXT" => Place::Dns {
+                rtype: RecordType::Txt,
+                name: wire.name,
+            },
+            "CNAME" => Place::Dns {
+                rtype: RecordType::Cname,
+                name: wire.name,
+            },
+            HTTP_TYPE => Place::Http(HttpUrl::parse(&wire.name).ok_or_else(|| {
+                format!(
+                    "the HTTP record's name {:?} is not an http://HOST/PATH URL",
+                    wire.name
+                )
+            })?),
+            other => {
+                return Err(format!(
+                    "unknown record type {other:?}, expected TXT, CNAME or HTTP"
+                ));
+            }
+        };
+        Ok(Record {
+            domain: wire.domain,
+            at,
+            value: wire.value,
+        })
     }
 }
 
@@ -158,7 +324,7 @@ impl Published {
         serde_json::from_value(serde_json::Value::Object(self.undo.clone())).map_err(|e| {
             Error::data(format!(
                 "state for {} has damaged {} data ({e}); remove that state file and the record by hand",
-                self.record.name, self.provider
+                self.record.name(), self.provider
             ))
         })
     }
@@ -202,5 +368,65 @@ mod tests {
             [254, 146]
         );
         assert_eq!(parts.concat(), wide);
+    }
+    #[test]
+    fn each_kind_keeps_the_stored_shape_and_a_bad_http_name_is_refused() {
+        let url = HttpUrl {
+            host: "www.example.com".into(),
+            path: "/.well-known/pki-validation/fileauth.txt".into(),
+        };
+        let table = [
+            (
+                Record::new_dns(
+                    "example.com",
+                    RecordType::Txt,
+                    "_dnsauth.example.com",
+                    "tok",
+                ),
+                r#"{"domain":"example.com","type":"TXT","name":"_dnsauth.example.com","value":"tok"}"#,
+            ),
+            (
+                Record::new_dns(
+                    "www.example.com",
+                    RecordType::Cname,
+                    "_dnsauth.www.example.com",
+                    "tok.dcv.digicert.com",
+                ),
+                r#"{"domain":"www.example.com","type":"CNAME","name":"_dnsauth.www.example.com","value":"tok.dcv.digicert.com"}"#,
+            ),
+            (
+                Record::new_http("www.example.com", url.clone(), "tok"),
+                r#"{"domain":"www.example.com","type":"HTTP","name":"http://www.example.com/.well-known/pki-validation/fileauth.txt","value":"tok"}"#,
+            ),
+        ];
+        for (record, text) in &table {
+            assert_eq!(serde_json::to_string(record).unwrap(), *text);
+            assert_eq!(serde_json::from_str::<Record>(text).unwrap(), *record);
+        }
+        let http: Record = serde_json::from_str(table[2].1).unwrap();
+        assert_eq!(http.http(), Some(&url));
+        assert_eq!(http.dns(), None);
+        assert_eq!(http.name(), url.to_string());
+
+        // Read from a state file, so untrusted: an error, never a panic or a guess.
+        for name in [
+            "_dnsauth.example.com",
+            "https://www.example.com/a.txt",
+            "http://www.example.com",
+            "http:///a.txt",
+            "",
+        ] {
+            let text = format!(
+                r#"{{"domain":"example.com","type":"HTTP","name":{name:?},"value":"tok"}}"#
+            );
+            let err = serde_json::from_str::<Record>(&text).unwrap_err();
+            assert!(
+                err.to_string().contains("http://HOST/PATH"),
+                "{name}: {err}"
+            );
+        }
+        let unknown =
+            r#"{"domain":"example.com","type":"A","name":"example.com","value":"192.0.2.1"}"#;
+        assert!(serde_json::from_str::<Record>(unknown).is_err());
     }
 }

@@ -94,12 +94,12 @@ fn bind_update(
         "CNAME" => RecordType::Cname,
         other => return Err(Error::software(format!("no {other} in the BIND mirror"))),
     };
-    let record = Record {
-        domain: change.name.clone(),
+    let record = Record::new_dns(
+        change.name.clone(),
         rtype,
-        name: change.name.clone(),
-        value: change.value.clone(),
-    };
+        change.name.clone(),
+        change.value.clone(),
+    );
     let mut settings = settings.clone();
     settings.zone = Some(change.zone.clone());
     let mut rfc2136 = Rfc2136::new(settings, resolver.clone())?;
@@ -148,12 +148,12 @@ fn published_records_reach_every_server_and_certcentral_validates() {
     let records = vec![
         txt("example.test", &token),
         txt("_dnsauth.www.other.test", &token),
-        Record {
-            domain: "cname.example.test".into(),
-            rtype: RecordType::Cname,
-            name: "_dnsauth.cname.example.test".into(),
-            value: format!("{cname_token}.dcv.digicert.com"),
-        },
+        Record::new_dns(
+            "cname.example.test",
+            RecordType::Cname,
+            "_dnsauth.cname.example.test",
+            format!("{cname_token}.dcv.digicert.com"),
+        ),
     ];
     let mut cf = w.provider();
     let published = cf.present(&records).unwrap();
@@ -172,8 +172,9 @@ fn published_records_reach_every_server_and_certcentral_validates() {
     assert!(served.iter().all(|s| s.servers.len() == 2), "{served:?}");
     for server in [w.bind.primary(), w.bind.secondary()] {
         for r in &records {
+            let (rtype, name) = r.dns().unwrap();
             assert!(
-                w.bind.has_record(server, r.rtype, &r.name, &r.value),
+                w.bind.has_record(server, rtype, name, &r.value),
                 "{server} {r}"
             );
         }
@@ -189,9 +190,9 @@ fn published_records_reach_every_server_and_certcentral_validates() {
     cf.cleanup(&published).unwrap();
     assert!(w.fake.records().is_empty());
     for r in &records {
+        let (rtype, name) = r.dns().unwrap();
         assert!(
-            !w.bind
-                .has_record(w.bind.primary(), r.rtype, &r.name, &r.value),
+            !w.bind.has_record(w.bind.primary(), rtype, name, &r.value),
             "{r}"
         );
     }

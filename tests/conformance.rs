@@ -9,7 +9,7 @@ use crate::support::bind::{BindFixture, BindOptions};
 use dcv_hook::env::Env;
 use dcv_hook::error::{Error, Result};
 use dcv_hook::publish::{self, Publisher, Setup};
-use dcv_hook::record::{Published, Record, RecordType};
+use dcv_hook::record::{HttpUrl, Published, Record, RecordType};
 use dcv_hook::resolver::Resolver;
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,7 +156,7 @@ fn conformance(case: Case) {
     let mut cleaner = case.build(&[], &published);
     cleaner.cleanup(&published).expect("cleanup");
     for (record, was) in ours.iter().zip(&before) {
-        assert_eq!(&read(record), was, "cleanup must restore {}", record.name);
+        assert_eq!(&read(record), was, "cleanup must restore {}", record.name());
     }
     cleaner
         .cleanup(&published)
@@ -199,12 +199,7 @@ fn failing_at(zone: &str) -> Vec<Record> {
 }
 
 fn txt(name: &str, value: &str) -> Record {
-    Record {
-        domain: name.into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    }
+    Record::new_dns(name, RecordType::Txt, name, value)
 }
 
 fn flags(list: &[&str]) -> Vec<String> {
@@ -221,12 +216,11 @@ fn private_file(path: &std::path::Path, text: &str) {
 fn webroot_conforms() {
     let root = tempfile::tempdir().unwrap();
     let file = root.path().join(".well-known/pki-validation/fileauth.txt");
-    let record = Record {
-        domain: "www.example.test".into(),
-        rtype: RecordType::Http,
-        name: "http://www.example.test/.well-known/pki-validation/fileauth.txt".into(),
-        value: "conformance-token".into(),
+    let url = HttpUrl {
+        host: "www.example.test".into(),
+        path: "/.well-known/pki-validation/fileauth.txt".into(),
     };
+    let record = Record::new_http("www.example.test", url, "conformance-token");
     let seed = || {
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, "foreign").unwrap();
@@ -261,7 +255,7 @@ fn rfc2136_conforms() {
             .present(&[txt("conf.example.test", "foreign")])
             .unwrap();
     };
-    let read = |r: &Record| bind.txt_values(bind.primary(), &r.name);
+    let read = |r: &Record| bind.txt_values(bind.primary(), &r.name());
     conformance(Case {
         provider: "rfc2136",
         flags: flags.clone(),
@@ -314,7 +308,7 @@ fn exec_conforms_with_the_nsupdate_example() {
             .present(&[txt("exec.example.test", "foreign")])
             .unwrap();
     };
-    let read = |r: &Record| bind.txt_values(bind.primary(), &r.name);
+    let read = |r: &Record| bind.txt_values(bind.primary(), &r.name());
     conformance(Case {
         provider: "exec",
         flags: flags(&["--exec", script.to_str().unwrap(), "--exec-timeout", "20"]),
@@ -352,7 +346,7 @@ fn cloudflare_conforms() {
     };
     let read = |r: &Record| {
         let mut values: Vec<String> = fake
-            .records_named(&r.name)
+            .records_named(&r.name())
             .iter()
             .map(|x| wire_value(&x.rtype, &x.content))
             .collect();
@@ -415,7 +409,7 @@ fn powerdns_conforms() {
     private_file(&key_file, pdns.api_key());
     let seed = || pdns.add_foreign_txt("example.test", "conf.example.test", "foreign");
     let read = |r: &Record| {
-        let mut values = pdns.txt_values(&r.name);
+        let mut values = pdns.txt_values(&r.name());
         values.sort();
         values
     };
@@ -447,8 +441,9 @@ fn azure_conforms() {
     let fake = crate::support::azure::FakeAzure::start();
     let seed = || fake.add_foreign_txt("example.test", "conf.example.test", "foreign");
     let read = |r: &Record| {
-        let zone = r.name.rsplitn(3, '.').take(2).collect::<Vec<_>>();
-        fake.txt_values(&format!("{}.{}", zone[1], zone[0]), &r.name)
+        let name = r.name();
+        let zone = name.rsplitn(3, '.').take(2).collect::<Vec<_>>();
+        fake.txt_values(&format!("{}.{}", zone[1], zone[0]), &name)
     };
     // Azure writes set by set: a refused set takes back the sets written before it, in its zone
     // and in the zones before.
@@ -477,7 +472,8 @@ fn route53_conforms() {
     let zone = moto.zone_id("example.test").to_string();
     let seed = || moto.add_foreign_txt(&zone, "conf.example.test", "foreign");
     let read = |r: &Record| {
-        let name = r.name.as_str();
+        let name = r.name();
+        let name = name.as_ref();
         let zone = if name.ends_with("other.test") {
             moto.zone_id("other.test")
         } else {
@@ -509,12 +505,12 @@ fn google_conforms() {
     let key = fake.service_account_file(dir.path());
     let seed = || fake.add_foreign_txt("example-test", "conf.example.test", "foreign");
     let read = |r: &Record| {
-        let zone = if r.name.ends_with("other.test") {
+        let zone = if r.name().ends_with("other.test") {
             "other-test"
         } else {
             "example-test"
         };
-        fake.txt_values(zone, &r.name)
+        fake.txt_values(zone, &r.name())
     };
     // other.test refuses the batch's second value: example.test's change is put back.
     fake.refuse_value("ours-5");

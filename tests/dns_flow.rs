@@ -69,12 +69,7 @@ impl DnsWorld {
             self.bind.key_name(),
             Secret::new(self.bind.secret()),
         );
-        let record = Record {
-            domain: name.into(),
-            rtype: RecordType::Txt,
-            name: name.into(),
-            value: value.into(),
-        };
+        let record = Record::new_dns(name, RecordType::Txt, name, value);
         Rfc2136::new(settings, self.bind.resolver())
             .unwrap()
             .present(&[record])

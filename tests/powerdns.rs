@@ -174,12 +174,12 @@ fn refusals_name_what_to_fix() {
     // PowerDNS refusing the change (a CNAME beside a TXT): 65 with PowerDNS's own words; the
     // other zone's record of the same run is taken back.
     pdns.add_foreign_txt("example.test", "_dnsauth.busy.example.test", "foreign");
-    let cname = Record {
-        domain: "busy.example.test".into(),
-        rtype: RecordType::Cname,
-        name: "_dnsauth.busy.example.test".into(),
-        value: "tok.dcv.digicert.com".into(),
-    };
+    let cname = Record::new_dns(
+        "busy.example.test",
+        RecordType::Cname,
+        "_dnsauth.busy.example.test",
+        "tok.dcv.digicert.com",
+    );
     let err = p
         .present(&[txt("_dnsauth.www.other.test", "tok"), cname])
         .unwrap_err();

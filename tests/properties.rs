@@ -7,7 +7,7 @@
 use dcv_hook::dcv::DomainName;
 use dcv_hook::error::Kind;
 use dcv_hook::publish::rfc2136::parse_certbot_ini;
-use dcv_hook::record::{Published, Record, RecordType};
+use dcv_hook::record::{HttpUrl, Published, Record, RecordType};
 use dcv_hook::state::{AcmeSource, Entry, Owner, Source, StateDir, Status};
 use proptest::prelude::*;
 
@@ -248,22 +248,23 @@ fn ini_lines() -> impl Strategy<Value = Vec<String>> {
 }
 
 fn record(text: BoxedStrategy<String>) -> impl Strategy<Value = Record> {
-    (
+    let dns = (
         text.clone(),
-        prop_oneof![
-            Just(RecordType::Txt),
-            Just(RecordType::Cname),
-            Just(RecordType::Http)
-        ],
+        prop_oneof![Just(RecordType::Txt), Just(RecordType::Cname)],
         text.clone(),
-        text,
+        text.clone(),
     )
-        .prop_map(|(domain, rtype, name, value)| Record {
-            domain,
-            rtype,
-            name,
-            value,
-        })
+        .prop_map(|(domain, rtype, name, value)| Record::new_dns(domain, rtype, name, value));
+    // An HTTP file's URL is typed: any host without a slash, any path after one.
+    let http =
+        (text.clone(), text.clone(), text.clone(), text).prop_map(|(domain, host, path, value)| {
+            let url = HttpUrl {
+                host: format!("h{}", host.replace('/', "")),
+                path: format!("/{path}"),
+            };
+            Record::new_http(domain, url, value)
+        });
+    prop_oneof![2 => dns, 1 => http]
 }
 
 /// Entries with any strings in them.
@@ -334,12 +335,7 @@ fn entry_with(text: BoxedStrategy<String>) -> impl Strategy<Value = Entry> {
 }
 
 fn sample_entry() -> Entry {
-    let record = Record {
-        domain: "example.test".into(),
-        rtype: RecordType::Txt,
-        name: "example.test".into(),
-        value: "tok".into(),
-    };
+    let record = Record::new_dns("example.test", RecordType::Txt, "example.test", "tok");
     dcv_hook::state::pending_entry(
         &Published::new(&record, "rfc2136"),
         &Source {

@@ -80,7 +80,12 @@ fn present_waits_for_the_lagging_secondary() {
     assert!(bind.transfers() >= 1);
 
     publisher(&bind).cleanup(&published).unwrap();
-    assert!(!bind.has_record(bind.primary(), RecordType::Txt, &record.name, &record.value));
+    assert!(!bind.has_record(
+        bind.primary(),
+        RecordType::Txt,
+        &record.name(),
+        &record.value
+    ));
 }
 
 #[test]
@@ -212,7 +217,7 @@ fn records_in_three_zones_go_out_as_one_update_per_zone() {
     p.cleanup(&published).unwrap();
     for r in &records {
         assert!(
-            !bind.has_record(bind.primary(), RecordType::Txt, &r.name, &r.value),
+            !bind.has_record(bind.primary(), RecordType::Txt, &r.name(), &r.value),
             "{r}"
         );
     }
@@ -265,8 +270,13 @@ fn a_refused_later_zone_takes_back_earlier_zones() {
         "{}",
         bind.primary_log()
     );
-    assert!(!bind.has_record(bind.primary(), RecordType::Txt, &ours.name, &ours.value));
-    assert!(!bind.has_record(bind.primary(), RecordType::Txt, &locked.name, &locked.value));
+    assert!(!bind.has_record(bind.primary(), RecordType::Txt, &ours.name(), &ours.value));
+    assert!(!bind.has_record(
+        bind.primary(),
+        RecordType::Txt,
+        &locked.name(),
+        &locked.value
+    ));
 }
 
 #[test]
@@ -381,7 +391,7 @@ fn five_hundred_records_in_one_zone_go_over_tcp_in_bounded_messages_and_all_come
     assert!(messages > 1, "one message cannot carry 120 kB: {messages}");
     let missing: Vec<&Record> = records
         .iter()
-        .filter(|r| !bind.has_record(bind.primary(), RecordType::Txt, &r.name, &r.value))
+        .filter(|r| !bind.has_record(bind.primary(), RecordType::Txt, &r.name(), &r.value))
         .collect();
     assert!(
         missing.is_empty(),
@@ -391,7 +401,7 @@ fn five_hundred_records_in_one_zone_go_over_tcp_in_bounded_messages_and_all_come
     p.cleanup(&published).unwrap();
     let left: Vec<&Record> = records
         .iter()
-        .filter(|r| bind.has_record(bind.primary(), RecordType::Txt, &r.name, &r.value))
+        .filter(|r| bind.has_record(bind.primary(), RecordType::Txt, &r.name(), &r.value))
         .collect();
     assert!(
         left.is_empty(),

@@ -21,7 +21,7 @@ pub use certbot::certbot_batch_key;
 use crate::dcv::DomainName;
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::record::{Record, RecordType};
+use crate::record::{HttpUrl, Place, Record, RecordType};
 
 /// The owner-name prefix of a dns-01 TXT record (RFC 8555 section 8.4).
 const DNS01_PREFIX: &str = "_acme-challenge.";
@@ -67,20 +67,19 @@ pub enum ChallengeKind {
 impl Challenge {
     /// The record that answers this challenge.
     pub fn record(&self) -> Record {
-        let (rtype, name) = match &self.kind {
-            ChallengeKind::Dns { txt_name } => (RecordType::Txt, txt_name.clone()),
-            ChallengeKind::Http { token } => (
-                RecordType::Http,
-                format!(
-                    "http://{}{HTTP01_PATH}{token}",
-                    self.domain.trim_start_matches("*.")
-                ),
-            ),
+        let at = match &self.kind {
+            ChallengeKind::Dns { txt_name } => Place::Dns {
+                rtype: RecordType::Txt,
+                name: txt_name.clone(),
+            },
+            ChallengeKind::Http { token } => Place::Http(HttpUrl {
+                host: self.domain.trim_start_matches("*.").to_string(),
+                path: format!("{HTTP01_PATH}{token}"),
+            }),
         };
         Record {
             domain: self.domain.clone(),
-            rtype,
-            name,
+            at,
             value: self.value.clone(),
         }
     }
@@ -307,11 +306,11 @@ mod tests {
             .unwrap()
             .unwrap();
         let records: Vec<Record> = t.challenges.iter().map(Challenge::record).collect();
-        assert_eq!(records[0].name, "_acme-challenge.example.test");
-        assert_eq!(records[1].name, "_acme-challenge.example.test");
+        assert_eq!(records[0].name(), "_acme-challenge.example.test");
+        assert_eq!(records[1].name(), "_acme-challenge.example.test");
         assert_eq!(records[1].domain, "*.example.test");
         assert_eq!(records[1].value, "v2");
-        assert_eq!(records[0].rtype, RecordType::Txt);
+        assert_eq!(records[0].dns_type(), Some(RecordType::Txt));
     }
 
     #[test]
@@ -322,9 +321,13 @@ mod tests {
             .unwrap()
             .unwrap();
         let r = t.challenges[0].record();
-        assert_eq!(r.rtype, RecordType::Http);
+        let url = r.http().unwrap();
         assert_eq!(
-            r.name,
+            (url.host.as_str(), url.path.as_str()),
+            ("www.example.test", "/.well-known/acme-challenge/tok_-1")
+        );
+        assert_eq!(
+            r.name(),
             "http://www.example.test/.well-known/acme-challenge/tok_-1"
         );
         assert_eq!(r.value, "tok.keyauth");
@@ -337,7 +340,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let r = t.challenges[0].record();
-        assert_eq!(r.name, "_acme-challenge.shop.example.test");
+        assert_eq!(r.name(), "_acme-challenge.shop.example.test");
         assert_eq!(r.domain, "shop.example.test");
     }
 

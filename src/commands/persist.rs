@@ -135,11 +135,13 @@ fn ours_in_dns(
     let remove_all = ctx.cfg.persist_remove;
     let (mut live, mut stale) = (Vec::new(), Vec::new());
     for r in records {
-        let in_dns = pipeline::txt_values(ctx, &r.name)?;
+        let in_dns = pipeline::txt_values(ctx, &r.name())?;
         if in_dns.contains(&r.value) && !remove_all {
             live.push(r.clone());
         }
-        let in_state = known.iter().filter(|e| e.published.record.name == r.name);
+        let in_state = known
+            .iter()
+            .filter(|e| e.published.record.name() == r.name());
         let texts = in_dns
             .iter()
             .chain(in_state.map(|e| &e.published.record.value));

@@ -48,7 +48,7 @@ pub fn check_one(resolver: &Resolver, s: &Subject, ca: Option<&str>) -> Finding 
         (None, true) => vec![super::DEFAULT_ACME_CA.to_string()],
         (None, false) => DIGICERT_IDENTIFIERS.iter().map(|s| s.to_string()).collect(),
     };
-    let method = match (s.acme, s.record.rtype.is_dns()) {
+    let method = match (s.acme, s.record.is_dns()) {
         (false, _) => None,
         (true, true) => Some("dns-01"),
         (true, false) => Some("http-01"),

@@ -73,7 +73,7 @@ fn not_runnable(program: &std::path::Path) -> Option<String> {
 fn access(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
     let records: Vec<crate::record::Record> = subjects
         .iter()
-        .filter(|s| s.record.rtype.is_dns())
+        .filter(|s| s.record.is_dns())
         .map(|s| s.record.clone())
         .collect();
     if records.is_empty() || (ctx.cfg.provider.is_none() && ctx.cfg.zones.is_empty()) {
@@ -92,7 +92,7 @@ fn access(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
     for (index, group) in groups {
         let publisher = publishers.get(index);
         let provider = publisher.provider();
-        let names: Vec<String> = group.iter().map(|r| r.name.clone()).collect();
+        let names: Vec<String> = group.iter().map(|r| r.name().into_owned()).collect();
         match publisher.check_access(&names) {
             None => findings.push(unchecked(provider).about(&group[0].domain)),
             Some(Ok(what)) => findings.push(

@@ -355,7 +355,7 @@ fn check_subject(
             return found;
         }
     };
-    if subject.record.rtype.is_dns() {
+    if subject.record.is_dns() {
         found[0] = dns::check_one(&resolver, subject, zones);
     } else {
         found[1] = http::check_one(ctx, &resolver, subject, probes);

@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::output::{RecordReport, Report};
 use crate::publish::Publisher;
-use crate::record::{Published, Record, RecordType};
+use crate::record::{Published, Record};
 use crate::state::{Entry, Source, StateDir, Status, pending_entry};
 
 /// Publishes `records` (each for the source in the same position) with state written around it.
@@ -96,7 +96,7 @@ fn published_entry(pending: &Entry, p: &Published, existing: &[Entry]) -> Entry 
 /// this entry's own record of the replaced content is the right one).
 fn replaced_our_own_file<'a>(existing: &'a [Entry], entry: &Entry) -> Option<&'a Entry> {
     let p = &entry.published;
-    if p.record.rtype != RecordType::Http || p.preexisting {
+    if p.record.is_dns() || p.preexisting {
         return None;
     }
     existing.iter().find(|x| {

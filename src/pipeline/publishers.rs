@@ -43,7 +43,7 @@ impl Publishers {
                 .ok_or_else(|| {
                     Error::usage(format!(
                         "{} is in no [[zone]] of the config file and no --provider was given",
-                        record.name
+                        record.name()
                     ))
                 })?;
             match groups.iter_mut().find(|(i, _)| *i == index) {

@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::output::Report;
 use crate::propagation::{self, Probe, PropagationCheck, wait_until_served};
-use crate::record::{Record, RecordType};
+use crate::record::{Place, Record, RecordType};
 use crate::ui;
 use std::time::Duration;
 
@@ -18,19 +18,22 @@ pub fn follow_cnames(ctx: &Context, planned: &[Record]) -> Result<Vec<Record>> {
     let mut records: Vec<Record> = Vec::new();
     for record in planned {
         let mut record = record.clone();
-        if record.rtype == RecordType::Txt {
-            let target = ctx.resolver()?.follow_cname(&record.name)?;
-            if target != record.name {
+        if let Place::Dns {
+            rtype: RecordType::Txt,
+            name,
+        } = &mut record.at
+        {
+            let target = ctx.resolver()?.follow_cname(name)?;
+            if target != *name {
                 ui::progress(&format!(
-                    "{} is an alias (CNAME) of {target}: publishing there",
-                    record.name
+                    "{name} is an alias (CNAME) of {target}: publishing there"
                 ));
-                record.name = target;
+                *name = target;
             }
         }
         if !records
             .iter()
-            .any(|r| r.rtype == record.rtype && r.name == record.name && r.value == record.value)
+            .any(|r| r.at == record.at && r.value == record.value)
         {
             records.push(record);
         }
@@ -42,8 +45,7 @@ pub fn follow_cnames(ctx: &Context, planned: &[Record]) -> Result<Vec<Record>> {
 /// web addresses for HTTP files.
 pub fn discover_servers(ctx: &Context, records: &[Record]) -> Result<Vec<Box<dyn Probe>>> {
     let resolver = ctx.resolver()?;
-    let (dns, http): (Vec<Record>, Vec<Record>) =
-        records.iter().cloned().partition(|r| r.rtype.is_dns());
+    let (dns, http): (Vec<Record>, Vec<Record>) = records.iter().cloned().partition(Record::is_dns);
     let mut probes = Vec::new();
     if !dns.is_empty() {
         let check = propagation::dns::DnsCheck::new(resolver.clone(), PROBE_TIMEOUT);
@@ -86,7 +88,7 @@ pub fn wait_for_propagation(
         for r in report
             .records
             .iter_mut()
-            .filter(|r| r.name == s.record.name && r.value == s.record.value)
+            .filter(|r| r.name == s.record.name() && r.value == s.record.value)
         {
             r.servers = s.servers.clone();
         }

@@ -74,12 +74,12 @@ impl DnsCheck {
             .map(|(ns, addr)| {
                 let addr = SocketAddr::new(addr, self.port);
                 let probe = DnsProbe {
-                    record: Record {
-                        domain: name.to_string(),
-                        rtype: crate::record::RecordType::Txt,
-                        name: name.to_string(),
-                        value: String::new(),
-                    },
+                    record: Record::new_dns(
+                        name,
+                        crate::record::RecordType::Txt,
+                        name,
+                        String::new(),
+                    ),
                     name: qname.clone(),
                     rtype: hickory_proto::rr::RecordType::TXT,
                     ns,
@@ -145,9 +145,10 @@ impl PropagationCheck for DnsCheck {
         let mut zones: BTreeMap<String, Arc<Vec<(String, IpAddr)>>> = BTreeMap::new();
         let mut probes: Vec<Box<dyn Probe>> = Vec::new();
         for record in records {
-            let rtype = dnsquery::hickory_type(record.rtype)?;
-            let name = resolver::fqdn(&record.name)?;
-            let zone = self.resolver.find_zone(&record.name)?;
+            let (kind, owner) = record.dns_for("the DNS check")?;
+            let rtype = dnsquery::hickory_type(kind);
+            let name = resolver::fqdn(owner)?;
+            let zone = self.resolver.find_zone(owner)?;
             let servers = match zones.get(&zone) {
                 Some(s) => s.clone(),
                 None => {
@@ -230,10 +231,10 @@ fn judge(record: &Record, name: &Name, answers: &[hickory_proto::rr::Record]) ->
         })
         .collect();
     if values.is_empty() {
-        return Observation::Missing(format!("no {}", record.rtype));
+        return Observation::Missing(format!("no {}", record.type_name()));
     }
     // `TXT "a", "b"`: the type once, then each value.
-    let kind = format!("{} ", record.rtype);
+    let kind = format!("{} ", record.type_name());
     let mut text = String::new();
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
@@ -254,12 +255,7 @@ mod tests {
     use hickory_proto::rr::rdata::CNAME;
 
     fn rec(rtype: RecordType, value: &str) -> Record {
-        Record {
-            domain: "example.test".into(),
-            rtype,
-            name: "_dnsauth.example.test".into(),
-            value: value.into(),
-        }
+        Record::new_dns("example.test", rtype, "_dnsauth.example.test", value)
     }
 
     fn answer(name: &str, data: RData) -> hickory_proto::rr::Record {

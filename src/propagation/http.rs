@@ -10,7 +10,7 @@
 use super::{Observation, Probe, PropagationCheck};
 use crate::error::{Error, Result};
 use crate::http_fetch::{Broken, Fetcher, Outcome, RedirectRule, Request};
-use crate::record::{Record, RecordType};
+use crate::record::Record;
 use crate::resolver::Resolver;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -43,8 +43,8 @@ impl PropagationCheck for HttpCheck {
         let mut probes: Vec<Box<dyn Probe>> = Vec::new();
         for record in records {
             let (host, path) = record
-                .http_host_and_path()
-                .filter(|_| record.rtype == RecordType::Http)
+                .http()
+                .map(|url| (url.host.as_str(), url.path.as_str()))
                 .ok_or_else(|| Error::software(format!("the HTTP check cannot check {record}")))?;
             let addresses = super::keep_routable(host, self.resolver.addresses(host)?);
             for address in addresses {

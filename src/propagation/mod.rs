@@ -110,7 +110,7 @@ pub fn wait_until_served(
     if !failures.is_empty() {
         let listed: Vec<String> = failures
             .iter()
-            .map(|(record, servers)| format!("{} ({})", record.name, servers.join(", ")))
+            .map(|(record, servers)| format!("{} ({})", record.name(), servers.join(", ")))
             .collect();
         return Err(Error::temp_fail(format!(
             "propagation timed out after {}s: {} record(s) not served everywhere: {}; raise --propagation-timeout or fix the servers named, then run auth again",
@@ -172,12 +172,7 @@ mod tests {
 
     fn probe(serve_from: usize) -> Box<dyn Probe> {
         Box::new(Flipping {
-            record: Record {
-                domain: "example.com".into(),
-                rtype: RecordType::Txt,
-                name: "example.com".into(),
-                value: "v".into(),
-            },
+            record: Record::new_dns("example.com", RecordType::Txt, "example.com", "v"),
             asked: AtomicUsize::new(0),
             serve_from,
         })

@@ -242,12 +242,7 @@ mod tests {
             .enumerate()
             .map(|(i, &serve_from)| {
                 Box::new(OnOneServer {
-                    record: Record {
-                        domain: "d".into(),
-                        rtype: RecordType::Txt,
-                        name: format!("n{i}"),
-                        value: "v".into(),
-                    },
+                    record: Record::new_dns("d", RecordType::Txt, format!("n{i}"), "v"),
                     asked: asked.clone(),
                     mine: AtomicUsize::new(0),
                     serve_from,
@@ -343,12 +338,12 @@ mod tests {
 
     #[test]
     fn the_last_question_ends_by_the_deadline() {
-        let probes: Vec<Box<dyn Probe>> = vec![Box::new(Silent(Record {
-            domain: "d".into(),
-            rtype: RecordType::Txt,
-            name: "d".into(),
-            value: "v".into(),
-        }))];
+        let probes: Vec<Box<dyn Probe>> = vec![Box::new(Silent(Record::new_dns(
+            "d",
+            RecordType::Txt,
+            "d",
+            "v",
+        )))];
         let polling = Polling {
             interval: Duration::from_millis(100),
             timeout: Duration::from_millis(300),

@@ -33,7 +33,7 @@
 
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::record::{Published, Record};
+use crate::record::{Place, Published, Record};
 use crate::resolver::Resolver;
 use serde::Deserialize;
 use serde::Serialize;
@@ -316,9 +316,10 @@ pub fn spec(name: &str) -> Result<&'static ProviderSpec> {
 
 /// The name a record is routed by: the DNS owner name, or an HTTP file's host.
 pub fn route_name(record: &Record) -> &str {
-    record
-        .http_host_and_path()
-        .map_or(record.name.as_str(), |(host, _)| host)
+    match &record.at {
+        Place::Dns { name, .. } => name,
+        Place::Http(url) => &url.host,
+    }
 }
 
 /// What undoes a published record: its provider and how it published it (for grouping cleanups).
@@ -384,7 +385,10 @@ mod tests {
         });
         assert_ne!(group_key(&rfc), group_key(&other_key));
         let mut same = rfc.clone();
-        same.record.name = "_dnsauth.www.example.com".into();
+        same.record.at = Place::Dns {
+            rtype: crate::record::RecordType::Txt,
+            name: "_dnsauth.www.example.com".into(),
+        };
         assert_eq!(group_key(&rfc), group_key(&same));
     }
 }

@@ -160,12 +160,9 @@ fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
     records
         .iter()
         .map(|record| {
-            let zone = api.zone_for(&record.name)?;
-            let set = api.read(
-                &zone,
-                &normalize(&record.name),
-                super::txt::dns_type(A::NAME, record.rtype)?,
-            )?;
+            let (rtype, owner) = record.dns_for(A::NAME)?;
+            let zone = api.zone_for(owner)?;
+            let set = api.read(&zone, &normalize(owner), rtype.as_str())?;
             let there = holds::<A>(&set, record);
             Ok(entry(api, record, &zone, there))
         })
@@ -176,7 +173,7 @@ fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
 fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>> {
     let mut zones = Vec::with_capacity(records.len());
     for record in records {
-        zones.push(api.zone_for(&record.name)?);
+        zones.push(api.zone_for(record.dns_for(A::NAME)?.1)?);
     }
     let items: Vec<(A::Zone, &Record)> = zones.iter().cloned().zip(records).collect();
     // Whether a value was there before is what the first read saw, not a later attempt's.
@@ -191,17 +188,18 @@ fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
                 preexisting[i] |= attempt == 1;
                 return Ok(false);
             }
-            if record.rtype == RecordType::Cname
+            let (rtype, owner) = record.dns_for(A::NAME)?;
+            if rtype == RecordType::Cname
                 && let Some(other) = A::values(set).first()
             {
                 return Err(Error::data(format!(
                     "{}: {} already is a CNAME to {}; dns-cname-token would replace it: remove it first or use --method dns-txt-token",
                     A::NAME,
-                    normalize(&record.name),
+                    normalize(owner),
                     normalize(other)
                 )));
             }
-            api.add(set, content(record));
+            api.add(set, content(rtype, &record.value));
             Ok(true)
         },
     )?;
@@ -321,7 +319,7 @@ fn read_back<A: SetApi>(
     let mut off: Vec<String> = Vec::new();
     edit_sets(api, items.iter().cloned(), |_, set, _, record| {
         if holds::<A>(set, record) != wanted {
-            off.push(format!("{} {}", normalize(&record.name), record.value));
+            off.push(format!("{} {}", normalize(&record.name()), record.value));
         }
         Ok(false)
     })
@@ -339,8 +337,9 @@ fn edit_sets<'a, A: SetApi>(
     let mut changes: Vec<(Change<A>, Vec<bool>)> = Vec::new();
     let mut read: HashMap<(String, String, &'static str), (usize, usize)> = HashMap::new();
     for (item, (zone, record)) in items.enumerate() {
-        let rtype = super::txt::dns_type(A::NAME, record.rtype)?;
-        let name = normalize(&record.name);
+        let (rtype, owner) = record.dns_for(A::NAME)?;
+        let rtype = rtype.as_str();
+        let name = normalize(owner);
         let key = (A::zone_id(&zone).to_string(), name.clone(), rtype);
         let (zi, si) = match read.get(&key) {
             Some(at) => *at,
@@ -420,11 +419,11 @@ fn apply<A: SetApi>(api: &A, changes: &[Change<A>], what: &str) -> Result<Vec<A:
     Ok(sent)
 }
 
-/// The record in zone-file text: TXT quoted, a CNAME target with its trailing dot.
-fn content(record: &Record) -> String {
-    match record.rtype {
-        RecordType::Txt => quote_txt(&record.value),
-        RecordType::Cname | RecordType::Http => format!("{}.", normalize(&record.value)),
+/// A record's `value` in zone-file text: TXT quoted, a CNAME target with its trailing dot.
+fn content(rtype: RecordType, value: &str) -> String {
+    match rtype {
+        RecordType::Txt => quote_txt(value),
+        RecordType::Cname => format!("{}.", normalize(value)),
     }
 }
 

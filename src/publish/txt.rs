@@ -2,7 +2,6 @@
 //! without the trailing dot, and the parent names a zone is looked for at. Shared by the providers
 //! that talk to an API (cloudflare, powerdns, route53, azure) rather than sending DNS UPDATEs.
 
-use crate::error::{Error, Result};
 use crate::record::{Record, RecordType};
 
 /// A name as the APIs compare it: trimmed, lower case, no trailing dot.
@@ -35,10 +34,11 @@ pub fn quote_txt(value: &str) -> String {
 /// Whether stored `content` is `record`'s value: TXT text quoted or not, a CNAME target in any
 /// case and with or without the trailing dot.
 pub fn content_matches(record: &Record, content: &str) -> bool {
-    match record.rtype {
-        RecordType::Txt => txt_text(content).as_deref().unwrap_or(content) == record.value,
-        RecordType::Cname => normalize(content) == normalize(&record.value),
-        RecordType::Http => false,
+    match record.dns_type() {
+        Some(RecordType::Txt) => txt_text(content).as_deref().unwrap_or(content) == record.value,
+        Some(RecordType::Cname) => normalize(content) == normalize(&record.value),
+        // An HTTP file is never a DNS record's content.
+        None => false,
     }
 }
 
@@ -74,15 +74,4 @@ pub fn txt_text(content: &str) -> Option<String> {
         }
     }
     Some(out)
-}
-
-/// The API's name for `rtype`; http records are not DNS and never reach these providers.
-pub fn dns_type(provider: &str, rtype: RecordType) -> Result<&'static str> {
-    match rtype {
-        RecordType::Txt => Ok("TXT"),
-        RecordType::Cname => Ok("CNAME"),
-        RecordType::Http => Err(Error::software(format!(
-            "{provider}: asked to publish an http record; use --provider webroot or exec for http-token"
-        ))),
-    }
 }

@@ -56,8 +56,8 @@ impl TokenSource for Acme {
         self.target.challenges.iter().any(|c| {
             let wanted = c.record();
             published.value == wanted.value
-                && published.rtype == wanted.rtype
-                && (published.name == wanted.name || published.domain == wanted.domain)
+                && published.type_name() == wanted.type_name()
+                && (published.name() == wanted.name() || published.domain == wanted.domain)
         })
     }
 }

@@ -92,8 +92,8 @@ impl Entry {
         let mut key = format!(
             "{}\0{}\0{}\0{}\0{:?}\0{:?}",
             p.provider,
-            p.record.rtype,
-            p.record.name,
+            p.record.type_name(),
+            p.record.name(),
             p.record.value,
             self.source.order_id,
             self.source.domain_id
@@ -110,10 +110,7 @@ impl Entry {
         let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         });
-        format!(
-            "{}-{hash:016x}",
-            p.record.rtype.as_str().to_ascii_lowercase()
-        )
+        format!("{}-{hash:016x}", p.record.type_name().to_ascii_lowercase())
     }
 
     /// A persistent DCV record, which only `persist` removes.
@@ -124,10 +121,7 @@ impl Entry {
     /// True when both entries describe the same change in the outside world (ignoring the source).
     pub fn same_change(&self, other: &Entry) -> bool {
         let (a, b) = (&self.published, &other.published);
-        a.provider == b.provider
-            && a.record.rtype == b.record.rtype
-            && a.record.name == b.record.name
-            && a.record.value == b.record.value
+        a.provider == b.provider && a.record.at == b.record.at && a.record.value == b.record.value
     }
 }
 

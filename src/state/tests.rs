@@ -6,12 +6,7 @@ use crate::record::{Published, Record, RecordType};
 use std::os::unix::fs::PermissionsExt;
 
 fn entry(value: &str, order: u64) -> Entry {
-    let record = Record {
-        domain: "example.com".into(),
-        rtype: RecordType::Txt,
-        name: "example.com".into(),
-        value: value.into(),
-    };
+    let record = Record::new_dns("example.com", RecordType::Txt, "example.com", value);
     pending_entry(
         &Published::new(&record, "rfc2136"),
         &Source {

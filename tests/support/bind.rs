@@ -207,12 +207,7 @@ impl BindFixture {
 
     /// Whether `server` answers `name` with exactly this TXT or CNAME value.
     pub fn has_record(&self, server: IpAddr, rtype: RecordType, name: &str, value: &str) -> bool {
-        let record = Record {
-            domain: name.into(),
-            rtype,
-            name: name.into(),
-            value: value.into(),
-        };
+        let record = Record::new_dns(name, rtype, name, value);
         self.records(server, rtype, name)
             .iter()
             .any(|d| matches(&record, d))
@@ -247,7 +242,6 @@ impl BindFixture {
         let rtype = match rtype {
             RecordType::Txt => hickory_proto::rr::RecordType::TXT,
             RecordType::Cname => hickory_proto::rr::RecordType::CNAME,
-            RecordType::Http => panic!("not a DNS type"),
         };
         let answer = dcv_sim::dns::query(
             SocketAddr::new(server, 53),

@@ -20,12 +20,12 @@ use dcv_hook::record::{Record, RecordType};
 
 /// A TXT record at `name` for the domain the name is under (`_dnsauth.` taken off).
 pub fn txt(name: &str, value: &str) -> Record {
-    Record {
-        domain: name.trim_start_matches("_dnsauth.").into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    }
+    Record::new_dns(
+        name.trim_start_matches("_dnsauth."),
+        RecordType::Txt,
+        name,
+        value,
+    )
 }
 
 /// How many rounds the parallel-run tests make: `DCV_TEST_RACE_ROUNDS`, default 3 (more, to measure).

@@ -277,7 +277,7 @@ pub(super) fn missing(
         .collect();
     Error::temp_fail(format!(
         "{} not served within --propagation-timeout ({}s): {}",
-        probes[k].record().name,
+        probes[k].record().name(),
         crate::propagation::seconds(polling.timeout),
         lacking.join(", ")
     ))
@@ -343,12 +343,12 @@ mod tests {
         let sigterm = signal_hook::consts::SIGTERM;
         let submitted = || {
             let mut w = work(None);
-            w.record = Some(crate::record::Record {
-                domain: "a.example.test".into(),
-                rtype: crate::record::RecordType::Txt,
-                name: "a.example.test".into(),
-                value: "token".into(),
-            });
+            w.record = Some(crate::record::Record::new_dns(
+                "a.example.test",
+                crate::record::RecordType::Txt,
+                "a.example.test",
+                "token",
+            ));
             w
         };
         for (error, reason) in [

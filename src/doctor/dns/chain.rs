@@ -17,8 +17,8 @@ pub(super) fn follow_chain(
     subject: &Subject,
     found: &mut Vec<Finding>,
 ) -> Option<String> {
-    let start = resolver::normalize(&subject.record.name);
-    if subject.record.rtype == crate::record::RecordType::Cname {
+    let start = resolver::normalize(&subject.record.name());
+    if subject.record.dns_type() == Some(crate::record::RecordType::Cname) {
         return Some(start);
     }
     let mut chain = vec![start.clone()];

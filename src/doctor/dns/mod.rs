@@ -100,7 +100,7 @@ fn zone_of(resolver: &Resolver, subject: &Subject, end: &str) -> Result<String, 
     };
     // The resolver answered for the start of the chain: a failure at its end is the target's
     // fault.
-    let followed = end != resolver::normalize(&subject.record.name);
+    let followed = end != resolver::normalize(&subject.record.name());
     if !followed && e.kind() == Kind::Unavailable {
         return Err(Finding::unchecked(end, &e));
     }
@@ -108,7 +108,7 @@ fn zone_of(resolver: &Resolver, subject: &Subject, end: &str) -> Result<String, 
         Finding::new(
             "dns.cname.dangling",
             Severity::Blocks,
-            &subject.record.name,
+            subject.record.name().as_ref(),
             format!("its CNAME chain ends at {end}, which is in no zone ({e})"),
             "point the CNAME at a name in a zone you control, or remove it",
         )

@@ -34,7 +34,7 @@ pub(super) fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec
     // Diagnosing DigiCert's "not validated" the token is not known, and the one published is
     // among what is there: nothing can be called stale then.
     let token_unknown = subject.published && subject.record.value.is_empty();
-    if subject.record.rtype == crate::record::RecordType::Cname {
+    if subject.record.dns_type() == Some(crate::record::RecordType::Cname) {
         findings.extend(held.judge_cname_place(subject, end, token_unknown));
     } else {
         findings.extend(held.judge_txt_place(subject, end, &label, token_unknown));

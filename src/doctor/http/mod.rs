@@ -44,9 +44,10 @@ fn check_name(
     subject: &Subject,
     probes: &Probes,
 ) -> Vec<Finding> {
-    let Some((host, path)) = subject.record.http_host_and_path() else {
+    let Some(url) = subject.record.http() else {
         return Vec::new();
     };
+    let (host, path) = (url.host.as_str(), url.path.as_str());
     let addrs = match address::addresses(resolver, host) {
         Ok(a) => a,
         Err(f) => return vec![f],
@@ -55,7 +56,7 @@ fn check_name(
         .iter()
         .filter_map(|a| address::judge_address(*a, subject.acme))
         .collect();
-    let probe = probe::probe_record(subject, host, path);
+    let probe = probe::probe_record(subject, url);
     // Diagnosing a failed wait: the real file is there already; ask for it as it is. A dry run
     // publishes nothing, not even the probe.
     let published = if subject.published || ctx.cfg.dry_run {
@@ -63,7 +64,8 @@ fn check_name(
     } else {
         probes.publish(ctx, &probe)
     };
-    let probe_path = &probe.name["http://".len() + host.len()..];
+    // probe_record makes an HTTP file on the same host: its path is where to ask for it.
+    let probe_path = probe.http().map_or(path, |u| u.path.as_str());
     let (url_path, expect) = match &published {
         Ok(true) => (probe_path, Some(probe.value.as_str())),
         Ok(false) if subject.published => (path, Some(subject.record.value.as_str())),

@@ -11,21 +11,20 @@ use crate::error::{Error, Result};
 use crate::output::Report;
 use crate::pipeline::{Publishers, cleanup_where, publish_recorded};
 use crate::publish::webroot::DOCTOR_PROBE_PREFIX;
-use crate::record::{Record, RecordType};
+use crate::record::{HttpUrl, Record};
 use crate::state::Source;
 use std::sync::Mutex;
 
 /// The probe: a file of our own beside where the CA looks, so nothing of the user's is touched.
 /// Its value is a fresh random token, its name starts with the prefix webroot's cleanup allows.
-pub(super) fn probe_record(subject: &Subject, host: &str, path: &str) -> Record {
-    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+pub(super) fn probe_record(subject: &Subject, real: &HttpUrl) -> Record {
+    let dir = &real.path[..real.path.rfind('/').map_or(0, |i| i + 1)];
     let token = format!("{:016x}{:016x}", crate::random::u64(), crate::random::u64());
-    Record {
-        domain: subject.domain.clone(),
-        rtype: RecordType::Http,
-        name: format!("http://{host}{dir}{DOCTOR_PROBE_PREFIX}{}", &token[..12]),
-        value: token,
-    }
+    let url = HttpUrl {
+        host: real.host.clone(),
+        path: format!("{dir}{DOCTOR_PROBE_PREFIX}{}", &token[..12]),
+    };
+    Record::new_http(subject.domain.clone(), url, token)
 }
 
 /// The probe files of one run, live until it ends (files in one directory are best removed
@@ -105,7 +104,7 @@ impl Probes {
                     Finding::new(
                         "http.probe.cleanup",
                         Severity::Warns,
-                        &probe.name,
+                        probe.name().as_ref(),
                         format!("the probe file could not be removed: {e}"),
                         "run `dcv-hook cleanup` (the state keeps the probe), or remove the file by hand",
                     )

@@ -436,12 +436,12 @@ impl SetApi for Azure {
     /// The zone `published` went to (its recorded name, else looked up again).
     fn zone_of(&mut self, published: &Published) -> Result<Zone> {
         if published.location.is_empty() {
-            return self.zone_for(&published.record.name);
+            return self.zone_for(published.record.dns_for(NAME)?.1);
         }
         self.zone_named(&published.location)?.ok_or_else(|| {
             Error::config(format!(
                 "azure: zone {} (where {} was published) is not in resource group {} any more; remove the record by hand if the zone moved",
-                published.location, published.record.name, self.group
+                published.location, published.record.name(), self.group
             ))
         })
     }

@@ -20,15 +20,18 @@ impl Cloudflare {
         name: &str,
         record: &Record,
     ) -> Result<Option<String>> {
-        let what = format!("creating {} {name} in zone {}", record.rtype, zone.name);
+        let (rtype, _) = record.dns_for(super::NAME)?;
+        let what = format!("creating {rtype} {name} in zone {}", zone.name);
         let retry = self.client.retry();
         let mut ours_may_exist = false;
         let mut tries = Retry::new(retry, None);
         loop {
-            let failure = match self
-                .client
-                .create_once(zone, name, dns_content(record), self.ttl)
-            {
+            let failure = match self.client.create_once(
+                zone,
+                name,
+                dns_content(rtype, &record.value),
+                self.ttl,
+            ) {
                 Ok(created) => return Ok(Some(created.id)),
                 Err(failure) => failure,
             };
@@ -71,12 +74,12 @@ impl Cloudflare {
             return error;
         };
         let cname = at_name.iter().find(|r| r.rtype == "CNAME");
-        let hint = match (record.rtype, cname) {
-            (RecordType::Txt, Some(c)) => format!(
+        let hint = match (record.dns_type(), cname) {
+            (Some(RecordType::Txt), Some(c)) => format!(
                 "{name} is a CNAME to {}, and a name with a CNAME can hold nothing else",
                 normalize(&c.content)
             ),
-            (RecordType::Cname, _) if !at_name.is_empty() => {
+            (Some(RecordType::Cname), _) if !at_name.is_empty() => {
                 let mut types: Vec<&str> = at_name.iter().map(|r| r.rtype.as_str()).collect();
                 types.sort_unstable();
                 types.dedup();

@@ -195,16 +195,16 @@ impl Cloudflare {
 
     /// Publishes one record; returns what it did and the record it created, if it created one.
     fn present_one(&mut self, record: &Record) -> Result<(Published, Option<Created>)> {
-        let rtype = super::txt::dns_type(NAME, record.rtype)?;
-        let name = normalize(&record.name);
+        let (rtype, owner) = record.dns_for(NAME)?;
+        let name = normalize(owner);
         let zone = self.zone_for(&name)?;
-        let existing = self.client.records(&zone, &name, Some(rtype))?;
+        let existing = self.client.records(&zone, &name, Some(rtype.as_str()))?;
         let mut published = self.entry_for(record, &zone);
         if existing.iter().any(|r| content_matches(record, &r.content)) {
             published.preexisting = true;
             return Ok((published, None));
         }
-        if record.rtype == RecordType::Cname
+        if rtype == RecordType::Cname
             && let Some(other) = existing.first()
         {
             return Err(Error::data(format!(
@@ -231,9 +231,9 @@ impl Cloudflare {
     /// The record at `name` with `record`'s type and value: preferably the exact content this
     /// provider writes, else the same value written another way.
     fn find(&self, zone: &Zone, name: &str, record: &Record) -> Result<Option<DnsRecord>> {
-        let rtype = super::txt::dns_type(NAME, record.rtype)?;
-        let existing = self.client.records(zone, name, Some(rtype))?;
-        let exact = record_content(record);
+        let (rtype, _) = record.dns_for(NAME)?;
+        let existing = self.client.records(zone, name, Some(rtype.as_str()))?;
+        let exact = record_content(rtype, &record.value);
         Ok(existing
             .iter()
             .find(|r| r.content == exact)
@@ -250,9 +250,13 @@ impl Cloudflare {
         let mut left: Vec<String> = Vec::new();
         let mut why: Option<Error> = None;
         for c in created {
-            let what = format!("deleting {} {} again", c.record.rtype, c.record.name);
+            let what = format!(
+                "deleting {} {} again",
+                c.record.type_name(),
+                c.record.name()
+            );
             if let Err(e) = self.client.delete(&c.zone, &c.id, &what) {
-                left.push(format!("{} {}", c.record.rtype, c.record.name));
+                left.push(format!("{} {}", c.record.type_name(), c.record.name()));
                 why.get_or_insert(e);
             }
         }
@@ -262,7 +266,8 @@ impl Cloudflare {
     /// Deletes the one record `published` stands for, if it is still there.
     fn remove(&mut self, published: &Published) -> Result<()> {
         let record = &published.record;
-        let name = normalize(&record.name);
+        let (rtype, owner) = record.dns_for(NAME)?;
+        let name = normalize(owner);
         let zone = if published.location.is_empty() {
             self.zone_for(&name)?
         } else {
@@ -279,7 +284,7 @@ impl Cloudflare {
             Some(found) => self.client.delete(
                 &zone,
                 &found.id,
-                &format!("deleting {} {name} in zone {}", record.rtype, zone.name),
+                &format!("deleting {rtype} {name} in zone {}", zone.name),
             ),
         }
     }
@@ -296,13 +301,10 @@ impl Publisher for Cloudflare {
         records
             .iter()
             .map(|record| {
-                let name = normalize(&record.name);
+                let (rtype, owner) = record.dns_for(NAME)?;
+                let name = normalize(owner);
                 let zone = self.zone_for(&name)?;
-                let existing = self.client.records(
-                    &zone,
-                    &name,
-                    Some(super::txt::dns_type(NAME, record.rtype)?),
-                )?;
+                let existing = self.client.records(&zone, &name, Some(rtype.as_str()))?;
                 let mut p = self.entry_for(record, &zone);
                 p.preexisting = existing.iter().any(|r| content_matches(record, &r.content));
                 Ok(p)
@@ -357,18 +359,18 @@ impl Publisher for Cloudflare {
 
 /// The content this provider writes: TXT as quoted character-strings (Cloudflare's form; values
 /// longer than 255 bytes split), a CNAME target without trailing dot.
-fn record_content(record: &Record) -> String {
-    match record.rtype {
-        RecordType::Txt => quote_txt(&record.value),
-        RecordType::Cname | RecordType::Http => normalize(&record.value),
+fn record_content(rtype: RecordType, value: &str) -> String {
+    match rtype {
+        RecordType::Txt => quote_txt(value),
+        RecordType::Cname => normalize(value),
     }
 }
 
-fn dns_content(record: &Record) -> DnsContent {
-    let content = record_content(record);
-    match record.rtype {
+fn dns_content(rtype: RecordType, value: &str) -> DnsContent {
+    let content = record_content(rtype, value);
+    match rtype {
         RecordType::Cname => DnsContent::CNAME { content },
-        _ => DnsContent::TXT { content },
+        RecordType::Txt => DnsContent::TXT { content },
     }
 }
 

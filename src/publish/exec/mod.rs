@@ -27,7 +27,7 @@ mod trust;
 
 use super::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::error::{Error, Result};
-use crate::record::{Published, Record, RecordType};
+use crate::record::{Place, Published, Record};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -154,9 +154,9 @@ impl Publisher for Exec {
 
 /// What the program is told the record's name is: an FQDN with its trailing dot, or the URL.
 fn argument_name(record: &Record) -> String {
-    match record.rtype {
-        RecordType::Http => record.name.clone(),
-        _ => format!("{}.", record.name.trim_end_matches('.')),
+    match &record.at {
+        Place::Http(url) => url.to_string(),
+        Place::Dns { name, .. } => format!("{}.", name.trim_end_matches('.')),
     }
 }
 

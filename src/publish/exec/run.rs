@@ -93,7 +93,7 @@ impl Exec {
         let mut running = leftovers::running();
         let child = Command::new(&self.program)
             .args([action, name, record.value.as_str()])
-            .env("DCV_RECORD_TYPE", record.rtype.as_str())
+            .env("DCV_RECORD_TYPE", record.type_name())
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

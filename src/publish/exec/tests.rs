@@ -4,6 +4,7 @@
 use super::trust::{same_as_remembered, trusted_program};
 use super::*;
 use crate::error::Kind;
+use crate::record::RecordType;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Instant;
 
@@ -15,12 +16,7 @@ fn script(dir: &Path, body: &str) -> PathBuf {
 }
 
 fn txt(name: &str, value: &str) -> Record {
-    Record {
-        domain: name.into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    }
+    Record::new_dns(name, RecordType::Txt, name, value)
 }
 
 #[test]

@@ -277,12 +277,12 @@ impl SetApi for PowerDns {
     /// The zone `published` went to (its recorded location, else looked up again).
     fn zone_of(&mut self, published: &Published) -> Result<Zone> {
         if published.location.is_empty() {
-            return self.zone_for(&published.record.name);
+            return self.zone_for(published.record.dns_for(NAME)?.1);
         }
         self.zone_named(&published.location)?.ok_or_else(|| {
             Error::config(format!(
                 "powerdns: zone {} (where {} was published) is not on the server any more; remove the record by hand if the zone lives elsewhere",
-                published.location, published.record.name
+                published.location, published.record.name()
             ))
         })
     }

@@ -180,11 +180,11 @@ impl Rfc2136 {
     }
 
     /// Whether the primary already serves exactly this value (asked directly, so no cache lies).
-    fn already_there(&self, record: &Record, name: &Name) -> Result<bool> {
+    fn already_there(&self, record: &Record, rtype: RecordType, name: &Name) -> Result<bool> {
         let answer = dnsquery::query(
             self.settings.server,
             name,
-            dnsquery::hickory_type(record.rtype)?,
+            dnsquery::hickory_type(rtype),
             self.settings.timeout,
         )
         .map_err(|e| {
@@ -201,14 +201,14 @@ impl Rfc2136 {
             .collect();
         // A name holds one CNAME: adding ours would silently replace someone else's, and cleanup
         // could not bring it back. Refuse before changing anything.
-        if record.rtype == RecordType::Cname
+        if rtype == RecordType::Cname
             && let Some(RData::CNAME(other)) = at_name
                 .iter()
                 .find(|d| matches!(d, RData::CNAME(_)) && !matches(record, d))
         {
             return Err(Error::data(format!(
                 "rfc2136: {} already is a CNAME to {}; dns-cname-token would replace it: remove it first or use --method dns-txt-token",
-                record.name,
+                record.name(),
                 other.0.to_ascii().trim_end_matches('.')
             )));
         }
@@ -241,9 +241,10 @@ impl Publisher for Rfc2136 {
         records
             .iter()
             .map(|record| {
-                let name = resolver::fqdn(&record.name)?;
+                let (rtype, owner) = record.dns_for(NAME)?;
+                let name = resolver::fqdn(owner)?;
                 let mut p = self.entry_for(record, &self.zone_for(&name)?);
-                p.preexisting = self.already_there(record, &name)?;
+                p.preexisting = self.already_there(record, rtype, &name)?;
                 Ok(p)
             })
             .collect()
@@ -254,10 +255,10 @@ impl Publisher for Rfc2136 {
         let mut published = Vec::with_capacity(records.len());
         let mut by_zone: BTreeMap<String, (Name, Vec<hickory_proto::rr::Record>)> = BTreeMap::new();
         for record in records {
-            dnsquery::hickory_type(record.rtype)?;
-            let name = resolver::fqdn(&record.name)?;
+            let (rtype, owner) = record.dns_for(NAME)?;
+            let name = resolver::fqdn(owner)?;
             let zone = self.zone_for(&name)?;
-            let preexisting = self.already_there(record, &name)?;
+            let preexisting = self.already_there(record, rtype, &name)?;
             let entry = by_zone
                 .entry(update::zone_text(&zone))
                 .or_insert_with(|| (zone.clone(), Vec::new()));
@@ -265,7 +266,7 @@ impl Publisher for Rfc2136 {
                 entry.1.push(hickory_proto::rr::Record::from_rdata(
                     name,
                     self.settings.ttl,
-                    update::rdata(record)?,
+                    update::rdata(rtype, &record.value)?,
                 ));
             }
             let mut p = self.entry_for(record, &zone);
@@ -300,12 +301,13 @@ impl Publisher for Rfc2136 {
             .iter()
             .filter(|p| p.provider == NAME && !p.preexisting)
         {
-            let name = resolver::fqdn(&p.record.name)?;
+            let (rtype, owner) = p.record.dns_for(NAME)?;
+            let name = resolver::fqdn(owner)?;
             let zone = resolver::fqdn(&p.location)?;
             update::check_inside(&name, &zone)?;
             // RFC 2136 2.5.4: class NONE, TTL 0 deletes exactly this RR; an absent one is ignored.
-            let mut delete =
-                hickory_proto::rr::Record::from_rdata(name, 0, update::rdata(&p.record)?);
+            let rdata = update::rdata(rtype, &p.record.value)?;
+            let mut delete = hickory_proto::rr::Record::from_rdata(name, 0, rdata);
             delete.dns_class = DNSClass::NONE;
             by_zone
                 .entry(p.location.clone())

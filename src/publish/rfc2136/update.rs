@@ -12,7 +12,7 @@
 use super::{Rfc2136, TSIG_FUDGE};
 use crate::dnsquery::txt;
 use crate::error::{Error, Result};
-use crate::record::{Record, RecordType};
+use crate::record::RecordType;
 use crate::resolver;
 use hickory_net::DnsMultiplexer;
 use hickory_net::client::Client;
@@ -315,12 +315,11 @@ pub(super) fn zone_text(name: &Name) -> String {
     resolver::normalize(&name.to_ascii())
 }
 
-/// The record's value as hickory record data.
-pub(super) fn rdata(record: &Record) -> Result<RData> {
-    match record.rtype {
-        RecordType::Txt => Ok(RData::TXT(txt(&record.value))),
-        RecordType::Cname => Ok(RData::CNAME(CNAME(resolver::fqdn(&record.value)?))),
-        RecordType::Http => Err(Error::software(format!("rfc2136 cannot publish {record}"))),
+/// A record's value as hickory record data of `rtype`.
+pub(super) fn rdata(rtype: RecordType, value: &str) -> Result<RData> {
+    match rtype {
+        RecordType::Txt => Ok(RData::TXT(txt(value))),
+        RecordType::Cname => Ok(RData::CNAME(CNAME(resolver::fqdn(value)?))),
     }
 }
 

@@ -304,7 +304,7 @@ impl SetApi for Route53 {
     /// The zone `published` went to (its recorded zone id, else looked up again).
     fn zone_of(&mut self, published: &Published) -> Result<Zone> {
         if published.location.is_empty() {
-            return self.zone_for(&published.record.name);
+            return self.zone_for(published.record.dns_for(NAME)?.1);
         }
         self.zone_by_id(&published.location)
     }

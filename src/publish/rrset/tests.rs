@@ -34,7 +34,7 @@ impl SetApi for Fake {
         Ok(name.split_once('.').map_or(name, |(_, z)| z).to_string())
     }
     fn zone_of(&mut self, published: &Published) -> Result<String> {
-        self.zone_for(&published.record.name)
+        self.zone_for(&published.record.name())
     }
     fn location(_: &String) -> String {
         String::new()
@@ -77,12 +77,7 @@ impl SetApi for Fake {
 }
 
 fn txt(name: &str, value: &str) -> Record {
-    Record {
-        domain: name.into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    }
+    Record::new_dns(name, RecordType::Txt, name, value)
 }
 
 #[test]

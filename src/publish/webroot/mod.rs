@@ -99,9 +99,10 @@ impl Provider for Webroot {
 
 /// The web root a recorded file lives in: its path minus the URL path.
 fn webroot_of(p: &Published) -> Result<PathBuf> {
-    let (_, url_path) = p
+    let url_path = p
         .record
-        .http_host_and_path()
+        .http()
+        .map(|url| url.path.as_str())
         .ok_or_else(|| Error::data(format!("state for {} is not an HTTP record", p.location)))?;
     p.location
         .strip_suffix(url_path)

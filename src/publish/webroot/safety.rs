@@ -4,7 +4,7 @@
 
 use super::{DOCTOR_PROBE_PREFIX, Undo, Webroot, cant_write};
 use crate::error::{Error, Result};
-use crate::record::{Record, RecordType};
+use crate::record::Record;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -12,14 +12,11 @@ use std::path::{Component, Path, PathBuf};
 impl Webroot {
     /// The file under the web root that serves `record`'s URL path.
     pub fn file_for(&self, record: &Record) -> Result<PathBuf> {
-        let (_, url_path) = record
-            .http_host_and_path()
-            .filter(|_| record.rtype == RecordType::Http)
-            .ok_or_else(|| {
-                Error::software(format!(
-                    "webroot can only publish HTTP records, not {record}"
-                ))
-            })?;
+        let url_path = record.http().map(|url| url.path.as_str()).ok_or_else(|| {
+            Error::software(format!(
+                "webroot can only publish HTTP records, not {record}"
+            ))
+        })?;
         let relative = Path::new(url_path.trim_start_matches('/'));
         let mut path = self.root.clone();
         for component in relative.components() {

@@ -2,17 +2,16 @@
 //! replaced, refusing two tokens for one file, and never following symbolic links.
 
 use super::*;
-use crate::record::RecordType;
+use crate::record::HttpUrl;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 fn record(domain: &str, token: &str) -> Record {
-    Record {
-        domain: domain.into(),
-        rtype: RecordType::Http,
-        name: format!("http://{domain}/.well-known/pki-validation/fileauth.txt"),
-        value: token.into(),
-    }
+    let url = HttpUrl {
+        host: domain.to_string(),
+        path: "/.well-known/pki-validation/fileauth.txt".to_string(),
+    };
+    Record::new_http(domain, url, token)
 }
 
 fn tree(root: &Path) -> Vec<String> {

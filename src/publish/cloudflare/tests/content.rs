@@ -25,19 +25,19 @@ fn zone_candidates_table() {
 #[test]
 fn content_table() {
     let long = "x".repeat(300);
-    assert_eq!(record_content(&txt("a", "tok")), "\"tok\"");
+    assert_eq!(record_content(RecordType::Txt, "tok"), "\"tok\"");
     assert_eq!(
-        record_content(&txt("a", "say \"hi\" \\o/")),
+        record_content(RecordType::Txt, "say \"hi\" \\o/"),
         "\"say \\\"hi\\\" \\\\o/\""
     );
-    let split = record_content(&txt("a", &long));
+    let split = record_content(RecordType::Txt, &long);
     assert_eq!(
         split,
         format!("\"{}\" \"{}\"", "x".repeat(255), "x".repeat(45))
     );
     assert!(content_matches(&txt("a", &long), &split));
     assert_eq!(
-        record_content(&cname("a", "Tok.DCV.digicert.com.")),
+        record_content(RecordType::Cname, "Tok.DCV.digicert.com."),
         "tok.dcv.digicert.com"
     );
     // (record, stored content, matches)

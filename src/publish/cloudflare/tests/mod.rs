@@ -35,19 +35,21 @@ fn ini_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
 }
 
 fn txt(name: &str, value: &str) -> Record {
-    Record {
-        domain: name.trim_start_matches("_dnsauth.").into(),
-        rtype: RecordType::Txt,
-        name: name.into(),
-        value: value.into(),
-    }
+    Record::new_dns(
+        name.trim_start_matches("_dnsauth."),
+        RecordType::Txt,
+        name,
+        value,
+    )
 }
 
 fn cname(name: &str, target: &str) -> Record {
-    Record {
-        rtype: RecordType::Cname,
-        ..txt(name, target)
-    }
+    Record::new_dns(
+        name.trim_start_matches("_dnsauth."),
+        RecordType::Cname,
+        name,
+        target,
+    )
 }
 
 /// A fake with zones example.test and other.test, and a provider pointed at it.
