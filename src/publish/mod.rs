@@ -9,10 +9,10 @@
 //! `publish/<name>.rs` (a folder `publish/<name>/` when it has more than one job, such as an API
 //! client, one file each), plus one line `name: module::YourType;` in the `providers!` table, which
 //! makes both its row in [`PROVIDERS`] and its field in [`ProviderArgs`]. Its associated types:
-//! - `Args`: its flags, a `#[derive(clap::Args, serde::Deserialize)]` struct with
-//!   `help_heading = "Provider: NAME"` and `#[serde(rename_all = "kebab-case", default,
-//!   deny_unknown_fields)]`; they show in `--help`, the config file takes them as keys at the top
-//!   level, and a `[[zone]]` table is read into it by serde.
+//! - `Args`: its flags, a `#[derive(clap::Args, serde::Serialize, serde::Deserialize)]` struct
+//!   with `help_heading = "Provider: NAME"` and `#[serde(default)]`; they show in `--help`, the
+//!   config file takes them as keys at the top level, and a `[[zone]]` table is read into it by
+//!   serde (its keys, the long option names, checked against the flags first).
 //! - `Undo`: what it records with each record for cleanup, a serde struct (non-secret: where a
 //!   secret is read from, never the secret). Written with [`Published::set_undo`] by `prepare` and
 //!   `present`, stored flattened beside the common fields of the state file. Cleanup groups records
@@ -113,9 +113,9 @@ pub trait Provider {
     /// The name `--provider` takes and the state records.
     const NAME: &'static str;
     const SERVES: Serves;
-    /// Its flags: a `clap::Args` struct whose serde names are the long option names (a `[[zone]]`
-    /// table is read into it).
-    type Args: clap::Args + Clone + std::fmt::Debug + Default + DeserializeOwned;
+    /// Its flags: a `clap::Args` struct, also serde (a `[[zone]]` table is read into it, and it is
+    /// what the state remembers for most providers); never a secret in it.
+    type Args: clap::Args + Clone + std::fmt::Debug + Default + Serialize + DeserializeOwned;
     /// Everything its publisher needs, checked.
     type Settings;
     /// What it records with each record for cleanup.
@@ -172,7 +172,12 @@ where
             keys.join(", ")
         ));
     }
-    let flags = P::Args::deserialize(toml::Value::Table(table.clone()))
+    // Keys are long option names; serde knows the fields by their Rust names.
+    let fields: toml::Table = table
+        .iter()
+        .map(|(key, value)| (key.replace('-', "_"), value.clone()))
+        .collect();
+    let flags = P::Args::deserialize(toml::Value::Table(fields))
         .map_err(|e| e.to_string().trim().replace('\n', " "))?;
     let mut all = ProviderArgs::default();
     *all.flags_mut() = flags;
@@ -364,7 +369,14 @@ mod tests {
         );
         let cf: Published = serde_json::from_str(OLD[1]).unwrap();
         let undo: cloudflare::Undo = cf.undo().unwrap();
-        assert_eq!(undo.credentials.as_deref(), Some("/etc/dcv/cf.ini"));
+        assert_eq!(
+            undo.cloudflare_credentials.as_deref(),
+            Some(std::path::Path::new("/etc/dcv/cf.ini"))
+        );
+        assert_eq!(
+            undo.cloudflare_api_url.as_deref(),
+            Some("http://127.0.0.1:8080/client/v4/")
+        );
         let exec: Published = serde_json::from_str(OLD[2]).unwrap();
         assert_eq!(
             exec.undo::<exec::Undo>().unwrap().program,
@@ -390,5 +402,24 @@ mod tests {
             name: "_dnsauth.www.example.com".into(),
         };
         assert_eq!(group_key(&rfc), group_key(&same));
+    }
+
+    /// Whole-set providers remember their flags under the flags' own names, as 0.1.0 wrote them.
+    #[test]
+    fn state_of_whole_set_providers_of_the_previous_version_reads_as_their_flags() {
+        let pdns: Published = serde_json::from_str(r#"{"record":{"domain":"example.com","type":"TXT","name":"_dnsauth.example.com","value":"tok"},"provider":"powerdns","location":"example.com","powerdns_url":"http://127.0.0.1:8081","powerdns_api_key_file":"/etc/dcv/pdns.key"}"#).unwrap();
+        let undo: powerdns::Undo = pdns.undo().unwrap();
+        assert_eq!(undo.powerdns_url.as_deref(), Some("http://127.0.0.1:8081"));
+        assert!(undo.powerdns_server_id.is_none());
+        #[cfg(feature = "route53")]
+        {
+            let r53: Published = serde_json::from_str(r#"{"record":{"domain":"example.com","type":"TXT","name":"_dnsauth.example.com","value":"tok"},"provider":"route53","location":"example.com","route53_profile":"dns","route53_endpoint":"http://127.0.0.1:5000"}"#).unwrap();
+            let undo: route53::Undo = r53.undo().unwrap();
+            assert_eq!(undo.flags.route53_profile.as_deref(), Some("dns"));
+            assert_eq!(
+                undo.route53_endpoint.as_deref(),
+                Some("http://127.0.0.1:5000")
+            );
+        }
     }
 }

@@ -35,7 +35,6 @@ use crate::record::Published;
 use crate::retry::Policy;
 use auth::{Choice, Credential, Tokens};
 use client::{Client, Condition, Set, Written, Zone};
-use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -52,8 +51,8 @@ const ENDPOINT: &str = "https://management.azure.com";
 const AUTHORITY: &str = "https://login.microsoftonline.com";
 
 /// The azure flags.
-#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct AzureArgs {
     /// The subscription of the DNS zones [default: env AZURE_SUBSCRIPTION_ID].
     #[arg(long, value_name = "ID", help_heading = HEADING)]
@@ -89,29 +88,9 @@ pub struct AzureArgs {
     pub azure_managed_identity: bool,
 }
 
-/// What the state keeps, so cleanup needs no flags: every setting but the secrets (where a secret
-/// file is, not what it holds).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Undo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_subscription_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_resource_group: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_zone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_authority_host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_tenant_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_client_secret_file: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub azure_managed_identity: bool,
-}
+/// What the state keeps, so cleanup needs no flags: the flags as resolved (secrets are never flags;
+/// where a secret file is, absolute, not what it holds).
+pub type Undo = AzureArgs;
 
 /// Everything the provider needs, checked.
 #[derive(Clone, Debug)]
@@ -152,7 +131,7 @@ impl AzureSettings {
             &Choice {
                 tenant: undo.azure_tenant_id.clone(),
                 client_id: undo.azure_client_id.clone(),
-                secret_file: undo.azure_client_secret_file.as_ref().map(PathBuf::from),
+                secret_file: undo.azure_client_secret_file.clone(),
                 managed_identity: undo.azure_managed_identity,
             },
             env,
@@ -239,7 +218,7 @@ impl Provider for Azure {
             azure_client_secret_file: args
                 .azure_client_secret_file
                 .as_deref()
-                .map(recorded_path)
+                .map(|file| recorded_path(file).into())
                 .or(old.azure_client_secret_file),
             azure_managed_identity: args.azure_managed_identity || old.azure_managed_identity,
         };

@@ -47,20 +47,13 @@ use crate::record::{Published, Record, RecordType};
 use client::{Client, DnsRecord, Zone};
 use cloudflare::endpoints::dns::dns::DnsContent;
 use std::fmt;
-use std::path::PathBuf;
 
 /// The provider name, as given to `--provider` and stored in `Published.provider`.
 pub const NAME: &str = "cloudflare";
 
-/// What the state keeps per record: where the credentials are read from (never the token) and the
-/// API, so cleanup needs no flags.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Undo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_url: Option<String>,
-}
+/// What the state keeps per record, so cleanup needs no flags: the flags as resolved (where the
+/// credentials are read from, absolute, never the token; the API).
+pub type Undo = CloudflareArgs;
 
 impl Provider for Cloudflare {
     const NAME: &'static str = NAME;
@@ -72,22 +65,19 @@ impl Provider for Cloudflare {
 
     /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
     fn settings(
-        mut args: CloudflareArgs,
+        args: CloudflareArgs,
         setup: &Setup,
         remembered: Option<&Undo>,
     ) -> Result<(CloudflareSettings, Undo)> {
-        let remembered = remembered.cloned().unwrap_or_default();
-        if args.cloudflare_credentials.is_none() {
-            args.cloudflare_credentials = remembered.credentials.map(PathBuf::from);
-        }
-        if args.cloudflare_api_url.is_none() {
-            args.cloudflare_api_url = remembered.api_url;
-        }
-        let settings = CloudflareSettings::from_args(&args, setup.env, setup.ttl)?;
+        let old = remembered.cloned().unwrap_or_default();
         let remember = Undo {
-            credentials: args.cloudflare_credentials.as_deref().map(recorded_path),
-            api_url: args.cloudflare_api_url.clone(),
+            cloudflare_credentials: args
+                .cloudflare_credentials
+                .map(|file| recorded_path(&file).into())
+                .or(old.cloudflare_credentials),
+            cloudflare_api_url: args.cloudflare_api_url.or(old.cloudflare_api_url),
         };
+        let settings = CloudflareSettings::from_args(&remember, setup.env, setup.ttl)?;
         Ok((settings, remember))
     }
 

@@ -20,16 +20,18 @@ pub const TOKEN_ENV: [&str; 3] = ["CLOUDFLARE_API_TOKEN", "CF_DNS_API_TOKEN", "C
 const INI_PREFIX: &str = "dns_cloudflare";
 
 /// The flags of the cloudflare provider.
-#[derive(clap::Args, Debug, Default, Clone, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+#[derive(clap::Args, Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CloudflareArgs {
     /// certbot-dns-cloudflare credentials ini: dns_cloudflare_api_token (or the legacy
     /// dns_cloudflare_email + dns_cloudflare_api_key); wins over CLOUDFLARE_API_TOKEN, CF_DNS_API_TOKEN
     /// and CF_Token.
     #[arg(long, value_name = "FILE", help_heading = "Provider: cloudflare")]
+    #[serde(alias = "credentials")] // the name in state files of 0.1.0
     pub cloudflare_credentials: Option<PathBuf>,
     /// Cloudflare API base URL [default: https://api.cloudflare.com/client/v4/].
     #[arg(long, value_name = "URL", help_heading = "Provider: cloudflare")]
+    #[serde(alias = "api_url")]
     pub cloudflare_api_url: Option<String>,
 }
 

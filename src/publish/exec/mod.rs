@@ -40,8 +40,8 @@ const HEADING: &str = "Provider: exec";
 const DEFAULT_TIMEOUT: f64 = 60.0;
 
 /// The exec flags.
-#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ExecArgs {
     /// Program for provider exec, run as `PROGRAM present|cleanup NAME VALUE` (lego exec style; NAME
     /// is the record's FQDN with a trailing dot, or the URL of an http-token file).

@@ -64,8 +64,8 @@ const CHANGE_TIMEOUT: Duration = Duration::from_secs(300);
 const CHANGE_POLL: Duration = Duration::from_millis(500);
 
 /// The google flags.
-#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct GoogleArgs {
     /// The Google Cloud project holding the zones [default: project_id of the credentials file,
     /// else GOOGLE_CLOUD_PROJECT].

@@ -32,7 +32,6 @@ use crate::record::Published;
 use crate::retry::Policy;
 use crate::secret::Secret;
 use client::{Client, Content, RRSet, Zone};
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,8 +44,8 @@ pub const KEY_ENV: &str = "PDNS_API_KEY";
 const HEADING: &str = "Provider: powerdns";
 
 /// The powerdns flags.
-#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct PowerDnsArgs {
     /// PowerDNS Authoritative's API, e.g. http://127.0.0.1:8081 (https, or http to loopback only).
     #[arg(long, value_name = "URL", help_heading = HEADING)]
@@ -59,25 +58,9 @@ pub struct PowerDnsArgs {
     pub powerdns_server_id: Option<String>,
 }
 
-/// What the state keeps, so cleanup needs no flags: the API, where the key is read from (never the
-/// key) and the server id.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Undo {
-    #[serde(rename = "powerdns_url")]
-    pub url: String,
-    #[serde(
-        rename = "powerdns_api_key_file",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub api_key_file: Option<String>,
-    #[serde(
-        rename = "powerdns_server_id",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub server_id: Option<String>,
-}
+/// What the state keeps, so cleanup needs no flags: the flags as resolved (the API, where the key
+/// is read from, absolute, never the key, and the server id).
+pub type Undo = PowerDnsArgs;
 
 /// Everything the provider needs, checked.
 #[derive(Clone, Debug)]
@@ -161,26 +144,20 @@ impl Provider for PowerDns {
 
     /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
     fn settings(
-        mut args: PowerDnsArgs,
+        args: PowerDnsArgs,
         setup: &Setup,
         remembered: Option<&Undo>,
     ) -> Result<(PowerDnsSettings, Undo)> {
-        let remembered = remembered.cloned().unwrap_or_default();
-        if args.powerdns_url.is_none() && !remembered.url.is_empty() {
-            args.powerdns_url = Some(remembered.url);
-        }
-        if args.powerdns_api_key_file.is_none() {
-            args.powerdns_api_key_file = remembered.api_key_file.map(PathBuf::from);
-        }
-        if args.powerdns_server_id.is_none() {
-            args.powerdns_server_id = remembered.server_id;
-        }
-        let settings = PowerDnsSettings::from_args(&args, setup.env, setup.ttl)?;
+        let old = remembered.cloned().unwrap_or_default();
         let remember = Undo {
-            url: args.powerdns_url.unwrap_or_default(),
-            api_key_file: args.powerdns_api_key_file.as_deref().map(recorded_path),
-            server_id: args.powerdns_server_id,
+            powerdns_url: args.powerdns_url.or(old.powerdns_url),
+            powerdns_api_key_file: args
+                .powerdns_api_key_file
+                .map(|file| recorded_path(&file).into())
+                .or(old.powerdns_api_key_file),
+            powerdns_server_id: args.powerdns_server_id.or(old.powerdns_server_id),
         };
+        let settings = PowerDnsSettings::from_args(&remember, setup.env, setup.ttl)?;
         Ok((settings, remember))
     }
 

@@ -18,8 +18,8 @@ pub(super) const SUPPORTED: &str = "hmac-sha256, hmac-sha384, hmac-sha512";
 const HEADING: &str = "Provider: rfc2136";
 
 /// The rfc2136 flags.
-#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Rfc2136Args {
     /// Primary DNS server that takes RFC2136 updates, HOST[:PORT].
     #[arg(long, value_name = "HOST[:PORT]", help_heading = HEADING)]

@@ -47,8 +47,8 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
 const SYNC_POLL: Duration = Duration::from_secs(2);
 
 /// The route53 flags.
-#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Route53Args {
     /// The AWS profile to take credentials from (~/.aws/config and credentials: keys, SSO, roles)
     /// [default: the SDK's chain: env, AWS_PROFILE, web identity, ECS container credentials].
@@ -64,18 +64,14 @@ pub struct Route53Args {
     pub route53_instance_role: bool,
 }
 
-/// What the state keeps, so cleanup needs no flags: the profile, the zone id given and the
-/// endpoint (never a key).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the state keeps, so cleanup needs no flags: the flags as resolved and the endpoint the
+/// environment named (never a key).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Undo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub route53_profile: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub route53_zone_id: Option<String>,
+    #[serde(flatten)]
+    pub flags: Route53Args,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route53_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub route53_instance_role: bool,
 }
 
 /// Everything the provider needs, checked.
@@ -90,14 +86,14 @@ pub struct Route53Settings {
 impl Route53Settings {
     /// From the flags (or what the state remembered) and the environment.
     pub fn new(undo: &Undo, env: &dyn crate::env::Env, ttl: u32) -> Result<Self> {
-        if let Some(profile) = &undo.route53_profile
+        if let Some(profile) = &undo.flags.route53_profile
             && (profile.is_empty() || !profile.bytes().all(|b| b.is_ascii_graphic()))
         {
             return Err(Error::usage(format!(
                 "--route53-profile {profile:?} is not a profile name (a [profile NAME] of ~/.aws/config)"
             )));
         }
-        let zone_id = match &undo.route53_zone_id {
+        let zone_id = match &undo.flags.route53_zone_id {
             Some(id) => {
                 let id = id.trim_start_matches("/hostedzone/");
                 if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -118,7 +114,7 @@ impl Route53Settings {
         };
         // The environment's keys, unless a profile was named (then only that profile counts).
         let static_keys = match (
-            &undo.route53_profile,
+            &undo.flags.route53_profile,
             env.var("AWS_ACCESS_KEY_ID"),
             env.var("AWS_SECRET_ACCESS_KEY"),
         ) {
@@ -135,10 +131,10 @@ impl Route53Settings {
         };
         Ok(Route53Settings {
             access: Access {
-                profile: undo.route53_profile.clone(),
+                profile: undo.flags.route53_profile.clone(),
                 endpoint,
                 static_keys,
-                instance_role: undo.route53_instance_role,
+                instance_role: undo.flags.route53_instance_role,
             },
             zone_id,
             ttl,
@@ -166,10 +162,13 @@ impl Provider for Route53 {
             .iter()
             .find_map(|var| setup.env.var(var).filter(|v| !v.trim().is_empty()));
         let undo = Undo {
-            route53_profile: args.route53_profile.or(remembered.route53_profile),
-            route53_zone_id: args.route53_zone_id.or(remembered.route53_zone_id),
+            flags: Route53Args {
+                route53_profile: args.route53_profile.or(remembered.flags.route53_profile),
+                route53_zone_id: args.route53_zone_id.or(remembered.flags.route53_zone_id),
+                route53_instance_role: args.route53_instance_role
+                    || remembered.flags.route53_instance_role,
+            },
             route53_endpoint: endpoint.or(remembered.route53_endpoint),
-            route53_instance_role: args.route53_instance_role || remembered.route53_instance_role,
         };
         Ok((Route53Settings::new(&undo, setup.env, setup.ttl)?, undo))
     }
@@ -355,11 +354,17 @@ mod tests {
             crate::env::FakeEnv::of(&[("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s")]);
         let bad = [
             Undo {
-                route53_zone_id: Some("Z12/../other".into()),
+                flags: Route53Args {
+                    route53_zone_id: Some("Z12/../other".into()),
+                    ..Route53Args::default()
+                },
                 ..Undo::default()
             },
             Undo {
-                route53_profile: Some("two words".into()),
+                flags: Route53Args {
+                    route53_profile: Some("two words".into()),
+                    ..Route53Args::default()
+                },
                 ..Undo::default()
             },
             Undo {
@@ -376,7 +381,10 @@ mod tests {
             assert_eq!(err.kind(), kind, "{undo:?}: {err}");
         }
         let undo = Undo {
-            route53_zone_id: Some("/hostedzone/Z123".into()),
+            flags: Route53Args {
+                route53_zone_id: Some("/hostedzone/Z123".into()),
+                ..Route53Args::default()
+            },
             ..Undo::default()
         };
         let settings = Route53Settings::new(&undo, &keys, 60).unwrap();
@@ -384,7 +392,10 @@ mod tests {
         assert!(settings.access.static_keys.is_some(), "keys from the env");
         // A named profile is the only source of credentials.
         let undo = Undo {
-            route53_profile: Some("dns".into()),
+            flags: Route53Args {
+                route53_profile: Some("dns".into()),
+                ..Route53Args::default()
+            },
             ..Undo::default()
         };
         let settings = Route53Settings::new(&undo, &keys, 60).unwrap();

@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 pub const NAME: &str = "webroot";
 
 /// The webroot flags.
-#[derive(Clone, Debug, Default, clap::Args, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+#[derive(Clone, Debug, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct WebrootArgs {
     /// Web root directory: http-token and http-01 files go below it (provider webroot).
     #[arg(long, value_name = "DIR", help_heading = "Provider: webroot")]

@@ -12,6 +12,7 @@ use crate::env::FakeEnv;
 use crate::secret::Secret;
 use dcv_sim::{FakeCloudflare, FakeCloudflareConfig};
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const TOKEN: &str = "cfut_unit0123456789abcdefghijklmnopqrstuv";

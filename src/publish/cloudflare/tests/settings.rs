@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::error::Kind;
+use std::path::PathBuf;
 
 /// Checks one row: the settings from `env` and the credentials file `file` authenticate with
 /// `kind` (`token` or `key`) and `secret`, read from a source ending in `source`.
