@@ -21,7 +21,6 @@ use stats::median;
 
 use bind::{BindFixture, BindOptions};
 use clap::Parser;
-use dcv_hook::cli::Cli;
 use dcv_sim::{OrderSpec, SimConfig, Simulator};
 use std::time::Instant;
 
@@ -106,7 +105,8 @@ fn main() {
     let mut queries_before = 0;
     for run in 1..=bench.runs {
         let started = Instant::now();
-        let (report, _) = dcv_hook::app::run_cli(Cli::parse_from(args));
+        let (report, _) =
+            dcv_hook::app::run_cli(dcv_hook::cli::parse(args).expect("the command line parses"));
         let seconds = started.elapsed().as_secs_f64();
         println!(
             "run {run}: {seconds:.3}s, exit {}, {} findings, {} DNS queries{}",

@@ -20,7 +20,6 @@ use stats::median;
 
 use bind::{BindFixture, BindOptions};
 use clap::Parser;
-use dcv_hook::cli::Cli;
 use dcv_sim::{OrderSpec, SimConfig, Simulator};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -126,7 +125,9 @@ fn main() {
             );
             let queries_before = dcv_hook::stats::dns_queries();
             let started = Instant::now();
-            let (report, _) = dcv_hook::app::run_cli(Cli::parse_from(args("auth")));
+            let (report, _) = dcv_hook::app::run_cli(
+                dcv_hook::cli::parse(args("auth")).expect("the command line parses"),
+            );
             let took = started.elapsed();
             assert!(report.ok, "auth failed: {:?}", report.error);
             let ready = observer.join().unwrap();
@@ -136,7 +137,9 @@ fn main() {
             // lego: looks at once, then every 2 s, so it notices at the first multiple of 2 s after `ready`.
             lego.push((ready.as_secs_f64() / 2.0).ceil() * 2.0 - bench.lag);
             certbot.push(60.0 - bench.lag);
-            let (report, _) = dcv_hook::app::run_cli(Cli::parse_from(args("cleanup")));
+            let (report, _) = dcv_hook::app::run_cli(
+                dcv_hook::cli::parse(args("cleanup")).expect("the command line parses"),
+            );
             assert!(report.ok, "cleanup failed: {:?}", report.error);
             fixture.wait_in_sync();
         }

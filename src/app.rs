@@ -76,9 +76,9 @@ where
 
 /// The report of `cli`'s command failing with `e` before it started.
 fn failed(cli: &Cli, e: Error) -> (Report, OutputFormat) {
-    let o = cli.command.options();
+    let o = &cli.options;
     ui::set_level(o.quiet, o.verbose);
-    let mut report = Report::new(cli.command.command().name(), o.dry_run);
+    let mut report = Report::new(cli.command.name(), o.dry_run);
     report.finish(&Err(e), 0.0);
     (report, o.output.unwrap_or(OutputFormat::Text))
 }
@@ -86,8 +86,8 @@ fn failed(cli: &Cli, e: Error) -> (Report, OutputFormat) {
 /// Runs a parsed command line and returns its report (not printed) and the output format.
 pub fn run_cli(cli: Cli) -> (Report, OutputFormat) {
     let started = Instant::now();
-    let name = cli.command.command().name();
-    let o = cli.command.options();
+    let name = cli.command.name();
+    let o = &cli.options;
     let mut report = Report::new(name, o.dry_run);
     // Set the level before resolving, so errors there honour -q too.
     ui::set_level(o.quiet, o.verbose);

@@ -85,7 +85,7 @@ fn build_in(
     let spec = publish::spec(name).unwrap();
     let line = ["dcv-hook", "auth"].into_iter().map(String::from);
     let cli = dcv_hook::cli::parse(line.chain(flags.iter().cloned())).unwrap();
-    let provider_flags = cli.command.options().providers.clone();
+    let provider_flags = cli.options.providers;
     let resolver = || -> Result<Arc<Resolver>> {
         resolver
             .clone()

@@ -3,7 +3,7 @@
 //! commands (`completions`, `man`) built from the same definitions, so help, man page and
 //! completions never disagree.
 
-use super::Cli;
+use super::Line;
 use super::options::{ACME, API, COMMON, PERSIST, PROPAGATION, PROVIDER_HEADING, PUBLISHING};
 use clap::CommandFactory;
 use std::path::PathBuf;
@@ -71,7 +71,7 @@ fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
 /// The clap command: each subcommand's help limited to the options it uses, and a flag given twice
 /// taking its last value (the config file's keys and the command line can then both say it).
 pub fn command() -> clap::Command {
-    let mut cmd = Cli::command();
+    let mut cmd = Line::command();
     cmd = cmd.subcommands(generator_commands());
     let names: Vec<String> = cmd
         .get_subcommands()

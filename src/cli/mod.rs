@@ -41,9 +41,16 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
     propagate_version = true,
     max_term_width = 100
 )]
-pub struct Cli {
+pub struct Line {
     #[command(subcommand)]
     pub command: CommandArgs,
+}
+
+/// The command line, parsed: which command, with its options.
+#[derive(Debug)]
+pub struct Cli {
+    pub command: Command,
+    pub options: Options,
 }
 
 /// The commands, each with every option.
@@ -121,51 +128,12 @@ impl CommandArgs {
             CommandArgs::Persist(o) => (Command::Persist, o),
         }
     }
-
-    pub fn command(&self) -> Command {
-        match self {
-            CommandArgs::Auth(_) => Command::Auth,
-            CommandArgs::Verify(_) => Command::Verify,
-            CommandArgs::Cleanup(_) => Command::Cleanup,
-            CommandArgs::Run(_) => Command::Run,
-            CommandArgs::Status(_) => Command::Status,
-            CommandArgs::Revalidate(_) => Command::Revalidate,
-            CommandArgs::Doctor(_) => Command::Doctor,
-            CommandArgs::Persist(_) => Command::Persist,
-        }
-    }
-
-    pub fn options_mut(&mut self) -> &mut Options {
-        match self {
-            CommandArgs::Auth(o)
-            | CommandArgs::Verify(o)
-            | CommandArgs::Cleanup(o)
-            | CommandArgs::Run(o)
-            | CommandArgs::Status(o)
-            | CommandArgs::Revalidate(o)
-            | CommandArgs::Doctor(o)
-            | CommandArgs::Persist(o) => o,
-        }
-    }
-
-    pub fn options(&self) -> &Options {
-        match self {
-            CommandArgs::Auth(o)
-            | CommandArgs::Verify(o)
-            | CommandArgs::Cleanup(o)
-            | CommandArgs::Run(o)
-            | CommandArgs::Status(o)
-            | CommandArgs::Revalidate(o)
-            | CommandArgs::Doctor(o)
-            | CommandArgs::Persist(o) => o,
-        }
-    }
 }
 
 /// Moves options written before the command to just after it (`dcv-hook -q --order-id 7 auth` is
 /// `dcv-hook auth -q --order-id 7`), as earlier versions accepted both; each command owns its options.
 pub fn options_after_the_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let cmd = Cli::command();
+    let cmd = Line::command();
     let sub = cmd.find_subcommand("auth").expect("auth exists");
     let takes_value = |token: &str| -> bool {
         let arg = if let Some(long) = token.strip_prefix("--") {
@@ -232,12 +200,12 @@ where
 {
     let args = options_after_the_command(args.into_iter().map(Into::into).collect());
     let matches = command().try_get_matches_from(args)?;
-    let mut cli = Cli::from_arg_matches(&matches)?;
+    let (command, mut options) = Line::from_arg_matches(&matches)?.command.split();
     if let Some((_, sub)) = matches.subcommand() {
-        cli.command.options_mut().api_url_from_env =
+        options.api_url_from_env =
             sub.value_source("api_url") == Some(clap::parser::ValueSource::EnvVariable);
     }
-    Ok(cli)
+    Ok(Cli { command, options })
 }
 
 #[cfg(test)]

@@ -22,12 +22,12 @@ fn options_may_come_before_or_after_the_command_and_a_repeated_flag_takes_the_la
         "9",
     ])
     .unwrap();
-    let (command, o) = cli.command.split();
+    let (command, o) = (cli.command, cli.options);
     assert!(o.quiet);
     assert_eq!(command, Command::Auth);
     assert_eq!((o.order_id, o.ttl), (Some(7), Some(9)));
     let cli = parse(["dcv-hook", "--tsig-key", "k", "-d", "a.test", "cleanup"]).unwrap();
-    let (_, o) = cli.command.split();
+    let o = cli.options;
     assert_eq!(o.domains, ["a.test"]);
     assert_eq!(o.providers.rfc2136.tsig_key.as_deref(), Some("k"));
 }

@@ -125,7 +125,7 @@ impl Config {
 
 /// Resolves `cli` with `env` into a [`Config`].
 pub fn resolve(cli: Cli, env: &dyn Env) -> Result<Config> {
-    let (command, o) = cli.command.split();
+    let (command, o) = (cli.command, cli.options);
     let target = match command {
         Command::Persist => target::persist_target(&o)?,
         _ => target::resolve_target(command, &o, env)?,
