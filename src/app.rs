@@ -23,13 +23,7 @@ where
     if let Some(code) = commands::generate(&args) {
         return code;
     }
-    // A broken config file is reported like any other error (JSON included), for the command line
-    // as given.
-    let (args, file_error) = match config_file::with_file_args(args.clone(), &ProcessEnv) {
-        Ok(with_file) => (with_file, None),
-        Err(e) => (args, Some(e)),
-    };
-    let cli = match cli::parse(args) {
+    let mut cli = match cli::parse(args) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.
@@ -44,6 +38,9 @@ where
             return Error::usage("").exit_code();
         }
     };
+    // A broken config file is reported like any other error (JSON included), for the command line
+    // as given.
+    let file_error = config_file::apply(&mut cli, &ProcessEnv).err();
     // A panic is a bug: report it as the internal error (70) it is, not as Rust's 101, in one line
     // (where it happened goes to -v, not in front of the error).
     std::panic::set_hook(Box::new(|info| {

@@ -12,26 +12,6 @@ pub fn seconds_arg(text: &str) -> std::result::Result<f64, String> {
         .ok_or_else(|| format!("must be a positive number of seconds, not {text}"))
 }
 
-/// A number of seconds in a config file (a number or a string), checked as [`seconds_arg`] checks
-/// the flag, for `#[serde(deserialize_with)]`.
-pub fn seconds_setting<'de, D: serde::Deserializer<'de>>(
-    de: D,
-) -> std::result::Result<Option<f64>, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Given {
-        Number(f64),
-        Text(String),
-    }
-    let text = match <Given as serde::Deserialize>::deserialize(de)? {
-        Given::Number(n) => n.to_string(),
-        Given::Text(t) => t,
-    };
-    seconds_arg(&text)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
-}
-
 /// Unix seconds of `text`: a date (its midnight UTC, the start of that day) or a date-time with a
 /// `Z` or `+HH:MM` / `-HH:MM` offset (none means UTC). `None` when it is neither.
 pub fn parse(text: &str) -> Option<i64> {

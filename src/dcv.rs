@@ -8,7 +8,9 @@ use crate::record::{HttpUrl, Place, Record, RecordType};
 use std::fmt;
 
 /// Where a dns-txt-token record goes (`--txt-name`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TxtName {
     /// TXT at the domain itself.

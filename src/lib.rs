@@ -37,6 +37,7 @@ pub mod resolver;
 pub mod retry;
 pub mod runtime;
 pub mod secret;
+pub mod setting;
 pub mod signals;
 pub mod source;
 pub mod state;

@@ -35,8 +35,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "vocabulary: records, DCV methods, ACME challenges, the report",
-        &["record", "dcv", "acme", "output", "persist"],
+        "vocabulary: records, DCV methods, ACME challenges, the report, setting rules",
+        &["record", "dcv", "acme", "output", "persist", "setting"],
     ),
     (
         "I/O, each behind its own type",

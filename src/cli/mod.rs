@@ -5,13 +5,13 @@
 //! `cleanup`), but each command's `--help` shows only the options it uses ([`command`]). Provider
 //! flags come from the provider table (`publish::PROVIDERS`), each provider owning its own. No flag
 //! has a clap default: `config/` applies the defaults, so an unset flag stays distinguishable.
-//! The config file's keys reach clap as flags too (`config_file.rs`). Secrets are never flag values.
+//! The config file fills the same typed options (`config_file.rs`). Secrets are never flag values.
 //!
 //! This file is the command tree and the parsing; `options.rs` declares every option, `help.rs`
 //! decides what each command's `--help` (and so the man page and completions) presents, and
-//! `config_file.rs` reads the config file's top-level keys as flags, so clap checks a file's
-//! value exactly as it checks the flag. Only this folder sees clap's matches: the rest of the
-//! program gets typed structs.
+//! `config_file.rs` reads the config file's top-level keys into the same [`Options`] by serde,
+//! each value checked by the rule the flag has (`setting.rs`). Only this folder sees clap's
+//! matches: the rest of the program gets typed structs.
 
 pub mod config_file;
 mod help;
@@ -51,6 +51,9 @@ pub struct Line {
 pub struct Cli {
     pub command: Command,
     pub options: Options,
+    /// The options the command line or the environment gave (their ids): a config file's keys
+    /// do not override them.
+    pub given: Vec<String>,
 }
 
 /// The commands, each with every option.
@@ -201,11 +204,26 @@ where
     let args = options_after_the_command(args.into_iter().map(Into::into).collect());
     let matches = command().try_get_matches_from(args)?;
     let (command, mut options) = Line::from_arg_matches(&matches)?.command.split();
+    let mut given = Vec::new();
     if let Some((_, sub)) = matches.subcommand() {
-        options.api_url_from_env =
-            sub.value_source("api_url") == Some(clap::parser::ValueSource::EnvVariable);
+        use clap::parser::ValueSource::{CommandLine, EnvVariable};
+        options.api_url_from_env = sub.value_source("api_url") == Some(EnvVariable);
+        given = sub
+            .ids()
+            .filter(|id| {
+                matches!(
+                    sub.value_source(id.as_str()),
+                    Some(CommandLine | EnvVariable)
+                )
+            })
+            .map(|id| id.to_string())
+            .collect();
     }
-    Ok(Cli { command, options })
+    Ok(Cli {
+        command,
+        options,
+        given,
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub const PROVIDER_HEADING: &str = "Provider: ";
 pub use crate::dcv::TxtName;
 pub use crate::publish::ProviderArgs;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OutputFormat {
     Text,
@@ -27,7 +27,8 @@ pub enum OutputFormat {
 }
 
 /// The CertCentral platform an account lives on (`config` maps it to its API base).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Region {
     Us,
     Eu,
@@ -35,18 +36,22 @@ pub enum Region {
 
 /// Every option. They may stand before or after the command (see `options_after_the_command`);
 /// each command's `--help` shows those it uses.
-#[derive(Debug, Default, Args)]
+#[derive(Debug, Default, Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Options {
     // --- what is validated ---
     /// CertCentral certificate order to validate.
     #[arg(long, value_name = "ID", help_heading = TARGET)]
+    #[serde(deserialize_with = "crate::setting::whole")]
     pub order_id: Option<u64>,
     /// CertCentral domain (prevalidation) to validate.
     #[arg(long, value_name = "ID", help_heading = TARGET)]
+    #[serde(deserialize_with = "crate::setting::whole")]
     pub domain_id: Option<u64>,
     /// Domain name (repeatable): narrows an order to these names; alone, finds the domain's id; in
     /// ACME mode, the name each --acme-value is for.
     #[arg(short = 'd', long = "domain", value_name = "NAME", help_heading = TARGET)]
+    #[serde(deserialize_with = "crate::setting::one_or_many")]
     pub domains: Vec<String>,
     /// DCV method: dns-txt-token, dns-cname-token, http-token or http-token-dynamic (file name
     /// chosen by DigiCert; domains, OV/EV) [default: dns-txt-token with a DNS provider, http-token
@@ -58,10 +63,12 @@ pub struct Options {
     pub txt_name: Option<TxtName>,
     /// Validation type for a domain (repeatable: ov, ev) [default: the types the domain has, else ov].
     #[arg(long, value_name = "TYPE", help_heading = TARGET)]
+    #[serde(deserialize_with = "crate::setting::one_or_many")]
     pub validation_type: Vec<String>,
     /// revalidate, status: the account's domains whose OV/EV validation expires within DAYS (or has
     /// expired) [default: 30].
     #[arg(long, value_name = "DAYS", help_heading = TARGET)]
+    #[serde(deserialize_with = "crate::setting::whole")]
     pub expiring_within: Option<u32>,
     /// doctor, auth --preflight: the CA's CAA identifier to check CAA records for [default: DigiCert's
     /// identifiers; letsencrypt.org in ACME mode].
@@ -76,39 +83,48 @@ pub struct Options {
     /// --domain in the same position (repeatable: one per --domain). certbot's hook environment
     /// (CERTBOT_DOMAIN, CERTBOT_VALIDATION, CERTBOT_TOKEN) needs no flags.
     #[arg(long, value_name = "VALUE", allow_hyphen_values = true, help_heading = ACME)]
+    #[serde(deserialize_with = "crate::setting::one_or_many")]
     pub acme_value: Vec<String>,
     /// ACME mode, http-01: the token (file name under .well-known/acme-challenge), one per
     /// --acme-value.
     #[arg(long, value_name = "TOKEN", allow_hyphen_values = true, help_heading = ACME)]
+    #[serde(deserialize_with = "crate::setting::one_or_many")]
     pub acme_token: Vec<String>,
     /// ACME mode, dns-01: the exact TXT record name (as lego exec and acme.sh pass it, e.g.
     /// _acme-challenge.example.com.), instead of --domain; one per --acme-value.
     #[arg(long, value_name = "FQDN", allow_hyphen_values = true, help_heading = ACME)]
+    #[serde(deserialize_with = "crate::setting::one_or_many")]
     pub acme_fqdn: Vec<String>,
 
     // --- publishing ---
     /// Where to publish: one of the providers below (rfc2136, webroot, ...).
     #[arg(long, value_name = "PROVIDER", value_parser = crate::publish::provider_names(), help_heading = PUBLISHING)]
+    #[serde(deserialize_with = "super::config_file::provider")]
     pub provider: Option<String>,
     /// TTL of published DNS records, in seconds [default: 60].
     #[arg(long, value_name = "SECONDS", value_parser = crate::record::ttl_arg, help_heading = PUBLISHING)]
+    #[serde(deserialize_with = "crate::setting::ttl")]
     pub ttl: Option<u32>,
     #[command(flatten)]
+    #[serde(flatten)]
     pub providers: ProviderArgs,
 
     // --- propagation ---
     /// Recursive resolver for zones, CNAMEs, nameservers and web addresses, IP[:PORT] (repeatable)
     /// [default: /etc/resolv.conf].
     #[arg(long, value_name = "IP[:PORT]", help_heading = PROPAGATION)]
+    #[serde(deserialize_with = "crate::setting::one_or_many")]
     pub resolver: Vec<String>,
     /// Give up waiting for propagation after this many seconds [default: 600].
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
+    #[serde(deserialize_with = "crate::setting::seconds")]
     pub propagation_timeout: Option<f64>,
     /// Polling pace, fractions allowed [default: 1]: a server that does not serve the record yet is
     /// asked 4 times per interval (every 0.25 s by default, so auth returns within about 0.25 s of
     /// the last server), never more than 10 times a second; a server that times out is asked less
     /// often, down to once per interval. Also the first pause of verify's wait.
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = PROPAGATION)]
+    #[serde(deserialize_with = "crate::setting::seconds")]
     pub poll_interval: Option<f64>,
     /// Publish and return without waiting for the servers.
     #[arg(long, help_heading = PROPAGATION)]
@@ -116,6 +132,7 @@ pub struct Options {
     /// TCP port the HTTP check connects to [default: 80, the port CAs use; change only behind a port
     /// forward or in a lab].
     #[arg(long, value_name = "PORT", help_heading = PROPAGATION)]
+    #[serde(deserialize_with = "crate::setting::whole")]
     pub http_port: Option<u16>,
 
     // --- DigiCert ---
@@ -128,6 +145,7 @@ pub struct Options {
     /// Whether `api_url` came from DIGICERT_API_URL rather than the flag (a bad one is then a
     /// configuration error, 78, not a usage error); set by `cli::parse`.
     #[arg(skip)]
+    #[serde(skip)]
     pub api_url_from_env: bool,
     /// CertCentral platform when --api-url is not given: us (www.digicert.com) or eu (CertCentral
     /// Europe, certcentral.digicert.eu) [default: us].
@@ -142,13 +160,16 @@ pub struct Options {
     pub wait: bool,
     /// verify --wait / run: give up after this many seconds [default: 300].
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
+    #[serde(deserialize_with = "crate::setting::seconds")]
     pub timeout: Option<f64>,
     /// Give up on one API request after this many seconds (it is then retried) [default: 30].
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = API)]
+    #[serde(deserialize_with = "crate::setting::seconds")]
     pub api_timeout: Option<f64>,
     /// revalidate: DigiCert checks (validate-token) and submissions in flight at once, all still
     /// paced by the one rate limit (20 a second; a check takes about a second) [default: 24].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), help_heading = API)]
+    #[arg(long, value_name = "N", value_parser = crate::setting::concurrency_arg, help_heading = API)]
+    #[serde(deserialize_with = "crate::setting::concurrency")]
     pub check_concurrency: Option<u32>,
     /// revalidate: after each run, write a Prometheus textfile-collector file here (atomically):
     /// each domain's DCV expiry and last outcome, the run's counts and duration.

@@ -1,8 +1,8 @@
 //! Resolves the command line, the environment and the config file into one plain [`Config`] before
 //! any network or file work starts (flag > env > config file > default).
 //!
-//! clap already applied flag > env > config file (the file's keys reach clap as flags, see
-//! `cli/config_file.rs`); this module applies the defaults, validates shape and combinations once, so
+//! The command line and `cli/config_file.rs` already applied flag > env > config file to the typed
+//! options; this module applies the defaults, validates shape and combinations once, so
 //! later code never re-checks, and every error names the flag (64) or the file (78) at fault.
 //! Provider settings stay with the providers (`publish/`), which read their own flags from
 //! [`Config::provider_flags`]. Secrets are read from env or files, never flags.

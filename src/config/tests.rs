@@ -7,12 +7,12 @@ use crate::dcv::Method;
 /// What the binary does with `args`: the config file's keys added, parsed, resolved.
 fn resolve_args(args: &[&str], env: &[(&'static str, &'static str)]) -> Result<Config> {
     let env = FakeEnv(env.iter().copied().collect());
-    let args = std::iter::once("dcv-hook")
+    let args: Vec<std::ffi::OsString> = std::iter::once("dcv-hook")
         .chain(args.iter().copied())
         .map(std::ffi::OsString::from)
         .collect();
-    let args = crate::cli::config_file::with_file_args(args, &env)?;
-    let cli = crate::cli::parse(args).expect("parses");
+    let mut cli = crate::cli::parse(args).expect("parses");
+    crate::cli::config_file::apply(&mut cli, &env)?;
     resolve(cli, &env)
 }
 
@@ -192,10 +192,10 @@ fn a_bad_number_is_blamed_where_it_was_given() {
     let file = dir.path().join("c.toml");
     let f = file.to_str().unwrap();
     for (key, flag) in [
-        ("ttl = 0", "--ttl"),
-        ("poll-interval = -1", "--poll-interval"),
-        ("propagation-timeout = 0", "--propagation-timeout"),
-        ("exec-timeout = 0", "--exec-timeout"),
+        ("ttl = 0", "ttl: "),
+        ("poll-interval = -1", "poll-interval: "),
+        ("propagation-timeout = 0", "propagation-timeout: "),
+        ("exec-timeout = 0", "exec-timeout: "),
     ] {
         std::fs::write(&file, format!("{key}\n")).unwrap();
         let err = resolve_args(&["verify", "--order-id", "1", "--config", f], &[]).unwrap_err();

@@ -70,10 +70,12 @@ pub fn recorded_path(p: &std::path::Path) -> String {
 /// `[[zone]]`) and its row in [`PROVIDERS`].
 macro_rules! providers {
     ($($(#[$cfg:meta])* $field:ident: $provider:ty;)*) => {
-        /// Every provider's flags, typed: each provider's `Args`, flattened.
-        #[derive(Clone, Debug, Default, clap::Args)]
+        /// Every provider's flags, typed: each provider's `Args`, flattened (in the config file
+        /// too).
+        #[derive(Clone, Debug, Default, clap::Args, Serialize, Deserialize)]
+        #[serde(default)]
         pub struct ProviderArgs {
-            $($(#[$cfg])* #[command(flatten)] pub $field: <$provider as Provider>::Args,)*
+            $($(#[$cfg])* #[command(flatten)] #[serde(flatten)] pub $field: <$provider as Provider>::Args,)*
         }
 
         $($(#[$cfg])* impl FlagsOf<$provider> for ProviderArgs {

@@ -49,7 +49,7 @@ pub struct ExecArgs {
     pub exec: Option<PathBuf>,
     /// Kill the program after this many seconds [default: 60].
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = HEADING)]
-    #[serde(deserialize_with = "crate::dates::seconds_setting")]
+    #[serde(deserialize_with = "crate::setting::seconds")]
     pub exec_timeout: Option<f64>,
 }
 
