@@ -329,17 +329,45 @@ impl Published {
         })
     }
 
-    /// Stores `data` as the provider's undo data, replacing the fields it names.
-    pub fn set_undo<T: Serialize>(&mut self, data: &T) {
-        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(data) {
-            for (k, v) in fields {
-                if v.is_null() {
-                    self.undo.remove(&k);
-                } else {
-                    self.undo.insert(k, v);
-                }
+    /// Stores `data` as the provider's undo data, replacing the fields it names (a field it leaves
+    /// unset removes the old one); data that is not a set of fields is a bug (70), never dropped.
+    pub fn set_undo<T: Serialize>(&mut self, data: &T) -> Result<()> {
+        let fields = match serde_json::to_value(data) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            Ok(serde_json::Value::Null) => return Ok(()), // `()`: nothing to record
+            Ok(other) => {
+                return Err(Error::software(format!(
+                    "{} undo data is not a set of fields: {other}",
+                    self.provider
+                )));
             }
+            Err(e) => {
+                return Err(Error::software(format!(
+                    "cannot record {} undo data: {e}",
+                    self.provider
+                )));
+            }
+        };
+        for (k, v) in fields {
+            match without_nulls(v) {
+                serde_json::Value::Null => self.undo.remove(&k),
+                v => self.undo.insert(k, v),
+            };
         }
+        Ok(())
+    }
+}
+
+/// `value` with the unset (null) fields of its objects left out, at any depth: the state records
+/// what is set.
+fn without_nulls(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(fields) => fields
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k, without_nulls(v)))
+            .collect(),
+        other => other,
     }
 }
 
@@ -428,5 +456,25 @@ mod tests {
         let unknown =
             r#"{"domain":"example.com","type":"A","name":"example.com","value":"192.0.2.1"}"#;
         assert!(serde_json::from_str::<Record>(unknown).is_err());
+    }
+
+    #[test]
+    fn undo_data_records_what_is_set_and_refuses_what_is_not_fields() {
+        let record = Record::new_dns("example.com", RecordType::Txt, "example.com", "v");
+        let mut p = Published::new(&record, "x");
+        let data = serde_json::json!({"a": "1", "b": null, "c": {"d": null, "e": 2}});
+        p.set_undo(&data).unwrap();
+        assert_eq!(
+            serde_json::Value::Object(p.undo.clone()),
+            serde_json::json!({"a": "1", "c": {"e": 2}})
+        );
+        p.set_undo(&serde_json::json!({"a": null})).unwrap();
+        assert!(
+            !p.undo.contains_key("a"),
+            "an unset field removes the old one"
+        );
+        let err = p.set_undo(&7).unwrap_err();
+        assert_eq!(err.kind(), crate::error::Kind::Software);
+        assert_eq!(p.undo.len(), 1, "nothing half-recorded");
     }
 }

@@ -494,7 +494,7 @@ fn cleanup_needs_no_provider_flags_after_auth() {
         .path();
     let text = std::fs::read_to_string(state).unwrap();
     assert!(
-        text.contains("tsig-secret-file") && !text.contains(w.bind.secret()),
+        text.contains("tsig_secret_file") && !text.contains(w.bind.secret()),
         "{text}"
     );
     bare_cmd()

@@ -366,9 +366,10 @@ mod tests {
         assert_eq!(undo.server.as_deref(), Some("192.0.2.1:53"));
         assert_eq!(undo.settings.tsig_key.as_deref(), Some("key-one"));
         assert_eq!(
-            undo.settings.secret_file.as_deref(),
-            Some("/etc/dcv/one.secret")
+            undo.settings.tsig_secret_file.as_deref(),
+            Some(std::path::Path::new("/etc/dcv/one.secret"))
         );
+        assert_eq!(undo.settings.tsig_algorithm.as_deref(), Some("hmac-sha256"));
         let cf: Published = serde_json::from_str(OLD[1]).unwrap();
         let undo: cloudflare::Undo = cf.undo().unwrap();
         assert_eq!(
@@ -390,13 +391,15 @@ mod tests {
 
         // Two TSIG keys on one server are two groups; the same settings are one.
         let mut other_key = rfc.clone();
-        other_key.set_undo(&rfc2136::Undo {
-            server: Some("192.0.2.1:53".into()),
-            settings: rfc2136::Remembered {
-                tsig_key: Some("key-two".into()),
-                ..rfc_undo.settings.clone()
-            },
-        });
+        other_key
+            .set_undo(&rfc2136::Undo {
+                server: Some("192.0.2.1:53".into()),
+                settings: rfc2136::Rfc2136Args {
+                    tsig_key: Some("key-two".into()),
+                    ..rfc_undo.settings.clone()
+                },
+            })
+            .unwrap();
         assert_ne!(group_key(&rfc), group_key(&other_key));
         let mut same = rfc.clone();
         same.record.at = Place::Dns {

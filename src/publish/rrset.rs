@@ -146,12 +146,17 @@ fn remove<A: SetApi>(set: &mut A::Set, record: &Record) -> bool {
 }
 
 /// The state entry for `record` published in `zone`, with the provider's undo data.
-fn entry<A: SetApi>(api: &A, record: &Record, zone: &A::Zone, preexisting: bool) -> Published {
+fn entry<A: SetApi>(
+    api: &A,
+    record: &Record,
+    zone: &A::Zone,
+    preexisting: bool,
+) -> Result<Published> {
     let mut p = Published::new(record, A::NAME);
     p.location = A::location(zone);
     p.preexisting = preexisting;
-    p.set_undo(api.remembered());
-    p
+    p.set_undo(api.remembered())?;
+    Ok(p)
 }
 
 /// Looks before adding: the zone, the provider's undo data (see [`entry`]) and
@@ -164,7 +169,7 @@ fn prepare<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
             let zone = api.zone_for(owner)?;
             let set = api.read(&zone, &normalize(owner), rtype.as_str())?;
             let there = holds::<A>(&set, record);
-            Ok(entry(api, record, &zone, there))
+            entry(api, record, &zone, there)
         })
         .collect()
 }
@@ -205,12 +210,13 @@ fn present<A: SetApi>(api: &mut A, records: &[Record]) -> Result<Vec<Published>>
     )?;
     // Published but maybe not everywhere yet: the state must be kept for cleanup.
     api.settle(&sent).map_err(Error::with_leftovers)?;
-    Ok(records
+    records
         .iter()
         .zip(zones)
         .zip(preexisting)
         .map(|((record, zone), preexisting)| entry(api, record, &zone, preexisting))
-        .collect())
+        .collect::<Result<_>>()
+        .map_err(Error::with_leftovers)
 }
 
 /// Removes this provider's records that were not there before; each zone on its own, so one that

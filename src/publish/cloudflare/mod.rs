@@ -176,11 +176,11 @@ impl Cloudflare {
     }
 
     /// `record` as it will be recorded: its zone and everything cleanup needs to reach it.
-    fn entry_for(&self, record: &Record, zone: &Zone) -> Published {
+    fn entry_for(&self, record: &Record, zone: &Zone) -> Result<Published> {
         let mut published = Published::new(record, NAME);
         published.location = zone.name.clone();
-        published.set_undo(&self.remember);
-        published
+        published.set_undo(&self.remember)?;
+        Ok(published)
     }
 
     /// Publishes one record; returns what it did and the record it created, if it created one.
@@ -189,7 +189,7 @@ impl Cloudflare {
         let name = normalize(owner);
         let zone = self.zone_for(&name)?;
         let existing = self.client.records(&zone, &name, Some(rtype.as_str()))?;
-        let mut published = self.entry_for(record, &zone);
+        let mut published = self.entry_for(record, &zone)?;
         if existing.iter().any(|r| content_matches(record, &r.content)) {
             published.preexisting = true;
             return Ok((published, None));
@@ -295,7 +295,7 @@ impl Publisher for Cloudflare {
                 let name = normalize(owner);
                 let zone = self.zone_for(&name)?;
                 let existing = self.client.records(&zone, &name, Some(rtype.as_str()))?;
-                let mut p = self.entry_for(record, &zone);
+                let mut p = self.entry_for(record, &zone)?;
                 p.preexisting = existing.iter().any(|r| content_matches(record, &r.content));
                 Ok(p)
             })

@@ -107,14 +107,14 @@ impl Exec {
         Ok(Exec { program, timeout })
     }
 
-    fn entry_for(&self, record: &Record) -> Published {
+    fn entry_for(&self, record: &Record) -> Result<Published> {
         let mut p = Published::new(record, NAME);
         p.location = argument_name(record);
         p.set_undo(&Undo {
             program: self.program.display().to_string(),
             timeout: Some(self.timeout.as_secs_f64()),
-        });
-        p
+        })?;
+        Ok(p)
     }
 }
 
@@ -124,7 +124,7 @@ impl Publisher for Exec {
     }
 
     fn prepare(&mut self, records: &[Record]) -> Result<Vec<Published>> {
-        Ok(records.iter().map(|r| self.entry_for(r)).collect())
+        records.iter().map(|r| self.entry_for(r)).collect()
     }
 
     fn present(&mut self, records: &[Record]) -> Result<Vec<Published>> {
@@ -135,7 +135,7 @@ impl Publisher for Exec {
                 let undo = self.cleanup(&done);
                 return Err(rolled_back(e, undo, "the records published before"));
             }
-            done.push(self.entry_for(record));
+            done.push(self.entry_for(record).map_err(Error::with_leftovers)?);
         }
         Ok(done)
     }

@@ -44,46 +44,14 @@ pub const NAME: &str = "rfc2136";
 /// Seconds of clock difference the server may accept (RFC 8945 recommends 300).
 const TSIG_FUDGE: u16 = 300;
 
-/// What the state keeps per record: where the UPDATE went and the non-secret settings cleanup reuses
-/// when no flag gives them (the key name, where the secret is read from; never the secret).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the state keeps per record: where the UPDATE went and the flags cleanup reuses when no
+/// flag gives them (the key name, where the secret is read from, absolute; never the secret).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Undo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
-    #[serde(default, skip_serializing_if = "Remembered::is_empty")]
-    pub settings: Remembered,
-}
-
-/// The non-secret settings cleanup reuses when no flag gives them (file paths absolute).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Remembered {
-    #[serde(
-        rename = "rfc2136-credentials",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub credentials: Option<String>,
-    #[serde(rename = "tsig-key", default, skip_serializing_if = "Option::is_none")]
-    pub tsig_key: Option<String>,
-    /// Where the secret is read from, never the secret.
-    #[serde(
-        rename = "tsig-secret-file",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub secret_file: Option<String>,
-    #[serde(
-        rename = "tsig-algorithm",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub algorithm: Option<String>,
-}
-
-impl Remembered {
-    fn is_empty(&self) -> bool {
-        *self == Remembered::default()
-    }
+    #[serde(default)]
+    pub settings: Rfc2136Args,
 }
 
 impl Provider for Rfc2136 {
@@ -91,7 +59,7 @@ impl Provider for Rfc2136 {
     const SERVES: Serves = Serves::Dns;
     type Args = Rfc2136Args;
     /// The settings, and the non-secret ones to record with each record.
-    type Settings = (Rfc2136Settings, Remembered);
+    type Settings = (Rfc2136Settings, Rfc2136Args);
     type Undo = Undo;
 
     fn settings(
@@ -120,7 +88,7 @@ pub struct Rfc2136 {
     resolver: Arc<Resolver>,
     runtime: tokio::runtime::Runtime,
     /// Non-secret settings recorded with each record (see [`Undo`]).
-    remember: Remembered,
+    remember: Rfc2136Args,
 }
 
 impl Rfc2136 {
@@ -165,7 +133,7 @@ impl Rfc2136 {
             zone,
             resolver,
             runtime,
-            remember: Remembered::default(),
+            remember: Rfc2136Args::default(),
         })
     }
 
@@ -218,14 +186,14 @@ impl Rfc2136 {
 
 impl Rfc2136 {
     /// `record` as it will be recorded: its zone, the server and the settings cleanup needs.
-    fn entry_for(&self, record: &Record, zone: &Name) -> Published {
+    fn entry_for(&self, record: &Record, zone: &Name) -> Result<Published> {
         let mut p = Published::new(record, NAME);
         p.location = update::zone_text(zone);
         p.set_undo(&Undo {
             server: Some(self.settings.server.to_string()),
             settings: self.remember.clone(),
-        });
-        p
+        })?;
+        Ok(p)
     }
 }
 
@@ -243,7 +211,7 @@ impl Publisher for Rfc2136 {
             .map(|record| {
                 let (rtype, owner) = record.dns_for(NAME)?;
                 let name = resolver::fqdn(owner)?;
-                let mut p = self.entry_for(record, &self.zone_for(&name)?);
+                let mut p = self.entry_for(record, &self.zone_for(&name)?)?;
                 p.preexisting = self.already_there(record, rtype, &name)?;
                 Ok(p)
             })
@@ -269,7 +237,7 @@ impl Publisher for Rfc2136 {
                     update::rdata(rtype, &record.value)?,
                 ));
             }
-            let mut p = self.entry_for(record, &zone);
+            let mut p = self.entry_for(record, &zone)?;
             p.preexisting = preexisting;
             published.push(p);
         }

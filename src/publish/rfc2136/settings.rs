@@ -2,7 +2,7 @@
 //! (flag or env, then the certbot ini, then what the state remembered for cleanup, then defaults),
 //! with no network beyond resolving a server given by name.
 
-use super::{Remembered, Undo};
+use super::Undo;
 use crate::error::{Error, Result};
 use crate::publish::Setup;
 use crate::publish::credentials::{self, Ini};
@@ -26,18 +26,22 @@ pub struct Rfc2136Args {
     pub rfc2136_server: Option<String>,
     /// TSIG key name.
     #[arg(long, value_name = "NAME", help_heading = HEADING)]
+    #[serde(alias = "tsig-key")] // the names in state files of 0.1.0
     pub tsig_key: Option<String>,
     /// File holding the base64 TSIG secret (or env DCV_TSIG_SECRET).
     #[arg(long, value_name = "FILE", help_heading = HEADING)]
+    #[serde(alias = "tsig-secret-file")]
     pub tsig_secret_file: Option<PathBuf>,
     /// TSIG algorithm: hmac-sha256, hmac-sha384, hmac-sha512 [default: hmac-sha256].
     #[arg(long, value_name = "ALG", help_heading = HEADING)]
+    #[serde(alias = "tsig-algorithm")]
     pub tsig_algorithm: Option<String>,
     /// Zone to update, skipping SOA discovery (for views or split horizons).
     #[arg(long, value_name = "ZONE", help_heading = HEADING)]
     pub rfc2136_zone: Option<String>,
     /// certbot-dns-rfc2136 credentials ini (dns_rfc2136_server, _port, _name, _secret, _algorithm).
     #[arg(long, value_name = "FILE", help_heading = HEADING)]
+    #[serde(alias = "rfc2136-credentials")]
     pub rfc2136_credentials: Option<PathBuf>,
 }
 
@@ -48,12 +52,12 @@ pub(super) fn resolve(
     setup: &Setup,
     args: &Rfc2136Args,
     remembered: Undo,
-) -> Result<(Rfc2136Settings, Remembered)> {
+) -> Result<(Rfc2136Settings, Rfc2136Args)> {
     let recalled = remembered.settings;
     let credentials = args
         .rfc2136_credentials
         .clone()
-        .or_else(|| recalled.credentials.clone().map(PathBuf::from));
+        .or_else(|| recalled.rfc2136_credentials.clone());
     let from_ini = match &credentials {
         Some(path) => Some(from_ini(&credentials::read_ini(path, INI_PREFIX)?)?),
         None => None,
@@ -77,25 +81,27 @@ pub(super) fn resolve(
     let secret_file = args
         .tsig_secret_file
         .clone()
-        .or_else(|| recalled.secret_file.clone().map(PathBuf::from));
+        .or_else(|| recalled.tsig_secret_file.clone());
     let secret = secret(setup, args, from_ini.as_ref(), secret_file.as_deref())?;
     let mut settings = Rfc2136Settings::new(server, key_name, secret);
     if let Some(alg) = args
         .tsig_algorithm
         .clone()
         .or_else(|| from_ini.as_ref().map(|ini| ini.algorithm.clone()))
-        .or_else(|| recalled.algorithm.clone())
+        .or_else(|| recalled.tsig_algorithm.clone())
     {
         settings.algorithm = alg;
     }
     settings.zone = args.rfc2136_zone.clone();
     settings.ttl = setup.ttl;
 
-    let remember = Remembered {
-        credentials: credentials.as_deref().map(crate::publish::recorded_path),
+    let absolute = |file: &Path| PathBuf::from(crate::publish::recorded_path(file));
+    let remember = Rfc2136Args {
+        rfc2136_credentials: credentials.as_deref().map(absolute),
         tsig_key: Some(settings.key_name.clone()),
-        secret_file: secret_file.as_deref().map(crate::publish::recorded_path),
-        algorithm: Some(settings.algorithm.clone()),
+        tsig_secret_file: secret_file.as_deref().map(absolute),
+        tsig_algorithm: Some(settings.algorithm.clone()),
+        ..Rfc2136Args::default()
     };
     Ok((settings, remember))
 }

@@ -29,7 +29,7 @@ impl Webroot {
                         mtime_nsec: m.mtime_nsec(),
                     }),
                     created_dirs: Vec::new(),
-                });
+                })?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {}
@@ -51,7 +51,7 @@ impl Webroot {
             .iter()
             .map(|d| d.display().to_string())
             .collect();
-        published.set_undo(&undo);
+        published.set_undo(&undo)?;
         Ok(published)
     }
 
@@ -67,9 +67,9 @@ impl Webroot {
             .ok_or_else(|| Error::software("file without a parent directory"))?;
         let mut undo: Undo = published.undo()?;
         undo.created_dirs = create_dirs(&self.root, parent)?;
-        published.set_undo(&undo);
-        let result = write_atomically(file, record.value.as_bytes(), 0o644)
-            .map_err(|e| cant_write(file, &e));
+        let result = published.set_undo(&undo).and_then(|()| {
+            write_atomically(file, record.value.as_bytes(), 0o644).map_err(|e| cant_write(file, &e))
+        });
         match result {
             Ok(()) => Ok(published),
             Err(e) => {
