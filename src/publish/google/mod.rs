@@ -88,23 +88,15 @@ pub struct GoogleArgs {
     pub google_endpoint: Option<String>,
 }
 
-/// What the state keeps, so cleanup needs no flags: the project, the zone named, where the
-/// credentials are read from (never a secret) and the endpoint.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the state keeps, so cleanup needs no flags: the flags as resolved (where the credentials
+/// are read from, absolute, never a secret) and the metadata server the environment named.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Undo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub google_project: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub google_zone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub google_credentials: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub google_metadata: bool,
+    #[serde(flatten)]
+    pub flags: GoogleArgs,
     /// `GCE_METADATA_HOST` as it was, so cleanup asks the same server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub google_metadata_host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub google_endpoint: Option<String>,
 }
 
 /// Everything the provider needs, checked.
@@ -124,20 +116,21 @@ pub struct GoogleSettings {
 impl GoogleSettings {
     /// From the flags merged with what the state remembered (`undo`) and the environment.
     pub fn new(undo: &Undo, env: &dyn Env, ttl: u32) -> Result<Self> {
-        let endpoint = undo.google_endpoint.as_deref().unwrap_or(ENDPOINT);
+        let endpoint = undo.flags.google_endpoint.as_deref().unwrap_or(ENDPOINT);
         let endpoint = super::api_url::check("--google-endpoint", endpoint)?;
-        if let Some(zone) = &undo.google_zone {
+        if let Some(zone) = &undo.flags.google_zone {
             check_id(
                 "--google-zone",
                 zone,
                 "a managed zone name, e.g. example-com",
             )?;
         }
-        let file = undo.google_credentials.as_deref().map(std::path::Path::new);
+        let file = undo.flags.google_credentials.as_deref();
         let host = undo.google_metadata_host.as_deref();
-        let credentials = Credentials::find(file, undo.google_metadata, host, env)?;
+        let credentials = Credentials::find(file, undo.flags.google_metadata, host, env)?;
         let metadata = matches!(credentials.source, auth::Source::Metadata { .. });
         let project = undo
+            .flags
             .google_project
             .clone()
             .or_else(|| credentials.project.clone())
@@ -158,7 +151,7 @@ impl GoogleSettings {
         Ok(GoogleSettings {
             credentials,
             project,
-            zone: undo.google_zone.clone(),
+            zone: undo.flags.google_zone.clone(),
             endpoint,
             ttl,
             timeout: Duration::from_secs(30),
@@ -205,27 +198,32 @@ impl Provider for Google {
         let remembered = remembered.cloned().unwrap_or_default();
         let chosen = args.google_credentials.is_some() || args.google_metadata;
         let mut undo = Undo {
-            google_project: args.google_project.or(remembered.google_project),
-            google_zone: args.google_zone.or(remembered.google_zone),
-            google_credentials: args.google_credentials.as_deref().map(recorded_path),
-            google_metadata: args.google_metadata,
+            flags: GoogleArgs {
+                google_project: args.google_project.or(remembered.flags.google_project),
+                google_zone: args.google_zone.or(remembered.flags.google_zone),
+                google_credentials: args
+                    .google_credentials
+                    .as_deref()
+                    .map(|file| recorded_path(file).into()),
+                google_metadata: args.google_metadata,
+                google_endpoint: args.google_endpoint.or(remembered.flags.google_endpoint),
+            },
             google_metadata_host: remembered.google_metadata_host,
-            google_endpoint: args.google_endpoint.or(remembered.google_endpoint),
         };
         if !chosen {
-            undo.google_credentials = remembered.google_credentials;
-            undo.google_metadata = remembered.google_metadata;
+            undo.flags.google_credentials = remembered.flags.google_credentials;
+            undo.flags.google_metadata = remembered.flags.google_metadata;
         }
         let settings = GoogleSettings::new(&undo, setup.env, setup.ttl)?;
         // Where the credentials came from, so a flagless cleanup reads the same.
         match &settings.credentials.source {
             auth::Source::Metadata { host } => {
-                undo.google_metadata = true;
+                undo.flags.google_metadata = true;
                 undo.google_metadata_host = (host != auth::METADATA_HOST).then(|| host.clone());
             }
             _ => {
                 let origin = std::path::Path::new(&settings.credentials.origin);
-                undo.google_credentials = Some(recorded_path(origin));
+                undo.flags.google_credentials = Some(recorded_path(origin).into());
             }
         }
         Ok((settings, undo))
@@ -320,8 +318,8 @@ impl SetApi for Google {
 
     /// `--google-zone`'s zone, else the public zone of the longest of the name and its parents.
     fn zone_for(&mut self, name: &str) -> Result<Zone> {
-        if self.remember.google_project.is_none() {
-            self.remember.google_project = self.client.project().ok().map(str::to_string);
+        if self.remember.flags.google_project.is_none() {
+            self.remember.flags.google_project = self.client.project().ok().map(str::to_string);
         }
         let name = normalize(name);
         if let Some(zone_name) = self.zone.clone() {
