@@ -119,3 +119,29 @@ pub fn generator_commands() -> [clap::Command; 2] {
             ),
     ]
 }
+
+/// What a generator command asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Generate {
+    Completions(clap_complete::Shell),
+    /// One page on stdout (`None`), or every page into a directory.
+    Man(Option<PathBuf>),
+}
+
+/// The generator command `args` (the program name first) asks for: `None` when the command is
+/// none of them, else what it asks or clap's error (`--help` included).
+pub fn generator(args: &[std::ffi::OsString]) -> Option<Result<Generate, clap::Error>> {
+    let name = args.get(1)?.to_str()?;
+    if !generator_commands().iter().any(|c| c.get_name() == name) {
+        return None;
+    }
+    let matches = match command().try_get_matches_from(args) {
+        Ok(matches) => matches,
+        Err(e) => return Some(Err(e)),
+    };
+    let sub = matches.subcommand_matches(name)?;
+    Some(Ok(match sub.try_get_one::<clap_complete::Shell>("shell") {
+        Ok(Some(shell)) => Generate::Completions(*shell),
+        _ => Generate::Man(sub.try_get_one::<PathBuf>("dir").ok().flatten().cloned()),
+    }))
+}

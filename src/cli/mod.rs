@@ -17,7 +17,7 @@ pub mod config_file;
 mod help;
 mod options;
 
-pub use help::{command, generator_commands};
+pub use help::{Generate, command, generator, generator_commands};
 pub use options::{
     ACME, API, COMMON, Options, OutputFormat, PERSIST, PROPAGATION, PROVIDER_HEADING, PUBLISHING,
     ProviderArgs, Region, TARGET, TxtName,

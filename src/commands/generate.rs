@@ -12,35 +12,22 @@ use std::path::Path;
 /// Runs `completions` or `man` when `args` (the program name first) ask for one and returns the
 /// exit code; `None` for every other command line.
 pub fn generate(args: &[OsString]) -> Option<u8> {
-    let name = args.get(1)?.to_str()?;
-    if !cli::generator_commands()
-        .iter()
-        .any(|c| c.get_name() == name)
-    {
-        return None;
-    }
-    let matches = match cli::command().try_get_matches_from(args) {
-        Ok(matches) => matches,
+    let outcome = match cli::generator(args)? {
+        Ok(cli::Generate::Completions(shell)) => write_stdout(&completions(shell)),
+        Ok(cli::Generate::Man(Some(dir))) => man_pages(&dir),
+        Ok(cli::Generate::Man(None)) => write_stdout(&man_page()),
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
             return Some(0);
         }
         Err(e) => {
+            let name = args[1].to_string_lossy();
             eprintln!(
                 "dcv-hook: error: {}; see dcv-hook {name} --help",
                 cli::error_line(&e)
             );
             return Some(Error::usage("").exit_code());
         }
-    };
-    let sub = matches.subcommand_matches(name)?;
-    let outcome = match (
-        sub.try_get_one::<clap_complete::Shell>("shell"),
-        sub.try_get_one::<std::path::PathBuf>("dir"),
-    ) {
-        (Ok(Some(shell)), _) => write_stdout(&completions(*shell)),
-        (_, Ok(Some(dir))) => man_pages(dir),
-        _ => write_stdout(&man_page()),
     };
     Some(match outcome {
         Ok(()) => 0,
