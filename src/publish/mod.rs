@@ -18,11 +18,11 @@
 //!   `present`, stored flattened beside the common fields of the state file. Cleanup groups records
 //!   by provider and this whole struct ([`Provider::how_published`]), so what published a record
 //!   removes it; a field that differs per record (a replaced file) needs its own `how_published`.
-//! - `Settings`: built and checked once by [`Provider::settings`] from the flags, the environment
+//! - [`Provider::publisher`]: builds its [`Publisher`] from the flags, the environment
 //!   ([`Setup::env`]) and, for cleanup, the undo data of the records to remove (a flag wins over
-//!   it), with no network but name resolution: a missing setting is 64 or 78 before anything
-//!   changes at DigiCert. Never put a secret in a flag: read it from env or a file, wrap it in
-//!   `Secret`. [`Provider::publisher`] turns the settings into the [`Publisher`].
+//!   it), every setting checked with no network but name resolution: a missing setting is 64 or 78
+//!   before anything changes at DigiCert. Never put a secret in a flag: read it from env or a file,
+//!   wrap it in `Secret`.
 //!
 //! A provider whose API replaces a record set whole implements `rrset::SetApi` (find a zone, read
 //! and write a set) instead of [`Publisher`]: the shared flow in `rrset.rs` is its publisher, and
@@ -110,7 +110,7 @@ pub trait FlagsOf<P: Provider> {
     fn flags_mut(&mut self) -> &mut P::Args;
 }
 
-/// A provider: its flags, its settings and its undo data (see the module docs).
+/// A provider: its flags, its undo data and how its publisher is built (see the module docs).
 pub trait Provider {
     /// The name `--provider` takes and the state records.
     const NAME: &'static str;
@@ -118,21 +118,16 @@ pub trait Provider {
     /// Its flags: a `clap::Args` struct, also serde (a `[[zone]]` table is read into it, and it is
     /// what the state remembers for most providers); never a secret in it.
     type Args: clap::Args + Clone + std::fmt::Debug + Default + Serialize + DeserializeOwned;
-    /// Everything its publisher needs, checked.
-    type Settings;
     /// What it records with each record for cleanup.
     type Undo: Serialize + DeserializeOwned + Default;
 
-    /// The settings from the flags, the environment and, for cleanup, the undo data of the first
+    /// Its publisher, from the flags, the environment and, for cleanup, the undo data of the first
     /// record to remove (`None` for auth); every setting checked before anything changes anywhere.
-    fn settings(
+    fn publisher(
         args: Self::Args,
         setup: &Setup,
         remembered: Option<&Self::Undo>,
-    ) -> Result<Self::Settings>;
-
-    /// The publisher for `settings`.
-    fn publisher(settings: Self::Settings, setup: &Setup) -> Result<Box<dyn Publisher>>;
+    ) -> Result<Box<dyn Publisher>>;
 
     /// How `published` was published (everything in its undo data): records that agree are undone
     /// by one publisher built from the first one's data.
@@ -193,8 +188,7 @@ where
 {
     let args = FlagsOf::<P>::flags(setup.flags).clone();
     let remembered: Option<P::Undo> = setup.remembered.first().map(|p| p.undo()).transpose()?;
-    let settings = P::settings(args, setup, remembered.as_ref())?;
-    P::publisher(settings, setup)
+    P::publisher(args, setup, remembered.as_ref())
 }
 
 /// A backend that can add records and take exactly those records away again.

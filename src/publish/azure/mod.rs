@@ -181,17 +181,15 @@ impl Provider for Azure {
     const NAME: &'static str = NAME;
     const SERVES: Serves = Serves::Dns;
     type Args = AzureArgs;
-    /// The settings, and what to record with each record.
-    type Settings = (AzureSettings, Undo);
     type Undo = Undo;
 
     /// Flags, then what the state remembered, then the environment (for the tenant and client
     /// the environment before the state, as the secret it holds goes with them).
-    fn settings(
+    fn publisher(
         args: AzureArgs,
         setup: &Setup,
         remembered: Option<&Undo>,
-    ) -> Result<(AzureSettings, Undo)> {
+    ) -> Result<Box<dyn Publisher>> {
         let old = remembered.cloned().unwrap_or_default();
         let env = |name: &str| setup.env.var(name).filter(|v| !v.trim().is_empty());
         let undo = Undo {
@@ -222,15 +220,9 @@ impl Provider for Azure {
                 .or(old.azure_client_secret_file),
             azure_managed_identity: args.azure_managed_identity || old.azure_managed_identity,
         };
-        Ok((AzureSettings::new(&undo, setup.env, setup.ttl)?, undo))
-    }
-
-    fn publisher(
-        (settings, remember): Self::Settings,
-        setup: &Setup,
-    ) -> Result<Box<dyn Publisher>> {
+        let settings = AzureSettings::new(&undo, setup.env, setup.ttl)?;
         let locks = SetLocks::beside_state(setup.state_dir);
-        Ok(Box::new(Azure::new(settings, remember, locks)?))
+        Ok(Box::new(Azure::new(settings, undo, locks)?))
     }
 }
 

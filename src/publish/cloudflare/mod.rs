@@ -59,16 +59,14 @@ impl Provider for Cloudflare {
     const NAME: &'static str = NAME;
     const SERVES: Serves = Serves::Dns;
     type Args = CloudflareArgs;
-    /// The settings, and what to record with each record.
-    type Settings = (CloudflareSettings, Undo);
     type Undo = Undo;
 
     /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
-    fn settings(
+    fn publisher(
         args: CloudflareArgs,
         setup: &Setup,
         remembered: Option<&Undo>,
-    ) -> Result<(CloudflareSettings, Undo)> {
+    ) -> Result<Box<dyn Publisher>> {
         let old = remembered.cloned().unwrap_or_default();
         let remember = Undo {
             cloudflare_credentials: args
@@ -78,10 +76,6 @@ impl Provider for Cloudflare {
             cloudflare_api_url: args.cloudflare_api_url.or(old.cloudflare_api_url),
         };
         let settings = CloudflareSettings::from_args(&remember, setup.env, setup.ttl)?;
-        Ok((settings, remember))
-    }
-
-    fn publisher((settings, remember): Self::Settings, _: &Setup) -> Result<Box<dyn Publisher>> {
         let mut publisher = Cloudflare::new(settings)?;
         publisher.remember = remember;
         Ok(Box::new(publisher))

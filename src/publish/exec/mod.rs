@@ -65,11 +65,14 @@ impl Provider for Exec {
     const NAME: &'static str = NAME;
     const SERVES: Serves = Serves::Both;
     type Args = ExecArgs;
-    type Settings = Exec;
     type Undo = Undo;
 
     /// `--exec` (else, for cleanup, the recorded program) and `--exec-timeout`.
-    fn settings(args: ExecArgs, _setup: &Setup, remembered: Option<&Undo>) -> Result<Exec> {
+    fn publisher(
+        args: ExecArgs,
+        _setup: &Setup,
+        remembered: Option<&Undo>,
+    ) -> Result<Box<dyn Publisher>> {
         let recalled = remembered.filter(|u| !u.program.is_empty());
         let program = match (args.exec, recalled) {
             (Some(p), Some(u)) => same_as_remembered(&p, &u.program)?,
@@ -86,11 +89,10 @@ impl Provider for Exec {
                 "--exec-timeout must be a positive number of seconds, not {timeout}"
             )));
         }
-        Exec::new(&program, Duration::from_secs_f64(timeout))
-    }
-
-    fn publisher(settings: Exec, _setup: &Setup) -> Result<Box<dyn Publisher>> {
-        Ok(Box::new(settings))
+        Ok(Box::new(Exec::new(
+            &program,
+            Duration::from_secs_f64(timeout),
+        )?))
     }
 }
 

@@ -184,17 +184,15 @@ impl Provider for Google {
     const NAME: &'static str = NAME;
     const SERVES: Serves = Serves::Dns;
     type Args = GoogleArgs;
-    /// The settings, and what to record with each record.
-    type Settings = (GoogleSettings, Undo);
     type Undo = Undo;
 
     /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory, the
     /// memory over the environment.
-    fn settings(
+    fn publisher(
         args: GoogleArgs,
         setup: &Setup,
         remembered: Option<&Undo>,
-    ) -> Result<(GoogleSettings, Undo)> {
+    ) -> Result<Box<dyn Publisher>> {
         let remembered = remembered.cloned().unwrap_or_default();
         let chosen = args.google_credentials.is_some() || args.google_metadata;
         let mut undo = Undo {
@@ -226,10 +224,6 @@ impl Provider for Google {
                 undo.flags.google_credentials = Some(recorded_path(origin).into());
             }
         }
-        Ok((settings, undo))
-    }
-
-    fn publisher((settings, undo): Self::Settings, setup: &Setup) -> Result<Box<dyn Publisher>> {
         let locks = SetLocks::beside_state(setup.state_dir);
         Ok(Box::new(Google::new(settings, undo, locks)?))
     }

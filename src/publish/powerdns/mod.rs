@@ -138,16 +138,14 @@ impl Provider for PowerDns {
     const NAME: &'static str = NAME;
     const SERVES: Serves = Serves::Dns;
     type Args = PowerDnsArgs;
-    /// The settings, and what to record with each record.
-    type Settings = (PowerDnsSettings, Undo);
     type Undo = Undo;
 
     /// Flags, env and (for cleanup) what the state remembered; a flag wins over the memory.
-    fn settings(
+    fn publisher(
         args: PowerDnsArgs,
         setup: &Setup,
         remembered: Option<&Undo>,
-    ) -> Result<(PowerDnsSettings, Undo)> {
+    ) -> Result<Box<dyn Publisher>> {
         let old = remembered.cloned().unwrap_or_default();
         let remember = Undo {
             powerdns_url: args.powerdns_url.or(old.powerdns_url),
@@ -158,13 +156,6 @@ impl Provider for PowerDns {
             powerdns_server_id: args.powerdns_server_id.or(old.powerdns_server_id),
         };
         let settings = PowerDnsSettings::from_args(&remember, setup.env, setup.ttl)?;
-        Ok((settings, remember))
-    }
-
-    fn publisher(
-        (settings, remember): Self::Settings,
-        setup: &Setup,
-    ) -> Result<Box<dyn Publisher>> {
         let mut publisher = PowerDns::new(settings)?;
         publisher.remember = remember;
         publisher.locks = SetLocks::beside_state(setup.state_dir);

@@ -58,22 +58,15 @@ impl Provider for Rfc2136 {
     const NAME: &'static str = NAME;
     const SERVES: Serves = Serves::Dns;
     type Args = Rfc2136Args;
-    /// The settings, and the non-secret ones to record with each record.
-    type Settings = (Rfc2136Settings, Rfc2136Args);
     type Undo = Undo;
 
-    fn settings(
+    fn publisher(
         args: Rfc2136Args,
         setup: &Setup,
         remembered: Option<&Undo>,
-    ) -> Result<Self::Settings> {
-        settings::resolve(setup, &args, remembered.cloned().unwrap_or_default())
-    }
-
-    fn publisher(
-        (settings, remember): Self::Settings,
-        setup: &Setup,
     ) -> Result<Box<dyn Publisher>> {
+        let (settings, remember) =
+            settings::resolve(setup, &args, remembered.cloned().unwrap_or_default())?;
         let mut publisher = Rfc2136::new(settings, (setup.resolver)()?)?;
         publisher.remember = remember;
         Ok(Box::new(publisher))

@@ -147,16 +147,14 @@ impl Provider for Route53 {
     const NAME: &'static str = NAME;
     const SERVES: Serves = Serves::Dns;
     type Args = Route53Args;
-    /// The settings, and what to record with each record.
-    type Settings = (Route53Settings, Undo);
     type Undo = Undo;
 
     /// Flags, env and (for cleanup) what the state remembered; a flag or the env wins over it.
-    fn settings(
+    fn publisher(
         args: Route53Args,
         setup: &Setup,
         remembered: Option<&Undo>,
-    ) -> Result<(Route53Settings, Undo)> {
+    ) -> Result<Box<dyn Publisher>> {
         let remembered = remembered.cloned().unwrap_or_default();
         let endpoint = ["AWS_ENDPOINT_URL_ROUTE_53", "AWS_ENDPOINT_URL"]
             .iter()
@@ -170,15 +168,8 @@ impl Provider for Route53 {
             },
             route53_endpoint: endpoint.or(remembered.route53_endpoint),
         };
-        Ok((Route53Settings::new(&undo, setup.env, setup.ttl)?, undo))
-    }
-
-    fn publisher(
-        (settings, remember): Self::Settings,
-        setup: &Setup,
-    ) -> Result<Box<dyn Publisher>> {
-        let mut publisher = Route53::new(settings)?;
-        publisher.remember = remember;
+        let mut publisher = Route53::new(Route53Settings::new(&undo, setup.env, setup.ttl)?)?;
+        publisher.remember = undo;
         publisher.locks = SetLocks::beside_state(setup.state_dir);
         Ok(Box::new(publisher))
     }

@@ -59,13 +59,12 @@ impl Provider for Webroot {
     const NAME: &'static str = NAME;
     const SERVES: Serves = Serves::Http;
     type Args = WebrootArgs;
-    type Settings = Webroot;
     type Undo = Undo;
 
     /// For auth, `--webroot`; for cleanup, the web root each recorded file went to (the flag is then
     /// not needed, but when given the state must agree with it: a state file never widens where
     /// cleanup may write).
-    fn settings(args: WebrootArgs, setup: &Setup, _: Option<&Undo>) -> Result<Webroot> {
+    fn publisher(args: WebrootArgs, setup: &Setup, _: Option<&Undo>) -> Result<Box<dyn Publisher>> {
         let (root, flag) = match setup.remembered.first() {
             Some(p) => (webroot_of(p)?, args.webroot),
             None => (
@@ -84,11 +83,7 @@ impl Provider for Webroot {
                 flag.display()
             )));
         }
-        Ok(webroot)
-    }
-
-    fn publisher(settings: Webroot, _setup: &Setup) -> Result<Box<dyn Publisher>> {
-        Ok(Box::new(settings))
+        Ok(Box::new(webroot))
     }
 
     /// The web root: a file's undo data (what it replaced) is its own, the root is what undoes it.
