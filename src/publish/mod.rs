@@ -375,10 +375,12 @@ mod tests {
             Some("http://127.0.0.1:8080/client/v4/")
         );
         let exec: Published = serde_json::from_str(OLD[2]).unwrap();
+        let undo: exec::Undo = exec.undo().unwrap();
         assert_eq!(
-            exec.undo::<exec::Undo>().unwrap().program,
-            "/usr/local/bin/dns"
+            undo.exec.as_deref(),
+            Some(std::path::Path::new("/usr/local/bin/dns"))
         );
+        assert_eq!(undo.exec_timeout, Some(60.0));
         // A webroot groups by its web root, whatever each file replaced.
         let web: Published = serde_json::from_str(OLD[3]).unwrap();
         assert_eq!(group_key(&web), "webroot\0/var/www");

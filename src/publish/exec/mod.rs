@@ -28,7 +28,6 @@ mod trust;
 use super::{Provider, Publisher, Serves, Setup, rolled_back};
 use crate::error::{Error, Result};
 use crate::record::{Place, Published, Record};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use trust::{find_program, same_as_remembered, trusted_program};
@@ -46,20 +45,17 @@ pub struct ExecArgs {
     /// Program for provider exec, run as `PROGRAM present|cleanup NAME VALUE` (lego exec style; NAME
     /// is the record's FQDN with a trailing dot, or the URL of an http-token file).
     #[arg(long, value_name = "PROGRAM", help_heading = HEADING)]
+    #[serde(alias = "program")] // the names in state files of 0.1.0
     pub exec: Option<PathBuf>,
     /// Kill the program after this many seconds [default: 60].
     #[arg(long, value_name = "SECONDS", value_parser = crate::dates::seconds_arg, help_heading = HEADING)]
-    #[serde(deserialize_with = "crate::setting::seconds")]
+    #[serde(alias = "timeout", deserialize_with = "crate::setting::seconds")]
     pub exec_timeout: Option<f64>,
 }
 
-/// What the state keeps: the program (absolute) and its timeout, so cleanup needs no flags.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Undo {
-    pub program: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<f64>,
-}
+/// What the state keeps, so cleanup needs no flags: the flags as resolved (the program, absolute,
+/// and its timeout).
+pub type Undo = ExecArgs;
 
 impl Provider for Exec {
     const NAME: &'static str = NAME;
@@ -73,16 +69,16 @@ impl Provider for Exec {
         _setup: &Setup,
         remembered: Option<&Undo>,
     ) -> Result<Box<dyn Publisher>> {
-        let recalled = remembered.filter(|u| !u.program.is_empty());
+        let recalled = remembered.and_then(|u| u.exec.as_deref().map(Path::to_string_lossy));
         let program = match (args.exec, recalled) {
-            (Some(p), Some(u)) => same_as_remembered(&p, &u.program)?,
+            (Some(p), Some(u)) => same_as_remembered(&p, &u)?,
             (Some(p), None) => p,
-            (None, Some(u)) => trusted_program(&u.program)?,
+            (None, Some(u)) => trusted_program(&u)?,
             (None, None) => return Err(Error::usage("--provider exec needs --exec PROGRAM")),
         };
         let timeout = args
             .exec_timeout
-            .or(recalled.and_then(|u| u.timeout))
+            .or(remembered.and_then(|u| u.exec_timeout))
             .unwrap_or(DEFAULT_TIMEOUT);
         if !(timeout.is_finite() && timeout > 0.0 && timeout < 1e6) {
             return Err(Error::usage(format!(
@@ -113,8 +109,8 @@ impl Exec {
         let mut p = Published::new(record, NAME);
         p.location = argument_name(record);
         p.set_undo(&Undo {
-            program: self.program.display().to_string(),
-            timeout: Some(self.timeout.as_secs_f64()),
+            exec: Some(self.program.clone()),
+            exec_timeout: Some(self.timeout.as_secs_f64()),
         })?;
         Ok(p)
     }
