@@ -27,8 +27,12 @@ pub fn apply(cli: &mut Cli, env: &dyn Env) -> Result<()> {
     let sub = command
         .find_subcommand(cli.command.name())
         .expect("every command is a subcommand");
+    // Only a path that is not UTF-8 fails here: JSON, like TOML, holds text.
     let Ok(Value::Object(mut fields)) = serde_json::to_value(&cli.options) else {
-        return Err(Error::software("the options do not serialize"));
+        return Err(Error::usage(format!(
+            "a path on the command line is not UTF-8, which the config file {} cannot be combined with (it holds text only): rename the path, or leave the config file out",
+            path.display()
+        )));
     };
     fields.retain(|_, v| !v.is_null());
     for (key, value) in &table {

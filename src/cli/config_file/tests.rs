@@ -97,3 +97,40 @@ fn a_key_another_command_uses_is_accepted_by_every_command() {
     );
     assert!(o.wait);
 }
+
+#[test]
+fn a_path_that_is_no_text_is_a_usage_error_beside_a_config_file() {
+    use std::os::unix::ffi::OsStringExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "ttl = 120\n").unwrap();
+    let line: Vec<std::ffi::OsString> = vec![
+        "dcv-hook".into(),
+        "cleanup".into(),
+        "--webroot".into(),
+        std::ffi::OsString::from_vec(b"/srv/\xff".to_vec()),
+        "--config".into(),
+        path.into(),
+    ];
+    let mut cli = crate::cli::parse(line).unwrap();
+    let err = apply(&mut cli, &FakeEnv(Default::default())).unwrap_err();
+    assert_eq!(err.kind(), crate::error::Kind::Usage, "{err}");
+    assert!(err.message().contains("not UTF-8"), "{err}");
+    assert_eq!(cli.options.ttl, None, "the options are left as they were");
+}
+
+/// Old state names some provider flags read through (`api_url`, `timeout`) are also options of
+/// their own: the file's keys go to the option they name, never to a provider's alias.
+#[test]
+fn a_key_goes_to_its_own_option_never_to_a_providers_old_state_name() {
+    let o = options(
+        "api-url = \"https://file.example\"\ntimeout = 9\n",
+        &["verify"],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(o.api_url.as_deref(), Some("https://file.example"));
+    assert_eq!(o.providers.cloudflare.cloudflare_api_url, None);
+    assert_eq!(o.timeout, Some(9.0));
+    assert_eq!(o.providers.exec.exec_timeout, None);
+}
