@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
 
+mod wire;
+
 /// The largest TTL DNS allows (RFC 2181 section 8: at most 2^31 - 1).
 pub const MAX_TTL: u32 = 2_147_483_647;
 
@@ -125,7 +127,7 @@ pub enum Place {
 /// `WireRecord`). `--output json` reports the same fields the same way ([`Record::type_name`],
 /// [`Record::name`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "WireRecord", into = "WireRecord")]
+#[serde(try_from = "wire::WireRecord", into = "wire::WireRecord")]
 pub struct Record {
     /// The domain being validated (A-label, lowercase, no trailing dot).
     pub domain: String,
@@ -214,72 +216,11 @@ impl Record {
 }
 
 /// The `type` of an HTTP file in the stored and reported form.
-const HTTP_TYPE: &str = "HTTP";
+pub(crate) const HTTP_TYPE: &str = "HTTP";
 
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} \"{}\"", self.name(), self.type_name(), self.value)
-    }
-}
-
-/// A [`Record`] as state files and reports carry it (the fields in this order). Reading one is
-/// reading untrusted input: an unknown type or an HTTP name that is not `http://HOST/PATH` is
-/// refused, so a damaged state file is named and skipped rather than acted on.
-#[derive(Serialize, Deserialize)]
-struct WireRecord {
-    domain: String,
-    #[serde(rename = "type")]
-    rtype: String,
-    name: String,
-    value: String,
-}
-
-impl From<Record> for WireRecord {
-    fn from(record: Record) -> WireRecord {
-        let rtype = record.type_name().to_string();
-        let name = match record.at {
-            Place::Dns { name, .. } => name,
-            Place::Http(url) => url.to_string(),
-        };
-        WireRecord {
-            domain: record.domain,
-            rtype,
-            name,
-            value: record.value,
-        }
-    }
-}
-
-impl TryFrom<WireRecord> for Record {
-    type Error = String;
-
-    fn try_from(wire: WireRecord) -> std::result::Result<Record, String> {
-        let at = match wire.rtype.as_str() {
-            "TXT" => Place::Dns {
-                rtype: RecordType::Txt,
-                name: wire.name,
-            },
-            "CNAME" => Place::Dns {
-                rtype: RecordType::Cname,
-                name: wire.name,
-            },
-            HTTP_TYPE => Place::Http(HttpUrl::parse(&wire.name).ok_or_else(|| {
-                format!(
-                    "the HTTP record's name {:?} is not an http://HOST/PATH URL",
-                    wire.name
-                )
-            })?),
-            other => {
-                return Err(format!(
-                    "unknown record type {other:?}, expected TXT, CNAME or HTTP"
-                ));
-            }
-        };
-        Ok(Record {
-            domain: wire.domain,
-            at,
-            value: wire.value,
-        })
     }
 }
 
