@@ -65,6 +65,34 @@ pub fn recorded_path(p: &std::path::Path) -> String {
         .to_string()
 }
 
+/// `flags` with what the state remembered for cleanup (`memory`: undo data, which names a setting
+/// as its flag's field does) standing in for every flag not given (unset, or a switch left off):
+/// a flag wins. One rule for every provider, instead of a merge per field.
+pub fn or_remembered<A>(flags: A, memory: Option<&impl Serialize>) -> Result<A>
+where
+    A: Serialize + DeserializeOwned,
+{
+    use serde_json::Value;
+    let Some(memory) = memory else {
+        return Ok(flags);
+    };
+    let encoding =
+        |e: serde_json::Error| Error::software(format!("cannot merge remembered settings: {e}"));
+    let mut merged = serde_json::to_value(flags).map_err(encoding)?;
+    if let (Value::Object(fields), Value::Object(old)) =
+        (&mut merged, serde_json::to_value(memory).map_err(encoding)?)
+    {
+        for (key, value) in fields.iter_mut() {
+            let unset = value.is_null() || *value == Value::Bool(false);
+            match old.get(key) {
+                Some(remembered) if unset && !remembered.is_null() => *value = remembered.clone(),
+                _ => {}
+            }
+        }
+    }
+    serde_json::from_value(merged).map_err(encoding)
+}
+
 /// The provider table: each line gives a provider's field in [`ProviderArgs`] and its type, and so
 /// both its flags (on every command, under its own `--help` heading, and as the keys of a
 /// `[[zone]]`) and its row in [`PROVIDERS`].
@@ -343,6 +371,26 @@ mod tests {
         r#"{"record":{"domain":"example.com","type":"HTTP","name":"http://example.com/.well-known/pki-validation/fileauth.txt","value":"tok"},"provider":"exec","location":"","preexisting":false,"program":"/usr/local/bin/dns","timeout":60.0}"#,
         r#"{"record":{"domain":"example.com","type":"HTTP","name":"http://example.com/.well-known/pki-validation/fileauth.txt","value":"tok"},"provider":"webroot","location":"/var/www/.well-known/pki-validation/fileauth.txt","preexisting":false,"replaced":"b2xk","created_dirs":["/var/www/.well-known"]}"#,
     ];
+
+    #[test]
+    fn a_flag_wins_over_the_memory_which_fills_what_was_not_given() {
+        let flags = azure::AzureArgs {
+            azure_zone: Some("given.example".into()),
+            ..Default::default()
+        };
+        let memory = azure::AzureArgs {
+            azure_zone: Some("remembered.example".into()),
+            azure_resource_group: Some("dns".into()),
+            azure_managed_identity: true,
+            ..Default::default()
+        };
+        let merged = or_remembered(flags.clone(), Some(&memory)).unwrap();
+        assert_eq!(merged.azure_zone.as_deref(), Some("given.example"));
+        assert_eq!(merged.azure_resource_group.as_deref(), Some("dns"));
+        assert!(merged.azure_managed_identity, "a switch left off is filled");
+        let alone = or_remembered(flags, None::<&azure::Undo>).unwrap();
+        assert_eq!(alone.azure_resource_group, None);
+    }
 
     #[test]
     fn state_files_of_the_previous_version_read_keep_their_shape_and_group() {

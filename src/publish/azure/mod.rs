@@ -30,7 +30,7 @@ mod settings;
 use super::rrset::{SetApi, SetLocks};
 use super::txt::normalize;
 use super::zones::Zones;
-use super::{Provider, Publisher, Serves, Setup, recorded_path};
+use super::{Provider, Publisher, Serves, Setup, or_remembered, recorded_path};
 use crate::error::{Error, Result};
 use crate::record::Published;
 use auth::Tokens;
@@ -101,40 +101,20 @@ impl Provider for Azure {
     /// Flags, then what the state remembered, then the environment (for the tenant and client
     /// the environment before the state, as the secret it holds goes with them).
     fn publisher(
-        args: AzureArgs,
+        mut args: AzureArgs,
         setup: &Setup,
         remembered: Option<&Undo>,
     ) -> Result<Box<dyn Publisher>> {
-        let old = remembered.cloned().unwrap_or_default();
         let env = |name: &str| setup.env.var(name).filter(|v| !v.trim().is_empty());
-        let undo = Undo {
-            azure_subscription_id: args
-                .azure_subscription_id
-                .or(old.azure_subscription_id)
-                .or_else(|| env("AZURE_SUBSCRIPTION_ID")),
-            azure_resource_group: args.azure_resource_group.or(old.azure_resource_group),
-            azure_zone: args.azure_zone.or(old.azure_zone),
-            azure_endpoint: args.azure_endpoint.or(old.azure_endpoint),
-            azure_authority_host: args
-                .azure_authority_host
-                .or(old.azure_authority_host)
-                .or_else(|| env("AZURE_AUTHORITY_HOST")),
-            // The environment's before the state's: its secret goes with its client.
-            azure_tenant_id: args
-                .azure_tenant_id
-                .or_else(|| env("AZURE_TENANT_ID"))
-                .or(old.azure_tenant_id),
-            azure_client_id: args
-                .azure_client_id
-                .or_else(|| env("AZURE_CLIENT_ID"))
-                .or(old.azure_client_id),
-            azure_client_secret_file: args
-                .azure_client_secret_file
-                .as_deref()
-                .map(|file| recorded_path(file).into())
-                .or(old.azure_client_secret_file),
-            azure_managed_identity: args.azure_managed_identity || old.azure_managed_identity,
-        };
+        args.azure_tenant_id = args.azure_tenant_id.or_else(|| env("AZURE_TENANT_ID"));
+        args.azure_client_id = args.azure_client_id.or_else(|| env("AZURE_CLIENT_ID"));
+        let mut undo = or_remembered(args, remembered)?;
+        undo.azure_subscription_id =
+            (undo.azure_subscription_id).or_else(|| env("AZURE_SUBSCRIPTION_ID"));
+        undo.azure_authority_host =
+            (undo.azure_authority_host).or_else(|| env("AZURE_AUTHORITY_HOST"));
+        undo.azure_client_secret_file =
+            (undo.azure_client_secret_file).map(|file| recorded_path(&file).into());
         let settings = AzureSettings::new(&undo, setup.env, setup.ttl)?;
         let locks = SetLocks::beside_state(setup.state_dir);
         Ok(Box::new(Azure::new(settings, undo, locks)?))

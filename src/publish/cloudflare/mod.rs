@@ -42,7 +42,9 @@ pub use settings::{
 use super::txt::{content_matches, normalize, quote_txt};
 use super::zones::Zones;
 use crate::error::{Error, Result};
-use crate::publish::{Provider, Publisher, Serves, Setup, recorded_path, rolled_back};
+use crate::publish::{
+    Provider, Publisher, Serves, Setup, or_remembered, recorded_path, rolled_back,
+};
 use crate::record::{Published, Record, RecordType};
 use client::{Client, DnsRecord, Zone};
 use cloudflare::endpoints::dns::dns::DnsContent;
@@ -67,14 +69,10 @@ impl Provider for Cloudflare {
         setup: &Setup,
         remembered: Option<&Undo>,
     ) -> Result<Box<dyn Publisher>> {
-        let old = remembered.cloned().unwrap_or_default();
-        let remember = Undo {
-            cloudflare_credentials: args
-                .cloudflare_credentials
-                .map(|file| recorded_path(&file).into())
-                .or(old.cloudflare_credentials),
-            cloudflare_api_url: args.cloudflare_api_url.or(old.cloudflare_api_url),
-        };
+        let mut remember = or_remembered(args, remembered)?;
+        remember.cloudflare_credentials = remember
+            .cloudflare_credentials
+            .map(|file| recorded_path(&file).into());
         let settings = CloudflareSettings::from_args(&remember, setup.env, setup.ttl)?;
         let mut publisher = Cloudflare::new(settings)?;
         publisher.remember = remember;

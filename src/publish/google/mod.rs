@@ -32,7 +32,7 @@ mod http;
 use super::rrset::{SetApi, SetLocks};
 use super::txt::normalize;
 use super::zones::Zones;
-use super::{Provider, Publisher, Serves, Setup, recorded_path};
+use super::{Provider, Publisher, Serves, Setup, or_remembered, recorded_path};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::record::Published;
@@ -193,25 +193,18 @@ impl Provider for Google {
         setup: &Setup,
         remembered: Option<&Undo>,
     ) -> Result<Box<dyn Publisher>> {
-        let remembered = remembered.cloned().unwrap_or_default();
-        let chosen = args.google_credentials.is_some() || args.google_metadata;
-        let mut undo = Undo {
-            flags: GoogleArgs {
-                google_project: args.google_project.or(remembered.flags.google_project),
-                google_zone: args.google_zone.or(remembered.flags.google_zone),
-                google_credentials: args
-                    .google_credentials
-                    .as_deref()
-                    .map(|file| recorded_path(file).into()),
-                google_metadata: args.google_metadata,
-                google_endpoint: args.google_endpoint.or(remembered.flags.google_endpoint),
-            },
-            google_metadata_host: remembered.google_metadata_host,
-        };
-        if !chosen {
-            undo.flags.google_credentials = remembered.flags.google_credentials;
-            undo.flags.google_metadata = remembered.flags.google_metadata;
+        let mut memory = remembered.cloned().unwrap_or_default();
+        // The credentials are chosen as a group: given ones replace the remembered ones whole.
+        if args.google_credentials.is_some() || args.google_metadata {
+            memory.flags.google_credentials = None;
+            memory.flags.google_metadata = false;
         }
+        let mut undo = Undo {
+            flags: or_remembered(args, Some(&memory.flags))?,
+            google_metadata_host: memory.google_metadata_host,
+        };
+        undo.flags.google_credentials =
+            (undo.flags.google_credentials).map(|file| recorded_path(&file).into());
         let settings = GoogleSettings::new(&undo, setup.env, setup.ttl)?;
         // Where the credentials came from, so a flagless cleanup reads the same.
         match &settings.credentials.source {

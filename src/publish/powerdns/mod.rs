@@ -25,7 +25,7 @@ mod client;
 use super::rrset::{SetApi, SetLocks};
 use super::txt::normalize;
 use super::zones::Zones;
-use super::{Provider, Publisher, Serves, Setup, credentials, recorded_path};
+use super::{Provider, Publisher, Serves, Setup, credentials, or_remembered, recorded_path};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::record::Published;
@@ -146,15 +146,10 @@ impl Provider for PowerDns {
         setup: &Setup,
         remembered: Option<&Undo>,
     ) -> Result<Box<dyn Publisher>> {
-        let old = remembered.cloned().unwrap_or_default();
-        let remember = Undo {
-            powerdns_url: args.powerdns_url.or(old.powerdns_url),
-            powerdns_api_key_file: args
-                .powerdns_api_key_file
-                .map(|file| recorded_path(&file).into())
-                .or(old.powerdns_api_key_file),
-            powerdns_server_id: args.powerdns_server_id.or(old.powerdns_server_id),
-        };
+        let mut remember = or_remembered(args, remembered)?;
+        remember.powerdns_api_key_file = remember
+            .powerdns_api_key_file
+            .map(|file| recorded_path(&file).into());
         let settings = PowerDnsSettings::from_args(&remember, setup.env, setup.ttl)?;
         let mut publisher = PowerDns::new(settings)?;
         publisher.remember = remember;

@@ -46,23 +46,23 @@ pub struct Rfc2136Args {
 }
 
 /// The settings from `args` and the environment; for cleanup, what auth recorded stands in for a
-/// flag that was not given. Also returns the non-secret settings to record with each record (files
-/// by absolute path, and a secret never: only where to read it).
+/// flag that was not given (and the server auth resolved, for one given nowhere else). Also returns
+/// the flags to record with each record (files by absolute path; a secret never, only where to
+/// read it).
 pub(super) fn resolve(
     setup: &Setup,
     args: &Rfc2136Args,
     remembered: Undo,
 ) -> Result<(Rfc2136Settings, Rfc2136Args)> {
-    let recalled = remembered.settings;
-    let credentials = args
-        .rfc2136_credentials
-        .clone()
-        .or_else(|| recalled.rfc2136_credentials.clone());
-    let from_ini = match &credentials {
+    let mut given = crate::publish::or_remembered(args.clone(), Some(&remembered.settings))?;
+    let absolute = |file: PathBuf| PathBuf::from(crate::publish::recorded_path(&file));
+    given.rfc2136_credentials = given.rfc2136_credentials.map(absolute);
+    given.tsig_secret_file = given.tsig_secret_file.map(absolute);
+    let from_ini = match &given.rfc2136_credentials {
         Some(path) => Some(from_ini(&credentials::read_ini(path, INI_PREFIX)?)?),
         None => None,
     };
-    let server = match (&args.rfc2136_server, &from_ini, &remembered.server) {
+    let server = match (&given.rfc2136_server, &from_ini, &remembered.server) {
         (Some(text), _, _) => server_address(setup, text)?,
         (None, Some(ini), _) => ini.server,
         (None, None, Some(recorded)) => server_address(setup, recorded)?,
@@ -72,42 +72,31 @@ pub(super) fn resolve(
             ));
         }
     };
-    let key_name = match (&args.tsig_key, &from_ini, recalled.tsig_key.clone()) {
-        (Some(k), _, _) => k.clone(),
-        (None, Some(ini), _) => ini.key_name.clone(),
-        (None, None, Some(k)) => k,
-        (None, None, None) => return Err(Error::usage("--provider rfc2136 needs --tsig-key NAME")),
+    let key_name = match (&given.tsig_key, &from_ini) {
+        (Some(k), _) => k.clone(),
+        (None, Some(ini)) => ini.key_name.clone(),
+        (None, None) => return Err(Error::usage("--provider rfc2136 needs --tsig-key NAME")),
     };
-    let secret_file = args
-        .tsig_secret_file
-        .clone()
-        .or_else(|| recalled.tsig_secret_file.clone());
-    let secret = secret(setup, args, from_ini.as_ref(), secret_file.as_deref())?;
+    let secret = secret(
+        setup,
+        args,
+        from_ini.as_ref(),
+        given.tsig_secret_file.as_deref(),
+    )?;
     let mut settings = Rfc2136Settings::new(server, key_name, secret);
-    if let Some(alg) = args
-        .tsig_algorithm
-        .clone()
-        .or_else(|| from_ini.as_ref().map(|ini| ini.algorithm.clone()))
-        .or_else(|| recalled.tsig_algorithm.clone())
+    if let Some(alg) = (given.tsig_algorithm.clone()).or_else(|| from_ini.map(|ini| ini.algorithm))
     {
         settings.algorithm = alg;
     }
-    settings.zone = args.rfc2136_zone.clone();
+    settings.zone = given.rfc2136_zone.clone();
     settings.ttl = setup.ttl;
-
-    let absolute = |file: &Path| PathBuf::from(crate::publish::recorded_path(file));
-    let remember = Rfc2136Args {
-        rfc2136_credentials: credentials.as_deref().map(absolute),
-        tsig_key: Some(settings.key_name.clone()),
-        tsig_secret_file: secret_file.as_deref().map(absolute),
-        tsig_algorithm: Some(settings.algorithm.clone()),
-        ..Rfc2136Args::default()
-    };
-    Ok((settings, remember))
+    // The server is recorded as resolved, beside these (`Undo::server`).
+    given.rfc2136_server = None;
+    Ok((settings, given))
 }
 
 /// The TSIG secret: `--tsig-secret-file`, env `DCV_TSIG_SECRET`, the certbot ini, then the file
-/// the state remembered.
+/// the state remembered (the environment wins over the memory).
 fn secret(
     setup: &Setup,
     args: &Rfc2136Args,

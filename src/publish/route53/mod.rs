@@ -28,7 +28,7 @@ mod client;
 use super::rrset::{SetApi, SetLocks};
 use super::txt::normalize;
 use super::zones::Zones;
-use super::{Provider, Publisher, Serves, Setup};
+use super::{Provider, Publisher, Serves, Setup, or_remembered};
 use crate::error::{Error, Result};
 use crate::record::Published;
 use aws_sdk_route53::config::Credentials;
@@ -155,18 +155,12 @@ impl Provider for Route53 {
         setup: &Setup,
         remembered: Option<&Undo>,
     ) -> Result<Box<dyn Publisher>> {
-        let remembered = remembered.cloned().unwrap_or_default();
         let endpoint = ["AWS_ENDPOINT_URL_ROUTE_53", "AWS_ENDPOINT_URL"]
             .iter()
             .find_map(|var| setup.env.var(var).filter(|v| !v.trim().is_empty()));
         let undo = Undo {
-            flags: Route53Args {
-                route53_profile: args.route53_profile.or(remembered.flags.route53_profile),
-                route53_zone_id: args.route53_zone_id.or(remembered.flags.route53_zone_id),
-                route53_instance_role: args.route53_instance_role
-                    || remembered.flags.route53_instance_role,
-            },
-            route53_endpoint: endpoint.or(remembered.route53_endpoint),
+            flags: or_remembered(args, remembered)?,
+            route53_endpoint: endpoint.or(remembered.and_then(|r| r.route53_endpoint.clone())),
         };
         let mut publisher = Route53::new(Route53Settings::new(&undo, setup.env, setup.ttl)?)?;
         publisher.remember = undo;
