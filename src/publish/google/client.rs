@@ -10,8 +10,8 @@
 //! another refused change (400) 65 with Google's message. The access token only ever goes into
 //! the `Authorization` header.
 
-use super::auth::Tokens;
 use super::http::{Answer, said, send};
+use super::tokens::Tokens;
 use crate::error::{Error, Result};
 use crate::publish::api_url::path_segment as segment;
 use crate::retry::Policy;

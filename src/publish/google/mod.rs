@@ -13,7 +13,7 @@
 //!
 //! Settings, checked with no network: the project from `--google-project`, the credentials
 //! file's `project_id`, `GOOGLE_CLOUD_PROJECT` (or the metadata server's, with it); credentials as
-//! `auth.rs` finds them (`--google-credentials FILE`, `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
+//! `auth.rs` finds them and `tokens.rs` turns them into access tokens (`--google-credentials FILE`, `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
 //! application default credentials, `--google-metadata` / `GCE_METADATA_HOST`);
 //! `--google-endpoint URL` (default the real API; https, or http to loopback only); `--ttl`. The
 //! zone is the longest of the record name and its parents with a public managed zone
@@ -28,6 +28,7 @@ pub mod auth;
 mod client;
 mod external;
 mod http;
+mod tokens;
 
 use super::rrset::{SetApi, SetLocks};
 use super::txt::normalize;
@@ -37,12 +38,13 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::record::Published;
 use crate::retry::Policy;
-use auth::{Credentials, Tokens};
+use auth::Credentials;
 use client::{Change, Client, Set, Zone};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tokens::Tokens;
 
 /// The provider name.
 pub const NAME: &str = "google";
