@@ -405,7 +405,8 @@ fn secrets_never_reach_messages_or_debug_output() {
     let published = cf
         .present(&[txt("_dnsauth.s.example.test", "tok")])
         .unwrap();
-    seen.push(format!("{cf:?} {published:?}"));
+    // The provider has no Debug at all, so it cannot print its client's key.
+    seen.push(format!("{published:?}"));
     seen.push(serde_json::to_string(&published).unwrap());
     cf.cleanup(&published).unwrap();
 

@@ -136,15 +136,6 @@ pub struct Azure {
     written: RefCell<HashMap<String, Option<String>>>,
 }
 
-impl std::fmt::Debug for Azure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Azure")
-            .field("ttl", &self.ttl)
-            .field("zone", &self.zone)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Azure {
     /// Sets up the client, to record `remember` with each record and take `locks`; sends nothing.
     pub fn new(settings: AzureSettings, remember: Undo, locks: SetLocks) -> Result<Azure> {

@@ -48,7 +48,6 @@ use crate::publish::{
 use crate::record::{Published, Record, RecordType};
 use client::{Client, DnsRecord, Zone};
 use cloudflare::endpoints::dns::dns::DnsContent;
-use std::fmt;
 
 /// The provider name, as given to `--provider` and stored in `Published.provider`.
 pub const NAME: &str = "cloudflare";
@@ -88,15 +87,6 @@ pub struct Cloudflare {
     zones: Zones<Zone>,
     /// Recorded with each record for cleanup.
     remember: Undo,
-}
-
-impl fmt::Debug for Cloudflare {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cloudflare")
-            .field("ttl", &self.ttl)
-            .field("zones", &self.zones)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The zone called exactly `name` that the credentials can see. With a legacy key spanning

@@ -239,15 +239,6 @@ pub struct Google {
     pub change_poll: Duration,
 }
 
-impl std::fmt::Debug for Google {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Google")
-            .field("ttl", &self.ttl)
-            .field("zone", &self.zone)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Google {
     /// Sets up the client; sends nothing. `remember` goes with each record, the zones' `locks`
     /// serialize this machine's changes.

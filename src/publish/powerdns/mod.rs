@@ -168,14 +168,6 @@ pub struct PowerDns {
     locks: SetLocks,
 }
 
-impl std::fmt::Debug for PowerDns {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PowerDns")
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
-    }
-}
-
 impl PowerDns {
     /// Sets up the client; sends nothing.
     pub fn new(settings: PowerDnsSettings) -> Result<PowerDns> {

@@ -184,15 +184,6 @@ pub struct Route53 {
     pub sync_poll: Duration,
 }
 
-impl std::fmt::Debug for Route53 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Route53")
-            .field("ttl", &self.ttl)
-            .field("zone_id", &self.zone_id)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Route53 {
     /// Sets up the SDK client; sends nothing.
     pub fn new(settings: Route53Settings) -> Result<Route53> {

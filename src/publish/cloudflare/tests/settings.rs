@@ -292,8 +292,7 @@ fn secrets_stay_out_of_settings_debug() {
     let debug = format!("{settings:?}");
     assert!(!debug.contains(TOKEN), "{debug}");
     assert!(debug.contains("CLOUDFLARE_API_TOKEN"), "{debug}");
-    let provider = Cloudflare::new(settings).unwrap();
-    assert!(!format!("{provider:?}").contains(TOKEN));
+    // The provider itself has no Debug (nothing can print its client's token).
 }
 
 #[test]
