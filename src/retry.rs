@@ -18,6 +18,16 @@ pub struct Policy {
     pub jitter: bool,
 }
 
+impl Policy {
+    /// A DNS provider's REST API (PowerDNS, Azure, Google): 5 attempts, pauses from 0.5 s to 8 s.
+    pub const PROVIDER_API: Policy = Policy {
+        attempts: Some(5),
+        first: Duration::from_millis(500),
+        max: Duration::from_secs(8),
+        jitter: true,
+    };
+}
+
 /// One call's retries under a [`Policy`].
 #[derive(Clone, Debug)]
 pub struct Retry {

@@ -89,12 +89,7 @@ impl PowerDnsSettings {
             key_source: key_source.into(),
             ttl,
             timeout: Duration::from_secs(30),
-            retry: Policy {
-                attempts: Some(5),
-                first: Duration::from_millis(500),
-                max: Duration::from_secs(8),
-                jitter: true,
-            },
+            retry: Policy::PROVIDER_API,
         })
     }
 
