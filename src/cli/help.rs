@@ -3,85 +3,19 @@
 //! commands (`completions`, `man`) built from the same definitions, so help, man page and
 //! completions never disagree.
 
-use super::Line;
-use super::options::{ACME, API, COMMON, PERSIST, PROPAGATION, PROVIDER_HEADING, PUBLISHING};
+use super::{Command, Line, Options};
 use clap::CommandFactory;
 use std::path::PathBuf;
-
-/// Whether `command`'s `--help` shows an option; the rest are accepted but hidden there.
-fn shown(command: &str, id: &str, heading: Option<&str>) -> bool {
-    let heading = heading.unwrap_or("");
-    if heading == COMMON {
-        return true;
-    }
-    let provider_flag = heading.starts_with(PROVIDER_HEADING);
-    // The record's parts are persist's; the doctor looks for a record of that issuer and account.
-    if heading == PERSIST {
-        return command == "persist"
-            || (command == "doctor" && matches!(id, "issuer" | "account_uri"));
-    }
-    let selects = matches!(id, "order_id" | "domain_id" | "domains" | "account");
-    if matches!(id, "check_concurrency" | "metrics_file") && command != "revalidate" {
-        return false;
-    }
-    // Only revalidate and status --expiring-within read it.
-    if id == "expiring_within" && !matches!(command, "revalidate" | "status") {
-        return false;
-    }
-    match command {
-        "auth" => !matches!(id, "wait" | "timeout" | "expiring_within"),
-        "run" => !matches!(id, "wait" | "expiring_within"),
-        "verify" => {
-            selects
-                || heading == ACME
-                || heading == API
-                || matches!(id, "wait" | "timeout" | "poll_interval")
-        }
-        "cleanup" => selects || heading == ACME || provider_flag || id == "resolver",
-        "status" => {
-            selects
-                || matches!(id, "expiring_within" | "validation_type")
-                || (heading == API && !matches!(id, "wait" | "timeout"))
-        }
-        "revalidate" => {
-            !matches!(id, "wait" | "timeout" | "order_id" | "domain_id") && heading != ACME
-        }
-        "persist" => {
-            id == "domains"
-                || heading == PUBLISHING
-                || provider_flag
-                || (heading == PROPAGATION && id != "http_port")
-        }
-        // The doctor waits for nothing and publishes nothing but its probe file.
-        "doctor" => !matches!(
-            id,
-            "wait"
-                | "timeout"
-                | "preflight"
-                | "ttl"
-                | "propagation_timeout"
-                | "poll_interval"
-                | "no_propagation_check"
-                | "dry_run"
-        ),
-        _ => true,
-    }
-}
 
 /// The clap command: each subcommand's help limited to the options it uses, and a flag given twice
 /// taking its last value (the config file's keys and the command line can then both say it).
 pub fn command() -> clap::Command {
-    let mut cmd = Line::command();
-    cmd = cmd.subcommands(generator_commands());
-    let names: Vec<String> = cmd
-        .get_subcommands()
-        .map(|c| c.get_name().to_string())
-        .collect();
-    for name in names {
-        cmd = cmd.mut_subcommand(&name, |sub| {
+    let mut cmd = Line::command().subcommands(generator_commands());
+    for &command in Command::ALL {
+        cmd = cmd.mut_subcommand(command.name(), |sub| {
             let hide: Vec<String> = sub
                 .get_arguments()
-                .filter(|a| !shown(&name, a.get_id().as_str(), a.get_help_heading()))
+                .filter(|a| !Options::shown_by(a.get_id().as_str()).contains(&command))
                 .map(|a| a.get_id().to_string())
                 .collect();
             let mut sub = sub.args_override_self(true);

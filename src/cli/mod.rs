@@ -7,8 +7,9 @@
 //! has a clap default: `config/` applies the defaults, so an unset flag stays distinguishable.
 //! The config file fills the same typed options (`config_file.rs`). Secrets are never flag values.
 //!
-//! This file is the command tree and the parsing; `options.rs` declares every option, `help.rs`
-//! decides what each command's `--help` (and so the man page and completions) presents, and
+//! This file is the command tree and the parsing; `options.rs` declares every option with the
+//! commands whose `--help` shows it, `help.rs` builds each command's `--help` (and so the man page
+//! and completions) from that, and
 //! `config_file.rs` reads the config file's top-level keys into the same [`Options`] by serde,
 //! each value checked by the rule the flag has (`setting.rs`). Only this folder sees clap's
 //! matches: the rest of the program gets typed structs.
@@ -18,10 +19,7 @@ mod help;
 mod options;
 
 pub use help::{Generate, command, generator, generator_commands};
-pub use options::{
-    ACME, API, COMMON, Options, OutputFormat, PERSIST, PROPAGATION, PROVIDER_HEADING, PUBLISHING,
-    ProviderArgs, Region, TARGET, TxtName,
-};
+pub use options::{Options, OutputFormat, ProviderArgs, Region, TxtName};
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -103,6 +101,17 @@ pub enum Command {
 }
 
 impl Command {
+    pub const ALL: &'static [Command] = &[
+        Command::Auth,
+        Command::Verify,
+        Command::Cleanup,
+        Command::Run,
+        Command::Status,
+        Command::Revalidate,
+        Command::Doctor,
+        Command::Persist,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Command::Auth => "auth",
