@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// `{"errors":[{"code","message"}]}`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ErrorBody {
-    #[serde(default)]
     pub errors: Vec<ApiErrorItem>,
 }
 
@@ -24,7 +24,6 @@ pub struct ApiErrorItem {
 /// `PUT .../dcv-random-value`, `PUT .../dcv-method`.
 #[derive(Debug, Deserialize)]
 pub struct RandomValue {
-    #[serde(default)]
     pub dcv_random_value: Option<String>,
 }
 
@@ -63,58 +62,51 @@ impl DnsNameValidation {
 
 /// `GET /order/certificate/{id}/validation`.
 #[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
 pub struct OrderValidation {
     /// A string in DigiCert's example (`"order_id": "112211"`).
-    #[serde(default, deserialize_with = "number_or_string")]
+    #[serde(deserialize_with = "number_or_string")]
     pub order_id: Option<u64>,
-    #[serde(default)]
     pub order_status: Option<String>,
-    #[serde(default)]
     pub order_dcv_method: Option<String>,
-    #[serde(default)]
     pub dns_name_validations: Vec<DnsNameValidation>,
 }
 
 /// `PUT .../check-dcv` (200).
 #[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
 pub struct CheckDcv {
-    #[serde(default)]
     pub order_status: Option<String>,
-    #[serde(default)]
     pub certificate_id: Option<u64>,
-    #[serde(default)]
     pub dcv_status: Option<String>,
-    #[serde(default)]
     pub dns_name_validations: Vec<DnsNameValidation>,
 }
 
 /// `GET /domain?filters[search]=NAME`, and `GET /domain` (paginated).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct DomainList {
-    #[serde(default)]
     pub domains: Vec<DomainSummary>,
-    #[serde(default)]
     pub page: Option<Page>,
 }
 
 /// Where a paginated answer stands.
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Page {
-    #[serde(default)]
     pub total: u64,
-    #[serde(default)]
     pub limit: u64,
-    #[serde(default)]
     pub offset: u64,
 }
 
 /// When each validation type's reuse period ends: a date (`2026-12-02`) or, with
 /// `include_dcv_expiration_time=true`, a date-time in UTC. A missing type has no completed validation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
 pub struct DcvExpiration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ov: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ev: Option<String>,
 }
 
@@ -134,13 +126,10 @@ pub struct DomainSummary {
     pub id: u64,
     #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub is_active: Option<bool>,
-    #[serde(default)]
     pub dcv_method: Option<String>,
     #[serde(default)]
     pub validations: Vec<DomainValidation>,
-    #[serde(default)]
     pub dcv_expiration: Option<DcvExpiration>,
 }
 
@@ -150,61 +139,56 @@ pub struct DomainInfo {
     pub id: u64,
     #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub dcv_method: Option<String>,
     #[serde(default)]
     pub validations: Vec<DomainValidation>,
-    #[serde(default)]
     pub dcv_token: Option<DcvToken>,
 }
 
 /// A DCV token as the domain endpoints return it.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct DcvToken {
-    #[serde(default)]
     pub token: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub expiration_date: Option<String>,
-    #[serde(default)]
     pub verification_value: Option<String>,
-    #[serde(default)]
     pub http_token_url: Option<String>,
 }
 
 /// `POST /domain/{id}/validation` (201).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct SubmitValidation {
-    #[serde(default)]
     pub dcv_token: Option<DcvToken>,
 }
 
 /// `PUT /domain/{id}/dcv/validate-token` (200).
 #[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
 pub struct ValidateToken {
-    #[serde(default)]
     pub status: Option<String>,
 }
 
 /// One entry of `GET /domain/{id}/validation`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
 pub struct DomainValidation {
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub vtype: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dcv_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub validated_until: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
 pub struct DomainValidations {
-    #[serde(default)]
     pub validations: Vec<DomainValidation>,
 }
 

@@ -76,7 +76,6 @@ impl std::fmt::Debug for Credentials {
 struct File {
     #[serde(rename = "type", default)]
     kind: String,
-    #[serde(default)]
     project_id: Option<String>,
     #[serde(default)]
     client_email: String,
@@ -84,7 +83,6 @@ struct File {
     private_key_id: String,
     #[serde(default)]
     private_key: String,
-    #[serde(default)]
     token_uri: Option<String>,
     #[serde(default)]
     client_id: String,

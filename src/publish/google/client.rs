@@ -66,10 +66,9 @@ pub struct Set {
 
 /// A change as Cloud DNS answers it: `pending` until served by every Cloud DNS nameserver.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Change {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub status: String,
 }
 

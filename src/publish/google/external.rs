@@ -42,9 +42,7 @@ pub struct ExternalFile {
     audience: String,
     #[serde(default)]
     subject_token_type: String,
-    #[serde(default)]
     token_url: Option<String>,
-    #[serde(default)]
     service_account_impersonation_url: Option<String>,
     #[serde(default)]
     credential_source: serde_json::Value,

@@ -32,7 +32,6 @@ pub struct Tokens {
 #[derive(Deserialize)]
 struct Granted {
     access_token: String,
-    #[serde(default)]
     expires_in: Option<u64>,
 }
 

@@ -47,10 +47,10 @@ const TSIG_FUDGE: u16 = 300;
 /// What the state keeps per record: where the UPDATE went and the flags cleanup reuses when no
 /// flag gives them (the key name, where the secret is read from, absolute; never the secret).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Undo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
-    #[serde(default)]
     pub settings: Rfc2136Args,
 }
 

@@ -32,15 +32,16 @@ pub struct WebrootArgs {
 
 /// What the state keeps per file: what it replaced and which directories it created.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Undo {
     /// The previous content (base64) that publishing replaced; cleanup writes it back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replaced: Option<String>,
     /// Mode, owner and modification time of the replaced file, restored along with its content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replaced_meta: Option<FileMeta>,
     /// Directories publishing created (outermost first); cleanup removes them again when empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub created_dirs: Vec<String>,
 }
 
