@@ -218,31 +218,28 @@ pub(super) fn find_servers(
         .iter()
         .map(|&i| work[i].record.clone().expect("published"))
         .collect();
-    let add = |found: Vec<Box<dyn Probe>>, probes: &mut Vec<_>, owner: &mut Vec<usize>| {
-        for probe in found {
-            let i = published
-                .iter()
-                .copied()
-                .find(|&i| work[i].record.as_ref() == Some(probe.record()))
-                .expect("a probe of a published record");
-            owner.push(i);
-            probes.push(probe);
-        }
-    };
     // All at once (each zone's servers looked up once); one at a time only when that fails.
-    match discover_servers(ctx, &records) {
-        Ok(found) => add(found, &mut probes, &mut owner),
-        Err(_) => {
-            let mut failed = Vec::new();
-            for (&i, record) in published.iter().zip(&records) {
-                match discover_servers(ctx, std::slice::from_ref(record)) {
-                    Ok(found) => add(found, &mut probes, &mut owner),
-                    Err(e) => failed.push((i, e)),
+    let found = match discover_servers(ctx, &records) {
+        Ok(all) => vec![Ok(all)],
+        Err(_) => published
+            .iter()
+            .zip(&records)
+            .map(|(&i, r)| discover_servers(ctx, std::slice::from_ref(r)).map_err(|e| (i, e)))
+            .collect(),
+    };
+    for found in found {
+        match found {
+            Ok(found) => {
+                for probe in found {
+                    let record = Some(probe.record());
+                    let of = published
+                        .iter()
+                        .find(|&&i| work[i].record.as_ref() == record);
+                    owner.push(*of.expect("a probe of a published record"));
+                    probes.push(probe);
                 }
             }
-            for (i, e) in failed {
-                fail(&mut work[i], &e);
-            }
+            Err((i, e)) => fail(&mut work[i], &e),
         }
     }
     (probes, owner)
