@@ -118,8 +118,8 @@ pub(super) fn tally(work: &[Work]) -> String {
         .filter(|(o, n)| *n > 0 || *o == Outcome::Validated)
         .enumerate()
         .map(|(k, (o, n))| match k {
-            0 => format!("{n} domain(s) {o}"),
-            _ => format!("{n} {o}"),
+            0 => format!("{n} domain(s) {}", o.as_str()),
+            _ => format!("{n} {}", o.as_str()),
         })
         .collect();
     format!(
