@@ -106,11 +106,6 @@ pub(super) fn types_of(d: &DomainSummary, wanted: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The earliest expiry among `types`, as a date (`None` when one was never completed).
-pub(super) fn earliest_expiry(d: &DomainSummary, types: &[String]) -> Option<String> {
-    earliest_expiry_time(d, types).map(dates::format_date)
-}
-
 /// The earliest expiry among `types`, as a Unix time (`None` when one was never completed).
 pub(super) fn earliest_expiry_time(d: &DomainSummary, types: &[String]) -> Option<i64> {
     let times: Option<Vec<i64>> = types
