@@ -36,13 +36,7 @@ const MAX_PAUSE: Duration = Duration::from_secs(30);
 
 /// An order or a domain at CertCentral.
 pub struct CertCentralSource {
-    target: Target,
-}
-
-impl CertCentralSource {
-    pub fn new(target: Target) -> CertCentralSource {
-        CertCentralSource { target }
-    }
+    pub target: Target,
 }
 
 impl TokenSource for CertCentralSource {
