@@ -61,80 +61,62 @@ pub struct RunMetric {
 /// The file's text, in the Prometheus exposition format: each metric's lines together, under one
 /// header, as the format requires.
 pub fn render(runs: &[AccountRun]) -> String {
-    const EXPIRY: &str = "dcv_hook_domain_dcv_expiry_timestamp_seconds";
-    const OUTCOME: &str = "dcv_hook_domain_last_outcome";
-    const DOMAINS: &str = "dcv_hook_revalidate_domains";
-    const DURATION: &str = "dcv_hook_revalidate_duration_seconds";
-    const FINISHED: &str = "dcv_hook_revalidate_last_run_timestamp_seconds";
-    const SUCCESS: &str = "dcv_hook_revalidate_success";
-    let mut out = String::new();
-    header(
-        &mut out,
-        EXPIRY,
-        "When the domain's earliest OV/EV domain validation expires (Unix time).",
-    );
-    for (a, d) in each_domain(runs) {
-        if let Some(t) = d.expiry {
-            let _ = writeln!(out, "{EXPIRY}{} {t}", labels(a, d, None));
-        }
+    let domains = || {
+        runs.iter()
+            .flat_map(|r| r.domains.iter().map(move |d| (r, d)))
+    };
+    let each_run =
+        |value: fn(&RunMetric) -> String| runs.iter().map(move |r| (braces(r, ""), value(&r.run)));
+    [
+        metric(
+            "dcv_hook_domain_dcv_expiry_timestamp_seconds",
+            "When the domain's earliest OV/EV domain validation expires (Unix time).",
+            domains().filter_map(|(r, d)| Some((labels(r, d, None), d.expiry?.to_string()))),
+        ),
+        metric(
+            "dcv_hook_domain_last_outcome",
+            "The outcome of the last revalidate run for the domain (1 for the outcome it had).",
+            domains()
+                .filter_map(|(r, d)| Some((labels(r, d, Some(d.outcome.as_deref()?)), "1".into()))),
+        ),
+        metric(
+            "dcv_hook_revalidate_domains",
+            "Domains the last revalidate run selected, by outcome.",
+            runs.iter().flat_map(|r| {
+                r.run.counts.iter().map(move |(o, n)| {
+                    (
+                        braces(r, &format!("outcome=\"{}\"", escape(o))),
+                        n.to_string(),
+                    )
+                })
+            }),
+        ),
+        metric(
+            "dcv_hook_revalidate_duration_seconds",
+            "How long the last revalidate run took.",
+            each_run(|r| format!("{:.3}", r.seconds)),
+        ),
+        metric(
+            "dcv_hook_revalidate_last_run_timestamp_seconds",
+            "When the last revalidate run finished (Unix time).",
+            each_run(|r| r.finished.to_string()),
+        ),
+        metric(
+            "dcv_hook_revalidate_success",
+            "1 when every selected domain ended validated, else 0.",
+            each_run(|r| u8::from(r.ok).to_string()),
+        ),
+    ]
+    .concat()
+}
+
+/// One metric: its header, then a line for each (labels, value).
+fn metric(name: &str, help: &str, lines: impl Iterator<Item = (String, String)>) -> String {
+    let mut out = format!("# HELP {name} {help}\n# TYPE {name} gauge\n");
+    for (labels, value) in lines {
+        let _ = writeln!(out, "{name}{labels} {value}");
     }
-    header(
-        &mut out,
-        OUTCOME,
-        "The outcome of the last revalidate run for the domain (1 for the outcome it had).",
-    );
-    for (a, d) in each_domain(runs) {
-        if let Some(o) = &d.outcome {
-            let _ = writeln!(out, "{OUTCOME}{} 1", labels(a, d, Some(o)));
-        }
-    }
-    header(
-        &mut out,
-        DOMAINS,
-        "Domains the last revalidate run selected, by outcome.",
-    );
-    for r in runs {
-        for (o, n) in &r.run.counts {
-            let outcome = format!("outcome=\"{}\"", escape(o));
-            let _ = writeln!(out, "{DOMAINS}{} {n}", braces(r, &outcome));
-        }
-    }
-    per_run(
-        &mut out,
-        DURATION,
-        "How long the last revalidate run took.",
-        runs,
-        |r| format!("{:.3}", r.seconds),
-    );
-    let finished = "When the last revalidate run finished (Unix time).";
-    per_run(&mut out, FINISHED, finished, runs, |r| {
-        r.finished.to_string()
-    });
-    let success = "1 when every selected domain ended validated, else 0.";
-    per_run(&mut out, SUCCESS, success, runs, |r| {
-        u8::from(r.ok).to_string()
-    });
     out
-}
-
-/// One metric with one line per run (labelled by its account, if any), under its header.
-fn per_run(
-    out: &mut String,
-    name: &str,
-    help: &str,
-    runs: &[AccountRun],
-    value: impl Fn(&RunMetric) -> String,
-) {
-    header(out, name, help);
-    for r in runs {
-        let _ = writeln!(out, "{name}{} {}", braces(r, ""), value(&r.run));
-    }
-}
-
-/// Every domain of every run, with its run.
-fn each_domain(runs: &[AccountRun]) -> impl Iterator<Item = (&AccountRun, &DomainMetric)> {
-    runs.iter()
-        .flat_map(|r| r.domains.iter().map(move |d| (r, d)))
 }
 
 /// `{account="NAME",rest}` (either part left out when empty; nothing at all when both are).
@@ -153,10 +135,6 @@ fn braces(run: &AccountRun, rest: &str) -> String {
     } else {
         format!("{{{}}}", parts.join(","))
     }
-}
-
-fn header(out: &mut String, name: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
 }
 
 /// Writes `text` to `path` atomically (a temporary file beside it, renamed over it), mode 0644 so

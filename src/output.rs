@@ -52,7 +52,7 @@ pub struct Stats {
 }
 
 /// The outcome of one command.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub command: &'static str,
     pub ok: bool,
@@ -99,19 +99,8 @@ impl Report {
         Report {
             command,
             ok: true,
-            changed: false,
-            exit_code: 0,
             dry_run,
-            records: Vec::new(),
-            validation: None,
-            messages: Vec::new(),
-            domains: Vec::new(),
-            counts: None,
-            findings: Vec::new(),
-            accounts: Vec::new(),
-            error: None,
-            stats: Stats::default(),
-            events: Vec::new(),
+            ..Report::default()
         }
     }
 
@@ -162,19 +151,13 @@ impl Report {
 
     /// Records the final outcome.
     pub fn finish(&mut self, outcome: &Result<(), Error>, seconds: f64) {
-        match outcome {
-            Ok(()) => {
-                self.ok = true;
-                self.exit_code = 0;
-            }
-            Err(e) => {
-                self.ok = false;
-                self.exit_code = e.exit_code();
-                self.error = Some(ErrorReport {
-                    kind: e.kind().name(),
-                    message: e.to_string(),
-                });
-            }
+        self.ok = outcome.is_ok();
+        self.exit_code = outcome.as_ref().err().map_or(0, Error::exit_code);
+        if let Err(e) = outcome {
+            self.error = Some(ErrorReport {
+                kind: e.kind().name(),
+                message: e.to_string(),
+            });
         }
         self.stats = Stats {
             dns_queries: stats::dns_queries(),

@@ -95,11 +95,9 @@ fn publish_and_wait(
         ctx.cfg.propagation_check && plan.batch.as_ref().is_none_or(|b| b.remaining == 0);
     // Find every server to ask before changing anything: a zone, nameserver or host that cannot be
     // resolved is then an error with nothing published.
-    let probes = if waits_now {
-        Some(discover_servers(ctx, records)?)
-    } else {
-        None
-    };
+    let probes = waits_now
+        .then(|| discover_servers(ctx, records))
+        .transpose()?;
     for (index, group) in groups {
         let sources = vec![plan.source.clone(); group.len()];
         publish_recorded(ctx, publishers.get(*index), group, &sources, report)?;
@@ -130,10 +128,7 @@ fn publish_and_wait(
 /// The records published by the earlier calls of `batch` (certbot's run) that `own` does not hold.
 fn batch_records(ctx: &Context, batch: &Batch, own: &[Record]) -> Result<Vec<Record>> {
     let state = StateDir::open(&ctx.cfg.state_dir)?;
-    let entries = {
-        let lock = state.lock()?;
-        state.load_all(&lock)?
-    };
+    let entries = state.load_all(&state.lock()?)?;
     let mut records: Vec<Record> = Vec::new();
     for e in entries {
         let in_batch = e

@@ -37,10 +37,10 @@ pub fn persist(ctx: &Context, report: &mut Report) -> Result<()> {
         return Ok(());
     }
     // Every server to wait for is found before anything changes.
-    let probes = match cfg.propagation_check {
-        true => Some(discover_servers(ctx, &records)?),
-        false => None,
-    };
+    let probes = cfg
+        .propagation_check
+        .then(|| discover_servers(ctx, &records))
+        .transpose()?;
     let source = source_of(value);
     for (index, group) in &groups {
         let sources = vec![source.clone(); group.len()];

@@ -110,14 +110,11 @@ fn cleanup_group(
     selected: &[Entry],
     report: &mut Report,
 ) -> Result<()> {
-    let others: Vec<Entry> = {
-        let lock = state.lock()?;
-        state
-            .load_all(&lock)?
-            .into_iter()
-            .filter(|e| !selected.iter().any(|s| s.id() == e.id()))
-            .collect()
-    };
+    let others: Vec<Entry> = state
+        .load_all(&state.lock()?)?
+        .into_iter()
+        .filter(|e| !selected.iter().any(|s| s.id() == e.id()))
+        .collect();
     let (shared, own): (Vec<&Entry>, Vec<&Entry>) = group
         .iter()
         .partition(|e| others.iter().any(|o| o.same_change(e)));

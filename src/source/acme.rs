@@ -11,13 +11,7 @@ use crate::state::{AcmeSource, Entry, Source};
 
 /// An ACME client's challenges.
 pub struct Acme {
-    target: AcmeTarget,
-}
-
-impl Acme {
-    pub fn new(target: AcmeTarget) -> Acme {
-        Acme { target }
-    }
+    pub target: AcmeTarget,
 }
 
 impl TokenSource for Acme {

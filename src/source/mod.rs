@@ -46,7 +46,11 @@ pub trait TokenSource {
 /// The token source for the configured target.
 pub fn for_config(cfg: &Config) -> Box<dyn TokenSource> {
     match &cfg.target {
-        Target::Acme(target) => Box::new(acme::Acme::new(target.clone())),
-        other => Box::new(certcentral::CertCentralSource::new(other.clone())),
+        Target::Acme(target) => Box::new(acme::Acme {
+            target: target.clone(),
+        }),
+        other => Box::new(certcentral::CertCentralSource {
+            target: other.clone(),
+        }),
     }
 }

@@ -80,12 +80,16 @@ impl StateDir {
         Ok(dir)
     }
 
+    /// The file of `entry`.
+    fn file_of(&self, entry: &Entry) -> PathBuf {
+        self.root
+            .join("records")
+            .join(format!("{}.json", entry.id()))
+    }
+
     /// Writes `entry` atomically (mode 0600). Call with the lock held.
     pub fn save(&self, entry: &Entry, _lock: &Lock) -> Result<()> {
-        let target = self
-            .root
-            .join("records")
-            .join(format!("{}.json", entry.id()));
+        let target = self.file_of(entry);
         let json = serde_json::to_vec_pretty(entry)
             .map_err(|e| Error::software(format!("cannot encode state: {e}")))?;
         crate::fsutil::write_atomically(&target, &json, 0o600).map_err(|e| cant_write(&target, &e))
@@ -96,21 +100,8 @@ impl StateDir {
     pub fn load_all(&self, _lock: &Lock) -> Result<Vec<Entry>> {
         let dir = self.root.join("records");
         let mut entries = Vec::new();
-        let listing = fs::read_dir(&dir).map_err(|e| {
-            Error::cant_create(format!(
-                "cannot read state directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-        for item in listing {
-            let path = item
-                .map_err(|e| {
-                    Error::cant_create(format!(
-                        "cannot read state directory {}: {e}",
-                        dir.display()
-                    ))
-                })?
-                .path();
+        for item in fs::read_dir(&dir).map_err(|e| cant_read(&dir, &e))? {
+            let path = item.map_err(|e| cant_read(&dir, &e))?.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
@@ -119,17 +110,13 @@ impl StateDir {
                 Ok(text) => serde_json::from_str::<Entry>(&text).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(why) => {
-                    crate::ui::warn(&format!(
-                        "skipping state file {} ({why}); if it was dcv-hook's, remove its record by hand and then the file",
-                        path.display()
-                    ));
-                    continue;
-                }
-            };
-            entries.push(entry);
+            match entry {
+                Ok(entry) => entries.push(entry),
+                Err(why) => crate::ui::warn(&format!(
+                    "skipping state file {} ({why}); if it was dcv-hook's, remove its record by hand and then the file",
+                    path.display()
+                )),
+            }
         }
         entries.sort_by_key(|e| (e.created, e.id()));
         Ok(entries)
@@ -137,10 +124,7 @@ impl StateDir {
 
     /// Removes `entry`'s file; a missing file is fine. Call with the lock held.
     pub fn remove(&self, entry: &Entry, _lock: &Lock) -> Result<()> {
-        let path = self
-            .root
-            .join("records")
-            .join(format!("{}.json", entry.id()));
+        let path = self.file_of(entry);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(cant_write(&path, &e)),
             _ => Ok(()),
@@ -154,6 +138,13 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
+}
+
+fn cant_read(dir: &Path, e: &std::io::Error) -> Error {
+    Error::cant_create(format!(
+        "cannot read state directory {}: {e}",
+        dir.display()
+    ))
 }
 
 fn cant_write(path: &Path, e: &std::io::Error) -> Error {

@@ -134,12 +134,7 @@ fn check_owner(way: &str, owner: u32, what: &str) -> Result<()> {
 /// Checks that `root` and its `records` directory are only ours (or root's) to write.
 pub(super) fn check_dirs(root: &Path) -> Result<()> {
     for dir in [root.to_path_buf(), root.join("records")] {
-        let meta = fs::metadata(&dir).map_err(|e| {
-            Error::cant_create(format!(
-                "cannot read state directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+        let meta = fs::metadata(&dir).map_err(|e| super::cant_read(&dir, &e))?;
         check_trusted(&dir, &meta)?;
     }
     Ok(())

@@ -13,13 +13,13 @@ use crate::error::{Error, Result};
 use crate::output::Report;
 use crate::pipeline::{cleanup_where, discover_servers};
 use crate::progress::StatusLine;
-use crate::propagation::{Polling, Probe, poll_each};
+use crate::propagation::{Observation, Polling, Probe, poll_each, shortfall};
 use crate::record::Record;
 use crate::source::certcentral::check_domain;
 use crate::ui;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Waits for every published record, checks each domain at DigiCert the moment its record is
 /// served everywhere (up to `--check-concurrency` at once), and removes each domain's record once it
@@ -38,7 +38,6 @@ pub(super) fn check_as_served(
     let (probes, owner) = find_servers(ctx, work, published);
     let ids: Vec<u64> = work.iter().map(|w| w.row.domain_id).collect();
     let records: Vec<Option<Record>> = work.iter().map(|w| w.record.clone()).collect();
-    let started = Instant::now();
     let mut status = StatusLine::new();
     if !probes.is_empty() {
         announce_wait(published.len(), cfg.polling);
@@ -69,18 +68,16 @@ pub(super) fn check_as_served(
                 run.served(work, i, Some(&jobs));
             }
         }
-        let watched = (&probes[..], &owner[..], cfg.polling);
-        let channels = (&inbox, jobs, &cleanups);
         run.coordinate(
             work,
             report,
-            watched,
-            channels,
-            (&mut status, started, breaker),
+            (&inbox, jobs, &cleanups),
+            &mut status,
+            breaker,
         );
         drop(cleanups);
     });
-    status.finish(&run.line(started));
+    status.finish(&run.line(work));
     report.changed = true;
     run.outcome(work, breaker)
 }
@@ -93,7 +90,8 @@ fn announce_wait(records: usize, polling: Polling) {
     ));
 }
 
-/// Polls every probe, telling the coordinating thread each domain served and when the wait ends.
+/// Polls every probe, telling the coordinating thread each domain served and, when the wait ends,
+/// each one a server still lacks (once per such server).
 pub(super) fn poller(
     probes: &[Box<dyn Probe>],
     owner: &[usize],
@@ -103,7 +101,31 @@ pub(super) fn poller(
     let outcomes = poll_each(probes, polling, &|line| ui::verbose(line), &|k| {
         let _ = events.send(Event::Served(owner[k]));
     });
-    let _ = events.send(Event::Waited(outcomes));
+    let lacking = (0..probes.len())
+        .filter(|&k| outcomes[k] != Some(Observation::Served))
+        .map(|k| (owner[k], missing(probes, owner, &outcomes, k, polling)))
+        .collect();
+    let _ = events.send(Event::Waited(lacking));
+}
+
+/// Why domain `owner[k]`'s record was not seen: each server that lacked it and what it answered.
+fn missing(
+    probes: &[Box<dyn Probe>],
+    owner: &[usize],
+    outcomes: &[Option<Observation>],
+    k: usize,
+    polling: Polling,
+) -> Error {
+    let lacking: Vec<String> = (0..probes.len())
+        .filter(|&j| owner[j] == owner[k] && outcomes[j] != Some(Observation::Served))
+        .map(|j| shortfall(probes[j].as_ref(), outcomes[j].as_ref()))
+        .collect();
+    Error::temp_fail(format!(
+        "{} not served within --propagation-timeout ({}s): {}",
+        probes[k].record().name(),
+        crate::propagation::seconds(polling.timeout),
+        lacking.join(", ")
+    ))
 }
 
 /// Checks the domains queued (by index) at DigiCert until the queue closes.
@@ -196,31 +218,28 @@ pub(super) fn find_servers(
         .iter()
         .map(|&i| work[i].record.clone().expect("published"))
         .collect();
-    let add = |found: Vec<Box<dyn Probe>>, probes: &mut Vec<_>, owner: &mut Vec<usize>| {
-        for probe in found {
-            let i = published
-                .iter()
-                .copied()
-                .find(|&i| work[i].record.as_ref() == Some(probe.record()))
-                .expect("a probe of a published record");
-            owner.push(i);
-            probes.push(probe);
-        }
-    };
     // All at once (each zone's servers looked up once); one at a time only when that fails.
-    match discover_servers(ctx, &records) {
-        Ok(found) => add(found, &mut probes, &mut owner),
-        Err(_) => {
-            let mut failed = Vec::new();
-            for (&i, record) in published.iter().zip(&records) {
-                match discover_servers(ctx, std::slice::from_ref(record)) {
-                    Ok(found) => add(found, &mut probes, &mut owner),
-                    Err(e) => failed.push((i, e)),
+    let found = match discover_servers(ctx, &records) {
+        Ok(all) => vec![Ok(all)],
+        Err(_) => published
+            .iter()
+            .zip(&records)
+            .map(|(&i, r)| discover_servers(ctx, std::slice::from_ref(r)).map_err(|e| (i, e)))
+            .collect(),
+    };
+    for found in found {
+        match found {
+            Ok(found) => {
+                for probe in found {
+                    let record = Some(probe.record());
+                    let of = published
+                        .iter()
+                        .find(|&&i| work[i].record.as_ref() == record);
+                    owner.push(*of.expect("a probe of a published record"));
+                    probes.push(probe);
                 }
             }
-            for (i, e) in failed {
-                fail(&mut work[i], &e);
-            }
+            Err((i, e)) => fail(&mut work[i], &e),
         }
     }
     (probes, owner)

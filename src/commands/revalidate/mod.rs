@@ -51,7 +51,7 @@ use outcome::Outcome;
 use publish::publish_all;
 use report::{finish, run_metrics};
 use run::{settle, stopped};
-use select::{earliest_expiry, select};
+use select::{earliest_expiry_time, select};
 use serde::Serialize;
 use std::time::Instant;
 use submit::{side_by_side, submit};
@@ -148,7 +148,8 @@ fn expiry_after(api: &CertCentral, work: &mut [Work]) -> Option<Vec<DomainSummar
     let after = api.list_domains().ok()?;
     for w in work {
         if let Some(d) = after.iter().find(|d| d.id == w.row.domain_id) {
-            w.row.expires_after = earliest_expiry(d, &w.row.validation_types);
+            w.row.expires_after =
+                earliest_expiry_time(d, &w.row.validation_types).map(dates::format_date);
         }
     }
     Some(after)

@@ -2,31 +2,23 @@
 //! metrics file all show. A row has none (`None`) only while the run is still at it; every way a
 //! run ends gives each row one.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    #[serde(rename = "validated")]
     Validated,
     /// Its method is one dcv-hook cannot publish.
-    #[serde(rename = "skipped")]
     Skipped,
-    #[serde(rename = "failed")]
     Failed,
     /// Submitted (maybe published), but a signal or the breaker ended the run before the check.
-    #[serde(rename = "not checked")]
     NotChecked,
     /// The run ended before it was submitted.
-    #[serde(rename = "not submitted")]
     NotSubmitted,
     /// `--dry-run`.
-    #[serde(rename = "would validate")]
     WouldValidate,
     /// `status --expiring-within`: not yet expired.
-    #[serde(rename = "expiring")]
     Expiring,
     /// `status --expiring-within`: expired, or never validated.
-    #[serde(rename = "expired")]
     Expired,
 }
 
@@ -55,9 +47,10 @@ impl Outcome {
     }
 }
 
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+/// In the JSON as in the table.
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -17,53 +17,42 @@ pub(super) fn publish_all(
     work: &mut [Work],
     report: &mut Report,
 ) -> Result<Vec<usize>> {
-    let mut published: Vec<usize> = Vec::new();
-    let ready: Vec<usize> = (0..work.len())
-        .filter(|&i| work[i].record.is_some())
-        .collect();
-    let records: Vec<Record> = ready
+    // What the state records of each: the domain it is for.
+    let ready: Vec<(usize, Record, Source)> = work
         .iter()
-        .map(|&i| work[i].record.clone().expect("ready"))
+        .enumerate()
+        .filter_map(|(i, w)| {
+            let source = Source {
+                domain_id: Some(w.row.domain_id),
+                ..Source::default()
+            };
+            Some((i, w.record.clone()?, source))
+        })
         .collect();
-    let groups = publishers.route(ctx, &records)?;
-    for (index, group) in groups {
-        let members: Vec<usize> = ready
-            .iter()
-            .copied()
-            .filter(|&i| group.contains(work[i].record.as_ref().expect("ready")))
-            .collect();
-        let sources: Vec<Source> = members.iter().map(|&i| source_of(&work[i])).collect();
-        let batch: Vec<Record> = members
-            .iter()
-            .map(|&i| work[i].record.clone().expect("ready"))
-            .collect();
-        match publish_recorded(ctx, publishers.get(index), &batch, &sources, report) {
-            Ok(()) => published.extend(&members),
+    let records: Vec<Record> = ready.iter().map(|(_, r, _)| r.clone()).collect();
+    let mut published: Vec<usize> = Vec::new();
+    for (index, group) in publishers.route(ctx, &records)? {
+        let members: Vec<_> = ready.iter().filter(|(_, r, _)| group.contains(r)).collect();
+        let mut publish = |part: &[&(usize, Record, Source)]| {
+            let (batch, sources): (Vec<Record>, Vec<Source>) =
+                part.iter().map(|(_, r, s)| (r.clone(), s.clone())).unzip();
+            publish_recorded(ctx, publishers.get(index), &batch, &sources, report)
+        };
+        // A failed batch is tried again one record at a time: one bad zone fails only its own.
+        let tried = match publish(&members) {
             Err(_) if members.len() > 1 => {
-                for (&i, source) in members.iter().zip(&sources) {
-                    let one = [work[i].record.clone().expect("ready")];
-                    match publish_recorded(
-                        ctx,
-                        publishers.get(index),
-                        &one,
-                        std::slice::from_ref(source),
-                        report,
-                    ) {
-                        Ok(()) => published.push(i),
-                        Err(e) => fail(&mut work[i], &e),
-                    }
+                members.chunks(1).map(|one| (one, publish(one))).collect()
+            }
+            whole => vec![(&members[..], whole)],
+        };
+        for (part, result) in tried {
+            for &&(i, _, _) in part {
+                match &result {
+                    Ok(()) => published.push(i),
+                    Err(e) => fail(&mut work[i], e),
                 }
             }
-            Err(e) => fail(&mut work[members[0]], &e),
         }
     }
     Ok(published)
-}
-
-/// What the state records of `w`'s record: the domain it is for.
-pub(super) fn source_of(w: &Work) -> Source {
-    Source {
-        domain_id: Some(w.row.domain_id),
-        ..Source::default()
-    }
 }

@@ -70,31 +70,15 @@ pub(super) fn finish(report: &mut Report, work: Vec<Work>, strict: bool) -> Resu
     }
 }
 
-/// The run for the metrics file, as account `account`: each domain of `listing` (see
-/// [`metrics_of`]) and the counts of `work`; `ok` and `seconds` are the caller's to fill in.
+/// The run for the metrics file, as account `account`: each active domain of `listing` with its
+/// DCV expiry and what this run did to it, and the counts of `work`; `ok` and `seconds` are the
+/// caller's to fill in.
 pub(super) fn run_metrics(
     account: Option<String>,
     listing: &[DomainSummary],
     work: &[Work],
 ) -> AccountRun {
-    AccountRun {
-        account,
-        domains: metrics_of(listing, work),
-        run: RunMetric {
-            counts: counts_of(work)
-                .into_iter()
-                .map(|(o, n)| (o.as_str().to_string(), n))
-                .collect(),
-            seconds: 0.0,
-            finished: crate::dates::now(),
-            ok: false,
-        },
-    }
-}
-
-/// Each active domain of `listing` with its DCV expiry, and what this run did to the selected ones.
-fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<DomainMetric> {
-    listing
+    let domains = listing
         .iter()
         .filter(|d| d.is_active != Some(false))
         .map(|d| DomainMetric {
@@ -106,8 +90,18 @@ fn metrics_of(listing: &[DomainSummary], work: &[Work]) -> Vec<DomainMetric> {
                 .find(|w| w.row.domain_id == d.id)
                 .and_then(|w| w.row.outcome)
                 .map(|o| o.as_str().to_string()),
-        })
-        .collect()
+        });
+    let counts = counts_of(work).into_iter();
+    AccountRun {
+        account,
+        domains: domains.collect(),
+        run: RunMetric {
+            counts: counts.map(|(o, n)| (o.as_str().to_string(), n)).collect(),
+            seconds: 0.0,
+            finished: crate::dates::now(),
+            ok: false,
+        },
+    }
 }
 
 /// How many domains ended in each outcome (validated always named, the others when any did), of the
@@ -118,8 +112,8 @@ pub(super) fn tally(work: &[Work]) -> String {
         .filter(|(o, n)| *n > 0 || *o == Outcome::Validated)
         .enumerate()
         .map(|(k, (o, n))| match k {
-            0 => format!("{n} domain(s) {o}"),
-            _ => format!("{n} {o}"),
+            0 => format!("{n} domain(s) {}", o.as_str()),
+            _ => format!("{n} {}", o.as_str()),
         })
         .collect();
     format!(

@@ -9,7 +9,6 @@ use super::{Work, fail, give_up};
 use crate::error::{Error, Kind, Result};
 use crate::output::Report;
 use crate::progress::StatusLine;
-use crate::propagation::{Observation, Polling, Probe, shortfall};
 use signal_hook::consts::SIGTERM;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
@@ -18,8 +17,8 @@ use std::time::{Duration, Instant};
 pub(super) enum Event {
     /// Every server serves this domain's record.
     Served(usize),
-    /// The wait ended (all served, the deadline, or a signal): what each probe last saw.
-    Waited(Vec<Option<Observation>>),
+    /// The wait ended (all served, the deadline, or a signal): each domain a server lacked, and why.
+    Waited(Vec<(usize, Error)>),
     /// DigiCert's check of this domain returned.
     Checked(usize, Result<()>),
     /// This domain's check was not started, or no longer waited for (a signal, the breaker): why.
@@ -28,17 +27,13 @@ pub(super) enum Event {
     Cleaned(Vec<usize>, Result<()>, Box<Report>),
 }
 
-/// The coordinating thread's view of a run, by index into the work.
+/// The coordinating thread's view of a run, by index into the work. How many domains are served,
+/// validated, failed or not checked is read from the work's outcomes.
 pub(super) struct Run {
-    /// Published domains without an outcome yet.
-    open: usize,
-    total: usize,
+    published: Vec<usize>,
+    started: Instant,
     /// Served everywhere (or no wait asked for).
     ready: Vec<bool>,
-    served: usize,
-    validated: usize,
-    failed: usize,
-    unchecked: usize,
     in_flight: usize,
     /// The propagation wait is still going on.
     waiting: bool,
@@ -54,21 +49,18 @@ pub(super) struct Run {
 
 impl Run {
     pub(super) fn new(work: &[Work], published: &[usize], waiting: bool) -> Run {
-        // A domain that failed before the wait (no server found) is only cleaned up.
-        let (open, finished): (Vec<usize>, Vec<usize>) = published
-            .iter()
-            .partition(|&&i| work[i].row.outcome.is_none());
         Run {
-            open: open.len(),
-            total: published.len(),
+            published: published.to_vec(),
+            started: Instant::now(),
             ready: vec![false; work.len()],
-            served: 0,
-            validated: 0,
-            failed: finished.len(),
-            unchecked: 0,
             in_flight: 0,
             waiting,
-            to_clean: finished,
+            // A domain that failed before the wait (no server found) is only cleaned up.
+            to_clean: published
+                .iter()
+                .copied()
+                .filter(|&i| work[i].row.outcome.is_some())
+                .collect(),
             cleaning: false,
             cleaned: 0,
             cleanup_error: None,
@@ -78,17 +70,11 @@ impl Run {
     }
 
     /// Domain `i` is served everywhere: check it (or, after a signal or the breaker, give up on it).
-    pub(super) fn served(
-        &mut self,
-        work: &mut [Work],
-        i: usize,
-        jobs: Option<&mpsc::Sender<usize>>,
-    ) {
+    pub(super) fn served(&mut self, work: &mut [Work], i: usize, jobs: Option<&Sender<usize>>) {
         if self.ready[i] || work[i].row.outcome.is_some() {
             return;
         }
         self.ready[i] = true;
-        self.served += 1;
         match jobs {
             Some(queue) if queue.send(i).is_ok() => self.in_flight += 1,
             _ => {
@@ -106,48 +92,40 @@ impl Run {
         match result {
             Ok(()) => {
                 work[i].row.outcome = Some(Outcome::Validated);
-                self.validated += 1;
+                self.to_clean.push(i);
             }
             // Stopped while DigiCert checked it: the check may or may not have happened.
-            Err(e) if matches!(e.kind(), Kind::Interrupted(_)) => {
-                give_up(&mut work[i], Outcome::NotChecked, &e);
-                self.unchecked += 1;
-            }
+            Err(e) if matches!(e.kind(), Kind::Interrupted(_)) => self.not_checked(work, i, &e),
             Err(e) => {
                 fail(&mut work[i], &e);
-                self.failed += 1;
+                self.to_clean.push(i);
             }
         }
-        self.open -= 1;
-        self.to_clean.push(i);
     }
 
     /// Domain `i` was not checked, because of `why`; its record is to be removed.
     fn not_checked(&mut self, work: &mut [Work], i: usize, why: &Error) {
         give_up(&mut work[i], Outcome::NotChecked, why);
-        self.unchecked += 1;
-        self.open -= 1;
         self.to_clean.push(i);
     }
 
-    /// Takes in what a thread reported. `watched`: the probes, the domain of each, the polling.
+    /// Takes in what a thread reported.
     fn on_event(
         &mut self,
         event: Event,
         work: &mut [Work],
         report: &mut Report,
-        (probes, owner, polling): (&[Box<dyn Probe>], &[usize], Polling),
         jobs: Option<&Sender<usize>>,
     ) {
         match event {
             Event::Served(i) => self.served(work, i, jobs),
-            Event::Waited(outcomes) => {
+            Event::Waited(missing) => {
                 self.waiting = false;
-                for (k, &i) in owner.iter().enumerate() {
+                for (i, why) in missing {
                     if !self.ready[i] && work[i].row.outcome.is_none() {
                         let why = match self.signal.or_else(crate::signals::pending) {
                             Some(signal) => Error::interrupted(signal),
-                            None => missing(probes, owner, &outcomes, k, polling),
+                            None => why,
                         };
                         self.done(work, i, Err(why));
                     }
@@ -174,7 +152,6 @@ impl Run {
             }
         }
     }
-
     /// The run's result once everything is done (see [`check_as_served`](super::check::check_as_served)).
     pub(super) fn outcome(&mut self, work: &mut [Work], breaker: &Breaker) -> Result<()> {
         let cleanup = self.cleanup_error.take();
@@ -187,8 +164,8 @@ impl Run {
         }
         if let Some(down) = breaker.tripped() {
             return Err(down.context(format!(
-                "{}; {removed}",
-                summary(work, "revalidate stopped checking")
+                "revalidate stopped checking with {}; {removed}",
+                tally(work)
             )));
         }
         cleanup.map_or(Ok(()), |e| {
@@ -206,9 +183,9 @@ impl Run {
         &mut self,
         work: &mut [Work],
         report: &mut Report,
-        watched: (&[Box<dyn Probe>], &[usize], Polling),
         (inbox, jobs, cleanups): (&Receiver<Event>, Sender<usize>, &Sender<Vec<usize>>),
-        (status, started, breaker): (&mut StatusLine, Instant, &Breaker),
+        status: &mut StatusLine,
+        breaker: &Breaker,
     ) {
         let mut jobs = Some(jobs);
         loop {
@@ -228,59 +205,42 @@ impl Run {
                 self.cleaning = true;
                 let _ = cleanups.send(std::mem::take(&mut self.to_clean));
             }
-            if self.finished() {
+            // Not cleaning means nothing is left to clean: it was just handed out.
+            let open = self
+                .published
+                .iter()
+                .any(|&i| work[i].row.outcome.is_none());
+            if !open && self.in_flight == 0 && !self.waiting && !self.cleaning {
                 break;
             }
-            status.update(&self.line(started));
+            status.update(&self.line(work));
             match inbox.recv_timeout(Duration::from_millis(100)) {
-                Ok(event) => self.on_event(event, work, report, watched, jobs.as_ref()),
+                Ok(event) => self.on_event(event, work, report, jobs.as_ref()),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
     }
 
-    fn finished(&self) -> bool {
-        self.open == 0
-            && self.in_flight == 0
-            && !self.waiting
-            && !self.cleaning
-            && self.to_clean.is_empty()
-    }
-
-    pub(super) fn line(&self, started: Instant) -> String {
+    pub(super) fn line(&self, work: &[Work]) -> String {
+        let count = |o| {
+            self.published
+                .iter()
+                .filter(|&&i| work[i].row.outcome == Some(o))
+                .count()
+        };
         format!(
             "served {}/{}, validated {}, failed {}, not checked {}, checking {}, cleaned up {}, {:.0}s",
-            self.served,
-            self.total,
-            self.validated,
-            self.failed,
-            self.unchecked,
+            self.ready.iter().filter(|&&r| r).count(),
+            self.published.len(),
+            count(Outcome::Validated),
+            count(Outcome::Failed),
+            count(Outcome::NotChecked),
             self.in_flight,
             self.cleaned,
-            started.elapsed().as_secs_f64()
+            self.started.elapsed().as_secs_f64()
         )
     }
-}
-
-/// Why domain `owner[k]`'s record was not seen: each server that lacked it and what it answered.
-pub(super) fn missing(
-    probes: &[Box<dyn Probe>],
-    owner: &[usize],
-    outcomes: &[Option<Observation>],
-    k: usize,
-    polling: crate::propagation::Polling,
-) -> Error {
-    let lacking: Vec<String> = (0..probes.len())
-        .filter(|&j| owner[j] == owner[k] && outcomes[j] != Some(Observation::Served))
-        .map(|j| shortfall(probes[j].as_ref(), outcomes[j].as_ref()))
-        .collect();
-    Error::temp_fail(format!(
-        "{} not served within --propagation-timeout ({}s): {}",
-        probes[k].record().name(),
-        crate::propagation::seconds(polling.timeout),
-        lacking.join(", ")
-    ))
 }
 
 /// Every domain of `work` the run ended without getting to, after `e` ended it: not checked when
@@ -304,16 +264,11 @@ pub(super) fn stopped(signal: i32, work: &mut [Work], removed: &str) -> Error {
     Error::new(
         Kind::Interrupted(signal),
         format!(
-            "{}: {}; {removed}; run revalidate again for the rest",
+            "{}: revalidate stopped with {}; {removed}; run revalidate again for the rest",
             interrupted.message(),
-            summary(work, "revalidate stopped")
+            tally(work)
         ),
     )
-}
-
-/// `what` with N domain(s) in each outcome, of the number selected.
-fn summary(work: &[Work], what: &str) -> String {
-    format!("{what} with {}", tally(work))
 }
 
 #[cfg(test)]

@@ -33,14 +33,9 @@ pub(super) fn select(ctx: &Context, domains: &[DomainSummary]) -> Result<Vec<Wor
         if types.is_empty() {
             continue;
         }
-        let due = types.iter().any(|t| {
-            d.dcv_expiration
-                .as_ref()
-                .and_then(|x| x.of(t))
-                .and_then(dates::parse)
-                .is_none_or(|expiry| expiry <= horizon)
-        });
-        if !due {
+        // Due when one of the types expires by the horizon, or was never completed.
+        let earliest = earliest_expiry_time(d, &types);
+        if earliest.is_some_and(|expiry| expiry > horizon) {
             continue;
         }
         let (method, outcome, reason) = method_for(ctx, d);
@@ -52,7 +47,7 @@ pub(super) fn select(ctx: &Context, domains: &[DomainSummary]) -> Result<Vec<Wor
                     .map(|m| m.as_str().to_string())
                     .or_else(|| d.dcv_method.clone())
                     .unwrap_or_default(),
-                expires_before: earliest_expiry(d, &types),
+                expires_before: earliest.map(dates::format_date),
                 validation_types: types,
                 expires_after: None,
                 outcome,
@@ -96,49 +91,26 @@ pub(super) fn default_method(ctx: &Context) -> Method {
 
 /// The validation types to renew: `--validation-type` (those the domain has), else every type it has.
 pub(super) fn types_of(d: &DomainSummary, wanted: &[String]) -> Vec<String> {
-    let mut has: Vec<String> = d
-        .validations
-        .iter()
-        .map(|v| v.vtype.to_ascii_lowercase())
-        .filter(|t| t == "ov" || t == "ev")
-        .collect();
-    if let Some(x) = &d.dcv_expiration {
-        if x.ov.is_some() {
-            has.push("ov".into());
-        }
-        if x.ev.is_some() {
-            has.push("ev".into());
-        }
-    }
-    has.sort();
-    has.dedup();
-    if wanted.is_empty() {
-        has
-    } else {
-        has.into_iter()
-            .filter(|t| wanted.iter().any(|w| w.eq_ignore_ascii_case(t)))
-            .collect()
-    }
-}
-
-/// The earliest expiry among `types`, as a date (`None` when one was never completed).
-pub(super) fn earliest_expiry(d: &DomainSummary, types: &[String]) -> Option<String> {
-    earliest_expiry_time(d, types).map(dates::format_date)
+    let has = |t: &str| {
+        d.validations
+            .iter()
+            .any(|v| v.vtype.eq_ignore_ascii_case(t))
+            || d.dcv_expiration.as_ref().is_some_and(|x| x.of(t).is_some())
+    };
+    let wants = |t: &str| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(t));
+    // Sorted, as the table and the JSON have always listed them.
+    ["ev", "ov"]
+        .into_iter()
+        .filter(|t| has(t) && wants(t))
+        .map(String::from)
+        .collect()
 }
 
 /// The earliest expiry among `types`, as a Unix time (`None` when one was never completed).
 pub(super) fn earliest_expiry_time(d: &DomainSummary, types: &[String]) -> Option<i64> {
-    let times: Vec<Option<i64>> = types
+    let times: Option<Vec<i64>> = types
         .iter()
-        .map(|t| {
-            d.dcv_expiration
-                .as_ref()
-                .and_then(|x| x.of(t))
-                .and_then(dates::parse)
-        })
+        .map(|t| dates::parse(d.dcv_expiration.as_ref()?.of(t)?))
         .collect();
-    if times.iter().any(Option::is_none) {
-        return None;
-    }
-    times.into_iter().flatten().min()
+    times?.into_iter().min()
 }

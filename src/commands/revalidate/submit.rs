@@ -4,12 +4,12 @@
 
 use super::Work;
 use crate::context::Context;
-use crate::dcv::{DomainName, Method, placement};
+use crate::dcv::{DomainName, Method};
 use crate::error::Result;
 use crate::pipeline::follow_cnames;
 use crate::progress::StatusLine;
 use crate::record::Record;
-use crate::source::certcentral::at_file;
+use crate::source::certcentral::token_record;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -68,7 +68,7 @@ pub(super) fn submit(ctx: &Context, w: &Work, method: Method) -> Result<Record> 
     let id = w.row.domain_id;
     let token = api.submit_for_domain_token(id, &w.row.validation_types, method.as_str())?;
     let domain = DomainName::parse(&w.row.domain)?;
-    let record = placement(method, ctx.cfg.txt_name, &domain, &token.token)?;
-    let record = at_file(record, method, token.http_token_url.as_deref())?;
+    let url = token.http_token_url.as_deref();
+    let record = token_record(ctx.cfg.txt_name, method, &domain, &token.token, url)?;
     Ok(follow_cnames(ctx, &[record])?.remove(0))
 }

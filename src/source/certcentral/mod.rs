@@ -16,16 +16,15 @@ mod check;
 mod plan;
 
 pub use check::check_domain;
-pub use plan::{DRY_RUN_TOKEN, domain_id};
+pub use plan::{DRY_RUN_TOKEN, domain_id, token_record};
 
 use super::{Plan, TokenSource};
 use crate::certcentral::CertCentral;
 use crate::config::Target;
 use crate::context::Context;
-use crate::dcv::{DomainName, Method, at_token_url, placement};
+use crate::dcv::DomainName;
 use crate::error::{Error, Kind, Result};
 use crate::output::Report;
-use crate::record::Record;
 use crate::retry::{Policy, Retry};
 use crate::state::Entry;
 use crate::ui;
@@ -37,44 +36,16 @@ const MAX_PAUSE: Duration = Duration::from_secs(30);
 
 /// An order or a domain at CertCentral.
 pub struct CertCentralSource {
-    target: Target,
-}
-
-impl CertCentralSource {
-    pub fn new(target: Target) -> CertCentralSource {
-        CertCentralSource { target }
-    }
+    pub target: Target,
 }
 
 impl TokenSource for CertCentralSource {
     fn plan(&self, ctx: &Context) -> Result<Plan> {
-        let cfg = &ctx.cfg;
-        let method = cfg
+        let method = ctx
+            .cfg
             .method
             .ok_or_else(|| Error::usage("auth needs --method"))?;
-        let found = plan::plan(cfg, &self.target, ctx.api()?, method)?;
-        let mut notes = found.notes.clone();
-        if found.items.iter().any(|(_, t)| t == DRY_RUN_TOKEN) {
-            notes.push(
-                "dry run: the token is a placeholder; fetching the real one would change state at DigiCert"
-                    .to_string(),
-            );
-        }
-        let records = found
-            .items
-            .iter()
-            .map(|(domain, token)| {
-                let record = placement(method, cfg.txt_name, domain, token)?;
-                at_file(record, method, found.token_url.as_deref())
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Plan {
-            source: found.source,
-            records,
-            already_approved: found.already_approved,
-            notes,
-            batch: None,
-        })
+        plan::plan(&ctx.cfg, &self.target, ctx.api()?, method)
     }
 
     fn verify(&self, ctx: &Context, report: &mut Report, wait: bool) -> Result<()> {
@@ -171,20 +142,6 @@ impl CertCentralSource {
                 "verify needs --order-id, --domain-id or --domain",
             )),
         }
-    }
-}
-
-/// An http-token-dynamic `record` moved to the file DigiCert named (`url`); other records as they
-/// are. In a dry run no token, so no file name, was fetched: the record keeps its stand-in name.
-pub fn at_file(record: Record, method: Method, url: Option<&str>) -> Result<Record> {
-    match url {
-        _ if method != Method::HttpTokenDynamic => Ok(record),
-        Some(url) => at_token_url(record, url),
-        None if record.value == DRY_RUN_TOKEN => Ok(record),
-        None => Err(Error::data(format!(
-            "DigiCert's token for {} names no file (http_token_url is missing), so http-token-dynamic has nowhere to put it; use --method http-token",
-            record.domain
-        ))),
     }
 }
 

@@ -4,26 +4,19 @@
 use crate::certcentral::CertCentral;
 use crate::certcentral::types::DnsNameValidation;
 use crate::config::{Config, Target};
-use crate::dcv::{DomainName, Method};
+use crate::dcv::{DomainName, Method, TxtName, at_token_url, placement};
 use crate::error::{Error, Result};
+use crate::record::Record;
+use crate::source::Plan;
 use crate::state::Source;
 use crate::ui;
 
 /// Shown instead of a token in `--dry-run`, where fetching one would change state at DigiCert.
 pub const DRY_RUN_TOKEN: &str = "dry-run-token-not-fetched";
 
-/// The domains to publish for, the token for each, and what they belong to.
-#[derive(Debug, Default)]
-pub(super) struct Found {
-    /// Lines for the report (a DCV method switched at DigiCert, say).
-    pub notes: Vec<String>,
-    pub source: Source,
-    pub items: Vec<(DomainName, String)>,
-    /// Where DigiCert wants an http-token-dynamic file (a domain's `http_token_url`, untrusted).
-    pub token_url: Option<String>,
-    /// Names skipped because DigiCert already approved them.
-    pub already_approved: Vec<String>,
-}
+/// The note of a dry run, whose token is [`DRY_RUN_TOKEN`].
+const PLACEHOLDER: &str =
+    "dry run: the token is a placeholder; fetching the real one would change state at DigiCert";
 
 /// What `target` needs published with `method`.
 pub(super) fn plan(
@@ -31,9 +24,9 @@ pub(super) fn plan(
     target: &Target,
     api: &CertCentral,
     method: Method,
-) -> Result<Found> {
+) -> Result<Plan> {
     match target {
-        Target::Order { id, names } => order_plan(api, *id, names, method, cfg.dry_run),
+        Target::Order { id, names } => order_plan(api, *id, names, method, cfg),
         Target::Domain { id, name } => {
             let id = domain_id(api, *id, name.as_ref())?;
             domain_plan(api, id, cfg, method)
@@ -65,8 +58,8 @@ fn order_plan(
     order_id: u64,
     wanted: &[DomainName],
     method: Method,
-    dry_run: bool,
-) -> Result<Found> {
+    cfg: &Config,
+) -> Result<Plan> {
     let validation = api.order_validation(order_id)?;
     // No names at all is not "every name validated": it says nothing, and success needs DigiCert
     // to say so.
@@ -77,12 +70,12 @@ fn order_plan(
     }
     let names = OrderNames { method, wanted };
     names.check_wanted(order_id, &validation.dns_name_validations)?;
-    let mut plan = Found {
+    let mut plan = Plan {
         source: Source {
             order_id: Some(order_id),
             ..Source::default()
         },
-        ..Found::default()
+        ..Plan::default()
     };
     let mut candidates: Vec<DomainName> = Vec::new();
     for v in &validation.dns_name_validations {
@@ -97,8 +90,11 @@ fn order_plan(
     if candidates.is_empty() {
         return Ok(plan);
     }
-    let token = order_token(api, order_id, &validation, method, dry_run, &mut plan.notes)?;
-    plan.items = candidates.into_iter().map(|d| (d, token.clone())).collect();
+    let token = order_token(api, order_id, &validation, method, cfg, &mut plan.notes)?;
+    plan.records = candidates
+        .iter()
+        .map(|d| token_record(cfg.txt_name, method, d, &token, None))
+        .collect::<Result<_>>()?;
     Ok(plan)
 }
 
@@ -183,7 +179,7 @@ fn order_token(
     order_id: u64,
     validation: &crate::certcentral::types::OrderValidation,
     method: Method,
-    dry_run: bool,
+    cfg: &Config,
     notes: &mut Vec<String>,
 ) -> Result<String> {
     let current = validation.order_dcv_method.clone().or_else(|| {
@@ -204,22 +200,22 @@ fn order_token(
             "order {order_id}'s DCV method at DigiCert to {method}"
         )),
     };
-    match (&switch, dry_run) {
-        (Some(what), true) => {
-            notes.push(format!("dry run: would switch {what}"));
-            Ok(DRY_RUN_TOKEN.to_string())
-        }
-        (None, true) => Ok(DRY_RUN_TOKEN.to_string()),
-        (Some(what), false) => {
+    if cfg.dry_run {
+        notes.extend(switch.map(|what| format!("dry run: would switch {what}")));
+        notes.push(PLACEHOLDER.to_string());
+        return Ok(DRY_RUN_TOKEN.to_string());
+    }
+    match switch {
+        Some(what) => {
             ui::progress(&format!("switching {what}"));
             notes.push(format!("switched {what}"));
             api.set_order_method(order_id, method.as_str())
         }
-        (None, false) => api.order_random_value(order_id),
+        None => api.order_random_value(order_id),
     }
 }
 
-fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) -> Result<Found> {
+fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) -> Result<Plan> {
     let info = api.domain(domain_id)?;
     let name = DomainName::parse(&info.name)
         .map_err(|e| e.context(format!("domain {domain_id} has a name dcv-hook cannot use")))?;
@@ -229,21 +225,21 @@ fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) 
         .as_deref()
         .filter(|m| Method::parse(m).ok() != Some(method))
         .map(|m| format!("domain {domain_id}'s DCV method at DigiCert from {m} to {method}"));
-    let plan = |token: String, note: Option<String>| Found {
-        notes: note.into_iter().collect(),
-        source: Source {
-            domain_id: Some(domain_id),
-            ..Source::default()
-        },
-        items: vec![(name.clone(), token)],
-        token_url: None,
-        already_approved: Vec::new(),
+    let plan = |token: &str, url: Option<&str>, notes: Vec<String>| {
+        Ok(Plan {
+            notes,
+            source: Source {
+                domain_id: Some(domain_id),
+                ..Source::default()
+            },
+            records: vec![token_record(cfg.txt_name, method, &name, token, url)?],
+            ..Plan::default()
+        })
     };
     if cfg.dry_run {
-        return Ok(plan(
-            DRY_RUN_TOKEN.to_string(),
-            switch.map(|w| format!("dry run: would switch {w}")),
-        ));
+        let would = switch.map(|w| format!("dry run: would switch {w}"));
+        let notes = would.into_iter().chain([PLACEHOLDER.to_string()]);
+        return plan(DRY_RUN_TOKEN, None, notes.collect());
     }
     if let Some(what) = &switch {
         ui::progress(&format!("switching {what}"));
@@ -266,10 +262,12 @@ fn domain_plan(api: &CertCentral, domain_id: u64, cfg: &Config, method: Method) 
     };
     check_types(method, &types)?;
     let token = api.submit_for_domain_token(domain_id, &types, method.as_str())?;
-    Ok(Found {
-        token_url: token.http_token_url,
-        ..plan(token.token, switch.map(|w| format!("switched {w}")))
-    })
+    let switched = switch.map(|w| format!("switched {w}"));
+    plan(
+        &token.token,
+        token.http_token_url.as_deref(),
+        switched.into_iter().collect(),
+    )
 }
 
 /// http-token-dynamic is for OV and EV validation only (DigiCert's rule): any other type is 64
@@ -280,5 +278,27 @@ fn check_types(method: Method, types: &[String]) -> Result<()> {
             "{method} is for OV and EV validation only, not {t}; use --method http-token"
         ))),
         _ => Ok(()),
+    }
+}
+
+/// The record that places `token` for `domain` with `method`; with http-token-dynamic in the file
+/// DigiCert named (`url`), and in a dry run (no token, so no file name, was fetched) at its
+/// stand-in name.
+pub fn token_record(
+    txt_name: TxtName,
+    method: Method,
+    domain: &DomainName,
+    token: &str,
+    url: Option<&str>,
+) -> Result<Record> {
+    let record = placement(method, txt_name, domain, token)?;
+    match url {
+        _ if method != Method::HttpTokenDynamic => Ok(record),
+        Some(url) => at_token_url(record, url),
+        None if record.value == DRY_RUN_TOKEN => Ok(record),
+        None => Err(Error::data(format!(
+            "DigiCert's token for {} names no file (http_token_url is missing), so http-token-dynamic has nowhere to put it; use --method http-token",
+            record.domain
+        ))),
     }
 }
