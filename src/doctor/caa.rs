@@ -67,7 +67,7 @@ pub fn check_one(resolver: &Resolver, s: &Subject, ca: Option<&str>) -> Finding 
         Ok(Some((owner, set))) => judge(&owner, &set, s.is_wildcard(), &identifiers, method),
         Err(e) => Finding::unchecked(format!("CAA {}", s.base()), &e),
     };
-    finding.about(&s.domain)
+    finding.about(&s.record.domain)
 }
 
 /// The first non-empty CAA set climbing from `name`, with the name it was found at.

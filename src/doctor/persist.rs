@@ -14,6 +14,7 @@ use crate::context::Context;
 use crate::persist::{self, EXPIRY_WARNING, Parsed, PersistValue};
 use crate::propagation::dns::{DnsCheck, Held};
 use crate::resolver::Resolver;
+use std::sync::Arc;
 
 /// The names whose persistent record is checked: each subject's name (a wildcard's base), once.
 pub fn names(subjects: &[Subject]) -> Vec<String> {
@@ -27,13 +28,9 @@ pub fn names(subjects: &[Subject]) -> Vec<String> {
 }
 
 /// The persistent-record findings at `base` (one of [`names`]).
-pub fn check(ctx: &Context, base: &str) -> Vec<Finding> {
-    let resolver = match ctx.resolver() {
-        Ok(r) => r,
-        Err(e) => return vec![Finding::unchecked("resolver", &e).about(base)],
-    };
+pub fn check(ctx: &Context, resolver: &Arc<Resolver>, base: &str) -> Vec<Finding> {
     let wanted = ctx.cfg.persist.as_ref();
-    check_name(&resolver, base, wanted, crate::dates::now())
+    check_name(resolver, base, wanted, crate::dates::now())
         .into_iter()
         .map(|f| f.about(base))
         .collect()
@@ -41,7 +38,7 @@ pub fn check(ctx: &Context, base: &str) -> Vec<Finding> {
 
 /// The findings for one name's record.
 fn check_name(
-    resolver: &std::sync::Arc<Resolver>,
+    resolver: &Arc<Resolver>,
     base: &str,
     wanted: Option<&PersistValue>,
     now: i64,

@@ -57,7 +57,6 @@ fn subjects(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
             .challenges
             .iter()
             .map(|c| Subject {
-                domain: c.domain.clone(),
                 record: c.record(),
                 acme: true,
                 published: false,
@@ -92,7 +91,6 @@ fn place(cfg: &Config, method: Method, name: &DomainName) -> Result<Subject> {
     let mut record = placement(method, cfg.txt_name, name, PLACEHOLDER)?;
     record.value.clear();
     Ok(Subject {
-        domain: name.to_string(),
         record,
         acme: false,
         published: false,

@@ -66,7 +66,7 @@ impl Zones {
 /// Every DNS finding for `subject` (a DNS record: TXT or CNAME at its name), and for its zone
 /// when no other name checked that zone before.
 pub fn check_one(resolver: &Resolver, subject: &Subject, zones: &Zones) -> Vec<Finding> {
-    let name = subject.domain.as_str();
+    let name = subject.record.domain.as_str();
     let mut found = Vec::new();
     let Some(end) = chain::follow_chain(resolver, subject, &mut found) else {
         return found.into_iter().map(|f| f.about(name)).collect();

@@ -33,7 +33,7 @@ pub fn check_one(
     subject: &Subject,
     probes: &Probes,
 ) -> Vec<Finding> {
-    let name = subject.domain.as_str();
+    let name = subject.record.domain.as_str();
     let findings = check_name(ctx, resolver, subject, probes);
     findings.into_iter().map(|f| f.about(name)).collect()
 }

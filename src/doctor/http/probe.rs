@@ -24,7 +24,7 @@ pub(super) fn probe_record(subject: &Subject, real: &HttpUrl) -> Record {
         host: real.host.clone(),
         path: format!("{dir}{DOCTOR_PROBE_PREFIX}{}", &token[..12]),
     };
-    Record::new_http(subject.domain.clone(), url, token)
+    Record::new_http(subject.record.domain.clone(), url, token)
 }
 
 /// The probe files of one run, live until it ends (files in one directory are best removed
