@@ -113,7 +113,7 @@ pub(super) fn relevant_set(
 
 /// The issuer domain and parameters of an issue/issuewild value (`digicert.com; a=b`); an empty
 /// domain (`;`) allows no CA.
-fn issuer(value: &[u8]) -> Issuer {
+pub(super) fn issuer(value: &[u8]) -> Issuer {
     let text = String::from_utf8_lossy(value);
     let mut parts = text.split(';');
     let domain = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -178,7 +178,7 @@ pub(super) fn judge(
 }
 
 /// An issuer domain and its parameters.
-type Issuer = (String, Vec<(String, String)>);
+pub(super) type Issuer = (String, Vec<(String, String)>);
 
 /// Whether one of the `issuers` of the `tag` property at `owner` is one of `identifiers`, and
 /// allows `method`.

@@ -14,6 +14,7 @@ use crate::context::Context;
 use crate::persist::{self, EXPIRY_WARNING, Parsed, PersistValue};
 use crate::propagation::dns::{DnsCheck, Held};
 use crate::resolver::Resolver;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The names whose persistent record is checked: each subject's name (a wildcard's base), once.
@@ -96,22 +97,14 @@ fn unreachable(held: &[Held]) -> Vec<Finding> {
 fn relevant(held: &[Held], wanted: Option<&PersistValue>) -> Vec<(String, Result<Parsed, String>)> {
     let mut values: Vec<(String, Result<Parsed, String>)> = Vec::new();
     for text in held.iter().filter_map(|h| h.txt.as_ref().ok()).flatten() {
-        let issuer = issuer_of(text);
+        // The issuer read as loosely as a CA filters records by it (as CAA's issuer-domain).
+        let (issuer, _) = caa::issuer(text.as_bytes());
         let wanted_issuer = wanted.is_none_or(|w| w.issuer == issuer);
         if wanted_issuer && !values.iter().any(|(v, _)| v == text) {
             values.push((text.clone(), persist::parse(text)));
         }
     }
     values
-}
-
-/// The issuer a value names, read as loosely as a CA filters records by it.
-fn issuer_of(text: &str) -> String {
-    text.split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
 
 fn missing(name: &str, w: &PersistValue) -> Finding {
@@ -235,14 +228,9 @@ fn caa_for(resolver: &Resolver, name: &str, p: &Parsed) -> Vec<Finding> {
         .iter()
         .map(|wild| caa::judge(&set.0, &set.1, *wild, &ids, Some("dns-persist-01")))
         .filter(|f| f.severity == Severity::Blocks)
-        .map(|f| {
-            Finding::new(
-                "persist.caa_forbids",
-                Severity::Blocks,
-                f.subject,
-                f.seen,
-                f.fix,
-            )
+        .map(|f| Finding {
+            code: "persist.caa_forbids",
+            ..f
         })
         .collect()
 }
@@ -250,29 +238,23 @@ fn caa_for(resolver: &Resolver, name: &str, p: &Parsed) -> Vec<Finding> {
 /// Several values for one issuer: the CA takes any that matches its account, so an old value left
 /// behind, or another account's, is worth a look.
 fn conflicts(name: &str, values: &[(String, Result<Parsed, String>)]) -> Vec<Finding> {
-    let mut issuers: Vec<&str> = values
-        .iter()
-        .filter_map(|(_, p)| p.as_ref().ok().map(|p| p.issuer.as_str()))
-        .collect();
-    issuers.sort();
-    issuers.dedup();
-    issuers
+    let mut by_issuer: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (text, parsed) in values {
+        if let Ok(p) = parsed {
+            by_issuer.entry(&p.issuer).or_default().push(text);
+        }
+    }
+    by_issuer
         .into_iter()
-        .filter_map(|issuer| {
-            let same: Vec<&str> = values
-                .iter()
-                .filter(|(_, p)| p.as_ref().is_ok_and(|p| p.issuer == issuer))
-                .map(|(v, _)| v.as_str())
-                .collect();
-            (same.len() > 1).then(|| {
-                Finding::new(
-                    "persist.conflict",
-                    Severity::Warns,
-                    name,
-                    format!("{} values for {issuer}: {}", same.len(), same.join(" | ")),
-                    "keep one value per issuer and account: remove the others (dcv-hook persist --remove for a value of yours)",
-                )
-            })
+        .filter(|(_, same)| same.len() > 1)
+        .map(|(issuer, same)| {
+            Finding::new(
+                "persist.conflict",
+                Severity::Warns,
+                name,
+                format!("{} values for {issuer}: {}", same.len(), same.join(" | ")),
+                "keep one value per issuer and account: remove the others (dcv-hook persist --remove for a value of yours)",
+            )
         })
         .collect()
 }
