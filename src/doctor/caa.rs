@@ -156,15 +156,19 @@ pub(super) fn judge(
             "clear the critical flag (128) of that record, or remove it",
         );
     }
-    let tag_is = |c: &&CAA, t: &str| c.tag.eq_ignore_ascii_case(t);
-    let wild: Vec<&CAA> = set.iter().filter(|c| tag_is(c, "issuewild")).collect();
-    let issue: Vec<&CAA> = set.iter().filter(|c| tag_is(c, "issue")).collect();
-    let (tag, governing) = if wildcard && !wild.is_empty() {
+    let issuers_of = |tag: &str| -> Vec<Issuer> {
+        set.iter()
+            .filter(|c| c.tag.eq_ignore_ascii_case(tag))
+            .map(|c| issuer(&c.value))
+            .collect()
+    };
+    let wild = issuers_of("issuewild");
+    let (tag, issuers) = if wildcard && !wild.is_empty() {
         ("issuewild", wild)
     } else {
-        ("issue", issue)
+        ("issue", issuers_of("issue"))
     };
-    if governing.is_empty() {
+    if issuers.is_empty() {
         return Finding::new(
             "caa.ok",
             Severity::Ok,
@@ -173,7 +177,6 @@ pub(super) fn judge(
             "",
         );
     }
-    let issuers: Vec<Issuer> = governing.iter().map(|c| issuer(&c.value)).collect();
     judge_issuers(owner, tag, subject, &issuers, identifiers, method)
 }
 
@@ -190,15 +193,9 @@ fn judge_issuers(
     identifiers: &[String],
     method: Option<&str>,
 ) -> Finding {
-    let listed: Vec<String> = issuers
+    let listed: Vec<&str> = issuers
         .iter()
-        .map(|(d, _)| {
-            if d.is_empty() {
-                "none (\";\")".to_string()
-            } else {
-                d.clone()
-            }
-        })
+        .map(|(d, _)| if d.is_empty() { "none (\";\")" } else { d })
         .collect();
     let ours: Vec<&Issuer> = issuers
         .iter()
