@@ -2,13 +2,13 @@
 //! once: lame, REFUSED, silent or unreachable servers, TCP failures and SOA serials behind the
 //! newest are findings. Asks only; the NS sets they give are compared in `delegation.rs`.
 
-use super::ZoneFacts;
 use crate::dnsquery::{self, QueryError};
 use crate::doctor::{Finding, QUERY_TIMEOUT, Severity};
 use crate::error::Kind;
 use crate::resolver::{self, Resolver};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
+use std::cmp::Reverse;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 
@@ -25,12 +25,12 @@ pub(super) fn ns_names(m: &Message, zone: &Name) -> BTreeSet<String> {
         .collect()
 }
 
-/// One server's answers to `SOA zone?` over UDP and over TCP.
+/// One server's answers to `SOA zone?` over UDP (judged) and over TCP (its failure, if any).
 pub(super) struct Asked {
     pub(super) ns: String,
     pub(super) addr: IpAddr,
-    udp: Result<Message, QueryError>,
-    tcp: Result<Message, QueryError>,
+    soa: Result<u32, (&'static str, String)>,
+    tcp: Option<QueryError>,
     /// The NS names it gives for the zone (asked over UDP when SOA came back fine).
     pub(super) ns_set: Option<BTreeSet<String>>,
 }
@@ -77,21 +77,18 @@ pub(super) fn ask_all(servers: &[(String, IpAddr)], zone_name: &Name) -> Vec<Ask
     })
 }
 
-/// Each server's SOA answer judged: (label, serial) of those that answer authoritatively, which
-/// also go to `facts`; the others, and those that fail over TCP, are findings.
-pub(super) fn judge_servers(
-    zone_name: &Name,
-    asked: &[Asked],
-    facts: &mut ZoneFacts,
+/// Each server's SOA answer judged: those that answer authoritatively with their serial, first
+/// the first of them; the others, and those that fail over TCP, are findings.
+pub(super) fn judge_servers<'a>(
+    asked: &'a [Asked],
     findings: &mut Vec<Finding>,
-) -> Vec<(String, u32)> {
+) -> Vec<(&'a Asked, u32)> {
     let mut serials = Vec::new();
     for a in asked {
-        match judge_soa(zone_name, &a.udp) {
+        match &a.soa {
             Ok(serial) => {
-                serials.push((a.label(), serial));
-                facts.answering.push((a.ns.clone(), a.addr));
-                if let Err(e) = &a.tcp {
+                serials.push((a, *serial));
+                if let Some(e) = &a.tcp {
                     findings.push(Finding::new(
                         "dns.ns.tcp",
                         Severity::Warns,
@@ -106,7 +103,7 @@ pub(super) fn judge_servers(
                 Severity::Blocks,
                 a.label(),
                 seen,
-                match code {
+                match *code {
                     "dns.ns.timeout" => "make the server answer on port 53 (UDP and TCP), or remove it from the NS set: the CA asks any of them",
                     "dns.ns.refused" => "make the server authoritative for the zone (load the zone there), or remove it from the NS set",
                     _ => "make the server serve the zone authoritatively, or remove it from the NS set",
@@ -119,26 +116,25 @@ pub(super) fn judge_servers(
 
 /// Servers behind the newest serial of `zone`, or all is well when all `asked` servers answered
 /// with it.
-pub(super) fn judge_serials(zone: &str, serials: &[(String, u32)], asked: usize) -> Vec<Finding> {
+pub(super) fn judge_serials(zone: &str, serials: &[(&Asked, u32)], asked: usize) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let Some(newest) = serials.iter().map(|(_, s)| *s).max() else {
+    // The first server with the newest serial.
+    let Some(&(leader, newest)) = serials.iter().min_by_key(|(_, s)| Reverse(*s)) else {
         return findings;
     };
-    let leader = serials
-        .iter()
-        .find(|(_, s)| *s == newest)
-        .map(|(l, _)| l.clone())
-        .unwrap_or_default();
-    for (label, serial) in serials.iter().filter(|(_, s)| *s != newest) {
+    for (a, serial) in serials.iter().filter(|(_, s)| *s != newest) {
         findings.push(Finding::new(
             "dns.soa.lagging",
             Severity::Warns,
-            label,
-            format!("serves serial {serial} of {zone} while {leader} has {newest}"),
+            a.label(),
+            format!(
+                "serves serial {serial} of {zone} while {} has {newest}",
+                leader.label()
+            ),
             "make the secondary transfer from the primary (NOTIFY, allow-transfer); auth waits for every server",
         ));
     }
-    if serials.len() == asked && serials.iter().all(|(_, s)| *s == newest) {
+    if serials.len() == asked && findings.is_empty() {
         findings.push(Finding::new(
             "dns.ns.ok",
             Severity::Ok,
@@ -157,7 +153,8 @@ fn ask_server(ns: &str, addr: IpAddr, zone: &Name) -> Asked {
     let server = SocketAddr::new(addr, 53);
     let udp = dnsquery::query_over(server, zone, RecordType::SOA, QUERY_TIMEOUT, false);
     let tcp = dnsquery::query_over(server, zone, RecordType::SOA, QUERY_TIMEOUT, true);
-    let ns_set = if judge_soa(zone, &udp).is_ok() {
+    let soa = judge_soa(zone, &udp);
+    let ns_set = if soa.is_ok() {
         dnsquery::query_over(server, zone, RecordType::NS, QUERY_TIMEOUT, false)
             .ok()
             .map(|m| ns_names(&m, zone))
@@ -167,8 +164,8 @@ fn ask_server(ns: &str, addr: IpAddr, zone: &Name) -> Asked {
     Asked {
         ns: ns.to_string(),
         addr,
-        udp,
-        tcp,
+        soa,
+        tcp: tcp.err(),
         ns_set,
     }
 }
