@@ -113,25 +113,17 @@ fn trusted_keys<'a>(
 fn parent_ds(resolver: &Resolver, zone: &str, name: &Name) -> Option<Vec<DS>> {
     let (_, parent) = zone.split_once('.')?;
     let parent_zone = resolver.find_zone(parent).ok()?;
-    for (_, addr) in super::first_addresses(resolver, &parent_zone) {
-        let Ok(m) = dnsquery::query_dnssec(
-            SocketAddr::new(addr, 53),
-            name,
-            RecordType::DS,
-            QUERY_TIMEOUT,
-        ) else {
-            continue;
-        };
-        return Some(
-            rrset(&m, name, RecordType::DS)
-                .filter_map(|r| match &r.data {
-                    RData::DNSSEC(DNSSECRData::DS(d)) => Some(d.clone()),
-                    _ => None,
-                })
-                .collect(),
-        );
-    }
-    None
+    let m = super::first_addresses(resolver, &parent_zone)
+        .into_iter()
+        .find_map(|(_, addr)| {
+            let at = SocketAddr::new(addr, 53);
+            dnsquery::query_dnssec(at, name, RecordType::DS, QUERY_TIMEOUT).ok()
+        })?;
+    let ds = rrset(&m, name, RecordType::DS).filter_map(|r| match &r.data {
+        RData::DNSSEC(DNSSECRData::DS(d)) => Some(d.clone()),
+        _ => None,
+    });
+    Some(ds.collect())
 }
 
 /// The records of `rtype` at `name` in the answer section.
@@ -174,13 +166,14 @@ fn signed(
         ));
     }
     let now = crate::dates::now();
-    let mut last = None;
-    for sig in &sigs {
-        // One signature that holds is enough; otherwise the last one's fault is told.
-        let (code, seen, fix) = sig_fault(zone, name, rtype, sig, keys, &records, now)?;
-        last = Some(Finding::new(code, Severity::Blocks, zone, seen, fix));
-    }
-    last
+    // One signature that holds is enough (a `None` fault ends the collect); otherwise the last
+    // one's fault is told.
+    let faults: Option<Vec<_>> = sigs
+        .iter()
+        .map(|sig| sig_fault(zone, name, rtype, sig, keys, &records, now))
+        .collect();
+    let (code, seen, fix) = faults?.pop()?;
+    Some(Finding::new(code, Severity::Blocks, zone, seen, fix))
 }
 
 /// What is wrong with `sig` over the `rtype` set `records` at `now`: its code, what was seen and
