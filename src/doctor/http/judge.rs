@@ -14,6 +14,8 @@ pub(super) struct Answer<'a> {
     pub(super) status: u16,
     pub(super) body: &'a [u8],
     pub(super) more: bool,
+    /// How many redirects led to it.
+    pub(super) hops: usize,
 }
 
 /// A warning when the addresses of `host` did not all end with the same finding.
@@ -39,10 +41,13 @@ pub(super) fn judge_response(
     expect: Option<&str>,
     acme: bool,
     subject: String,
-    via: &str,
-    hops: usize,
 ) -> Finding {
-    let (status, body) = (answer.status, answer.body);
+    let (status, body, hops) = (answer.status, answer.body, answer.hops);
+    let via = match hops {
+        0 => String::new(),
+        n => format!(" after {n} redirect(s)"),
+    };
+    let via = via.as_str();
     if let Some(f) = judge_status(status, expect, &subject, via) {
         return f;
     }
@@ -153,8 +158,9 @@ mod tests {
                 status,
                 body: &body[..body.len().min(MAX_BODY)],
                 more,
+                hops: 0,
             };
-            judge_response(&answer, expect, false, "s".into(), "", 0).code
+            judge_response(&answer, expect, false, "s".into()).code
         };
         assert_eq!(j(200, b"tok\n", Some("tok")), "http.ok");
         assert_eq!(j(200, b"other", Some("tok")), "http.probe.content");
