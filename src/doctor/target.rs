@@ -17,35 +17,27 @@ const PLACEHOLDER: &str = "doctor";
 /// The subjects of the configured target and what DigiCert said; a usage or configuration error
 /// (no API key) is an error, anything DigiCert answered a finding.
 pub fn subjects_and_findings(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
-    match subjects(ctx) {
-        Ok(found) => Ok(found),
-        Err(e) if matches!(e.kind(), Kind::NoPerm | Kind::DataErr | Kind::Unavailable) => {
-            Ok((Vec::new(), vec![digicert_finding(&e)]))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// The finding for a DigiCert API failure while reading the order or domain.
-fn digicert_finding(e: &crate::error::Error) -> Finding {
+    let e = match subjects(ctx) {
+        Err(e) => e,
+        found => return found,
+    };
+    let api = "CertCentral API";
     let (code, fix) = match e.kind() {
         Kind::NoPerm => (
             "digicert.key_rejected",
             "give a valid CertCentral API key (DIGICERT_API_KEY or --api-key-file)",
         ),
-        Kind::Unavailable => return Finding::unchecked("CertCentral API", e),
-        _ => (
+        Kind::DataErr => (
             "digicert.not_found",
             "check --order-id / --domain-id / --domain against CertCentral",
         ),
+        Kind::Unavailable => {
+            return Ok((Vec::new(), vec![Finding::unchecked(api, &e)]));
+        }
+        _ => return Err(e),
     };
-    Finding::new(
-        code,
-        Severity::Blocks,
-        "CertCentral API",
-        e.to_string(),
-        fix,
-    )
+    let finding = Finding::new(code, Severity::Blocks, api, e.to_string(), fix);
+    Ok((Vec::new(), vec![finding]))
 }
 
 /// What the CA will check, and what DigiCert already said (names validated, the order's method).
