@@ -54,15 +54,13 @@ pub fn check_one(resolver: &Resolver, s: &Subject, ca: Option<&str>) -> Finding 
         (true, false) => Some("http-01"),
     };
     let finding = match relevant_set(resolver, s.base()) {
-        Ok(None) => Finding::new(
+        Ok(None) => Finding::ok(
             "caa.ok",
-            Severity::Ok,
             s.base(),
             format!(
                 "no CAA record at {} or any parent: any CA may issue",
                 s.base()
             ),
-            "",
         ),
         Ok(Some((owner, set))) => judge(&owner, &set, s.is_wildcard(), &identifiers, method),
         Err(e) => Finding::unchecked(format!("CAA {}", s.base()), &e),
@@ -169,12 +167,10 @@ pub(super) fn judge(
         ("issue", issuers_of("issue"))
     };
     if issuers.is_empty() {
-        return Finding::new(
+        return Finding::ok(
             "caa.ok",
-            Severity::Ok,
             subject,
             format!("CAA at {owner} has no {tag} property: any CA may issue"),
-            "",
         );
     }
     judge_issuers(owner, tag, subject, &issuers, identifiers, method)
@@ -222,12 +218,10 @@ fn judge_issuers(
             format!("add {method} to validationmethods of the {ca} record"),
         );
     }
-    Finding::new(
+    Finding::ok(
         "caa.ok",
-        Severity::Ok,
         subject,
         format!("{tag} allows {}", listed.join(", ")),
-        "",
     )
 }
 

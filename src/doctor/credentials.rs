@@ -92,7 +92,7 @@ fn access(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
         let names: Vec<String> = group.iter().map(|r| r.name().into_owned()).collect();
         let finding = match publisher.check_access(&names) {
             None => unchecked(provider),
-            Some(Ok(what)) => Finding::new("credentials.ok", Severity::Ok, provider, what, ""),
+            Some(Ok(what)) => Finding::ok("credentials.ok", provider, what),
             Some(Err(e)) => judge(provider, &e),
         };
         findings.push(finding.about(&group[0].domain));

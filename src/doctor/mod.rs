@@ -91,6 +91,11 @@ impl Finding {
         }
     }
 
+    /// A finding that all is well: nothing to fix.
+    pub fn ok(code: &'static str, subject: impl Into<String>, seen: impl Into<String>) -> Finding {
+        Finding::new(code, Severity::Ok, subject, seen, "")
+    }
+
     /// A check that could not run because of `error` (the resolver failed, say).
     pub fn unchecked(subject: impl Into<String>, error: &crate::error::Error) -> Finding {
         Finding::new(

@@ -152,19 +152,13 @@ fn judge_value(
     findings.extend(caa_for(resolver, name, p));
     if findings.is_empty() {
         let servers = held.iter().filter(|h| h.txt.is_ok()).count();
-        findings.push(Finding::new(
-            "persist.ok",
-            Severity::Ok,
-            subject,
-            format!(
+        findings.push(Finding::ok("persist.ok", subject, format!(
                 "served by all {servers} authoritative server(s); CAA lets {} issue with dns-persist-01{}",
                 p.issuer,
                 p.until
                     .map(|t| format!("; persistUntil {}", crate::dates::format_date(t)))
                     .unwrap_or_default()
-            ),
-            "",
-        ));
+            )));
     }
     findings
 }

@@ -99,16 +99,14 @@ fn domain_subject(
     let id = domain_id(api, id, name)?;
     let info = api.domain(id)?;
     let method = chosen(&ctx.cfg, info.dcv_method.as_deref());
-    let finding = Finding::new(
+    let finding = Finding::ok(
         "digicert.domain",
-        Severity::Ok,
         format!("domain {id}"),
         format!(
             "{} found, DCV method {}",
             info.name,
             info.dcv_method.as_deref().unwrap_or("not set")
         ),
-        "",
     )
     .about(&info.name);
     Ok((
@@ -127,16 +125,14 @@ fn order_subjects(
 ) -> Result<Vec<Subject>> {
     let v = ctx.api()?.order_validation(id)?;
     let method = chosen(&ctx.cfg, v.order_dcv_method.as_deref());
-    findings.push(Finding::new(
+    findings.push(Finding::ok(
         "digicert.order",
-        Severity::Ok,
         format!("order {id}"),
         format!(
             "status {}, DCV method at DigiCert {}",
             v.order_status.as_deref().unwrap_or("unknown"),
             v.order_dcv_method.as_deref().unwrap_or("not set")
         ),
-        "",
     ));
     let mut subjects = Vec::new();
     for d in v.dns_name_validations.iter().filter(|d| wanted(names, d)) {
@@ -180,16 +176,14 @@ fn checked_names(method: Method, d: &DnsNameValidation) -> Vec<&str> {
 
 /// The finding for a name of order `id` that DigiCert validated already.
 fn validated(id: u64, d: &DnsNameValidation) -> Finding {
-    Finding::new(
+    Finding::ok(
         "digicert.validated",
-        Severity::Ok,
         format!("order {id}"),
         format!(
             "{} is validated already (until {}): nothing to do",
             d.name_scope,
             d.approval_expiration_date.as_deref().unwrap_or("unknown")
         ),
-        "",
     )
     .about(&d.name_scope)
 }

@@ -25,12 +25,10 @@ pub fn check_zone(resolver: &Resolver, zone: &str, server: IpAddr) -> Vec<Findin
         return Vec::new();
     };
     if ds.is_empty() {
-        return vec![Finding::new(
+        return vec![Finding::ok(
             "dns.dnssec.unsigned",
-            Severity::Ok,
             zone,
             "no DS at the parent: the zone is not signed, nothing to validate",
-            "",
         )];
     }
     let at = SocketAddr::new(server, 53);
@@ -54,15 +52,13 @@ pub fn check_zone(resolver: &Resolver, zone: &str, server: IpAddr) -> Vec<Findin
     if let Some(f) = signed(zone, &soa_answer, &name, RecordType::SOA, &keys) {
         return vec![f];
     }
-    vec![Finding::new(
+    vec![Finding::ok(
         "dns.dnssec.ok",
-        Severity::Ok,
         zone,
         format!(
             "signed: DNSKEY matches the parent's DS (key tag {}), signatures valid",
             ds[0].key_tag()
         ),
-        "",
     )]
 }
 

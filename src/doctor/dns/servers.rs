@@ -135,15 +135,13 @@ pub(super) fn judge_serials(zone: &str, serials: &[(&Asked, u32)], asked: usize)
         ));
     }
     if serials.len() == asked && findings.is_empty() {
-        findings.push(Finding::new(
+        findings.push(Finding::ok(
             "dns.ns.ok",
-            Severity::Ok,
             zone,
             format!(
                 "{} nameserver address(es) answer authoritatively, serial {newest}",
                 serials.len()
             ),
-            "",
         ));
     }
     findings

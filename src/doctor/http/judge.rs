@@ -95,12 +95,10 @@ fn judge_status(status: u16, expect: Option<&str>, subject: &str, via: &str) -> 
         |code, seen: String, fix: &str| Finding::new(code, Severity::Blocks, subject, seen, fix);
     match status {
         200..=299 => None,
-        404 if expect.is_none() => Some(Finding::new(
+        404 if expect.is_none() => Some(Finding::ok(
             "http.ok",
-            Severity::Ok,
             subject,
             format!("a missing file answers 404{via}, as it should"),
-            "",
         )),
         404 => Some(blocks(
             "http.status.404",
@@ -137,13 +135,7 @@ fn judge_served(acme: bool, subject: &str, via: &str, hops: usize) -> Finding {
             "serve the file with at most one redirect",
         );
     }
-    Finding::new(
-        "http.ok",
-        Severity::Ok,
-        subject,
-        format!("serves the probe file{via}"),
-        "",
-    )
+    Finding::ok("http.ok", subject, format!("serves the probe file{via}"))
 }
 
 #[cfg(test)]
