@@ -202,17 +202,14 @@ pub fn explain(
         return error;
     }
     let acme = matches!(ctx.cfg.target, crate::config::Target::Acme(_));
-    let mut subjects: Vec<Subject> = Vec::new();
-    for r in records {
-        let s = Subject {
+    let subjects: Vec<Subject> = unique(records)
+        .into_iter()
+        .map(|r| Subject {
             record: r.clone(),
             acme,
             published: true,
-        };
-        if !subjects.contains(&s) {
-            subjects.push(s);
-        }
-    }
+        })
+        .collect();
     let mut findings = match examine(ctx, &subjects, Some(Instant::now() + DIAGNOSIS_BUDGET)) {
         Ok(findings) => findings,
         Err(stopped) => return stopped,
@@ -298,8 +295,8 @@ pub fn examine(
 }
 
 /// One job per subject (its DNS or HTTP checks, and CAA for the first subject of each name); for a
-/// whole run (no `start_by`: not a diagnosis), one for the credentials and one per name for its
-/// persistent record. Each with the name it is about (`None`: the credentials).
+/// whole run (no `start_by`: not a diagnosis), one for the credentials and one per name (a
+/// wildcard's base) for its persistent record. Each with the name it is about (`None`: the credentials).
 fn jobs(
     ctx: &Arc<Context>,
     resolver: &Arc<Resolver>,
@@ -333,7 +330,7 @@ fn jobs(
         None,
         Box::new(move || only(3, credentials::check(&shared, &all))),
     ));
-    for base in persist::names(subjects) {
+    for base in unique(subjects.iter().map(|s| s.base().to_string())) {
         let (ctx, resolver) = (ctx.clone(), resolver.clone());
         jobs.push((
             Some(base.clone()),
@@ -378,6 +375,17 @@ fn too_slow(name: Option<&str>) -> Finding {
         "make the resolver (--resolver) and the servers answer in time, then run doctor again",
     )
     .about(name.unwrap_or(""))
+}
+
+/// `items` without repeats, each where it first came.
+fn unique<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut kept = Vec::new();
+    for item in items {
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    kept
 }
 
 /// Puts `findings` into the report: table lines for text, objects for JSON.

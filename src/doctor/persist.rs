@@ -9,7 +9,7 @@
 //! whose record cannot be looked up) has no finding, so the doctor's other families decide alone.
 //! Asks DNS only, changes nothing.
 
-use super::{Finding, QUERY_TIMEOUT, Severity, Subject, caa};
+use super::{Finding, QUERY_TIMEOUT, Severity, caa, unique};
 use crate::context::Context;
 use crate::persist::{self, EXPIRY_WARNING, Parsed, PersistValue};
 use crate::propagation::dns::{DnsCheck, Held};
@@ -17,18 +17,7 @@ use crate::resolver::Resolver;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The names whose persistent record is checked: each subject's name (a wildcard's base), once.
-pub fn names(subjects: &[Subject]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for s in subjects {
-        if !names.iter().any(|n| n == s.base()) {
-            names.push(s.base().to_string());
-        }
-    }
-    names
-}
-
-/// The persistent-record findings at `base` (one of [`names`]).
+/// The persistent-record findings at `base` (a name validated, or a wildcard's base).
 pub fn check(ctx: &Context, resolver: &Arc<Resolver>, base: &str) -> Vec<Finding> {
     let wanted = ctx.cfg.persist.as_ref();
     check_name(resolver, base, wanted, crate::dates::now())
@@ -95,16 +84,15 @@ fn unreachable(held: &[Held]) -> Vec<Finding> {
 /// Every value some server holds, read (`Err`: why it is no valid record), those of other issuers
 /// left out when an issuer is wanted.
 fn relevant(held: &[Held], wanted: Option<&PersistValue>) -> Vec<(String, Result<Parsed, String>)> {
-    let mut values: Vec<(String, Result<Parsed, String>)> = Vec::new();
-    for text in held.iter().filter_map(|h| h.txt.as_ref().ok()).flatten() {
-        // The issuer read as loosely as a CA filters records by it (as CAA's issuer-domain).
-        let (issuer, _) = caa::issuer(text.as_bytes());
-        let wanted_issuer = wanted.is_none_or(|w| w.issuer == issuer);
-        if wanted_issuer && !values.iter().any(|(v, _)| v == text) {
-            values.push((text.clone(), persist::parse(text)));
-        }
-    }
-    values
+    let texts = held.iter().filter_map(|h| h.txt.as_ref().ok()).flatten();
+    // The issuer read as loosely as a CA filters records by it (as CAA's issuer-domain).
+    let of_wanted_issuer =
+        |text: &&String| wanted.is_none_or(|w| w.issuer == caa::issuer(text.as_bytes()).0);
+    let texts = unique(texts.filter(of_wanted_issuer));
+    texts
+        .into_iter()
+        .map(|text| (text.clone(), persist::parse(text)))
+        .collect()
 }
 
 fn missing(name: &str, w: &PersistValue) -> Finding {

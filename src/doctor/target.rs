@@ -3,7 +3,7 @@
 //! changes the order), an ACME client's challenges, or `-d` names as given. DigiCert's answers
 //! (the key rejected, the order not found, names already validated) are findings too.
 
-use super::{Finding, Severity, Subject};
+use super::{Finding, Severity, Subject, unique};
 use crate::certcentral::types::DnsNameValidation;
 use crate::config::{Config, Target};
 use crate::context::Context;
@@ -141,13 +141,10 @@ fn order_subjects(
             continue;
         }
         for n in checked_names(method, d) {
-            let s = place(&ctx.cfg, method, &DomainName::parse(n)?)?;
-            if !subjects.contains(&s) {
-                subjects.push(s);
-            }
+            subjects.push(place(&ctx.cfg, method, &DomainName::parse(n)?)?);
         }
     }
-    Ok(subjects)
+    Ok(unique(subjects))
 }
 
 /// Whether the order's validation `d` is one of `names` (all are when none are given).
