@@ -296,7 +296,8 @@ pub fn examine(
 
 /// One job per subject (its DNS or HTTP checks, and CAA for the first subject of each name); for a
 /// whole run (no `start_by`: not a diagnosis), one for the credentials and one per name (a
-/// wildcard's base) for its persistent record. Each with the name it is about (`None`: the credentials).
+/// wildcard's base) for its persistent record. Each with the name it is about (`None`: the
+/// credentials).
 fn jobs(
     ctx: &Arc<Context>,
     resolver: &Arc<Resolver>,
@@ -349,10 +350,12 @@ fn check_subject(
     probes: &http::Probes,
     caa: bool,
 ) -> Families {
+    let name = subject.record.domain.as_str();
     let mut found = if subject.record.is_dns() {
         only(0, dns::check_one(resolver, subject, zones))
     } else {
-        only(1, http::check_one(ctx, resolver, subject, probes))
+        let http = http::check_one(ctx, resolver, subject, probes);
+        only(1, http.into_iter().map(|f| f.about(name)).collect())
     };
     if caa {
         let ca = ctx.cfg.ca_identifier.as_deref();

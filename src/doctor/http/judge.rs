@@ -47,8 +47,7 @@ pub(super) fn judge_response(
         0 => String::new(),
         n => format!(" after {n} redirect(s)"),
     };
-    let via = via.as_str();
-    if let Some(f) = judge_status(status, expect, &subject, via) {
+    if let Some(f) = judge_status(status, expect, &subject, &via) {
         return f;
     }
     if !acme && answer.more {
@@ -74,7 +73,7 @@ pub(super) fn judge_response(
     // An empty value: the token is not known (diagnosing DigiCert's "not validated"), so any
     // content is taken as served.
     if value.is_empty() || String::from_utf8_lossy(body).trim() == value {
-        return judge_served(acme, &subject, via, hops);
+        return judge_served(acme, &subject, &via, hops);
     }
     Finding::new(
         "http.probe.content",
