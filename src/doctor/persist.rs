@@ -19,20 +19,7 @@ use std::sync::Arc;
 
 /// The persistent-record findings at `base` (a name validated, or a wildcard's base).
 pub fn check(ctx: &Context, resolver: &Arc<Resolver>, base: &str) -> Vec<Finding> {
-    let wanted = ctx.cfg.persist.as_ref();
-    check_name(resolver, base, wanted, crate::dates::now())
-        .into_iter()
-        .map(|f| f.about(base))
-        .collect()
-}
-
-/// The findings for one name's record.
-fn check_name(
-    resolver: &Arc<Resolver>,
-    base: &str,
-    wanted: Option<&PersistValue>,
-    now: i64,
-) -> Vec<Finding> {
+    let (wanted, now) = (ctx.cfg.persist.as_ref(), crate::dates::now());
     let start = persist::record_name(base);
     let held = resolver.follow_cname(&start).and_then(|name| {
         DnsCheck::new(resolver.clone(), QUERY_TIMEOUT)
@@ -42,7 +29,7 @@ fn check_name(
     // Not asked about a record (no --issuer), a name that cannot be looked up has none to judge.
     let (name, held) = match held {
         Ok(found) => found,
-        Err(e) if wanted.is_some() => return vec![Finding::unchecked(start, &e)],
+        Err(e) if wanted.is_some() => return vec![Finding::unchecked(start, &e).about(base)],
         Err(e) => {
             crate::ui::verbose(&format!("doctor: {start} not looked up ({e})"));
             return Vec::new();
@@ -62,7 +49,7 @@ fn check_name(
         findings.extend(judge_value(resolver, &name, text, parsed, &held, now));
     }
     findings.extend(conflicts(&name, &values));
-    findings
+    findings.into_iter().map(|f| f.about(base)).collect()
 }
 
 /// Each server that could not be asked: nothing is known of what it serves.

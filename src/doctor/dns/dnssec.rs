@@ -99,10 +99,7 @@ fn trusted_keys<'a>(
             "update the DS at the registrar to the zone's current key (a key rollover left it behind)",
         ));
     };
-    match signed(zone, keys_answer, name, RecordType::DNSKEY, &[*entry]) {
-        Some(f) => Err(f),
-        None => Ok(keys),
-    }
+    signed(zone, keys_answer, name, RecordType::DNSKEY, &[*entry]).map_or(Ok(keys), Err)
 }
 
 /// The DS set for `zone` at its parent (`None` when the parent is not found: not judged).
