@@ -173,54 +173,38 @@ fn judge_soa(
     zone: &Name,
     answer: &Result<Message, QueryError>,
 ) -> Result<u32, (&'static str, String)> {
+    let m = answer.as_ref().map_err(|e| match e {
+        QueryError::Timeout => (
+            "dns.ns.timeout",
+            format!("no answer over UDP within {}s", QUERY_TIMEOUT.as_secs()),
+        ),
+        QueryError::Refused => (
+            "dns.ns.unreachable",
+            "connection refused: nothing listens on port 53".into(),
+        ),
+        e => ("dns.ns.unreachable", e.to_string()),
+    })?;
     let zone_text = resolver::normalize(&zone.to_ascii());
-    let m = match answer {
-        Ok(m) => m,
-        Err(QueryError::Timeout) => {
-            return Err((
-                "dns.ns.timeout",
-                format!("no answer over UDP within {}s", QUERY_TIMEOUT.as_secs()),
-            ));
-        }
-        Err(QueryError::Refused) => {
-            return Err((
-                "dns.ns.unreachable",
-                "connection refused: nothing listens on port 53".into(),
-            ));
-        }
-        Err(e) => return Err(("dns.ns.unreachable", e.to_string())),
-    };
-    match m.response_code {
-        ResponseCode::NoError => {}
-        ResponseCode::Refused => {
-            return Err((
-                "dns.ns.refused",
-                format!("answered REFUSED for {zone_text}: not authoritative for it"),
-            ));
-        }
-        code => {
-            return Err((
-                "dns.ns.lame",
-                format!(
-                    "answered {} for SOA {zone}",
-                    code.to_string().to_uppercase()
-                ),
-            ));
-        }
-    }
     let soa = m.answers.iter().find_map(|r| match &r.data {
         RData::SOA(soa) if r.name == *zone => Some(soa.serial),
         _ => None,
     });
-    match (m.metadata.authoritative, soa) {
-        (true, Some(serial)) => Ok(serial),
-        (false, _) => Err((
-            "dns.ns.lame",
-            format!("answered for {zone_text} without authority (AA not set): lame delegation"),
+    let lame = |seen| Err(("dns.ns.lame", seen));
+    match (m.response_code, m.metadata.authoritative, soa) {
+        (ResponseCode::NoError, true, Some(serial)) => Ok(serial),
+        (ResponseCode::NoError, false, _) => lame(format!(
+            "answered for {zone_text} without authority (AA not set): lame delegation"
         )),
-        (true, None) => Err((
-            "dns.ns.lame",
-            format!("gave no SOA for {zone_text} (a referral elsewhere?)"),
+        (ResponseCode::NoError, true, None) => lame(format!(
+            "gave no SOA for {zone_text} (a referral elsewhere?)"
+        )),
+        (ResponseCode::Refused, ..) => Err((
+            "dns.ns.refused",
+            format!("answered REFUSED for {zone_text}: not authoritative for it"),
+        )),
+        (code, ..) => lame(format!(
+            "answered {} for SOA {zone}",
+            code.to_string().to_uppercase()
         )),
     }
 }
