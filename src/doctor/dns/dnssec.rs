@@ -16,50 +16,45 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use std::net::{IpAddr, SocketAddr};
 
-/// DNSSEC findings for `zone`, asked at `server` (an address that answered for the zone).
-pub fn check_zone(resolver: &Resolver, zone: &str, server: IpAddr) -> Vec<Finding> {
-    let Ok(name) = resolver::fqdn(zone) else {
-        return Vec::new();
-    };
-    let Some(ds) = parent_ds(resolver, zone, &name) else {
-        return Vec::new();
-    };
+/// The DNSSEC finding for `zone`, asked at `server` (an address that answered for the zone); none
+/// when the zone is not judged.
+pub fn check_zone(resolver: &Resolver, zone: &str, server: IpAddr) -> Option<Finding> {
+    let name = resolver::fqdn(zone).ok()?;
+    let ds = parent_ds(resolver, zone, &name)?;
     if ds.is_empty() {
-        return vec![Finding::ok(
+        return Some(Finding::ok(
             "dns.dnssec.unsigned",
             zone,
             "no DS at the parent: the zone is not signed, nothing to validate",
-        )];
+        ));
     }
     let at = SocketAddr::new(server, 53);
     let Ok(keys_answer) = dnsquery::query_dnssec(at, &name, RecordType::DNSKEY, QUERY_TIMEOUT)
     else {
-        return vec![Finding::new(
+        return Some(Finding::new(
             "doctor.unchecked",
             Severity::Unchecked,
             zone,
             format!("{server} did not answer DNSKEY {zone}"),
             "make the nameserver reachable over TCP and run doctor again",
-        )];
+        ));
     };
     let keys = match trusted_keys(zone, &name, &ds, &keys_answer) {
         Ok(keys) => keys,
-        Err(f) => return vec![f],
+        Err(f) => return Some(f),
     };
-    let Ok(soa_answer) = dnsquery::query_dnssec(at, &name, RecordType::SOA, QUERY_TIMEOUT) else {
-        return Vec::new();
-    };
+    let soa_answer = dnsquery::query_dnssec(at, &name, RecordType::SOA, QUERY_TIMEOUT).ok()?;
     if let Some(f) = signed(zone, &soa_answer, &name, RecordType::SOA, &keys) {
-        return vec![f];
+        return Some(f);
     }
-    vec![Finding::ok(
+    Some(Finding::ok(
         "dns.dnssec.ok",
         zone,
         format!(
             "signed: DNSKEY matches the parent's DS (key tag {}), signatures valid",
             ds[0].key_tag()
         ),
-    )]
+    ))
 }
 
 /// The zone's keys from `keys_answer`, once one matches a DS in `ds` and signs the key set; else
