@@ -62,9 +62,7 @@ fn subjects(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
                 .collect::<Result<_>>()?
         }
         Target::Domain { id, name } => {
-            let (subject, finding) = domain_subject(ctx, *id, name.as_ref())?;
-            findings.push(finding);
-            vec![subject]
+            vec![domain_subject(ctx, *id, name.as_ref(), &mut findings)?]
         }
         Target::Order { id, names } => order_subjects(ctx, *id, names, &mut findings)?,
     };
@@ -89,30 +87,30 @@ fn place(cfg: &Config, method: Method, name: &DomainName) -> Result<Subject> {
     })
 }
 
-/// The subject of a domain prevalidation, and what DigiCert says of the domain.
+/// The subject of a domain prevalidation; what DigiCert says of the domain goes to `findings`.
 fn domain_subject(
     ctx: &Context,
     id: Option<u64>,
     name: Option<&DomainName>,
-) -> Result<(Subject, Finding)> {
+    findings: &mut Vec<Finding>,
+) -> Result<Subject> {
     let api = ctx.api()?;
     let id = domain_id(api, id, name)?;
     let info = api.domain(id)?;
     let method = chosen(&ctx.cfg, info.dcv_method.as_deref());
-    let finding = Finding::ok(
-        "digicert.domain",
-        format!("domain {id}"),
-        format!(
-            "{} found, DCV method {}",
-            info.name,
-            info.dcv_method.as_deref().unwrap_or("not set")
-        ),
-    )
-    .about(&info.name);
-    Ok((
-        place(&ctx.cfg, method, &DomainName::parse(&info.name)?)?,
-        finding,
-    ))
+    findings.push(
+        Finding::ok(
+            "digicert.domain",
+            format!("domain {id}"),
+            format!(
+                "{} found, DCV method {}",
+                info.name,
+                info.dcv_method.as_deref().unwrap_or("not set")
+            ),
+        )
+        .about(&info.name),
+    );
+    place(&ctx.cfg, method, &DomainName::parse(&info.name)?)
 }
 
 /// The subjects of order `id` (narrowed to `names` if any) not validated yet; what DigiCert says
