@@ -20,9 +20,8 @@ pub fn check(ctx: &Context, report: &mut Report) -> Result<()> {
     let mut findings = Vec::new();
     for name in names {
         let finding = match api.find_domain(name.base()) {
-            Ok(found) => Finding::new(
+            Ok(found) => Finding::ok(
                 "digicert.account.domain",
-                Severity::Ok,
                 format!("account {account}"),
                 format!(
                     "holds {} (domain {}, DCV method {})",
@@ -30,7 +29,6 @@ pub fn check(ctx: &Context, report: &mut Report) -> Result<()> {
                     found.id,
                     found.dcv_method.as_deref().unwrap_or("not set")
                 ),
-                "",
             ),
             Err(e) if e.kind() == Kind::DataErr => Finding::new(
                 "digicert.account.absent",

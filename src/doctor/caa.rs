@@ -54,20 +54,18 @@ pub fn check_one(resolver: &Resolver, s: &Subject, ca: Option<&str>) -> Finding 
         (true, false) => Some("http-01"),
     };
     let finding = match relevant_set(resolver, s.base()) {
-        Ok(None) => Finding::new(
+        Ok(None) => Finding::ok(
             "caa.ok",
-            Severity::Ok,
             s.base(),
             format!(
                 "no CAA record at {} or any parent: any CA may issue",
                 s.base()
             ),
-            "",
         ),
         Ok(Some((owner, set))) => judge(&owner, &set, s.is_wildcard(), &identifiers, method),
         Err(e) => Finding::unchecked(format!("CAA {}", s.base()), &e),
     };
-    finding.about(&s.domain)
+    finding.about(&s.record.domain)
 }
 
 /// The first non-empty CAA set climbing from `name`, with the name it was found at.
@@ -113,7 +111,7 @@ pub(super) fn relevant_set(
 
 /// The issuer domain and parameters of an issue/issuewild value (`digicert.com; a=b`); an empty
 /// domain (`;`) allows no CA.
-fn issuer(value: &[u8]) -> Issuer {
+pub(super) fn issuer(value: &[u8]) -> Issuer {
     let text = String::from_utf8_lossy(value);
     let mut parts = text.split(';');
     let domain = parts.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -156,29 +154,30 @@ pub(super) fn judge(
             "clear the critical flag (128) of that record, or remove it",
         );
     }
-    let tag_is = |c: &&CAA, t: &str| c.tag.eq_ignore_ascii_case(t);
-    let wild: Vec<&CAA> = set.iter().filter(|c| tag_is(c, "issuewild")).collect();
-    let issue: Vec<&CAA> = set.iter().filter(|c| tag_is(c, "issue")).collect();
-    let (tag, governing) = if wildcard && !wild.is_empty() {
+    let issuers_of = |tag: &str| -> Vec<Issuer> {
+        set.iter()
+            .filter(|c| c.tag.eq_ignore_ascii_case(tag))
+            .map(|c| issuer(&c.value))
+            .collect()
+    };
+    let wild = issuers_of("issuewild");
+    let (tag, issuers) = if wildcard && !wild.is_empty() {
         ("issuewild", wild)
     } else {
-        ("issue", issue)
+        ("issue", issuers_of("issue"))
     };
-    if governing.is_empty() {
-        return Finding::new(
+    if issuers.is_empty() {
+        return Finding::ok(
             "caa.ok",
-            Severity::Ok,
             subject,
             format!("CAA at {owner} has no {tag} property: any CA may issue"),
-            "",
         );
     }
-    let issuers: Vec<Issuer> = governing.iter().map(|c| issuer(&c.value)).collect();
     judge_issuers(owner, tag, subject, &issuers, identifiers, method)
 }
 
 /// An issuer domain and its parameters.
-type Issuer = (String, Vec<(String, String)>);
+pub(super) type Issuer = (String, Vec<(String, String)>);
 
 /// Whether one of the `issuers` of the `tag` property at `owner` is one of `identifiers`, and
 /// allows `method`.
@@ -190,15 +189,9 @@ fn judge_issuers(
     identifiers: &[String],
     method: Option<&str>,
 ) -> Finding {
-    let listed: Vec<String> = issuers
+    let listed: Vec<&str> = issuers
         .iter()
-        .map(|(d, _)| {
-            if d.is_empty() {
-                "none (\";\")".to_string()
-            } else {
-                d.clone()
-            }
-        })
+        .map(|(d, _)| if d.is_empty() { "none (\";\")" } else { d })
         .collect();
     let ours: Vec<&Issuer> = issuers
         .iter()
@@ -225,12 +218,10 @@ fn judge_issuers(
             format!("add {method} to validationmethods of the {ca} record"),
         );
     }
-    Finding::new(
+    Finding::ok(
         "caa.ok",
-        Severity::Ok,
         subject,
         format!("{tag} allows {}", listed.join(", ")),
-        "",
     )
 }
 

@@ -80,12 +80,9 @@ fn access(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
         return Vec::new();
     }
     let subject = ctx.cfg.provider.map_or("[[zone]]", |p| p.name).to_string();
-    let mut publishers = match Publishers::build(ctx) {
-        Ok(p) => p,
-        Err(e) => return vec![judge(&subject, &e)],
-    };
-    let groups = match publishers.route(ctx, &records) {
-        Ok(g) => g,
+    let routed = Publishers::build(ctx).and_then(|p| Ok((p.route(ctx, &records)?, p)));
+    let (groups, mut publishers) = match routed {
+        Ok(routed) => routed,
         Err(e) => return vec![judge(&subject, &e)],
     };
     let mut findings = Vec::new();
@@ -93,14 +90,12 @@ fn access(ctx: &Context, subjects: &[Subject]) -> Vec<Finding> {
         let publisher = publishers.get(index);
         let provider = publisher.provider();
         let names: Vec<String> = group.iter().map(|r| r.name().into_owned()).collect();
-        match publisher.check_access(&names) {
-            None => findings.push(unchecked(provider).about(&group[0].domain)),
-            Some(Ok(what)) => findings.push(
-                Finding::new("credentials.ok", Severity::Ok, provider, what, "")
-                    .about(&group[0].domain),
-            ),
-            Some(Err(e)) => findings.push(judge(provider, &e).about(&group[0].domain)),
-        }
+        let finding = match publisher.check_access(&names) {
+            None => unchecked(provider),
+            Some(Ok(what)) => Finding::ok("credentials.ok", provider, what),
+            Some(Err(e)) => judge(provider, &e),
+        };
+        findings.push(finding.about(&group[0].domain));
     }
     findings
 }

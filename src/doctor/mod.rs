@@ -24,6 +24,7 @@ pub mod target;
 use crate::context::Context;
 use crate::error::{Kind, Result};
 use crate::record::Record;
+use crate::resolver::Resolver;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,6 +91,11 @@ impl Finding {
         }
     }
 
+    /// A finding that all is well: nothing to fix.
+    pub fn ok(code: &'static str, subject: impl Into<String>, seen: impl Into<String>) -> Finding {
+        Finding::new(code, Severity::Ok, subject, seen, "")
+    }
+
     /// A check that could not run because of `error` (the resolver failed, say).
     pub fn unchecked(subject: impl Into<String>, error: &crate::error::Error) -> Finding {
         Finding::new(
@@ -109,28 +115,26 @@ impl Finding {
 
     /// One line: `blocks dns.ns.refused ns3.example.test (192.0.2.3): answered REFUSED; fix: ...`.
     pub fn line(&self) -> String {
-        let mut line = format!(
-            "{} {} {}: {}",
-            self.severity.as_str(),
-            self.code,
-            self.subject,
-            self.seen
-        );
-        if !self.fix.is_empty() {
-            line.push_str("; fix: ");
-            line.push_str(&self.fix);
-        }
-        line
+        let fix = match self.fix.as_str() {
+            "" => String::new(),
+            fix => format!("; fix: {fix}"),
+        };
+        let (code, subject, seen) = (self.code, &self.subject, &self.seen);
+        format!("{} {code} {subject}: {seen}{fix}", self.severity.as_str())
+    }
+
+    /// The finding as the JSON report lists it.
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
 /// What the CA will check for one name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subject {
-    /// The name as validated (`*.example.com` for a wildcard).
-    pub domain: String,
     /// Where the CA looks: the DNS record (TXT or CNAME at its name) or the HTTP URL. The value is
-    /// the token when known (ACME), else empty.
+    /// the token when known (ACME), else empty. Its `domain` is the name as validated
+    /// (`*.example.com` for a wildcard).
     pub record: Record,
     /// An ACME challenge (dns-01, http-01) rather than DigiCert's DCV: CAA is checked for
     /// `--ca-identifier`, and the redirect rules are ACME's.
@@ -142,12 +146,12 @@ pub struct Subject {
 
 impl Subject {
     pub fn is_wildcard(&self) -> bool {
-        self.domain.starts_with("*.")
+        self.record.domain.starts_with("*.")
     }
 
     /// The name without a wildcard label.
     pub fn base(&self) -> &str {
-        self.domain.trim_start_matches("*.")
+        self.record.domain.trim_start_matches("*.")
     }
 }
 
@@ -179,36 +183,15 @@ pub fn preflight(ctx: &Context, report: &mut crate::output::Report) -> Result<()
     }
 }
 
-/// What the doctor finds wrong with `records`, published already and not (all) served: the checks
-/// run on the published records themselves (no probe file, no credentials), starting no new name
-/// after `budget`. Only what is not fine is returned, what blocks first; an error (interrupted) on
-/// a signal.
-pub fn diagnose(ctx: &Context, records: &[Record], budget: Duration) -> Result<Vec<Finding>> {
-    let acme = matches!(ctx.cfg.target, crate::config::Target::Acme(_));
-    let mut subjects: Vec<Subject> = Vec::new();
-    for r in records {
-        let s = Subject {
-            domain: r.domain.clone(),
-            record: r.clone(),
-            acme,
-            published: true,
-        };
-        if !subjects.contains(&s) {
-            subjects.push(s);
-        }
-    }
-    let mut findings = examine(ctx, &subjects, Some(Instant::now() + budget))?;
-    findings.retain(|f| f.severity != Severity::Ok);
-    sort(&mut findings);
-    Ok(findings)
-}
-
 /// How long a diagnosis after a failed wait or check may start new checks.
 pub const DIAGNOSIS_BUDGET: Duration = Duration::from_secs(3);
 
 /// `error` (a failed wait, or DigiCert's "not validated"), explained by the doctor: what it finds
-/// wrong with `records` goes to stderr (also under certbot) and into the JSON report, and the first
-/// finding that blocks into the error line. Other errors pass through untouched.
+/// wrong with `records`, published already and not (all) served, goes to stderr (also under
+/// certbot) and into the JSON report, and the first finding that blocks into the error line. The
+/// checks run on the published records themselves (no probe file, no credentials), starting no
+/// new name after [`DIAGNOSIS_BUDGET`]; only what is not fine is told, what blocks first. Other
+/// errors pass through untouched; a signal stops the diagnosis (that error instead).
 pub fn explain(
     ctx: &Context,
     records: &[Record],
@@ -218,18 +201,25 @@ pub fn explain(
     if error.kind() != Kind::TempFail || records.is_empty() {
         return error;
     }
-    let findings = match diagnose(ctx, records, DIAGNOSIS_BUDGET) {
+    let acme = matches!(ctx.cfg.target, crate::config::Target::Acme(_));
+    let subjects: Vec<Subject> = unique(records)
+        .into_iter()
+        .map(|r| Subject {
+            record: r.clone(),
+            acme,
+            published: true,
+        })
+        .collect();
+    let mut findings = match examine(ctx, &subjects, Some(Instant::now() + DIAGNOSIS_BUDGET)) {
         Ok(findings) => findings,
         Err(stopped) => return stopped,
     };
+    findings.retain(|f| f.severity != Severity::Ok);
+    sort(&mut findings);
     for f in &findings {
         crate::ui::warn(&format!("doctor: {}", f.line()));
     }
-    report.findings.extend(
-        findings
-            .iter()
-            .map(|f| serde_json::to_value(f).unwrap_or_default()),
-    );
+    report.findings.extend(findings.iter().map(Finding::json));
     match findings.iter().find(|f| f.severity == Severity::Blocks) {
         Some(f) => crate::error::Error::new(
             error.kind(),
@@ -253,6 +243,13 @@ pub const TIME_LIMIT: Duration = Duration::from_secs(30);
 /// report lists them by family, as the checks ran before they ran at once).
 type Families = [Vec<Finding>; 5];
 
+/// `findings` as family `family` of a job's, the others empty.
+fn only(family: usize, findings: Vec<Finding>) -> Families {
+    let mut found = Families::default();
+    found[family] = findings;
+    found
+}
+
 /// Runs every check that applies to `subjects`, several names at once and each zone and host
 /// once, within [`TIME_LIMIT`]; with `start_by`, no new name is started after it and the
 /// credentials are not checked (a diagnosis after the fact). Stops at once on a signal (the
@@ -266,9 +263,11 @@ pub fn examine(
         Ok(r) => Arc::new(r.remembering_silence()),
         Err(e) => return Ok(vec![Finding::unchecked("resolver", &e)]),
     };
-    let shared = Arc::new(Context::with_resolver(ctx.cfg.clone(), resolver));
+    let shared = Arc::new(Context::with_resolver(ctx.cfg.clone(), resolver.clone()));
     let probes = Arc::new(http::Probes::default());
-    let (jobs, names) = jobs(&shared, subjects, &probes, start_by.is_none());
+    let (names, jobs): (Vec<_>, Vec<_>) = jobs(&shared, &resolver, subjects, &probes, start_by)
+        .into_iter()
+        .unzip();
     let limits = pool::Limits {
         start_by,
         give_up: Instant::now() + TIME_LIMIT,
@@ -280,9 +279,8 @@ pub fn examine(
             crate::ui::warn(&format!("doctor: {}", f.line()));
         }
     })?;
-    let mut families: Families = Default::default();
-    families[1] = leftovers;
-    for (i, outcome) in outcomes.into_iter().enumerate() {
+    let mut families = only(1, leftovers);
+    for (name, outcome) in names.iter().zip(outcomes) {
         match outcome {
             pool::Outcome::Done(found) => {
                 for (family, f) in families.iter_mut().zip(found) {
@@ -290,82 +288,78 @@ pub fn examine(
                 }
             }
             pool::Outcome::NotStarted => {}
-            pool::Outcome::Unfinished => families[0].push(too_slow(names[i].as_deref())),
+            pool::Outcome::Unfinished => families[0].push(too_slow(name.as_deref())),
         }
     }
     Ok(families.into_iter().flatten().collect())
 }
 
 /// One job per subject (its DNS or HTTP checks, and CAA for the first subject of each name); for a
-/// `whole` run (not a diagnosis), one for the credentials and one per name for its persistent
-/// record. With the name each job is about (`None`: the credentials).
+/// whole run (no `start_by`: not a diagnosis), one for the credentials and one per name (a
+/// wildcard's base) for its persistent record. Each with the name it is about (`None`: the
+/// credentials).
 fn jobs(
     ctx: &Arc<Context>,
+    resolver: &Arc<Resolver>,
     subjects: &[Subject],
     probes: &Arc<http::Probes>,
-    whole: bool,
-) -> (Vec<pool::Job<Families>>, Vec<Option<String>>) {
+    start_by: Option<Instant>,
+) -> Vec<(Option<String>, pool::Job<Families>)> {
     let zones = Arc::new(dns::Zones::default());
-    let mut jobs: Vec<pool::Job<Families>> = Vec::new();
-    let mut names = Vec::new();
+    let mut jobs: Vec<(Option<String>, pool::Job<Families>)> = Vec::new();
     for (i, subject) in subjects.iter().enumerate() {
-        let caa = !subjects[..i].iter().any(|s| s.domain == subject.domain);
-        names.push(Some(subject.domain.clone()));
-        let (ctx, probes, zones, subject) =
-            (ctx.clone(), probes.clone(), zones.clone(), subject.clone());
-        jobs.push(Box::new(move || {
-            check_subject(&ctx, &subject, &zones, &probes, caa)
-        }));
+        let caa = !subjects[..i]
+            .iter()
+            .any(|s| s.record.domain == subject.record.domain);
+        let (ctx, resolver, zones, probes, subject) = (
+            ctx.clone(),
+            resolver.clone(),
+            zones.clone(),
+            probes.clone(),
+            subject.clone(),
+        );
+        jobs.push((
+            Some(subject.record.domain.clone()),
+            Box::new(move || check_subject(&ctx, &resolver, &subject, &zones, &probes, caa)),
+        ));
     }
-    if !whole {
-        return (jobs, names);
+    if start_by.is_some() {
+        return jobs;
     }
-    names.push(None);
     let (shared, all) = (ctx.clone(), subjects.to_vec());
-    jobs.push(Box::new(move || {
-        let mut found: Families = Default::default();
-        found[3] = credentials::check(&shared, &all);
-        found
-    }));
-    for base in persist::names(subjects) {
-        names.push(Some(base.clone()));
-        let ctx = ctx.clone();
-        jobs.push(Box::new(move || {
-            let mut found: Families = Default::default();
-            found[4] = persist::check(&ctx, &base);
-            found
-        }));
+    jobs.push((
+        None,
+        Box::new(move || only(3, credentials::check(&shared, &all))),
+    ));
+    for base in unique(subjects.iter().map(|s| s.base().to_string())) {
+        let (ctx, resolver) = (ctx.clone(), resolver.clone());
+        jobs.push((
+            Some(base.clone()),
+            Box::new(move || only(4, persist::check(&ctx, &resolver, &base))),
+        ));
     }
-    (jobs, names)
+    jobs
 }
 
 /// Every check of one subject.
 fn check_subject(
     ctx: &Context,
+    resolver: &Arc<Resolver>,
     subject: &Subject,
     zones: &dns::Zones,
     probes: &http::Probes,
     caa: bool,
 ) -> Families {
-    let mut found: Families = Default::default();
-    let resolver = match ctx.resolver() {
-        Ok(r) => r,
-        Err(e) => {
-            found[0].push(Finding::unchecked("resolver", &e).about(&subject.domain));
-            return found;
-        }
-    };
-    if subject.record.is_dns() {
-        found[0] = dns::check_one(&resolver, subject, zones);
+    let name = subject.record.domain.as_str();
+    let mut found = if subject.record.is_dns() {
+        only(0, dns::check_one(resolver, subject, zones))
     } else {
-        found[1] = http::check_one(ctx, &resolver, subject, probes);
-    }
+        let http = http::check_one(ctx, resolver, subject, probes);
+        only(1, http.into_iter().map(|f| f.about(name)).collect())
+    };
     if caa {
-        found[2].push(caa::check_one(
-            &resolver,
-            subject,
-            ctx.cfg.ca_identifier.as_deref(),
-        ));
+        let ca = ctx.cfg.ca_identifier.as_deref();
+        found[2].push(caa::check_one(resolver, subject, ca));
     }
     found
 }
@@ -373,11 +367,10 @@ fn check_subject(
 /// The finding for a job not finished within [`TIME_LIMIT`]: about a name, or (`None`) the
 /// credentials.
 fn too_slow(name: Option<&str>) -> Finding {
-    let what = name.unwrap_or("credentials");
     Finding::new(
         "doctor.unchecked",
         Severity::Unchecked,
-        what,
+        name.unwrap_or("credentials"),
         format!(
             "not checked within {}s: a server answers too slowly or not at all",
             TIME_LIMIT.as_secs()
@@ -387,16 +380,23 @@ fn too_slow(name: Option<&str>) -> Finding {
     .about(name.unwrap_or(""))
 }
 
+/// `items` without repeats, each where it first came.
+fn unique<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut kept = Vec::new();
+    for item in items {
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    kept
+}
+
 /// Puts `findings` into the report: table lines for text, objects for JSON.
 pub fn record(report: &mut crate::output::Report, findings: &[Finding]) {
     for line in table(findings) {
         report.say(line);
     }
-    report.findings.extend(
-        findings
-            .iter()
-            .map(|f| serde_json::to_value(f).unwrap_or_default()),
-    );
+    report.findings.extend(findings.iter().map(Finding::json));
 }
 
 /// What blocks first, then what could not be checked, warnings, and what is fine; stable within.

@@ -9,43 +9,17 @@
 //! whose record cannot be looked up) has no finding, so the doctor's other families decide alone.
 //! Asks DNS only, changes nothing.
 
-use super::{Finding, QUERY_TIMEOUT, Severity, Subject, caa};
+use super::{Finding, QUERY_TIMEOUT, Severity, caa, unique};
 use crate::context::Context;
 use crate::persist::{self, EXPIRY_WARNING, Parsed, PersistValue};
 use crate::propagation::dns::{DnsCheck, Held};
 use crate::resolver::Resolver;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// The names whose persistent record is checked: each subject's name (a wildcard's base), once.
-pub fn names(subjects: &[Subject]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for s in subjects {
-        if !names.iter().any(|n| n == s.base()) {
-            names.push(s.base().to_string());
-        }
-    }
-    names
-}
-
-/// The persistent-record findings at `base` (one of [`names`]).
-pub fn check(ctx: &Context, base: &str) -> Vec<Finding> {
-    let resolver = match ctx.resolver() {
-        Ok(r) => r,
-        Err(e) => return vec![Finding::unchecked("resolver", &e).about(base)],
-    };
-    let wanted = ctx.cfg.persist.as_ref();
-    check_name(&resolver, base, wanted, crate::dates::now())
-        .into_iter()
-        .map(|f| f.about(base))
-        .collect()
-}
-
-/// The findings for one name's record.
-fn check_name(
-    resolver: &std::sync::Arc<Resolver>,
-    base: &str,
-    wanted: Option<&PersistValue>,
-    now: i64,
-) -> Vec<Finding> {
+/// The persistent-record findings at `base` (a name validated, or a wildcard's base).
+pub fn check(ctx: &Context, resolver: &Arc<Resolver>, base: &str) -> Vec<Finding> {
+    let (wanted, now) = (ctx.cfg.persist.as_ref(), crate::dates::now());
     let start = persist::record_name(base);
     let held = resolver.follow_cname(&start).and_then(|name| {
         DnsCheck::new(resolver.clone(), QUERY_TIMEOUT)
@@ -55,7 +29,7 @@ fn check_name(
     // Not asked about a record (no --issuer), a name that cannot be looked up has none to judge.
     let (name, held) = match held {
         Ok(found) => found,
-        Err(e) if wanted.is_some() => return vec![Finding::unchecked(start, &e)],
+        Err(e) if wanted.is_some() => return vec![Finding::unchecked(start, &e).about(base)],
         Err(e) => {
             crate::ui::verbose(&format!("doctor: {start} not looked up ({e})"));
             return Vec::new();
@@ -75,7 +49,7 @@ fn check_name(
         findings.extend(judge_value(resolver, &name, text, parsed, &held, now));
     }
     findings.extend(conflicts(&name, &values));
-    findings
+    findings.into_iter().map(|f| f.about(base)).collect()
 }
 
 /// Each server that could not be asked: nothing is known of what it serves.
@@ -97,24 +71,15 @@ fn unreachable(held: &[Held]) -> Vec<Finding> {
 /// Every value some server holds, read (`Err`: why it is no valid record), those of other issuers
 /// left out when an issuer is wanted.
 fn relevant(held: &[Held], wanted: Option<&PersistValue>) -> Vec<(String, Result<Parsed, String>)> {
-    let mut values: Vec<(String, Result<Parsed, String>)> = Vec::new();
-    for text in held.iter().filter_map(|h| h.txt.as_ref().ok()).flatten() {
-        let issuer = issuer_of(text);
-        let wanted_issuer = wanted.is_none_or(|w| w.issuer == issuer);
-        if wanted_issuer && !values.iter().any(|(v, _)| v == text) {
-            values.push((text.clone(), persist::parse(text)));
-        }
-    }
-    values
-}
-
-/// The issuer a value names, read as loosely as a CA filters records by it.
-fn issuer_of(text: &str) -> String {
-    text.split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    let texts = held.iter().filter_map(|h| h.txt.as_ref().ok()).flatten();
+    // The issuer read as loosely as a CA filters records by it (as CAA's issuer-domain).
+    let of_wanted_issuer =
+        |text: &&String| wanted.is_none_or(|w| w.issuer == caa::issuer(text.as_bytes()).0);
+    let texts = unique(texts.filter(of_wanted_issuer));
+    texts
+        .into_iter()
+        .map(|text| (text.clone(), persist::parse(text)))
+        .collect()
 }
 
 fn missing(name: &str, w: &PersistValue) -> Finding {
@@ -162,19 +127,13 @@ fn judge_value(
     findings.extend(caa_for(resolver, name, p));
     if findings.is_empty() {
         let servers = held.iter().filter(|h| h.txt.is_ok()).count();
-        findings.push(Finding::new(
-            "persist.ok",
-            Severity::Ok,
-            subject,
-            format!(
+        findings.push(Finding::ok("persist.ok", subject, format!(
                 "served by all {servers} authoritative server(s); CAA lets {} issue with dns-persist-01{}",
                 p.issuer,
                 p.until
                     .map(|t| format!("; persistUntil {}", crate::dates::format_date(t)))
                     .unwrap_or_default()
-            ),
-            "",
-        ));
+            )));
     }
     findings
 }
@@ -238,14 +197,9 @@ fn caa_for(resolver: &Resolver, name: &str, p: &Parsed) -> Vec<Finding> {
         .iter()
         .map(|wild| caa::judge(&set.0, &set.1, *wild, &ids, Some("dns-persist-01")))
         .filter(|f| f.severity == Severity::Blocks)
-        .map(|f| {
-            Finding::new(
-                "persist.caa_forbids",
-                Severity::Blocks,
-                f.subject,
-                f.seen,
-                f.fix,
-            )
+        .map(|f| Finding {
+            code: "persist.caa_forbids",
+            ..f
         })
         .collect()
 }
@@ -253,29 +207,23 @@ fn caa_for(resolver: &Resolver, name: &str, p: &Parsed) -> Vec<Finding> {
 /// Several values for one issuer: the CA takes any that matches its account, so an old value left
 /// behind, or another account's, is worth a look.
 fn conflicts(name: &str, values: &[(String, Result<Parsed, String>)]) -> Vec<Finding> {
-    let mut issuers: Vec<&str> = values
-        .iter()
-        .filter_map(|(_, p)| p.as_ref().ok().map(|p| p.issuer.as_str()))
-        .collect();
-    issuers.sort();
-    issuers.dedup();
-    issuers
+    let mut by_issuer: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (text, parsed) in values {
+        if let Ok(p) = parsed {
+            by_issuer.entry(&p.issuer).or_default().push(text);
+        }
+    }
+    by_issuer
         .into_iter()
-        .filter_map(|issuer| {
-            let same: Vec<&str> = values
-                .iter()
-                .filter(|(_, p)| p.as_ref().is_ok_and(|p| p.issuer == issuer))
-                .map(|(v, _)| v.as_str())
-                .collect();
-            (same.len() > 1).then(|| {
-                Finding::new(
-                    "persist.conflict",
-                    Severity::Warns,
-                    name,
-                    format!("{} values for {issuer}: {}", same.len(), same.join(" | ")),
-                    "keep one value per issuer and account: remove the others (dcv-hook persist --remove for a value of yours)",
-                )
-            })
+        .filter(|(_, same)| same.len() > 1)
+        .map(|(issuer, same)| {
+            Finding::new(
+                "persist.conflict",
+                Severity::Warns,
+                name,
+                format!("{} values for {issuer}: {}", same.len(), same.join(" | ")),
+                "keep one value per issuer and account: remove the others (dcv-hook persist --remove for a value of yours)",
+            )
         })
         .collect()
 }

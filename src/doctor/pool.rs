@@ -39,14 +39,6 @@ pub enum Outcome<T> {
     Unfinished,
 }
 
-/// What a worker tells the waiting thread.
-enum Event<T> {
-    Done(usize, T),
-    Skipped(usize),
-    /// The job panicked (a bug): unfinished, but not waited for.
-    Failed,
-}
-
 type Queue<T> = Arc<Mutex<VecDeque<(usize, Job<T>)>>>;
 
 /// Runs `jobs`, at most [`WIDTH`] at a time, and returns each one's outcome in order; an error
@@ -73,30 +65,29 @@ fn work<T>(
     queue: &Queue<T>,
     stop: &AtomicBool,
     start_by: Option<Instant>,
-    events: &mpsc::Sender<Event<T>>,
+    events: &mpsc::Sender<(usize, Outcome<T>)>,
 ) {
     while !stop.load(Ordering::SeqCst) {
         let Some((index, job)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
             return;
         };
-        let event = if start_by.is_some_and(|t| Instant::now() >= t) {
-            Event::Skipped(index)
+        let outcome = if start_by.is_some_and(|t| Instant::now() >= t) {
+            Outcome::NotStarted
         } else {
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
-                Ok(value) => Event::Done(index, value),
-                Err(_) => Event::Failed,
-            }
+            // A job that panicked (a bug) is unfinished, but not waited for.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
+                .map_or(Outcome::Unfinished, Outcome::Done)
         };
-        if events.send(event).is_err() {
+        if events.send((index, outcome)).is_err() {
             return;
         }
     }
 }
 
-/// Collects the workers' events into `outcomes` until every job is accounted for, `give_up`
+/// Collects the workers' outcomes into `outcomes` until every job is accounted for, `give_up`
 /// passes or a signal arrives (then the error).
 fn wait<T>(
-    inbox: &mpsc::Receiver<Event<T>>,
+    inbox: &mpsc::Receiver<(usize, Outcome<T>)>,
     outcomes: &mut [Outcome<T>],
     give_up: Instant,
 ) -> Result<()> {
@@ -108,9 +99,7 @@ fn wait<T>(
             return Ok(());
         }
         match inbox.recv_timeout(time_left.min(SLICE)) {
-            Ok(Event::Done(i, value)) => outcomes[i] = Outcome::Done(value),
-            Ok(Event::Skipped(i)) => outcomes[i] = Outcome::NotStarted,
-            Ok(Event::Failed) => {}
+            Ok((i, outcome)) => outcomes[i] = outcome,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }

@@ -3,7 +3,7 @@
 //! changes the order), an ACME client's challenges, or `-d` names as given. DigiCert's answers
 //! (the key rejected, the order not found, names already validated) are findings too.
 
-use super::{Finding, Severity, Subject};
+use super::{Finding, Severity, Subject, unique};
 use crate::certcentral::types::DnsNameValidation;
 use crate::config::{Config, Target};
 use crate::context::Context;
@@ -17,35 +17,27 @@ const PLACEHOLDER: &str = "doctor";
 /// The subjects of the configured target and what DigiCert said; a usage or configuration error
 /// (no API key) is an error, anything DigiCert answered a finding.
 pub fn subjects_and_findings(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
-    match subjects(ctx) {
-        Ok(found) => Ok(found),
-        Err(e) if matches!(e.kind(), Kind::NoPerm | Kind::DataErr | Kind::Unavailable) => {
-            Ok((Vec::new(), vec![digicert_finding(&e)]))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// The finding for a DigiCert API failure while reading the order or domain.
-fn digicert_finding(e: &crate::error::Error) -> Finding {
+    let e = match subjects(ctx) {
+        Err(e) => e,
+        found => return found,
+    };
+    let api = "CertCentral API";
     let (code, fix) = match e.kind() {
         Kind::NoPerm => (
             "digicert.key_rejected",
             "give a valid CertCentral API key (DIGICERT_API_KEY or --api-key-file)",
         ),
-        Kind::Unavailable => return Finding::unchecked("CertCentral API", e),
-        _ => (
+        Kind::DataErr => (
             "digicert.not_found",
             "check --order-id / --domain-id / --domain against CertCentral",
         ),
+        Kind::Unavailable => {
+            return Ok((Vec::new(), vec![Finding::unchecked(api, &e)]));
+        }
+        _ => return Err(e),
     };
-    Finding::new(
-        code,
-        Severity::Blocks,
-        "CertCentral API",
-        e.to_string(),
-        fix,
-    )
+    let finding = Finding::new(code, Severity::Blocks, api, e.to_string(), fix);
+    Ok((Vec::new(), vec![finding]))
 }
 
 /// What the CA will check, and what DigiCert already said (names validated, the order's method).
@@ -57,7 +49,6 @@ fn subjects(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
             .challenges
             .iter()
             .map(|c| Subject {
-                domain: c.domain.clone(),
                 record: c.record(),
                 acme: true,
                 published: false,
@@ -71,9 +62,7 @@ fn subjects(ctx: &Context) -> Result<(Vec<Subject>, Vec<Finding>)> {
                 .collect::<Result<_>>()?
         }
         Target::Domain { id, name } => {
-            let (subject, finding) = domain_subject(ctx, *id, name.as_ref())?;
-            findings.push(finding);
-            vec![subject]
+            vec![domain_subject(ctx, *id, name.as_ref(), &mut findings)?]
         }
         Target::Order { id, names } => order_subjects(ctx, *id, names, &mut findings)?,
     };
@@ -92,39 +81,36 @@ fn place(cfg: &Config, method: Method, name: &DomainName) -> Result<Subject> {
     let mut record = placement(method, cfg.txt_name, name, PLACEHOLDER)?;
     record.value.clear();
     Ok(Subject {
-        domain: name.to_string(),
         record,
         acme: false,
         published: false,
     })
 }
 
-/// The subject of a domain prevalidation, and what DigiCert says of the domain.
+/// The subject of a domain prevalidation; what DigiCert says of the domain goes to `findings`.
 fn domain_subject(
     ctx: &Context,
     id: Option<u64>,
     name: Option<&DomainName>,
-) -> Result<(Subject, Finding)> {
+    findings: &mut Vec<Finding>,
+) -> Result<Subject> {
     let api = ctx.api()?;
     let id = domain_id(api, id, name)?;
     let info = api.domain(id)?;
     let method = chosen(&ctx.cfg, info.dcv_method.as_deref());
-    let finding = Finding::new(
-        "digicert.domain",
-        Severity::Ok,
-        format!("domain {id}"),
-        format!(
-            "{} found, DCV method {}",
-            info.name,
-            info.dcv_method.as_deref().unwrap_or("not set")
-        ),
-        "",
-    )
-    .about(&info.name);
-    Ok((
-        place(&ctx.cfg, method, &DomainName::parse(&info.name)?)?,
-        finding,
-    ))
+    findings.push(
+        Finding::ok(
+            "digicert.domain",
+            format!("domain {id}"),
+            format!(
+                "{} found, DCV method {}",
+                info.name,
+                info.dcv_method.as_deref().unwrap_or("not set")
+            ),
+        )
+        .about(&info.name),
+    );
+    place(&ctx.cfg, method, &DomainName::parse(&info.name)?)
 }
 
 /// The subjects of order `id` (narrowed to `names` if any) not validated yet; what DigiCert says
@@ -137,16 +123,14 @@ fn order_subjects(
 ) -> Result<Vec<Subject>> {
     let v = ctx.api()?.order_validation(id)?;
     let method = chosen(&ctx.cfg, v.order_dcv_method.as_deref());
-    findings.push(Finding::new(
+    findings.push(Finding::ok(
         "digicert.order",
-        Severity::Ok,
         format!("order {id}"),
         format!(
             "status {}, DCV method at DigiCert {}",
             v.order_status.as_deref().unwrap_or("unknown"),
             v.order_dcv_method.as_deref().unwrap_or("not set")
         ),
-        "",
     ));
     let mut subjects = Vec::new();
     for d in v.dns_name_validations.iter().filter(|d| wanted(names, d)) {
@@ -155,13 +139,10 @@ fn order_subjects(
             continue;
         }
         for n in checked_names(method, d) {
-            let s = place(&ctx.cfg, method, &DomainName::parse(n)?)?;
-            if !subjects.contains(&s) {
-                subjects.push(s);
-            }
+            subjects.push(place(&ctx.cfg, method, &DomainName::parse(n)?)?);
         }
     }
-    Ok(subjects)
+    Ok(unique(subjects))
 }
 
 /// Whether the order's validation `d` is one of `names` (all are when none are given).
@@ -190,16 +171,14 @@ fn checked_names(method: Method, d: &DnsNameValidation) -> Vec<&str> {
 
 /// The finding for a name of order `id` that DigiCert validated already.
 fn validated(id: u64, d: &DnsNameValidation) -> Finding {
-    Finding::new(
+    Finding::ok(
         "digicert.validated",
-        Severity::Ok,
         format!("order {id}"),
         format!(
             "{} is validated already (until {}): nothing to do",
             d.name_scope,
             d.approval_expiration_date.as_deref().unwrap_or("unknown")
         ),
-        "",
     )
     .about(&d.name_scope)
 }

@@ -68,15 +68,13 @@ pub(super) fn follow_chain(
 
 /// The note that the CNAME chain from `start` was followed.
 fn followed(start: &str, chain: &[String]) -> Finding {
-    Finding::new(
+    Finding::ok(
         "dns.cname.followed",
-        Severity::Ok,
         start,
         format!(
             "CNAME chain {}: the record goes at its end",
             chain.join(" -> ")
         ),
-        "",
     )
 }
 

@@ -69,33 +69,26 @@ fn compare_delegation(
         return None;
     };
     let zone_name = resolver::fqdn(zone).ok()?;
-    for (ns, addr) in first_addresses(resolver, &parent_zone) {
-        let Ok(m) = dnsquery::query_over(
-            SocketAddr::new(addr, 53),
-            &zone_name,
-            RecordType::NS,
-            QUERY_TIMEOUT,
-            false,
-        ) else {
-            continue;
-        };
-        let delegated = ns_names(&m, &zone_name);
-        if delegated.is_empty() {
-            continue;
-        }
-        return (delegated != *expected).then(|| {
-            Finding::new(
-                "dns.ns.delegation",
-                Severity::Warns,
-                format!("{ns} ({addr}), parent {parent_zone}"),
-                format!(
-                    "delegates {zone} to {}, the zone itself lists {}",
-                    list(&delegated),
-                    list(expected)
-                ),
-                "make the NS set at the registrar (parent) and in the zone the same",
-            )
-        });
-    }
-    None
+    // The first server of the parent that delegates the zone.
+    let (ns, addr, delegated) = first_addresses(resolver, &parent_zone)
+        .into_iter()
+        .find_map(|(ns, addr)| {
+            let at = SocketAddr::new(addr, 53);
+            let m = dnsquery::query_over(at, &zone_name, RecordType::NS, QUERY_TIMEOUT, false);
+            let delegated = ns_names(&m.ok()?, &zone_name);
+            (!delegated.is_empty()).then_some((ns, addr, delegated))
+        })?;
+    (delegated != *expected).then(|| {
+        Finding::new(
+            "dns.ns.delegation",
+            Severity::Warns,
+            format!("{ns} ({addr}), parent {parent_zone}"),
+            format!(
+                "delegates {zone} to {}, the zone itself lists {}",
+                list(&delegated),
+                list(expected)
+            ),
+            "make the NS set at the registrar (parent) and in the zone the same",
+        )
+    })
 }

@@ -16,54 +16,45 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use std::net::{IpAddr, SocketAddr};
 
-/// DNSSEC findings for `zone`, asked at `server` (an address that answered for the zone).
-pub fn check_zone(resolver: &Resolver, zone: &str, server: IpAddr) -> Vec<Finding> {
-    let Ok(name) = resolver::fqdn(zone) else {
-        return Vec::new();
-    };
-    let Some(ds) = parent_ds(resolver, zone, &name) else {
-        return Vec::new();
-    };
+/// The DNSSEC finding for `zone`, asked at `server` (an address that answered for the zone); none
+/// when the zone is not judged.
+pub fn check_zone(resolver: &Resolver, zone: &str, server: IpAddr) -> Option<Finding> {
+    let name = resolver::fqdn(zone).ok()?;
+    let ds = parent_ds(resolver, zone, &name)?;
     if ds.is_empty() {
-        return vec![Finding::new(
+        return Some(Finding::ok(
             "dns.dnssec.unsigned",
-            Severity::Ok,
             zone,
             "no DS at the parent: the zone is not signed, nothing to validate",
-            "",
-        )];
+        ));
     }
     let at = SocketAddr::new(server, 53);
     let Ok(keys_answer) = dnsquery::query_dnssec(at, &name, RecordType::DNSKEY, QUERY_TIMEOUT)
     else {
-        return vec![Finding::new(
+        return Some(Finding::new(
             "doctor.unchecked",
             Severity::Unchecked,
             zone,
             format!("{server} did not answer DNSKEY {zone}"),
             "make the nameserver reachable over TCP and run doctor again",
-        )];
+        ));
     };
     let keys = match trusted_keys(zone, &name, &ds, &keys_answer) {
         Ok(keys) => keys,
-        Err(f) => return vec![f],
+        Err(f) => return Some(f),
     };
-    let Ok(soa_answer) = dnsquery::query_dnssec(at, &name, RecordType::SOA, QUERY_TIMEOUT) else {
-        return Vec::new();
-    };
+    let soa_answer = dnsquery::query_dnssec(at, &name, RecordType::SOA, QUERY_TIMEOUT).ok()?;
     if let Some(f) = signed(zone, &soa_answer, &name, RecordType::SOA, &keys) {
-        return vec![f];
+        return Some(f);
     }
-    vec![Finding::new(
+    Some(Finding::ok(
         "dns.dnssec.ok",
-        Severity::Ok,
         zone,
         format!(
             "signed: DNSKEY matches the parent's DS (key tag {}), signatures valid",
             ds[0].key_tag()
         ),
-        "",
-    )]
+    ))
 }
 
 /// The zone's keys from `keys_answer`, once one matches a DS in `ds` and signs the key set; else
@@ -103,35 +94,24 @@ fn trusted_keys<'a>(
             "update the DS at the registrar to the zone's current key (a key rollover left it behind)",
         ));
     };
-    match signed(zone, keys_answer, name, RecordType::DNSKEY, &[*entry]) {
-        Some(f) => Err(f),
-        None => Ok(keys),
-    }
+    signed(zone, keys_answer, name, RecordType::DNSKEY, &[*entry]).map_or(Ok(keys), Err)
 }
 
 /// The DS set for `zone` at its parent (`None` when the parent is not found: not judged).
 fn parent_ds(resolver: &Resolver, zone: &str, name: &Name) -> Option<Vec<DS>> {
     let (_, parent) = zone.split_once('.')?;
     let parent_zone = resolver.find_zone(parent).ok()?;
-    for (_, addr) in super::first_addresses(resolver, &parent_zone) {
-        let Ok(m) = dnsquery::query_dnssec(
-            SocketAddr::new(addr, 53),
-            name,
-            RecordType::DS,
-            QUERY_TIMEOUT,
-        ) else {
-            continue;
-        };
-        return Some(
-            rrset(&m, name, RecordType::DS)
-                .filter_map(|r| match &r.data {
-                    RData::DNSSEC(DNSSECRData::DS(d)) => Some(d.clone()),
-                    _ => None,
-                })
-                .collect(),
-        );
-    }
-    None
+    let m = super::first_addresses(resolver, &parent_zone)
+        .into_iter()
+        .find_map(|(_, addr)| {
+            let at = SocketAddr::new(addr, 53);
+            dnsquery::query_dnssec(at, name, RecordType::DS, QUERY_TIMEOUT).ok()
+        })?;
+    let ds = rrset(&m, name, RecordType::DS).filter_map(|r| match &r.data {
+        RData::DNSSEC(DNSSECRData::DS(d)) => Some(d.clone()),
+        _ => None,
+    });
+    Some(ds.collect())
 }
 
 /// The records of `rtype` at `name` in the answer section.
@@ -174,13 +154,14 @@ fn signed(
         ));
     }
     let now = crate::dates::now();
-    let mut last = None;
-    for sig in &sigs {
-        // One signature that holds is enough; otherwise the last one's fault is told.
-        let (code, seen, fix) = sig_fault(zone, name, rtype, sig, keys, &records, now)?;
-        last = Some(Finding::new(code, Severity::Blocks, zone, seen, fix));
-    }
-    last
+    // One signature that holds is enough (a `None` fault ends the collect); otherwise the last
+    // one's fault is told.
+    let faults: Option<Vec<_>> = sigs
+        .iter()
+        .map(|sig| sig_fault(zone, name, rtype, sig, keys, &records, now))
+        .collect();
+    let (code, seen, fix) = faults?.pop()?;
+    Some(Finding::new(code, Severity::Blocks, zone, seen, fix))
 }
 
 /// What is wrong with `sig` over the `rtype` set `records` at `now`: its code, what was seen and

@@ -2,24 +2,20 @@
 //! zone: stale DCV values, a CNAME beside TXT records, TXT where DigiCert's CNAME must go, an
 //! answer too big for UDP. Asks one server; never changes anything.
 
-use super::ZoneFacts;
 use crate::dnsquery::{self, txt_text};
 use crate::doctor::{Finding, QUERY_TIMEOUT, Severity, Subject};
 use crate::resolver;
 use hickory_proto::rr::{Name, RData, RecordType};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-/// What the challenge name holds now on an authoritative server of its zone.
-pub(super) fn check_name(subject: &Subject, end: &str, facts: &ZoneFacts) -> Vec<Finding> {
+/// What the challenge name holds now on `ns` at `addr`, an authoritative server of its zone.
+pub(super) fn check_name(subject: &Subject, end: &str, ns: &str, addr: IpAddr) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let Some((ns, addr)) = facts.answering.first() else {
-        return findings;
-    };
     let Ok(name) = resolver::fqdn(end) else {
         return findings;
     };
     let label = format!("{ns} ({addr})");
-    let Some((held, truncated)) = Held::ask(SocketAddr::new(*addr, 53), &name) else {
+    let Some((held, truncated)) = Held::ask(SocketAddr::new(addr, 53), &name) else {
         return findings;
     };
     if truncated {

@@ -2,13 +2,13 @@
 //! once: lame, REFUSED, silent or unreachable servers, TCP failures and SOA serials behind the
 //! newest are findings. Asks only; the NS sets they give are compared in `delegation.rs`.
 
-use super::ZoneFacts;
 use crate::dnsquery::{self, QueryError};
 use crate::doctor::{Finding, QUERY_TIMEOUT, Severity};
 use crate::error::Kind;
 use crate::resolver::{self, Resolver};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
+use std::cmp::Reverse;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 
@@ -25,12 +25,12 @@ pub(super) fn ns_names(m: &Message, zone: &Name) -> BTreeSet<String> {
         .collect()
 }
 
-/// One server's answers to `SOA zone?` over UDP and over TCP.
+/// One server's answers to `SOA zone?` over UDP (judged) and over TCP (its failure, if any).
 pub(super) struct Asked {
     pub(super) ns: String,
     pub(super) addr: IpAddr,
-    udp: Result<Message, QueryError>,
-    tcp: Result<Message, QueryError>,
+    soa: Result<u32, (&'static str, String)>,
+    tcp: Option<QueryError>,
     /// The NS names it gives for the zone (asked over UDP when SOA came back fine).
     pub(super) ns_set: Option<BTreeSet<String>>,
 }
@@ -77,21 +77,18 @@ pub(super) fn ask_all(servers: &[(String, IpAddr)], zone_name: &Name) -> Vec<Ask
     })
 }
 
-/// Each server's SOA answer judged: (label, serial) of those that answer authoritatively, which
-/// also go to `facts`; the others, and those that fail over TCP, are findings.
-pub(super) fn judge_servers(
-    zone_name: &Name,
-    asked: &[Asked],
-    facts: &mut ZoneFacts,
+/// Each server's SOA answer judged: those that answer authoritatively with their serial, first
+/// the first of them; the others, and those that fail over TCP, are findings.
+pub(super) fn judge_servers<'a>(
+    asked: &'a [Asked],
     findings: &mut Vec<Finding>,
-) -> Vec<(String, u32)> {
+) -> Vec<(&'a Asked, u32)> {
     let mut serials = Vec::new();
     for a in asked {
-        match judge_soa(zone_name, &a.udp) {
+        match &a.soa {
             Ok(serial) => {
-                serials.push((a.label(), serial));
-                facts.answering.push((a.ns.clone(), a.addr));
-                if let Err(e) = &a.tcp {
+                serials.push((a, *serial));
+                if let Some(e) = &a.tcp {
                     findings.push(Finding::new(
                         "dns.ns.tcp",
                         Severity::Warns,
@@ -106,7 +103,7 @@ pub(super) fn judge_servers(
                 Severity::Blocks,
                 a.label(),
                 seen,
-                match code {
+                match *code {
                     "dns.ns.timeout" => "make the server answer on port 53 (UDP and TCP), or remove it from the NS set: the CA asks any of them",
                     "dns.ns.refused" => "make the server authoritative for the zone (load the zone there), or remove it from the NS set",
                     _ => "make the server serve the zone authoritatively, or remove it from the NS set",
@@ -119,35 +116,32 @@ pub(super) fn judge_servers(
 
 /// Servers behind the newest serial of `zone`, or all is well when all `asked` servers answered
 /// with it.
-pub(super) fn judge_serials(zone: &str, serials: &[(String, u32)], asked: usize) -> Vec<Finding> {
+pub(super) fn judge_serials(zone: &str, serials: &[(&Asked, u32)], asked: usize) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let Some(newest) = serials.iter().map(|(_, s)| *s).max() else {
+    // The first server with the newest serial.
+    let Some(&(leader, newest)) = serials.iter().min_by_key(|(_, s)| Reverse(*s)) else {
         return findings;
     };
-    let leader = serials
-        .iter()
-        .find(|(_, s)| *s == newest)
-        .map(|(l, _)| l.clone())
-        .unwrap_or_default();
-    for (label, serial) in serials.iter().filter(|(_, s)| *s != newest) {
+    for (a, serial) in serials.iter().filter(|(_, s)| *s != newest) {
         findings.push(Finding::new(
             "dns.soa.lagging",
             Severity::Warns,
-            label,
-            format!("serves serial {serial} of {zone} while {leader} has {newest}"),
+            a.label(),
+            format!(
+                "serves serial {serial} of {zone} while {} has {newest}",
+                leader.label()
+            ),
             "make the secondary transfer from the primary (NOTIFY, allow-transfer); auth waits for every server",
         ));
     }
-    if serials.len() == asked && serials.iter().all(|(_, s)| *s == newest) {
-        findings.push(Finding::new(
+    if serials.len() == asked && findings.is_empty() {
+        findings.push(Finding::ok(
             "dns.ns.ok",
-            Severity::Ok,
             zone,
             format!(
                 "{} nameserver address(es) answer authoritatively, serial {newest}",
                 serials.len()
             ),
-            "",
         ));
     }
     findings
@@ -157,7 +151,8 @@ fn ask_server(ns: &str, addr: IpAddr, zone: &Name) -> Asked {
     let server = SocketAddr::new(addr, 53);
     let udp = dnsquery::query_over(server, zone, RecordType::SOA, QUERY_TIMEOUT, false);
     let tcp = dnsquery::query_over(server, zone, RecordType::SOA, QUERY_TIMEOUT, true);
-    let ns_set = if judge_soa(zone, &udp).is_ok() {
+    let soa = judge_soa(zone, &udp);
+    let ns_set = if soa.is_ok() {
         dnsquery::query_over(server, zone, RecordType::NS, QUERY_TIMEOUT, false)
             .ok()
             .map(|m| ns_names(&m, zone))
@@ -167,8 +162,8 @@ fn ask_server(ns: &str, addr: IpAddr, zone: &Name) -> Asked {
     Asked {
         ns: ns.to_string(),
         addr,
-        udp,
-        tcp,
+        soa,
+        tcp: tcp.err(),
         ns_set,
     }
 }
@@ -178,54 +173,38 @@ fn judge_soa(
     zone: &Name,
     answer: &Result<Message, QueryError>,
 ) -> Result<u32, (&'static str, String)> {
+    let m = answer.as_ref().map_err(|e| match e {
+        QueryError::Timeout => (
+            "dns.ns.timeout",
+            format!("no answer over UDP within {}s", QUERY_TIMEOUT.as_secs()),
+        ),
+        QueryError::Refused => (
+            "dns.ns.unreachable",
+            "connection refused: nothing listens on port 53".into(),
+        ),
+        e => ("dns.ns.unreachable", e.to_string()),
+    })?;
     let zone_text = resolver::normalize(&zone.to_ascii());
-    let m = match answer {
-        Ok(m) => m,
-        Err(QueryError::Timeout) => {
-            return Err((
-                "dns.ns.timeout",
-                format!("no answer over UDP within {}s", QUERY_TIMEOUT.as_secs()),
-            ));
-        }
-        Err(QueryError::Refused) => {
-            return Err((
-                "dns.ns.unreachable",
-                "connection refused: nothing listens on port 53".into(),
-            ));
-        }
-        Err(e) => return Err(("dns.ns.unreachable", e.to_string())),
-    };
-    match m.response_code {
-        ResponseCode::NoError => {}
-        ResponseCode::Refused => {
-            return Err((
-                "dns.ns.refused",
-                format!("answered REFUSED for {zone_text}: not authoritative for it"),
-            ));
-        }
-        code => {
-            return Err((
-                "dns.ns.lame",
-                format!(
-                    "answered {} for SOA {zone}",
-                    code.to_string().to_uppercase()
-                ),
-            ));
-        }
-    }
     let soa = m.answers.iter().find_map(|r| match &r.data {
         RData::SOA(soa) if r.name == *zone => Some(soa.serial),
         _ => None,
     });
-    match (m.metadata.authoritative, soa) {
-        (true, Some(serial)) => Ok(serial),
-        (false, _) => Err((
-            "dns.ns.lame",
-            format!("answered for {zone_text} without authority (AA not set): lame delegation"),
+    let lame = |seen| Err(("dns.ns.lame", seen));
+    match (m.response_code, m.metadata.authoritative, soa) {
+        (ResponseCode::NoError, true, Some(serial)) => Ok(serial),
+        (ResponseCode::NoError, false, _) => lame(format!(
+            "answered for {zone_text} without authority (AA not set): lame delegation"
         )),
-        (true, None) => Err((
-            "dns.ns.lame",
-            format!("gave no SOA for {zone_text} (a referral elsewhere?)"),
+        (ResponseCode::NoError, true, None) => lame(format!(
+            "gave no SOA for {zone_text} (a referral elsewhere?)"
+        )),
+        (ResponseCode::Refused, ..) => Err((
+            "dns.ns.refused",
+            format!("answered REFUSED for {zone_text}: not authoritative for it"),
+        )),
+        (code, ..) => lame(format!(
+            "answered {} for SOA {zone}",
+            code.to_string().to_uppercase()
         )),
     }
 }

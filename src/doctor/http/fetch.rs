@@ -37,42 +37,32 @@ pub(super) fn fetch_each(
     } else {
         format!("http://{host}:{port}{url_path}")
     };
-    let fetcher = Fetcher::new("doctor", QUERY_TIMEOUT, READ_TIMEOUT);
-    let fetcher = &fetcher;
+    let fetcher = &Fetcher::new("doctor", QUERY_TIMEOUT, READ_TIMEOUT);
+    let url = url.as_str();
     // Every address at once, so silent ones cost one timeout in all.
     let answers: Vec<(Finding, Option<Finding>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = addrs
             .iter()
-            .map(|addr| {
-                let url = url.as_str();
+            .map(|&addr| {
                 scope.spawn(move || {
-                    let f = fetch(
-                        fetcher,
-                        resolver,
-                        url,
-                        (host, *addr),
-                        asked.expect,
-                        asked.acme,
-                    );
-                    let tls = (port == 80).then(|| try_https(fetcher, host, url_path, *addr));
+                    let f = fetch(fetcher, resolver, url, asked, addr);
+                    let tls = (port == 80).then(|| try_https(fetcher, host, url_path, addr));
                     (f, tls.flatten())
                 })
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
-    let outcomes: Vec<(IpAddr, &'static str)> = addrs
+    let codes: Vec<(IpAddr, &'static str)> = addrs
         .iter()
         .zip(&answers)
-        .map(|(addr, (f, _))| (*addr, f.code))
+        .map(|(a, (f, _))| (*a, f.code))
         .collect();
-    let mut findings = Vec::new();
-    for (f, tls) in answers {
-        findings.push(f);
-        findings.extend(tls);
-    }
-    findings.extend(judge::disagreement(host, &outcomes));
-    findings
+    let disagreement = judge::disagreement(host, &codes);
+    let findings = answers
+        .into_iter()
+        .flat_map(|(f, tls)| std::iter::once(f).chain(tls));
+    findings.chain(disagreement).collect()
 }
 
 /// GETs `url` from `addr` through the one fetcher, following redirects the CA's way, and judges
@@ -81,18 +71,17 @@ fn fetch(
     fetcher: &Fetcher,
     resolver: &Resolver,
     url: &str,
-    (host, addr): (&str, IpAddr),
-    expect: Option<&str>,
-    acme: bool,
+    asked: &Asked,
+    addr: IpAddr,
 ) -> Finding {
-    let rule = if acme {
+    let rule = if asked.acme {
         RedirectRule::LetsEncrypt
     } else {
         RedirectRule::DigiCert
     };
     let request = Request {
         url,
-        host,
+        host: asked.host,
         addr,
         rule,
         max_body: judge::MAX_BODY as u64,
@@ -107,17 +96,13 @@ fn fetch(
     };
     match fetched.outcome {
         Outcome::Answered { status, body, more } => {
-            let hops = fetched.hops.len();
-            let via = match hops {
-                0 => String::new(),
-                n => format!(" after {n} redirect(s)"),
-            };
             let answer = judge::Answer {
                 status,
                 body: &body,
                 more,
+                hops: fetched.hops.len(),
             };
-            judge::judge_response(&answer, expect, acme, subject, &via, hops)
+            judge::judge_response(&answer, asked.expect, asked.acme, subject)
         }
         Outcome::Refused(b) => blocks(b.code, b.seen, b.fix),
         Outcome::TimedOut => blocks(

@@ -14,6 +14,8 @@ pub(super) struct Answer<'a> {
     pub(super) status: u16,
     pub(super) body: &'a [u8],
     pub(super) more: bool,
+    /// How many redirects led to it.
+    pub(super) hops: usize,
 }
 
 /// A warning when the addresses of `host` did not all end with the same finding.
@@ -39,11 +41,13 @@ pub(super) fn judge_response(
     expect: Option<&str>,
     acme: bool,
     subject: String,
-    via: &str,
-    hops: usize,
 ) -> Finding {
-    let (status, body) = (answer.status, answer.body);
-    if let Some(f) = judge_status(status, expect, &subject, via) {
+    let (status, body, hops) = (answer.status, answer.body, answer.hops);
+    let via = match hops {
+        0 => String::new(),
+        n => format!(" after {n} redirect(s)"),
+    };
+    if let Some(f) = judge_status(status, expect, &subject, &via) {
         return f;
     }
     if !acme && answer.more {
@@ -69,7 +73,7 @@ pub(super) fn judge_response(
     // An empty value: the token is not known (diagnosing DigiCert's "not validated"), so any
     // content is taken as served.
     if value.is_empty() || String::from_utf8_lossy(body).trim() == value {
-        return judge_served(acme, &subject, via, hops);
+        return judge_served(acme, &subject, &via, hops);
     }
     Finding::new(
         "http.probe.content",
@@ -90,12 +94,10 @@ fn judge_status(status: u16, expect: Option<&str>, subject: &str, via: &str) -> 
         |code, seen: String, fix: &str| Finding::new(code, Severity::Blocks, subject, seen, fix);
     match status {
         200..=299 => None,
-        404 if expect.is_none() => Some(Finding::new(
+        404 if expect.is_none() => Some(Finding::ok(
             "http.ok",
-            Severity::Ok,
             subject,
             format!("a missing file answers 404{via}, as it should"),
-            "",
         )),
         404 => Some(blocks(
             "http.status.404",
@@ -132,13 +134,7 @@ fn judge_served(acme: bool, subject: &str, via: &str, hops: usize) -> Finding {
             "serve the file with at most one redirect",
         );
     }
-    Finding::new(
-        "http.ok",
-        Severity::Ok,
-        subject,
-        format!("serves the probe file{via}"),
-        "",
-    )
+    Finding::ok("http.ok", subject, format!("serves the probe file{via}"))
 }
 
 #[cfg(test)]
@@ -153,8 +149,9 @@ mod tests {
                 status,
                 body: &body[..body.len().min(MAX_BODY)],
                 more,
+                hops: 0,
             };
-            judge_response(&answer, expect, false, "s".into(), "", 0).code
+            judge_response(&answer, expect, false, "s".into()).code
         };
         assert_eq!(j(200, b"tok\n", Some("tok")), "http.ok");
         assert_eq!(j(200, b"other", Some("tok")), "http.probe.content");

@@ -25,20 +25,9 @@ use crate::resolver::Resolver;
 use fetch::Asked;
 pub use probe::Probes;
 
-/// Every HTTP finding for `subject`; its probe file is published through `probes`, which remove
-/// it when the run ends.
+/// Every HTTP finding for `subject` (the caller says which name they are about); its probe file is
+/// published through `probes`, which remove it when the run ends.
 pub fn check_one(
-    ctx: &Context,
-    resolver: &Resolver,
-    subject: &Subject,
-    probes: &Probes,
-) -> Vec<Finding> {
-    let name = subject.domain.as_str();
-    let findings = check_name(ctx, resolver, subject, probes);
-    findings.into_iter().map(|f| f.about(name)).collect()
-}
-
-fn check_name(
     ctx: &Context,
     resolver: &Resolver,
     subject: &Subject,

@@ -24,7 +24,7 @@ pub(super) fn probe_record(subject: &Subject, real: &HttpUrl) -> Record {
         host: real.host.clone(),
         path: format!("{dir}{DOCTOR_PROBE_PREFIX}{}", &token[..12]),
     };
-    Record::new_http(subject.domain.clone(), url, token)
+    Record::new_http(subject.record.domain.clone(), url, token)
 }
 
 /// The probe files of one run, live until it ends (files in one directory are best removed
@@ -56,10 +56,8 @@ impl Probes {
             Err(_) if ctx.cfg.provider.is_none() && ctx.cfg.zones.is_empty() => return Ok(false),
             Err(e) => return Err(e),
         };
-        let Ok(groups) = publishers.route(ctx, std::slice::from_ref(probe)) else {
-            return Ok(false);
-        };
-        let Some(&(index, _)) = groups.first() else {
+        let routed = publishers.route(ctx, std::slice::from_ref(probe));
+        let Some(index) = routed.ok().and_then(|groups| Some(groups.first()?.0)) else {
             return Ok(false);
         };
         let publisher = publishers.get(index);
@@ -98,8 +96,11 @@ impl Probes {
         let mut gate = self.gate();
         gate.stopped = true;
         let mut findings = Vec::new();
+        let mut scratch = Report::new("doctor", false);
         for probe in std::mem::take(&mut gate.live).iter().rev() {
-            if let Err(e) = remove(ctx, probe) {
+            // Removed the way `cleanup` removes a record: through its state entry.
+            let removed = cleanup_where(ctx, &mut scratch, &|e| e.published.record == *probe);
+            if let Err(e) = removed {
                 findings.push(
                     Finding::new(
                         "http.probe.cleanup",
@@ -116,24 +117,17 @@ impl Probes {
     }
 }
 
-/// Removes `probe` the way `cleanup` removes a record: through its state entry.
-fn remove(ctx: &Context, probe: &Record) -> Result<()> {
-    let mut scratch = Report::new("doctor", false);
-    cleanup_where(ctx, &mut scratch, &|e| e.published.record == *probe)
-}
-
 /// The source the probe is recorded for: the run's order or domain, so `cleanup` with the same
 /// selection (or none) removes it.
 fn source(cfg: &Config) -> Source {
-    match &cfg.target {
-        Target::Order { id, .. } => Source {
-            order_id: Some(*id),
-            ..Source::default()
-        },
-        Target::Domain { id: Some(id), .. } => Source {
-            domain_id: Some(*id),
-            ..Source::default()
-        },
-        _ => Source::default(),
+    let (order_id, domain_id) = match cfg.target {
+        Target::Order { id, .. } => (Some(id), None),
+        Target::Domain { id, .. } => (None, id),
+        _ => (None, None),
+    };
+    Source {
+        order_id,
+        domain_id,
+        ..Source::default()
     }
 }
