@@ -90,7 +90,7 @@ fn main() {
         "secondary lag L = {:.1} s, DCV check latency {:.1} s, DigiCert limits 100/5 s and 1000/180 s enforced, --check-concurrency {} (default)",
         bench.lag,
         bench.check_latency,
-        dcv_hook::commands::revalidate::DEFAULT_CHECK_CONCURRENCY
+        dcv_hook::config::DEFAULT_CHECK_CONCURRENCY
     );
     println!();
     println!(

@@ -56,10 +56,6 @@ use serde::Serialize;
 use std::time::Instant;
 use submit::{side_by_side, submit};
 
-pub use crate::config::DEFAULT_EXPIRING_WITHIN_DAYS;
-
-pub use crate::config::DEFAULT_CHECK_CONCURRENCY;
-
 /// One selected domain and what happened to it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {

@@ -51,7 +51,11 @@ pub(super) fn fetch_each(
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        // A worker that panicked is a bug: raise it here rather than drop its answer, which
+        // would pair the next address with this one's.
+        (handles.into_iter())
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     });
     let codes: Vec<(IpAddr, &'static str)> = addrs
         .iter()
