@@ -10,10 +10,10 @@
 //! another refused change (400) 65 with Google's message. The access token only ever goes into
 //! the `Authorization` header.
 
-use super::http::{Answer, said, send};
+use super::http::{Google, said};
 use super::tokens::Tokens;
 use crate::error::{Error, Result};
-use crate::publish::api_url::path_segment as segment;
+use crate::publish::rest::{self, Answer, path_segment as segment};
 use crate::retry::Policy;
 use serde::{Deserialize, Serialize};
 use std::cell::OnceCell;
@@ -247,7 +247,8 @@ impl Client {
                 None => request,
             })
         };
-        send(request, self.retry, &format!("google: {what}"))
+        let context = format!("google: {what}");
+        rest::send(self.retry, &Google { context: &context }, request)
     }
 
     /// A success's JSON as `T`, or what the refusal means (Google's reason and message with it).

@@ -5,8 +5,9 @@
 
 use super::auth::{Credentials, SCOPE, Source};
 use super::external::External;
-use super::http::{Answer, send};
+use super::http::Google;
 use crate::error::{Error, Result};
+use crate::publish::rest::{self, Answer};
 use crate::retry::Policy;
 use crate::secret::Secret;
 use data_encoding::BASE64URL_NOPAD;
@@ -214,7 +215,7 @@ impl Tokens {
         what: &str,
     ) -> Result<Answer> {
         let context = format!("google: {what} for {}", self.origin());
-        let answer = send(|| Ok(request()), self.retry, &context)?;
+        let answer = rest::send(self.retry, &Google { context: &context }, || Ok(request()))?;
         if (200..300).contains(&answer.status) {
             return Ok(answer);
         }
