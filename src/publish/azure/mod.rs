@@ -139,13 +139,8 @@ pub struct Azure {
 impl Azure {
     /// Sets up the client, to record `remember` with each record and take `locks`; sends nothing.
     pub fn new(settings: AzureSettings, remember: Undo, locks: SetLocks) -> Result<Azure> {
-        let http = crate::http_client::api_client("", settings.timeout)?;
-        let tokens = Tokens::new(
-            http.clone(),
-            &settings.authority,
-            settings.credential,
-            settings.retry,
-        );
+        let http = crate::http_client::api_client("", std::time::Duration::from_secs(30))?;
+        let tokens = Tokens::new(http.clone(), &settings.authority, settings.credential);
         Ok(Azure {
             client: Client::new(
                 http,
@@ -153,7 +148,6 @@ impl Azure {
                 &settings.endpoint,
                 &settings.subscription,
                 &settings.resource_group,
-                settings.retry,
             ),
             ttl: settings.ttl,
             zone: settings.zone,

@@ -80,7 +80,6 @@ pub struct Client {
     /// The project, when known before the first call (else asked of the metadata server).
     project: OnceCell<String>,
     tokens: Tokens,
-    retry: Policy,
 }
 
 impl Client {
@@ -89,7 +88,6 @@ impl Client {
         endpoint: String,
         project: Option<String>,
         tokens: Tokens,
-        retry: Policy,
     ) -> Client {
         let known = OnceCell::new();
         if let Some(project) = project {
@@ -100,7 +98,6 @@ impl Client {
             endpoint,
             project: known,
             tokens,
-            retry,
         }
     }
 
@@ -248,7 +245,7 @@ impl Client {
             })
         };
         let context = format!("google: {what}");
-        rest::send(self.retry, &Google { context: &context }, request)
+        rest::send(Policy::PROVIDER_API, &Google { context: &context }, request)
     }
 
     /// A success's JSON as `T`, or what the refusal means (Google's reason and message with it).

@@ -37,7 +37,6 @@ use super::{Provider, Publisher, Serves, Setup, or_remembered, recorded_path};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::record::Published;
-use crate::retry::Policy;
 use auth::Credentials;
 use client::{Change, Client, Set, Zone};
 use serde::{Deserialize, Serialize};
@@ -187,10 +186,9 @@ impl Provider for Google {
             }
         }
         let http = crate::http_client::api_client("google", Duration::from_secs(30))?;
-        let retry = Policy::PROVIDER_API;
-        let tokens = Tokens::new(credentials, http.clone(), retry);
+        let tokens = Tokens::new(credentials, http.clone());
         Ok(Box::new(Google {
-            client: Client::new(http, endpoint, project, tokens, retry),
+            client: Client::new(http, endpoint, project, tokens),
             ttl: setup.ttl,
             zone: undo.flags.google_zone.clone(),
             by_dns_name: Zones::default(),

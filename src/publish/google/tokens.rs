@@ -25,7 +25,6 @@ const EARLY: Duration = Duration::from_secs(60);
 pub struct Tokens {
     credentials: Credentials,
     http: HttpClient,
-    retry: Policy,
     current: RefCell<Option<(Secret, Instant)>>,
 }
 
@@ -37,11 +36,10 @@ struct Granted {
 }
 
 impl Tokens {
-    pub fn new(credentials: Credentials, http: HttpClient, retry: Policy) -> Tokens {
+    pub fn new(credentials: Credentials, http: HttpClient) -> Tokens {
         Tokens {
             credentials,
             http,
-            retry,
             current: RefCell::new(None),
         }
     }
@@ -215,7 +213,9 @@ impl Tokens {
         what: &str,
     ) -> Result<Answer> {
         let context = format!("google: {what} for {}", self.origin());
-        let answer = rest::send(self.retry, &Google { context: &context }, || Ok(request()))?;
+        let answer = rest::send(Policy::PROVIDER_API, &Google { context: &context }, || {
+            Ok(request())
+        })?;
         if (200..300).contains(&answer.status) {
             return Ok(answer);
         }
