@@ -30,7 +30,7 @@ mod settings;
 use super::rrset::{SetApi, SetLocks};
 use super::txt::normalize;
 use super::zones::Zones;
-use super::{Provider, Publisher, Serves, Setup, or_remembered, recorded_path};
+use super::{Provider, Publisher, Serves, Setup, also_failed, or_remembered, recorded_path};
 use crate::error::{Error, Result};
 use crate::record::Published;
 use auth::Tokens;
@@ -329,16 +329,12 @@ impl SetApi for Azure {
                 return Err(error);
             }
             let names: Vec<&str> = failed.iter().map(|s| s.relative.as_str()).collect();
-            return Err(Error::new(
-                error.kind(),
-                format!(
-                    "{}; also could not put back {} in zone {}",
-                    error.message(),
-                    names.join(", "),
-                    zone.name
-                ),
-            )
-            .with_leftovers());
+            let also = format!(
+                "could not put back {} in zone {}",
+                names.join(", "),
+                zone.name
+            );
+            return Err(also_failed(error, &also));
         }
         Ok(())
     }
