@@ -128,7 +128,7 @@ pub struct Azure {
     zone: Option<String>,
     /// The resource group, for messages.
     group: String,
-    zones: Zones<Zone>,
+    zones: Zones<Option<Zone>>,
     remember: Undo,
     locks: SetLocks,
     /// The ETag of each set this run wrote since it last read it (`None`: deleted), so that

@@ -40,7 +40,6 @@ use crate::record::Published;
 use auth::Credentials;
 use client::{Change, Client, Set, Zone};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokens::Tokens;
@@ -192,7 +191,7 @@ impl Provider for Google {
             ttl: setup.ttl,
             zone: undo.flags.google_zone.clone(),
             by_dns_name: Zones::default(),
-            by_name: HashMap::new(),
+            by_name: Zones::default(),
             remember: undo,
             locks: SetLocks::beside_state(setup.state_dir),
         }))
@@ -205,8 +204,8 @@ pub struct Google {
     ttl: u32,
     zone: Option<String>,
     /// Managed zones looked up this run: by DNS name (`None`: no public zone) and by name.
-    by_dns_name: Zones<Zone>,
-    by_name: HashMap<String, Zone>,
+    by_dns_name: Zones<Option<Zone>>,
+    by_name: Zones<Zone>,
     remember: Undo,
     locks: SetLocks,
 }
@@ -214,12 +213,7 @@ pub struct Google {
 impl Google {
     /// The managed zone called `name`, asked once.
     fn zone_named(&mut self, name: &str) -> Result<Zone> {
-        if let Some(zone) = self.by_name.get(name) {
-            return Ok(zone.clone());
-        }
-        let zone = self.client.zone(name)?;
-        self.by_name.insert(name.to_string(), zone.clone());
-        Ok(zone)
+        self.by_name.named(name, |name| self.client.zone(name))
     }
 }
 

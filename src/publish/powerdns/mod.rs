@@ -155,7 +155,7 @@ pub struct PowerDns {
     client: Client,
     ttl: u32,
     /// Zones looked up this run.
-    zones: Zones<Zone>,
+    zones: Zones<Option<Zone>>,
     remember: Undo,
     locks: SetLocks,
 }

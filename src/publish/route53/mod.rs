@@ -34,7 +34,6 @@ use crate::record::Published;
 use aws_sdk_route53::config::Credentials;
 use client::{Access, Client, Set, Zone};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// The provider name.
@@ -164,7 +163,7 @@ impl Provider for Route53 {
             ttl: setup.ttl,
             zone_id: settings.zone_id,
             by_name: Zones::default(),
-            by_id: HashMap::new(),
+            by_id: Zones::default(),
             remember: undo,
             locks: SetLocks::beside_state(setup.state_dir),
         }))
@@ -177,20 +176,15 @@ pub struct Route53 {
     ttl: u32,
     zone_id: Option<String>,
     /// Hosted zones looked up this run, by name (`None`: no usable zone) and by id.
-    by_name: Zones<Zone>,
-    by_id: HashMap<String, Zone>,
+    by_name: Zones<Option<Zone>>,
+    by_id: Zones<Zone>,
     remember: Undo,
     locks: SetLocks,
 }
 
 impl Route53 {
     fn zone_by_id(&mut self, id: &str) -> Result<Zone> {
-        if let Some(zone) = self.by_id.get(id) {
-            return Ok(zone.clone());
-        }
-        let zone = self.client.zone_by_id(id)?;
-        self.by_id.insert(id.to_string(), zone.clone());
-        Ok(zone)
+        self.by_id.named(id, |id| self.client.zone_by_id(id))
     }
 
     /// Waits until every change in `ids` is INSYNC, asking every [`SYNC_POLL`].
