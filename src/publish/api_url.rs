@@ -48,16 +48,3 @@ pub fn check_as(setting: &str, text: &str, kind: Kind) -> Result<String> {
     }
     Ok(base)
 }
-
-/// `text` as one URL path segment: unreserved characters (and `=`, which PowerDNS's zone ids
-/// use) kept, the rest percent-escaped.
-pub fn path_segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'=' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}

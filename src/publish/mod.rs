@@ -259,16 +259,17 @@ pub trait Publisher {
 pub fn rolled_back(error: Error, undo: Result<()>, what: &str) -> Error {
     match undo {
         Ok(()) => error,
-        Err(undo) => Error::new(
-            error.kind(),
-            format!(
-                "{}; also could not take back {what}: {}",
-                error.message(),
-                undo.message()
-            ),
-        )
-        .with_leftovers(),
+        Err(undo) => also_failed(
+            error,
+            &format!("could not take back {what}: {}", undo.message()),
+        ),
     }
+}
+
+/// `error` with what failed while undoing it (`also`: "could not put back ..."), marked as having
+/// left records.
+pub fn also_failed(error: Error, also: &str) -> Error {
+    Error::new(error.kind(), format!("{}; also {also}", error.message())).with_leftovers()
 }
 
 /// What a provider can publish.

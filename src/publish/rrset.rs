@@ -14,8 +14,8 @@
 //! read and write a set, and look at a set's values ([`SetApi`]). Implementing [`SetApi`] makes it
 //! a [`Publisher`] (the blanket impl here): it writes no `prepare`, `present` or `cleanup`.
 
-use super::Publisher;
 use super::txt::{content_matches, normalize, quote_txt};
+use super::{Publisher, also_failed};
 use crate::error::{Error, Result};
 use crate::record::{Published, Record, RecordType};
 use std::collections::HashMap;
@@ -412,15 +412,8 @@ fn apply<A: SetApi>(api: &A, changes: &[Change<A>], what: &str) -> Result<Vec<A:
         if left.is_empty() {
             return Err(error);
         }
-        return Err(Error::new(
-            error.kind(),
-            format!(
-                "{}; also could not put back zone {}",
-                error.message(),
-                left.join(", ")
-            ),
-        )
-        .with_leftovers());
+        let also = format!("could not put back zone {}", left.join(", "));
+        return Err(also_failed(error, &also));
     }
     Ok(sent)
 }

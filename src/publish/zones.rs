@@ -1,18 +1,19 @@
-//! The zones an API provider (cloudflare, powerdns, route53, azure) has looked up this run: each
-//! exact name asked once, and the search for the zone holding a record name, longest candidate
+//! The zones an API provider (cloudflare, powerdns, route53, azure, google) has looked up this run:
+//! each exact name (or id) asked once, and the search for the zone holding a record name, longest candidate
 //! first. The provider supplies how to ask its API and what to say when no candidate is a zone.
 
 use super::txt::zone_candidates;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 
-/// Zones looked up by exact name this run (`None`: the API has no zone of that name).
+/// What the API said of each exact zone name (or id) asked this run: a `Zones<Option<Z>>` keeps
+/// `None` for a name the API has no zone of.
 #[derive(Debug)]
-pub struct Zones<Z> {
-    known: HashMap<String, Option<Z>>,
+pub struct Zones<V> {
+    known: HashMap<String, V>,
 }
 
-impl<Z> Default for Zones<Z> {
+impl<V> Default for Zones<V> {
     fn default() -> Self {
         Zones {
             known: HashMap::new(),
@@ -20,13 +21,9 @@ impl<Z> Default for Zones<Z> {
     }
 }
 
-impl<Z: Clone> Zones<Z> {
-    /// The zone called exactly `name`, asked through `lookup` only the first time.
-    pub fn named(
-        &mut self,
-        name: &str,
-        lookup: impl FnOnce(&str) -> Result<Option<Z>>,
-    ) -> Result<Option<Z>> {
+impl<V: Clone> Zones<V> {
+    /// What `lookup` says of the zone called exactly `name`, asked only the first time.
+    pub fn named(&mut self, name: &str, lookup: impl FnOnce(&str) -> Result<V>) -> Result<V> {
         if let Some(known) = self.known.get(name) {
             return Ok(known.clone());
         }
@@ -34,7 +31,9 @@ impl<Z: Clone> Zones<Z> {
         self.known.insert(name.to_string(), zone.clone());
         Ok(zone)
     }
+}
 
+impl<Z: Clone> Zones<Option<Z>> {
     /// The zone that holds `name`: the longest of the name and its parents that `lookup` finds;
     /// otherwise the error `missing` makes of the names tried.
     pub fn holding(
@@ -77,7 +76,7 @@ mod tests {
 
     #[test]
     fn no_zone_reports_every_name_tried() {
-        let mut zones: Zones<String> = Zones::default();
+        let mut zones: Zones<Option<String>> = Zones::default();
         let err = zones
             .holding(
                 "a.example.org",

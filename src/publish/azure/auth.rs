@@ -204,17 +204,15 @@ pub struct Tokens {
     /// `https://login.microsoftonline.com` or the sovereign cloud's (no trailing `/`).
     authority: String,
     credential: Credential,
-    retry: Policy,
     cached: RefCell<Option<(Secret, Instant)>>,
 }
 
 impl Tokens {
-    pub fn new(http: HttpClient, authority: &str, credential: Credential, retry: Policy) -> Tokens {
+    pub fn new(http: HttpClient, authority: &str, credential: Credential) -> Tokens {
         Tokens {
             http,
             authority: authority.trim_end_matches('/').to_string(),
             credential,
-            retry,
             cached: RefCell::new(None),
         }
     }
@@ -250,7 +248,7 @@ impl Tokens {
                 endpoint,
                 header,
                 client_id,
-            } => rest::send(self.retry, &describe, || {
+            } => rest::send(Policy::PROVIDER_API, &describe, || {
                 Ok(self.identity_request(endpoint, header.as_ref(), client_id.as_deref()))
             })?,
             Credential::Secret {
@@ -258,7 +256,7 @@ impl Tokens {
                 client_id,
                 secret,
                 ..
-            } => rest::send(self.retry, &describe, || {
+            } => rest::send(Policy::PROVIDER_API, &describe, || {
                 Ok(self.grant(tenant, client_id, &[("client_secret", secret.expose())]))
             })?,
             Credential::Federated {
@@ -267,7 +265,7 @@ impl Tokens {
                 token_file,
             } => {
                 let assertion = read_assertion(token_file)?;
-                rest::send(self.retry, &describe, || {
+                rest::send(Policy::PROVIDER_API, &describe, || {
                     let proof = [
                         ("client_assertion", assertion.expose()),
                         ("client_assertion_type", JWT_BEARER),

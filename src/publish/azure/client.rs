@@ -75,7 +75,6 @@ pub struct Client {
     base: String,
     /// `subscription/resource group`, in zone ids and messages.
     group: String,
-    retry: Policy,
 }
 
 impl Client {
@@ -85,7 +84,6 @@ impl Client {
         endpoint: &str,
         subscription: &str,
         resource_group: &str,
-        retry: Policy,
     ) -> Client {
         let base = format!(
             "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/dnsZones",
@@ -98,7 +96,6 @@ impl Client {
             tokens,
             base,
             group: format!("{subscription}/{resource_group}"),
-            retry,
         }
     }
 
@@ -218,7 +215,7 @@ impl Client {
             what,
             check: "--azure-endpoint",
         };
-        rest::send(self.retry, &describe, || {
+        rest::send(Policy::PROVIDER_API, &describe, || {
             // Asked for each attempt: a pause for a 429 may outlast the token.
             let token = self.tokens.token()?;
             let mut request = self

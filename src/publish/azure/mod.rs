@@ -30,7 +30,7 @@ mod settings;
 use super::rrset::{SetApi, SetLocks};
 use super::txt::normalize;
 use super::zones::Zones;
-use super::{Provider, Publisher, Serves, Setup, or_remembered, recorded_path};
+use super::{Provider, Publisher, Serves, Setup, also_failed, or_remembered, recorded_path};
 use crate::error::{Error, Result};
 use crate::record::Published;
 use auth::Tokens;
@@ -128,7 +128,7 @@ pub struct Azure {
     zone: Option<String>,
     /// The resource group, for messages.
     group: String,
-    zones: Zones<Zone>,
+    zones: Zones<Option<Zone>>,
     remember: Undo,
     locks: SetLocks,
     /// The ETag of each set this run wrote since it last read it (`None`: deleted), so that
@@ -139,13 +139,8 @@ pub struct Azure {
 impl Azure {
     /// Sets up the client, to record `remember` with each record and take `locks`; sends nothing.
     pub fn new(settings: AzureSettings, remember: Undo, locks: SetLocks) -> Result<Azure> {
-        let http = crate::http_client::api_client("", settings.timeout)?;
-        let tokens = Tokens::new(
-            http.clone(),
-            &settings.authority,
-            settings.credential,
-            settings.retry,
-        );
+        let http = crate::http_client::api_client("", std::time::Duration::from_secs(30))?;
+        let tokens = Tokens::new(http.clone(), &settings.authority, settings.credential);
         Ok(Azure {
             client: Client::new(
                 http,
@@ -153,7 +148,6 @@ impl Azure {
                 &settings.endpoint,
                 &settings.subscription,
                 &settings.resource_group,
-                settings.retry,
             ),
             ttl: settings.ttl,
             zone: settings.zone,
@@ -335,16 +329,12 @@ impl SetApi for Azure {
                 return Err(error);
             }
             let names: Vec<&str> = failed.iter().map(|s| s.relative.as_str()).collect();
-            return Err(Error::new(
-                error.kind(),
-                format!(
-                    "{}; also could not put back {} in zone {}",
-                    error.message(),
-                    names.join(", "),
-                    zone.name
-                ),
-            )
-            .with_leftovers());
+            let also = format!(
+                "could not put back {} in zone {}",
+                names.join(", "),
+                zone.name
+            );
+            return Err(also_failed(error, &also));
         }
         Ok(())
     }

@@ -6,8 +6,6 @@ use super::{AUTHORITY, ENDPOINT, Undo};
 use crate::error::{Error, Result};
 use crate::publish::api_url;
 use crate::publish::txt::normalize;
-use crate::retry::Policy;
-use std::time::Duration;
 
 /// Everything the provider needs, checked.
 #[derive(Clone, Debug)]
@@ -19,8 +17,6 @@ pub struct AzureSettings {
     pub authority: String,
     pub credential: Credential,
     pub ttl: u32,
-    pub timeout: Duration,
-    pub retry: Policy,
 }
 
 impl AzureSettings {
@@ -69,8 +65,6 @@ impl AzureSettings {
             )?,
             credential,
             ttl,
-            timeout: Duration::from_secs(30),
-            retry: Policy::PROVIDER_API,
         })
     }
 }

@@ -84,7 +84,7 @@ pub struct Cloudflare {
     client: Client,
     ttl: u32,
     /// Zones looked up this run.
-    zones: Zones<Zone>,
+    zones: Zones<Option<Zone>>,
     /// Recorded with each record for cleanup.
     remember: Undo,
 }

@@ -10,10 +10,10 @@
 //! another refused change (400) 65 with Google's message. The access token only ever goes into
 //! the `Authorization` header.
 
-use super::http::{Answer, said, send};
+use super::http::{Google, said};
 use super::tokens::Tokens;
 use crate::error::{Error, Result};
-use crate::publish::api_url::path_segment as segment;
+use crate::publish::rest::{self, Answer, path_segment as segment};
 use crate::retry::Policy;
 use serde::{Deserialize, Serialize};
 use std::cell::OnceCell;
@@ -80,7 +80,6 @@ pub struct Client {
     /// The project, when known before the first call (else asked of the metadata server).
     project: OnceCell<String>,
     tokens: Tokens,
-    retry: Policy,
 }
 
 impl Client {
@@ -89,7 +88,6 @@ impl Client {
         endpoint: String,
         project: Option<String>,
         tokens: Tokens,
-        retry: Policy,
     ) -> Client {
         let known = OnceCell::new();
         if let Some(project) = project {
@@ -100,7 +98,6 @@ impl Client {
             endpoint,
             project: known,
             tokens,
-            retry,
         }
     }
 
@@ -247,7 +244,8 @@ impl Client {
                 None => request,
             })
         };
-        send(request, self.retry, &format!("google: {what}"))
+        let context = format!("google: {what}");
+        rest::send(Policy::PROVIDER_API, &Google { context: &context }, request)
     }
 
     /// A success's JSON as `T`, or what the refusal means (Google's reason and message with it).

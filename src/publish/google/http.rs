@@ -1,27 +1,14 @@
-//! One Google API call (Cloud DNS or a token endpoint), through the shared retry loop
+//! What a Google API call (Cloud DNS or a token endpoint) tells the shared retry loop
 //! (`publish/rest.rs`): network errors, 5xx, 429 and Google's 403 `rateLimitExceeded` are tried
 //! again with backoff, honouring `Retry-After`; and reading Google's error bodies.
 
-use crate::error::{Error, Result};
-use crate::publish::rest::{self, Describe};
-use crate::retry::Policy;
-use reqwest::blocking::RequestBuilder;
+use crate::error::Error;
+use crate::publish::rest::{Answer, Describe};
 
-pub use crate::publish::rest::Answer;
-
-/// Sends the request `request` builds (anew for each attempt, so a token that expired during a
-/// pause is renewed) until an answer that is not "try later"; `context` starts messages.
-pub fn send(
-    request: impl Fn() -> Result<RequestBuilder>,
-    retry: Policy,
-    context: &str,
-) -> Result<Answer> {
-    rest::send(retry, &Google { context }, request)
-}
-
-/// How a Google call that did not go through is described.
-struct Google<'a> {
-    context: &'a str,
+/// How a Google call that did not go through is described (`context` starts messages), for
+/// `rest::send`.
+pub struct Google<'a> {
+    pub context: &'a str,
 }
 
 impl Describe for Google<'_> {

@@ -37,11 +37,9 @@ use super::{Provider, Publisher, Serves, Setup, or_remembered, recorded_path};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::record::Published;
-use crate::retry::Policy;
 use auth::Credentials;
 use client::{Change, Client, Set, Zone};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokens::Tokens;
@@ -101,65 +99,25 @@ pub struct Undo {
     pub google_metadata_host: Option<String>,
 }
 
-/// Everything the provider needs, checked.
-#[derive(Debug)]
-pub struct GoogleSettings {
-    pub credentials: Credentials,
-    /// `None`: the metadata server's.
-    pub project: Option<String>,
-    pub zone: Option<String>,
-    /// The API base, ending in `/`.
-    pub endpoint: String,
-    pub ttl: u32,
-    pub timeout: Duration,
-    pub retry: Policy,
-}
-
-impl GoogleSettings {
-    /// From the flags merged with what the state remembered (`undo`) and the environment.
-    pub fn new(undo: &Undo, env: &dyn Env, ttl: u32) -> Result<Self> {
-        let endpoint = undo.flags.google_endpoint.as_deref().unwrap_or(ENDPOINT);
-        let endpoint = super::api_url::check("--google-endpoint", endpoint)?;
-        if let Some(zone) = &undo.flags.google_zone {
-            check_id(
-                "--google-zone",
-                zone,
-                "a managed zone name, e.g. example-com",
-            )?;
+/// The project: `--google-project`, the credentials file's `project_id`, the environment's;
+/// `None` (the metadata server's, asked when first needed) only with the metadata server's
+/// credentials.
+fn project(flags: &GoogleArgs, credentials: &Credentials, env: &dyn Env) -> Result<Option<String>> {
+    let project = (flags.google_project.clone())
+        .or_else(|| credentials.project.clone())
+        .or_else(|| PROJECT_ENV.iter().find_map(|v| env.var(v)));
+    match &project {
+        Some(project) => check_id("--google-project", project, "a project id, e.g. my-project")?,
+        None if matches!(credentials.source, auth::Source::Metadata { .. }) => {}
+        None => {
+            return Err(Error::config(format!(
+                "google: no project (tried --google-project, project_id in {}, {}); pass --google-project ID",
+                credentials.origin,
+                PROJECT_ENV.join(", ")
+            )));
         }
-        let file = undo.flags.google_credentials.as_deref();
-        let host = undo.google_metadata_host.as_deref();
-        let credentials = Credentials::find(file, undo.flags.google_metadata, host, env)?;
-        let metadata = matches!(credentials.source, auth::Source::Metadata { .. });
-        let project = undo
-            .flags
-            .google_project
-            .clone()
-            .or_else(|| credentials.project.clone())
-            .or_else(|| PROJECT_ENV.iter().find_map(|v| env.var(v)));
-        match &project {
-            Some(project) => {
-                check_id("--google-project", project, "a project id, e.g. my-project")?
-            }
-            None if metadata => {}
-            None => {
-                return Err(Error::config(format!(
-                    "google: no project (tried --google-project, project_id in {}, {}); pass --google-project ID",
-                    credentials.origin,
-                    PROJECT_ENV.join(", ")
-                )));
-            }
-        }
-        Ok(GoogleSettings {
-            credentials,
-            project,
-            zone: undo.flags.google_zone.clone(),
-            endpoint,
-            ttl,
-            timeout: Duration::from_secs(30),
-            retry: Policy::PROVIDER_API,
-        })
     }
+    Ok(project)
 }
 
 /// A project id or zone name: lower-case letters, digits, `-` (and `.` `:` of domain-scoped
@@ -202,20 +160,41 @@ impl Provider for Google {
         };
         undo.flags.google_credentials =
             (undo.flags.google_credentials).map(|file| recorded_path(&file).into());
-        let settings = GoogleSettings::new(&undo, setup.env, setup.ttl)?;
+        let endpoint = undo.flags.google_endpoint.as_deref().unwrap_or(ENDPOINT);
+        let endpoint = super::api_url::check("--google-endpoint", endpoint)?;
+        if let Some(zone) = &undo.flags.google_zone {
+            check_id(
+                "--google-zone",
+                zone,
+                "a managed zone name, e.g. example-com",
+            )?;
+        }
+        let file = undo.flags.google_credentials.as_deref();
+        let host = undo.google_metadata_host.as_deref();
+        let credentials = Credentials::find(file, undo.flags.google_metadata, host, setup.env)?;
+        let project = project(&undo.flags, &credentials, setup.env)?;
         // Where the credentials came from, so a flagless cleanup reads the same.
-        match &settings.credentials.source {
+        match &credentials.source {
             auth::Source::Metadata { host } => {
                 undo.flags.google_metadata = true;
                 undo.google_metadata_host = (host != auth::METADATA_HOST).then(|| host.clone());
             }
             _ => {
-                let origin = std::path::Path::new(&settings.credentials.origin);
+                let origin = std::path::Path::new(&credentials.origin);
                 undo.flags.google_credentials = Some(recorded_path(origin).into());
             }
         }
-        let locks = SetLocks::beside_state(setup.state_dir);
-        Ok(Box::new(Google::new(settings, undo, locks)?))
+        let http = crate::http_client::api_client("google", Duration::from_secs(30))?;
+        let tokens = Tokens::new(credentials, http.clone());
+        Ok(Box::new(Google {
+            client: Client::new(http, endpoint, project, tokens),
+            ttl: setup.ttl,
+            zone: undo.flags.google_zone.clone(),
+            by_dns_name: Zones::default(),
+            by_name: Zones::default(),
+            remember: undo,
+            locks: SetLocks::beside_state(setup.state_dir),
+        }))
     }
 }
 
@@ -225,48 +204,16 @@ pub struct Google {
     ttl: u32,
     zone: Option<String>,
     /// Managed zones looked up this run: by DNS name (`None`: no public zone) and by name.
-    by_dns_name: Zones<Zone>,
-    by_name: HashMap<String, Zone>,
+    by_dns_name: Zones<Option<Zone>>,
+    by_name: Zones<Zone>,
     remember: Undo,
     locks: SetLocks,
-    /// How long to wait for a change to be done, and how often to ask.
-    pub change_timeout: Duration,
-    pub change_poll: Duration,
 }
 
 impl Google {
-    /// Sets up the client; sends nothing. `remember` goes with each record, the zones' `locks`
-    /// serialize this machine's changes.
-    pub fn new(settings: GoogleSettings, remember: Undo, locks: SetLocks) -> Result<Google> {
-        let http = crate::http_client::api_client("google", settings.timeout)?;
-        let tokens = Tokens::new(settings.credentials, http.clone(), settings.retry);
-        Ok(Google {
-            client: Client::new(
-                http,
-                settings.endpoint,
-                settings.project,
-                tokens,
-                settings.retry,
-            ),
-            ttl: settings.ttl,
-            zone: settings.zone,
-            by_dns_name: Zones::default(),
-            by_name: HashMap::new(),
-            remember,
-            locks,
-            change_timeout: CHANGE_TIMEOUT,
-            change_poll: CHANGE_POLL,
-        })
-    }
-
     /// The managed zone called `name`, asked once.
     fn zone_named(&mut self, name: &str) -> Result<Zone> {
-        if let Some(zone) = self.by_name.get(name) {
-            return Ok(zone.clone());
-        }
-        let zone = self.client.zone(name)?;
-        self.by_name.insert(name.to_string(), zone.clone());
-        Ok(zone)
+        self.by_name.named(name, |name| self.client.zone(name))
     }
 }
 
@@ -361,7 +308,7 @@ impl SetApi for Google {
 
     /// Waits until every change is done (served by Cloud DNS's nameservers).
     fn settle(&self, sent: &[(String, Change)]) -> Result<()> {
-        let deadline = Instant::now() + self.change_timeout;
+        let deadline = Instant::now() + CHANGE_TIMEOUT;
         for (zone, change) in sent {
             let mut status = change.status.clone();
             while status != "done" && !change.id.is_empty() {
@@ -369,10 +316,10 @@ impl SetApi for Google {
                     return Err(Error::temp_fail(format!(
                         "google: change {} in zone {zone} is not done after {}s; Cloud DNS is slow, run the command again later",
                         change.id,
-                        self.change_timeout.as_secs()
+                        CHANGE_TIMEOUT.as_secs()
                     )));
                 }
-                crate::signals::sleep(self.change_poll)?;
+                crate::signals::sleep(CHANGE_POLL)?;
                 status = self.client.change_status(zone, &change.id)?.status;
             }
         }

@@ -5,8 +5,9 @@
 
 use super::auth::{Credentials, SCOPE, Source};
 use super::external::External;
-use super::http::{Answer, send};
+use super::http::Google;
 use crate::error::{Error, Result};
+use crate::publish::rest::{self, Answer};
 use crate::retry::Policy;
 use crate::secret::Secret;
 use data_encoding::BASE64URL_NOPAD;
@@ -24,7 +25,6 @@ const EARLY: Duration = Duration::from_secs(60);
 pub struct Tokens {
     credentials: Credentials,
     http: HttpClient,
-    retry: Policy,
     current: RefCell<Option<(Secret, Instant)>>,
 }
 
@@ -36,11 +36,10 @@ struct Granted {
 }
 
 impl Tokens {
-    pub fn new(credentials: Credentials, http: HttpClient, retry: Policy) -> Tokens {
+    pub fn new(credentials: Credentials, http: HttpClient) -> Tokens {
         Tokens {
             credentials,
             http,
-            retry,
             current: RefCell::new(None),
         }
     }
@@ -214,7 +213,9 @@ impl Tokens {
         what: &str,
     ) -> Result<Answer> {
         let context = format!("google: {what} for {}", self.origin());
-        let answer = send(|| Ok(request()), self.retry, &context)?;
+        let answer = rest::send(Policy::PROVIDER_API, &Google { context: &context }, || {
+            Ok(request())
+        })?;
         if (200..300).contains(&answer.status) {
             return Ok(answer);
         }

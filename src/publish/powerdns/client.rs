@@ -64,10 +64,9 @@ impl Client {
         server_id: &str,
         key: Secret,
         key_source: String,
-        timeout: Duration,
         retry: Policy,
     ) -> Result<Client> {
-        let http = crate::http_client::api_client("", timeout)?;
+        let http = crate::http_client::api_client("", Duration::from_secs(30))?;
         let base = api_url.trim_end_matches('/');
         let base = base.strip_suffix("/api/v1").unwrap_or(base);
         Ok(Client {

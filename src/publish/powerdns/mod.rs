@@ -33,7 +33,6 @@ use crate::retry::Policy;
 use crate::secret::Secret;
 use client::{Client, Content, RRSet, Zone};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// The provider name.
 pub const NAME: &str = "powerdns";
@@ -71,7 +70,6 @@ pub struct PowerDnsSettings {
     /// Where the key came from, for messages: `PDNS_API_KEY` or the file.
     pub key_source: String,
     pub ttl: u32,
-    pub timeout: Duration,
     pub retry: Policy,
 }
 
@@ -88,7 +86,6 @@ impl PowerDnsSettings {
             key,
             key_source: key_source.into(),
             ttl,
-            timeout: Duration::from_secs(30),
             retry: Policy::PROVIDER_API,
         })
     }
@@ -158,7 +155,7 @@ pub struct PowerDns {
     client: Client,
     ttl: u32,
     /// Zones looked up this run.
-    zones: Zones<Zone>,
+    zones: Zones<Option<Zone>>,
     remember: Undo,
     locks: SetLocks,
 }
@@ -171,7 +168,6 @@ impl PowerDns {
             &settings.server_id,
             settings.key,
             settings.key_source,
-            settings.timeout,
             settings.retry,
         )?;
         Ok(PowerDns {

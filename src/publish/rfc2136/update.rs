@@ -120,19 +120,8 @@ impl Rfc2136 {
             let undo = split(applied, overhead)
                 .into_iter()
                 .try_for_each(|part| self.send_message(zone, part));
-            return Err(match undo {
-                Ok(()) => error,
-                Err(undo) => Error::new(
-                    error.kind(),
-                    format!(
-                        "{}; also could not take back the first {} part(s) of the update: {}",
-                        error.message(),
-                        i,
-                        undo.message()
-                    ),
-                )
-                .with_leftovers(),
-            });
+            let what = format!("the first {i} part(s) of the update");
+            return Err(crate::publish::rolled_back(error, undo, &what));
         }
         first_error.map_or(Ok(()), Err)
     }

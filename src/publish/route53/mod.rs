@@ -34,7 +34,6 @@ use crate::record::Published;
 use aws_sdk_route53::config::Credentials;
 use client::{Access, Client, Set, Zone};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// The provider name.
@@ -79,13 +78,11 @@ pub struct Undo {
 pub struct Route53Settings {
     pub access: Access,
     pub zone_id: Option<String>,
-    pub ttl: u32,
-    pub timeout: Duration,
 }
 
 impl Route53Settings {
     /// From the flags (or what the state remembered) and the environment.
-    pub fn new(undo: &Undo, env: &dyn crate::env::Env, ttl: u32) -> Result<Self> {
+    pub fn new(undo: &Undo, env: &dyn crate::env::Env) -> Result<Self> {
         if let Some(profile) = &undo.flags.route53_profile
             && (profile.is_empty() || !profile.bytes().all(|b| b.is_ascii_graphic()))
         {
@@ -137,8 +134,6 @@ impl Route53Settings {
                 instance_role: undo.flags.route53_instance_role,
             },
             zone_id,
-            ttl,
-            timeout: Duration::from_secs(30),
         })
     }
 }
@@ -162,10 +157,16 @@ impl Provider for Route53 {
             flags: or_remembered(args, remembered)?,
             route53_endpoint: endpoint.or(remembered.and_then(|r| r.route53_endpoint.clone())),
         };
-        let mut publisher = Route53::new(Route53Settings::new(&undo, setup.env, setup.ttl)?)?;
-        publisher.remember = undo;
-        publisher.locks = SetLocks::beside_state(setup.state_dir);
-        Ok(Box::new(publisher))
+        let settings = Route53Settings::new(&undo, setup.env)?;
+        Ok(Box::new(Route53 {
+            client: Client::new(&settings.access, Duration::from_secs(30))?,
+            ttl: setup.ttl,
+            zone_id: settings.zone_id,
+            by_name: Zones::default(),
+            by_id: Zones::default(),
+            remember: undo,
+            locks: SetLocks::beside_state(setup.state_dir),
+        }))
     }
 }
 
@@ -175,52 +176,29 @@ pub struct Route53 {
     ttl: u32,
     zone_id: Option<String>,
     /// Hosted zones looked up this run, by name (`None`: no usable zone) and by id.
-    by_name: Zones<Zone>,
-    by_id: HashMap<String, Zone>,
+    by_name: Zones<Option<Zone>>,
+    by_id: Zones<Zone>,
     remember: Undo,
     locks: SetLocks,
-    /// How long to wait for INSYNC, and how often to ask.
-    pub sync_timeout: Duration,
-    pub sync_poll: Duration,
 }
 
 impl Route53 {
-    /// Sets up the SDK client; sends nothing.
-    pub fn new(settings: Route53Settings) -> Result<Route53> {
-        Ok(Route53 {
-            client: Client::new(&settings.access, settings.timeout)?,
-            ttl: settings.ttl,
-            zone_id: settings.zone_id,
-            by_name: Zones::default(),
-            by_id: HashMap::new(),
-            remember: Undo::default(),
-            locks: SetLocks::default(),
-            sync_timeout: SYNC_TIMEOUT,
-            sync_poll: SYNC_POLL,
-        })
-    }
-
     fn zone_by_id(&mut self, id: &str) -> Result<Zone> {
-        if let Some(zone) = self.by_id.get(id) {
-            return Ok(zone.clone());
-        }
-        let zone = self.client.zone_by_id(id)?;
-        self.by_id.insert(id.to_string(), zone.clone());
-        Ok(zone)
+        self.by_id.named(id, |id| self.client.zone_by_id(id))
     }
 
-    /// Waits until every change in `ids` is INSYNC, asking every `sync_poll`.
+    /// Waits until every change in `ids` is INSYNC, asking every [`SYNC_POLL`].
     fn wait_in_sync(&self, ids: &[String]) -> Result<()> {
-        let deadline = Instant::now() + self.sync_timeout;
+        let deadline = Instant::now() + SYNC_TIMEOUT;
         for id in ids.iter().filter(|id| !id.is_empty()) {
             while !self.client.in_sync(id)? {
                 if Instant::now() >= deadline {
                     return Err(Error::temp_fail(format!(
                         "route53: change {id} is not INSYNC after {}s; Route 53 is slow, run the command again later",
-                        self.sync_timeout.as_secs()
+                        SYNC_TIMEOUT.as_secs()
                     )));
                 }
-                crate::signals::sleep(self.sync_poll)?;
+                crate::signals::sleep(SYNC_POLL)?;
             }
         }
         Ok(())
@@ -353,7 +331,7 @@ mod tests {
             .into_iter()
             .zip([Kind::Usage, Kind::Usage, Kind::Config])
         {
-            let err = Route53Settings::new(&undo, &keys, 60).unwrap_err();
+            let err = Route53Settings::new(&undo, &keys).unwrap_err();
             assert_eq!(err.kind(), kind, "{undo:?}: {err}");
         }
         let undo = Undo {
@@ -363,7 +341,7 @@ mod tests {
             },
             ..Undo::default()
         };
-        let settings = Route53Settings::new(&undo, &keys, 60).unwrap();
+        let settings = Route53Settings::new(&undo, &keys).unwrap();
         assert_eq!(settings.zone_id.as_deref(), Some("Z123"));
         assert!(settings.access.static_keys.is_some(), "keys from the env");
         // A named profile is the only source of credentials.
@@ -374,7 +352,7 @@ mod tests {
             },
             ..Undo::default()
         };
-        let settings = Route53Settings::new(&undo, &keys, 60).unwrap();
+        let settings = Route53Settings::new(&undo, &keys).unwrap();
         assert!(settings.access.static_keys.is_none());
     }
 }
