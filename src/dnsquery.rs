@@ -16,7 +16,7 @@ use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{Name, RData, RecordType};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// The one mapping from a [`Record`]'s DNS type to hickory's.
@@ -75,7 +75,7 @@ pub fn query(
     timeout: Duration,
 ) -> Result<Message, QueryError> {
     let deadline = Instant::now() + timeout;
-    let (request, bytes) = encoded(name, rtype)?;
+    let (request, bytes) = encoded(name, rtype, false)?;
     let response = ask(server, &bytes, &request, deadline, false)?;
     if !response.metadata.truncation {
         return Ok(response);
@@ -93,22 +93,8 @@ pub fn query_over(
     timeout: Duration,
     tcp: bool,
 ) -> Result<Message, QueryError> {
-    let (request, bytes) = encoded(name, rtype)?;
+    let (request, bytes) = encoded(name, rtype, false)?;
     ask(server, &bytes, &request, Instant::now() + timeout, tcp)
-}
-
-/// The question and its wire form.
-fn encoded(name: &Name, rtype: RecordType) -> Result<(Message, Vec<u8>), QueryError> {
-    let request = request(name, rtype);
-    let bytes = encode(&request)?;
-    Ok((request, bytes))
-}
-
-/// `request` in wire form.
-fn encode(request: &Message) -> Result<Vec<u8>, QueryError> {
-    request
-        .to_vec()
-        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))
 }
 
 /// Sends the encoded `request` once over TCP or UDP, counted as one query.
@@ -135,16 +121,12 @@ pub fn query_dnssec(
     rtype: RecordType,
     timeout: Duration,
 ) -> Result<Message, QueryError> {
-    let deadline = Instant::now() + timeout;
-    let mut request = request(name, rtype);
-    if let Some(edns) = request.edns.as_mut() {
-        edns.set_dnssec_ok(true);
-    }
-    let bytes = encode(&request)?;
-    ask(server, &bytes, &request, deadline, true)
+    let (request, bytes) = encoded(name, rtype, true)?;
+    ask(server, &bytes, &request, Instant::now() + timeout, true)
 }
 
-fn request(name: &Name, rtype: RecordType) -> Message {
+/// The question (DNSSEC OK when `dnssec`) and its wire form.
+fn encoded(name: &Name, rtype: RecordType, dnssec: bool) -> Result<(Message, Vec<u8>), QueryError> {
     let mut message = Message::new(crate::random::u16(), MessageType::Query, OpCode::Query);
     // Authoritative servers must answer from their own data; RD would invite a recursive answer.
     message.metadata.recursion_desired = false;
@@ -152,9 +134,14 @@ fn request(name: &Name, rtype: RecordType) -> Message {
     fqdn.set_fqdn(true);
     message.add_query(Query::query(fqdn, rtype));
     let mut edns = Edns::new();
-    edns.set_max_payload(EDNS_PAYLOAD).set_version(0);
+    edns.set_max_payload(EDNS_PAYLOAD)
+        .set_version(0)
+        .set_dnssec_ok(dnssec);
     message.set_edns(edns);
-    message
+    let bytes = message
+        .to_vec()
+        .map_err(|e| QueryError::Malformed(format!("cannot encode the question: {e}")))?;
+    Ok((message, bytes))
 }
 
 /// Time left before `deadline`, or `Timeout` when it has passed (a zero socket timeout means "forever").
@@ -172,12 +159,12 @@ fn over_udp(
     request: &Message,
     deadline: Instant,
 ) -> Result<Message, QueryError> {
-    let local: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0".parse().expect("literal address")
+    let local: IpAddr = if server.is_ipv4() {
+        Ipv4Addr::UNSPECIFIED.into()
     } else {
-        "[::]:0".parse().expect("literal address")
+        Ipv6Addr::UNSPECIFIED.into()
     };
-    let socket = UdpSocket::bind(local)?;
+    let socket = UdpSocket::bind((local, 0))?;
     // Connected, so the kernel drops datagrams from other sources and reports ICMP refusals to us.
     socket.connect(server)?;
     socket.send(bytes)?;
@@ -288,7 +275,7 @@ mod tests {
     #[test]
     fn asks_without_recursion_and_with_edns() {
         let name = Name::from_str("example.test").unwrap();
-        let m = request(&name, RecordType::TXT);
+        let (m, _) = encoded(&name, RecordType::TXT, false).unwrap();
         assert!(!m.metadata.recursion_desired);
         assert_eq!(m.queries[0].name().to_ascii(), "example.test.");
         assert_eq!(m.max_payload(), EDNS_PAYLOAD);
@@ -346,8 +333,7 @@ mod tests {
             }
         });
         let name = Name::from_str("example.test").unwrap();
-        let question = request(&name, RecordType::TXT);
-        let bytes = question.to_vec().unwrap();
+        let (question, bytes) = encoded(&name, RecordType::TXT, false).unwrap();
         let deadline = Instant::now() + Duration::from_millis(300);
         assert_eq!(
             over_tcp(server, &bytes, &question, deadline).unwrap_err(),

@@ -199,6 +199,18 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// An error and all its causes on one line (`chain` leaves out a cause the text already holds).
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 /// An error with its causes (a reqwest error's), one line.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

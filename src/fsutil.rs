@@ -55,24 +55,17 @@ pub fn read_text(mut file: fs::File) -> io::Result<String> {
 
 /// `Ok` for a regular file of at most [`MAX_SMALL_FILE`].
 fn check_small_file(meta: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
     let kind = meta.file_type();
-    let what = if kind.is_file() {
-        return if meta.size() > MAX_SMALL_FILE {
-            Err(too_large())
-        } else {
-            Ok(())
-        };
-    } else if kind.is_dir() {
-        "a directory"
-    } else {
-        use std::os::unix::fs::FileTypeExt;
-        match () {
-            _ if kind.is_fifo() => "a FIFO",
-            _ if kind.is_char_device() => "a character device",
-            _ if kind.is_block_device() => "a block device",
-            _ if kind.is_socket() => "a socket",
-            _ => "not a plain file",
-        }
+    let what = match () {
+        _ if kind.is_file() && meta.size() > MAX_SMALL_FILE => return Err(too_large()),
+        _ if kind.is_file() => return Ok(()),
+        _ if kind.is_dir() => "a directory",
+        _ if kind.is_fifo() => "a FIFO",
+        _ if kind.is_char_device() => "a character device",
+        _ if kind.is_block_device() => "a block device",
+        _ if kind.is_socket() => "a socket",
+        _ => "not a plain file",
     };
     Err(io::Error::new(
         io::ErrorKind::InvalidInput,

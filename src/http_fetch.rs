@@ -9,7 +9,7 @@
 //! the name asked for stays at its given address. Certificates are not judged on a redirect to
 //! https, as the CAs do not judge them there either.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, one_line};
 use reqwest::Url;
 use reqwest::blocking::Client;
 use std::collections::HashMap;
@@ -330,18 +330,6 @@ fn failure(e: &reqwest::Error) -> Outcome {
     } else {
         Outcome::Unreachable(one_line(e))
     }
-}
-
-/// An error and its causes on one line.
-pub fn one_line(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -43,39 +43,35 @@ impl Resolver {
         options.timeout = Duration::from_secs(3);
         options.attempts = 2;
         options.try_tcp_on_error = true;
-        let (inner, description) = runtime.block_on(async {
-            if servers.is_empty() {
-                let mut builder = TokioResolver::builder_tokio().map_err(|e| {
-                    Error::config(format!(
-                        "cannot read /etc/resolv.conf ({e}); give --resolver IP[:PORT]"
-                    ))
-                })?;
-                *builder.options_mut() = options;
-                let resolver = builder
-                    .build()
-                    .map_err(|e| Error::config(format!("cannot set up the resolver: {e}")))?;
-                Ok::<_, Error>((resolver, "the system resolver".to_string()))
-            } else {
-                let name_servers = servers
-                    .iter()
-                    .map(|addr| {
-                        let mut udp = ConnectionConfig::udp();
-                        udp.port = addr.port();
-                        let mut tcp = ConnectionConfig::tcp();
-                        tcp.port = addr.port();
-                        NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
-                    })
-                    .collect();
-                let config = ResolverConfig::from_name_servers(name_servers);
-                let resolver =
-                    TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
-                        .with_options(options)
-                        .build()
-                        .map_err(|e| Error::config(format!("cannot set up the resolver: {e}")))?;
-                let list: Vec<String> = servers.iter().map(|s| s.to_string()).collect();
-                Ok((resolver, format!("resolver {}", list.join(", "))))
-            }
-        })?;
+        let (builder, description) = if servers.is_empty() {
+            let builder = TokioResolver::builder_tokio().map_err(|e| {
+                Error::config(format!(
+                    "cannot read /etc/resolv.conf ({e}); give --resolver IP[:PORT]"
+                ))
+            })?;
+            (builder, "the system resolver".to_string())
+        } else {
+            let name_servers = servers
+                .iter()
+                .map(|addr| {
+                    let mut udp = ConnectionConfig::udp();
+                    udp.port = addr.port();
+                    let mut tcp = ConnectionConfig::tcp();
+                    tcp.port = addr.port();
+                    NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
+                })
+                .collect();
+            let config = ResolverConfig::from_name_servers(name_servers);
+            let list: Vec<String> = servers.iter().map(|s| s.to_string()).collect();
+            (
+                TokioResolver::builder_with_config(config, TokioRuntimeProvider::default()),
+                format!("resolver {}", list.join(", ")),
+            )
+        };
+        // Built inside the runtime, which the resolver's connections belong to.
+        let inner = runtime
+            .block_on(async { builder.with_options(options).build() })
+            .map_err(|e| Error::config(format!("cannot set up the resolver: {e}")))?;
         Ok(Resolver {
             runtime,
             inner,

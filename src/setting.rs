@@ -6,23 +6,37 @@
 
 use serde::Deserializer;
 
+/// One value of a file, read as the text a flag would carry.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Integer(i64),
+    Number(f64),
+    Flag(bool),
+}
+
+impl Scalar {
+    fn text(self) -> String {
+        match self {
+            Scalar::Text(t) => t,
+            Scalar::Integer(n) => n.to_string(),
+            Scalar::Number(n) => n.to_string(),
+            Scalar::Flag(b) => b.to_string(),
+        }
+    }
+}
+
 /// A file's value given to `rule` as the text a flag would carry.
 pub fn checked<'de, D: Deserializer<'de>, T>(
     de: D,
     rule: fn(&str) -> Result<T, String>,
 ) -> Result<Option<T>, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Given {
-        Integer(i64),
-        Number(f64),
-        Text(String),
-    }
-    let text = match <Given as serde::Deserialize>::deserialize(de) {
-        Ok(Given::Integer(n)) => n.to_string(),
-        Ok(Given::Number(n)) => n.to_string(),
-        Ok(Given::Text(t)) => t,
-        Err(_) => return Err(serde::de::Error::custom("expected a string or a number")),
+    let text = match <Scalar as serde::Deserialize>::deserialize(de) {
+        Ok(Scalar::Flag(_)) | Err(_) => {
+            return Err(serde::de::Error::custom("expected a string or a number"));
+        }
+        Ok(given) => given.text(),
     };
     rule(&text).map(Some).map_err(serde::de::Error::custom)
 }
@@ -67,27 +81,13 @@ pub fn whole<'de, D: Deserializer<'de>, T: std::str::FromStr>(
 pub fn one_or_many<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
     #[derive(serde::Deserialize)]
     #[serde(untagged)]
-    enum Scalar {
-        Text(String),
-        Integer(i64),
-        Number(f64),
-        Flag(bool),
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
     enum Given {
         One(Scalar),
         Many(Vec<Scalar>),
     }
-    let text = |s: Scalar| match s {
-        Scalar::Text(t) => t,
-        Scalar::Integer(n) => n.to_string(),
-        Scalar::Number(n) => n.to_string(),
-        Scalar::Flag(b) => b.to_string(),
-    };
     match <Given as serde::Deserialize>::deserialize(de) {
-        Ok(Given::One(s)) => Ok(vec![text(s)]),
-        Ok(Given::Many(items)) => Ok(items.into_iter().map(text).collect()),
+        Ok(Given::One(s)) => Ok(vec![s.text()]),
+        Ok(Given::Many(items)) => Ok(items.into_iter().map(Scalar::text).collect()),
         Err(_) => Err(serde::de::Error::custom(
             "expected a string, number or boolean, or a list of them",
         )),

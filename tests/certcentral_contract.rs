@@ -410,8 +410,9 @@ fn submitting_a_domain_sends_the_documented_body_and_reads_each_documented_answe
     let ov = ["ov".to_string()];
     let submit = |docs: &Docs| {
         docs.api()
-            .submit_for_token(5512, &ov, "dns-txt-token")
+            .submit_for_domain_token(5512, &ov, "dns-txt-token")
             .unwrap()
+            .token
     };
     // 201 with a token.
     let docs = Docs::serve(vec![answer("POST", path, 201, "domain_submit_dns.json")]);
@@ -461,7 +462,7 @@ fn domain_tokens_are_generated_and_checked_without_a_body() {
         ),
     ] {
         let docs = Docs::serve(vec![answer("POST", token_path, 201, fixture)]);
-        assert_eq!(docs.api().new_domain_token(5512).unwrap(), token);
+        assert_eq!(docs.api().new_domain_token(5512).unwrap().token, token);
         docs.seen()[0].is("POST", token_path, "", None);
     }
     let docs = Docs::serve(vec![answer(

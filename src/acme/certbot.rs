@@ -14,15 +14,14 @@ pub(super) fn from_env(env: &dyn Env) -> Result<Option<AcmeTarget>> {
     let (domain, value) = match (env.var("CERTBOT_DOMAIN"), env.var("CERTBOT_VALIDATION")) {
         (None, None) => return Ok(None),
         (Some(d), Some(v)) => (d, v),
-        (Some(_), None) => {
-            return Err(Error::usage(
-                "CERTBOT_DOMAIN is set but CERTBOT_VALIDATION is not; run dcv-hook as certbot's --manual-auth-hook, or unset CERTBOT_DOMAIN",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(Error::usage(
-                "CERTBOT_VALIDATION is set but CERTBOT_DOMAIN is not; run dcv-hook as certbot's --manual-auth-hook, or unset CERTBOT_VALIDATION",
-            ));
+        (domain, _) => {
+            let (set, unset) = match domain {
+                Some(_) => ("CERTBOT_DOMAIN", "CERTBOT_VALIDATION"),
+                None => ("CERTBOT_VALIDATION", "CERTBOT_DOMAIN"),
+            };
+            return Err(Error::usage(format!(
+                "{set} is set but {unset} is not; run dcv-hook as certbot's --manual-auth-hook, or unset {set}"
+            )));
         }
     };
     let domain = DomainName::parse(&domain).map_err(|e| e.context("CERTBOT_DOMAIN"))?;
@@ -42,7 +41,7 @@ pub(super) fn from_env(env: &dyn Env) -> Result<Option<AcmeTarget>> {
     Ok(Some(AcmeTarget {
         challenges: vec![challenge],
         batch: Some(Batch {
-            key: certbot_batch_key(&all_domains, Some(&run_group(rustix::process::getpgrp()))),
+            key: certbot_batch_key(&all_domains, &run_group(rustix::process::getpgrp())),
             remaining,
         }),
     }))
@@ -50,7 +49,7 @@ pub(super) fn from_env(env: &dyn Env) -> Result<Option<AcmeTarget>> {
 
 /// Names one certbot run: the names of the certificate and the run's process group, so two runs
 /// for different certificates, or two runs one after the other, never wait for each other.
-pub fn certbot_batch_key(all_domains: &str, run: Option<&str>) -> String {
+pub fn certbot_batch_key(all_domains: &str, run: &str) -> String {
     let mut names: Vec<String> = all_domains
         .split(',')
         .map(|n| n.trim().to_ascii_lowercase())
@@ -58,10 +57,7 @@ pub fn certbot_batch_key(all_domains: &str, run: Option<&str>) -> String {
         .collect();
     names.sort();
     names.dedup();
-    match run {
-        Some(run) => format!("certbot {run} {}", names.join(",")),
-        None => format!("certbot {}", names.join(",")),
-    }
+    format!("certbot {run} {}", names.join(","))
 }
 
 /// The process group `group` as one run: certbot starts its hooks with `subprocess.run(shell=True)`,
@@ -106,7 +102,7 @@ mod tests {
             "a live leader has a start time: {theirs}"
         );
         assert_eq!(
-            certbot_batch_key("B.test, a.test", Some(&theirs)),
+            certbot_batch_key("B.test, a.test", &theirs),
             format!("certbot {theirs} a.test,b.test")
         );
     }

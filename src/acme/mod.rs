@@ -429,7 +429,7 @@ mod tests {
             batch.key
         );
         assert_eq!(
-            certbot_batch_key("B.test, a.test", Some("pg7@9")),
+            certbot_batch_key("B.test, a.test", "pg7@9"),
             "certbot pg7@9 a.test,b.test"
         );
     }

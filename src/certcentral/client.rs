@@ -60,17 +60,15 @@ pub struct Client {
     limit: RateLimit,
 }
 
-/// How one request went.
-enum Attempt {
-    /// An answer for the caller to interpret (success or not).
-    Done(Answer),
-    /// A failure that may be retried: what went wrong, the server's `Retry-After`, and whether
-    /// DigiCert certainly did not act on the request (so even a POST may be sent again).
-    Failed {
-        failure: Error,
-        retry_after: Option<Duration>,
-        not_processed: bool,
-    },
+/// How one request went: an answer for the caller to interpret (success or not), or this.
+type Attempt = std::result::Result<Answer, Failed>;
+
+/// A failure that may be retried: what went wrong, the server's `Retry-After`, and whether
+/// DigiCert certainly did not act on the request (so even a POST may be sent again).
+struct Failed {
+    failure: Error,
+    retry_after: Option<Duration>,
+    not_processed: bool,
 }
 
 impl Client {
@@ -153,15 +151,14 @@ impl Client {
         let mut retry = Retry::new(self.retry.backoff, deadline);
         loop {
             let attempt = retry.attempt();
-            let (failure, retry_after, not_processed) =
-                match self.send_once(method, path, body, deadline)? {
-                    Attempt::Done(answer) => return Ok(answer),
-                    Attempt::Failed {
-                        failure,
-                        retry_after,
-                        not_processed,
-                    } => (failure, retry_after, not_processed),
-                };
+            let Failed {
+                failure,
+                retry_after,
+                not_processed,
+            } = match self.send_once(method, path, body, deadline)? {
+                Ok(answer) => return Ok(answer),
+                Err(failed) => failed,
+            };
             if *method == Method::POST && !not_processed {
                 return Err(Error::new(
                     Kind::Unavailable,
@@ -191,25 +188,6 @@ impl Client {
         }
     }
 
-    /// The request's own timeout, shrunk to what is left before the deadline (75 once it passed).
-    fn request_timeout(
-        &self,
-        deadline: Option<Instant>,
-        method: &Method,
-        path: &str,
-    ) -> Result<Duration> {
-        let Some(deadline) = deadline else {
-            return Ok(self.timeout);
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::temp_fail(format!(
-                "certcentral: {method} {path}: the time allowed (--timeout) ran out"
-            )));
-        }
-        Ok(left.min(self.timeout))
-    }
-
     /// One request, within the rate limit and never waiting for an answer past the deadline.
     fn send_once(
         &self,
@@ -219,14 +197,32 @@ impl Client {
         deadline: Option<Instant>,
     ) -> Result<Attempt> {
         let started = Instant::now();
-        let timeout = self.request_timeout(deadline, method, path)?;
+        // The request's own timeout, shrunk to what is left before the deadline (75 once it passed).
+        let left = deadline.map_or(self.timeout, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        if deadline.is_some() && left.is_zero() {
+            return Err(Error::temp_fail(format!(
+                "certcentral: {method} {path}: the time allowed (--timeout) ran out"
+            )));
+        }
+        let timeout = left.min(self.timeout);
         self.limit.acquire(deadline)?;
         ui::verbose(&format!("certcentral: {method} {path}"));
-        let request = self.request(method, path, body, timeout);
+        let request = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .timeout(timeout)
+            .header("X-DC-DEVKEY", self.key.expose())
+            .header("Accept", "application/json");
+        let request = match body {
+            Some(json) => request.json(json),
+            None => request.header("Content-Type", "application/json"),
+        };
         let response = match request.send() {
             Ok(response) => response,
             Err(e) => {
-                return Ok(Attempt::Failed {
+                return Ok(Err(Failed {
                     failure: Error::unavailable(format!(
                         "certcentral: {method} {path} failed: {}; check --api-url and the network",
                         describe_transport_error(&e)
@@ -234,35 +230,15 @@ impl Client {
                     retry_after: None,
                     // A connection never made carried nothing to DigiCert.
                     not_processed: e.is_connect(),
-                });
+                }));
             }
         };
-        let status = response.status();
         ui::verbose(&format!(
-            "certcentral: {method} {path} -> {status} ({} ms)",
+            "certcentral: {method} {path} -> {} ({} ms)",
+            response.status(),
             started.elapsed().as_millis()
         ));
         Ok(judge_answer(method, path, response))
-    }
-
-    /// The request with DigiCert's headers and `body` (JSON).
-    fn request(
-        &self,
-        method: &Method,
-        path: &str,
-        body: Option<&serde_json::Value>,
-        timeout: Duration,
-    ) -> reqwest::blocking::RequestBuilder {
-        let request = self
-            .http
-            .request(method.clone(), format!("{}{}", self.base, path))
-            .timeout(timeout)
-            .header("X-DC-DEVKEY", self.key.expose())
-            .header("Accept", "application/json");
-        match body {
-            Some(json) => request.json(json),
-            None => request.header("Content-Type", "application/json"),
-        }
     }
 }
 
@@ -281,9 +257,9 @@ fn judge_answer(method: &Method, path: &str, response: Response) -> Attempt {
         location,
     };
     if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
-        return Attempt::Done(answer);
+        return Ok(answer);
     }
-    Attempt::Failed {
+    Err(Failed {
         failure: api_error(method, path, &answer),
         retry_after,
         // 429, and 503 with Retry-After, say the request was turned away, not done.
@@ -292,7 +268,7 @@ fn judge_answer(method: &Method, path: &str, response: Response) -> Attempt {
                 status,
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
             ),
-    }
+    })
 }
 
 /// Longest API answer read: CertCentral's largest (a page of 1000 domains) is far below it; a body

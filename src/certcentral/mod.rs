@@ -65,7 +65,6 @@ impl CertCentral {
         }
     }
 
-    /// `PUT /order/certificate/{id}/check-dcv`.
     /// `PUT /order/certificate/{id}/check-dcv`; with `names`, only those are checked
     /// (`dns_names_validations`), so names deliberately left out cannot fail the check.
     pub fn check_dcv(&self, order_id: u64, names: &[String]) -> Result<CheckDcv> {
@@ -151,56 +150,32 @@ impl CertCentral {
             .filter(|t| t.token.as_deref().is_some_and(|s| !s.is_empty())))
     }
 
-    /// Submits the domain for validation and returns its DCV token: the one the submission answered
-    /// with, or (on 204 or no token) a new one from `POST /domain/{id}/dcv/token`.
-    pub fn submit_for_token(
-        &self,
-        domain_id: u64,
-        types: &[String],
-        method: &str,
-    ) -> Result<String> {
-        Ok(self
-            .submit_for_domain_token(domain_id, types, method)?
-            .token)
-    }
-
-    /// [`Self::submit_for_token`], with the file DigiCert chose when it said (`http_token_url`).
+    /// Submits the domain for validation and returns its DCV token, with the file DigiCert chose
+    /// when it said (`http_token_url`): the token the submission answered with, or (on 204 or no
+    /// token) a new one from `POST /domain/{id}/dcv/token`.
     pub fn submit_for_domain_token(
         &self,
         domain_id: u64,
         types: &[String],
         method: &str,
     ) -> Result<DomainToken> {
-        match self.submit_domain_validation(domain_id, types, method)? {
-            Some(DcvToken {
-                token: Some(token),
-                http_token_url,
-                ..
-            }) => Ok(DomainToken {
-                token,
-                http_token_url,
-            }),
-            _ => self.fresh_domain_token(domain_id),
+        match self
+            .submit_domain_validation(domain_id, types, method)?
+            .and_then(usable)
+        {
+            Some(token) => Ok(token),
+            None => self.new_domain_token(domain_id),
         }
     }
 
     /// `POST /domain/{id}/dcv/token`: a new token, replacing the previous one.
-    pub fn new_domain_token(&self, domain_id: u64) -> Result<String> {
-        Ok(self.fresh_domain_token(domain_id)?.token)
-    }
-
-    fn fresh_domain_token(&self, domain_id: u64) -> Result<DomainToken> {
+    pub fn new_domain_token(&self, domain_id: u64) -> Result<DomainToken> {
         let path = format!("/domain/{domain_id}/dcv/token");
         let answer: Option<DcvToken> = self.client.post(&path, None)?;
-        let (token, http_token_url) = answer.map_or((None, None), |t| (t.token, t.http_token_url));
-        let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
+        answer.and_then(usable).ok_or_else(|| {
             Error::unavailable(format!(
                 "certcentral: POST {path} returned no token; try again later"
             ))
-        })?;
-        Ok(DomainToken {
-            token,
-            http_token_url,
         })
     }
 
@@ -214,6 +189,14 @@ impl CertCentral {
     pub fn domain_validations(&self, domain_id: u64) -> Result<DomainValidations> {
         self.client.get(&format!("/domain/{domain_id}/validation"))
     }
+}
+
+/// `token` when it holds one (an empty token is none).
+fn usable(token: DcvToken) -> Option<DomainToken> {
+    Some(DomainToken {
+        token: token.token.filter(|t| !t.is_empty())?,
+        http_token_url: token.http_token_url,
+    })
 }
 
 fn random_value(value: Option<RandomValue>, path: &str) -> Result<String> {

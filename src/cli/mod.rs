@@ -147,21 +147,17 @@ impl CommandArgs {
 pub fn options_after_the_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let cmd = Line::command();
     let sub = cmd.find_subcommand("auth").expect("auth exists");
+    // For a token starting with '-'.
     let takes_value = |token: &str| -> bool {
-        let arg = if let Some(long) = token.strip_prefix("--") {
-            if long.contains('=') {
-                return false;
-            }
-            sub.get_arguments().find(|a| a.get_long() == Some(long))
-        } else if let Some(short) = token.strip_prefix('-') {
+        let mut short = token[1..].chars();
+        let arg = match token.strip_prefix("--") {
+            Some(long) if long.contains('=') => None,
+            Some(long) => sub.get_arguments().find(|a| a.get_long() == Some(long)),
             // `-dNAME` carries its value; `-d NAME` does not.
-            if short.chars().count() != 1 {
-                return false;
-            }
-            let c = short.chars().next().unwrap_or('-');
-            sub.get_arguments().find(|a| a.get_short() == Some(c))
-        } else {
-            None
+            None => match (short.next(), short.next()) {
+                (Some(c), None) => sub.get_arguments().find(|a| a.get_short() == Some(c)),
+                _ => None,
+            },
         };
         arg.is_some_and(|a| a.get_action().takes_values())
     };

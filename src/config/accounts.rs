@@ -153,26 +153,21 @@ fn account(
         ));
     }
     let in_account = |e: String| format!("{name}: {e}");
-    let own_url = match text(t, "api-url").map_err(in_account)? {
-        Some(url) => Some(
-            crate::publish::api_url::check_as("api-url", url, Kind::Config)
-                .map_err(|e| in_account(e.message().to_string()))?,
-        ),
-        None => None,
-    };
-    let region = match text(t, "region").map_err(in_account)? {
-        Some(r) => Some(
-            Region::from_str(r, true)
-                .map_err(|_| in_account(format!("region {r:?} is neither us nor eu")))?,
-        ),
-        None => None,
-    };
+    let own_url = text(t, "api-url")
+        .map_err(in_account)?
+        .map(|url| crate::publish::api_url::check_as("api-url", url, Kind::Config))
+        .transpose()
+        .map_err(|e| in_account(e.message().to_string()))?;
+    let region = text(t, "region")
+        .map_err(in_account)?
+        .map(|r| {
+            Region::from_str(r, true).map_err(|_| format!("region {r:?} is neither us nor eu"))
+        })
+        .transpose()
+        .map_err(in_account)?;
     let api_url = own_url
         .or(explicit_url.map(str::to_string))
-        .unwrap_or_else(|| match region {
-            Some(region) => region_url(region).to_string(),
-            None => fallback_url.to_string(),
-        });
+        .unwrap_or_else(|| region.map_or(fallback_url, |r| region_url(r)).to_string());
     Ok(Account {
         name: name.to_string(),
         api_url,

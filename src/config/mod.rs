@@ -282,7 +282,7 @@ fn default_state_dir(env: &dyn Env) -> Result<PathBuf> {
     if let Some(xdg) = env.var("XDG_STATE_HOME") {
         return Ok(PathBuf::from(xdg).join("dcv-hook"));
     }
-    if is_root() {
+    if rustix::process::geteuid().is_root() {
         return Ok(PathBuf::from("/var/lib/dcv-hook"));
     }
     match env.var("HOME") {
@@ -291,13 +291,6 @@ fn default_state_dir(env: &dyn Env) -> Result<PathBuf> {
             "cannot pick a state directory (no XDG_STATE_HOME or HOME); pass --state-dir",
         )),
     }
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -73,22 +73,9 @@ impl DnsCheck {
             .into_iter()
             .map(|(ns, addr)| {
                 let addr = SocketAddr::new(addr, self.port);
-                let probe = DnsProbe {
-                    record: Record::new_dns(
-                        name,
-                        crate::record::RecordType::Txt,
-                        name,
-                        String::new(),
-                    ),
-                    name: qname.clone(),
-                    rtype: hickory_proto::rr::RecordType::TXT,
-                    ns,
-                    addr,
-                    timeout: self.query_timeout,
-                };
                 Held {
-                    server: probe.server(),
-                    txt: txt_at(&probe),
+                    server: shown(&ns, addr),
+                    txt: txt_at(addr, &qname, self.query_timeout),
                     serial: serial_at(addr, &zone_name, self.query_timeout),
                 }
             })
@@ -117,15 +104,19 @@ fn serial_at(server: SocketAddr, zone: &Name, timeout: Duration) -> Option<u32> 
     })
 }
 
-/// The TXT values `probe`'s server holds at its name, or why it could not say.
-fn txt_at(probe: &DnsProbe) -> std::result::Result<Vec<String>, String> {
-    let answer = dnsquery::query(probe.addr, &probe.name, probe.rtype, probe.timeout)
+/// The TXT values `server` holds at `name`, or why it could not say.
+fn txt_at(
+    server: SocketAddr,
+    name: &Name,
+    timeout: Duration,
+) -> std::result::Result<Vec<String>, String> {
+    let answer = dnsquery::query(server, name, hickory_proto::rr::RecordType::TXT, timeout)
         .map_err(|e| e.to_string())?;
     match answer.response_code {
         ResponseCode::NoError => Ok(answer
             .answers
             .iter()
-            .filter(|r| r.name.zone_of(&probe.name) && probe.name.zone_of(&r.name))
+            .filter(|r| r.name.zone_of(name) && name.zone_of(&r.name))
             .filter_map(|r| match &r.data {
                 RData::TXT(t) => Some(txt_text(t)),
                 _ => None,
@@ -142,22 +133,17 @@ fn txt_at(probe: &DnsProbe) -> std::result::Result<Vec<String>, String> {
 impl PropagationCheck for DnsCheck {
     fn probes(&self, records: &[Record]) -> Result<Vec<Box<dyn Probe>>> {
         // Records usually share zones; discover each zone's servers once.
-        let mut zones: BTreeMap<String, Arc<Vec<(String, IpAddr)>>> = BTreeMap::new();
+        let mut zones: BTreeMap<String, Vec<(String, IpAddr)>> = BTreeMap::new();
         let mut probes: Vec<Box<dyn Probe>> = Vec::new();
         for record in records {
             let (kind, owner) = record.dns_for("the DNS check")?;
             let rtype = dnsquery::hickory_type(kind);
             let name = resolver::fqdn(owner)?;
             let zone = self.resolver.find_zone(owner)?;
-            let servers = match zones.get(&zone) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = Arc::new(self.servers(&zone)?);
-                    zones.insert(zone.clone(), s.clone());
-                    s
-                }
-            };
-            for (ns, addr) in servers.iter() {
+            if !zones.contains_key(&zone) {
+                zones.insert(zone.clone(), self.servers(&zone)?);
+            }
+            for (ns, addr) in &zones[&zone] {
                 probes.push(Box::new(DnsProbe {
                     record: record.clone(),
                     name: name.clone(),
@@ -188,11 +174,7 @@ impl Probe for DnsProbe {
     }
 
     fn server(&self) -> String {
-        if self.addr.port() == 53 {
-            format!("{} ({})", self.ns, self.addr.ip())
-        } else {
-            format!("{} ({})", self.ns, self.addr)
-        }
+        shown(&self.ns, self.addr)
     }
 
     fn observe(&self, within: Duration) -> Observation {
@@ -209,6 +191,15 @@ impl Probe for DnsProbe {
                 code => Observation::Missing(code.to_string().to_ascii_uppercase()),
             },
         }
+    }
+}
+
+/// A server as shown to the user: `ns2.example.com (192.0.2.2)`, the port only when not 53.
+fn shown(ns: &str, addr: SocketAddr) -> String {
+    if addr.port() == 53 {
+        format!("{ns} ({})", addr.ip())
+    } else {
+        format!("{ns} ({addr})")
     }
 }
 
@@ -235,16 +226,11 @@ fn judge(record: &Record, name: &Name, answers: &[hickory_proto::rr::Record]) ->
     }
     // `TXT "a", "b"`: the type once, then each value.
     let kind = format!("{} ", record.type_name());
-    let mut text = String::new();
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            text.push_str(", ");
-            text.push_str(v.strip_prefix(&kind).unwrap_or(v));
-        } else {
-            text.push_str(v);
-        }
-    }
-    Observation::Missing(text)
+    let rest = values[1..]
+        .iter()
+        .map(|v| v.strip_prefix(&kind).unwrap_or(v));
+    let all: Vec<&str> = std::iter::once(values[0].as_str()).chain(rest).collect();
+    Observation::Missing(all.join(", "))
 }
 
 #[cfg(test)]

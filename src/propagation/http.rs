@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::http_fetch::{Broken, Fetcher, Outcome, RedirectRule, Request};
 use crate::record::Record;
 use crate::resolver::Resolver;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,8 +58,7 @@ impl PropagationCheck for HttpCheck {
                     host: host.to_string(),
                     rule: RedirectRule::for_path(path),
                     url,
-                    address,
-                    port: self.port,
+                    address: SocketAddr::new(address, self.port),
                     fetcher: self.fetcher.clone(),
                     resolver: self.resolver.clone(),
                     seen: std::sync::Mutex::new(None),
@@ -76,8 +75,7 @@ struct HttpProbe {
     host: String,
     rule: RedirectRule,
     url: String,
-    address: IpAddr,
-    port: u16,
+    address: SocketAddr,
     fetcher: Arc<Fetcher>,
     /// Finds the address of a name a redirect leads to.
     resolver: Arc<Resolver>,
@@ -91,7 +89,7 @@ impl Probe for HttpProbe {
     }
 
     fn server(&self) -> String {
-        SocketAddr::new(self.address, self.port).to_string()
+        self.address.to_string()
     }
 
     fn observe(&self, within: Duration) -> Observation {
@@ -151,28 +149,17 @@ pub fn advice(answer: &Unserved) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// One answer of a web address.
-enum Answer {
-    Served,
-    Unserved(Unserved),
-    Unreachable(String),
-}
-
 impl HttpProbe {
     /// Reports an answer waiting will not fix at once (on stderr, also under certbot) and turns it
     /// into [`Observation::Failed`] once it has lasted [`GIVE_UP_AFTER`].
-    fn persisting(&self, answer: Answer) -> Observation {
+    fn persisting(&self, answer: std::result::Result<Observation, Unserved>) -> Observation {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let answer = match answer {
-            Answer::Served => {
+            Ok(observation) => {
                 *seen = None;
-                return Observation::Served;
+                return observation;
             }
-            Answer::Unreachable(why) => {
-                *seen = None;
-                return Observation::Unreachable(why);
-            }
-            Answer::Unserved(answer) => answer,
+            Err(answer) => answer,
         };
         let observation = Observation::Missing(answer.to_string());
         let Some((code, fix)) = advice(&answer) else {
@@ -201,11 +188,12 @@ impl HttpProbe {
         observation
     }
 
-    fn ask(&self, within: Duration) -> Answer {
+    /// Served or unreachable, or what the address served instead.
+    fn ask(&self, within: Duration) -> std::result::Result<Observation, Unserved> {
         let request = Request {
             url: &self.url,
             host: &self.host,
-            addr: self.address,
+            addr: self.address.ip(),
             rule: self.rule,
             max_body: MAX_BODY,
             within,
@@ -216,20 +204,20 @@ impl HttpProbe {
         };
         let (status, body) = match self.fetcher.fetch(&request, &resolve).outcome {
             Outcome::Answered { status, body, .. } => (status, body),
-            Outcome::Refused(broken) => return Answer::Unserved(Unserved::Redirect(broken)),
-            Outcome::TimedOut => return Answer::Unreachable("timed out".into()),
+            Outcome::Refused(broken) => return Err(Unserved::Redirect(broken)),
+            Outcome::TimedOut => return Ok(Observation::Unreachable("timed out".into())),
             Outcome::NoConnection(why) | Outcome::Unreachable(why) => {
-                return Answer::Unreachable(why);
+                return Ok(Observation::Unreachable(why));
             }
         };
         if !(200..300).contains(&status) {
-            return Answer::Unserved(Unserved::Status(status));
+            return Err(Unserved::Status(status));
         }
         let body = String::from_utf8_lossy(&body);
         if body.trim() == self.record.value.trim() {
-            return Answer::Served;
+            return Ok(Observation::Served);
         }
-        Answer::Unserved(Unserved::OtherContent(
+        Err(Unserved::OtherContent(
             status,
             body.trim().chars().take(40).collect(),
         ))

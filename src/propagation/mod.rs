@@ -96,17 +96,13 @@ pub fn wait_until_served(
         return Err(Error::temp_fail(format!("gave up waiting: {what}")));
     }
     // Per record, in the order given: the servers that do not serve it.
-    let mut failures: Vec<(&Record, Vec<String>)> = Vec::new();
-    for (probe, outcome) in probes.iter().zip(&outcomes) {
-        if outcome.as_ref() == Some(&Observation::Served) {
-            continue;
-        }
-        let why = shortfall(probe.as_ref(), outcome.as_ref());
-        match failures.iter_mut().find(|(r, _)| *r == probe.record()) {
-            Some((_, list)) => list.push(why),
-            None => failures.push((probe.record(), vec![why])),
-        }
-    }
+    let failures = grouped(
+        probes
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| outcome.as_ref() != Some(&Observation::Served))
+            .map(|(probe, outcome)| (probe.record(), shortfall(probe.as_ref(), outcome.as_ref()))),
+    );
     if !failures.is_empty() {
         let listed: Vec<String> = failures
             .iter()
@@ -119,18 +115,26 @@ pub fn wait_until_served(
             listed.join("; "),
         )));
     }
+    let served = grouped(probes.iter().map(|probe| (probe.record(), probe.server())));
+    Ok(served
+        .into_iter()
+        .map(|(record, servers)| Served {
+            record: record.clone(),
+            servers,
+        })
+        .collect())
+}
 
-    let mut served: Vec<Served> = Vec::new();
-    for probe in probes {
-        match served.iter_mut().find(|s| &s.record == probe.record()) {
-            Some(s) => s.servers.push(probe.server()),
-            None => served.push(Served {
-                record: probe.record().clone(),
-                servers: vec![probe.server()],
-            }),
+/// The values of `pairs` grouped by key, keys in first-seen order.
+fn grouped<K: PartialEq, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Vec<(K, Vec<V>)> {
+    let mut groups: Vec<(K, Vec<V>)> = Vec::new();
+    for (key, value) in pairs {
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, values)) => values.push(value),
+            None => groups.push((key, vec![value])),
         }
     }
-    Ok(served)
+    groups
 }
 
 /// Seconds for messages: `600`, `1.5`.

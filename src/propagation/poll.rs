@@ -64,7 +64,8 @@ pub fn poll_each(
     let total = probes.len();
     let (first_of, missing) = first_probes(probes);
     let tally = Mutex::new((0usize, missing));
-    let groups = by_server(probes);
+    // The probes' indexes by the server they ask.
+    let groups = super::grouped(probes.iter().enumerate().map(|(i, p)| (p.server(), i)));
     let on_served = |i: usize| {
         let record_done = {
             let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
@@ -120,19 +121,6 @@ fn first_probes(probes: &[Box<dyn Probe>]) -> (Vec<usize>, BTreeMap<usize, usize
         *missing.entry(first).or_default() += 1;
     }
     (first_of, missing)
-}
-
-/// The probes' indexes grouped by the server they ask, in first-seen order.
-fn by_server(probes: &[Box<dyn Probe>]) -> Vec<(String, Vec<usize>)> {
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, probe) in probes.iter().enumerate() {
-        let server = probe.server();
-        match groups.iter_mut().find(|(s, _)| *s == server) {
-            Some((_, members)) => members.push(i),
-            None => groups.push((server, vec![i])),
-        }
-    }
-    groups
 }
 
 /// Polls the probes `members` of one server (see [`poll_each`]) until all are served, the deadline

@@ -185,7 +185,7 @@ impl Record {
     }
 
     pub fn is_dns(&self) -> bool {
-        matches!(self.at, Place::Dns { .. })
+        self.dns().is_some()
     }
 
     /// The DNS type and owner name, for `who` that handles DNS records only (a DNS provider, the
@@ -273,18 +273,15 @@ impl Published {
     /// Stores `data` as the provider's undo data, replacing the fields it names (a field it leaves
     /// unset removes the old one); data that is not a set of fields is a bug (70), never dropped.
     pub fn set_undo<T: Serialize>(&mut self, data: &T) -> Result<()> {
-        let fields = match serde_json::to_value(data) {
-            Ok(serde_json::Value::Object(fields)) => fields,
-            Ok(serde_json::Value::Null) => return Ok(()), // `()`: nothing to record
-            Ok(other) => {
+        let value = serde_json::to_value(data).map_err(|e| {
+            Error::software(format!("cannot record {} undo data: {e}", self.provider))
+        })?;
+        let fields = match value {
+            serde_json::Value::Object(fields) => fields,
+            serde_json::Value::Null => return Ok(()), // `()`: nothing to record
+            other => {
                 return Err(Error::software(format!(
                     "{} undo data is not a set of fields: {other}",
-                    self.provider
-                )));
-            }
-            Err(e) => {
-                return Err(Error::software(format!(
-                    "cannot record {} undo data: {e}",
                     self.provider
                 )));
             }
